@@ -1,3 +1,128 @@
-from django.contrib import admin
+"""Curator admin: thumbnails, search, filters, feature/hide actions, add-by-SMILES."""
 
-# Register your models here.
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.urls import reverse
+from django.utils.html import format_html
+
+from . import services
+from .inference import get_predictor
+from .models import Prediction, Source
+
+
+class PredictionAddForm(forms.ModelForm):
+    """Curators add an example by SMILES; the prediction is computed when it is saved."""
+
+    smiles = forms.CharField(label="SMILES", help_text="The prediction is computed on save.")
+
+    class Meta:
+        model = Prediction
+        fields = ["smiles", "title", "note", "featured", "hidden"]
+
+    def clean_smiles(self) -> str:
+        predictor = get_predictor()
+        try:
+            self.parsed = services.parse_for_model(self.cleaned_data["smiles"], predictor)
+        except services.PredictionRefused as refusal:
+            raise forms.ValidationError(str(refusal)) from None
+        existing = services.find_existing(self.parsed.canonical_smiles, predictor)
+        if existing is not None:
+            url = reverse("admin:predictions_prediction_change", args=[existing.pk])
+            raise forms.ValidationError(
+                format_html('This molecule is already stored: <a href="{}">edit it instead</a>.', url)
+            )
+        return self.cleaned_data["smiles"]
+
+
+def _image(obj: Prediction, name: str, width: int) -> str:
+    if obj.pk is None:
+        return "—"
+    url = reverse("predictions:download", args=[str(obj.pk), name])
+    return format_html('<img src="{}" width="{}" alt="{}">', url, width, obj.canonical_smiles)
+
+
+@admin.register(Prediction)
+class PredictionAdmin(admin.ModelAdmin):
+    list_display = ["thumbnail", "display_name", "canonical_smiles", "featured", "hidden",
+                    "source", "model_name", "created_at"]
+    list_display_links = ["thumbnail", "display_name"]
+    list_filter = ["featured", "hidden", "model_name", "source", "created_at"]
+    search_fields = ["canonical_smiles", "title", "input_text"]
+    actions = ["feature", "unfeature", "hide", "unhide"]
+    date_hierarchy = None
+    list_per_page = 50
+    readonly_fields = ["molecule_preview", "plot_preview", "input_text", "canonical_smiles",
+                       "formula", "molecular_weight", "standardisation_note", "outputs",
+                       "model_name", "model_version", "model_hash", "source", "created_at",
+                       "updated_at"]
+    fieldsets = [
+        ("Curation", {"fields": ["title", "note", "featured", "hidden"]}),
+        ("Pictures", {"fields": ["molecule_preview", "plot_preview"]}),
+        ("Molecule", {"fields": ["input_text", "canonical_smiles", "formula", "molecular_weight",
+                                 "standardisation_note"]}),
+        ("Prediction", {"fields": ["outputs", "model_name", "model_version", "model_hash",
+                                   "source", "created_at", "updated_at"]}),
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).without_blobs()
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = PredictionAddForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": ["smiles", "title", "note", "featured", "hidden"]})]
+        return self.fieldsets
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            built = services.build_prediction(
+                parsed=form.parsed, predictor=get_predictor(), source=Source.ADMIN,
+                title=obj.title, note=obj.note, featured=obj.featured, hidden=obj.hidden,
+            )
+            obj.__dict__.update({k: v for k, v in built.__dict__.items() if k != "_state"})
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description="Structure")
+    def thumbnail(self, obj: Prediction) -> str:
+        return _image(obj, "molecule.png", 100)
+
+    @admin.display(description="Name")
+    def display_name(self, obj: Prediction) -> str:
+        return obj.display_name
+
+    @admin.display(description="Molecule")
+    def molecule_preview(self, obj: Prediction) -> str:
+        return _image(obj, "molecule.svg", 300)
+
+    @admin.display(description="Plot")
+    def plot_preview(self, obj: Prediction) -> str:
+        return _image(obj, "plot.svg", 500)
+
+    def _bulk_update(self, request, queryset, message: str, **values) -> None:
+        count = queryset.update(**values)
+        self.message_user(request, f"{count} prediction(s) {message}.", messages.SUCCESS)
+
+    @admin.action(description="Feature selected predictions")
+    def feature(self, request, queryset):
+        self._bulk_update(request, queryset, "featured", featured=True)
+
+    @admin.action(description="Unfeature selected predictions")
+    def unfeature(self, request, queryset):
+        self._bulk_update(request, queryset, "unfeatured", featured=False)
+
+    @admin.action(description="Hide selected predictions")
+    def hide(self, request, queryset):
+        self._bulk_update(request, queryset, "hidden", hidden=True)
+
+    @admin.action(description="Show selected predictions again")
+    def unhide(self, request, queryset):
+        self._bulk_update(request, queryset, "shown again", hidden=False)

@@ -2,5 +2,7 @@ from django.apps import AppConfig
 
 
 class PredictionsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'predictions'
+    # No default_auto_field: the project's DEFAULT_AUTO_FIELD picks BigAutoField on SQLite
+    # and ObjectIdAutoField on MongoDB.
+    name = "predictions"
+    verbose_name = "Predictions"

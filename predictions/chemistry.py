@@ -1,0 +1,118 @@
+"""RDKit parsing and standardisation: the only place that decides what a molecule is.
+
+Refusals carry RDKit's own reason (unclosed ring, valence, kekulisation...), captured
+from RDKit's log, so the user learns what is wrong with the text they typed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from rdkit import Chem, rdBase
+from rdkit.Chem import Descriptors, rdMolDescriptors
+
+rdBase.LogToPythonLogger()
+_rdkit_logger = logging.getLogger("rdkit")
+_rdkit_logger.propagate = False  # reasons are reported to the user, not to stderr
+_rdkit_logger.handlers[:] = [logging.NullHandler()]  # drop RDKit's own stderr handler
+_capture_lock = threading.Lock()
+
+ORGANIC_ELEMENTS = {"C"}
+
+
+class InvalidSmiles(ValueError):
+    """Input that is not a usable molecule; `str()` is a message fit for the user."""
+
+
+@dataclass
+class ParsedMolecule:
+    input_text: str
+    canonical_smiles: str
+    mol: Chem.Mol
+    formula: str
+    molecular_weight: float
+    removed_fragments: list[str] = field(default_factory=list)
+
+    @property
+    def standardisation_note(self) -> str:
+        if not self.removed_fragments:
+            return ""
+        removed = ", ".join(self.removed_fragments)
+        return f"Mixture or salt: predicted for the largest organic fragment; removed {removed}."
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def _rdkit_reason(messages: list[str]) -> str:
+    """Turn RDKit's log lines into one sentence, dropping the ASCII caret art."""
+    useful = []
+    for raw in messages:
+        text = raw.split("] ", 1)[-1] if raw.startswith("[") else raw
+        text = text.replace("SMILES Parse Error: ", "").split(" for input: ")[0]
+        text = " ".join(text.split()).rstrip(":.").replace("check for mistakes", "look")
+        if not text or set(text) <= {"~", "^"} or text.startswith("Failed parsing SMILES"):
+            continue
+        if text not in useful:
+            useful.append(text)
+    return "; ".join(useful[:2]) or "RDKit could not read it"
+
+
+def _mol_from_smiles(text: str) -> Chem.Mol:
+    capture = _Capture()
+    with _capture_lock:
+        _rdkit_logger.addHandler(capture)
+        try:
+            mol = Chem.MolFromSmiles(text)
+        finally:
+            _rdkit_logger.removeHandler(capture)
+    if mol is None:
+        raise InvalidSmiles(f"Invalid SMILES {text!r}: {_rdkit_reason(capture.messages)}.")
+    return mol
+
+
+def _largest_organic_fragment(mol: Chem.Mol) -> tuple[Chem.Mol, list[str]]:
+    fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=True)
+    if len(fragments) == 1:
+        return mol, []
+
+    def rank(frag: Chem.Mol) -> tuple[int, int, float]:
+        organic = any(atom.GetSymbol() in ORGANIC_ELEMENTS for atom in frag.GetAtoms())
+        return (int(organic), frag.GetNumHeavyAtoms(), Descriptors.MolWt(frag))
+
+    keep = max(fragments, key=rank)
+    removed = [Chem.MolToSmiles(f) for f in fragments if f is not keep]
+    return keep, removed
+
+
+def parse_smiles(text: str, *, max_chars: int) -> ParsedMolecule:
+    """Parse, keep the largest organic fragment, and canonicalise one SMILES string."""
+    text = (text or "").strip()
+    if not text:
+        raise InvalidSmiles("Please enter a SMILES string.")
+    if len(text) > max_chars:
+        raise InvalidSmiles(
+            f"SMILES is {len(text)} characters long; the limit is {max_chars} characters."
+        )
+    if any(ch.isspace() for ch in text):
+        raise InvalidSmiles(f"Invalid SMILES {text!r}: a SMILES string contains no spaces.")
+    mol = _mol_from_smiles(text)
+    if mol.GetNumAtoms() == 0:
+        raise InvalidSmiles(f"Invalid SMILES {text!r}: it contains no atoms.")
+    mol, removed = _largest_organic_fragment(mol)
+    return ParsedMolecule(
+        input_text=text,
+        canonical_smiles=Chem.MolToSmiles(mol),
+        mol=mol,
+        formula=rdMolDescriptors.CalcMolFormula(mol),
+        molecular_weight=round(Descriptors.MolWt(mol), 3),
+        removed_fragments=removed,
+    )

@@ -1,0 +1,38 @@
+from django import forms
+from django.conf import settings
+
+
+class PredictForm(forms.Form):
+    smiles = forms.CharField(
+        label="SMILES",
+        strip=True,
+        error_messages={"required": "Please enter a SMILES string."},
+        widget=forms.TextInput(
+            attrs={
+                "placeholder": "e.g. CC(=O)Oc1ccccc1C(=O)O",
+                "autocomplete": "off",
+                "autocapitalize": "off",
+                "spellcheck": "false",
+                "class": "smiles-input",
+            }
+        ),
+    )
+
+
+class GalleryForm(forms.Form):
+    q = forms.CharField(required=False, label="Search", max_length=200)
+    featured = forms.BooleanField(required=False, label="Featured only")
+    page_size = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=settings.GALLERY_PAGE_SIZES[1],
+        choices=[(n, str(n)) for n in settings.GALLERY_PAGE_SIZES],
+        label="Per page",
+    )
+
+    def cleaned_or_defaults(self) -> dict:
+        """Search terms to use: invalid values fall back to defaults instead of failing."""
+        defaults = {"q": "", "featured": False, "page_size": settings.GALLERY_PAGE_SIZES[1]}
+        if not self.is_valid():
+            return defaults | {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
+        return defaults | {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}

@@ -1,0 +1,111 @@
+"""Predict-and-store workflows: the one path from a SMILES string to a stored Prediction.
+
+form/admin/batch → parse (chemistry) → reuse or predict (inference) → draw (rendering) → store.
+The same canonical SMILES with the same model weights is stored once and reused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError
+
+from . import chemistry, rendering
+from .inference import Predictor, get_predictor
+from .models import Prediction, Source
+
+
+class PredictionRefused(ValueError):
+    """User input we will not predict for; `str()` says which input and why."""
+
+
+@dataclass
+class PredictionResult:
+    prediction: Prediction
+    created: bool
+    standardisation_note: str = ""
+
+
+def outputs_for(predictor: Predictor, values: list[float]) -> list[dict]:
+    """Pair raw model values with the checkpoint's labels and units, as stored."""
+    return [
+        {"label": spec.label, "unit": spec.unit, "value": float(value), "kind": predictor.value_kind}
+        for spec, value in zip(predictor.outputs, values)
+    ]
+
+
+def render_blobs(*, parsed: chemistry.ParsedMolecule, outputs: list[dict], predictor: Predictor) -> dict:
+    """All four pictures for one molecule, as model field values."""
+    plot_outputs = [
+        rendering.PlotOutput(label=o["label"], value=o["value"], unit=o["unit"], range=spec.range)
+        for o, spec in zip(outputs, predictor.outputs)
+    ]
+    plot_png, plot_svg = rendering.prediction_plot(plot_outputs, kind=predictor.value_kind)
+    return {
+        "molecule_png": rendering.molecule_png(parsed.mol),
+        "molecule_svg": rendering.molecule_svg(parsed.mol),
+        "plot_png": plot_png,
+        "plot_svg": plot_svg,
+    }
+
+
+def parse_for_model(text: str, predictor: Predictor) -> chemistry.ParsedMolecule:
+    """Parse and check the molecule fits the model; raises PredictionRefused with the reason."""
+    try:
+        parsed = chemistry.parse_smiles(text, max_chars=settings.SMILES_MAX_CHARS)
+        predictor.check_length(parsed.canonical_smiles)
+    except ValueError as error:  # InvalidSmiles, SmilesTooLong
+        raise PredictionRefused(str(error)) from error
+    return parsed
+
+
+def find_existing(canonical_smiles: str, predictor: Predictor) -> Prediction | None:
+    return Prediction.objects.filter(
+        canonical_smiles=canonical_smiles, model_hash=predictor.weights_hash
+    ).first()
+
+
+def build_prediction(
+    *, parsed: chemistry.ParsedMolecule, predictor: Predictor, values: list[float] | None = None, **fields
+) -> Prediction:
+    """An unsaved Prediction with outputs and pictures filled in (predicts if no values given)."""
+    if values is None:
+        values = predictor.predict([parsed.canonical_smiles])[0]
+    outputs = outputs_for(predictor, values)
+    return Prediction(
+        input_text=parsed.input_text,
+        canonical_smiles=parsed.canonical_smiles,
+        formula=parsed.formula,
+        molecular_weight=parsed.molecular_weight,
+        standardisation_note=parsed.standardisation_note,
+        model_name=predictor.name,
+        model_version=predictor.version,
+        model_hash=predictor.weights_hash,
+        outputs=outputs,
+        **render_blobs(parsed=parsed, outputs=outputs, predictor=predictor),
+        **fields,
+    )
+
+
+def prediction_get_or_create(
+    *, text: str, source: str = Source.FORM, title: str = "", featured: bool = False
+) -> PredictionResult:
+    """Return the stored prediction for `text`, predicting and storing it if it is new."""
+    predictor = get_predictor()
+    parsed = parse_for_model(text, predictor)
+    existing = find_existing(parsed.canonical_smiles, predictor)
+    if existing is not None:
+        return PredictionResult(existing, False, parsed.standardisation_note)
+    prediction = build_prediction(
+        parsed=parsed, predictor=predictor, source=source, title=title, featured=featured
+    )
+    try:
+        prediction.save()
+    except IntegrityError:
+        # Another request stored the same molecule first: theirs is as good as ours.
+        existing = find_existing(parsed.canonical_smiles, predictor)
+        if existing is None:
+            raise
+        return PredictionResult(existing, False, parsed.standardisation_note)
+    return PredictionResult(prediction, True, parsed.standardisation_note)
