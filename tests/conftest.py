@@ -1,0 +1,29 @@
+"""Shared fixtures: the real shipped checkpoint, loaded once per test session."""
+
+import os
+
+import pytest
+from django.conf import settings
+
+
+def pytest_collection_modifyitems(config, items):
+    skip_mongo = pytest.mark.skip(reason="needs a live MongoDB: set MONGODB_URI")
+    for item in items:
+        if "mongodb" in item.keywords and not settings.USING_MONGODB:
+            item.add_marker(skip_mongo)
+
+
+@pytest.fixture(scope="session")
+def predictor():
+    """The site's real default model (checkpoints/default), loaded once."""
+    from predictions.inference import get_predictor
+
+    return get_predictor()
+
+
+@pytest.fixture(autouse=True)
+def _no_hub_access(monkeypatch):
+    # Nothing may be downloaded at run time: make any attempt fail loudly.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
