@@ -56,11 +56,11 @@ class Predictor:
         if threads:
             torch.set_num_threads(threads)
         self.directory = Path(directory)
+        self.weights_hash = _weights_hash(self.directory)  # fails first, and clearly
         self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
         self.model = AutoModelForSequenceClassification.from_pretrained(self.directory)
         self.model.eval()
         config = self.model.config
-        self.weights_hash = _weights_hash(self.directory)
         self.name = getattr(config, "model_display_name", None) or self.directory.name
         self.version = str(getattr(config, "model_version", "") or self.weights_hash[:12])
         self.kind = config.problem_type or (REGRESSION if config.num_labels == 1 else SINGLE_LABEL)

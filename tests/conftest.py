@@ -27,3 +27,14 @@ def _no_hub_access(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture
+def make_prediction(db, predictor):
+    """Store a real prediction through the service, as the web form would."""
+    from predictions.services import prediction_get_or_create
+
+    def make(smiles: str = "CC(=O)Oc1ccccc1C(=O)O", **fields):
+        return prediction_get_or_create(text=smiles, **fields).prediction
+
+    return make

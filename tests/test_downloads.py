@@ -1,0 +1,87 @@
+"""Downloads: right types, filenames, caching headers, and content equal to what is stored."""
+
+import csv
+import io
+import json
+import zipfile
+
+import pytest
+
+from predictions.exports import ALL_DOWNLOADS
+
+
+@pytest.fixture
+def aspirin(make_prediction):
+    return make_prediction("CC(=O)Oc1ccccc1C(=O)O", title="Aspirin")
+
+
+def url(prediction, name):
+    return f"/predictions/{prediction.pk}/{name}"
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "magic"),
+    [
+        ("molecule.png", "image/png", b"\x89PNG"),
+        ("plot.png", "image/png", b"\x89PNG"),
+        ("molecule.svg", "image/svg+xml", b"<?xml"),
+        ("plot.svg", "image/svg+xml", b"<?xml"),
+        ("bundle.zip", "application/zip", b"PK"),
+    ],
+)
+def test_blob_downloads(client, aspirin, name, content_type, magic):
+    response = client.get(url(aspirin, name) + "?download=1")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith(content_type)
+    assert response.content.lstrip().startswith(magic)
+    assert response["Content-Disposition"] == f'attachment; filename="aspirin-{name}"'
+    assert response["ETag"]
+
+
+def test_images_display_inline_without_download_flag(client, aspirin):
+    response = client.get(url(aspirin, "molecule.png"))
+    assert response["Content-Disposition"].startswith("inline;")
+    assert bytes(response.content) == bytes(aspirin.molecule_png)
+
+
+def test_etag_gives_304(client, aspirin):
+    first = client.get(url(aspirin, "plot.png"))
+    again = client.get(url(aspirin, "plot.png"), HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again.content == b""
+
+
+def test_csv_values_equal_stored(client, aspirin):
+    response = client.get(url(aspirin, "values.csv"))
+    assert response["Content-Type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["canonical_smiles"] == aspirin.canonical_smiles
+    assert row["title"] == "Aspirin"
+    for output in aspirin.outputs:
+        assert float(row[f"{output['label']} [{output['unit']}]"]) == output["value"]
+
+
+def test_json_values_equal_stored(client, aspirin):
+    data = json.loads(client.get(url(aspirin, "values.json")).content)
+    assert data["outputs"] == aspirin.outputs
+    assert data["model"]["weights_sha256"] == aspirin.model_hash
+    assert data["canonical_smiles"] == aspirin.canonical_smiles
+
+
+def test_zip_holds_every_file(client, aspirin):
+    bundle = zipfile.ZipFile(io.BytesIO(client.get(url(aspirin, "bundle.zip")).content))
+    names = {name.split("/", 1)[1] for name in bundle.namelist()}
+    assert names == set(ALL_DOWNLOADS) - {"bundle.zip"}
+    assert bundle.read("aspirin/molecule.png") == bytes(aspirin.molecule_png)
+    assert json.loads(bundle.read("aspirin/values.json"))["outputs"] == aspirin.outputs
+
+
+def test_filename_falls_back_to_formula(client, make_prediction):
+    untitled = make_prediction("CCO")
+    response = client.get(url(untitled, "values.csv"))
+    assert response["Content-Disposition"] == 'attachment; filename="c2h6o-values.csv"'
+
+
+def test_unknown_download_is_404(client, aspirin):
+    assert client.get(url(aspirin, "secrets.txt")).status_code == 404

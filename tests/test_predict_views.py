@@ -1,0 +1,119 @@
+"""Predict one SMILES through the home page form: stored, shown, refused with reasons."""
+
+import pytest
+from django.urls import reverse
+
+from predictions.models import Prediction
+
+HOME = "/"
+
+
+@pytest.fixture(autouse=True)
+def _db(db):
+    pass
+
+
+def test_home_page_has_form_and_random_button(client):
+    response = client.get(HOME)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'name="smiles"' in html and "csrfmiddlewaretoken" in html
+    assert reverse("predictions:random") in html
+
+
+def test_valid_smiles_is_predicted_stored_and_shown(client, predictor):
+    response = client.post(HOME, {"smiles": "CC(=O)Oc1ccccc1C(=O)O"})
+    assert response.status_code == 302
+    prediction = Prediction.objects.get()
+    assert response["Location"] == prediction.get_absolute_url()
+    assert prediction.canonical_smiles == "CC(=O)Oc1ccccc1C(=O)O"
+    assert prediction.model_hash == predictor.weights_hash
+    assert [o["label"] for o in prediction.outputs] == [o.label for o in predictor.outputs]
+    assert bytes(prediction.molecule_png).startswith(b"\x89PNG")
+    assert bytes(prediction.plot_png).startswith(b"\x89PNG")
+    assert "<svg" in prediction.molecule_svg and "<svg" in prediction.plot_svg
+
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    html = page.content.decode()
+    for output in prediction.outputs:
+        assert output["label"] in html and output["unit"] in html
+    assert "C9H8O4" in html and prediction.model_name in html
+    for name in ("molecule.svg", "plot.svg", "values.csv", "bundle.zip"):
+        assert f"/predictions/{prediction.pk}/{name}" in html
+
+
+def test_same_molecule_twice_is_stored_once(client):
+    first = client.post(HOME, {"smiles": "OCC"})
+    second = client.post(HOME, {"smiles": "C(O)C"}, follow=True)
+    assert Prediction.objects.count() == 1
+    assert second.redirect_chain[-1][0] == first["Location"]
+    assert "predicted before" in second.content.decode()
+
+
+def test_salt_is_stripped_and_the_page_says_so(client):
+    response = client.post(HOME, {"smiles": "CC(=O)[O-].[Na+]"}, follow=True)
+    prediction = Prediction.objects.get()
+    assert prediction.canonical_smiles == "CC(=O)[O-]"
+    assert "largest organic fragment" in response.content.decode()
+    assert "[Na+]" in prediction.standardisation_note
+
+
+@pytest.mark.parametrize(
+    ("smiles", "message"),
+    [
+        ("C1CC", "unclosed ring"),
+        ("C(C)(C)(C)(C)C", "Explicit valence"),
+        ("c1cccc1", "kekulize"),
+        ("", "Please enter a SMILES string."),
+        ("C" * 501, "limit is 500 characters"),
+    ],
+)
+def test_refused_input_shows_reason_and_stores_nothing(client, smiles, message):
+    response = client.post(HOME, {"smiles": smiles})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert message in html
+    assert 'aria-invalid="true"' in html
+    assert Prediction.objects.count() == 0
+
+
+def test_smiles_over_the_model_token_limit_is_refused(client, predictor, settings):
+    settings.SMILES_MAX_CHARS = 10_000
+    response = client.post(HOME, {"smiles": "C" * (predictor.max_tokens + 1)})
+    assert response.status_code == 400
+    assert "too long for the model" in response.content.decode()
+    assert Prediction.objects.count() == 0
+
+
+def test_user_text_is_escaped(client, make_prediction):
+    prediction = make_prediction("CCO")
+    Prediction.objects.filter(pk=prediction.pk).update(title="<script>alert(1)</script>")
+    for url in (prediction.get_absolute_url(), "/gallery/", HOME):
+        html = client.get(url).content.decode()
+        assert "<script>alert(1)</script>" not in html
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    refused = client.post(HOME, {"smiles": "<b>x</b>"}).content.decode()
+    assert "<b>x</b>" not in refused
+
+
+def test_csrf_is_enforced(predictor):
+    from django.test import Client
+
+    response = Client(enforce_csrf_checks=True).post(HOME, {"smiles": "CCO"})
+    assert response.status_code == 403
+    assert Prediction.objects.count() == 0
+
+
+def test_unknown_and_malformed_ids_are_friendly_404s(client):
+    for url in ("/predictions/999999/", "/predictions/not-an-id/", "/predictions/5f1d7a3e9c1b2a0012345678/"):
+        response = client.get(url)
+        assert response.status_code == 404
+        assert "Page not found" in response.content.decode()
+
+
+def test_hidden_predictions_are_not_served(client, make_prediction):
+    prediction = make_prediction("CCO")
+    Prediction.objects.filter(pk=prediction.pk).update(hidden=True)
+    assert client.get(prediction.get_absolute_url()).status_code == 404
+    assert "CCO" not in client.get("/gallery/").content.decode()
