@@ -73,3 +73,97 @@ class Prediction(models.Model):
     @property
     def display_name(self) -> str:
         return self.title or self.canonical_smiles
+
+
+class Batch(models.Model):
+    """One uploaded file (or pasted list) of molecules, predicted in the background.
+
+    The upload itself waits on disk (`input_path`, under settings.BATCH_UPLOAD_DIR) and is
+    parsed by the worker; results are stored per row as BatchRow records, chunk by chunk.
+    `rows_processed` is the resume cursor: rows 1..rows_processed are stored.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Finished"
+        CANCELLED = "cancelled", "Cancelled"
+        FAILED = "failed", "Failed"
+
+    FINISHED = (Status.DONE, Status.CANCELLED, Status.FAILED)
+
+    filename = models.CharField(max_length=255)
+    input_path = models.CharField(max_length=500, editable=False)
+    file_format = models.CharField(max_length=10)
+    # Column layout of the input: the SMILES and ID columns and every column passed through.
+    smiles_column = models.CharField(max_length=200, blank=True)
+    id_column = models.CharField(max_length=200, blank=True)
+    columns = models.JSONField(default=list)
+    has_header = models.BooleanField(default=True)
+    # [{"label": ..., "unit": ...}] of the model at upload time: export headers.
+    output_specs = models.JSONField(default=list)
+    model_hash = models.CharField(max_length=64, blank=True)
+
+    total_rows = models.PositiveIntegerField(default=0)
+    rows_processed = models.PositiveIntegerField(default=0)
+    done_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    predicted_count = models.PositiveIntegerField(default=0, help_text="New molecules predicted.")
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    error = models.TextField(blank=True)
+    lease_owner = models.CharField(max_length=64, blank=True, editable=False)
+    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.total_rows} rows)"
+
+    def get_absolute_url(self) -> str:
+        return reverse("predictions:batch_detail", args=[str(self.pk)])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.rows_processed / self.total_rows) if self.total_rows else 100
+
+
+class BatchRow(models.Model):
+    """One input row and its outcome, denormalised so result pages and exports need no join."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "Predicted"
+        ERROR = "error", "Error"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="rows")
+    row_number = models.PositiveIntegerField(help_text="1-based data row (header excluded).")
+    input_id = models.CharField(max_length=500, blank=True)
+    input_smiles = models.TextField(blank=True)
+    extra = models.JSONField(default=dict, help_text="Passed-through columns / SD fields.")
+    status = models.CharField(max_length=5, choices=Status.choices)
+    error = models.TextField(blank=True)
+    prediction = models.ForeignKey(
+        Prediction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    canonical_smiles = models.CharField(max_length=1000, blank=True)
+    outputs = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["batch", "row_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "row_number"], name="unique_batch_row")
+        ]
+        indexes = [models.Index(fields=["batch", "status", "row_number"], name="batchrow_status")]
+
+    def __str__(self) -> str:
+        return f"row {self.row_number}: {self.input_id or self.input_smiles}"

@@ -109,3 +109,41 @@ def prediction_get_or_create(
             raise
         return PredictionResult(existing, False, parsed.standardisation_note)
     return PredictionResult(prediction, True, parsed.standardisation_note)
+
+
+def _plot_outputs(prediction: Prediction) -> tuple[list[rendering.PlotOutput], str]:
+    """Plot data for a stored prediction; training ranges only when the current model made it."""
+    predictor = get_predictor()
+    specs = predictor.outputs if predictor.weights_hash == prediction.model_hash else []
+    ranges = {spec.label: spec.range for spec in specs}
+    outputs = [
+        rendering.PlotOutput(label=o["label"], value=o["value"], unit=o.get("unit", ""),
+                             range=ranges.get(o["label"]))
+        for o in prediction.outputs
+    ]
+    kind = prediction.outputs[0].get("kind", "regression") if prediction.outputs else "regression"
+    return outputs, kind
+
+
+def prediction_ensure_blobs(*, prediction: Prediction, fields: tuple[str, ...] = Prediction.BLOB_FIELDS) -> Prediction:
+    """Draw and store the pictures among `fields` not drawn yet; returns the same object.
+
+    Batch predictions are stored without pictures (drawing is ~40 ms a molecule, inference
+    a few ms), so they are drawn on first view and kept, like any other prediction's.
+    """
+    missing = [name for name in fields if not getattr(prediction, name)]
+    if not missing:
+        return prediction
+    blobs: dict = {}
+    if {"molecule_png", "molecule_svg"} & set(missing):
+        mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
+        blobs["molecule_png"] = rendering.molecule_png(mol)
+        blobs["molecule_svg"] = rendering.molecule_svg(mol)
+    if {"plot_png", "plot_svg"} & set(missing):
+        outputs, kind = _plot_outputs(prediction)
+        blobs["plot_png"], blobs["plot_svg"] = rendering.prediction_plot(outputs, kind=kind)
+    blobs = {name: value for name, value in blobs.items() if not getattr(prediction, name)}
+    Prediction.objects.filter(pk=prediction.pk).update(**blobs)  # keeps updated_at (and ETags)
+    for name, value in blobs.items():
+        setattr(prediction, name, value)
+    return prediction

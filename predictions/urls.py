@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .batch import views as batch_views
 
 app_name = "predictions"
 
@@ -10,4 +11,10 @@ urlpatterns = [
     path("predictions/<str:pk>/<str:filename>", views.download, name="download"),
     path("gallery/", views.gallery, name="gallery"),
     path("random/", views.random_example, name="random"),
+    path("batches/", batch_views.batch_list, name="batch_list"),
+    path("batches/<str:pk>/", batch_views.batch_detail, name="batch_detail"),
+    path("batches/<str:pk>/progress/", batch_views.batch_progress, name="batch_progress"),
+    path("batches/<str:pk>/rows/", batch_views.batch_rows, name="batch_rows"),
+    path("batches/<str:pk>/cancel/", batch_views.batch_cancel, name="batch_cancel"),
+    path("batches/<str:pk>/<str:filename>", batch_views.batch_download, name="batch_download"),
 ]

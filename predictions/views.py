@@ -73,6 +73,11 @@ def download(request: HttpRequest, pk: str, filename: str) -> HttpResponse:
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
     else:
+        if filename in exports.BLOB_DOWNLOADS:  # batch predictions are drawn on first view
+            fields = (exports.BLOB_DOWNLOADS[filename][0],)
+            services.prediction_ensure_blobs(prediction=prediction, fields=fields)
+        elif filename == "bundle.zip":
+            services.prediction_ensure_blobs(prediction=prediction)
         body, content_type = _download_body(prediction, filename)
         response = HttpResponse(body, content_type=content_type)
         inline = filename.endswith((".png", ".svg")) and "download" not in request.GET

@@ -1,0 +1,149 @@
+"""Streamed batch downloads: CSV, SDF and ZIP, built a chunk of rows at a time.
+
+Rows are read in `row_number` order by keyset pagination (no offsets, no joins), so
+memory stays flat for 100,000 rows. Pictures for the ZIP are drawn on first need and kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import zipfile
+from collections.abc import Iterable, Iterator
+
+from rdkit import Chem
+from rdkit.Chem import rdDepictor
+
+from predictions import services as core
+from predictions.exports import output_header
+from predictions.models import Batch, BatchRow, Prediction
+
+PAGE = 1000
+
+
+def iter_batch_rows(batch: Batch, *, page: int = PAGE) -> Iterator[BatchRow]:
+    last = 0
+    while True:
+        rows = list(BatchRow.objects.filter(batch_id=batch.pk, row_number__gt=last)
+                    .order_by("row_number")[:page])
+        yield from rows
+        if len(rows) < page:
+            return
+        last = rows[-1].row_number
+
+
+def csv_header(batch: Batch) -> list[str]:
+    return ["row", batch.id_column or "id", *batch.columns, batch.smiles_column or "smiles",
+            "canonical_smiles", *[output_header(o) for o in batch.output_specs],
+            "status", "error", "prediction_id"]
+
+
+def _values(batch: Batch, row: BatchRow) -> list[str]:
+    by_label = {o["label"]: o["value"] for o in row.outputs}
+    values = [by_label.get(o["label"]) for o in batch.output_specs]
+    return [repr(float(v)) if v is not None else "" for v in values]
+
+
+def csv_record(batch: Batch, row: BatchRow) -> list:
+    extra = [row.extra.get(column, "") for column in batch.columns]
+    return [row.row_number, row.input_id, *extra, row.input_smiles, row.canonical_smiles,
+            *_values(batch, row), row.status, row.error,
+            str(row.prediction_id) if row.prediction_id else ""]
+
+
+def _csv_lines(batch: Batch, rows: Iterable[BatchRow]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(csv_header(batch))
+    for count, row in enumerate(rows, 1):
+        writer.writerow(csv_record(batch, row))
+        if count % 200 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def stream_csv(batch: Batch) -> Iterator[str]:
+    return _csv_lines(batch, iter_batch_rows(batch))
+
+
+def _sd_value(value) -> str:
+    # A blank line ends an SD field: keep multi-line values readable but unbroken.
+    return "\n".join(line for line in str(value).splitlines() if line.strip())
+
+
+def sdf_record(batch: Batch, row: BatchRow) -> str:
+    mol = Chem.MolFromSmiles(row.canonical_smiles) if row.canonical_smiles else None
+    if mol is None:
+        mol = Chem.Mol()  # failed rows stay in the file, in order, as empty records
+    else:
+        rdDepictor.Compute2DCoords(mol)
+    mol.SetProp("_Name", row.input_id or f"row {row.row_number}")
+    block = Chem.MolToMolBlock(mol).rstrip("\n") + "\n"
+    fields = {"row": row.row_number, **{c: row.extra.get(c, "") for c in batch.columns},
+              "input_smiles": row.input_smiles, "canonical_smiles": row.canonical_smiles}
+    fields.update(zip([output_header(o) for o in batch.output_specs], _values(batch, row)))
+    fields.update(status=row.status, error=row.error)
+    body = "".join(f">  <{name}>\n{_sd_value(value)}\n\n" for name, value in fields.items())
+    return f"{block}{body}$$$$\n"
+
+
+def stream_sdf(batch: Batch) -> Iterator[str]:
+    parts: list[str] = []
+    for row in iter_batch_rows(batch):
+        parts.append(sdf_record(batch, row))
+        if len(parts) >= 200:
+            yield "".join(parts)
+            parts = []
+    yield "".join(parts)
+
+
+class _Pipe(io.RawIOBase):
+    """A write-only, unseekable sink: zipfile writes, the response generator drains it."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.chunks.append(bytes(data))
+        return len(data)
+
+    def drain(self) -> bytes:
+        data, self.chunks = b"".join(self.chunks), []
+        return data
+
+
+def _pictures(ids: list) -> Iterator[Prediction]:
+    fields = ("pk", "canonical_smiles", "outputs", "model_hash", "molecule_png", "plot_png")
+    for prediction in Prediction.objects.filter(pk__in=ids).only(*fields):
+        yield core.prediction_ensure_blobs(prediction=prediction, fields=("molecule_png", "plot_png"))
+
+
+def stream_zip(batch: Batch) -> Iterator[bytes]:
+    """results.csv, then molecules/<prediction_id>.png and plots/<prediction_id>.png."""
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED) as bundle:
+        with bundle.open("results.csv", "w") as member:
+            for text in stream_csv(batch):
+                member.write(text.encode("utf-8"))
+                yield pipe.drain()
+        seen: set = set()
+        pending: list = []
+        for row in itertools.chain(iter_batch_rows(batch), [None]):
+            if row is not None and row.prediction_id and row.prediction_id not in seen:
+                seen.add(row.prediction_id)
+                pending.append(row.prediction_id)
+            if pending and (row is None or len(pending) >= 100):
+                for prediction in _pictures(pending):
+                    bundle.writestr(f"molecules/{prediction.pk}.png", bytes(prediction.molecule_png),
+                                    compress_type=zipfile.ZIP_STORED)
+                    bundle.writestr(f"plots/{prediction.pk}.png", bytes(prediction.plot_png),
+                                    compress_type=zipfile.ZIP_STORED)
+                    yield pipe.drain()
+                pending = []
+    yield pipe.drain()

@@ -1,0 +1,234 @@
+"""Batch workflows: accept an upload, run it chunk by chunk, cancel, resume.
+
+Each chunk is idempotent: its rows are parsed, deduplicated, matched against stored
+predictions (same canonical SMILES and weights), the rest predicted in one batched call
+and stored; the chunk's BatchRows replace any left by a worker killed mid-chunk; then the
+cursor (`rows_processed`) and counts move on together in one update. A lease
+(`lease_owner`/`lease_until`) keeps two workers off one batch; a dead worker's lease runs out.
+No transaction is relied on (MongoDB), only single-document conditional updates.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError
+from django.db.models import Q
+from django.utils import timezone
+
+from predictions import services as core
+from predictions.inference import Predictor, get_predictor
+from predictions.models import Batch, BatchRow, Prediction, Source
+
+from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows
+
+log = logging.getLogger(__name__)
+
+
+def _upload_dir() -> Path:
+    directory = Path(settings.BATCH_UPLOAD_DIR)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _store_upload(*, upload: UploadedFile | None, text: str, filename: str) -> Path:
+    suffix = Path(filename).suffix.lower()[:8] if upload is not None else ""
+    path = _upload_dir() / f"{uuid.uuid4().hex}{suffix}"
+    with path.open("wb") as out:
+        if upload is not None:
+            for block in upload.chunks():
+                out.write(block)
+        else:
+            out.write(text.encode("utf-8"))
+    return path
+
+
+def layout_of(batch: Batch) -> Layout:
+    return Layout(batch.file_format, batch.total_rows, batch.has_header, batch.smiles_column,
+                  batch.id_column, list(batch.columns))
+
+
+def batch_create(*, upload: UploadedFile | None = None, text: str = "", smiles_column: str = "",
+                 id_column: str = "", enqueue: bool = True) -> Batch:
+    """Validate an upload or pasted text, store it and queue it; raises BatchRefused."""
+    if upload is not None and upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
+        raise BatchRefused(
+            f"The file is {upload.size / 1e6:.1f} MB; the limit is "
+            f"{settings.BATCH_MAX_UPLOAD_BYTES / 1e6:.1f} MB."
+        )
+    filename = Path(upload.name).name if upload is not None else "pasted.txt"
+    if upload is None and not text.strip():
+        raise BatchRefused("Choose a file or paste some SMILES.")
+    path = _store_upload(upload=upload, text=text, filename=filename if upload else "")
+    try:
+        layout = inspect_file(path, filename=filename if upload else "",
+                              smiles_column=smiles_column, id_column=id_column,
+                              max_rows=settings.BATCH_MAX_ROWS)
+    except BatchRefused:
+        path.unlink(missing_ok=True)
+        raise
+    predictor = get_predictor()
+    batch = Batch.objects.create(
+        filename=filename[:255], input_path=str(path), file_format=layout.file_format,
+        smiles_column=layout.smiles_column, id_column=layout.id_column, columns=layout.columns,
+        has_header=layout.has_header, total_rows=layout.total_rows,
+        output_specs=[{"label": o.label, "unit": o.unit} for o in predictor.outputs],
+        model_hash=predictor.weights_hash,
+    )
+    if enqueue:
+        from predictions.tasks import run_batch
+
+        run_batch(str(batch.pk))
+    return batch
+
+
+def batch_cancel(*, batch: Batch) -> bool:
+    """Stop a batch at its next chunk boundary; rows done so far stay."""
+    changed = Batch.objects.filter(
+        pk=batch.pk, status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING]
+    ).update(status=Batch.Status.CANCELLED, finished_at=timezone.now(), lease_until=None)
+    return bool(changed)
+
+
+def _claim(batch_pk, owner: str) -> bool:
+    """Take the lease if it is free or expired (one conditional single-document update)."""
+    now = timezone.now()
+    return bool(
+        Batch.objects.filter(pk=batch_pk, status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING])
+        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner))
+        .update(lease_owner=owner, lease_until=now + timedelta(seconds=settings.BATCH_LEASE_SECONDS),
+                status=Batch.Status.RUNNING)
+    )
+
+
+def _store_new(predictor: Predictor, parsed: dict, values: list) -> dict[str, Prediction]:
+    """Store predictions for new molecules; another worker's copy wins a race."""
+    objects = [
+        Prediction(
+            input_text=p.input_text, canonical_smiles=smiles, formula=p.formula,
+            molecular_weight=p.molecular_weight, standardisation_note=p.standardisation_note,
+            model_name=predictor.name, model_version=predictor.version,
+            model_hash=predictor.weights_hash, outputs=core.outputs_for(predictor, v),
+            source=Source.BATCH,
+        )
+        for (smiles, p), v in zip(parsed.items(), values)
+    ]
+    try:
+        Prediction.objects.bulk_create(objects)
+        return {o.canonical_smiles: o for o in objects}
+    except IntegrityError:
+        stored = _existing(predictor, list(parsed))
+        for obj in objects:
+            if obj.canonical_smiles not in stored:
+                try:
+                    obj.save()
+                    stored[obj.canonical_smiles] = obj
+                except IntegrityError:
+                    stored.update(_existing(predictor, [obj.canonical_smiles]))
+        return stored
+
+
+def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
+    found = Prediction.objects.filter(model_hash=predictor.weights_hash, canonical_smiles__in=smiles)
+    return {p.canonical_smiles: p for p in found.only("pk", "canonical_smiles", "outputs")}
+
+
+def process_chunk(*, batch: Batch, rows: list[InputRow], predictor: Predictor) -> tuple[int, int, int]:
+    """Predict and store one chunk of rows; returns (done, failed, newly predicted)."""
+    parsed, errors, canonical = {}, {}, {}
+    for row in rows:
+        if row.error or not row.smiles:
+            errors[row.row_number] = row.error or "No SMILES in this row."
+            continue
+        try:
+            molecule = core.parse_for_model(row.smiles, predictor)
+        except core.PredictionRefused as refusal:
+            errors[row.row_number] = str(refusal)
+            continue
+        canonical[row.row_number] = molecule.canonical_smiles
+        parsed.setdefault(molecule.canonical_smiles, molecule)
+    stored = _existing(predictor, list(parsed))
+    new = {smiles: p for smiles, p in parsed.items() if smiles not in stored}
+    if new:
+        stored.update(_store_new(predictor, new, predictor.predict(list(new))))
+    records = []
+    for row in rows:
+        prediction = stored.get(canonical.get(row.row_number))
+        records.append(BatchRow(
+            batch_id=batch.pk, row_number=row.row_number, input_id=row.input_id[:500],
+            input_smiles=row.smiles, extra=row.extra,
+            status=BatchRow.Status.OK if prediction else BatchRow.Status.ERROR,
+            error=errors.get(row.row_number, ""), prediction_id=prediction.pk if prediction else None,
+            canonical_smiles=prediction.canonical_smiles if prediction else "",
+            outputs=prediction.outputs if prediction else [],
+        ))
+    # A worker killed after writing some of this chunk left rows behind: replace them.
+    BatchRow.objects.filter(batch_id=batch.pk, row_number__gte=rows[0].row_number,
+                            row_number__lte=rows[-1].row_number).delete()
+    BatchRow.objects.bulk_create(records)
+    return len(rows) - len(errors), len(errors), len(new)
+
+
+def _chunks(batch: Batch, size: int):
+    chunk: list[InputRow] = []
+    for row in iter_rows(Path(batch.input_path), layout_of(batch), start=batch.rows_processed):
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def batch_run(*, batch_pk) -> str:
+    """Work through a batch from its cursor to the end; returns the final status."""
+    owner = uuid.uuid4().hex
+    if not _claim(batch_pk, owner):
+        unfinished = Batch.objects.filter(
+            pk=batch_pk, status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING]).exists()
+        return "busy" if unfinished else "finished"
+    batch = Batch.objects.get(pk=batch_pk)
+    if batch.started_at is None:
+        Batch.objects.filter(pk=batch_pk).update(started_at=timezone.now())
+    predictor = get_predictor()
+    try:
+        for rows in _chunks(batch, settings.BATCH_CHUNK_ROWS):
+            done, failed, new = process_chunk(batch=batch, rows=rows, predictor=predictor)
+            batch.rows_processed = rows[-1].row_number
+            batch.done_count += done
+            batch.failed_count += failed
+            batch.predicted_count += new
+            moved = Batch.objects.filter(pk=batch_pk, lease_owner=owner,
+                                         status=Batch.Status.RUNNING).update(
+                rows_processed=batch.rows_processed, done_count=batch.done_count,
+                failed_count=batch.failed_count, predicted_count=batch.predicted_count,
+                lease_until=timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS))
+            if not moved:  # cancelled, or our lease was taken over
+                return Batch.objects.get(pk=batch_pk).status
+    except Exception as error:  # a bug or a vanished file: say so on the page, keep the rows
+        log.exception("Batch %s failed", batch_pk)
+        Batch.objects.filter(pk=batch_pk, lease_owner=owner).update(
+            status=Batch.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now())
+        return Batch.Status.FAILED
+    Batch.objects.filter(pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING).update(
+        status=Batch.Status.DONE, finished_at=timezone.now(), lease_until=None)
+    return Batch.objects.get(pk=batch_pk).status
+
+
+def batches_resume() -> list[str]:
+    """Queue again every unfinished batch (worker start-up, periodic check); leases stop doubles."""
+    from predictions.tasks import run_batch
+
+    now = timezone.now()
+    pending = Batch.objects.filter(status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING]).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    ids = [str(pk) for pk in pending.values_list("pk", flat=True)]
+    for pk in ids:
+        run_batch(pk)
+    return ids
+
