@@ -1,0 +1,152 @@
+"""Browser tests: pytest-playwright driving Debian's Chromium against pytest-django's live_server.
+
+Every page a test opens is watched: a console error, an uncaught exception or a request to any
+host other than the live server fails the test (checked when the test ends).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.test import override_settings
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts"
+AXE_JS = Path(__file__).with_name("vendor") / "axe.min.js"
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    # Merge into the plugin's options (keeps --headed, --slowmo...): Debian's Chromium, not a
+    # Playwright download, and no background traffic to Google.
+    args = [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS]
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": args}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _browser_test_environment():
+    """Playwright's sync API runs an event loop in this thread: let Django's ORM run beside it.
+
+    Static files: the test settings use the hashed manifest storage (DEBUG off), which needs
+    `collectstatic`; live_server serves static/ straight from the finders, so use plain names.
+    """
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    storages = override_settings(
+        STORAGES={
+            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+        }
+    )
+    storages.enable()
+    yield
+    storages.disable()
+    if previous is None:
+        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+class PageGuard:
+    """Collects console errors, page errors and off-site requests for one page."""
+
+    def __init__(self, page, server_url: str):
+        self.origin = urlsplit(server_url).netloc
+        self.problems: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+        page.on("request", self._request)
+        page.on("requestfailed", self._request_failed)
+        page.on("response", self._response)
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            self.problems.append(f"console error: {message.text} ({message.location})")
+
+    def _request(self, request) -> None:
+        parts = urlsplit(request.url)
+        if parts.scheme in ("data", "blob", "about"):
+            return
+        if parts.netloc != self.origin:
+            self.problems.append(f"request left the live server: {request.method} {request.url}")
+
+    def _request_failed(self, request) -> None:
+        if urlsplit(request.url).netloc == self.origin and request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"request failed: {request.url} ({request.failure})")
+
+    def _response(self, response) -> None:
+        # A page may answer 400 on purpose (an invalid form); tests check documents themselves.
+        if response.status >= 400 and response.request.resource_type != "document":
+            self.problems.append(f"HTTP {response.status}: {response.url}")
+
+    def allow(self, text: str) -> None:
+        """Forget problems so far that contain `text` (an error the test provoked on purpose)."""
+        self.problems = [p for p in self.problems if text not in p]
+
+    def check(self) -> None:
+        problems, self.problems = self.problems, []
+        assert not problems, "\n".join(problems)
+
+
+@pytest.fixture
+def guard(page, live_server):
+    """The page's PageGuard; the test fails if anything went wrong on the page."""
+    page_guard = PageGuard(page, live_server.url)
+    yield page_guard
+    page_guard.check()
+
+
+@pytest.fixture
+def axe_check():
+    """Run axe-core on the current page; fail on serious or critical violations.
+
+    All violations (any impact) are written to artifacts/axe/<name>.json for review.
+    """
+    source = AXE_JS.read_text(encoding="utf-8")
+
+    def run(page, name: str) -> list[dict]:
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.add_script_tag(content=source)
+        results = page.evaluate(
+            "() => axe.run(document, {resultTypes: ['violations']})"
+            ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+            " nodes: v.nodes.map(n => n.target.join(' '))})))"
+        )
+        out = ARTIFACTS / "axe" / f"{name}.json"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2), encoding="utf-8")
+        bad = [v for v in results if v["impact"] in ("serious", "critical")]
+        assert not bad, f"axe on {name}: " + json.dumps(bad, indent=2)
+        return results
+
+    return run
+
+
+@pytest.fixture
+def screenshot():
+    """Save full-page screenshots of the current page at desktop and phone widths."""
+
+    def shoot(page, name: str) -> None:
+        original = page.viewport_size
+        folder = ARTIFACTS / "screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        for label, size in VIEWPORTS.items():
+            page.set_viewport_size(size)
+            page.wait_for_timeout(100)  # let the layout settle after the resize
+            page.screenshot(path=str(folder / f"{name}-{label}.png"), full_page=True)
+        page.set_viewport_size(original)
+
+    return shoot

@@ -1,0 +1,254 @@
+"""Batches end to end through the real SQLite-backed Huey queue: upload → worker → pages → exports.
+
+Tasks are enqueued by the views into the SqliteHuey file, dequeued and executed from it
+(`drain`), exactly as the consumer does; the separate-process worker lives in
+test_batch_worker.py.
+"""
+
+import csv
+import io
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from huey.contrib.djhuey import HUEY
+
+from predictions import services
+from predictions.batch import services as batch_services
+from predictions.models import Batch, BatchRow, Prediction
+
+pytestmark = pytest.mark.django_db
+
+CSV = (
+    "\ufeffcompound_id,smiles,assay,site\r\n"
+    "A-1,CCO,1.5,north\r\n"
+    "A-2,c1ccccc1O,2.5,south\r\n"
+    "A-3,C1CC,9,east\r\n"  # unclosed ring
+    "A-4,OCC,3.5,west\r\n"  # same molecule as A-1
+    "A-5,,4,none\r\n"
+)
+
+
+@pytest.fixture
+def queue():
+    HUEY.flush()
+
+    def drain() -> int:
+        count = 0
+        while (task := HUEY.dequeue()) is not None:
+            HUEY.execute(task)
+            count += 1
+        return count
+
+    yield drain
+    HUEY.flush()
+
+
+def _upload(client, data, name="screen.csv", **fields):
+    upload = SimpleUploadedFile(name, data.encode("utf-8") if isinstance(data, str) else data)
+    return client.post(reverse("predictions:batch_list"), {"file": upload, **fields})
+
+
+def _run(client, queue, data=CSV, **kwargs) -> Batch:
+    response = _upload(client, data, **kwargs)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert HUEY.pending_count() == 1
+    assert queue() >= 1
+    batch = Batch.objects.get()
+    assert response["Location"] == batch.get_absolute_url()
+    return batch
+
+
+def _download(client, batch, name):
+    response = client.get(reverse("predictions:batch_download", args=[batch.pk, name]))
+    assert response.status_code == 200 and response.streaming
+    return b"".join(response.streaming_content)
+
+
+def test_csv_upload_runs_in_the_background_and_keeps_every_row(client, queue, predictor):
+    batch = _run(client, queue)
+    assert (batch.status, batch.total_rows, batch.rows_processed) == ("done", 5, 5)
+    assert (batch.done_count, batch.failed_count, batch.predicted_count) == (3, 2, 2)
+    rows = list(BatchRow.objects.filter(batch=batch).order_by("row_number"))
+    assert [r.input_id for r in rows] == ["A-1", "A-2", "A-3", "A-4", "A-5"]
+    assert rows[0].prediction_id == rows[3].prediction_id  # duplicate in the file: predicted once
+    assert Prediction.objects.count() == 2
+    assert all(p.source == "batch" for p in Prediction.objects.all())
+
+    page = client.get(batch.get_absolute_url()).content.decode()
+    assert 'role="progressbar"' in page and 'aria-valuenow="5"' in page
+    assert "A-3" in page and "ring" in page.lower() and "No SMILES in this row." in page
+    assert "htmx.min.js" in page
+
+
+def test_csv_export_matches_stored_predictions_with_ids_and_columns(client, queue, predictor):
+    batch = _run(client, queue)
+    table = list(csv.DictReader(io.StringIO(_download(client, batch, "results.csv").decode())))
+    assert [r["row"] for r in table] == ["1", "2", "3", "4", "5"]
+    assert [r["compound_id"] for r in table] == ["A-1", "A-2", "A-3", "A-4", "A-5"]
+    assert [(r["assay"], r["site"]) for r in table][1] == ("2.5", "south")
+    units = [f"{o.label} [{o.unit}]" if o.unit else o.label for o in predictor.outputs]
+    for record in table:
+        if record["status"] == "ok":
+            stored = Prediction.objects.get(pk=record["prediction_id"])
+            assert record["canonical_smiles"] == stored.canonical_smiles
+            assert [float(record[h]) for h in units] == [o["value"] for o in stored.outputs]
+        else:
+            assert record["error"] and all(record[h] == "" for h in units)
+    assert table[2]["smiles"] == "C1CC" and "ring" in table[2]["error"].lower()
+
+
+def test_sdf_and_zip_exports_hold_every_row(client, queue, predictor):
+    from rdkit import Chem
+
+    batch = _run(client, queue)
+    supplier = Chem.SDMolSupplier()
+    supplier.SetData(_download(client, batch, "results.sdf").decode())
+    records = list(supplier)
+    assert len(records) == 5
+    assert [m.GetProp("_Name") for m in records] == ["A-1", "A-2", "A-3", "A-4", "A-5"]
+    first = Prediction.objects.get(canonical_smiles="CCO")
+    header = f"{first.outputs[0]['label']} [{first.outputs[0]['unit']}]"
+    assert float(records[0].GetProp(header)) == first.outputs[0]["value"]
+    assert records[1].GetProp("site") == "south" and records[2].GetProp("status") == "error"
+
+    bundle = zipfile.ZipFile(io.BytesIO(_download(client, batch, "results.zip")))
+    names = bundle.namelist()
+    assert names[0] == "results.csv"
+    assert bundle.read("results.csv").decode() == _download(client, batch, "results.csv").decode()
+    for prediction in Prediction.objects.all():
+        assert bundle.read(f"molecules/{prediction.pk}.png").startswith(b"\x89PNG")
+        assert bundle.read(f"plots/{prediction.pk}.png").startswith(b"\x89PNG")
+        stored = Prediction.objects.get(pk=prediction.pk)  # drawn once, then kept
+        assert bytes(stored.molecule_png) == bundle.read(f"molecules/{prediction.pk}.png")
+
+
+def test_batch_molecules_are_drawn_on_first_view_and_show_in_the_gallery(client, queue, predictor):
+    _run(client, queue)
+    prediction = Prediction.objects.get(canonical_smiles="CCO")
+    assert not prediction.molecule_svg and not prediction.plot_png
+    response = client.get(reverse("predictions:download", args=[prediction.pk, "molecule.svg"]))
+    assert response.status_code == 200 and b"<svg" in response.content
+    prediction.refresh_from_db()
+    assert prediction.molecule_svg and not prediction.plot_png
+    assert client.get(prediction.get_absolute_url()).status_code == 200
+    assert "CCO" in client.get(reverse("predictions:gallery")).content.decode()
+
+
+def test_molecules_already_stored_are_not_predicted_again(client, queue, predictor, monkeypatch):
+    services.prediction_get_or_create(text="CCO")
+    calls = []
+    original = type(predictor).predict
+    monkeypatch.setattr(type(predictor), "predict", lambda self, s, **k: calls.append(list(s)) or original(self, s, **k))
+    batch = _run(client, queue)
+    assert calls == [["Oc1ccccc1"]]
+    assert batch.predicted_count == 1 and Prediction.objects.count() == 2
+
+
+def test_progress_fragment_reports_the_true_counts_and_stops_polling(client, queue, predictor):
+    batch = _run(client, queue)
+    url = reverse("predictions:batch_progress", args=[batch.pk])
+    response = client.get(url, headers={"HX-Request": "true"})
+    assert response.status_code == 286
+    text = response.content.decode()
+    assert 'aria-valuenow="5"' in text and 'aria-valuemax="5"' in text and "hx-trigger" not in text
+    assert '<span data-count="done">3</span>' in text and '<span data-count="failed">2</span>' in text
+
+
+def test_progress_fragment_polls_while_running(client, predictor):
+    batch = batch_services.batch_create(text="CCO\nCCN\n", enqueue=False)
+    text = client.get(reverse("predictions:batch_progress", args=[batch.pk])).content.decode()
+    assert 'hx-trigger="every 1s"' in text and 'aria-valuenow="0"' in text
+
+
+def test_pasted_smiles(client, queue, predictor):
+    response = client.post(reverse("predictions:batch_list"), {"text": "CCO ethanol\nc1ccncc1 pyridine\n"})
+    assert response.status_code == 302
+    queue()
+    rows = BatchRow.objects.order_by("row_number")
+    assert [(r.input_id, r.status) for r in rows] == [("ethanol", "ok"), ("pyridine", "ok")]
+
+
+def test_cancel_stops_the_batch(client, queue, predictor, settings):
+    settings.BATCH_CHUNK_ROWS = 2
+    response = _upload(client, "smiles\nC\nCC\nCCC\nCCCC\nCCCCC\n")
+    batch = Batch.objects.get()
+    page = client.get(batch.get_absolute_url()).content.decode()
+    assert "Cancel batch" in page and "csrfmiddlewaretoken" in page
+    assert response.status_code == 302
+    assert client.post(reverse("predictions:batch_cancel", args=[batch.pk])).status_code == 302
+    queue()
+    batch.refresh_from_db()
+    assert batch.status == "cancelled" and batch.rows_processed == 0
+    assert not BatchRow.objects.exists()
+
+
+def test_cancel_mid_run_keeps_finished_chunks(queue, predictor, settings, monkeypatch):
+    settings.BATCH_CHUNK_ROWS = 2
+    batch = batch_services.batch_create(text="C\nCC\nCCC\nCCCC\nCCCCC\n")
+    original = batch_services.process_chunk
+
+    def then_cancel(**kwargs):
+        result = original(**kwargs)
+        batch_services.batch_cancel(batch=batch)
+        return result
+
+    monkeypatch.setattr(batch_services, "process_chunk", then_cancel)
+    queue()
+    batch.refresh_from_db()
+    assert (batch.status, batch.rows_processed) == ("cancelled", 2)
+    assert BatchRow.objects.count() == 2
+
+
+def test_a_chunk_rerun_after_a_crash_stores_each_row_once(predictor, settings):
+    settings.BATCH_CHUNK_ROWS = 2
+    batch = batch_services.batch_create(text="C\nCC\nCCC\nCC\n", enqueue=False)
+    rows = list(batch_services._chunks(batch, 2))
+    # A worker died after storing chunk 2's rows but before moving the cursor.
+    batch_services.process_chunk(batch=batch, rows=rows[1], predictor=predictor)
+    assert batch_services.batch_run(batch_pk=batch.pk) == "done"
+    numbers = list(BatchRow.objects.filter(batch=batch).values_list("row_number", flat=True))
+    assert sorted(numbers) == [1, 2, 3, 4]
+    assert Prediction.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "fields", "message"),
+    [
+        ("", "empty.csv", {}, "empty"),
+        (b"\x00\x01\x02binary\x00", "data.csv", {}, "binary"),
+        ("a,b\n1,2\n", "cols.csv", {}, "No SMILES column"),
+        ("id,smiles\n1,C\n", "in.csv", {"smiles_column": "structure"}, "no SMILES column"),
+        ("smiles\n" + "C\n" * 6, "rows.csv", {}, "limit is 5"),
+        ("smiles\n" + "C" * 200 + "\n", "size.csv", {}, "limit is 0.0 MB"),
+    ],
+)
+def test_bad_uploads_are_refused_up_front(client, queue, predictor, settings, data, name, fields, message):
+    settings.BATCH_MAX_ROWS = 5
+    if name == "size.csv":
+        settings.BATCH_MAX_UPLOAD_BYTES = 100
+    response = _upload(client, data, name=name, **fields)
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert HUEY.pending_count() == 0 and not Batch.objects.exists()
+
+
+def test_nothing_to_upload_is_refused(client, queue):
+    response = client.post(reverse("predictions:batch_list"), {"text": "  "})
+    assert response.status_code == 400 and "Choose a file or paste" in response.content.decode()
+    assert HUEY.pending_count() == 0
+
+
+def test_user_text_is_escaped(client, queue, predictor):
+    batch = _run(client, queue, data="name,smiles\n<script>x</script>,C<b>\n")
+    page = client.get(batch.get_absolute_url()).content.decode()
+    assert "<script>x</script>" not in page and "&lt;script&gt;" in page
+
+
+def test_batch_list_and_unknown_ids(client, queue, predictor):
+    batch = _run(client, queue)
+    assert "screen.csv" in client.get(reverse("predictions:batch_list")).content.decode()
+    assert client.get("/batches/999999/").status_code == 404
+    assert client.get("/batches/not-an-id/").status_code == 404
+    assert client.get(reverse("predictions:batch_download", args=[batch.pk, "x.exe"])).status_code == 404

