@@ -39,10 +39,12 @@
 
   function createApplet(editor) {
     var size = appletSize(editor.container);
-    var applet = new window.JSApplet.JSME(editor.container.id, size.width, size.height);
+    // The initial molecule goes in as a parameter: reading it straight after construction is lost.
+    var params = {};
+    if (editor.input.value.trim()) params.smiles = editor.input.value.trim();
+    var applet = new window.JSApplet.JSME(editor.container.id, size.width, size.height, params);
     editor.applet = applet;
     editor.container.jsmeApplet = applet;
-    if (editor.input.value.trim()) readSmiles(editor, editor.input.value.trim());
     applet.setCallBack("AfterStructureModified", function () {
       if (editor.readingText) return; // the change came from the text field: leave it alone
       editor.input.value = applet.smiles();
