@@ -203,12 +203,14 @@ def batch_run(*, batch_pk) -> str:
             batch.done_count += done
             batch.failed_count += failed
             batch.predicted_count += new
-            moved = Batch.objects.filter(pk=batch_pk, lease_owner=owner,
-                                         status=Batch.Status.RUNNING).update(
+            # The chunk is stored: move the cursor even if the batch was cancelled meanwhile.
+            moved = Batch.objects.filter(pk=batch_pk, lease_owner=owner).update(
                 rows_processed=batch.rows_processed, done_count=batch.done_count,
-                failed_count=batch.failed_count, predicted_count=batch.predicted_count,
+                failed_count=batch.failed_count, predicted_count=batch.predicted_count)
+            renewed = Batch.objects.filter(pk=batch_pk, lease_owner=owner,
+                                           status=Batch.Status.RUNNING).update(
                 lease_until=timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS))
-            if not moved:  # cancelled, or our lease was taken over
+            if not (moved and renewed):  # cancelled, or our lease was taken over
                 return Batch.objects.get(pk=batch_pk).status
     except Exception as error:  # a bug or a vanished file: say so on the page, keep the rows
         log.exception("Batch %s failed", batch_pk)
