@@ -95,7 +95,8 @@ def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
         for side in ("left", "right", "top"):
             ax.spines[side].set_visible(False)
     if any(o.range for o in outputs):
-        axes[0].legend(loc="upper right", fontsize=10, frameon=False, ncols=2)
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="upper center", fontsize=11, frameon=False, ncols=2)
 
 
 def _draw_probabilities(fig: Figure, outputs: list[PlotOutput]) -> None:
@@ -115,14 +116,19 @@ def _draw_probabilities(fig: Figure, outputs: list[PlotOutput]) -> None:
 
 def prediction_plot(outputs: list[PlotOutput], *, kind: str) -> tuple[bytes, str]:
     """Render the plot once and return it as (PNG bytes, SVG text)."""
-    rows = len(outputs) if kind == "regression" else 1
-    height = 1.6 * rows + 0.4 if kind == "regression" else 0.45 * len(outputs) + 1.2
-    fig = Figure(figsize=(6.4, height), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)
+    # Fixed margins in inches instead of constrained layout: same look, a fraction of the cost.
     if kind == "regression":
+        height = 1.6 * len(outputs) + 0.5
+        fig = Figure(figsize=(6.4, height), dpi=100)
+        fig.subplots_adjust(left=0.03, right=0.97, top=1 - 0.45 / height, bottom=0.6 / height,
+                            hspace=0.9)
         _draw_regression(fig, outputs)
     else:
+        height = 0.45 * len(outputs) + 1.2
+        fig = Figure(figsize=(6.4, height), dpi=100)
+        fig.subplots_adjust(left=0.3, right=0.95, top=1 - 0.45 / height, bottom=0.6 / height)
         _draw_probabilities(fig, outputs)
+    FigureCanvasAgg(fig)
     png, svg = io.BytesIO(), io.StringIO()
     fig.savefig(png, format="png")
     fig.savefig(svg, format="svg")
