@@ -7,7 +7,8 @@
  *     <button data-editor-toggle aria-expanded="false" aria-controls="PANEL">Draw</button>
  *     <div id="PANEL" hidden><div class="jsme-container" id="..."></div></div>
  *   </div>
- * Once the applet exists, its container gets `data-editor-ready` and a `jsmeApplet` property.
+ * Once the applet exists, its container gets `data-editor-ready` and a `jsmeApplet` property;
+ * `data-editor-busy` is set while it is reading the field's SMILES.
  */
 (function () {
   "use strict";
@@ -39,31 +40,62 @@
 
   function createApplet(editor) {
     var size = appletSize(editor.container);
-    // The initial molecule goes in as a parameter: reading it straight after construction is lost.
-    var params = {};
-    if (editor.input.value.trim()) params.smiles = editor.input.value.trim();
-    var applet = new window.JSApplet.JSME(editor.container.id, size.width, size.height, params);
+    var applet = new window.JSApplet.JSME(editor.container.id, size.width, size.height);
     editor.applet = applet;
     editor.container.jsmeApplet = applet;
     applet.setCallBack("AfterStructureModified", function () {
-      if (editor.readingText) return; // the change came from the text field: leave it alone
+      // Changes that came from the text field (or happen while the user types in it) must not
+      // rewrite what the user typed; only drawing in the editor fills the field.
+      if (editor.readingText || document.activeElement === editor.input) return;
       editor.input.value = applet.smiles();
       editor.input.dispatchEvent(new Event("change", { bubbles: true }));
     });
-    editor.container.setAttribute("data-editor-ready", "");
-    editor.status.textContent = "Editor ready. Drawing updates the SMILES field.";
+    preload(editor, editor.input.value.trim(), 0);
   }
 
+  // JSME reads a molecule asynchronously right after it is created (parts of it load on
+  // demand), so retry until the drawing shows the field's molecule, then announce readiness.
+  function preload(editor, smiles, attempt) {
+    if ((smiles && !editor.applet.smiles() && attempt < 50) || editor.readingText) {
+      if (attempt % 10 === 0) readSmiles(editor, smiles);
+      setTimeout(function () { preload(editor, smiles, attempt + 1); }, 100);
+      return;
+    }
+    labelHelpers(editor);
+    editor.container.setAttribute("data-editor-ready", "");
+    editor.status.textContent = "Editor ready: drawing fills the SMILES field, and typing a SMILES updates the drawing.";
+  }
+
+  // JSME adds unlabelled text fields for keyboard and clipboard handling (one in the applet,
+  // a textarea at the end of <body>): name them so assistive technology does not meet bare
+  // fields. The SMILES field stays the accessible way to enter a molecule.
+  function labelHelpers(editor) {
+    var helpers = editor.container.querySelectorAll("input:not([aria-label]), textarea:not([aria-label])");
+    helpers.forEach(function (el) {
+      el.removeAttribute("role"); // GWT marks them role="presentation", which a field cannot have
+      el.setAttribute("aria-label", "Structure editor keyboard input");
+    });
+    document.querySelectorAll("body > textarea:not([id]):not([name]):not([aria-label])").forEach(function (el) {
+      el.setAttribute("aria-label", "Structure editor clipboard");
+    });
+  }
+
+  // While JSME reads the field's SMILES the container carries data-editor-busy (tests wait on it).
   function readSmiles(editor, smiles) {
     editor.readingText = true;
+    editor.container.setAttribute("data-editor-busy", "");
     try {
       if (smiles) editor.applet.readGenericMolecularInput(smiles);
       else editor.applet.reset();
     } catch (err) {
       // A half-typed SMILES cannot be drawn yet; the server validates on submit.
-    } finally {
-      editor.readingText = false;
     }
+    // JSME may report the change a moment later: keep ignoring it until then.
+    clearTimeout(editor.readingTimer);
+    editor.readingTimer = setTimeout(function () {
+      editor.readingText = false;
+      editor.container.removeAttribute("data-editor-busy");
+    }, 250);
   }
 
   function setOpen(editor, open) {

@@ -117,19 +117,28 @@ def axe_check():
     """
     source = AXE_JS.read_text(encoding="utf-8")
 
-    def run(page, name: str) -> list[dict]:
+    def run_once(page) -> list[dict]:
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             page.add_script_tag(content=source)
-        results = page.evaluate(
+        return page.evaluate(
             "() => axe.run(document, {resultTypes: ['violations']})"
             ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
             " nodes: v.nodes.map(n => n.target.join(' '))})))"
         )
+
+    def run(page, name: str) -> dict[str, list[dict]]:
+        """Check at desktop and phone widths (layouts differ: scrolling tables, wrapping)."""
+        original, results = page.viewport_size, {}
+        for label, size in VIEWPORTS.items():
+            page.set_viewport_size(size)
+            results[label] = run_once(page)
+        page.set_viewport_size(original)
         out = ARTIFACTS / "axe" / f"{name}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2), encoding="utf-8")
-        bad = [v for v in results if v["impact"] in ("serious", "critical")]
-        assert not bad, f"axe on {name}: " + json.dumps(bad, indent=2)
+        bad = {label: [v for v in found if v["impact"] in ("serious", "critical")]
+               for label, found in results.items()}
+        assert not any(bad.values()), f"axe on {name}: " + json.dumps(bad, indent=2)
         return results
 
     return run
@@ -139,11 +148,12 @@ def axe_check():
 def screenshot():
     """Save full-page screenshots of the current page at desktop and phone widths."""
 
-    def shoot(page, name: str) -> None:
+    def shoot(page, name: str, widths: tuple[str, ...] = tuple(VIEWPORTS)) -> None:
         original = page.viewport_size
         folder = ARTIFACTS / "screenshots"
         folder.mkdir(parents=True, exist_ok=True)
-        for label, size in VIEWPORTS.items():
+        for label in widths:
+            size = VIEWPORTS[label]
             page.set_viewport_size(size)
             page.wait_for_timeout(100)  # let the layout settle after the resize
             page.screenshot(path=str(folder / f"{name}-{label}.png"), full_page=True)

@@ -18,6 +18,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = Path(settings.BASE_DIR) / "predictions" / "data" / "example_drugs.csv"
 APPLET = "document.querySelector('[data-editor-ready]').jsmeApplet"
+IDLE = "[data-editor-ready]:not([data-editor-busy])"  # the editor is not reading the field
 DETAIL_URL = re.compile(r"/predictions/[^/]+/$")
 
 
@@ -48,7 +49,14 @@ def _smiles_field(page):
 
 def _open_editor(page, button_name: str) -> None:
     page.get_by_role("button", name=button_name).click()
-    page.wait_for_selector("[data-editor-ready]", timeout=30_000)
+    page.wait_for_selector(IDLE, timeout=30_000)
+
+
+def _draw(page, smiles: str) -> None:
+    """Stand-in for drawing: focus leaves the field (a click in the editor), JSME gets a molecule."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    page.wait_for_selector(IDLE)
+    page.evaluate(f"{APPLET}.readGenericMolecularInput({smiles!r})")
 
 
 def test_predict_from_form_shows_both_images(live_server, page, guard, axe_check, screenshot):
@@ -87,19 +95,22 @@ def test_invalid_smiles_shows_message_beside_the_field(live_server, page, guard,
     screenshot(page, "home-error")
 
 
-def test_draw_a_molecule_and_predict_it(live_server, page, guard):
+def test_draw_a_molecule_and_predict_it(live_server, page, guard, axe_check, screenshot):
     page.goto(live_server.url + "/")
     _open_editor(page, "Draw")
     field = _smiles_field(page)
 
     # Drawing (through JSME's API) fills the field...
-    page.evaluate(f"{APPLET}.readGenericMolecularInput('c1ccccc1O')")
+    _draw(page, "c1ccccc1O")
     expect(field).to_have_value(re.compile(r"^(Oc1ccccc1|c1ccccc1O|c1ccc\(O\)cc1)$"))
     # ...and typing a SMILES updates the drawing.
     field.fill("CCN")
     page.wait_for_function(f"{APPLET}.smiles() === 'CCN' || {APPLET}.smiles() === 'NCC'")
-    page.evaluate(f"{APPLET}.readGenericMolecularInput('c1ccccc1O')")
+    _draw(page, "c1ccccc1O")
     expect(field).not_to_have_value("CCN")
+    axe_check(page, "home-editor")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    screenshot(page, "home-editor", widths=("desktop",))  # the applet is sized when it opens
 
     page.get_by_role("button", name="Predict").click()
     expect(page).to_have_url(DETAIL_URL)
@@ -111,11 +122,11 @@ def test_edit_this_structure_round_trip(live_server, page, guard):
     phenol = _predict("Oc1ccccc1")
     page.goto(live_server.url + phenol.get_absolute_url())
     page.get_by_role("link", name="Edit this structure").click()
-    page.wait_for_selector("[data-editor-ready]", timeout=30_000)
+    page.wait_for_selector(IDLE, timeout=30_000)
     assert page.evaluate(f"{APPLET}.smiles()") in ("Oc1ccccc1", "c1ccccc1O", "c1ccc(O)cc1")
 
     # Change one group (add a methyl) in the editor, then predict again.
-    page.evaluate(f"{APPLET}.readGenericMolecularInput('Cc1ccccc1O')")
+    _draw(page, "Cc1ccccc1O")
     field = _smiles_field(page)
     expect(field).not_to_have_value("Oc1ccccc1")
     page.get_by_role("button", name="Predict").click()
@@ -198,3 +209,28 @@ def test_admin_feature_action_shows_on_home_page(live_server, page, guard, admin
     expect(featured.locator(".card")).to_have_count(1)
     expect(featured.locator(".card")).to_contain_text("Caffeine")
     expect(featured).not_to_contain_text(ethanol.title)
+
+
+def test_batch_upload_progress_reaches_100(live_server, page, guard, axe_check, screenshot, tmp_path):
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.flush()
+    upload = tmp_path / "screen.csv"
+    upload.write_text("id,smiles\nA-1,CCO\nA-2,c1ccccc1O\nA-3,C1CC\nA-4,CC(=O)O\n", encoding="utf-8")
+    page.goto(live_server.url + "/batches/")
+    axe_check(page, "batch-list")
+    page.get_by_label("File").set_input_files(str(upload))
+    page.get_by_role("button", name="Start batch").click()
+    expect(page).to_have_url(re.compile(r"/batches/[^/]+/$"))
+    progress = page.get_by_role("progressbar")
+    expect(progress).to_have_attribute("aria-valuemax", "4")
+
+    # The worker's job, done here: the page's htmx polling must show the progress on its own.
+    while (task := HUEY.dequeue()) is not None:
+        HUEY.execute(task)
+    expect(progress).to_have_attribute("aria-valuenow", "4", timeout=15_000)
+    expect(page.get_by_role("status").filter(has_text="(100%)")).to_be_visible()
+    expect(page.locator("table.batch-rows tbody tr")).to_have_count(4)
+    HUEY.flush()
+    axe_check(page, "batch")
+    screenshot(page, "batch")
