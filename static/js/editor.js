@@ -39,7 +39,7 @@
   }
 
   function createApplet(editor) {
-    var size = appletSize(editor.container);
+    var size = appletSize(editor.panel);
     var applet = new window.JSApplet.JSME(editor.container.id, size.width, size.height);
     editor.applet = applet;
     editor.container.jsmeApplet = applet;

@@ -14,6 +14,8 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
+from .conftest import PageGuard
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = Path(settings.BASE_DIR) / "predictions" / "data" / "example_drugs.csv"
@@ -226,6 +228,9 @@ def test_batch_upload_progress_reaches_100(live_server, page, guard, axe_check, 
     expect(progress).to_have_attribute("aria-valuemax", "4")
 
     # The worker's job, done here: the page's htmx polling must show the progress on its own.
+    # The live server shares this thread's in-memory SQLite connection, so hold the page's
+    # requests while the worker writes: routed requests wait until Playwright is called again.
+    page.route("**/*", lambda route: route.continue_())
     while (task := HUEY.dequeue()) is not None:
         HUEY.execute(task)
     expect(progress).to_have_attribute("aria-valuenow", "4", timeout=15_000)
@@ -234,3 +239,18 @@ def test_batch_upload_progress_reaches_100(live_server, page, guard, axe_check, 
     HUEY.flush()
     axe_check(page, "batch")
     screenshot(page, "batch")
+
+
+def test_plain_form_works_without_javascript(live_server, browser):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    guard = PageGuard(page, live_server.url)
+    page.goto(live_server.url + "/")
+    expect(page.get_by_role("button", name="Draw")).to_be_hidden()
+    _smiles_field(page).fill("CCO")
+    page.get_by_role("button", name="Predict").click()
+    expect(page).to_have_url(DETAIL_URL)
+    expect(page.get_by_role("button", name="Open in the structure editor")).to_be_hidden()
+    _expect_images_loaded(page, ".result-figure img", 2)
+    guard.check()
+    context.close()
