@@ -159,7 +159,7 @@ class BatchRow(models.Model):
     outputs = models.JSONField(default=list)
 
     class Meta:
-        ordering = ["batch", "row_number"]
+        ordering = ["batch_id", "row_number"]  # by id: no join to Batch
         constraints = [
             models.UniqueConstraint(fields=["batch", "row_number"], name="unique_batch_row")
         ]

@@ -137,11 +137,16 @@ def prediction_ensure_blobs(*, prediction: Prediction, fields: tuple[str, ...] =
     blobs: dict = {}
     if {"molecule_png", "molecule_svg"} & set(missing):
         mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
-        blobs["molecule_png"] = rendering.molecule_png(mol)
-        blobs["molecule_svg"] = rendering.molecule_svg(mol)
-    if {"plot_png", "plot_svg"} & set(missing):
+        if "molecule_png" in missing:
+            blobs["molecule_png"] = rendering.molecule_png(mol)
+        if "molecule_svg" in missing:
+            blobs["molecule_svg"] = rendering.molecule_svg(mol)
+    if "plot_svg" in missing:
         outputs, kind = _plot_outputs(prediction)
         blobs["plot_png"], blobs["plot_svg"] = rendering.prediction_plot(outputs, kind=kind)
+    elif "plot_png" in missing:  # PNG only (ZIPs, thumbnails): the cheap blitted path
+        outputs, kind = _plot_outputs(prediction)
+        blobs["plot_png"] = rendering.prediction_plot_png(outputs, kind=kind)
     blobs = {name: value for name, value in blobs.items() if not getattr(prediction, name)}
     Prediction.objects.filter(pk=prediction.pk).update(**blobs)  # keeps updated_at (and ETags)
     for name, value in blobs.items():

@@ -205,6 +205,8 @@ BATCH_MAX_UPLOAD_BYTES = env_int("BATCH_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 100_000)
 # Rows per unit of work: parsed, predicted and stored together, then progress is saved.
 BATCH_CHUNK_ROWS = env_int("BATCH_CHUNK_ROWS", 500)
+# Molecules per forward pass in the worker (sorted by length, so little padding).
+BATCH_INFERENCE_SIZE = env_int("BATCH_INFERENCE_SIZE", 128)
 # A worker holds a batch this long between chunks; a dead worker's batch is taken over after it.
 BATCH_LEASE_SECONDS = env_int("BATCH_LEASE_SECONDS", 120)
 # Uploaded files wait here for the worker (share this directory between web and worker).

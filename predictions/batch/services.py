@@ -120,6 +120,8 @@ def _store_new(predictor: Predictor, parsed: dict, values: list) -> dict[str, Pr
     ]
     try:
         Prediction.objects.bulk_create(objects)
+        if any(o.pk is None for o in objects):  # a backend that returns no ids from bulk inserts
+            return _existing(predictor, list(parsed))
         return {o.canonical_smiles: o for o in objects}
     except IntegrityError:
         stored = _existing(predictor, list(parsed))
@@ -155,7 +157,8 @@ def process_chunk(*, batch: Batch, rows: list[InputRow], predictor: Predictor) -
     stored = _existing(predictor, list(parsed))
     new = {smiles: p for smiles, p in parsed.items() if smiles not in stored}
     if new:
-        stored.update(_store_new(predictor, new, predictor.predict(list(new))))
+        values = predictor.predict(list(new), batch_size=settings.BATCH_INFERENCE_SIZE)
+        stored.update(_store_new(predictor, new, values))
     records = []
     for row in rows:
         prediction = stored.get(canonical.get(row.row_number))

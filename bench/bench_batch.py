@@ -1,0 +1,168 @@
+"""Batch throughput and memory: parse → predict → store, as the Huey worker runs it.
+
+    python bench/bench_batch.py 1000 10000        # each size in a fresh process
+
+Each size runs in its own process against a throwaway SQLite database, with the model from
+settings (PREDICTION_MODEL_DIR, default checkpoints/default). It writes a CSV of distinct
+drug-like amides (aryl acid × amine), uploads it through `batch_create` (validation
+included), runs `batch_run` to the end, and reports mol/s, peak RSS and RSS growth during
+the run. Pictures are drawn lazily (on first view), so the run stores none; the cost of
+drawing them later, and of the ZIP export that draws them, is measured separately.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SUBS = ["", "F", "Cl", "Br", "C", "OC", "C(F)(F)F", "C#N", "N(C)C", "O", "CC", "S(C)(=O)=O",
+        "C(N)=O", "OC(F)(F)F"]
+AMINES = (
+    [f"N{c}{end}" for c in ("C", "CC", "CCC", "C(C)C", "CC(C)") for end in
+     ("", "O", "F", "N(C)C", "c1ccccc1", "c1ccncc1", "C1CC1", "OC", "C(=O)O", "c1ccc(F)cc1")]
+    + [f"N1CC{x}CC1" for x in ("", "N(C)", "O", "N(C(C)=O)", "C(O)", "C(C)", "N(c2ccccc2)", "C(C(N)=O)")]
+    + ["N1CCCC1", "N1CCC(F)(F)CC1", "Nc1ccccc1", "Nc1ccncc1", "NC1CCCCC1", "NCc1ccco1",
+       "NCc1cccs1", "N1CCc2ccccc2C1", "NC1CCOCC1", "N(C)Cc1ccccc1", "NCc1ccc(Cl)cc1",
+       "Nc1ccc2[nH]ccc2c1"]
+)
+RINGS = ["c1cc({a})cc({b})c1", "c1c({a})cccc1{b}", "c1ncc({a})cc1{b}", "c1cc({a})c({b})s1"]
+
+
+def molecules(count: int) -> list[str]:
+    seen, out = set(), []
+    for amine in AMINES:
+        for ring in RINGS:
+            for a in SUBS:
+                for b in SUBS:
+                    text = f"O=C({ring.format(a=a, b=b)}){amine}".replace("()", "")
+                    if text not in seen:
+                        seen.add(text)
+                        out.append(text)
+    from rdkit import Chem
+
+    canonical = {}
+    for text in out:
+        mol = Chem.MolFromSmiles(text)
+        if mol is not None:
+            canonical.setdefault(Chem.MolToSmiles(mol), text)
+        if len(canonical) >= count:
+            break
+    if len(canonical) < count:
+        raise SystemExit(f"only {len(canonical)} distinct molecules available")
+    return list(canonical.values())
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_one(rows: int) -> dict:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    os.environ.update(SMILES_VAR_DIR=str(tmp), SQLITE_PATH=str(tmp / "db.sqlite3"),
+                      DJANGO_DEBUG="true", DJANGO_SETTINGS_MODULE="smiles_site.settings",
+                      HUEY_SQLITE_PATH=str(tmp / "huey.sqlite3"))
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.conf import settings
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.core.management import call_command
+
+    from predictions.batch import exports
+    from predictions.batch.services import batch_create, batch_run
+    from predictions.inference import get_predictor
+    from predictions.models import Batch, Prediction
+
+    call_command("migrate", verbosity=0)
+    smiles = molecules(rows)
+    data = ("id,smiles,series\n" + "".join(f"CPD-{i:06d},{s},S{i % 7}\n" for i, s in enumerate(smiles, 1))).encode()
+    get_predictor()  # the worker loads the model once, before its first batch
+    base_rss = rss_mb()
+
+    start = time.perf_counter()
+    batch = batch_create(upload=SimpleUploadedFile("bench.csv", data), enqueue=False)
+    validated = time.perf_counter()
+    samples = []
+    import predictions.batch.services as services
+
+    original = services.process_chunk
+
+    def sampled(**kwargs):
+        result = original(**kwargs)
+        samples.append(rss_mb())
+        return result
+
+    services.process_chunk = sampled
+    status = batch_run(batch_pk=batch.pk)
+    elapsed = time.perf_counter() - start
+    batch = Batch.objects.get(pk=batch.pk)
+    assert status == "done" and batch.done_count == rows, (status, batch.done_count)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    # Streamed CSV export of every row.
+    t = time.perf_counter()
+    csv_bytes = sum(len(part) for part in exports.stream_csv(batch))
+    csv_seconds = time.perf_counter() - t
+
+    # Pictures drawn on first view (lazy): molecule + plot, PNG + SVG, for 100 molecules.
+    from predictions import services as core
+
+    sample = list(Prediction.objects.order_by("pk")[:100])
+    t = time.perf_counter()
+    for prediction in sample:
+        core.prediction_ensure_blobs(prediction=prediction)
+    draw_ms = (time.perf_counter() - t) / len(sample) * 1000
+
+    # ZIP export: draws each molecule's PNG and plot PNG (fast path) on first download.
+    zip_seconds = zip_bytes = None
+    if os.environ.get("BENCH_ZIP", "1") == "1":
+        Prediction.objects.update(molecule_png=None, plot_png=None)
+        t = time.perf_counter()
+        zip_bytes = sum(len(part) for part in exports.stream_zip(batch))
+        zip_seconds = time.perf_counter() - t
+    t = time.perf_counter()
+    again = sum(len(part) for part in exports.stream_zip(batch))
+    zip_again_seconds = time.perf_counter() - t
+    peak_after_exports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    return {
+        "rows": rows, "model": str(settings.PREDICTION_MODEL_DIR),
+        "torch_threads": settings.TORCH_THREADS, "chunk_rows": settings.BATCH_CHUNK_ROWS,
+        "validate_s": round(validated - start, 2), "total_s": round(elapsed, 2),
+        "mol_per_s": round(rows / elapsed, 1),
+        "rss_after_model_load_mb": round(base_rss, 1),
+        "rss_first_chunk_mb": round(samples[0], 1), "rss_last_chunk_mb": round(samples[-1], 1),
+        "peak_rss_mb": round(peak, 1),
+        "csv_export_s": round(csv_seconds, 2), "csv_bytes": csv_bytes,
+        "draw_on_first_view_ms_per_mol": round(draw_ms, 1),
+        "zip_first_download_s": zip_seconds and round(zip_seconds, 1), "zip_bytes": zip_bytes,
+        "zip_cached_download_s": round(zip_again_seconds, 1), "zip_cached_bytes": again,
+        "peak_rss_after_exports_mb": round(peak_after_exports, 1),
+    }
+
+
+def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--one":
+        print(json.dumps(run_one(int(sys.argv[2]))))
+        return
+    for size in [int(arg) for arg in sys.argv[1:]] or [1000, 10000]:
+        out = subprocess.run([sys.executable, __file__, "--one", str(size)], check=True,
+                             capture_output=True, text=True, cwd=ROOT)
+        print(out.stdout.strip().splitlines()[-1], flush=True)
+
+
+if __name__ == "__main__":
+    main()
