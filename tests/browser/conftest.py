@@ -12,7 +12,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from django.test import override_settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -36,28 +35,39 @@ def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": args}
 
 
+def pytest_collection_modifyitems(items):
+    """Run the browser tests last: Playwright's event loop lives until the session ends, and
+    Django refuses synchronous database work beside a running loop in the other tests."""
+    here = Path(__file__).parent
+    browser = [item for item in items if here in Path(str(item.fspath)).parents]
+    items[:] = [item for item in items if item not in browser] + browser
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _browser_test_environment():
+def _allow_orm_beside_playwright(django_db_setup):
     """Playwright's sync API runs an event loop in this thread: let Django's ORM run beside it.
 
-    Static files: the test settings use the hashed manifest storage (DEBUG off), which needs
-    `collectstatic`; live_server serves static/ straight from the finders, so use plain names.
+    Session-scoped because the loop lives until the session ends (database flushes after each
+    test included); the hook above runs these tests last, so no other test sees the variable.
+    Depending on django_db_setup creates the test database before the loop starts.
     """
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    storages = override_settings(
-        STORAGES={
-            "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-            "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-        }
-    )
-    storages.enable()
     yield
-    storages.disable()
     if previous is None:
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     else:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """The test settings use the hashed manifest storage (DEBUG off), which needs
+    `collectstatic`; live_server serves static/ straight from the finders, so use plain names."""
+    settings.STORAGES = {
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
 
 
 class PageGuard:
