@@ -71,7 +71,8 @@ def rss_mb() -> float:
 def run_one(rows: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     os.environ.update(SMILES_VAR_DIR=str(tmp), SQLITE_PATH=str(tmp / "db.sqlite3"),
-                      DJANGO_DEBUG="true", DJANGO_SETTINGS_MODULE="smiles_site.settings",
+                      DJANGO_DEBUG="false", DJANGO_SECRET_KEY="bench-only", DJANGO_SECURE="false",
+                      DJANGO_SETTINGS_MODULE="smiles_site.settings",
                       HUEY_SQLITE_PATH=str(tmp / "huey.sqlite3"))
     sys.path.insert(0, str(ROOT))
     import django
@@ -128,11 +129,18 @@ def run_one(rows: int) -> dict:
 
     # ZIP export: draws each molecule's PNG and plot PNG (fast path) on first download.
     zip_seconds = zip_bytes = None
+    zip_rss = [0.0]
     if os.environ.get("BENCH_ZIP", "1") == "1":
         Prediction.objects.update(molecule_png=None, plot_png=None)
+        zip_rss = [rss_mb()]
         t = time.perf_counter()
-        zip_bytes = sum(len(part) for part in exports.stream_zip(batch))
+        zip_bytes = 0
+        for count, part in enumerate(exports.stream_zip(batch)):
+            zip_bytes += len(part)
+            if count % 500 == 0:
+                zip_rss.append(rss_mb())
         zip_seconds = time.perf_counter() - t
+        zip_rss.append(rss_mb())
     t = time.perf_counter()
     again = sum(len(part) for part in exports.stream_zip(batch))
     zip_again_seconds = time.perf_counter() - t
@@ -151,6 +159,7 @@ def run_one(rows: int) -> dict:
         "zip_first_download_s": zip_seconds and round(zip_seconds, 1), "zip_bytes": zip_bytes,
         "zip_cached_download_s": round(zip_again_seconds, 1), "zip_cached_bytes": again,
         "peak_rss_after_exports_mb": round(peak_after_exports, 1),
+        "rss_during_zip_mb": [round(zip_rss[0], 1), round(max(zip_rss), 1), round(zip_rss[-1], 1)],
     }
 
 

@@ -252,3 +252,32 @@ def test_batch_list_and_unknown_ids(client, queue, predictor):
     assert client.get("/batches/999999/").status_code == 404
     assert client.get("/batches/not-an-id/").status_code == 404
     assert client.get(reverse("predictions:batch_download", args=[batch.pk, "x.exe"])).status_code == 404
+
+
+def test_sdf_upload_keeps_titles_and_sd_fields_in_exports(client, queue, predictor):
+    from rdkit import Chem
+
+    records = []
+    for name, smiles, field in [("aspirin", "CC(=O)Oc1ccccc1C(=O)O", "CHEMBL25"), ("phenol", "Oc1ccccc1", "X")]:
+        mol = Chem.MolFromSmiles(smiles)
+        mol.SetProp("_Name", name)
+        mol.SetProp("source_id", field)
+        buffer = io.StringIO()
+        with Chem.SDWriter(buffer) as writer:
+            writer.write(mol)
+        records.append(buffer.getvalue())
+    batch = _run(client, queue, data="".join(records).replace("\n", "\r\n"), name="lib.sdf")
+    table = list(csv.DictReader(io.StringIO(_download(client, batch, "results.csv").decode())))
+    assert [(r["Name"], r["source_id"], r["status"]) for r in table] == [
+        ("aspirin", "CHEMBL25", "ok"), ("phenol", "X", "ok")]
+    supplier = Chem.SDMolSupplier()
+    supplier.SetData(_download(client, batch, "results.sdf").decode())
+    assert [(m.GetProp("_Name"), m.GetProp("source_id")) for m in supplier] == [
+        ("aspirin", "CHEMBL25"), ("phenol", "X")]
+
+
+def test_smi_upload_with_tsv_style_names(client, queue, predictor):
+    batch = _run(client, queue, data="\ufeffCCO ethanol\r\nC1CC broken ring\r\n", name="list.smi")
+    table = list(csv.DictReader(io.StringIO(_download(client, batch, "results.csv").decode())))
+    assert [(r["row"], r["Name"], r["SMILES"], r["status"]) for r in table] == [
+        ("1", "ethanol", "CCO", "ok"), ("2", "broken ring", "C1CC", "error")]

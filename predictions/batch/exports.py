@@ -12,6 +12,7 @@ import itertools
 import zipfile
 from collections.abc import Iterable, Iterator
 
+from django.db import reset_queries
 from rdkit import Chem
 from rdkit.Chem import rdDepictor
 
@@ -25,6 +26,7 @@ PAGE = 1000
 def iter_batch_rows(batch: Batch, *, page: int = PAGE) -> Iterator[BatchRow]:
     last = 0
     while True:
+        reset_queries()  # under DEBUG, a long download would otherwise keep every query
         rows = list(BatchRow.objects.filter(batch_id=batch.pk, row_number__gt=last)
                     .order_by("row_number")[:page])
         yield from rows
@@ -139,6 +141,7 @@ def stream_zip(batch: Batch) -> Iterator[bytes]:
                 seen.add(row.prediction_id)
                 pending.append(row.prediction_id)
             if pending and (row is None or len(pending) >= 100):
+                reset_queries()
                 for prediction in _pictures(pending):
                     bundle.writestr(f"molecules/{prediction.pk}.png", bytes(prediction.molecule_png),
                                     compress_type=zipfile.ZIP_STORED)

@@ -10,7 +10,7 @@ class BatchForm(forms.Form):
     )
     text = forms.CharField(
         required=False, strip=False, label="…or paste SMILES",
-        help_text="One per line, optionally followed by a name; or CSV/TSV with a header.",
+        help_text="One per line, optionally followed by a name; or CSV/TSV with a header. Up to 2 MB: upload a file for more.",
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "autocomplete": "off"}),
     )
     smiles_column = forms.CharField(

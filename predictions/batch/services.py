@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError
+from django.db import IntegrityError, reset_queries
 from django.db.models import Q
 from django.utils import timezone
 
@@ -201,6 +201,7 @@ def batch_run(*, batch_pk) -> str:
     predictor = get_predictor()
     try:
         for rows in _chunks(batch, settings.BATCH_CHUNK_ROWS):
+            reset_queries()  # DEBUG keeps every query (with its data) per connection
             done, failed, new = process_chunk(batch=batch, rows=rows, predictor=predictor)
             batch.rows_processed = rows[-1].row_number
             batch.done_count += done
