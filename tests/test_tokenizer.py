@@ -13,6 +13,11 @@ def tok():
     return AutoTokenizer.from_pretrained(CKPT)
 
 
+def pieces(tok, smiles):
+    """Atom-level pieces from the saved tokenizer's own pre-tokenizer (before vocab lookup)."""
+    return [p for p, _ in tok.backend_tokenizer.pre_tokenizer.pre_tokenize_str(smiles)]
+
+
 @pytest.fixture(scope="module")
 def splits():
     pytest.importorskip("datamol")
@@ -39,7 +44,7 @@ def test_special_tokens_and_template(tok):
     ("C/C=C\\C#N", ["C", "/", "C", "=", "C", "\\", "C", "#", "N"]),
 ])
 def test_atom_level_tokens(tok, smiles, tokens):
-    assert tok.tokenize(smiles) == tokens
+    assert pieces(tok, smiles) == tokens
 
 
 def test_unseen_atoms_map_to_unk(tok):
@@ -48,6 +53,8 @@ def test_unseen_atoms_map_to_unk(tok):
         assert tok.unk_token_id in ids, smi
     ids = tok("C[Zz]C", add_special_tokens=False)["input_ids"]
     assert tok.convert_ids_to_tokens(ids) == ["C", "[UNK]", "C"]
+    # salts/metals were stripped from the training data, so e.g. [Na+] is unknown too
+    assert tok.tokenize("[Na+].[Cl-]")[0] == "[UNK]"
 
 
 def test_roundtrip_all_dataset_smiles(tok, splits):
@@ -57,8 +64,13 @@ def test_roundtrip_all_dataset_smiles(tok, splits):
     for part in ("train", "test"):
         every |= set(load_huuskonen(part)[0])
     every |= set(load_freesolv()[0])
+    unk = tok.unk_token
     for smi in every:
-        assert "".join(tok.tokenize(smi)) == smi, smi
+        p = pieces(tok, smi)
+        assert "".join(p) == smi, smi
+        toks = tok.tokenize(smi)
+        assert len(toks) == len(p)
+        assert all(t == q or t == unk for t, q in zip(toks, p)), smi
 
 
 def test_no_unk_on_training_data(tok, splits):
@@ -78,4 +90,4 @@ def test_python_regex_matches_tokenizer(tok):
     from predictions.training.tokenizer import split_smiles
 
     for smi in ("CC(=O)Oc1ccccc1C(=O)O", "O=C([O-])c1ccc[n+](C)c1", "C[C@H]1CC[C@@]2(Br)CC12"):
-        assert split_smiles(smi) == tok.tokenize(smi)
+        assert split_smiles(smi) == pieces(tok, smi) == tok.tokenize(smi)

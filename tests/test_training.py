@@ -103,5 +103,5 @@ def test_cli_parses_arguments():
 
     p = argparse.ArgumentParser()
     add_arguments(p)
-    a = p.parse_args(["--output", "x", "--quick", "--seed", "3", "--skip-rf"])
-    assert (a.output, a.quick, a.seed, a.skip_rf) == ("x", True, 3, True)
+    a = p.parse_args(["--output", "x", "--quick", "--seed", "3", "--skip-rf", "--card-only"])
+    assert (a.output, a.quick, a.seed, a.skip_rf, a.card_only) == ("x", True, 3, True, True)

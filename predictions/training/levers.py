@@ -24,6 +24,8 @@ LEVERS = [
     ("+ aug + descriptor pre-training", dict(pretrain="desc", augment=0.5)),
     ("+ aug + MLM pre-training", dict(pretrain="mlm", augment=0.5)),
     ("+ aug + descriptor+MLM pre-training", dict(pretrain="desc+mlm", augment=0.5)),
+    ("+ aug + descriptor pre-training, 10 pre-training epochs", dict(pretrain="desc", augment=0.5, pretrain_epochs=10)),
+    ("+ aug + all-217-RDKit-descriptor pre-training", dict(pretrain="descall", augment=0.5)),
 ]
 
 

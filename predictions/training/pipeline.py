@@ -143,3 +143,17 @@ def run(output: str, quick: bool = False, seed: int = 0, skip_rf: bool = False,
     log(f"done in {metrics['pipeline_seconds']}s: " +
         ", ".join(f"{k}: RMSE {v['rmse']:.3f}" for k, v in test.items()))
     return metrics
+
+
+def rewrite_card(output: str) -> None:
+    """Regenerate README.md from metrics.json (+ levers.json) without retraining."""
+    from .card import write_card
+
+    with open(os.path.join(output, "metrics.json")) as f:
+        metrics = json.load(f)
+    levers = None
+    lp = os.path.join(output, "levers.json")
+    if os.path.exists(lp):
+        with open(lp) as f:
+            levers = json.load(f)
+    write_card(output, metrics, levers)

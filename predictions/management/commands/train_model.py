@@ -20,7 +20,8 @@ class Command(BaseCommand):
         from predictions.training.cli import run_from_args
 
         ns = argparse.Namespace(output=options["output"], quick=options["quick"],
-                                seed=options["seed"], skip_rf=options["skip_rf"])
+                                seed=options["seed"], skip_rf=options["skip_rf"],
+                                card_only=options["card_only"])
         metrics = run_from_args(ns)
         for label, m in metrics["test"].items():
             self.stdout.write(f"{label}: test RMSE {m['rmse']:.3f} "
