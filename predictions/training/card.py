@@ -28,22 +28,61 @@ def _metrics_table(m: dict) -> str:
     return "\n".join(rows)
 
 
-def _lever_table(levers: dict | None, tasks) -> str:
+def _lever_table(levers: dict | None, tasks, m: dict | None = None) -> str:
     if not levers:
         return "_Lever study not run for this checkpoint._"
     p = levers["proxy_budget"]
     head = (f"Proxy budget (smaller and shorter than the shipped model, so absolute numbers are "
             f"worse than the final ones): hidden {p['hidden']}, {p['layers']} layers, "
-            f"{p['pretrain_epochs']} pre-training epochs, {p['epochs']} fine-tuning epochs, seed 0. "
-            "Decisions were taken on the **validation** columns only; test RMSE is shown for "
-            "transparency.\n\n")
-    rows = ["| Lever | val RMSE logS | val RMSE ΔG_hyd | test RMSE logS | test RMSE ΔG_hyd | time (s) |",
-            "|---|---|---|---|---|---|"]
+            f"{p['pretrain_epochs']} pre-training epochs, {p['epochs']} fine-tuning epochs, seed 0, unless the row says otherwise. "
+            "Decisions were taken on the **validation** columns only (val score = mean over the two "
+            "tasks of validation RMSE / training-target standard deviation, also used for early "
+            "stopping); test RMSE is shown for transparency.\n\n")
+    rows = ["| Lever | val score ↓ | val RMSE logS | val RMSE ΔG_hyd | test RMSE logS | test RMSE ΔG_hyd | time (s) |",
+            "|---|---|---|---|---|---|---|"]
     for r in levers["results"]:
-        rows.append(f"| {r['lever']} | {_f(r['val_rmse'][tasks[0]])} | {_f(r['val_rmse'][tasks[1]])} | "
+        rows.append(f"| {r['lever']} | {_f(r['val_score'])} | {_f(r['val_rmse'][tasks[0]])} | {_f(r['val_rmse'][tasks[1]])} | "
                     f"{_f(r['test_rmse'][tasks[0]])} | {_f(r['test_rmse'][tasks[1]])} | {r['seconds']:.0f} |")
+    if m and m.get("val_best"):
+        c, vb = m["train_config"], m["val_best"]
+        rows.append(f"| **shipped model** (full budget: hidden {c['hidden']}, {c['layers']} layers, "
+                    f"`{c['pretrain']}` {c['pretrain_epochs']} ep, {c['epochs']} ep, aug {c['augment']}) | "
+                    f"{_f(vb['val_score'])} | {_f(vb['val_rmse'][0])} | {_f(vb['val_rmse'][1])} | {_f(m['test'][tasks[0]]['rmse'])} | "
+                    f"{_f(m['test'][tasks[1]]['rmse'])} | {m['train_seconds']:.0f} |")
     extra = levers.get("notes", "")
     return head + "\n".join(rows) + ("\n\n" + extra if extra else "")
+
+
+def _pretrain_text(mode: str) -> str:
+    parts = []
+    if mode.startswith("descall"):
+        parts.append("regression of all RDKit 2D descriptors (clipped to 1–99 %, standardised) "
+                     "from the pooled [CLS] output")
+    elif "desc" in mode:
+        parts.append("regression of 16 RDKit-computed descriptors (MolLogP, MolMR, TPSA, MolWt, "
+                     "heavy atoms, HBD/HBA, rotatable bonds, ring counts, aromatic rings, fraction "
+                     "sp3, LabuteASA, …) from the pooled [CLS] output")
+    if "mlm" in mode:
+        parts.append("masked-language modelling (15 % of tokens)")
+    return (" + ".join(parts) or "none") + "."
+
+
+def _latency_text(m: dict) -> str:
+    lat = m.get("latency_ms_1thread")
+    if not lat:
+        return ""
+    return (f"\n* Inference: median {lat['median']:.1f} ms (p95 {lat['p95']:.1f} ms) per single molecule "
+            "incl. tokenisation, 1 CPU thread, measured right after training on the machine above.")
+
+
+def _domain_text(m: dict) -> str:
+    d = m.get("domain")
+    if not d:
+        return "Training molecules are small organics."
+    els = ", ".join(f"{k} ({v})" for k, v in d["elements"].items())
+    return (f"Training molecules are small organics: median {d['heavy_atoms_median']:.0f} heavy atoms, "
+            f"95 % ≤ {d['heavy_atoms_p95']:.0f}, max {d['heavy_atoms_max']}. Heavy-atom element counts "
+            f"in the fine-tuning data: {els}.")
 
 
 def write_card(output: str, m: dict, levers: dict | None = None):
@@ -139,27 +178,26 @@ Because FreeSolv and ChEMBL are CC-BY-SA, the model card/weights are marked CC-B
 * Tokenizer: atom-level SMILES regex (bracket atoms such as `[nH]`, `[C@@H]`, `[Na+]`
   whole; `Cl`, `Br`; `%nn` ring closures) → WordLevel vocabulary; unseen tokens → `[UNK]`.
 * Pre-training (`{c['pretrain']}`, {c['pretrain_epochs']} epochs, lr {c['pretrain_lr']},
-  batch {c['pretrain_batch']}, randomised SMILES): MLM (15 % masking) and/or regression of
-  16 RDKit-computed descriptors (MolLogP, MolMR, TPSA, MolWt, heavy atoms, HBD/HBA, rotatable
-  bonds, ring counts, aromatic rings, fraction sp3, LabuteASA, …) from the [CLS] pooled output.
+  batch {c['pretrain_batch']}, randomised SMILES): {_pretrain_text(c['pretrain'])}
   Self-supervised: no external labels.
 * Fine-tuning: {c['epochs']} epochs max, AdamW lr {c['lr']}, batch {c['batch']}, warm-up +
   linear decay, randomised-SMILES augmentation with p={c['augment']} per molecule per epoch,
   targets standardised; weights of the best validation epoch ({m['best_epoch']}) are shipped.
 * Seed {m['seed']}; CPU only. Measured wall time: pre-training {m['pretrain_seconds']:.0f} s,
   pre-training + fine-tuning {m['train_seconds']:.0f} s, whole pipeline incl. baselines and
-  evaluation {m['pipeline_seconds']:.0f} s on {m['hardware']}.
+  evaluation {m['pipeline_seconds']:.0f} s on {m['hardware']}.{_latency_text(m)}
 
 ## Lever study
 
-{_lever_table(levers, tasks)}
+{_lever_table(levers, tasks, m)}
 
 ## Limitations / applicability domain
 
-* Training molecules are small organics (mostly < 40 heavy atoms) containing
-  C, H, N, O, S, P, F, Cl, Br, I. Salts, mixtures, metals/organometallics, charged species,
-  large peptides/macrocycles, polymers and inorganics are **out of domain**; tokens never seen
-  in the vocabulary become `[UNK]` and the prediction is unreliable.
+* {_domain_text(m)} Salts and mixtures (the site should pass one molecule), metals /
+  organometallics, charged species other than nitro / N-oxide style notation, large
+  peptides / macrocycles, polymers and inorganics are **out of domain**; tokens never seen
+  in the vocabulary (e.g. `[Na+]`, `[Si]`, most metals) become `[UNK]` and the prediction
+  is unreliable.
 * logS training range: {m['train_ranges'][0]['min']:.2f} … {m['train_ranges'][0]['max']:.2f}
   (5–95 %: {m['train_ranges'][0]['p05']:.2f} … {m['train_ranges'][0]['p95']:.2f}); ΔG_hyd training range:
   {m['train_ranges'][1]['min']:.2f} … {m['train_ranges'][1]['max']:.2f} kcal/mol (5–95 %:

@@ -26,6 +26,8 @@ LEVERS = [
     ("+ aug + descriptor+MLM pre-training", dict(pretrain="desc+mlm", augment=0.5)),
     ("+ aug + descriptor pre-training, 10 pre-training epochs", dict(pretrain="desc", augment=0.5, pretrain_epochs=10)),
     ("+ aug + all-217-RDKit-descriptor pre-training", dict(pretrain="descall", augment=0.5)),
+    ("+ aug + descriptor pre-training, hidden 192 / 4 layers", dict(pretrain="desc", augment=0.5, hidden=192, layers=4, intermediate=384)),
+    ("+ aug + descriptor pre-training, hidden 256 / 4 layers", dict(pretrain="desc", augment=0.5, hidden=256, layers=4, intermediate=512)),
 ]
 
 

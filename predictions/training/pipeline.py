@@ -68,6 +68,42 @@ def train_and_save(output: str, cfg: TrainConfig, splits: D.Splits, log=print) -
             "target_mean": mean.tolist(), "target_std": std.tolist()}
 
 
+def _domain_stats(smiles: list[str]) -> dict:
+    from collections import Counter
+
+    from rdkit import Chem
+
+    el, ha = Counter(), []
+    for s in smiles:
+        m = Chem.MolFromSmiles(s)
+        el.update(a.GetSymbol() for a in m.GetAtoms())
+        ha.append(m.GetNumHeavyAtoms())
+    return {"elements": dict(el.most_common()), "heavy_atoms_median": float(np.median(ha)),
+            "heavy_atoms_p95": float(np.percentile(ha, 95)), "heavy_atoms_max": int(max(ha))}
+
+
+def _latency(output: str, n: int = 100) -> dict:
+    """Median single-molecule latency (tokenise + forward), 1 torch thread."""
+    import torch
+
+    from .evaluate import load_checkpoint
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    tok, model = load_checkpoint(output)
+    smiles = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"]
+    times = []
+    with torch.inference_mode():
+        for i in range(n + 5):
+            t = time.perf_counter()
+            enc = tok([smiles[i % len(smiles)]], return_tensors="pt", return_token_type_ids=False)
+            model(**enc)
+            if i >= 5:
+                times.append(1e3 * (time.perf_counter() - t))
+    torch.set_num_threads(prev)
+    return {"median": float(np.median(times)), "p95": float(np.percentile(times, 95))}
+
+
 def hardware() -> str:
     import torch
 
@@ -131,6 +167,9 @@ def run(output: str, quick: bool = False, seed: int = 0, skip_rf: bool = False,
         "rf_n_descriptors": len(__import__("rdkit.Chem.Descriptors", fromlist=["x"]).descList),
         "train_ranges": [_ranges(splits.train_y[:, t]) for t in range(2)],
     }
+    metrics["domain"] = _domain_stats(splits.train_smiles + splits.val_smiles)
+    metrics["val_best"] = min(info["history"], key=lambda h: h["val_score"])
+    metrics["latency_ms_1thread"] = _latency(output)
     lever_path = os.path.join(output, "levers.json")
     levers = None
     if os.path.exists(lever_path):
