@@ -196,7 +196,7 @@ def prediction_plot_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
     blit = _blitter(outputs)
     canvas = blit.fig.canvas
     canvas.restore_region(blit.background)
-    for (ax, marker, label), output in zip(blit.artists, outputs):
+    for (ax, marker, label), output in zip(blit.artists, outputs, strict=True):
         marker.set_data([output.value], [0])
         label.xy = (output.value, 0)
         label.set_text(f"{output.value:.2f}")

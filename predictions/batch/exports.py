@@ -86,7 +86,7 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
     block = Chem.MolToMolBlock(mol).rstrip("\n") + "\n"
     fields = {"row": row.row_number, **{c: row.extra.get(c, "") for c in batch.columns},
               "input_smiles": row.input_smiles, "canonical_smiles": row.canonical_smiles}
-    fields.update(zip([output_header(o) for o in batch.output_specs], _values(batch, row)))
+    fields.update(zip([output_header(o) for o in batch.output_specs], _values(batch, row), strict=True))
     fields.update(status=row.status, error=row.error)
     body = "".join(f">  <{name}>\n{_sd_value(value)}\n\n" for name, value in fields.items())
     return f"{block}{body}$$$$\n"

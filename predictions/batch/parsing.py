@@ -251,7 +251,7 @@ def iter_rows(path: Path, layout: Layout, *, start: int = 0) -> Iterator[InputRo
             number += 1
             if number <= start:
                 continue
-            values = dict(zip(header, row))
+            values = dict(zip(header, row, strict=False))  # ragged rows: missing cells are blank
             yield InputRow(number, values.get(layout.id_column, "").strip(),
                            values.get(layout.smiles_column, "").strip(),
                            {c: values.get(c, "") for c in layout.columns})

@@ -10,6 +10,7 @@ No transaction is relied on (MongoDB), only single-document conditional updates.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import uuid
 from datetime import timedelta
@@ -116,7 +117,7 @@ def _store_new(predictor: Predictor, parsed: dict, values: list) -> dict[str, Pr
             model_hash=predictor.weights_hash, outputs=core.outputs_for(predictor, v),
             source=Source.BATCH,
         )
-        for (smiles, p), v in zip(parsed.items(), values)
+        for (smiles, p), v in zip(parsed.items(), values, strict=True)
     ]
     try:
         Prediction.objects.bulk_create(objects)
@@ -177,6 +178,19 @@ def process_chunk(*, batch: Batch, rows: list[InputRow], predictor: Predictor) -
     return len(rows) - len(errors), len(errors), len(new)
 
 
+def _release_memory() -> None:
+    """Give freed heap back to the OS after a chunk.
+
+    Inference allocates differently-sized activation buffers per batch; glibc keeps the
+    freed pieces, so a worker's RSS creeps up chunk after chunk (measured +115 MB over
+    10,000 rows) unless trimmed. No-op where glibc is absent.
+    """
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def _chunks(batch: Batch, size: int):
     chunk: list[InputRow] = []
     for row in iter_rows(Path(batch.input_path), layout_of(batch), start=batch.rows_processed):
@@ -203,6 +217,7 @@ def batch_run(*, batch_pk) -> str:
         for rows in _chunks(batch, settings.BATCH_CHUNK_ROWS):
             reset_queries()  # DEBUG keeps every query (with its data) per connection
             done, failed, new = process_chunk(batch=batch, rows=rows, predictor=predictor)
+            _release_memory()
             batch.rows_processed = rows[-1].row_number
             batch.done_count += done
             batch.failed_count += failed
