@@ -8,6 +8,7 @@ test_batch_worker.py.
 import csv
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -69,6 +70,7 @@ def _download(client, batch, name):
 def test_csv_upload_runs_in_the_background_and_keeps_every_row(client, queue, predictor):
     batch = _run(client, queue)
     assert (batch.status, batch.total_rows, batch.rows_processed) == ("done", 5, 5)
+    assert not Path(batch.input_path).exists()  # rows are stored; the upload is not kept
     assert (batch.done_count, batch.failed_count, batch.predicted_count) == (3, 2, 2)
     rows = list(BatchRow.objects.filter(batch=batch).order_by("row_number"))
     assert [r.input_id for r in rows] == ["A-1", "A-2", "A-3", "A-4", "A-5"]

@@ -203,7 +203,20 @@ def _chunks(batch: Batch, size: int):
 
 
 def batch_run(*, batch_pk) -> str:
-    """Work through a batch from its cursor to the end; returns the final status."""
+    """Work through a batch from its cursor to the end; returns the final status.
+
+    The uploaded file is deleted once the batch is done or cancelled (its rows are stored);
+    a failed batch keeps it so that it can be looked at or run again.
+    """
+    status = _run(batch_pk)
+    if status in (Batch.Status.DONE, Batch.Status.CANCELLED, "finished"):
+        for path in Batch.objects.filter(pk=batch_pk, status__in=[Batch.Status.DONE, Batch.Status.CANCELLED]
+                                         ).values_list("input_path", flat=True):
+            Path(path).unlink(missing_ok=True)
+    return status
+
+
+def _run(batch_pk) -> str:
     owner = uuid.uuid4().hex
     if not _claim(batch_pk, owner):
         unfinished = Batch.objects.filter(
