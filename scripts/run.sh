@@ -13,7 +13,8 @@ export TOKENIZERS_PARALLELISM=false
 PY="$VENV/bin/python"
 "$PY" manage.py migrate --noinput
 "$PY" manage.py load_examples
-"$PY" manage.py run_huey --workers 1 &
+# One torch thread in the worker measured fastest on 2 cores (bench/batch_results.md).
+TORCH_THREADS=1 "$PY" manage.py run_huey --workers 1 &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
 "$PY" manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}"
