@@ -23,6 +23,8 @@ from rdkit.Chem import rdDepictor  # noqa: E402
 from rdkit.Chem.Draw import rdMolDraw2D  # noqa: E402
 
 rdDepictor.SetPreferCoordGen(True)
+# SVG text stays text (smaller, selectable, ~30 % faster to write); set once at import.
+matplotlib.rcParams["svg.fonttype"] = "none"
 
 MOLECULE_SIZE = (400, 300)
 ACCENT = "#1f5fa8"
@@ -132,6 +134,12 @@ def _plot_figure(outputs: list[PlotOutput], *, kind: str) -> Figure:
         _draw_probabilities(fig, outputs)
     FigureCanvasAgg(fig)
     return fig
+
+
+def prediction_plot_svg(outputs: list[PlotOutput], *, kind: str) -> str:
+    svg = io.StringIO()
+    _plot_figure(outputs, kind=kind).savefig(svg, format="svg")
+    return svg.getvalue()
 
 
 def prediction_plot(outputs: list[PlotOutput], *, kind: str) -> tuple[bytes, str]:

@@ -35,19 +35,17 @@ def outputs_for(predictor: Predictor, values: list[float]) -> list[dict]:
     ]
 
 
-def render_blobs(*, parsed: chemistry.ParsedMolecule, outputs: list[dict], predictor: Predictor) -> dict:
-    """All four pictures for one molecule, as model field values."""
-    plot_outputs = [
-        rendering.PlotOutput(label=o["label"], value=o["value"], unit=o["unit"], range=spec.range)
-        for o, spec in zip(outputs, predictor.outputs)
-    ]
-    plot_png, plot_svg = rendering.prediction_plot(plot_outputs, kind=predictor.value_kind)
-    return {
-        "molecule_png": rendering.molecule_png(parsed.mol),
-        "molecule_svg": rendering.molecule_svg(parsed.mol),
-        "plot_png": plot_png,
-        "plot_svg": plot_svg,
+def draw_blobs(
+    *, mol, outputs: list[rendering.PlotOutput], kind: str, fields=Prediction.BLOB_FIELDS
+) -> dict:
+    """Draw the pictures named in `fields`, as model field values (PNG plots by blitting)."""
+    drawers = {
+        "molecule_png": lambda: rendering.molecule_png(mol),
+        "molecule_svg": lambda: rendering.molecule_svg(mol),
+        "plot_png": lambda: rendering.prediction_plot_png(outputs, kind=kind),
+        "plot_svg": lambda: rendering.prediction_plot_svg(outputs, kind=kind),
     }
+    return {name: drawers[name]() for name in fields}
 
 
 def parse_for_model(text: str, predictor: Predictor) -> chemistry.ParsedMolecule:
@@ -67,13 +65,20 @@ def find_existing(canonical_smiles: str, predictor: Predictor) -> Prediction | N
 
 
 def build_prediction(
-    *, parsed: chemistry.ParsedMolecule, predictor: Predictor, values: list[float] | None = None, **fields
+    *,
+    parsed: chemistry.ParsedMolecule,
+    predictor: Predictor,
+    values: list[float] | None = None,
+    draw: bool = True,
+    **fields,
 ) -> Prediction:
-    """An unsaved Prediction with outputs and pictures filled in (predicts if no values given)."""
+    """An unsaved Prediction with its outputs (predicted unless `values` are given).
+
+    `draw=False` leaves the pictures to be drawn on first view (batches).
+    """
     if values is None:
         values = predictor.predict([parsed.canonical_smiles])[0]
-    outputs = outputs_for(predictor, values)
-    return Prediction(
+    prediction = Prediction(
         input_text=parsed.input_text,
         canonical_smiles=parsed.canonical_smiles,
         formula=parsed.formula,
@@ -82,10 +87,14 @@ def build_prediction(
         model_name=predictor.name,
         model_version=predictor.version,
         model_hash=predictor.weights_hash,
-        outputs=outputs,
-        **render_blobs(parsed=parsed, outputs=outputs, predictor=predictor),
+        outputs=outputs_for(predictor, values),
         **fields,
     )
+    if draw:
+        outputs, kind = plot_inputs(prediction, predictor)
+        for name, blob in draw_blobs(mol=parsed.mol, outputs=outputs, kind=kind).items():
+            setattr(prediction, name, blob)
+    return prediction
 
 
 def prediction_get_or_create(
@@ -111,9 +120,8 @@ def prediction_get_or_create(
     return PredictionResult(prediction, True, parsed.standardisation_note)
 
 
-def _plot_outputs(prediction: Prediction) -> tuple[list[rendering.PlotOutput], str]:
-    """Plot data for a stored prediction; training ranges only when the current model made it."""
-    predictor = get_predictor()
+def plot_inputs(prediction: Prediction, predictor: Predictor) -> tuple[list[rendering.PlotOutput], str]:
+    """Plot data for a prediction; training ranges only when this model made it."""
     specs = predictor.outputs if predictor.weights_hash == prediction.model_hash else []
     ranges = {spec.label: spec.range for spec in specs}
     outputs = [
@@ -134,20 +142,10 @@ def prediction_ensure_blobs(*, prediction: Prediction, fields: tuple[str, ...] =
     missing = [name for name in fields if not getattr(prediction, name)]
     if not missing:
         return prediction
-    blobs: dict = {}
-    if {"molecule_png", "molecule_svg"} & set(missing):
-        mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
-        if "molecule_png" in missing:
-            blobs["molecule_png"] = rendering.molecule_png(mol)
-        if "molecule_svg" in missing:
-            blobs["molecule_svg"] = rendering.molecule_svg(mol)
-    if "plot_svg" in missing:
-        outputs, kind = _plot_outputs(prediction)
-        blobs["plot_png"], blobs["plot_svg"] = rendering.prediction_plot(outputs, kind=kind)
-    elif "plot_png" in missing:  # PNG only (ZIPs, thumbnails): the cheap blitted path
-        outputs, kind = _plot_outputs(prediction)
-        blobs["plot_png"] = rendering.prediction_plot_png(outputs, kind=kind)
-    blobs = {name: value for name, value in blobs.items() if not getattr(prediction, name)}
+    needs_mol = {"molecule_png", "molecule_svg"} & set(missing)
+    mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol if needs_mol else None
+    outputs, kind = plot_inputs(prediction, get_predictor())
+    blobs = draw_blobs(mol=mol, outputs=outputs, kind=kind, fields=missing)
     Prediction.objects.filter(pk=prediction.pk).update(**blobs)  # keeps updated_at (and ETags)
     for name, value in blobs.items():
         setattr(prediction, name, value)

@@ -36,6 +36,8 @@ def test_blob_downloads(client, aspirin, name, content_type, magic):
     assert response.content.lstrip().startswith(magic)
     assert response["Content-Disposition"] == f'attachment; filename="aspirin-{name}"'
     assert response["ETag"]
+    if name.endswith(".svg"):
+        assert response["Content-Security-Policy"].startswith("default-src 'none'")
 
 
 def test_images_display_inline_without_download_flag(client, aspirin):

@@ -110,14 +110,9 @@ def _claim(batch_pk, owner: str) -> bool:
 def _store_new(predictor: Predictor, parsed: dict, values: list) -> dict[str, Prediction]:
     """Store predictions for new molecules; another worker's copy wins a race."""
     objects = [
-        Prediction(
-            input_text=p.input_text, canonical_smiles=smiles, formula=p.formula,
-            molecular_weight=p.molecular_weight, standardisation_note=p.standardisation_note,
-            model_name=predictor.name, model_version=predictor.version,
-            model_hash=predictor.weights_hash, outputs=core.outputs_for(predictor, v),
-            source=Source.BATCH,
-        )
-        for (smiles, p), v in zip(parsed.items(), values, strict=True)
+        core.build_prediction(parsed=p, predictor=predictor, values=v, draw=False,
+                              source=Source.BATCH)
+        for p, v in zip(parsed.values(), values)
     ]
     try:
         Prediction.objects.bulk_create(objects)

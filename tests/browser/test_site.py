@@ -150,7 +150,7 @@ def test_gallery_paging_and_search(live_server, page, guard, axe_check, screensh
     screenshot(page, "gallery")
 
     page.get_by_role("link", name="Next").click()
-    expect(page.get_by_text(f"Page 2 of 2")).to_be_visible()
+    expect(page.get_by_text("Page 2 of 2")).to_be_visible()
     expect(cards).to_have_count(14 - page_size)
     page.get_by_role("link", name="Previous").click()
     expect(cards).to_have_count(page_size)
