@@ -1,7 +1,8 @@
 """gunicorn settings: sync workers, the model loaded after fork in each worker.
 
 torch must not start its thread pools before gunicorn forks (fork-after-threads deadlocks),
-so nothing is preloaded; each worker loads the checkpoint in `post_fork` and limits torch to
+so nothing is preloaded; each worker loads the checkpoint once the Django app is loaded in it
+(`post_worker_init`, after the fork) and limits torch to
 its share of the cores (settings.TORCH_THREADS = cores // WEB_CONCURRENCY).
 """
 
@@ -21,7 +22,9 @@ max_requests_jitter = 200
 accesslog = "-"
 
 
-def post_fork(server, worker):
+def post_worker_init(worker):
+    # Runs in the worker after the fork and after Django is set up: load the model now, so
+    # the first request does not pay for it.
     from predictions.inference import get_predictor
 
     get_predictor()
