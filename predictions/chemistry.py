@@ -66,16 +66,22 @@ def _rdkit_reason(messages: list[str]) -> str:
     return "; ".join(useful[:2]) or "RDKit could not read it"
 
 
-def _mol_from_smiles(text: str) -> Chem.Mol:
+def read_with_reason(reader, text: str) -> tuple[Chem.Mol | None, str]:
+    """Run an RDKit reader (MolFromSmiles, MolFromMolBlock...) and keep its complaint if it fails."""
     capture = _Capture()
     with _capture_lock:
         _rdkit_logger.addHandler(capture)
         try:
-            mol = Chem.MolFromSmiles(text)
+            mol = reader(text)
         finally:
             _rdkit_logger.removeHandler(capture)
+    return mol, "" if mol is not None else _rdkit_reason(capture.messages)
+
+
+def _mol_from_smiles(text: str) -> Chem.Mol:
+    mol, reason = read_with_reason(Chem.MolFromSmiles, text)
     if mol is None:
-        raise InvalidSmiles(f"Invalid SMILES {text!r}: {_rdkit_reason(capture.messages)}.")
+        raise InvalidSmiles(f"Invalid SMILES {text!r}: {reason}.")
     return mol
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,16 +220,9 @@ def _mol_block_smiles(block: str) -> tuple[str, str]:
     """(SMILES, error) for one molfile, with RDKit's reason on failure."""
     from predictions import chemistry
 
-    capture = chemistry._Capture()  # reuse the core's RDKit-log capture for the reason
-    logger = logging.getLogger("rdkit")
-    with chemistry._capture_lock:
-        logger.addHandler(capture)
-        try:
-            mol = Chem.MolFromMolBlock(block)
-        finally:
-            logger.removeHandler(capture)
+    mol, reason = chemistry.read_with_reason(Chem.MolFromMolBlock, block)
     if mol is None:
-        return "", f"RDKit could not read the molfile: {chemistry._rdkit_reason(capture.messages)}."
+        return "", f"RDKit could not read the molfile: {reason}."
     return Chem.MolToSmiles(mol), ""
 
 
