@@ -23,15 +23,57 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SUBS = ["", "F", "Cl", "Br", "C", "OC", "C(F)(F)F", "C#N", "N(C)C", "O", "CC", "S(C)(=O)=O",
-        "C(N)=O", "OC(F)(F)F"]
+SUBS = [
+    "",
+    "F",
+    "Cl",
+    "Br",
+    "C",
+    "OC",
+    "C(F)(F)F",
+    "C#N",
+    "N(C)C",
+    "O",
+    "CC",
+    "S(C)(=O)=O",
+    "C(N)=O",
+    "OC(F)(F)F",
+]
 AMINES = (
-    [f"N{c}{end}" for c in ("C", "CC", "CCC", "C(C)C", "CC(C)") for end in
-     ("", "O", "F", "N(C)C", "c1ccccc1", "c1ccncc1", "C1CC1", "OC", "C(=O)O", "c1ccc(F)cc1")]
-    + [f"N1CC{x}CC1" for x in ("", "N(C)", "O", "N(C(C)=O)", "C(O)", "C(C)", "N(c2ccccc2)", "C(C(N)=O)")]
-    + ["N1CCCC1", "N1CCC(F)(F)CC1", "Nc1ccccc1", "Nc1ccncc1", "NC1CCCCC1", "NCc1ccco1",
-       "NCc1cccs1", "N1CCc2ccccc2C1", "NC1CCOCC1", "N(C)Cc1ccccc1", "NCc1ccc(Cl)cc1",
-       "Nc1ccc2[nH]ccc2c1"]
+    [
+        f"N{c}{end}"
+        for c in ("C", "CC", "CCC", "C(C)C", "CC(C)")
+        for end in (
+            "",
+            "O",
+            "F",
+            "N(C)C",
+            "c1ccccc1",
+            "c1ccncc1",
+            "C1CC1",
+            "OC",
+            "C(=O)O",
+            "c1ccc(F)cc1",
+        )
+    ]
+    + [
+        f"N1CC{x}CC1"
+        for x in ("", "N(C)", "O", "N(C(C)=O)", "C(O)", "C(C)", "N(c2ccccc2)", "C(C(N)=O)")
+    ]
+    + [
+        "N1CCCC1",
+        "N1CCC(F)(F)CC1",
+        "Nc1ccccc1",
+        "Nc1ccncc1",
+        "NC1CCCCC1",
+        "NCc1ccco1",
+        "NCc1cccs1",
+        "N1CCc2ccccc2C1",
+        "NC1CCOCC1",
+        "N(C)Cc1ccccc1",
+        "NCc1ccc(Cl)cc1",
+        "Nc1ccc2[nH]ccc2c1",
+    ]
 )
 RINGS = ["c1cc({a})cc({b})c1", "c1c({a})cccc1{b}", "c1ncc({a})cc1{b}", "c1cc({a})c({b})s1"]
 
@@ -70,10 +112,15 @@ def rss_mb() -> float:
 
 def run_one(rows: int) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-batch-"))
-    os.environ.update(SMILES_VAR_DIR=str(tmp), SQLITE_PATH=str(tmp / "db.sqlite3"),
-                      DJANGO_DEBUG="false", DJANGO_SECRET_KEY="bench-only", DJANGO_SECURE="false",
-                      DJANGO_SETTINGS_MODULE="smiles_site.settings",
-                      HUEY_SQLITE_PATH=str(tmp / "huey.sqlite3"))
+    os.environ.update(
+        SMILES_VAR_DIR=str(tmp),
+        SQLITE_PATH=str(tmp / "db.sqlite3"),
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY="bench-only",
+        DJANGO_SECURE="false",
+        DJANGO_SETTINGS_MODULE="smiles_site.settings",
+        HUEY_SQLITE_PATH=str(tmp / "huey.sqlite3"),
+    )
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -89,7 +136,10 @@ def run_one(rows: int) -> dict:
 
     call_command("migrate", verbosity=0)
     smiles = molecules(rows)
-    data = ("id,smiles,series\n" + "".join(f"CPD-{i:06d},{s},S{i % 7}\n" for i, s in enumerate(smiles, 1))).encode()
+    data = (
+        "id,smiles,series\n"
+        + "".join(f"CPD-{i:06d},{s},S{i % 7}\n" for i, s in enumerate(smiles, 1))
+    ).encode()
     get_predictor()  # the worker loads the model once, before its first batch
     base_rss = rss_mb()
 
@@ -149,17 +199,24 @@ def run_one(rows: int) -> dict:
     peak_after_exports = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     return {
-        "rows": rows, "model": str(settings.PREDICTION_MODEL_DIR),
-        "torch_threads": settings.TORCH_THREADS, "chunk_rows": settings.BATCH_CHUNK_ROWS,
-        "validate_s": round(validated - start, 2), "total_s": round(elapsed, 2),
+        "rows": rows,
+        "model": str(settings.PREDICTION_MODEL_DIR),
+        "torch_threads": settings.TORCH_THREADS,
+        "chunk_rows": settings.BATCH_CHUNK_ROWS,
+        "validate_s": round(validated - start, 2),
+        "total_s": round(elapsed, 2),
         "mol_per_s": round(rows / elapsed, 1),
         "rss_after_model_load_mb": round(base_rss, 1),
-        "rss_first_chunk_mb": round(samples[0], 1), "rss_last_chunk_mb": round(samples[-1], 1),
+        "rss_first_chunk_mb": round(samples[0], 1),
+        "rss_last_chunk_mb": round(samples[-1], 1),
         "peak_rss_mb": round(peak, 1),
-        "csv_export_s": round(csv_seconds, 2), "csv_bytes": csv_bytes,
+        "csv_export_s": round(csv_seconds, 2),
+        "csv_bytes": csv_bytes,
         "draw_on_first_view_ms_per_mol": round(draw_ms, 1),
-        "zip_first_download_s": zip_seconds and round(zip_seconds, 1), "zip_bytes": zip_bytes,
-        "zip_cached_download_s": zip_again_seconds and round(zip_again_seconds, 1), "zip_cached_bytes": again,
+        "zip_first_download_s": zip_seconds and round(zip_seconds, 1),
+        "zip_bytes": zip_bytes,
+        "zip_cached_download_s": zip_again_seconds and round(zip_again_seconds, 1),
+        "zip_cached_bytes": again,
         "peak_rss_after_exports_mb": round(peak_after_exports, 1),
         "rss_during_zip_mb": [round(zip_rss[0], 1), round(max(zip_rss), 1), round(zip_rss[-1], 1)],
     }
@@ -170,8 +227,13 @@ def main() -> None:
         print(json.dumps(run_one(int(sys.argv[2]))))
         return
     for size in [int(arg) for arg in sys.argv[1:]] or [1000, 10000]:
-        out = subprocess.run([sys.executable, __file__, "--one", str(size)], check=True,
-                             capture_output=True, text=True, cwd=ROOT)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(size)],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
         print(out.stdout.strip().splitlines()[-1], flush=True)
 
 

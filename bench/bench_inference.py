@@ -2,6 +2,7 @@
 
 python bench/bench_inference.py [--dir checkpoints/default] [--threads 1] [--n 200]
 """
+
 import argparse
 import statistics
 import time
@@ -9,8 +10,14 @@ import time
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-SMILES = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C",
-          "CC(C)Cc1ccc(cc1)C(C)C(=O)O", "OCC1OC(O)C(O)C(O)C1O"]
+SMILES = [
+    "CCO",
+    "c1ccccc1",
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "CN1C=NC2=C1C(=O)N(C(=O)N2C)C",
+    "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
+    "OCC1OC(O)C(O)C(O)C1O",
+]
 
 
 def main():
@@ -33,8 +40,10 @@ def main():
             if i >= 10:
                 times.append(1e3 * (time.perf_counter() - t))
     times.sort()
-    print(f"single molecule, {a.threads} thread(s): median {statistics.median(times):.2f} ms, "
-          f"p95 {times[int(0.95 * len(times))]:.2f} ms (n={a.n})")
+    print(
+        f"single molecule, {a.threads} thread(s): median {statistics.median(times):.2f} ms, "
+        f"p95 {times[int(0.95 * len(times))]:.2f} ms (n={a.n})"
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ class PredictionAddForm(forms.ModelForm):
         if existing is not None:
             url = reverse("admin:predictions_prediction_change", args=[existing.pk])
             raise forms.ValidationError(
-                format_html('This molecule is already stored: <a href="{}">edit it instead</a>.', url)
+                format_html(
+                    'This molecule is already stored: <a href="{}">edit it instead</a>.', url
+                )
             )
         return self.cleaned_data["smiles"]
 
@@ -45,25 +47,67 @@ def _image(obj: Prediction, name: str, width: int) -> str:
 
 @admin.register(Prediction)
 class PredictionAdmin(admin.ModelAdmin):
-    list_display = ["thumbnail", "display_name", "canonical_smiles", "featured", "hidden",
-                    "source", "model_name", "created_at"]
+    list_display = [
+        "thumbnail",
+        "display_name",
+        "canonical_smiles",
+        "featured",
+        "hidden",
+        "source",
+        "model_name",
+        "created_at",
+    ]
     list_display_links = ["thumbnail", "display_name"]
     list_filter = ["featured", "hidden", "model_name", "source", "created_at"]
     search_fields = ["canonical_smiles", "title", "input_text"]
     actions = ["feature", "unfeature", "hide", "unhide"]
     date_hierarchy = None
     list_per_page = 50
-    readonly_fields = ["molecule_preview", "plot_preview", "input_text", "canonical_smiles",
-                       "formula", "molecular_weight", "standardisation_note", "outputs",
-                       "model_name", "model_version", "model_hash", "source", "created_at",
-                       "updated_at"]
+    readonly_fields = [
+        "molecule_preview",
+        "plot_preview",
+        "input_text",
+        "canonical_smiles",
+        "formula",
+        "molecular_weight",
+        "standardisation_note",
+        "outputs",
+        "model_name",
+        "model_version",
+        "model_hash",
+        "source",
+        "created_at",
+        "updated_at",
+    ]
     fieldsets = [
         ("Curation", {"fields": ["title", "note", "featured", "hidden"]}),
         ("Pictures", {"fields": ["molecule_preview", "plot_preview"]}),
-        ("Molecule", {"fields": ["input_text", "canonical_smiles", "formula", "molecular_weight",
-                                 "standardisation_note"]}),
-        ("Prediction", {"fields": ["outputs", "model_name", "model_version", "model_hash",
-                                   "source", "created_at", "updated_at"]}),
+        (
+            "Molecule",
+            {
+                "fields": [
+                    "input_text",
+                    "canonical_smiles",
+                    "formula",
+                    "molecular_weight",
+                    "standardisation_note",
+                ]
+            },
+        ),
+        (
+            "Prediction",
+            {
+                "fields": [
+                    "outputs",
+                    "model_name",
+                    "model_version",
+                    "model_hash",
+                    "source",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
     ]
 
     def get_queryset(self, request):
@@ -85,8 +129,13 @@ class PredictionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             built = services.build_prediction(
-                parsed=form.parsed, predictor=get_predictor(), source=Source.ADMIN,
-                title=obj.title, note=obj.note, featured=obj.featured, hidden=obj.hidden,
+                parsed=form.parsed,
+                predictor=get_predictor(),
+                source=Source.ADMIN,
+                title=obj.title,
+                note=obj.note,
+                featured=obj.featured,
+                hidden=obj.hidden,
             )
             obj.__dict__.update({k: v for k, v in built.__dict__.items() if k != "_state"})
         super().save_model(request, obj, form, change)

@@ -31,7 +31,11 @@ def output_header(output: dict) -> str:
 
 def download_stem(prediction: Prediction) -> str:
     """A filename stem built from the molecule: its title, else its formula."""
-    return slugify(prediction.title)[:60] or slugify(prediction.formula) or f"prediction-{prediction.pk}"
+    return (
+        slugify(prediction.title)[:60]
+        or slugify(prediction.formula)
+        or f"prediction-{prediction.pk}"
+    )
 
 
 def blob_bytes(prediction: Prediction, name: str) -> bytes:
@@ -43,13 +47,28 @@ def blob_bytes(prediction: Prediction, name: str) -> bytes:
 def values_csv(prediction: Prediction) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    fixed = ["id", "title", "input", "canonical_smiles", "formula", "molecular_weight",
-             "model_name", "model_version"]
+    fixed = [
+        "id",
+        "title",
+        "input",
+        "canonical_smiles",
+        "formula",
+        "molecular_weight",
+        "model_name",
+        "model_version",
+    ]
     writer.writerow(fixed + [output_header(o) for o in prediction.outputs])
     writer.writerow(
-        [prediction.pk, prediction.title, prediction.input_text, prediction.canonical_smiles,
-         prediction.formula, prediction.molecular_weight, prediction.model_name,
-         prediction.model_version]
+        [
+            prediction.pk,
+            prediction.title,
+            prediction.input_text,
+            prediction.canonical_smiles,
+            prediction.formula,
+            prediction.molecular_weight,
+            prediction.model_name,
+            prediction.model_version,
+        ]
         + [repr(float(o["value"])) for o in prediction.outputs]
     )
     return buffer.getvalue()

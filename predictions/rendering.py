@@ -124,8 +124,9 @@ def _plot_figure(outputs: list[PlotOutput], *, kind: str) -> Figure:
     if kind == "regression":
         height = 1.6 * len(outputs) + 0.5
         fig = Figure(figsize=(6.4, height), dpi=100)
-        fig.subplots_adjust(left=0.03, right=0.97, top=1 - 0.45 / height, bottom=0.6 / height,
-                            hspace=0.9)
+        fig.subplots_adjust(
+            left=0.03, right=0.97, top=1 - 0.45 / height, bottom=0.6 / height, hspace=0.9
+        )
         _draw_regression(fig, outputs)
     else:
         height = 0.45 * len(outputs) + 1.2
@@ -169,7 +170,9 @@ class _Blit:
 
 def _in_ranges(outputs: list[PlotOutput]) -> bool:
     return all(
-        o.range and o.range.get("min") is not None and o.range.get("max") is not None
+        o.range
+        and o.range.get("min") is not None
+        and o.range.get("max") is not None
         and o.range["min"] <= o.value <= o.range["max"]
         for o in outputs
     )

@@ -25,7 +25,8 @@ def gallery_list(*, query: str = "", featured_only: bool = False):
         predictions = predictions.filter(featured=True)
     if query:
         predictions = predictions.filter(
-            Q(canonical_smiles__icontains=query) | Q(title__icontains=query)
+            Q(canonical_smiles__icontains=query)
+            | Q(title__icontains=query)
             | Q(input_text__icontains=query)
         )
     return predictions.order_by("-featured", "-created_at")

@@ -30,7 +30,12 @@ class PredictionResult:
 def outputs_for(predictor: Predictor, values: list[float]) -> list[dict]:
     """Pair raw model values with the checkpoint's labels and units, as stored."""
     return [
-        {"label": spec.label, "unit": spec.unit, "value": float(value), "kind": predictor.value_kind}
+        {
+            "label": spec.label,
+            "unit": spec.unit,
+            "value": float(value),
+            "kind": predictor.value_kind,
+        }
         for spec, value in zip(predictor.outputs, values)
     ]
 
@@ -120,20 +125,25 @@ def prediction_get_or_create(
     return PredictionResult(prediction, True, parsed.standardisation_note)
 
 
-def plot_inputs(prediction: Prediction, predictor: Predictor) -> tuple[list[rendering.PlotOutput], str]:
+def plot_inputs(
+    prediction: Prediction, predictor: Predictor
+) -> tuple[list[rendering.PlotOutput], str]:
     """Plot data for a prediction; training ranges only when this model made it."""
     specs = predictor.outputs if predictor.weights_hash == prediction.model_hash else []
     ranges = {spec.label: spec.range for spec in specs}
     outputs = [
-        rendering.PlotOutput(label=o["label"], value=o["value"], unit=o.get("unit", ""),
-                             range=ranges.get(o["label"]))
+        rendering.PlotOutput(
+            label=o["label"], value=o["value"], unit=o.get("unit", ""), range=ranges.get(o["label"])
+        )
         for o in prediction.outputs
     ]
     kind = prediction.outputs[0].get("kind", "regression") if prediction.outputs else "regression"
     return outputs, kind
 
 
-def prediction_ensure_blobs(*, prediction: Prediction, fields: tuple[str, ...] = Prediction.BLOB_FIELDS) -> Prediction:
+def prediction_ensure_blobs(
+    *, prediction: Prediction, fields: tuple[str, ...] = Prediction.BLOB_FIELDS
+) -> Prediction:
     """Draw and store the pictures among `fields` not drawn yet; returns the same object.
 
     Batch predictions are stored without pictures (drawing is ~40 ms a molecule, inference
@@ -143,7 +153,11 @@ def prediction_ensure_blobs(*, prediction: Prediction, fields: tuple[str, ...] =
     if not missing:
         return prediction
     needs_mol = {"molecule_png", "molecule_svg"} & set(missing)
-    mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol if needs_mol else None
+    mol = (
+        chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
+        if needs_mol
+        else None
+    )
     outputs, kind = plot_inputs(prediction, get_predictor())
     blobs = draw_blobs(mol=mol, outputs=outputs, kind=kind, fields=missing)
     Prediction.objects.filter(pk=prediction.pk).update(**blobs)  # keeps updated_at (and ETags)

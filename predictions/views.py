@@ -32,7 +32,9 @@ def home(request: HttpRequest) -> HttpResponse:
                 if result.standardisation_note:
                     messages.info(request, result.standardisation_note)
                 if not result.created:
-                    messages.info(request, "This molecule was predicted before; showing the stored result.")
+                    messages.info(
+                        request, "This molecule was predicted before; showing the stored result."
+                    )
                 return redirect(result.prediction)
         status = 400
     context = {"form": form, **selectors.home_lists()}
@@ -67,7 +69,9 @@ def download(request: HttpRequest, pk: str, filename: str) -> HttpResponse:
     if filename not in exports.ALL_DOWNLOADS:
         raise Http404("No such download.")
     prediction = selectors.prediction_get(pk)
-    version = f"{prediction.pk}:{prediction.model_hash}:{prediction.updated_at.isoformat()}:{filename}"
+    version = (
+        f"{prediction.pk}:{prediction.model_hash}:{prediction.updated_at.isoformat()}:{filename}"
+    )
     etag = f'"{hashlib.sha256(version.encode()).hexdigest()[:32]}"'
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponse(status=304)
@@ -99,8 +103,13 @@ def gallery(request: HttpRequest) -> HttpResponse:
     page = Paginator(predictions, terms["page_size"]).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "terms": terms, "query": query.urlencode(),
-               "page_sizes": settings.GALLERY_PAGE_SIZES}
+    context = {
+        "form": form,
+        "page": page,
+        "terms": terms,
+        "query": query.urlencode(),
+        "page_sizes": settings.GALLERY_PAGE_SIZES,
+    }
     return render(request, "predictions/gallery.html", context)
 
 

@@ -174,7 +174,9 @@ LOGGING = {
 # --- The prediction model -------------------------------------------------------------
 PREDICTION_MODEL_DIR = Path(env("PREDICTION_MODEL_DIR", str(BASE_DIR / "checkpoints" / "default")))
 # Threads torch may use in each process (gunicorn worker / Huey consumer).
-TORCH_THREADS = env_int("TORCH_THREADS", max(1, (os.cpu_count() or 1) // env_int("WEB_CONCURRENCY", 1)))
+TORCH_THREADS = env_int(
+    "TORCH_THREADS", max(1, (os.cpu_count() or 1) // env_int("WEB_CONCURRENCY", 1))
+)
 # Longest SMILES text accepted (characters); the model's token limit is checked separately.
 SMILES_MAX_CHARS = env_int("SMILES_MAX_CHARS", 500)
 

@@ -10,7 +10,10 @@ os.environ.setdefault("SMILES_VAR_DIR", tempfile.mkdtemp(prefix="smiles-site-tes
 from .settings import *  # noqa: E402,F403
 
 # Tests serve static files from the finders (no collectstatic step, no manifest needed).
-STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}  # noqa: F405
+STORAGES = {
+    **STORAGES,  # noqa: F405
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 STATIC_ROOT = VAR_DIR / "staticfiles"  # noqa: F405
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = True

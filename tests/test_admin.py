@@ -48,8 +48,10 @@ def test_bulk_actions(curator, make_prediction, action, field, value):
 
 def test_unfeature_action(curator, make_prediction):
     prediction = make_prediction("CCO", featured=True)
-    curator.post("/admin/predictions/prediction/",
-                 {"action": "unfeature", "_selected_action": [str(prediction.pk)]})
+    curator.post(
+        "/admin/predictions/prediction/",
+        {"action": "unfeature", "_selected_action": [str(prediction.pk)]},
+    )
     prediction.refresh_from_db()
     assert prediction.featured is False
 

@@ -142,7 +142,11 @@ def test_molecules_already_stored_are_not_predicted_again(client, queue, predict
     services.prediction_get_or_create(text="CCO")
     calls = []
     original = type(predictor).predict
-    monkeypatch.setattr(type(predictor), "predict", lambda self, s, **k: calls.append(list(s)) or original(self, s, **k))
+    monkeypatch.setattr(
+        type(predictor),
+        "predict",
+        lambda self, s, **k: calls.append(list(s)) or original(self, s, **k),
+    )
     batch = _run(client, queue)
     assert calls == [["Oc1ccccc1"]]
     assert batch.predicted_count == 1 and Prediction.objects.count() == 2
@@ -155,7 +159,9 @@ def test_progress_fragment_reports_the_true_counts_and_stops_polling(client, que
     assert response.status_code == 286
     text = response.content.decode()
     assert 'aria-valuenow="5"' in text and 'aria-valuemax="5"' in text and "hx-trigger" not in text
-    assert '<span data-count="done">3</span>' in text and '<span data-count="failed">2</span>' in text
+    assert (
+        '<span data-count="done">3</span>' in text and '<span data-count="failed">2</span>' in text
+    )
 
 
 def test_progress_fragment_polls_while_running(client, predictor):
@@ -165,7 +171,9 @@ def test_progress_fragment_polls_while_running(client, predictor):
 
 
 def test_pasted_smiles(client, queue, predictor):
-    response = client.post(reverse("predictions:batch_list"), {"text": "CCO ethanol\nc1ccncc1 pyridine\n"})
+    response = client.post(
+        reverse("predictions:batch_list"), {"text": "CCO ethanol\nc1ccncc1 pyridine\n"}
+    )
     assert response.status_code == 302
     queue()
     rows = BatchRow.objects.order_by("row_number")
@@ -226,7 +234,9 @@ def test_a_chunk_rerun_after_a_crash_stores_each_row_once(predictor, settings):
         ("smiles\n" + "C" * 200 + "\n", "size.csv", {}, "limit is 0.0 MB"),
     ],
 )
-def test_bad_uploads_are_refused_up_front(client, queue, predictor, settings, data, name, fields, message):
+def test_bad_uploads_are_refused_up_front(
+    client, queue, predictor, settings, data, name, fields, message
+):
     settings.BATCH_MAX_ROWS = 5
     if name == "size.csv":
         settings.BATCH_MAX_UPLOAD_BYTES = 100
@@ -253,14 +263,20 @@ def test_batch_list_and_unknown_ids(client, queue, predictor):
     assert "screen.csv" in client.get(reverse("predictions:batch_list")).content.decode()
     assert client.get("/batches/999999/").status_code == 404
     assert client.get("/batches/not-an-id/").status_code == 404
-    assert client.get(reverse("predictions:batch_download", args=[batch.pk, "x.exe"])).status_code == 404
+    assert (
+        client.get(reverse("predictions:batch_download", args=[batch.pk, "x.exe"])).status_code
+        == 404
+    )
 
 
 def test_sdf_upload_keeps_titles_and_sd_fields_in_exports(client, queue, predictor):
     from rdkit import Chem
 
     records = []
-    for name, smiles, field in [("aspirin", "CC(=O)Oc1ccccc1C(=O)O", "CHEMBL25"), ("phenol", "Oc1ccccc1", "X")]:
+    for name, smiles, field in [
+        ("aspirin", "CC(=O)Oc1ccccc1C(=O)O", "CHEMBL25"),
+        ("phenol", "Oc1ccccc1", "X"),
+    ]:
         mol = Chem.MolFromSmiles(smiles)
         mol.SetProp("_Name", name)
         mol.SetProp("source_id", field)
@@ -271,15 +287,21 @@ def test_sdf_upload_keeps_titles_and_sd_fields_in_exports(client, queue, predict
     batch = _run(client, queue, data="".join(records).replace("\n", "\r\n"), name="lib.sdf")
     table = list(csv.DictReader(io.StringIO(_download(client, batch, "results.csv").decode())))
     assert [(r["Name"], r["source_id"], r["status"]) for r in table] == [
-        ("aspirin", "CHEMBL25", "ok"), ("phenol", "X", "ok")]
+        ("aspirin", "CHEMBL25", "ok"),
+        ("phenol", "X", "ok"),
+    ]
     supplier = Chem.SDMolSupplier()
     supplier.SetData(_download(client, batch, "results.sdf").decode())
     assert [(m.GetProp("_Name"), m.GetProp("source_id")) for m in supplier] == [
-        ("aspirin", "CHEMBL25"), ("phenol", "X")]
+        ("aspirin", "CHEMBL25"),
+        ("phenol", "X"),
+    ]
 
 
 def test_smi_upload_with_tsv_style_names(client, queue, predictor):
     batch = _run(client, queue, data="\ufeffCCO ethanol\r\nC1CC broken ring\r\n", name="list.smi")
     table = list(csv.DictReader(io.StringIO(_download(client, batch, "results.csv").decode())))
     assert [(r["row"], r["Name"], r["SMILES"], r["status"]) for r in table] == [
-        ("1", "ethanol", "CCO", "ok"), ("2", "broken ring", "C1CC", "error")]
+        ("1", "ethanol", "CCO", "ok"),
+        ("2", "broken ring", "C1CC", "error"),
+    ]

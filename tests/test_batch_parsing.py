@@ -26,16 +26,26 @@ def _write(tmp_path, name, data):
 
 
 def _read(path, filename=None, **kwargs):
-    layout = inspect_file(path, filename=filename or path.name, max_rows=kwargs.pop("max_rows", 100), **kwargs)
+    layout = inspect_file(
+        path, filename=filename or path.name, max_rows=kwargs.pop("max_rows", 100), **kwargs
+    )
     return layout, list(iter_rows(path, layout))
 
 
 def test_csv_with_bom_and_crlf_keeps_id_and_extra_columns(tmp_path):
-    path = _write(tmp_path, "in.csv", "\ufeffCompound ID,SMILES,assay\r\nA-1,CCO,3.5\r\nA-2,c1ccccc1,\r\n")
+    path = _write(
+        tmp_path, "in.csv", "\ufeffCompound ID,SMILES,assay\r\nA-1,CCO,3.5\r\nA-2,c1ccccc1,\r\n"
+    )
     layout, rows = _read(path)
-    assert (layout.smiles_column, layout.id_column, layout.columns) == ("SMILES", "Compound ID", ["assay"])
+    assert (layout.smiles_column, layout.id_column, layout.columns) == (
+        "SMILES",
+        "Compound ID",
+        ["assay"],
+    )
     assert [(r.row_number, r.input_id, r.smiles, r.extra) for r in rows] == [
-        (1, "A-1", "CCO", {"assay": "3.5"}), (2, "A-2", "c1ccccc1", {"assay": ""})]
+        (1, "A-1", "CCO", {"assay": "3.5"}),
+        (2, "A-2", "c1ccccc1", {"assay": ""}),
+    ]
 
 
 def test_tsv_and_user_chosen_columns(tmp_path):
@@ -58,19 +68,29 @@ def test_smiles_list_with_optional_names(tmp_path, name):
     layout, rows = _read(path)
     assert layout.total_rows == 3
     assert [(r.row_number, r.smiles, r.input_id) for r in rows] == [
-        (1, "CCO", "ethanol"), (2, "c1ccccc1", "benzene ring"), (3, "CCN", "")]
+        (1, "CCO", "ethanol"),
+        (2, "c1ccccc1", "benzene ring"),
+        (3, "CCN", ""),
+    ]
 
 
 def test_sdf_names_and_fields_pass_through(tmp_path):
     from rdkit import Chem
 
     block = Chem.MolToMolBlock(Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O"))
-    good = "aspirin" + block[block.index("\n"):] + "> <CHEMBL>\nCHEMBL25\n\n> <note>\nfirst\n\n$$$$\n"
-    bad = SDF.replace("aspirin", "broken").replace("  0  0  0  0  0  0  0  0  0  0999 V2000", "garbage")
+    good = (
+        "aspirin" + block[block.index("\n") :] + "> <CHEMBL>\nCHEMBL25\n\n> <note>\nfirst\n\n$$$$\n"
+    )
+    bad = SDF.replace("aspirin", "broken").replace(
+        "  0  0  0  0  0  0  0  0  0  0999 V2000", "garbage"
+    )
     path = _write(tmp_path, "in.sdf", "\ufeff" + (good + bad).replace("\n", "\r\n"))
     layout, rows = _read(path)
     assert layout.columns == ["CHEMBL", "note"] and layout.total_rows == 2
-    assert rows[0].input_id == "aspirin" and rows[0].extra == {"CHEMBL": "CHEMBL25", "note": "first"}
+    assert rows[0].input_id == "aspirin" and rows[0].extra == {
+        "CHEMBL": "CHEMBL25",
+        "note": "first",
+    }
     assert Chem.MolToSmiles(Chem.MolFromSmiles(rows[0].smiles)) == "CC(=O)Oc1ccccc1C(=O)O"
     assert rows[1].input_id == "broken" and rows[1].error.startswith("RDKit could not read")
 

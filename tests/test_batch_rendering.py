@@ -17,9 +17,13 @@ def _pixels(png: bytes):
 
 @pytest.mark.parametrize("values", [(-3.0, -8.5), (1.2, -24.0), (5.0, 0.0), (-0.004, 3.3)])
 def test_blitted_plot_matches_a_fresh_figure(values):
-    outputs = [rendering.PlotOutput(f"Output {i}", v, "u", r) for i, (v, r) in enumerate(zip(values, RANGES, strict=True))]
-    rendering.prediction_plot_png([rendering.PlotOutput(o.label, -1.0, o.unit, o.range) for o in outputs],
-                                  kind="regression")  # warm the cache with another value
+    outputs = [
+        rendering.PlotOutput(f"Output {i}", v, "u", r)
+        for i, (v, r) in enumerate(zip(values, RANGES, strict=True))
+    ]
+    rendering.prediction_plot_png(
+        [rendering.PlotOutput(o.label, -1.0, o.unit, o.range) for o in outputs], kind="regression"
+    )  # warm the cache with another value
     fast = _pixels(rendering.prediction_plot_png(outputs, kind="regression"))
     fresh = _pixels(rendering.prediction_plot(outputs, kind="regression")[0])
     assert fast.shape == fresh.shape

@@ -18,11 +18,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SUBSTITUENTS = ["F", "Cl", "Br", "C", "OC", "C(F)(F)F", "C#N", "N(C)C", "O", "CC"]
 RINGS = ["c1ccc({})cc1", "c1cccc({})c1", "c1ccccc1{}"]
-AMINES = [f"N{'C' * k}{end}" for k in range(1, 6) for end in ["", "O", "F", "N", "C(C)C", "c1ccccc1"]]
+AMINES = [
+    f"N{'C' * k}{end}" for k in range(1, 6) for end in ["", "O", "F", "N", "C(C)C", "c1ccccc1"]
+]
 
 
 def molecules() -> list[str]:
-    return [f"O=C({ring.format(s)}){amine}" for ring in RINGS for s in SUBSTITUENTS for amine in AMINES]
+    return [
+        f"O=C({ring.format(s)}){amine}" for ring in RINGS for s in SUBSTITUENTS for amine in AMINES
+    ]
 
 
 def _env(tmp_path: Path) -> dict:
@@ -41,19 +45,33 @@ def _env(tmp_path: Path) -> dict:
 
 
 def _manage(env, *args, **kwargs):
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                          capture_output=True, text=True, timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kwargs,
+    )
 
 
 def _worker(env, log: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "manage.py", "run_huey", "--workers", "1"], cwd=ROOT,
-                            env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "run_huey", "--workers", "1"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _state(db: Path) -> tuple[int, int, str]:
     with sqlite3.connect(db, timeout=20) as connection:
         return connection.execute(
-            "SELECT rows_processed, total_rows, status FROM predictions_batch").fetchone()
+            "SELECT rows_processed, total_rows, status FROM predictions_batch"
+        ).fetchone()
 
 
 def _wait(db: Path, done, seconds: float, worker: subprocess.Popen, log: Path):
@@ -64,19 +82,28 @@ def _wait(db: Path, done, seconds: float, worker: subprocess.Popen, log: Path):
             return state
         assert worker.poll() is None, log.read_text()[-3000:]
         time.sleep(0.02)
-    pytest.fail(f"worker did not get there in {seconds} s; state {_state(db)}\n{log.read_text()[-3000:]}")
+    pytest.fail(
+        f"worker did not get there in {seconds} s; state {_state(db)}\n{log.read_text()[-3000:]}"
+    )
 
 
 def test_worker_killed_mid_batch_resumes_with_every_row_once(tmp_path):
     env, db, log = _env(tmp_path), tmp_path / "db.sqlite3", tmp_path / "worker.log"
     smiles = molecules()
-    (tmp_path / "in.csv").write_text("id,smiles\n" + "".join(f"M{i},{s}\n" for i, s in enumerate(smiles, 1)))
+    (tmp_path / "in.csv").write_text(
+        "id,smiles\n" + "".join(f"M{i},{s}\n" for i, s in enumerate(smiles, 1))
+    )
     _manage(env, "migrate", "-v", "0")
-    _manage(env, "shell", "-c", (
-        "from django.core.files.uploadedfile import SimpleUploadedFile as F;"
-        "from predictions.batch.services import batch_create;"
-        f"batch_create(upload=F('in.csv', open({str(tmp_path / 'in.csv')!r}, 'rb').read()))"
-    ))
+    _manage(
+        env,
+        "shell",
+        "-c",
+        (
+            "from django.core.files.uploadedfile import SimpleUploadedFile as F;"
+            "from predictions.batch.services import batch_create;"
+            f"batch_create(upload=F('in.csv', open({str(tmp_path / 'in.csv')!r}, 'rb').read()))"
+        ),
+    )
 
     worker = _worker(env, log)
     try:
@@ -99,8 +126,11 @@ def test_worker_killed_mid_batch_resumes_with_every_row_once(tmp_path):
             "SELECT row_number, input_id, status, prediction_id FROM predictions_batchrow ORDER BY row_number"
         ).fetchall()
         predictions = connection.execute(
-            "SELECT COUNT(*), COUNT(DISTINCT canonical_smiles) FROM predictions_prediction").fetchone()
-        counts = connection.execute("SELECT done_count, failed_count FROM predictions_batch").fetchone()
+            "SELECT COUNT(*), COUNT(DISTINCT canonical_smiles) FROM predictions_prediction"
+        ).fetchone()
+        counts = connection.execute(
+            "SELECT done_count, failed_count FROM predictions_batch"
+        ).fetchone()
     assert [r[0] for r in rows] == list(range(1, len(smiles) + 1))  # every row, once, in order
     assert [r[1] for r in rows] == [f"M{i}" for i in range(1, len(smiles) + 1)]
     assert all(r[2] == "ok" and r[3] for r in rows)

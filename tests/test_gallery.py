@@ -40,7 +40,9 @@ def test_many_pages(client, stored, settings):
     response = client.get("/gallery/?page_size=12")
     assert "Next" not in response.content.decode()
     Prediction.objects.bulk_create(
-        Prediction(input_text=f"C{i}", canonical_smiles=f"fake{i}", model_name="m", model_hash=f"{i}")
+        Prediction(
+            input_text=f"C{i}", canonical_smiles=f"fake{i}", model_name="m", model_hash=f"{i}"
+        )
         for i in range(20)
     )
     page2 = client.get("/gallery/?page_size=12&page=2")

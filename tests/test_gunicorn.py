@@ -33,9 +33,12 @@ def gunicorn_server(tmp_path):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MONGODB_"))}
     env.update(
-        DJANGO_SETTINGS_MODULE="smiles_site.settings", DJANGO_SECRET_KEY="g" * 60,
-        DJANGO_SECURE="false", SMILES_VAR_DIR=str(tmp_path / "var"),
-        DJANGO_STATIC_ROOT=str(tmp_path / "static"), GUNICORN_BIND=f"127.0.0.1:{port}",
+        DJANGO_SETTINGS_MODULE="smiles_site.settings",
+        DJANGO_SECRET_KEY="g" * 60,
+        DJANGO_SECURE="false",
+        SMILES_VAR_DIR=str(tmp_path / "var"),
+        DJANGO_STATIC_ROOT=str(tmp_path / "static"),
+        GUNICORN_BIND=f"127.0.0.1:{port}",
         WEB_CONCURRENCY="2",
     )
     python = sys.executable
@@ -43,7 +46,11 @@ def gunicorn_server(tmp_path):
         subprocess.run([python, "manage.py", *command, "-v0"], cwd=ROOT, env=env, check=True)
     server = subprocess.Popen(
         [python, "-m", "gunicorn", "smiles_site.wsgi:application", "-c", "gunicorn.conf.py"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -36,8 +36,13 @@ def test_too_long_smiles_is_refused_not_truncated(predictor):
 def _tiny_checkpoint(tmp_path, predictor, **config):
     """A 1-layer model reusing the shipped tokenizer, to test each output kind."""
     cfg = BertConfig(
-        vocab_size=predictor.tokenizer.vocab_size + 10, hidden_size=16, num_hidden_layers=1,
-        num_attention_heads=2, intermediate_size=32, max_position_embeddings=64, **config,
+        vocab_size=predictor.tokenizer.vocab_size + 10,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=64,
+        **config,
     )
     torch.manual_seed(0)
     BertForSequenceClassification(cfg).save_pretrained(tmp_path)
@@ -47,7 +52,10 @@ def _tiny_checkpoint(tmp_path, predictor, **config):
 
 def test_single_label_classification_gives_softmax_probabilities(tmp_path, predictor):
     tiny = _tiny_checkpoint(
-        tmp_path, predictor, num_labels=3, problem_type="single_label_classification",
+        tmp_path,
+        predictor,
+        num_labels=3,
+        problem_type="single_label_classification",
         id2label={0: "inactive", 1: "weak", 2: "active"},
     )
     values = tiny.predict(["CCO"])[0]

@@ -106,7 +106,11 @@ def test_csrf_is_enforced(predictor):
 
 
 def test_unknown_and_malformed_ids_are_friendly_404s(client):
-    for url in ("/predictions/999999/", "/predictions/not-an-id/", "/predictions/5f1d7a3e9c1b2a0012345678/"):
+    for url in (
+        "/predictions/999999/",
+        "/predictions/not-an-id/",
+        "/predictions/5f1d7a3e9c1b2a0012345678/",
+    ):
         response = client.get(url)
         assert response.status_code == 404
         assert "Page not found" in response.content.decode()

@@ -8,7 +8,12 @@ from predictions.rendering import PlotOutput, molecule_png, molecule_svg, predic
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 OUTPUTS = [
-    PlotOutput("Aqueous solubility (logS)", -2.5, "log(mol/L)", {"min": -11, "max": 1.5, "p05": -7, "p95": 0.5}),
+    PlotOutput(
+        "Aqueous solubility (logS)",
+        -2.5,
+        "log(mol/L)",
+        {"min": -11, "max": 1.5, "p05": -7, "p95": 0.5},
+    ),
     PlotOutput("Hydration free energy", -4.2, "kcal/mol", None),
 ]
 

@@ -12,10 +12,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     # A clean environment: nothing inherited from the test settings (DJANGO_*, MONGODB_*).
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "MONGODB_", "PREDICTION_"))}
-    environ.update({"DJANGO_SECRET_KEY": "x" * 50, "DJANGO_SETTINGS_MODULE": "smiles_site.settings", **env})
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "MONGODB_", "PREDICTION_"))
+    }
+    environ.update(
+        {"DJANGO_SECRET_KEY": "x" * 50, "DJANGO_SETTINGS_MODULE": "smiles_site.settings", **env}
+    )
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
 
@@ -30,13 +40,25 @@ def test_sqlite_is_the_default():
 
 
 def test_mongodb_uri_switches_to_the_official_backend():
-    env = {"MONGODB_URI": "mongodb://db.example:27017/?serverSelectionTimeoutMS=100", "MONGODB_NAME": "site"}
-    assert settings_value("settings.DATABASES['default']['ENGINE']", **env) == "django_mongodb_backend"
+    env = {
+        "MONGODB_URI": "mongodb://db.example:27017/?serverSelectionTimeoutMS=100",
+        "MONGODB_NAME": "site",
+    }
+    assert (
+        settings_value("settings.DATABASES['default']['ENGINE']", **env) == "django_mongodb_backend"
+    )
     assert settings_value("settings.DATABASES['default']['HOST']", **env) == env["MONGODB_URI"]
     assert settings_value("settings.DEFAULT_AUTO_FIELD", **env).endswith("ObjectIdAutoField")
-    assert settings_value("settings.MIGRATION_MODULES['predictions']", **env) == "predictions.mongo_migrations"
+    assert (
+        settings_value("settings.MIGRATION_MODULES['predictions']", **env)
+        == "predictions.mongo_migrations"
+    )
     apps = settings_value("[a for a in settings.INSTALLED_APPS if 'Mongo' in a]", **env)
-    assert "MongoAdminConfig" in apps and "MongoAuthConfig" in apps and "MongoContentTypesConfig" in apps
+    assert (
+        "MongoAdminConfig" in apps
+        and "MongoAuthConfig" in apps
+        and "MongoContentTypesConfig" in apps
+    )
 
 
 @pytest.mark.parametrize("mongo", [False, True], ids=["sqlite-tree", "mongo-tree"])
@@ -58,12 +80,19 @@ def test_debug_is_off_unless_asked():
 
 
 def test_check_deploy_is_clean_under_production_settings():
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING",
-                        DJANGO_SECRET_KEY="a-long-random-production-secret-" + "k" * 40,
-                        DJANGO_ALLOWED_HOSTS="predict.example.org")
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DJANGO_SECRET_KEY="a-long-random-production-secret-" + "k" * 40,
+        DJANGO_ALLOWED_HOSTS="predict.example.org",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_model_directory_comes_from_the_environment(tmp_path):
-    assert settings_value("settings.PREDICTION_MODEL_DIR", PREDICTION_MODEL_DIR=str(tmp_path)) == str(tmp_path)
+    assert settings_value(
+        "settings.PREDICTION_MODEL_DIR", PREDICTION_MODEL_DIR=str(tmp_path)
+    ) == str(tmp_path)
     assert settings_value("settings.PREDICTION_MODEL_DIR").endswith("checkpoints/default")

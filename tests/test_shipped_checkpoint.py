@@ -1,6 +1,7 @@
 """The shipped default checkpoint: loads with plain transformers, behaves chemically
 sensibly, carries the config keys the site reads, and its recorded metrics are
 reproducible from the weights."""
+
 import json
 from pathlib import Path
 
@@ -33,8 +34,14 @@ def predict(loaded, smiles):
 
 
 def test_files_and_size():
-    for f in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-              "README.md", "metrics.json"):
+    for f in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "README.md",
+        "metrics.json",
+    ):
         assert (CKPT / f).is_file(), f
     assert (CKPT / "model.safetensors").stat().st_size < 25e6
 
@@ -68,10 +75,13 @@ def test_loads_with_plain_transformers(loaded):
 
 def test_solubility_ordering(loaded):
     glucose, naphthalene, anthracene = predict(
-        loaded, ["OCC1OC(O)C(O)C(O)C1O", "c1ccc2ccccc2c1", "c1ccc2cc3ccccc3cc2c1"])[:, LOGS]
+        loaded, ["OCC1OC(O)C(O)C(O)C1O", "c1ccc2ccccc2c1", "c1ccc2cc3ccccc3cc2c1"]
+    )[:, LOGS]
     assert glucose > naphthalene > anthracene
     # more chlorines -> less soluble; an alcohol is more soluble than its alkane
-    benzene, hexachlorobenzene = predict(loaded, ["c1ccccc1", "Clc1c(Cl)c(Cl)c(Cl)c(Cl)c1Cl"])[:, LOGS]
+    benzene, hexachlorobenzene = predict(loaded, ["c1ccccc1", "Clc1c(Cl)c(Cl)c(Cl)c(Cl)c1Cl"])[
+        :, LOGS
+    ]
     assert benzene > hexachlorobenzene
     hexanol, hexane = predict(loaded, ["CCCCCCO", "CCCCCC"])[:, LOGS]
     assert hexanol > hexane
@@ -118,6 +128,13 @@ def test_model_card_reports_the_recorded_numbers():
         assert f"{m['rmse']:.3f}" in card
         for key in ("mean", "rf"):
             assert f"{metrics['baselines'][label][key]['rmse']:.3f}" in card
-    for word in ("CC-BY-SA 4.0", "CC-BY-SA 3.0", "Apache-2.0", "PREDICTION_MODEL_DIR",
-                 "python manage.py train_model", "Limitations", "scaffold"):
+    for word in (
+        "CC-BY-SA 4.0",
+        "CC-BY-SA 3.0",
+        "Apache-2.0",
+        "PREDICTION_MODEL_DIR",
+        "python manage.py train_model",
+        "Limitations",
+        "scaffold",
+    ):
         assert word in card

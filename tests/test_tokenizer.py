@@ -1,4 +1,5 @@
 """Atom-level SMILES tokenizer shipped in checkpoints/default (loaded with AutoTokenizer)."""
+
 from pathlib import Path
 
 import pytest
@@ -35,14 +36,17 @@ def test_special_tokens_and_template(tok):
     assert tok.convert_ids_to_tokens(enc) == ["[CLS]", "C", "C", "O", "[SEP]"]
 
 
-@pytest.mark.parametrize("smiles,tokens", [
-    ("c1cc[nH]c1", ["c", "1", "c", "c", "[nH]", "c", "1"]),
-    ("N[C@@H](C)C(=O)O", ["N", "[C@@H]", "(", "C", ")", "C", "(", "=", "O", ")", "O"]),
-    ("[Na+].[Cl-]", ["[Na+]", ".", "[Cl-]"]),
-    ("ClCCBr", ["Cl", "C", "C", "Br"]),
-    ("C%12CC%12", ["C", "%12", "C", "C", "%12"]),
-    ("C/C=C\\C#N", ["C", "/", "C", "=", "C", "\\", "C", "#", "N"]),
-])
+@pytest.mark.parametrize(
+    "smiles,tokens",
+    [
+        ("c1cc[nH]c1", ["c", "1", "c", "c", "[nH]", "c", "1"]),
+        ("N[C@@H](C)C(=O)O", ["N", "[C@@H]", "(", "C", ")", "C", "(", "=", "O", ")", "O"]),
+        ("[Na+].[Cl-]", ["[Na+]", ".", "[Cl-]"]),
+        ("ClCCBr", ["Cl", "C", "C", "Br"]),
+        ("C%12CC%12", ["C", "%12", "C", "C", "%12"]),
+        ("C/C=C\\C#N", ["C", "/", "C", "=", "C", "\\", "C", "#", "N"]),
+    ],
+)
 def test_atom_level_tokens(tok, smiles, tokens):
     assert pieces(tok, smiles) == tokens
 

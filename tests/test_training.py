@@ -1,4 +1,5 @@
 """Training pipeline: --quick end-to-end run and unit checks of its building blocks."""
+
 import json
 import math
 
@@ -13,15 +14,26 @@ def test_fold_standardisation_gives_real_units():
     from predictions.training.train import fold_standardisation
 
     torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=20, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                     intermediate_size=32, num_labels=2, problem_type="regression")
+    cfg = BertConfig(
+        vocab_size=20,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=2,
+        problem_type="regression",
+    )
     m = BertForSequenceClassification(cfg).eval()
     ids = torch.tensor([[2, 5, 6, 7, 3]])
     z = m(input_ids=ids).logits
     mean, std = np.array([-3.0, -4.5]), np.array([2.0, 3.5])
     fold_standardisation(m, mean, std)
     y = m(input_ids=ids).logits
-    assert torch.allclose(y, z * torch.tensor(std, dtype=torch.float32) + torch.tensor(mean, dtype=torch.float32), atol=1e-5)
+    assert torch.allclose(
+        y,
+        z * torch.tensor(std, dtype=torch.float32) + torch.tensor(mean, dtype=torch.float32),
+        atol=1e-5,
+    )
 
 
 def test_masked_mse_ignores_missing_labels():
@@ -81,8 +93,14 @@ def test_quick_training_run_produces_loadable_checkpoint(tmp_path):
 
     out = tmp_path / "ckpt"
     metrics = run(str(out), quick=True, log=lambda *a: None)
-    for f in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-              "README.md", "metrics.json"):
+    for f in (
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "README.md",
+        "metrics.json",
+    ):
         assert (out / f).exists(), f
     tok = AutoTokenizer.from_pretrained(out)
     model = AutoModelForSequenceClassification.from_pretrained(out).eval()

@@ -27,8 +27,11 @@ def iter_batch_rows(batch: Batch, *, page: int = PAGE) -> Iterator[BatchRow]:
     last = 0
     while True:
         reset_queries()  # under DEBUG, a long download would otherwise keep every query
-        rows = list(BatchRow.objects.filter(batch_id=batch.pk, row_number__gt=last)
-                    .order_by("row_number")[:page])
+        rows = list(
+            BatchRow.objects.filter(batch_id=batch.pk, row_number__gt=last).order_by("row_number")[
+                :page
+            ]
+        )
         yield from rows
         if len(rows) < page:
             return
@@ -36,9 +39,17 @@ def iter_batch_rows(batch: Batch, *, page: int = PAGE) -> Iterator[BatchRow]:
 
 
 def csv_header(batch: Batch) -> list[str]:
-    return ["row", batch.id_column or "id", *batch.columns, batch.smiles_column or "smiles",
-            "canonical_smiles", *[output_header(o) for o in batch.output_specs],
-            "status", "error", "prediction_id"]
+    return [
+        "row",
+        batch.id_column or "id",
+        *batch.columns,
+        batch.smiles_column or "smiles",
+        "canonical_smiles",
+        *[output_header(o) for o in batch.output_specs],
+        "status",
+        "error",
+        "prediction_id",
+    ]
 
 
 def _values(batch: Batch, row: BatchRow) -> list[str]:
@@ -49,9 +60,17 @@ def _values(batch: Batch, row: BatchRow) -> list[str]:
 
 def csv_record(batch: Batch, row: BatchRow) -> list:
     extra = [row.extra.get(column, "") for column in batch.columns]
-    return [row.row_number, row.input_id, *extra, row.input_smiles, row.canonical_smiles,
-            *_values(batch, row), row.status, row.error,
-            str(row.prediction_id) if row.prediction_id else ""]
+    return [
+        row.row_number,
+        row.input_id,
+        *extra,
+        row.input_smiles,
+        row.canonical_smiles,
+        *_values(batch, row),
+        row.status,
+        row.error,
+        str(row.prediction_id) if row.prediction_id else "",
+    ]
 
 
 def _csv_lines(batch: Batch, rows: Iterable[BatchRow]) -> Iterator[str]:
@@ -84,9 +103,15 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
         rdDepictor.Compute2DCoords(mol)
     mol.SetProp("_Name", row.input_id or f"row {row.row_number}")
     block = Chem.MolToMolBlock(mol).rstrip("\n") + "\n"
-    fields = {"row": row.row_number, **{c: row.extra.get(c, "") for c in batch.columns},
-              "input_smiles": row.input_smiles, "canonical_smiles": row.canonical_smiles}
-    fields.update(zip([output_header(o) for o in batch.output_specs], _values(batch, row), strict=True))
+    fields = {
+        "row": row.row_number,
+        **{c: row.extra.get(c, "") for c in batch.columns},
+        "input_smiles": row.input_smiles,
+        "canonical_smiles": row.canonical_smiles,
+    }
+    fields.update(
+        zip([output_header(o) for o in batch.output_specs], _values(batch, row), strict=True)
+    )
     fields.update(status=row.status, error=row.error)
     body = "".join(f">  <{name}>\n{_sd_value(value)}\n\n" for name, value in fields.items())
     return f"{block}{body}$$$$\n"
@@ -123,7 +148,9 @@ class _Pipe(io.RawIOBase):
 def _pictures(ids: list) -> Iterator[Prediction]:
     fields = ("pk", "canonical_smiles", "outputs", "model_hash", "molecule_png", "plot_png")
     for prediction in Prediction.objects.filter(pk__in=ids).only(*fields):
-        yield core.prediction_ensure_blobs(prediction=prediction, fields=("molecule_png", "plot_png"))
+        yield core.prediction_ensure_blobs(
+            prediction=prediction, fields=("molecule_png", "plot_png")
+        )
 
 
 def stream_zip(batch: Batch) -> Iterator[bytes]:
@@ -143,10 +170,16 @@ def stream_zip(batch: Batch) -> Iterator[bytes]:
             if pending and (row is None or len(pending) >= 100):
                 reset_queries()
                 for prediction in _pictures(pending):
-                    bundle.writestr(f"molecules/{prediction.pk}.png", bytes(prediction.molecule_png),
-                                    compress_type=zipfile.ZIP_STORED)
-                    bundle.writestr(f"plots/{prediction.pk}.png", bytes(prediction.plot_png),
-                                    compress_type=zipfile.ZIP_STORED)
+                    bundle.writestr(
+                        f"molecules/{prediction.pk}.png",
+                        bytes(prediction.molecule_png),
+                        compress_type=zipfile.ZIP_STORED,
+                    )
+                    bundle.writestr(
+                        f"plots/{prediction.pk}.png",
+                        bytes(prediction.plot_png),
+                        compress_type=zipfile.ZIP_STORED,
+                    )
                     yield pipe.drain()
                 pending = []
     yield pipe.drain()

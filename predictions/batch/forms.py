@@ -4,21 +4,30 @@ from django.conf import settings
 
 class BatchForm(forms.Form):
     file = forms.FileField(
-        required=False, label="File",
+        required=False,
+        label="File",
         help_text="CSV, TSV, SMILES (.smi/.txt) or SD file (.sdf), UTF-8.",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.tsv,.tab,.smi,.smiles,.txt,.sdf,.sd"}),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".csv,.tsv,.tab,.smi,.smiles,.txt,.sdf,.sd"}
+        ),
     )
     text = forms.CharField(
-        required=False, strip=False, label="…or paste SMILES",
+        required=False,
+        strip=False,
+        label="…or paste SMILES",
         help_text="One per line, optionally followed by a name; or CSV/TSV with a header. Up to 2 MB: upload a file for more.",
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "autocomplete": "off"}),
     )
     smiles_column = forms.CharField(
-        required=False, max_length=200, label="SMILES column",
+        required=False,
+        max_length=200,
+        label="SMILES column",
         help_text="Leave blank to detect it (smiles, structure, …).",
     )
     id_column = forms.CharField(
-        required=False, max_length=200, label="ID column",
+        required=False,
+        max_length=200,
+        label="ID column",
         help_text="Leave blank to detect it (id, name, compound_id, …).",
     )
 

@@ -16,12 +16,41 @@ from pathlib import Path
 
 from rdkit import Chem
 
-SMILES_NAMES = ("smiles", "canonical_smiles", "smiles_string", "isomeric_smiles", "smi",
-                "structure", "molecule", "mol")
-ID_NAMES = ("id", "name", "compound_id", "compound", "cmpd_id", "mol_id", "molecule_id",
-            "molecule_name", "identifier", "title", "chembl_id", "cas", "label")
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".smi": "smi", ".smiles": "smi",
-           ".txt": "smi", ".sdf": "sdf", ".sd": "sdf"}
+SMILES_NAMES = (
+    "smiles",
+    "canonical_smiles",
+    "smiles_string",
+    "isomeric_smiles",
+    "smi",
+    "structure",
+    "molecule",
+    "mol",
+)
+ID_NAMES = (
+    "id",
+    "name",
+    "compound_id",
+    "compound",
+    "cmpd_id",
+    "mol_id",
+    "molecule_id",
+    "molecule_name",
+    "identifier",
+    "title",
+    "chembl_id",
+    "cas",
+    "label",
+)
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".smi": "smi",
+    ".smiles": "smi",
+    ".txt": "smi",
+    ".sdf": "sdf",
+    ".sd": "sdf",
+}
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 csv.field_size_limit(10 * 1024 * 1024)
 
@@ -73,7 +102,9 @@ def _text_lines(path: Path) -> Iterator[str]:
     with path.open("rb") as handle:
         head = handle.read(8192)
         if b"\x00" in head:
-            raise BatchRefused("This looks like a binary file, not text: upload CSV, TSV, SMILES or SDF.")
+            raise BatchRefused(
+                "This looks like a binary file, not text: upload CSV, TSV, SMILES or SDF."
+            )
         handle.seek(0)
         text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline=None)
         try:
@@ -124,7 +155,9 @@ def _csv_layout(path: Path, fmt: str, smiles_column: str, id_column: str, max_ro
             if len(sample) < 20:
                 sample.append(row)
             if count > max_rows:
-                raise BatchRefused(f"The file has more than {max_rows:,} rows; the limit is {max_rows:,}.")
+                raise BatchRefused(
+                    f"The file has more than {max_rows:,} rows; the limit is {max_rows:,}."
+                )
     if not layout.smiles_column:
         # No recognised header name: the first column whose values read as SMILES.
         for index, name in enumerate(header):
@@ -135,7 +168,8 @@ def _csv_layout(path: Path, fmt: str, smiles_column: str, id_column: str, max_ro
         else:
             raise BatchRefused(
                 "No SMILES column found: name it 'smiles' or choose it. The columns are: "
-                + ", ".join(header) + "."
+                + ", ".join(header)
+                + "."
             )
     if count == 0:
         raise BatchRefused("The file has a header but no data rows.")
@@ -154,7 +188,9 @@ def _smi_layout(path: Path, max_rows: int) -> Layout:
             continue
         count += 1
         if count > max_rows:
-            raise BatchRefused(f"The file has more than {max_rows:,} rows; the limit is {max_rows:,}.")
+            raise BatchRefused(
+                f"The file has more than {max_rows:,} rows; the limit is {max_rows:,}."
+            )
     if count == 0:
         raise BatchRefused("The file is empty: it has no SMILES.")
     return Layout("smi", count, has_header, "SMILES", "Name", [])
@@ -194,17 +230,22 @@ def _sdf_layout(path: Path, max_rows: int) -> Layout:
     for record in _sdf_records(path):
         count += 1
         if count > max_rows:
-            raise BatchRefused(f"The file has more than {max_rows:,} molecules; the limit is {max_rows:,}.")
+            raise BatchRefused(
+                f"The file has more than {max_rows:,} molecules; the limit is {max_rows:,}."
+            )
         if not any("M  END" in line for line in record):
-            raise BatchRefused(f"Record {count} is not a molfile (no 'M  END' line): is this an SD file?")
+            raise BatchRefused(
+                f"Record {count} is not a molfile (no 'M  END' line): is this an SD file?"
+            )
         columns.update(dict.fromkeys(_sd_fields(record)[1]))
     if count == 0:
         raise BatchRefused("The file is empty: it has no molecules.")
     return Layout("sdf", count, False, "SMILES", "Name", list(columns))
 
 
-def inspect_file(path: Path, *, filename: str, smiles_column: str = "", id_column: str = "",
-                 max_rows: int) -> Layout:
+def inspect_file(
+    path: Path, *, filename: str, smiles_column: str = "", id_column: str = "", max_rows: int
+) -> Layout:
     """Check a stored upload and describe its layout; raises BatchRefused with the reason."""
     with path.open("rb") as handle:
         sample = handle.read(4096).decode("utf-8", errors="replace")
@@ -236,17 +277,23 @@ def iter_rows(path: Path, layout: Layout, *, start: int = 0) -> Iterator[InputRo
             if not any(cell.strip() for cell in row):
                 continue
             if header is None:
-                header = [c.strip() for c in row] if layout.has_header else [
-                    f"column_{i}" for i in range(1, len(row) + 1)]
+                header = (
+                    [c.strip() for c in row]
+                    if layout.has_header
+                    else [f"column_{i}" for i in range(1, len(row) + 1)]
+                )
                 if layout.has_header:
                     continue
             number += 1
             if number <= start:
                 continue
             values = dict(zip(header, row, strict=False))  # ragged rows: missing cells are blank
-            yield InputRow(number, values.get(layout.id_column, "").strip(),
-                           values.get(layout.smiles_column, "").strip(),
-                           {c: values.get(c, "") for c in layout.columns})
+            yield InputRow(
+                number,
+                values.get(layout.id_column, "").strip(),
+                values.get(layout.smiles_column, "").strip(),
+                {c: values.get(c, "") for c in layout.columns},
+            )
     elif layout.file_format == "smi":
         skip_header = layout.has_header
         for line in _text_lines(path):
@@ -266,6 +313,10 @@ def iter_rows(path: Path, layout: Layout, *, start: int = 0) -> Iterator[InputRo
                 continue
             end, fields = _sd_fields(record)
             smiles, error = _mol_block_smiles("\n".join(record[: end + 1]) + "\n")
-            yield InputRow(number, record[0].strip() if record else "", smiles,
-                           {c: fields.get(c, "") for c in layout.columns}, error)
-
+            yield InputRow(
+                number,
+                record[0].strip() if record else "",
+                smiles,
+                {c: fields.get(c, "") for c in layout.columns},
+                error,
+            )

