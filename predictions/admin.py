@@ -45,6 +45,24 @@ def _image(obj: Prediction, name: str, width: int) -> str:
     return format_html('<img src="{}" width="{}" alt="{}">', url, width, obj.canonical_smiles)
 
 
+MOLECULE_FIELDS = [
+    "input_text",
+    "canonical_smiles",
+    "formula",
+    "molecular_weight",
+    "standardisation_note",
+]
+PREDICTION_FIELDS = [
+    "outputs",
+    "model_name",
+    "model_version",
+    "model_hash",
+    "source",
+    "created_at",
+    "updated_at",
+]
+
+
 @admin.register(Prediction)
 class PredictionAdmin(admin.ModelAdmin):
     list_display = [
@@ -63,52 +81,14 @@ class PredictionAdmin(admin.ModelAdmin):
     actions = ["feature", "unfeature", "hide", "unhide"]
     date_hierarchy = None
     list_per_page = 50
-    readonly_fields = [
-        "molecule_preview",
-        "plot_preview",
-        "input_text",
-        "canonical_smiles",
-        "formula",
-        "molecular_weight",
-        "standardisation_note",
-        "outputs",
-        "model_name",
-        "model_version",
-        "model_hash",
-        "source",
-        "created_at",
-        "updated_at",
-    ]
     fieldsets = [
         ("Curation", {"fields": ["title", "note", "featured", "hidden"]}),
         ("Pictures", {"fields": ["molecule_preview", "plot_preview"]}),
-        (
-            "Molecule",
-            {
-                "fields": [
-                    "input_text",
-                    "canonical_smiles",
-                    "formula",
-                    "molecular_weight",
-                    "standardisation_note",
-                ]
-            },
-        ),
-        (
-            "Prediction",
-            {
-                "fields": [
-                    "outputs",
-                    "model_name",
-                    "model_version",
-                    "model_hash",
-                    "source",
-                    "created_at",
-                    "updated_at",
-                ]
-            },
-        ),
+        ("Molecule", {"fields": MOLECULE_FIELDS}),
+        ("Prediction", {"fields": PREDICTION_FIELDS}),
     ]
+    # Everything computed is shown, never edited: curators change only the curation fields.
+    readonly_fields = ["molecule_preview", "plot_preview", *MOLECULE_FIELDS, *PREDICTION_FIELDS]
 
     def get_queryset(self, request):
         return super().get_queryset(request).without_blobs()

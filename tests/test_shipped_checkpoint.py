@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from predictions.training.pipeline import CHECKPOINT_FILES
+
 CKPT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
 LOGS, DG = 0, 1
 
@@ -34,14 +36,7 @@ def predict(loaded, smiles):
 
 
 def test_files_and_size():
-    for f in (
-        "config.json",
-        "model.safetensors",
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "README.md",
-        "metrics.json",
-    ):
+    for f in CHECKPOINT_FILES:
         assert (CKPT / f).is_file(), f
     assert (CKPT / "model.safetensors").stat().st_size < 25e6
 

