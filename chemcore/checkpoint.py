@@ -1,0 +1,76 @@
+"""The checkpoint directory contract between training and serving.
+
+A checkpoint is either a plain Hugging Face sequence-classification/regression directory
+(config.json, *.safetensors, tokenizer files) or an ensemble directory: `ensemble.json`
+naming member sub-directories, each a plain HF directory loadable on its own by
+`AutoModelForSequenceClassification`. The ensemble's prediction is the member mean and its
+uncertainty the member standard deviation times a per-output calibration scale.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Files at the top of a checkpoint directory.
+ENSEMBLE_MANIFEST = "ensemble.json"
+TRAINING_SET = (
+    "training_set.csv"  # columns: smiles, then one per output (id2label), blank = unmeasured
+)
+CARD = "README.md"
+METRICS = "metrics.json"
+MEMBER_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+
+# Extra keys in each (member's) config.json, read by the site.
+KEY_UNITS = "output_units"  # list[str], one per output
+KEY_RANGES = "output_ranges"  # list[{min, max, p05, p95}] of the training targets
+KEY_TEST_METRICS = "test_metrics"  # label -> {rmse, mae, r2, rmse_ci95, n, ...}
+KEY_DISPLAY_NAME = "model_display_name"
+KEY_VERSION = "model_version"
+KEY_TRAINING_DATA = "training_data"
+
+MANIFEST_FORMAT = "smiles-site-ensemble/1"
+
+
+@dataclass(frozen=True)
+class EnsembleManifest:
+    """`ensemble.json`: member directories (relative) and the uncertainty calibration."""
+
+    members: list[str]
+    # Per-output factor on the member std, fitted on validation only (1.0 = uncalibrated).
+    uncertainty_scale: list[float] = field(default_factory=list)
+    method: str = "deep ensemble: member standard deviation"
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": MANIFEST_FORMAT,
+                "members": self.members,
+                "uncertainty": {"method": self.method, "scale": self.uncertainty_scale},
+            },
+            indent=2,
+        )
+
+
+def read_manifest(directory: Path | str) -> EnsembleManifest | None:
+    """The directory's ensemble manifest, or None for a plain single checkpoint."""
+    path = Path(directory) / ENSEMBLE_MANIFEST
+    if not path.exists():
+        return None
+    data = json.loads(path.read_text())
+    if data.get("format") != MANIFEST_FORMAT:
+        raise ValueError(f"{path}: unknown ensemble format {data.get('format')!r}")
+    members = [str(m) for m in data.get("members") or []]
+    if not members:
+        raise ValueError(f"{path}: an ensemble needs at least one member")
+    unc = data.get("uncertainty") or {}
+    return EnsembleManifest(
+        members=members,
+        uncertainty_scale=[float(s) for s in unc.get("scale") or []],
+        method=str(unc.get("method") or EnsembleManifest.method),
+    )
+
+
+def write_manifest(directory: Path | str, manifest: EnsembleManifest) -> None:
+    (Path(directory) / ENSEMBLE_MANIFEST).write_text(manifest.to_json() + "\n")
