@@ -6,22 +6,20 @@ import csv
 import io
 import json
 import zipfile
+from collections.abc import Callable
+from typing import NamedTuple
 
 from django.utils.text import slugify
 
 from .models import Prediction
 
-BLOB_DOWNLOADS = {
-    "molecule.png": ("molecule_png", "image/png"),
-    "molecule.svg": ("molecule_svg", "image/svg+xml"),
-    "plot.png": ("plot_png", "image/png"),
-    "plot.svg": ("plot_svg", "image/svg+xml"),
-}
-TABLE_DOWNLOADS = {
-    "values.csv": "text/csv; charset=utf-8",
-    "values.json": "application/json",
-}
-ALL_DOWNLOADS = [*BLOB_DOWNLOADS, *TABLE_DOWNLOADS, "bundle.zip"]
+
+class Download(NamedTuple):
+    """One downloadable file: how to build it, its type, and the picture blobs it reads."""
+
+    build: Callable
+    content_type: str
+    blobs: tuple[str, ...] = ()
 
 
 def output_header(output: dict) -> str:
@@ -38,10 +36,12 @@ def download_stem(prediction: Prediction) -> str:
     )
 
 
-def blob_bytes(prediction: Prediction, name: str) -> bytes:
-    field, _ = BLOB_DOWNLOADS[name]
-    value = getattr(prediction, field) or b""
-    return value.encode() if isinstance(value, str) else bytes(value)
+def _blob(field: str) -> Callable[[Prediction], bytes]:
+    def build(prediction: Prediction) -> bytes:
+        value = getattr(prediction, field) or b""
+        return value.encode() if isinstance(value, str) else bytes(value)
+
+    return build
 
 
 def values_csv(prediction: Prediction) -> str:
@@ -101,8 +101,22 @@ def bundle_zip(prediction: Prediction) -> bytes:
     buffer = io.BytesIO()
     stem = download_stem(prediction)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for name in BLOB_DOWNLOADS:
-            bundle.writestr(f"{stem}/{name}", blob_bytes(prediction, name))
-        bundle.writestr(f"{stem}/values.csv", values_csv(prediction))
-        bundle.writestr(f"{stem}/values.json", values_json(prediction))
+        for name, download in DOWNLOADS.items():
+            if name != "bundle.zip":
+                bundle.writestr(f"{stem}/{name}", download.build(prediction))
     return buffer.getvalue()
+
+
+PICTURES = {
+    "molecule.png": Download(_blob("molecule_png"), "image/png", ("molecule_png",)),
+    "molecule.svg": Download(_blob("molecule_svg"), "image/svg+xml", ("molecule_svg",)),
+    "plot.png": Download(_blob("plot_png"), "image/png", ("plot_png",)),
+    "plot.svg": Download(_blob("plot_svg"), "image/svg+xml", ("plot_svg",)),
+}
+# Every file a prediction offers, by name (the URL's last part), in the page's order.
+DOWNLOADS = {
+    **PICTURES,
+    "values.csv": Download(values_csv, "text/csv; charset=utf-8"),
+    "values.json": Download(values_json, "application/json"),
+    "bundle.zip": Download(bundle_zip, "application/zip", Prediction.BLOB_FIELDS),
+}

@@ -17,7 +17,7 @@ from rdkit import Chem
 from rdkit.Chem import rdDepictor
 
 from predictions import services as core
-from predictions.exports import output_header
+from predictions.exports import Download, output_header
 from predictions.models import Batch, BatchRow, Prediction
 
 PAGE = 1000
@@ -183,3 +183,10 @@ def stream_zip(batch: Batch) -> Iterator[bytes]:
                     yield pipe.drain()
                 pending = []
     yield pipe.drain()
+
+
+DOWNLOADS = {
+    "results.csv": Download(stream_csv, "text/csv; charset=utf-8"),
+    "results.sdf": Download(stream_sdf, "chemical/x-mdl-sdfile; charset=utf-8"),
+    "results.zip": Download(stream_zip, "application/zip"),
+}
