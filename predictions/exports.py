@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
+from collections.abc import Iterable
 
 from django.utils.text import slugify
 
@@ -22,6 +24,33 @@ TABLE_DOWNLOADS = {
     "values.json": "application/json",
 }
 ALL_DOWNLOADS = [*BLOB_DOWNLOADS, *TABLE_DOWNLOADS, "bundle.zip"]
+
+
+# OWASP "CSV injection": a cell starting with one of these may run as a spreadsheet formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def safe_cell(value):
+    """A CSV cell no spreadsheet will run: text with a formula start gets a leading `'`.
+
+    Numbers (ours, as int/float) pass unchanged, and so does text that is a plain number
+    such as an assay value `-3.5` (a spreadsheet reads it as that number, never a formula).
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        if not PLAIN_NUMBER.fullmatch(value):
+            return "'" + value
+    return value
+
+
+class SafeCsvWriter:
+    """csv.writer whose every text cell goes through `safe_cell`: use it for all CSV exports."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._writer = csv.writer(buffer, lineterminator="\n")
+
+    def writerow(self, row: Iterable) -> None:
+        self._writer.writerow([safe_cell(value) for value in row])
 
 
 def output_header(output: dict) -> str:
@@ -46,7 +75,7 @@ def blob_bytes(prediction: Prediction, name: str) -> bytes:
 
 def values_csv(prediction: Prediction) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeCsvWriter(buffer)
     fixed = [
         "id",
         "title",
@@ -69,7 +98,7 @@ def values_csv(prediction: Prediction) -> str:
             prediction.model_name,
             prediction.model_version,
         ]
-        + [repr(float(o["value"])) for o in prediction.outputs]
+        + [float(o["value"]) for o in prediction.outputs]
     )
     return buffer.getvalue()
 
