@@ -239,7 +239,14 @@ def test_a_chunk_rerun_after_a_crash_stores_each_row_once(predictor, settings):
         ("a,b\n1,2\n", "cols.csv", {}, "No SMILES column"),
         ("id,smiles\n1,C\n", "in.csv", {"smiles_column": "structure"}, "no SMILES column"),
         ("smiles\n" + "C\n" * 6, "rows.csv", {}, "limit is 5"),
-        ("smiles\n" + "C" * 200 + "\n", "size.csv", {}, "limit is 0.0 MB"),
+        (
+            "smiles\n" + "C" * (2**20 + 2**19) + "\n",
+            "size.csv",
+            {},
+            "is 1.5 MiB; the limit is 1 MiB.",
+        ),
+        ('smiles,id\nCCO,"A-1\nCCC,A-2\n', "quote.csv", {}, "starts on line 2 is never closed"),
+        ("smiles,id,smiles\nC,1,C\n", "dup.csv", {}, "Columns 1 and 3 are both named"),
     ],
 )
 def test_bad_uploads_are_refused_up_front(
@@ -247,7 +254,7 @@ def test_bad_uploads_are_refused_up_front(
 ):
     settings.BATCH_MAX_ROWS = 5
     if name == "size.csv":
-        settings.BATCH_MAX_UPLOAD_BYTES = 100
+        settings.BATCH_MAX_UPLOAD_BYTES = 2**20
     response = _upload(client, data, name=name, **fields)
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -376,3 +383,32 @@ def test_a_batch_held_by_another_worker_is_tried_again_after_its_lease(predictor
     batch.refresh_from_db()
     assert batch.rows_processed == 0 and not BatchRow.objects.exists()
     HUEY.flush()
+
+
+def test_bad_rows_are_reported_per_row_not_changed_or_dropped(client, queue, predictor):
+    data = "id,smiles\nA-1,C😀\nA-2,c1ccccc1ééé\nA-3,CCO,stray\nA-4,\ufeffCCN\n"
+    batch = _run(client, queue, data=data)
+    rows = list(BatchRow.objects.filter(batch=batch).order_by("row_number"))
+    assert [(r.status, r.canonical_smiles) for r in rows] == [
+        ("error", ""),
+        ("error", ""),
+        ("error", ""),
+        ("ok", "CCN"),
+    ]
+    assert "'😀' (U+1F600) at position 2 is not ASCII" in rows[0].error
+    assert "'é' (U+00E9) at position 9 is not ASCII" in rows[1].error
+    assert rows[2].error.startswith("Line 4: this row has 3 cells but the header has 2")
+    page = client.get(batch.get_absolute_url()).content.decode()
+    assert "at position 9 is not ASCII" in page
+
+
+def test_a_body_over_the_upload_limit_is_refused_from_its_content_length(client, settings):
+    settings.BATCH_MAX_UPLOAD_BYTES = 2**20
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2**20
+    # The declared length alone decides: the body is never read (here it is not even sent).
+    response = client.generic(
+        "POST", reverse("predictions:batch_list"), b"", CONTENT_LENGTH=str(5 * 2**20)
+    )
+    assert response.status_code == 413
+    assert "The request is 5 MiB; batch files are limited to 1 MiB" in response.content.decode()
+    assert not Batch.objects.exists()

@@ -26,7 +26,7 @@ from predictions import services as core
 from predictions.inference import Predictor, get_predictor
 from predictions.models import Batch, BatchRow, Prediction, Source
 
-from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows
+from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows, too_large_message
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +72,7 @@ def batch_create(
     Queueing the work is the caller's job (the view, once the batch is committed).
     """
     if upload is not None and upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
-        raise BatchRefused(
-            f"The file is {upload.size / 1e6:.1f} MB; the limit is "
-            f"{settings.BATCH_MAX_UPLOAD_BYTES / 1e6:.1f} MB."
-        )
+        raise BatchRefused(too_large_message(upload.size, settings.BATCH_MAX_UPLOAD_BYTES))
     filename = Path(upload.name).name if upload is not None else "pasted.txt"
     if upload is None and not text.strip():
         raise BatchRefused("Choose a file or paste some SMILES.")
@@ -87,6 +84,7 @@ def batch_create(
             smiles_column=smiles_column,
             id_column=id_column,
             max_rows=settings.BATCH_MAX_ROWS,
+            max_columns=settings.BATCH_MAX_COLUMNS,
         )
     except BatchRefused:
         path.unlink(missing_ok=True)
