@@ -60,7 +60,7 @@ def download_stem(prediction: Prediction) -> str:
     return (
         slugify(prediction.title)[:60]
         or slugify(prediction.formula)
-        or f"prediction-{prediction.pk}"
+        or f"prediction-{prediction.public_id}"
     )
 
 
@@ -88,7 +88,7 @@ def values_csv(prediction: Prediction) -> str:
     writer.writerow(fixed + [output_header(o) for o in prediction.outputs])
     writer.writerow(
         [
-            prediction.pk,
+            prediction.public_id,
             prediction.title,
             prediction.input_text,
             prediction.canonical_smiles,
@@ -104,7 +104,7 @@ def values_csv(prediction: Prediction) -> str:
 
 def values_dict(prediction: Prediction) -> dict:
     return {
-        "id": str(prediction.pk),
+        "id": prediction.public_id,
         "title": prediction.title,
         "input": prediction.input_text,
         "canonical_smiles": prediction.canonical_smiles,
