@@ -12,6 +12,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from .api.errors import is_api, json_error
 from .batch.parsing import mib
 
 
@@ -30,8 +31,13 @@ class BodySizeLimitMiddleware:
         except ValueError:
             length = 0
         if length > max_body_bytes():
-            context = {"size": mib(length), "limit": mib(settings.BATCH_MAX_UPLOAD_BYTES)}
-            response = render(request, "413.html", context, status=413)
+            size, limit = mib(length), mib(settings.BATCH_MAX_UPLOAD_BYTES)
+            if is_api(request):
+                message = f"The request body is {size} MiB; the limit is {limit} MiB."
+                response = json_error("payload_too_large", message, 413)
+            else:
+                context = {"size": size, "limit": limit}
+                response = render(request, "413.html", context, status=413)
             response["Connection"] = "close"  # the unread body must not be taken as a request
             return response
         return self.get_response(request)

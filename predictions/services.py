@@ -200,3 +200,67 @@ def prediction_ensure_blobs(
     for name, value in blobs.items():
         setattr(prediction, name, value)
     return prediction
+
+
+def predictions_get_or_create_many(
+    *, texts: list[str], source: str = Source.API, public: bool = False
+) -> list[PredictionResult | PredictionRefused]:
+    """`prediction_get_or_create` for a list, in input order: one forward pass for the new ones.
+
+    Each item is a PredictionResult or the PredictionRefused saying why that input was refused.
+    Pictures are left to be drawn on first view (as for batches), so a call costs inference
+    and storage only. A molecule given twice is predicted once.
+    """
+    predictor = get_predictor()
+    outcomes: list = []
+    for text in texts:
+        try:
+            outcomes.append(parse_for_model(text, predictor))
+        except PredictionRefused as refusal:
+            outcomes.append(refusal)
+    parsed = {o.canonical_smiles: o for o in reversed(outcomes) if not isinstance(o, Exception)}
+    stored = {
+        p.canonical_smiles: p
+        for p in Prediction.objects.without_blobs().filter(
+            model_hash=predictor.weights_hash, canonical_smiles__in=list(parsed)
+        )
+    }
+    was_public = {smiles: p.public for smiles, p in stored.items()}
+    new = [smiles for smiles in parsed if smiles not in stored]
+    values = predictor.predict(new, batch_size=settings.BATCH_INFERENCE_SIZE) if new else []
+    created = set()
+    for smiles, molecule_values in zip(new, values):
+        prediction = build_prediction(
+            parsed=parsed[smiles],
+            predictor=predictor,
+            values=molecule_values,
+            draw=False,
+            source=source,
+            public=public,
+        )
+        try:
+            prediction.save()
+            created.add(smiles)
+        except IntegrityError:  # stored meanwhile by another request: use theirs
+            prediction = find_existing(smiles, predictor)
+            if prediction is None:
+                raise
+            was_public[smiles] = prediction.public
+        stored[smiles] = prediction
+    results: list[PredictionResult | PredictionRefused] = []
+    for outcome in outcomes:
+        if isinstance(outcome, PredictionRefused):
+            results.append(outcome)
+            continue
+        prediction = stored[outcome.canonical_smiles]
+        if public and outcome.canonical_smiles not in created:
+            prediction_publish(prediction=prediction)
+        results.append(
+            PredictionResult(
+                prediction,
+                outcome.canonical_smiles in created,
+                outcome.standardisation_note,
+                was_public.get(outcome.canonical_smiles, False),
+            )
+        )
+    return results

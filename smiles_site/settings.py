@@ -89,6 +89,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "huey.contrib.djhuey",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "predictions",
 ]
 
@@ -183,6 +187,54 @@ SMILES_MAX_CHARS = env_int("SMILES_MAX_CHARS", 500)
 
 # --- Gallery ---------------------------------------------------------------------------
 GALLERY_PAGE_SIZES = (12, 24, 48, 96)
+
+# --- Cache (API throttling counters) ----------------------------------------------------
+# Per-process memory by default; shared by every web worker through Redis when REDIS_URL is set.
+if env("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": env("REDIS_URL"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- JSON API (/api/v1/) ---------------------------------------------------------------
+# Requests without an API token: this many per minute (per client address), "60/min".
+API_ANON_RATE = env("API_ANON_RATE", "60/min")
+# Most molecules in one POST /api/v1/predict call.
+API_MAX_MOLECULES = env_int("API_MAX_MOLECULES", 100)
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "DEFAULT_THROTTLE_CLASSES": ["predictions.api.throttling.AnonymousThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "predictions.api.schema.ApiSchema",
+    "EXCEPTION_HANDLER": "predictions.api.errors.exception_handler",
+    "URL_FORMAT_OVERRIDE": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SMILES property predictor API",
+    "DESCRIPTION": (
+        "Predict molecular properties from SMILES, read stored predictions, run batches. "
+        "Anonymous calls are throttled; send `Authorization: Token <key>` (keys are made "
+        "in the admin) to lift the limit."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
 
 # --- Background jobs (Huey) ------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")

@@ -12,6 +12,9 @@ import zipfile
 from collections.abc import Iterable, Iterator
 
 from django.db import reset_queries
+from django.http import StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from django.utils.text import slugify
 from rdkit import Chem
 from rdkit.Chem import rdDepictor
 
@@ -192,3 +195,14 @@ DOWNLOADS = {
     "results.sdf": Download(stream_sdf, "chemical/x-mdl-sdfile; charset=utf-8"),
     "results.zip": Download(stream_zip, "application/zip"),
 }
+
+
+def streamed_download(batch: Batch, filename: str) -> StreamingHttpResponse:
+    """One of DOWNLOADS as a streamed attachment named after the upload (pages and API)."""
+    download = DOWNLOADS[filename]
+    response = StreamingHttpResponse(download.build(batch), content_type=download.content_type)
+    stem = slugify(batch.filename.rsplit(".", 1)[0])[:60] or "batch"
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"{stem}-{batch.public_id}-{filename}"
+    )
+    return response

@@ -10,14 +10,16 @@ No transaction is relied on (MongoDB), only single-document conditional updates.
 
 from __future__ import annotations
 
+import csv
 import ctypes
+import io
 import logging
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
 from django.db import IntegrityError, reset_queries
 from django.db.models import Q
 from django.utils import timezone
@@ -294,3 +296,31 @@ def _run(batch_pk) -> Batch.Status:
         status=Batch.Status.DONE, finished_at=timezone.now(), lease_until=None
     )
     return _status(batch_pk)
+
+
+def batch_create_any(
+    *,
+    upload: UploadedFile | None = None,
+    smiles: list[str] | None = None,
+    ids: list[str] | None = None,
+    smiles_column: str = "",
+    id_column: str = "",
+    owner_key: str = "",
+) -> Batch:
+    """`batch_create` from a file or from a list of SMILES (and IDs), as the API receives them.
+
+    A list becomes a CSV with `smiles` (and `id`) columns, so it goes through the same strict
+    parsing, limits and worker as an uploaded file.
+    """
+    if upload is None:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["smiles", "id"] if ids else ["smiles"])
+        for index, text in enumerate(smiles or []):
+            writer.writerow([text, ids[index]] if ids else [text])
+        data = buffer.getvalue().encode("utf-8")
+        upload = SimpleUploadedFile("molecules.csv", data, content_type="text/csv")
+        smiles_column, id_column = "smiles", "id" if ids else ""
+    return batch_create(
+        upload=upload, smiles_column=smiles_column, id_column=id_column, owner_key=owner_key
+    )

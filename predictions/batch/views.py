@@ -7,8 +7,6 @@ from functools import partial
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import content_disposition_header
-from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -102,11 +100,4 @@ def batch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
 def batch_download(request: HttpRequest, public_id: str, filename: str) -> StreamingHttpResponse:
     if filename not in exports.DOWNLOADS:
         raise Http404("No such download.")
-    batch = _own_batch(request, public_id)
-    download = exports.DOWNLOADS[filename]
-    response = StreamingHttpResponse(download.build(batch), content_type=download.content_type)
-    stem = slugify(batch.filename.rsplit(".", 1)[0])[:60] or "batch"
-    response["Content-Disposition"] = content_disposition_header(
-        True, f"{stem}-{batch.public_id}-{filename}"
-    )
-    return response
+    return exports.streamed_download(_own_batch(request, public_id), filename)

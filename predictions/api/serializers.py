@@ -1,0 +1,268 @@
+"""What the API reads and writes. Stored output dicts pass through as stored, so fields
+added by other models (uncertainty, applicability-domain verdicts) appear without a change here.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from predictions.models import Batch, BatchRow, Prediction
+
+
+class OutputSchema(serializers.Serializer):
+    """One predicted property (documentation only: outputs are served as stored)."""
+
+    label = serializers.CharField()
+    unit = serializers.CharField(allow_blank=True)
+    value = serializers.FloatField()
+    kind = serializers.ChoiceField(choices=["regression", "probability"], required=False)
+    uncertainty = serializers.FloatField(
+        required=False, allow_null=True, help_text="Spread of the models' predictions, if any."
+    )
+    domain = serializers.JSONField(
+        required=False, help_text="Applicability-domain verdict, where the model gives one."
+    )
+
+
+@extend_schema_field(OutputSchema(many=True))
+class OutputsField(serializers.JSONField):
+    """The stored list of output dicts, unchanged."""
+
+
+def absolute(request, path: str) -> str:
+    return request.build_absolute_uri(path) if request is not None else path
+
+
+class PredictionSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+    url = serializers.SerializerMethodField(help_text="The result page.")
+    outputs = OutputsField()
+    model = serializers.SerializerMethodField()
+    published_at = serializers.SerializerMethodField(
+        help_text="When it was listed; null for a private (link-only) prediction."
+    )
+    downloads = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Prediction
+        fields = [
+            "id",
+            "url",
+            "canonical_smiles",
+            "formula",
+            "molecular_weight",
+            "title",
+            "outputs",
+            "model",
+            "public",
+            "featured",
+            "published_at",
+            "downloads",
+        ]
+        read_only_fields = fields
+
+    def get_url(self, prediction: Prediction) -> str:
+        return absolute(self.context.get("request"), prediction.get_absolute_url())
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string"},
+                "version": {"type": "string"},
+                "weights_sha256": {"type": "string"},
+            },
+        }
+    )
+    def get_model(self, prediction: Prediction) -> dict:
+        return {
+            "name": prediction.model_name,
+            "version": prediction.model_version,
+            "weights_sha256": prediction.model_hash,
+        }
+
+    def get_published_at(self, prediction: Prediction) -> str | None:
+        # A private result shows no date: nothing reveals when it was first predicted.
+        if not prediction.public or prediction.published_at is None:
+            return None
+        return serializers.DateTimeField().to_representation(prediction.published_at)
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+    def get_downloads(self, prediction: Prediction) -> dict:
+        from predictions.exports import DOWNLOADS
+
+        base = prediction.get_absolute_url()
+        return {name: absolute(self.context.get("request"), base + name) for name in DOWNLOADS}
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        ]
+    }
+)
+class SmilesOrListField(serializers.JSONField):
+    """A SMILES string or a list of them."""
+
+
+class PredictSerializer(serializers.Serializer):
+    smiles = SmilesOrListField(
+        help_text=(
+            "One SMILES string, or a list of them (at most API_MAX_MOLECULES, 100 by default)."
+        )
+    )
+    public = serializers.BooleanField(
+        default=False,
+        help_text="List new results in the gallery and search (API results are private).",
+    )
+
+    def validate_smiles(self, value) -> list[str]:
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            raise serializers.ValidationError("Give a SMILES string or a non-empty list of them.")
+        if not all(isinstance(item, str) for item in items):
+            raise serializers.ValidationError("Every item must be a SMILES string.")
+        if len(items) > settings.API_MAX_MOLECULES:
+            raise serializers.ValidationError(
+                f"At most {settings.API_MAX_MOLECULES} molecules per call; use a batch for more."
+            )
+        return items
+
+
+class PredictResultSerializer(serializers.Serializer):
+    """One input's outcome: `ok` with its stored prediction, or the reason it was refused."""
+
+    input = serializers.CharField()
+    ok = serializers.BooleanField()
+    error = serializers.CharField(required=False, help_text="Why RDKit or the model refused it.")
+    created = serializers.BooleanField(
+        required=False, help_text="Predicted now (false: the stored result was reused)."
+    )
+    standardisation_note = serializers.CharField(required=False)
+    prediction = PredictionSerializer(required=False)
+
+
+class PredictResponseSerializer(serializers.Serializer):
+    results = PredictResultSerializer(many=True)
+
+
+class BatchCreateSerializer(serializers.Serializer):
+    """A file upload (multipart) or a JSON list of SMILES, with optional IDs."""
+
+    file = serializers.FileField(required=False, help_text="CSV, TSV, .smi/.txt or .sdf.")
+    smiles = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        allow_empty=False,
+        help_text="Instead of a file: the SMILES, one per row.",
+    )
+    ids = serializers.ListField(
+        child=serializers.CharField(allow_blank=True, trim_whitespace=False),
+        required=False,
+        help_text="Optional IDs, one per SMILES.",
+    )
+    smiles_column = serializers.CharField(required=False, default="", allow_blank=True)
+    id_column = serializers.CharField(required=False, default="", allow_blank=True)
+
+    def validate(self, data: dict) -> dict:
+        if bool(data.get("file")) == bool(data.get("smiles")):
+            raise serializers.ValidationError("Send either a file or a list of SMILES.")
+        ids = data.get("ids")
+        if ids is not None and len(ids) != len(data.get("smiles") or []):
+            raise serializers.ValidationError({"ids": "Give one ID per SMILES."})
+        return data
+
+
+class BatchSerializer(serializers.ModelSerializer):
+    id = serializers.CharField(source="public_id", read_only=True)
+    url = serializers.SerializerMethodField(help_text="The batch's page on the site.")
+    percent = serializers.IntegerField(read_only=True)
+    rate = serializers.SerializerMethodField(help_text="Rows a second so far.")
+    seconds_left = serializers.SerializerMethodField()
+    rows_url = serializers.SerializerMethodField()
+    downloads = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Batch
+        fields = [
+            "id",
+            "url",
+            "filename",
+            "status",
+            "error",
+            "total_rows",
+            "rows_processed",
+            "done_count",
+            "failed_count",
+            "predicted_count",
+            "percent",
+            "rate",
+            "seconds_left",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "rows_url",
+            "downloads",
+        ]
+        read_only_fields = fields
+
+    def _progress(self, batch: Batch) -> dict:
+        from predictions.batch.selectors import batch_progress
+
+        return batch_progress(batch=batch)
+
+    def get_url(self, batch: Batch) -> str:
+        return absolute(self.context.get("request"), batch.get_absolute_url())
+
+    def get_rate(self, batch: Batch) -> float | None:
+        return self._progress(batch)["rate"]
+
+    def get_seconds_left(self, batch: Batch) -> int | None:
+        return self._progress(batch)["seconds_left"]
+
+    def get_rows_url(self, batch: Batch) -> str:
+        return absolute(self.context.get("request"), f"/api/v1/batches/{batch.public_id}/rows")
+
+    @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+    def get_downloads(self, batch: Batch) -> dict:
+        from predictions.batch.exports import DOWNLOADS
+
+        base = f"/api/v1/batches/{batch.public_id}/"
+        return {name: absolute(self.context.get("request"), base + name) for name in DOWNLOADS}
+
+
+class BatchRowSerializer(serializers.ModelSerializer):
+    prediction_id = serializers.CharField(source="prediction_public_id", read_only=True)
+    outputs = OutputsField()
+    extra = serializers.DictField(help_text="The row's other columns (or SD fields).")
+
+    class Meta:
+        model = BatchRow
+        fields = [
+            "row_number",
+            "input_id",
+            "input_smiles",
+            "extra",
+            "status",
+            "error",
+            "canonical_smiles",
+            "outputs",
+            "prediction_id",
+        ]
+        read_only_fields = fields
+
+
+class ModelInfoSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.CharField()
+    weights_sha256 = serializers.CharField()
+    kind = serializers.CharField(help_text="regression, or a classification problem type.")
+    max_tokens = serializers.IntegerField()
+    outputs = serializers.ListField(
+        child=serializers.DictField(), help_text="label, unit and training range of each output."
+    )
+    test_metrics = serializers.DictField(help_text="Per output: RMSE, MAE, R² on the test set.")

@@ -1,0 +1,243 @@
+"""API views: parse with a serializer, call the same services/selectors as the HTML views."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.db import transaction
+from django.http import Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, pagination, serializers, status
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from predictions import owners, selectors, services, tasks
+from predictions.batch import exports as batch_exports
+from predictions.batch import selectors as batch_selectors
+from predictions.batch import services as batch_services
+from predictions.batch.parsing import BatchRefused
+from predictions.inference import get_predictor
+from predictions.models import Source
+
+from . import serializers as api
+
+
+class Pages(pagination.PageNumberPagination):
+    page_size = 24
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class RowPages(Pages):
+    page_size = 50
+    max_page_size = 500
+
+
+def _predict_item(text: str, outcome, request: Request) -> dict:
+    if isinstance(outcome, services.PredictionRefused):
+        return {"input": text, "ok": False, "error": str(outcome)}
+    prediction = api.PredictionSerializer(outcome.prediction, context={"request": request}).data
+    return {
+        "input": text,
+        "ok": True,
+        "created": outcome.created,
+        "standardisation_note": outcome.standardisation_note,
+        "prediction": prediction,
+    }
+
+
+class PredictView(APIView):
+    @extend_schema(
+        operation_id="predict",
+        summary="Predict one molecule or a list",
+        description=(
+            "Each input is answered in input order: `ok` with its stored prediction (new ones "
+            "are private unless `public` is true), or `ok: false` with RDKit's reason. The call "
+            "succeeds even when some molecules are invalid."
+        ),
+        request=api.PredictSerializer,
+        responses={200: api.PredictResponseSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        form = api.PredictSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        texts = form.validated_data["smiles"]
+        outcomes = services.predictions_get_or_create_many(
+            texts=texts, source=Source.API, public=form.validated_data["public"]
+        )
+        results = [_predict_item(t, o, request) for t, o in zip(texts, outcomes)]
+        return Response({"results": results})
+
+
+class PredictionListQuery(serializers.Serializer):
+    q = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
+    featured = serializers.BooleanField(required=False, default=False)
+
+
+class PredictionListView(generics.ListAPIView):
+    serializer_class = api.PredictionSerializer
+    pagination_class = Pages
+
+    @extend_schema(
+        operation_id="predictions_list",
+        summary="Listed (public) predictions, featured first, newest first",
+        description="`q` searches the canonical SMILES, the input and the title.",
+        parameters=[PredictionListQuery],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = PredictionListQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.gallery_list(
+            query=query.validated_data["q"], featured_only=query.validated_data["featured"]
+        )
+
+
+class PredictionDetailView(APIView):
+    @extend_schema(operation_id="prediction_get", responses={200: api.PredictionSerializer})
+    def get(self, request: Request, public_id: str) -> Response:
+        prediction = selectors.prediction_get(public_id)
+        return Response(api.PredictionSerializer(prediction, context={"request": request}).data)
+
+
+class ModelView(APIView):
+    @extend_schema(operation_id="model_get", responses={200: api.ModelInfoSerializer})
+    def get(self, request: Request) -> Response:
+        predictor = get_predictor()
+        outputs = [
+            {"label": spec.label, "unit": spec.unit, "training_range": spec.range}
+            for spec in predictor.outputs
+        ]
+        return Response(
+            {
+                "name": predictor.name,
+                "version": predictor.version,
+                "weights_sha256": predictor.weights_hash,
+                "kind": predictor.kind,
+                "max_tokens": predictor.max_tokens,
+                "outputs": outputs,
+                "test_metrics": predictor.test_metrics,
+            }
+        )
+
+
+def _own_batch(request: Request, public_id: str):
+    return batch_selectors.batch_get(public_id=public_id, owners=owners.api_owner_keys(request))
+
+
+class BatchListView(APIView):
+    @extend_schema(
+        operation_id="batches_list",
+        summary="Your batches (the token's, or this session's), newest first",
+        responses={200: api.BatchSerializer(many=True)},
+    )
+    def get(self, request: Request) -> Response:
+        batches = batch_selectors.batch_list(owners=owners.api_owner_keys(request))
+        return Response(api.BatchSerializer(batches, many=True, context={"request": request}).data)
+
+    @extend_schema(
+        operation_id="batch_create",
+        summary="Start a batch from a file (multipart) or a JSON list of SMILES",
+        request={
+            "multipart/form-data": api.BatchCreateSerializer,
+            "application/json": api.BatchCreateSerializer,
+        },
+        responses={201: api.BatchSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        form = api.BatchCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        try:
+            batch = batch_services.batch_create_any(
+                upload=data.get("file"),
+                smiles=data.get("smiles"),
+                ids=data.get("ids"),
+                smiles_column=data["smiles_column"],
+                id_column=data["id_column"],
+                owner_key=owners.api_owner_key(request),
+            )
+        except BatchRefused as refusal:
+            raise serializers.ValidationError({"file": [str(refusal)]}) from refusal
+        transaction.on_commit(partial(tasks.run_batch, str(batch.pk)))
+        body = api.BatchSerializer(batch, context={"request": request}).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+
+
+class BatchDetailView(APIView):
+    @extend_schema(operation_id="batch_get", responses={200: api.BatchSerializer})
+    def get(self, request: Request, public_id: str) -> Response:
+        batch = _own_batch(request, public_id)
+        return Response(api.BatchSerializer(batch, context={"request": request}).data)
+
+
+class BatchCancelView(APIView):
+    @extend_schema(operation_id="batch_cancel", request=None, responses={200: api.BatchSerializer})
+    def post(self, request: Request, public_id: str) -> Response:
+        batch = _own_batch(request, public_id)
+        batch_services.batch_cancel(batch=batch)
+        batch.refresh_from_db()
+        return Response(api.BatchSerializer(batch, context={"request": request}).data)
+
+
+class RowsQuery(serializers.Serializer):
+    errors = serializers.BooleanField(
+        required=False, default=False, help_text="Only the rows that failed."
+    )
+
+
+class BatchRowsView(generics.ListAPIView):
+    serializer_class = api.BatchRowSerializer
+    pagination_class = RowPages
+
+    @extend_schema(
+        operation_id="batch_rows",
+        summary="A batch's rows in input order (those done so far), paged",
+        parameters=[RowsQuery],
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = RowsQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        batch = _own_batch(self.request, self.kwargs["public_id"])
+        return batch_selectors.batch_rows(batch=batch, errors_only=query.validated_data["errors"])
+
+
+class AnyRenderer(BaseRenderer):
+    """Lets a download answer whatever Accept says; the file is returned as it is."""
+
+    media_type = "*/*"
+    format = "download"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
+
+
+class BatchDownloadView(APIView):
+    renderer_classes = [JSONRenderer, AnyRenderer]
+
+    @extend_schema(
+        operation_id="batch_download",
+        summary="results.csv, results.sdf or results.zip, streamed",
+        parameters=[
+            OpenApiParameter(
+                "filename", str, OpenApiParameter.PATH, enum=list(batch_exports.DOWNLOADS)
+            )
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "chemical/x-mdl-sdfile"): OpenApiResponse(OpenApiTypes.BINARY),
+            (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY),
+        },
+    )
+    def get(self, request: Request, public_id: str, filename: str):
+        if filename not in batch_exports.DOWNLOADS:
+            raise Http404("No such download.")
+        return batch_exports.streamed_download(_own_batch(request, public_id), filename)
