@@ -8,7 +8,6 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
-from huey.contrib.djhuey import HUEY
 from rest_framework.authtoken.models import Token
 
 from predictions.models import Batch, Prediction
@@ -23,18 +22,6 @@ def _fresh_throttle():
     cache.clear()  # throttle counters live in the cache
     yield
     cache.clear()
-
-
-@pytest.fixture
-def queue():
-    HUEY.flush()
-
-    def drain() -> None:
-        while (task := HUEY.dequeue()) is not None:
-            HUEY.execute(task)
-
-    yield drain
-    HUEY.flush()
 
 
 @pytest.fixture

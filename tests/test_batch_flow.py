@@ -33,21 +33,6 @@ CSV = (
 )
 
 
-@pytest.fixture
-def queue():
-    HUEY.flush()
-
-    def drain() -> int:
-        count = 0
-        while (task := HUEY.dequeue()) is not None:
-            HUEY.execute(task)
-            count += 1
-        return count
-
-    yield drain
-    HUEY.flush()
-
-
 def _post(client, data: dict):
     """POST to the upload page; the test's transaction never commits, so run what the view
     registered for "on commit" as a commit would (queueing the batch)."""

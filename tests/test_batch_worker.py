@@ -121,6 +121,12 @@ def test_worker_killed_mid_batch_resumes_with_every_row_once(tmp_path):
         worker.terminate()
         worker.wait(timeout=30)
 
+    assert_every_row_once(db, smiles)
+    assert 0 < killed_at < len(smiles)
+
+
+def assert_every_row_once(db: Path, smiles: list[str]) -> None:
+    """The batch in `db` is done: each input row stored once, in order, each molecule once."""
     with sqlite3.connect(db) as connection:
         rows = connection.execute(
             "SELECT row_number, input_id, status, prediction_id FROM predictions_batchrow ORDER BY row_number"
@@ -129,11 +135,10 @@ def test_worker_killed_mid_batch_resumes_with_every_row_once(tmp_path):
             "SELECT COUNT(*), COUNT(DISTINCT canonical_smiles) FROM predictions_prediction"
         ).fetchone()
         counts = connection.execute(
-            "SELECT done_count, failed_count FROM predictions_batch"
+            "SELECT done_count, failed_count, rows_processed, status FROM predictions_batch"
         ).fetchone()
     assert [r[0] for r in rows] == list(range(1, len(smiles) + 1))  # every row, once, in order
     assert [r[1] for r in rows] == [f"M{i}" for i in range(1, len(smiles) + 1)]
     assert all(r[2] == "ok" and r[3] for r in rows)
     assert predictions == (len(smiles), len(smiles))  # each molecule predicted and stored once
-    assert counts == (len(smiles), 0)
-    assert 0 < killed_at < len(smiles)
+    assert counts == (len(smiles), 0, len(smiles), "done")

@@ -12,7 +12,6 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, TestCase
 from django.urls import reverse
-from huey.contrib.djhuey import HUEY
 
 from predictions.models import Batch, Prediction
 
@@ -22,18 +21,6 @@ SECRET = "CC(C)(C)c1ccc(OCC(=O)N2CCOCC2)cc1"  # "unreleased": only ever in a bat
 CSV = f"compound_id,smiles\nACME-SECRET-001,{SECRET}\nACME-SECRET-002,CCO\n"
 PUBLIC_ID = re.compile(r"[a-z2-7]{24}")
 BEFORE = "This molecule was predicted before"
-
-
-@pytest.fixture
-def queue():
-    HUEY.flush()
-
-    def drain() -> None:
-        while (task := HUEY.dequeue()) is not None:
-            HUEY.execute(task)
-
-    yield drain
-    HUEY.flush()
 
 
 def _upload(client: Client, queue, data: str = CSV, name: str = "acme.csv") -> Batch:

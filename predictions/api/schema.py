@@ -5,6 +5,8 @@ from __future__ import annotations
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import serializers
 
+from predictions.models import PUBLIC_ID_LENGTH
+
 
 class ErrorDetailSerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Stable, machine-readable: invalid_input, not_found…")
@@ -27,9 +29,18 @@ ERROR_DESCRIPTIONS = {
     "429": "Too many anonymous requests: wait error.details.retry_after_seconds, or use a token.",
 }
 BODY_ERRORS = ("413", "415")
+PUBLIC_ID_PATTERN = f"^[a-z2-7]{{{PUBLIC_ID_LENGTH}}}$"
 
 
 class ApiSchema(AutoSchema):
+    def _get_parameters(self):
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            if parameter["name"] == "public_id" and parameter["in"] == "path":
+                parameter["schema"]["pattern"] = PUBLIC_ID_PATTERN
+                parameter["description"] = "The random link id (24 characters a-z, 2-7)."
+        return parameters
+
     def _get_response_bodies(self, direction="response"):
         bodies = super()._get_response_bodies(direction)
         for code, description in ERROR_DESCRIPTIONS.items():

@@ -35,6 +35,11 @@ def absolute(request, path: str) -> str:
     return request.build_absolute_uri(path) if request is not None else path
 
 
+def links(request, base: str, names) -> dict[str, str]:
+    """{name: absolute URL of base + name} for each download name."""
+    return {name: absolute(request, base + name) for name in names}
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
     url = serializers.SerializerMethodField(help_text="The result page.")
@@ -93,8 +98,7 @@ class PredictionSerializer(serializers.ModelSerializer):
     def get_downloads(self, prediction: Prediction) -> dict:
         from predictions.exports import DOWNLOADS
 
-        base = prediction.get_absolute_url()
-        return {name: absolute(self.context.get("request"), base + name) for name in DOWNLOADS}
+        return links(self.context.get("request"), prediction.get_absolute_url(), DOWNLOADS)
 
 
 @extend_schema_field(
@@ -232,7 +236,7 @@ class BatchSerializer(serializers.ModelSerializer):
         from predictions.batch.exports import DOWNLOADS
 
         base = f"/api/v1/batches/{batch.public_id}/"
-        return {name: absolute(self.context.get("request"), base + name) for name in DOWNLOADS}
+        return links(self.context.get("request"), base, DOWNLOADS)
 
 
 class BatchRowSerializer(serializers.ModelSerializer):

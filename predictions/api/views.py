@@ -9,6 +9,7 @@ from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, pagination, serializers, status
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -50,6 +51,8 @@ def _predict_item(text: str, outcome, request: Request) -> dict:
 
 
 class PredictView(APIView):
+    parser_classes = [JSONParser]
+
     @extend_schema(
         operation_id="predict",
         summary="Predict one molecule or a list",

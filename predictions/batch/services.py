@@ -14,6 +14,8 @@ import csv
 import ctypes
 import io
 import logging
+import os
+import socket
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -258,7 +260,8 @@ def _status(batch_pk) -> Batch.Status:
 
 
 def _run(batch_pk) -> Batch.Status:
-    owner = uuid.uuid4().hex
+    # Which process holds the lease, readable in the admin (and by the two-worker test).
+    owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
     if not _claim(batch_pk, owner):
         return _status(batch_pk)  # finished, or held by another worker
     batch = Batch.objects.get(pk=batch_pk)
