@@ -75,7 +75,7 @@ def test_add_by_smiles_computes_prediction_on_save(curator, predictor):
     assert prediction.source == Source.ADMIN
     assert prediction.model_hash == predictor.weights_hash
     assert len(prediction.outputs) == len(predictor.outputs)
-    assert bytes(prediction.molecule_png).startswith(b"\x89PNG")
+    assert "<svg" in prediction.molecule_svg and "<svg" in prediction.plot_svg
 
 
 def test_add_by_invalid_smiles_shows_reason(curator):
