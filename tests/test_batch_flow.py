@@ -239,7 +239,7 @@ def test_a_chunk_rerun_after_a_crash_stores_each_row_once(predictor, settings):
         ("a,b\n1,2\n", "cols.csv", {}, "No SMILES column"),
         ("id,smiles\n1,C\n", "in.csv", {"smiles_column": "structure"}, "no SMILES column"),
         ("smiles\n" + "C\n" * 6, "rows.csv", {}, "limit is 5"),
-        ("smiles\n" + "C" * 200 + "\n", "size.csv", {}, "limit is 0.0 MB"),
+        ("smiles\n" + "C" * 600_000 + "\n", "size.csv", {}, "limit is 0.5 MiB"),
     ],
 )
 def test_bad_uploads_are_refused_up_front(
@@ -247,11 +247,19 @@ def test_bad_uploads_are_refused_up_front(
 ):
     settings.BATCH_MAX_ROWS = 5
     if name == "size.csv":
-        settings.BATCH_MAX_UPLOAD_BYTES = 100
+        settings.BATCH_MAX_UPLOAD_BYTES = 2**19
     response = _upload(client, data, name=name, **fields)
     assert response.status_code == 400
     assert message in response.content.decode()
     assert HUEY.pending_count() == 0 and not Batch.objects.exists()
+
+
+def test_the_form_states_the_limits_from_settings(client, settings):
+    settings.BATCH_MAX_UPLOAD_BYTES = 5 * 2**20
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2**19
+    html = client.get("/batches/").content.decode()
+    assert "up to 5 MiB and 100,000 rows" in html and "Up to 0.5 MiB: upload a file" in html
+    assert 'aria-describedby="id_file_helptext"' in html
 
 
 def test_nothing_to_upload_is_refused(client, queue):

@@ -51,6 +51,21 @@ def test_many_pages(client, stored, settings):
     assert cards(page2) == 12
 
 
+def test_page_links_keep_the_search_and_the_form_shows_it(client, stored):
+    Prediction.objects.bulk_create(
+        Prediction(input_text="x", canonical_smiles=f"CC{i}O", model_name="m", model_hash=f"{i}")
+        for i in range(20)
+    )
+    html = client.get("/gallery/?q=O&featured=&page_size=12&page=2").content.decode()
+    assert 'href="?q=O&amp;featured=&amp;page_size=12&amp;page=1"' in html
+    assert 'href="?q=O&amp;featured=&amp;page_size=12&amp;page=3"' in html
+    assert '<input type="search" name="q" value="O"' in html
+    assert '<option value="12" selected>' in html
+    # A bad page size shows as the default actually used.
+    html = client.get("/gallery/?page_size=7").content.decode()
+    assert '<option value="24" selected>' in html
+
+
 def test_search_by_smiles_substring_and_title(client, stored):
     Prediction.objects.filter(canonical_smiles="c1ccccc1").update(title="Benzene")
     by_smiles = client.get("/gallery/?q=c1ccccc1")

@@ -21,6 +21,22 @@ def test_home_page_has_form_and_random_button(client):
     assert reverse("predictions:random") in html
 
 
+def test_the_form_is_rendered_by_django_with_the_fields_attributes(client):
+    html = client.get(HOME).content.decode()
+    for attribute in ('class="smiles-input"', 'autocomplete="off"', 'spellcheck="false"'):
+        assert attribute in html
+    assert 'aria-describedby="id_smiles_helptext"' in html and 'id="id_smiles_helptext"' in html
+    assert "aria-invalid" not in html
+
+
+def test_an_error_is_tied_to_the_field(client, predictor):
+    html = client.post(HOME, {"smiles": "C1CC"}).content.decode()
+    assert 'aria-invalid="true"' in html
+    assert 'aria-describedby="id_smiles_helptext id_smiles_error"' in html
+    assert '<ul class="errorlist" id="id_smiles_error"><li>' in html
+    assert "unclosed ring" in html
+
+
 def test_valid_smiles_is_predicted_stored_and_shown(client, predictor):
     response = client.post(HOME, {"smiles": "CC(=O)Oc1ccccc1C(=O)O"})
     assert response.status_code == 302

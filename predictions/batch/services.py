@@ -25,6 +25,7 @@ from django.utils import timezone
 from predictions import services as core
 from predictions.inference import Predictor, get_predictor
 from predictions.models import Batch, BatchRow, Prediction, Source
+from predictions.templatetags.limits import mib
 
 from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows
 
@@ -71,14 +72,13 @@ def batch_create(
 
     Queueing the work is the caller's job (the view, once the batch is committed).
     """
-    if upload is not None and upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
-        raise BatchRefused(
-            f"The file is {upload.size / 1e6:.1f} MB; the limit is "
-            f"{settings.BATCH_MAX_UPLOAD_BYTES / 1e6:.1f} MB."
-        )
-    filename = Path(upload.name).name if upload is not None else "pasted.txt"
     if upload is None and not text.strip():
         raise BatchRefused("Choose a file or paste some SMILES.")
+    if upload is not None and upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
+        raise BatchRefused(
+            f"The file is {mib(upload.size)}; the limit is {mib(settings.BATCH_MAX_UPLOAD_BYTES)}."
+        )
+    filename = Path(upload.name).name if upload is not None else "pasted.txt"
     path = _store_upload(upload=upload, text=text, filename=filename if upload else "")
     try:
         layout = inspect_file(
