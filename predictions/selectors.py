@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from .models import Prediction
+from .models import Prediction, Source
 
 
 def _get_visible(predictions: QuerySet[Prediction], pk: str) -> Prediction:
@@ -43,11 +43,17 @@ def gallery_list(*, query: str = "", featured_only: bool = False):
     return predictions.order_by("-featured", "-created_at")
 
 
+# Predictions people asked for one at a time; examples, curators' and batch rows are not.
+USER_SOURCES = (Source.FORM, Source.API)
+
+
 def home_lists(*, size: int = 8) -> dict:
+    """The featured examples, and the latest predictions users made that are not among them."""
     visible = Prediction.objects.visible().without_blobs()
+    recent = visible.filter(source__in=USER_SOURCES, featured=False).order_by("-created_at")
     return {
         "featured": list(visible.filter(featured=True).order_by("-updated_at")[:size]),
-        "recent": list(visible.order_by("-created_at")[:size]),
+        "recent": list(recent[:size]),
     }
 
 

@@ -137,3 +137,26 @@ def test_hidden_predictions_are_not_served(client, make_prediction):
     Prediction.objects.filter(pk=prediction.pk).update(hidden=True)
     assert client.get(prediction.get_absolute_url()).status_code == 404
     assert "CCO" not in client.get("/gallery/").content.decode()
+
+
+def _section(html: str, heading: str) -> str:
+    """The HTML of the home page section under `heading`, or "" when it is not shown."""
+    start = html.find(f">{heading}</h2>")
+    return html[start : html.find("</section>", start)] if start >= 0 else ""
+
+
+def test_recent_predictions_are_the_users_not_the_examples_again(client, make_prediction):
+    from predictions.models import Source
+
+    make_prediction("CCO", title="Ethanol", source=Source.EXAMPLE, featured=True)
+    make_prediction("CCCO", title="Propanol", source=Source.BATCH)
+    html = client.get(HOME).content.decode()
+    assert "Ethanol" in _section(html, "Featured")
+    assert _section(html, "Recent predictions") == ""  # nothing users made: hidden
+
+    client.post(HOME, {"smiles": "c1ccccc1O"})
+    make_prediction("CCCCO", title="Butanol", featured=True)  # featured: listed there only
+    html = client.get(HOME).content.decode()
+    recent = _section(html, "Recent predictions")
+    assert "Oc1ccccc1" in recent  # phenol, canonical
+    assert "Ethanol" not in recent and "Propanol" not in recent and "Butanol" not in recent
