@@ -2,14 +2,21 @@
 
 import pytest
 
+from predictions import services
 from predictions.models import Prediction
 
 SMILES = ["CCO", "CCCO", "CCCCO", "CCCCCO", "CCCCCCO", "c1ccccc1", "c1ccccc1O", "CC(=O)O"]
 
 
 @pytest.fixture
-def stored(make_prediction):
-    return [make_prediction(s) for s in SMILES]
+def stored(db, predictor):
+    """Real predictions, predicted in one call and stored without pictures, as batches do."""
+    parsed = [services.parse_for_model(smiles, predictor) for smiles in SMILES]
+    values = predictor.predict([p.canonical_smiles for p in parsed])
+    return Prediction.objects.bulk_create(
+        services.build_prediction(parsed=p, predictor=predictor, values=v, draw=False)
+        for p, v in zip(parsed, values, strict=True)
+    )
 
 
 def cards(response) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # each test starts manage.py in a fresh process
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:

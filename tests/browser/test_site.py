@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from .conftest import PageGuard
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = Path(settings.BASE_DIR) / "predictions" / "data" / "example_drugs.csv"
 APPLET = "document.querySelector('[data-editor-ready]').jsmeApplet"
