@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
 from django.utils.text import slugify
@@ -22,6 +23,33 @@ class Download(NamedTuple):
     blobs: tuple[str, ...] = ()
 
 
+# OWASP "CSV injection": a cell starting with one of these may run as a spreadsheet formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def safe_cell(value):
+    """A CSV cell no spreadsheet will run: text with a formula start gets a leading `'`.
+
+    Numbers (ours, as int/float) pass unchanged, and so does text that is a plain number
+    such as an assay value `-3.5` (a spreadsheet reads it as that number, never a formula).
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        if not PLAIN_NUMBER.fullmatch(value):
+            return "'" + value
+    return value
+
+
+class SafeCsvWriter:
+    """csv.writer whose every text cell goes through `safe_cell`: use it for all CSV exports."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._writer = csv.writer(buffer, lineterminator="\n")
+
+    def writerow(self, row: Iterable) -> None:
+        self._writer.writerow([safe_cell(value) for value in row])
+
+
 def output_header(output: dict) -> str:
     """Column name for one output, units in brackets (as batch exports use too)."""
     return f"{output['label']} [{output['unit']}]" if output.get("unit") else output["label"]
@@ -32,7 +60,7 @@ def download_stem(prediction: Prediction) -> str:
     return (
         slugify(prediction.title)[:60]
         or slugify(prediction.formula)
-        or f"prediction-{prediction.pk}"
+        or f"prediction-{prediction.public_id}"
     )
 
 
@@ -46,7 +74,7 @@ def _blob(field: str) -> Callable[[Prediction], bytes]:
 
 def values_csv(prediction: Prediction) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeCsvWriter(buffer)
     fixed = [
         "id",
         "title",
@@ -60,7 +88,7 @@ def values_csv(prediction: Prediction) -> str:
     writer.writerow(fixed + [output_header(o) for o in prediction.outputs])
     writer.writerow(
         [
-            prediction.pk,
+            prediction.public_id,
             prediction.title,
             prediction.input_text,
             prediction.canonical_smiles,
@@ -69,14 +97,14 @@ def values_csv(prediction: Prediction) -> str:
             prediction.model_name,
             prediction.model_version,
         ]
-        + [repr(float(o["value"])) for o in prediction.outputs]
+        + [float(o["value"]) for o in prediction.outputs]
     )
     return buffer.getvalue()
 
 
 def values_dict(prediction: Prediction) -> dict:
     return {
-        "id": str(prediction.pk),
+        "id": prediction.public_id,
         "title": prediction.title,
         "input": prediction.input_text,
         "canonical_smiles": prediction.canonical_smiles,

@@ -28,6 +28,14 @@ class PredictForm(SiteForm):
             }
         ),
     )
+    keep_private = forms.BooleanField(
+        required=False,
+        label="Keep private",
+        help_text=(
+            "Single predictions are shown in the public gallery. With “Keep private” the result"
+            " is not listed: only its link opens it. Batch uploads are always private."
+        ),
+    )
 
 
 class GalleryForm(SiteForm):

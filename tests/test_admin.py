@@ -20,7 +20,7 @@ def test_changelist_shows_thumbnails_and_names(curator, make_prediction):
     response = curator.get("/admin/predictions/prediction/")
     html = response.content.decode()
     assert response.status_code == 200
-    assert f"/predictions/{prediction.pk}/molecule.png" in html
+    assert f"/predictions/{prediction.public_id}/molecule.png" in html
     assert f'href="/admin/predictions/prediction/{prediction.pk}/change/">Ethanol</a>' in html
 
 
@@ -31,7 +31,7 @@ def test_changelist_filters_narrow_the_list(curator, make_prediction):
     changelist = "/admin/predictions/prediction/"
     html = curator.get(changelist).content.decode()
     sidebar = html[html.index('id="changelist-filter"') :]
-    for title in ("featured", "hidden", "model name", "source", "created at"):
+    for title in ("featured", "hidden", "public", "model name", "source", "created at"):
         assert f'data-filter-title="{title}"' in sidebar
 
     def titles(query: str) -> set[str]:
@@ -42,6 +42,8 @@ def test_changelist_filters_narrow_the_list(curator, make_prediction):
     assert titles("featured__exact=1") == {"Ethanol"}
     assert titles("hidden__exact=1") == {"Benzene"}
     assert titles("source__exact=form") == {"Benzene"}
+    Prediction.objects.filter(pk=benzene.pk).update(public=False)
+    assert titles("public__exact=0") == {"Benzene"}
     assert titles(f"model_name={quote(benzene.model_name)}") == {"Ethanol", "Benzene"}
     assert titles("model_name=another") == set()
     day = quote("2000-01-01 00:00:00+00:00")
@@ -85,8 +87,8 @@ def test_unfeature_action(curator, make_prediction):
 def test_change_page_shows_previews_and_blobs_are_read_only(curator, make_prediction):
     prediction = make_prediction("CCO")
     html = curator.get(f"/admin/predictions/prediction/{prediction.pk}/change/").content.decode()
-    assert f"/predictions/{prediction.pk}/molecule.svg" in html
-    assert f"/predictions/{prediction.pk}/plot.svg" in html
+    assert f"/predictions/{prediction.public_id}/molecule.svg" in html
+    assert f"/predictions/{prediction.public_id}/plot.svg" in html
     assert 'name="canonical_smiles"' not in html  # read-only, not an input
 
 

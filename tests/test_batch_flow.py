@@ -16,7 +16,7 @@ from django.test import TestCase
 from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
-from predictions import services
+from predictions import owners, services
 from predictions.batch import services as batch_services
 from predictions.models import Batch, BatchRow, Prediction
 from predictions.tasks import run_batch
@@ -70,8 +70,16 @@ def _run(client, queue, data=CSV, **kwargs) -> Batch:
     return batch
 
 
+def _owner(client) -> str:
+    """Give the client's session an owner token, as its first upload would; its owner key."""
+    session = client.session
+    session[owners.SESSION_TOKEN] = "token-of-this-test-client"
+    session.save()
+    return owners.session_owner_key("token-of-this-test-client")
+
+
 def _download(client, batch, name):
-    response = client.get(reverse("predictions:batch_download", args=[batch.pk, name]))
+    response = client.get(reverse("predictions:batch_download", args=[batch.public_id, name]))
     assert response.status_code == 200 and response.streaming
     return b"".join(response.streaming_content)
 
@@ -102,7 +110,7 @@ def test_csv_export_matches_stored_predictions_with_ids_and_columns(client, queu
     units = [f"{o.label} [{o.unit}]" if o.unit else o.label for o in predictor.outputs]
     for record in table:
         if record["status"] == "ok":
-            stored = Prediction.objects.get(pk=record["prediction_id"])
+            stored = Prediction.objects.get(public_id=record["prediction_id"])
             assert record["canonical_smiles"] == stored.canonical_smiles
             assert [float(record[h]) for h in units] == [o["value"] for o in stored.outputs]
         else:
@@ -129,22 +137,26 @@ def test_sdf_and_zip_exports_hold_every_row(client, queue, predictor):
     assert names[0] == "results.csv"
     assert bundle.read("results.csv").decode() == _download(client, batch, "results.csv").decode()
     for prediction in Prediction.objects.all():
-        assert bundle.read(f"molecules/{prediction.pk}.png").startswith(b"\x89PNG")
-        assert bundle.read(f"plots/{prediction.pk}.png").startswith(b"\x89PNG")
+        assert bundle.read(f"molecules/{prediction.public_id}.png").startswith(b"\x89PNG")
+        assert bundle.read(f"plots/{prediction.public_id}.png").startswith(b"\x89PNG")
         stored = Prediction.objects.get(pk=prediction.pk)  # drawn once, then kept
-        assert bytes(stored.molecule_png) == bundle.read(f"molecules/{prediction.pk}.png")
+        assert bytes(stored.molecule_png) == bundle.read(f"molecules/{prediction.public_id}.png")
 
 
-def test_batch_molecules_are_drawn_on_first_view_and_show_in_the_gallery(client, queue, predictor):
+def test_batch_molecules_are_drawn_on_first_view_and_stay_out_of_the_gallery(
+    client, queue, predictor
+):
     _run(client, queue)
     prediction = Prediction.objects.get(canonical_smiles="CCO")
     assert not prediction.molecule_svg and not prediction.plot_png
-    response = client.get(reverse("predictions:download", args=[prediction.pk, "molecule.svg"]))
+    response = client.get(
+        reverse("predictions:download", args=[prediction.public_id, "molecule.svg"])
+    )
     assert response.status_code == 200 and b"<svg" in response.content
     prediction.refresh_from_db()
     assert prediction.molecule_svg and not prediction.plot_png
-    assert client.get(prediction.get_absolute_url()).status_code == 200
-    assert "CCO" in client.get(reverse("predictions:gallery")).content.decode()
+    assert client.get(prediction.get_absolute_url()).status_code == 200  # by its link only
+    assert prediction.public_id not in client.get(reverse("predictions:gallery")).content.decode()
 
 
 def test_molecules_already_stored_are_not_predicted_again(client, queue, predictor, monkeypatch):
@@ -163,7 +175,7 @@ def test_molecules_already_stored_are_not_predicted_again(client, queue, predict
 
 def test_progress_fragment_reports_the_true_counts_and_stops_polling(client, queue, predictor):
     batch = _run(client, queue)
-    url = reverse("predictions:batch_progress", args=[batch.pk])
+    url = reverse("predictions:batch_progress", args=[batch.public_id])
     response = client.get(url, headers={"HX-Request": "true"})
     assert response.status_code == 286
     text = response.content.decode()
@@ -174,8 +186,10 @@ def test_progress_fragment_reports_the_true_counts_and_stops_polling(client, que
 
 
 def test_progress_fragment_polls_while_running(client, predictor):
-    batch = batch_services.batch_create(text="CCO\nCCN\n")
-    text = client.get(reverse("predictions:batch_progress", args=[batch.pk])).content.decode()
+    batch = batch_services.batch_create(text="CCO\nCCN\n", owner_key=_owner(client))
+    text = client.get(
+        reverse("predictions:batch_progress", args=[batch.public_id])
+    ).content.decode()
     assert 'hx-trigger="every 1s"' in text and 'aria-valuenow="0"' in text
 
 
@@ -194,7 +208,9 @@ def test_cancel_stops_the_batch(client, queue, predictor, settings):
     page = client.get(batch.get_absolute_url()).content.decode()
     assert "Cancel batch" in page and "csrfmiddlewaretoken" in page
     assert response.status_code == 302
-    assert client.post(reverse("predictions:batch_cancel", args=[batch.pk])).status_code == 302
+    assert (
+        client.post(reverse("predictions:batch_cancel", args=[batch.public_id])).status_code == 302
+    )
     queue()
     batch.refresh_from_db()
     assert batch.status == "cancelled" and batch.rows_processed == 0
@@ -239,7 +255,14 @@ def test_a_chunk_rerun_after_a_crash_stores_each_row_once(predictor, settings):
         ("a,b\n1,2\n", "cols.csv", {}, "No SMILES column"),
         ("id,smiles\n1,C\n", "in.csv", {"smiles_column": "structure"}, "no SMILES column"),
         ("smiles\n" + "C\n" * 6, "rows.csv", {}, "limit is 5"),
-        ("smiles\n" + "C" * 600_000 + "\n", "size.csv", {}, "limit is 0.5 MiB"),
+        (
+            "smiles\n" + "C" * (2**20 + 2**19) + "\n",
+            "size.csv",
+            {},
+            "is 1.5 MiB; the limit is 1 MiB.",
+        ),
+        ('smiles,id\nCCO,"A-1\nCCC,A-2\n', "quote.csv", {}, "starts on line 2 is never closed"),
+        ("smiles,id,smiles\nC,1,C\n", "dup.csv", {}, "Columns 1 and 3 are both named"),
     ],
 )
 def test_bad_uploads_are_refused_up_front(
@@ -247,7 +270,7 @@ def test_bad_uploads_are_refused_up_front(
 ):
     settings.BATCH_MAX_ROWS = 5
     if name == "size.csv":
-        settings.BATCH_MAX_UPLOAD_BYTES = 2**19
+        settings.BATCH_MAX_UPLOAD_BYTES = 2**20
     response = _upload(client, data, name=name, **fields)
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -258,7 +281,7 @@ def test_the_form_states_the_limits_from_settings(client, settings):
     settings.BATCH_MAX_UPLOAD_BYTES = 5 * 2**20
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2**19
     html = client.get("/batches/").content.decode()
-    assert "up to 5 MiB and 100,000 rows" in html and "Up to 0.5 MiB: upload a file" in html
+    assert "Up to 5 MiB and 100,000 rows" in html and "Up to 0.5 MiB: upload a file" in html
     assert 'aria-describedby="id_file_helptext"' in html
 
 
@@ -280,7 +303,9 @@ def test_batch_list_and_unknown_ids(client, queue, predictor):
     assert client.get("/batches/999999/").status_code == 404
     assert client.get("/batches/not-an-id/").status_code == 404
     assert (
-        client.get(reverse("predictions:batch_download", args=[batch.pk, "x.exe"])).status_code
+        client.get(
+            reverse("predictions:batch_download", args=[batch.public_id, "x.exe"])
+        ).status_code
         == 404
     )
 
@@ -384,3 +409,32 @@ def test_a_batch_held_by_another_worker_is_tried_again_after_its_lease(predictor
     batch.refresh_from_db()
     assert batch.rows_processed == 0 and not BatchRow.objects.exists()
     HUEY.flush()
+
+
+def test_bad_rows_are_reported_per_row_not_changed_or_dropped(client, queue, predictor):
+    data = "id,smiles\nA-1,C😀\nA-2,c1ccccc1ééé\nA-3,CCO,stray\nA-4,\ufeffCCN\n"
+    batch = _run(client, queue, data=data)
+    rows = list(BatchRow.objects.filter(batch=batch).order_by("row_number"))
+    assert [(r.status, r.canonical_smiles) for r in rows] == [
+        ("error", ""),
+        ("error", ""),
+        ("error", ""),
+        ("ok", "CCN"),
+    ]
+    assert "'😀' (U+1F600) at position 2 is not ASCII" in rows[0].error
+    assert "'é' (U+00E9) at position 9 is not ASCII" in rows[1].error
+    assert rows[2].error.startswith("Line 4: this row has 3 cells but the header has 2")
+    page = client.get(batch.get_absolute_url()).content.decode()
+    assert "at position 9 is not ASCII" in page
+
+
+def test_a_body_over_the_upload_limit_is_refused_from_its_content_length(client, settings):
+    settings.BATCH_MAX_UPLOAD_BYTES = 2**20
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2**20
+    # The declared length alone decides: the body is never read (here it is not even sent).
+    response = client.generic(
+        "POST", reverse("predictions:batch_list"), b"", CONTENT_LENGTH=str(5 * 2**20)
+    )
+    assert response.status_code == 413
+    assert "The request is 5 MiB; batch files are limited to 1 MiB" in response.content.decode()
+    assert not Batch.objects.exists()

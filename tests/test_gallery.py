@@ -13,10 +13,14 @@ def stored(db, predictor):
     """Real predictions, predicted in one call and stored without pictures, as batches do."""
     parsed = [services.parse_for_model(smiles, predictor) for smiles in SMILES]
     values = predictor.predict([p.canonical_smiles for p in parsed])
-    return Prediction.objects.bulk_create(
-        services.build_prediction(parsed=p, predictor=predictor, values=v, draw=False)
-        for p, v in zip(parsed, values, strict=True)
-    )
+    stored = []
+    for p, v in zip(parsed, values, strict=True):
+        prediction = services.build_prediction(
+            parsed=p, predictor=predictor, values=v, draw=False, public=True
+        )
+        prediction.save()
+        stored.append(prediction)
+    return stored
 
 
 def cards(response) -> int:
@@ -48,7 +52,11 @@ def test_many_pages(client, stored, settings):
     assert "Next" not in response.content.decode()
     Prediction.objects.bulk_create(
         Prediction(
-            input_text=f"C{i}", canonical_smiles=f"fake{i}", model_name="m", model_hash=f"{i}"
+            input_text=f"C{i}",
+            canonical_smiles=f"fake{i}",
+            model_name="m",
+            model_hash=f"{i}",
+            public=True,
         )
         for i in range(20)
     )
@@ -60,7 +68,13 @@ def test_many_pages(client, stored, settings):
 
 def test_page_links_keep_the_search_and_the_form_shows_it(client, stored):
     Prediction.objects.bulk_create(
-        Prediction(input_text="x", canonical_smiles=f"CC{i}O", model_name="m", model_hash=f"{i}")
+        Prediction(
+            input_text="x",
+            canonical_smiles=f"CC{i}O",
+            model_name="m",
+            model_hash=f"{i}",
+            public=True,
+        )
         for i in range(20)
     )
     html = client.get("/gallery/?q=O&featured=&page_size=12&page=2").content.decode()

@@ -56,7 +56,7 @@ def test_valid_smiles_is_predicted_stored_and_shown(client, predictor):
         assert output["label"] in html and output["unit"] in html
     assert "C9H8O4" in html and prediction.model_name in html
     for name in ("molecule.svg", "plot.svg", "values.csv", "bundle.zip"):
-        assert f"/predictions/{prediction.pk}/{name}" in html
+        assert f"/predictions/{prediction.public_id}/{name}" in html
 
 
 def test_same_molecule_twice_is_stored_once(client):
@@ -139,6 +139,19 @@ def test_hidden_predictions_are_not_served(client, make_prediction):
     assert "CCO" not in client.get("/gallery/").content.decode()
 
 
+@pytest.mark.parametrize(("text", "position"), [("C😀", 2), ("😀C", 1), ("c1ccccc1ééé", 9)])
+def test_non_ascii_input_is_refused_not_silently_changed(client, text, position):
+    response = client.post(HOME, {"smiles": text})
+    assert response.status_code == 400
+    assert f"at position {position} is not ASCII" in response.content.decode()
+    assert not Prediction.objects.exists()
+
+
+def test_a_pasted_byte_order_mark_is_dropped(client, predictor):
+    assert client.post(HOME, {"smiles": "\ufeffCCO"}).status_code == 302
+    assert Prediction.objects.get().input_text == "CCO"
+
+
 def _section(html: str, heading: str) -> str:
     """The HTML of the home page section under `heading`, or "" when it is not shown."""
     start = html.find(f">{heading}</h2>")
@@ -149,7 +162,8 @@ def test_recent_predictions_are_the_users_not_the_examples_again(client, make_pr
     from predictions.models import Source
 
     make_prediction("CCO", title="Ethanol", source=Source.EXAMPLE, featured=True)
-    make_prediction("CCCO", title="Propanol", source=Source.BATCH)
+    make_prediction("CCCO", title="Propanol", source=Source.EXAMPLE)  # unfeatured example
+    make_prediction("CCCCCO", title="Pentanol", public=False)  # kept private
     html = client.get(HOME).content.decode()
     assert "Ethanol" in _section(html, "Featured")
     assert _section(html, "Recent predictions") == ""  # nothing users made: hidden
@@ -159,4 +173,5 @@ def test_recent_predictions_are_the_users_not_the_examples_again(client, make_pr
     html = client.get(HOME).content.decode()
     recent = _section(html, "Recent predictions")
     assert "Oc1ccccc1" in recent  # phenol, canonical
-    assert "Ethanol" not in recent and "Propanol" not in recent and "Butanol" not in recent
+    for title in ("Ethanol", "Propanol", "Pentanol", "Butanol"):
+        assert title not in recent

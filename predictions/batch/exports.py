@@ -6,7 +6,6 @@ memory stays flat for 100,000 rows. Pictures for the ZIP are drawn on first need
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 import zipfile
@@ -17,7 +16,7 @@ from rdkit import Chem
 from rdkit.Chem import rdDepictor
 
 from predictions import services as core
-from predictions.exports import Download, output_header
+from predictions.exports import Download, SafeCsvWriter, output_header
 from predictions.models import Batch, BatchRow, Prediction
 
 PAGE = 1000
@@ -52,10 +51,11 @@ def csv_header(batch: Batch) -> list[str]:
     ]
 
 
-def _values(batch: Batch, row: BatchRow) -> list[str]:
+def _values(batch: Batch, row: BatchRow) -> list[float | str]:
+    """The row's predicted values as floats (numbers stay numbers in every export)."""
     by_label = {o["label"]: o["value"] for o in row.outputs}
     values = [by_label.get(o["label"]) for o in batch.output_specs]
-    return [repr(float(v)) if v is not None else "" for v in values]
+    return [float(v) if v is not None else "" for v in values]
 
 
 def csv_record(batch: Batch, row: BatchRow) -> list:
@@ -69,13 +69,13 @@ def csv_record(batch: Batch, row: BatchRow) -> list:
         *_values(batch, row),
         row.status,
         row.error,
-        str(row.prediction_id) if row.prediction_id else "",
+        row.prediction_public_id,  # the prediction's link id, never the database key
     ]
 
 
 def _csv_lines(batch: Batch, rows: Iterable[BatchRow]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeCsvWriter(buffer)  # IDs, carried cells, headers and inputs are user text
     writer.writerow(csv_header(batch))
     for count, row in enumerate(rows, 1):
         writer.writerow(csv_record(batch, row))
@@ -90,9 +90,10 @@ def stream_csv(batch: Batch) -> Iterator[str]:
     return _csv_lines(batch, iter_batch_rows(batch))
 
 
-def _sd_value(value) -> str:
-    # A blank line ends an SD field: keep multi-line values readable but unbroken.
-    return "\n".join(line for line in str(value).splitlines() if line.strip())
+def sd_line(value) -> str:
+    """One line of text for an SD title or field: a line break would end or corrupt the record
+    (RDKit reads a title with a newline as a broken molfile), so lines are joined by spaces."""
+    return " ".join(part.strip() for part in str(value).splitlines() if part.strip())
 
 
 def sdf_record(batch: Batch, row: BatchRow) -> str:
@@ -101,7 +102,7 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
         mol = Chem.Mol()  # failed rows stay in the file, in order, as empty records
     else:
         rdDepictor.Compute2DCoords(mol)
-    mol.SetProp("_Name", row.input_id or f"row {row.row_number}")
+    mol.SetProp("_Name", sd_line(row.input_id) or f"row {row.row_number}")
     block = Chem.MolToMolBlock(mol).rstrip("\n") + "\n"
     fields = {
         "row": row.row_number,
@@ -113,7 +114,7 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
         zip([output_header(o) for o in batch.output_specs], _values(batch, row), strict=True)
     )
     fields.update(status=row.status, error=row.error)
-    body = "".join(f">  <{name}>\n{_sd_value(value)}\n\n" for name, value in fields.items())
+    body = "".join(f">  <{sd_line(name)}>\n{sd_line(value)}\n\n" for name, value in fields.items())
     return f"{block}{body}$$$$\n"
 
 
@@ -146,7 +147,8 @@ class _Pipe(io.RawIOBase):
 
 
 def _pictures(ids: list) -> Iterator[Prediction]:
-    fields = ("pk", "canonical_smiles", "outputs", "model_hash", "molecule_png", "plot_png")
+    fields = ("pk", "public_id", "canonical_smiles", "outputs", "model_hash")
+    fields += ("molecule_png", "plot_png")
     for prediction in Prediction.objects.filter(pk__in=ids).only(*fields):
         yield core.prediction_ensure_blobs(
             prediction=prediction, fields=("molecule_png", "plot_png")
@@ -154,7 +156,7 @@ def _pictures(ids: list) -> Iterator[Prediction]:
 
 
 def stream_zip(batch: Batch) -> Iterator[bytes]:
-    """results.csv, then molecules/<prediction_id>.png and plots/<prediction_id>.png."""
+    """results.csv, then molecules/<prediction_id>.png and plots/<prediction_id>.png (link ids)."""
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED) as bundle:
         with bundle.open("results.csv", "w") as member:
@@ -171,12 +173,12 @@ def stream_zip(batch: Batch) -> Iterator[bytes]:
                 reset_queries()
                 for prediction in _pictures(pending):
                     bundle.writestr(
-                        f"molecules/{prediction.pk}.png",
+                        f"molecules/{prediction.public_id}.png",
                         bytes(prediction.molecule_png),
                         compress_type=zipfile.ZIP_STORED,
                     )
                     bundle.writestr(
-                        f"plots/{prediction.pk}.png",
+                        f"plots/{prediction.public_id}.png",
                         bytes(prediction.plot_png),
                         compress_type=zipfile.ZIP_STORED,
                     )

@@ -2,7 +2,8 @@ from django import forms
 from django.conf import settings
 
 from predictions.forms import SiteForm
-from predictions.templatetags.limits import mib
+
+from .parsing import mib
 
 
 class BatchForm(SiteForm):
@@ -38,10 +39,10 @@ class BatchForm(SiteForm):
         super().__init__(*args, **kwargs)
         # The limits are settings: read them per form, not once at import.
         self.fields["file"].help_text = (
-            "CSV, TSV, SMILES (.smi/.txt) or SD file (.sdf), UTF-8; up to "
-            f"{mib(settings.BATCH_MAX_UPLOAD_BYTES)} and {settings.BATCH_MAX_ROWS:,} rows."
+            "CSV, TSV, SMILES (.smi/.txt) or SD file (.sdf), UTF-8 (or UTF-16 with a BOM). "
+            f"Up to {mib(settings.BATCH_MAX_UPLOAD_BYTES)} and {settings.BATCH_MAX_ROWS:,} rows."
         )
         self.fields["text"].help_text = (
-            "One per line, optionally followed by a name; or CSV/TSV with a header. Up to "
-            f"{mib(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}: upload a file for more."
+            "One per line, optionally followed by a name; or CSV/TSV with a header. "
+            f"Up to {mib(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}: upload a file for more."
         )

@@ -25,9 +25,8 @@ from django.utils import timezone
 from predictions import services as core
 from predictions.inference import Predictor, get_predictor
 from predictions.models import Batch, BatchRow, Prediction, Source
-from predictions.templatetags.limits import mib
 
-from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows
+from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows, too_large_message
 
 log = logging.getLogger(__name__)
 
@@ -67,17 +66,17 @@ def batch_create(
     text: str = "",
     smiles_column: str = "",
     id_column: str = "",
+    owner_key: str = "",
 ) -> Batch:
     """Validate an upload or pasted text and store it as a queued batch; raises BatchRefused.
 
-    Queueing the work is the caller's job (the view, once the batch is committed).
+    `owner_key` (predictions/owners.py) is who may see it; queueing the work is the
+    caller's job (the view, once the batch is committed).
     """
     if upload is None and not text.strip():
         raise BatchRefused("Choose a file or paste some SMILES.")
     if upload is not None and upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
-        raise BatchRefused(
-            f"The file is {mib(upload.size)}; the limit is {mib(settings.BATCH_MAX_UPLOAD_BYTES)}."
-        )
+        raise BatchRefused(too_large_message(upload.size, settings.BATCH_MAX_UPLOAD_BYTES))
     filename = Path(upload.name).name if upload is not None else "pasted.txt"
     path = _store_upload(upload=upload, text=text, filename=filename if upload else "")
     try:
@@ -87,12 +86,14 @@ def batch_create(
             smiles_column=smiles_column,
             id_column=id_column,
             max_rows=settings.BATCH_MAX_ROWS,
+            max_columns=settings.BATCH_MAX_COLUMNS,
         )
     except BatchRefused:
         path.unlink(missing_ok=True)
         raise
     predictor = get_predictor()
     batch = Batch.objects.create(
+        owner_key=owner_key,
         filename=filename[:255],
         input_path=str(path),
         file_format=layout.file_format,
@@ -161,7 +162,8 @@ def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
     found = Prediction.objects.filter(
         model_hash=predictor.weights_hash, canonical_smiles__in=smiles
     )
-    return {p.canonical_smiles: p for p in found.only("pk", "canonical_smiles", "outputs")}
+    fields = ("pk", "public_id", "canonical_smiles", "outputs")
+    return {p.canonical_smiles: p for p in found.only(*fields)}
 
 
 def process_chunk(
@@ -198,6 +200,7 @@ def process_chunk(
                 status=BatchRow.Status.OK if prediction else BatchRow.Status.ERROR,
                 error=errors.get(row.row_number, ""),
                 prediction_id=prediction.pk if prediction else None,
+                prediction_public_id=prediction.public_id if prediction else "",
                 canonical_smiles=prediction.canonical_smiles if prediction else "",
                 outputs=prediction.outputs if prediction else [],
             )
