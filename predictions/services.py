@@ -73,9 +73,12 @@ def parse_for_model(text: str, predictor: Predictor) -> chemistry.ParsedMolecule
 
 
 def find_existing(canonical_smiles: str, predictor: Predictor) -> Prediction | None:
-    return Prediction.objects.filter(
-        canonical_smiles=canonical_smiles, model_hash=predictor.weights_hash
-    ).first()
+    """The stored prediction of this molecule by this model, without its pictures."""
+    return (
+        Prediction.objects.without_blobs()
+        .filter(canonical_smiles=canonical_smiles, model_hash=predictor.weights_hash)
+        .first()
+    )
 
 
 def build_prediction(
@@ -126,7 +129,7 @@ def prediction_publish(*, prediction: Prediction) -> bool:
 
 def _reuse(existing: Prediction, parsed, public: bool) -> PredictionResult:
     was_public = existing.public
-    if public:
+    if public and not was_public:  # a listed molecule needs no write
         prediction_publish(prediction=existing)
     return PredictionResult(existing, False, parsed.standardisation_note, was_public)
 

@@ -67,6 +67,18 @@ def test_same_molecule_twice_is_stored_once(client):
     assert "predicted before" in second.content.decode()
 
 
+def test_a_stored_molecule_is_answered_without_pictures_or_writes(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.post(HOME, {"smiles": "OCC"})
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(HOME, {"smiles": "C(O)C"}).status_code == 302
+    sql = [q["sql"] for q in queries if "predictions_prediction" in q["sql"]]
+    assert len(sql) == 1 and sql[0].startswith("SELECT")
+    assert not any(blob in sql[0] for blob in Prediction.BLOB_FIELDS)
+
+
 def test_salt_is_stripped_and_the_page_says_so(client):
     response = client.post(HOME, {"smiles": "CC(=O)[O-].[Na+]"}, follow=True)
     prediction = Prediction.objects.get()
