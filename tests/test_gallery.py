@@ -1,6 +1,7 @@
 """Gallery paging and search, and the random-example redirect on an empty and a full site."""
 
 import pytest
+from django.urls import reverse
 
 from predictions import services
 from predictions.models import Prediction
@@ -25,6 +26,14 @@ def stored(db, predictor):
 
 def cards(response) -> int:
     return response.content.decode().count('class="card"')
+
+
+def test_cards_link_the_result_page_and_its_thumbnail(client, stored):
+    html = client.get("/gallery/").content.decode()
+    for prediction in stored:
+        thumbnail = reverse("predictions:download", args=[prediction.public_id, "molecule.png"])
+        assert f'<a href="{prediction.get_absolute_url()}">' in html
+        assert f'<img src="{thumbnail}"' in html
 
 
 def test_pagination_with_page_size(client, stored):
