@@ -76,6 +76,8 @@ class Predictor:
             )
             for i in range(config.num_labels)
         ]
+        # Per output label: n, RMSE (with its 95 % interval), MAE, R² on the test set; served by
+        # GET /api/v1/model.
         self.test_metrics = dict(getattr(config, "test_metrics", None) or {})
 
     def _max_tokens(self) -> int:
@@ -149,10 +151,3 @@ def get_predictor() -> Predictor:
                     settings.PREDICTION_MODEL_DIR, threads=settings.TORCH_THREADS
                 )
     return _predictor
-
-
-def reset_predictor() -> None:
-    """Forget the loaded model (tests, or after changing PREDICTION_MODEL_DIR)."""
-    global _predictor
-    with _lock:
-        _predictor = None
