@@ -108,7 +108,8 @@ def test_predict_refuses_bad_bodies_with_json_errors(client, settings, predictor
         client.post(f"{API}/predict", "x", content_type="text/plain"), 415, "unsupported_media_type"
     )
     _assert_error(client.get(f"{API}/predict"), 405, "method_not_allowed")
-    _assert_error(client.get(f"{API}/predictions/nosuchid"), 404, "not_found")
+    missing = _assert_error(client.get(f"{API}/predictions/nosuchid"), 404, "not_found")
+    assert missing["message"] == "No such prediction."
     _assert_error(client.get(f"{API}/nothing/here"), 404, "not_found")
     _assert_error(client.get(f"{API}/predictions", {"page": 99}), 404, "not_found")
 

@@ -7,7 +7,7 @@ unknown URLs and server errors under /api/ all answer JSON in this shape, never 
 from __future__ import annotations
 
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -57,6 +57,8 @@ def exception_handler(exc, context):
     """DRF's handler (it maps Http404 and PermissionDenied too), reshaped to our error body."""
     if isinstance(exc, RequestDataTooBig):  # a JSON body over DATA_UPLOAD_MAX_MEMORY_SIZE
         return Response(error_body("payload_too_large", str(exc)), status=413)
+    if isinstance(exc, Http404):  # from a selector: keep its sentence as the message
+        exc = exceptions.NotFound(str(exc) or None)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's 500 handler answers (JSON under /api/)

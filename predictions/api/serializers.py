@@ -8,6 +8,9 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from predictions.batch.exports import DOWNLOADS as BATCH_DOWNLOADS
+from predictions.batch.selectors import batch_progress
+from predictions.exports import DOWNLOADS
 from predictions.models import Batch, BatchRow, Prediction
 
 
@@ -96,8 +99,6 @@ class PredictionSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
     def get_downloads(self, prediction: Prediction) -> dict:
-        from predictions.exports import DOWNLOADS
-
         return links(self.context.get("request"), prediction.get_absolute_url(), DOWNLOADS)
 
 
@@ -215,8 +216,6 @@ class BatchSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def _progress(self, batch: Batch) -> dict:
-        from predictions.batch.selectors import batch_progress
-
         return batch_progress(batch=batch)
 
     def get_url(self, batch: Batch) -> str:
@@ -233,10 +232,8 @@ class BatchSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
     def get_downloads(self, batch: Batch) -> dict:
-        from predictions.batch.exports import DOWNLOADS
-
         base = f"/api/v1/batches/{batch.public_id}/"
-        return links(self.context.get("request"), base, DOWNLOADS)
+        return links(self.context.get("request"), base, BATCH_DOWNLOADS)
 
 
 class BatchRowSerializer(serializers.ModelSerializer):
