@@ -216,3 +216,5 @@ BATCH_INFERENCE_SIZE = env_int("BATCH_INFERENCE_SIZE", 128)
 BATCH_LEASE_SECONDS = env_int("BATCH_LEASE_SECONDS", 120)
 # Uploaded files wait here for the worker (share this directory between web and worker).
 BATCH_UPLOAD_DIR = Path(env("BATCH_UPLOAD_DIR", str(VAR_DIR / "batches")))
+# results.zip files the worker builds, served from here (web and worker must share it too).
+BATCH_EXPORT_DIR = Path(env("BATCH_EXPORT_DIR", str(VAR_DIR / "exports")))
