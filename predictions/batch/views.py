@@ -16,7 +16,7 @@ from django.http import (
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
 from predictions import owners, tasks
@@ -26,7 +26,7 @@ from .forms import BatchForm
 from .parsing import BatchRefused
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def batch_list(request: HttpRequest) -> HttpResponse:
     form = BatchForm(request.POST or None, request.FILES or None)
     status = 200
@@ -72,7 +72,7 @@ def _until_finished(request: HttpRequest, batch, response: HttpResponse) -> Http
     return response
 
 
-@require_GET
+@require_safe
 def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     batch = _own_batch(request, public_id)
     context = {
@@ -85,14 +85,14 @@ def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     return render(request, "batches/detail.html", context)
 
 
-@require_GET
+@require_safe
 def batch_progress(request: HttpRequest, public_id: str) -> HttpResponse:
     batch = _own_batch(request, public_id)
     response = render(request, "batches/_progress.html", selectors.batch_progress(batch=batch))
     return _until_finished(request, batch, response)
 
 
-@require_GET
+@require_safe
 def batch_rows(request: HttpRequest, public_id: str) -> HttpResponse:
     batch = _own_batch(request, public_id)
     response = render(request, "batches/_rows.html", _rows_context(request, batch))
@@ -106,7 +106,7 @@ def batch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
     return redirect(batch)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def batch_zip(request: HttpRequest, public_id: str) -> HttpResponse:
     """GET: the ZIP's state (polled while it is built). POST: ask the worker to build it."""
     batch = _own_batch(request, public_id)
@@ -127,7 +127,7 @@ def _attachment_name(batch, filename: str) -> str:
     return f"{stem}-{batch.public_id}-{filename}"
 
 
-@require_GET
+@require_safe
 def batch_download(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBase:
     """CSV and SDF streamed from the rows; the ZIP only as the file the worker finished.
 
