@@ -76,7 +76,6 @@ class Predictor:
             )
             for i in range(config.num_labels)
         ]
-        self.test_metrics = dict(getattr(config, "test_metrics", None) or {})
 
     def _max_tokens(self) -> int:
         limits = [getattr(self.model.config, "max_position_embeddings", None)]
@@ -149,10 +148,3 @@ def get_predictor() -> Predictor:
                     settings.PREDICTION_MODEL_DIR, threads=settings.TORCH_THREADS
                 )
     return _predictor
-
-
-def reset_predictor() -> None:
-    """Forget the loaded model (tests, or after changing PREDICTION_MODEL_DIR)."""
-    global _predictor
-    with _lock:
-        _predictor = None

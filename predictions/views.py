@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
@@ -101,19 +100,11 @@ def download(request: HttpRequest, public_id: str, filename: str) -> HttpRespons
 
 @require_safe
 def gallery(request: HttpRequest) -> HttpResponse:
-    form = GalleryForm(request.GET)
-    terms = form.cleaned_or_defaults()
+    terms = GalleryForm(request.GET).cleaned_or_defaults()
     predictions = selectors.gallery_list(query=terms["q"], featured_only=terms["featured"])
     page = Paginator(predictions, terms["page_size"]).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "form": form,
-        "page": page,
-        "terms": terms,
-        "query": query.urlencode(),
-        "page_sizes": settings.GALLERY_PAGE_SIZES,
-    }
+    # The form shows the search as applied: a bad value shows as the default used instead.
+    context = {"form": GalleryForm(initial=terms), "page": page, "terms": terms}
     return render(request, "predictions/gallery.html", context)
 
 

@@ -264,6 +264,14 @@ def test_bad_uploads_are_refused_up_front(
     assert HUEY.pending_count() == 0 and not Batch.objects.exists()
 
 
+def test_the_form_states_the_limits_from_settings(client, settings):
+    settings.BATCH_MAX_UPLOAD_BYTES = 5 * 2**20
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2**19
+    html = client.get("/batches/").content.decode()
+    assert "Up to 5 MiB and 100,000 rows" in html and "Up to 0.5 MiB: upload a file" in html
+    assert 'aria-describedby="id_file_helptext"' in html
+
+
 def test_nothing_to_upload_is_refused(client, queue):
     response = _post(client, {"text": "  "})
     assert response.status_code == 400 and "Choose a file or paste" in response.content.decode()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # each test starts manage.py in a fresh process
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -110,3 +111,16 @@ def test_model_directory_comes_from_the_environment(tmp_path):
         "settings.PREDICTION_MODEL_DIR", PREDICTION_MODEL_DIR=str(tmp_path)
     ) == str(tmp_path)
     assert settings_value("settings.PREDICTION_MODEL_DIR").endswith("checkpoints/default")
+
+
+def test_the_sqlite_file_is_in_wal_mode_with_normal_sync(tmp_path):
+    code = (
+        "from django.db import connection; c = connection.cursor(); "
+        "print(c.execute('PRAGMA journal_mode').fetchone()[0], "
+        "c.execute('PRAGMA synchronous').fetchone()[0])"
+    )
+    result = run_manage(
+        "shell", "--no-imports", "-c", code, SQLITE_PATH=str(tmp_path / "db.sqlite3")
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "1"]  # 1 = NORMAL: no fsync per commit

@@ -75,11 +75,11 @@ def batch_create(
     `owner_key` (predictions/owners.py) is who may see it; queueing the work is the
     caller's job (the view, once the batch is committed).
     """
+    if upload is None and not text.strip():
+        raise BatchRefused("Choose a file or paste some SMILES.")
     if upload is not None and upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
         raise BatchRefused(too_large_message(upload.size, settings.BATCH_MAX_UPLOAD_BYTES))
     filename = Path(upload.name).name if upload is not None else "pasted.txt"
-    if upload is None and not text.strip():
-        raise BatchRefused("Choose a file or paste some SMILES.")
     path = _store_upload(upload=upload, text=text, filename=filename if upload else "")
     try:
         layout = inspect_file(

@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from .conftest import PageGuard
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = Path(settings.BASE_DIR) / "predictions" / "data" / "example_drugs.csv"
 APPLET = "document.querySelector('[data-editor-ready]').jsmeApplet"
@@ -88,11 +88,11 @@ def test_invalid_smiles_shows_message_beside_the_field(
     page.get_by_role("button", name="Predict").click()
     guard.allow("status of 400")  # the form answers 400 on purpose
 
-    error = page.locator("#smiles-error")
+    error = page.locator("#id_smiles_error")  # Django's id for the field's error list
     expect(error).to_be_visible()
     expect(error).not_to_be_empty()
     expect(field).to_have_attribute("aria-invalid", "true")
-    expect(field).to_have_attribute("aria-describedby", re.compile(r"\bsmiles-error\b"))
+    expect(field).to_have_attribute("aria-describedby", re.compile(r"\bid_smiles_error\b"))
     expect(field).to_have_value("C1CC(")
     field_box, error_box = field.bounding_box(), error.bounding_box()
     assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 40, (
