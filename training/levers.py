@@ -1,92 +1,141 @@
-"""Lever study: reduced-budget proxy runs, model selection on validation only.
+"""Lever study: what the size of the MOSES pre-training corpus does, judged on VALIDATION only.
 
-python -m predictions.training.levers --output checkpoints/default/levers.json
-Test RMSE is recorded for the report only; choices are made on validation RMSE.
+Two steps, so the arms can run on a machine without RDKit (e.g. a GPU box):
+
+    python -m training.levers prepare --bundle var/levers-bundle   # here: RDKit work
+    python -m training.levers run --bundle var/levers-bundle --device cuda --output levers.json
+
+``prepare`` standardises the corpora, computes the descriptor targets and a few randomised
+SMILES per molecule, and saves them with the tokenizer; ``run`` replays the same training code
+(``training.train``) with those precomputed inputs. Each arm is one ensemble member with the
+shipped configuration; no test or external molecule is touched.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
-import os
+import pickle
 import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
 
 from . import data as D
-from .evaluate import metrics
-from .train import Batcher, TrainConfig, finetune, predict_raw, pretrain
+from . import train as T
 
-PROXY = dict(hidden=128, layers=3, heads=4, intermediate=256, pretrain_epochs=3, epochs=20)
-
-LEVERS = [
-    ("no pre-training, no augmentation", dict(pretrain="none", augment=0.0)),
-    ("+ randomised-SMILES augmentation", dict(pretrain="none", augment=0.5)),
-    ("+ aug + descriptor pre-training", dict(pretrain="desc", augment=0.5)),
-    ("+ aug + MLM pre-training", dict(pretrain="mlm", augment=0.5)),
-    ("+ aug + descriptor+MLM pre-training", dict(pretrain="desc+mlm", augment=0.5)),
-    (
-        "+ aug + descriptor pre-training, 10 pre-training epochs",
-        dict(pretrain="desc", augment=0.5, pretrain_epochs=10),
-    ),
-    ("+ aug + all-217-RDKit-descriptor pre-training", dict(pretrain="descall", augment=0.5)),
-    (
-        "+ aug + descriptor pre-training, hidden 192 / 4 layers",
-        dict(pretrain="desc", augment=0.5, hidden=192, layers=4, intermediate=384),
-    ),
-    (
-        "+ aug + descriptor pre-training, hidden 256 / 4 layers",
-        dict(pretrain="desc", augment=0.5, hidden=256, layers=4, intermediate=512),
-    ),
+ARMS = [  # (name, pre-training on?, MOSES molecules)
+    ("no pre-training", False, 0),
+    ("ChEMBL only (+ fitting molecules)", True, 0),
+    ("ChEMBL + 50 k MOSES", True, 50_000),
+    ("ChEMBL + 200 k MOSES", True, 200_000),
 ]
+N_VARIANTS = 2  # precomputed randomised SMILES per molecule (augmentation without RDKit)
 
 
-def run_lever(name, overrides, splits, tok, log=print):
-    import torch
-
-    cfg = TrainConfig(**{**PROXY, **overrides})
-    torch.set_num_threads(cfg.threads)
-    t0 = time.time()
-    state = pretrain(cfg, tok, splits.pretrain_smiles, log=lambda *a: None)
-    model, hist, _, _ = finetune(cfg, tok, splits, state, log=lambda *a: None)
-    best = min(hist, key=lambda h: h["val_score"])
-    b = Batcher(tok, cfg.max_len)
-    test = {}
-    for t, lab in enumerate(D.TASKS):
-        p = predict_raw(model, b, splits.test_smiles[lab])[:, t]
-        test[lab] = metrics(splits.test_y[lab], p)["rmse"]
-    r = {
-        "lever": name,
-        "config": {**PROXY, **overrides},
-        "best_epoch": best["epoch"],
-        "val_rmse": dict(zip(D.TASKS, best["val_rmse"])),
-        "val_score": best["val_score"],
-        "test_rmse": test,
-        "seconds": round(time.time() - t0, 1),
-    }
-    log(json.dumps(r))
-    return r
-
-
-def main(argv=None):
+def prepare(bundle: Path, seed: int = 0, quick: bool = False) -> None:
     from .pipeline import build_tokenizer_for
 
-    p = argparse.ArgumentParser()
-    p.add_argument("--output", default="checkpoints/default/levers.json")
-    p.add_argument("--only", type=int, nargs="*")
-    a = p.parse_args(argv)
-    splits = D.make_splits(seed=0)
-    tok = build_tokenizer_for(splits, 128, 0)
+    splits = D.make_splits(seed=seed, quick=quick)
+    largest = max(n for _, _, n in ARMS)
+    corpora = {
+        n: D.pretrain_corpus(splits, n // 1000 if quick else n, seed=seed, quick=quick)[0]
+        for _, on, n in ARMS
+        if on
+    }
+    everything = list(dict.fromkeys(s for c in corpora.values() for s in c))
+    tok = build_tokenizer_for(corpora[largest], splits, T.TrainConfig().max_len, seed)
+    desc = D.descriptor_targets(everything).astype(np.float32)
+    rng = np.random.RandomState(seed)
+    variants = {s: [D.randomized_smiles(s, rng) for _ in range(N_VARIANTS)] for s in everything}
+    index = {s: i for i, s in enumerate(everything)}
+    bundle.mkdir(parents=True, exist_ok=True)
+    tok.save_pretrained(bundle / "tokenizer")
+    with gzip.open(bundle / "bundle.pkl.gz", "wb") as f:
+        pickle.dump(
+            {
+                "splits": splits,
+                "quick": quick,
+                "corpora": {n: np.array([index[s] for s in c]) for n, c in corpora.items()},
+                "smiles": everything,
+                "desc": desc,
+                "variants": [variants[s] for s in everything],
+            },
+            f,
+        )
+
+
+def _use_precomputed(b: dict) -> None:
+    """Point training.train at the bundle's descriptors and randomised SMILES (no RDKit)."""
+    index = {s: i for i, s in enumerate(b["smiles"])}
+    variants = b["variants"]
+    D.descriptor_targets = lambda smiles: b["desc"][[index[s] for s in smiles]].astype(np.float64)
+    D.randomized_smiles = lambda s, rng: (
+        variants[index[s]][rng.randint(N_VARIANTS)] if s in index else s
+    )
+
+
+def run(bundle: Path, output: Path, device: str, seed: int = 0) -> dict:
+    import torch
+    from transformers import AutoTokenizer
+
+    with gzip.open(bundle / "bundle.pkl.gz", "rb") as f:
+        b = pickle.load(f)
+    _use_precomputed(b)
+    corpora = {n: [b["smiles"][i] for i in idx] for n, idx in b["corpora"].items()}
+    tok = AutoTokenizer.from_pretrained(bundle / "tokenizer")
+    splits = b["splits"]
+    from .pipeline import quick_config
+
+    cfg0 = quick_config(seed) if b["quick"] else T.TrainConfig(seed=seed)
+    base = replace(cfg0, device=device, ensemble=1)
     results = []
-    if os.path.exists(a.output):
-        with open(a.output) as f:
-            results = json.load(f)["results"]
-    done = {r["lever"] for r in results}
-    for i, (name, ov) in enumerate(LEVERS):
-        if (a.only and i not in a.only) or name in done:
-            continue
-        results.append(run_lever(name, ov, splits, tok, log=lambda s: print(s, flush=True)))
-        os.makedirs(os.path.dirname(a.output) or ".", exist_ok=True)
-        with open(a.output, "w") as f:
-            json.dump({"proxy_budget": PROXY, "results": results}, f, indent=2, ensure_ascii=False)
+    for name, on, n in ARMS:
+        t0 = time.time()
+        cfg = replace(base, pretrain="desc" if on else "none", n_moses=n)
+        state = T.pretrain(cfg, tok, corpora[n], log=print) if on else None
+        _, hist, _, _ = T.finetune(cfg, tok, splits, state, log=lambda *a: None)
+        best = min(hist, key=lambda h: h["val_score"])
+        results.append(
+            {
+                "lever": name,
+                "n_pretrain": len(corpora[n]) if on else 0,
+                "best_epoch": best["epoch"],
+                "val_rmse": best["val_rmse"],
+                "val_score": best["val_score"],
+                "seconds": round(time.time() - t0, 1),
+            }
+        )
+        print(json.dumps(results[-1]), flush=True)
+    out = {
+        "setup": (
+            f"One member with the shipped configuration (hidden {base.hidden}, {base.layers} "
+            f"layers, {base.pretrain_epochs} pre-training epochs over the corpus, up to "
+            f"{base.epochs} fine-tuning epochs), seed {seed}, run on `{device}` "
+            f"({torch.cuda.get_device_name(0) if device.startswith('cuda') else 'CPU'}). "
+            "Val score = mean over the three tasks of validation RMSE / training-target SD "
+            "(lower is better); decisions use validation only."
+        ),
+        "results": results,
+    }
+    output.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(prog="python -m training.levers")
+    p.add_argument("step", choices=["prepare", "run"])
+    p.add_argument("--bundle", type=Path, default=Path("var/levers-bundle"))
+    p.add_argument("--output", type=Path, default=Path("var/levers.json"))
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--quick", action="store_true", help="tiny smoke run of both steps")
+    a = p.parse_args(argv)
+    if a.step == "prepare":
+        prepare(a.bundle, quick=a.quick)
+    else:
+        run(a.bundle, a.output, a.device)
 
 
 if __name__ == "__main__":
