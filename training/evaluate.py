@@ -24,7 +24,9 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict:
         "rmse": float(np.sqrt(np.mean(err**2))),
         "mae": float(np.mean(np.abs(err))),
         "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan"),
-        "spearman": float(spearmanr(y, p).statistic) if len(y) > 2 else float("nan"),
+        "spearman": float(spearmanr(y, p).statistic)
+        if len(y) > 2 and p.std() > 0
+        else float("nan"),  # undefined for a constant predictor
         "n": int(len(y)),
     }
 
