@@ -227,6 +227,10 @@ installed.
   batch order, augmentation): {c["epochs"]} epochs max, AdamW lr {c["lr"]}, batch {c["batch"]},
   warm-up + linear decay, randomised-SMILES augmentation (p={c["augment"]}); weights of the best
   validation epoch kept (epochs {", ".join(str(e) for e in m["best_epochs"])}).
+* Wall-time caps (so the CPU pipeline fits its budget): pre-training {c["pretrain_budget_s"]:.0f} s,
+  fine-tuning {c["time_budget_s"]:.0f} s per member, checked after each epoch; this run
+  {_caps(m)}. Because of the caps a faster or less busy machine trains further: the
+  pipeline is seeded but not bit-for-bit reproducible across machines.
 * CPU only, 1 torch thread, seeded. Wall time: pre-training {m["pretrain_seconds"]:.0f} s,
   pre-training + fine-tuning {m["train_seconds"]:.0f} s, whole pipeline incl. baselines and
   evaluation {m["pipeline_seconds"]:.0f} s on {m["hardware"]}.
@@ -276,3 +280,14 @@ def _domain(m: dict) -> str:
         f"Fitting/validation molecules: median {d['heavy_atoms_median']:.0f} heavy atoms, 95 % ≤ "
         f"{d['heavy_atoms_p95']:.0f}, max {d['heavy_atoms_max']}; most common elements: {els}."
     )
+
+
+def _caps(m: dict) -> str:
+    c = m["train_config"]
+    done = [len(h) for h in m["val_histories"]]
+    pre = (
+        "stopped pre-training at the cap"
+        if m["pretrain_seconds"] >= c["pretrain_budget_s"]
+        else "finished pre-training"
+    )
+    return f"{pre}, and the members ran {', '.join(map(str, done))} of {c['epochs']} fine-tuning epochs"

@@ -77,7 +77,15 @@ def _use_precomputed(b: dict) -> None:
     )
 
 
-def run(bundle: Path, output: Path, device: str, seed: int = 0) -> dict:
+def run(
+    bundle: Path,
+    output: Path,
+    device: str,
+    seed: int = 0,
+    arms: list[int] | None = None,
+    ensemble: bool = True,
+    **overrides,
+) -> dict:
     import torch
     from transformers import AutoTokenizer
 
@@ -90,7 +98,7 @@ def run(bundle: Path, output: Path, device: str, seed: int = 0) -> dict:
     from .pipeline import quick_config
 
     cfg0 = quick_config(seed) if b["quick"] else T.TrainConfig(seed=seed)
-    base = replace(cfg0, device=device, ensemble=1)
+    base = replace(cfg0, device=device, ensemble=1, **overrides)
     results, states = [], {}
 
     def save() -> dict:
@@ -108,7 +116,9 @@ def run(bundle: Path, output: Path, device: str, seed: int = 0) -> dict:
         output.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
         return out
 
-    for name, on, n in ARMS:
+    for name, on, n in [ARMS[i] for i in (arms or range(len(ARMS)))]:
+        if overrides:
+            name += ", " + ", ".join(f"{k} {v}" for k, v in overrides.items())
         t0 = time.time()
         cfg = replace(base, pretrain="desc" if on else "none", n_moses=n)
         states[n] = T.pretrain(cfg, tok, corpora[n], log=print) if on else None
@@ -126,8 +136,9 @@ def run(bundle: Path, output: Path, device: str, seed: int = 0) -> dict:
         )
         print(json.dumps(results[-1]), flush=True)
         save()
-    results.append(_ensemble_arm(replace(base, ensemble=ENSEMBLE_ARM[1]), tok, splits, states))
-    print(json.dumps(results[-1]), flush=True)
+    if ensemble and ENSEMBLE_ARM[0] in states:
+        results.append(_ensemble_arm(replace(base, ensemble=ENSEMBLE_ARM[1]), tok, splits, states))
+        print(json.dumps(results[-1]), flush=True)
     return save()
 
 
@@ -167,11 +178,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--output", type=Path, default=Path("var/levers.json"))
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true", help="tiny smoke run of both steps")
+    p.add_argument("--arms", type=int, nargs="*", help="indices into ARMS (default: all)")
+    p.add_argument("--epochs", type=int, help="fine-tuning epochs (default: the shipped value)")
+    p.add_argument("--lr", type=float, help="fine-tuning learning rate")
+    p.add_argument("--no-ensemble", action="store_true", help="skip the ensemble arm")
     a = p.parse_args(argv)
     if a.step == "prepare":
         prepare(a.bundle, quick=a.quick)
     else:
-        run(a.bundle, a.output, a.device)
+        extra = {k: v for k, v in (("epochs", a.epochs), ("lr", a.lr)) if v is not None}
+        run(a.bundle, a.output, a.device, arms=a.arms, ensemble=not a.no_ensemble, **extra)
 
 
 if __name__ == "__main__":

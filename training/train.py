@@ -24,13 +24,13 @@ class TrainConfig:
     max_len: int = 128
     # pre-training
     pretrain: str = "desc"  # "none" | "mlm" | "desc" | "desc+mlm" (v1 lever study: desc best)
-    n_moses: int = 60_000  # MOSES molecules added to the ChEMBL pre-training corpus
+    n_moses: int = 50_000  # MOSES molecules added to the ChEMBL pre-training corpus
     pretrain_epochs: int = 2
     pretrain_lr: float = 5e-4
     pretrain_batch: int = 64
     pretrain_augment: bool = True
     # fine-tuning
-    epochs: int = 10
+    epochs: int = 8
     lr: float = 5e-4
     batch: int = 32
     augment: float = 0.5  # probability of a randomised SMILES per molecule per epoch
@@ -39,8 +39,10 @@ class TrainConfig:
     device: str = "cpu"  # the shipped path is CPU; "cuda" only speeds up the lever study
     threads: int = 1  # 1 is far faster than 2 when the 2 cores are shared (measured 10x)
     ensemble: int = 5  # deep-ensemble members (seeds seed .. seed+K-1), one pre-trained start
-    pretrain_budget_s: float = 1e9  # wall-time cap on pre-training (stops mid-epoch)
-    time_budget_s: float = 1e9  # wall-time cap on fine-tuning, per member
+    # Wall-time caps that keep the CPU pipeline inside its budget on 2 shared cores (the
+    # shipped run hit them; a faster machine trains further, so results depend on speed).
+    pretrain_budget_s: float = 900  # pre-training (stops mid-epoch)
+    time_budget_s: float = 330  # fine-tuning, per member (checked after each epoch)
 
     def to_dict(self):
         return asdict(self)
