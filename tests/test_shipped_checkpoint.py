@@ -13,6 +13,7 @@ import torch
 
 from chemcore import checkpoint as C
 from chemcore.standardise import standardise_smiles
+from training.pipeline import SITE_CONFIG_KEYS
 
 CKPT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
 LOGS, LOGD, DG = 0, 1, 2
@@ -65,20 +66,9 @@ def test_files_and_size(manifest):
 
 
 def test_config_keys_identical_in_every_member(manifest):
-    keys = (
-        "id2label",
-        "label2id",
-        "problem_type",
-        C.KEY_UNITS,
-        C.KEY_RANGES,
-        C.KEY_TEST_METRICS,
-        C.KEY_DISPLAY_NAME,
-        C.KEY_VERSION,
-        C.KEY_TRAINING_DATA,
-    )
     confs = [json.loads((CKPT / m / "config.json").read_text()) for m in manifest.members]
-    first = {k: confs[0][k] for k in keys}
-    assert all({k: c[k] for k in keys} == first for c in confs[1:])
+    first = {k: confs[0][k] for k in SITE_CONFIG_KEYS}
+    assert all({k: c[k] for k in SITE_CONFIG_KEYS} == first for c in confs[1:])
     labels = [first["id2label"][str(i)] for i in range(3)]
     assert "logS" in labels[LOGS] and "logD" in labels[LOGD] and "ΔG_hyd" in labels[DG]
     assert first["problem_type"] == "regression"

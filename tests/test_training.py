@@ -12,17 +12,7 @@ import torch
 
 from chemcore import checkpoint as C
 from training import data as D
-from training.pipeline import CHECKPOINT_FILES, MEMBER_FILES
-
-SITE_KEYS = (
-    "id2label",
-    C.KEY_UNITS,
-    C.KEY_RANGES,
-    C.KEY_TEST_METRICS,
-    C.KEY_DISPLAY_NAME,
-    C.KEY_VERSION,
-    C.KEY_TRAINING_DATA,
-)
+from training.pipeline import CHECKPOINT_FILES, MEMBER_FILES, SITE_CONFIG_KEYS
 
 
 def test_training_imports_nothing_from_the_site():
@@ -179,7 +169,7 @@ def test_quick_run_writes_an_ensemble_checkpoint(quick_run):
         y = predict_checkpoint(tok, model, ["CCO", "c1ccccc1O"])
         assert y.shape == (2, 3) and np.isfinite(y).all()
         conf = json.loads((out / member / "config.json").read_text())
-        configs.append({k: conf[k] for k in SITE_KEYS})
+        configs.append({k: conf[k] for k in SITE_CONFIG_KEYS})
     assert configs[0] == configs[1]  # the site's keys are identical in every member
     assert configs[0]["id2label"] == {str(i): t for i, t in enumerate(D.TASKS)}
     assert configs[0][C.KEY_TEST_METRICS] == json.loads(json.dumps(metrics["test"]))

