@@ -2,6 +2,7 @@
 
 import csv
 import io
+import zipfile
 
 import pytest
 from django.contrib.auth.models import User
@@ -242,3 +243,23 @@ def test_curators_create_api_tokens_in_the_admin(admin_client, django_user_model
     response = admin_client.post("/admin/authtoken/tokenproxy/add/", {"user": user.pk})
     assert response.status_code == 302
     assert Token.objects.filter(user=user).exists()
+
+
+def test_results_zip_is_built_by_the_worker_then_downloaded(client, queue, predictor):
+    created = _post_json(client, "/batches", {"smiles": ["CCO", "c1ccccc1O"]})
+    batch_id = created.json()["id"]
+    queue()
+    error = _assert_error(client.get(f"{API}/batches/{batch_id}/results.zip"), 409, "not_ready")
+    assert f"/api/v1/batches/{batch_id}/zip" in error["message"]
+    assert client.get(f"{API}/batches/{batch_id}/zip").json()["status"] == "none"
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        asked = client.post(f"{API}/batches/{batch_id}/zip")
+    assert asked.status_code == 202 and asked.json()["status"] == "queued"
+    queue()
+    state = client.get(f"{API}/batches/{batch_id}/zip").json()
+    assert state["status"] == "ready" and state["url"].endswith(f"/{batch_id}/results.zip")
+    download = client.get(f"{API}/batches/{batch_id}/results.zip")
+    assert download.status_code == 200 and download["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))) as bundle:
+        names = bundle.namelist()
+    assert "results.csv" in names and sum(n.startswith("molecules/") for n in names) == 2

@@ -117,6 +117,8 @@ def test_sdf_and_zip_exports_hold_every_row(client, queue, predictor):
     assert float(records[0].GetProp(header)) == first.outputs[0]["value"]
     assert records[1].GetProp("site") == "south" and records[2].GetProp("status") == "error"
 
+    client.post(reverse("predictions:batch_zip", args=[batch.public_id]))
+    assert queue() == 1  # the worker builds the ZIP
     bundle = zipfile.ZipFile(io.BytesIO(_download(client, batch, "results.zip")))
     names = bundle.namelist()
     assert names[0] == "results.csv"

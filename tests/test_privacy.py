@@ -38,8 +38,10 @@ def _batch_urls(batch: Batch) -> list[str]:
     names = ["batch_detail", "batch_progress", "batch_rows"]
     urls = [reverse(f"predictions:{name}", args=[batch.public_id]) for name in names]
     downloads = ["results.csv", "results.sdf", "results.zip"]
-    return urls + [
-        reverse("predictions:batch_download", args=[batch.public_id, name]) for name in downloads
+    return [
+        *urls,
+        *[reverse("predictions:batch_download", args=[batch.public_id, n]) for n in downloads],
+        reverse("predictions:batch_zip", args=[batch.public_id]),
     ]
 
 
@@ -63,6 +65,10 @@ def test_another_visitor_cannot_list_open_export_or_cancel_a_batch(queue, predic
     owner, other, cookieless = Client(), Client(), Client()
     batch = _upload(owner, queue)
     _upload(other, queue, data="smiles\nCCN\n", name="other.csv")  # other has a session too
+    zip_url = reverse("predictions:batch_zip", args=[batch.public_id])
+    assert other.post(zip_url).status_code == 404 and cookieless.post(zip_url).status_code == 404
+    assert owner.post(zip_url).status_code == 302  # the owner asks for the ZIP; it is built
+    queue()
 
     listing = owner.get(reverse("predictions:batch_list")).content.decode()
     assert "acme.csv" in listing and "other.csv" not in listing

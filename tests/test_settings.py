@@ -59,7 +59,19 @@ def test_mongodb_uri_switches_to_the_official_backend():
         "MongoAdminConfig" in apps
         and "MongoAuthConfig" in apps
         and "MongoContentTypesConfig" in apps
+        and "MongoAxesConfig" in apps
     )
+    assert settings_value("settings.MIGRATION_MODULES['axes']", **env).endswith(
+        "mongo_migrations.axes"
+    )
+
+
+def test_login_attempts_are_counted_in_redis_when_there_is_one_else_in_the_database():
+    assert settings_value("settings.AXES_HANDLER").endswith("AxesDatabaseHandler")
+    redis = {"REDIS_URL": "redis://cache.example:6379/0"}
+    assert settings_value("settings.AXES_HANDLER", **redis).endswith("AxesCacheHandler")
+    assert settings_value("settings.CACHES['default']['BACKEND']", **redis).endswith("RedisCache")
+    assert settings_value("settings.AXES_FAILURE_LIMIT") == "10"
 
 
 @pytest.mark.parametrize("mongo", [False, True], ids=["sqlite-tree", "mongo-tree"])
@@ -80,7 +92,8 @@ def test_debug_is_off_unless_asked():
     assert settings_value("settings.DEBUG", DJANGO_DEBUG="true") == "True"
 
 
-def test_check_deploy_is_clean_under_production_settings():
+@pytest.mark.parametrize("redis", [False, True], ids=["database-attempts", "redis-attempts"])
+def test_check_deploy_is_clean_under_production_settings(redis):
     result = run_manage(
         "check",
         "--deploy",
@@ -88,6 +101,7 @@ def test_check_deploy_is_clean_under_production_settings():
         "WARNING",
         DJANGO_SECRET_KEY="a-long-random-production-secret-" + "k" * 40,
         DJANGO_ALLOWED_HOSTS="predict.example.org",
+        **({"REDIS_URL": "redis://cache.example:6379/0"} if redis else {}),
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from predictions.batch.exports import DOWNLOADS as BATCH_DOWNLOADS
+from predictions.batch.downloads import NAMES as BATCH_DOWNLOADS
 from predictions.batch.selectors import batch_progress
 from predictions.exports import DOWNLOADS
 from predictions.models import Batch, BatchRow, Prediction
@@ -267,3 +267,15 @@ class ModelInfoSerializer(serializers.Serializer):
         child=serializers.DictField(), help_text="label, unit and training range of each output."
     )
     test_metrics = serializers.DictField(help_text="Per output: RMSE, MAE, R² on the test set.")
+
+
+class ZipStateSerializer(serializers.Serializer):
+    """results.zip, built by the worker: none, queued, building, ready or failed."""
+
+    status = serializers.ChoiceField(choices=["none", "queued", "building", "ready", "failed"])
+    rows = serializers.IntegerField(help_text="Rows packed so far.")
+    total = serializers.IntegerField()
+    percent = serializers.IntegerField()
+    size = serializers.IntegerField(help_text="Bytes, once ready.")
+    error = serializers.CharField(allow_blank=True)
+    url = serializers.URLField(required=False, help_text="The download, once ready.")

@@ -18,6 +18,7 @@ urlpatterns = [
     path("batches/<str:public_id>", views.BatchDetailView.as_view(), name="batch"),
     path("batches/<str:public_id>/cancel", views.BatchCancelView.as_view(), name="batch_cancel"),
     path("batches/<str:public_id>/rows", views.BatchRowsView.as_view(), name="batch_rows"),
+    path("batches/<str:public_id>/zip", views.BatchZipView.as_view(), name="batch_zip"),
     path(
         "batches/<str:public_id>/<str:filename>",
         views.BatchDownloadView.as_view(),

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import generics, pagination, serializers, status
+from rest_framework import exceptions, generics, pagination, serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from predictions import owners, selectors, services, tasks
-from predictions.batch import exports as batch_exports
+from predictions.batch import archive, downloads
 from predictions.batch import selectors as batch_selectors
 from predictions.batch import services as batch_services
 from predictions.batch.parsing import BatchRefused
@@ -24,6 +24,7 @@ from predictions.inference import get_predictor
 from predictions.models import Source
 
 from . import serializers as api
+from .schema import ErrorSerializer
 
 
 class Pages(pagination.PageNumberPagination):
@@ -223,24 +224,66 @@ class AnyRenderer(BaseRenderer):
         return data
 
 
+class NotReady(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_ready"
+    default_detail = "Not built yet."
+
+
 class BatchDownloadView(APIView):
     renderer_classes = [JSONRenderer, AnyRenderer]
 
     @extend_schema(
         operation_id="batch_download",
-        summary="results.csv, results.sdf or results.zip, streamed",
+        summary="results.csv or results.sdf (streamed), or results.zip once the worker built it",
         parameters=[
-            OpenApiParameter(
-                "filename", str, OpenApiParameter.PATH, enum=list(batch_exports.DOWNLOADS)
-            )
+            OpenApiParameter("filename", str, OpenApiParameter.PATH, enum=list(downloads.NAMES))
         ],
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
             (200, "chemical/x-mdl-sdfile"): OpenApiResponse(OpenApiTypes.BINARY),
             (200, "application/zip"): OpenApiResponse(OpenApiTypes.BINARY),
+            (409, "application/json"): OpenApiResponse(
+                ErrorSerializer, description="results.zip not built: POST .../zip first."
+            ),
         },
     )
     def get(self, request: Request, public_id: str, filename: str):
-        if filename not in batch_exports.DOWNLOADS:
+        if filename not in downloads.NAMES:
             raise Http404("No such download.")
-        return batch_exports.streamed_download(_own_batch(request, public_id), filename)
+        batch = _own_batch(request, public_id)
+        response = downloads.download_response(batch, filename)
+        if response is None:
+            raise NotReady(
+                f"results.zip is not built yet: POST /api/v1/batches/{batch.public_id}/zip, "
+                "then poll it until its status is ready."
+            )
+        return response
+
+
+def _zip_body(request: Request, batch) -> dict:
+    state = archive.zip_state(batch=batch)
+    body = api.ZipStateSerializer(state).data
+    if state.status == "ready":
+        body["url"] = request.build_absolute_uri(
+            f"/api/v1/batches/{batch.public_id}/{archive.ZIP_NAME}"
+        )
+    return body
+
+
+class BatchZipView(APIView):
+    @extend_schema(operation_id="batch_zip_state", responses={200: api.ZipStateSerializer})
+    def get(self, request: Request, public_id: str) -> Response:
+        return Response(_zip_body(request, _own_batch(request, public_id)))
+
+    @extend_schema(
+        operation_id="batch_zip_build",
+        summary="Have the worker build results.zip of a finished batch (pictures included)",
+        request=None,
+        responses={202: api.ZipStateSerializer},
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        batch = _own_batch(request, public_id)
+        if archive.zip_request(batch=batch):
+            tasks.build_batch_zip(str(batch.pk))
+        return Response(_zip_body(request, batch), status=status.HTTP_202_ACCEPTED)

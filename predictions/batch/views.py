@@ -5,19 +5,19 @@ from __future__ import annotations
 from functools import partial
 
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
 from predictions import owners, tasks
 
-from . import exports, selectors, services
+from . import archive, downloads, exports, selectors, services
 from .forms import BatchForm
 from .parsing import BatchRefused
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def batch_list(request: HttpRequest) -> HttpResponse:
     form = BatchForm(request.POST or None, request.FILES or None)
     status = 200
@@ -63,26 +63,27 @@ def _until_finished(request: HttpRequest, batch, response: HttpResponse) -> Http
     return response
 
 
-@require_GET
+@require_safe
 def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     batch = _own_batch(request, public_id)
     context = {
         **selectors.batch_progress(batch=batch),
         **_rows_context(request, batch),
         "downloads": list(exports.DOWNLOADS),
+        "zip": archive.zip_state(batch=batch),
         "bad_rows": selectors.batch_rows(batch=batch, errors_only=True)[:100],
     }
     return render(request, "batches/detail.html", context)
 
 
-@require_GET
+@require_safe
 def batch_progress(request: HttpRequest, public_id: str) -> HttpResponse:
     batch = _own_batch(request, public_id)
     response = render(request, "batches/_progress.html", selectors.batch_progress(batch=batch))
     return _until_finished(request, batch, response)
 
 
-@require_GET
+@require_safe
 def batch_rows(request: HttpRequest, public_id: str) -> HttpResponse:
     batch = _own_batch(request, public_id)
     response = render(request, "batches/_rows.html", _rows_context(request, batch))
@@ -96,8 +97,29 @@ def batch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
     return redirect(batch)
 
 
-@require_GET
-def batch_download(request: HttpRequest, public_id: str, filename: str) -> StreamingHttpResponse:
-    if filename not in exports.DOWNLOADS:
+@require_http_methods(["GET", "HEAD", "POST"])
+def batch_zip(request: HttpRequest, public_id: str) -> HttpResponse:
+    """GET: the ZIP's state (polled while it is built). POST: ask the worker to build it."""
+    batch = _own_batch(request, public_id)
+    if request.method == "POST":
+        if archive.zip_request(batch=batch):
+            tasks.build_batch_zip(str(batch.pk))
+        if not request.htmx:
+            return redirect(f"{batch.get_absolute_url()}#zip")
+    state = archive.zip_state(batch=batch)
+    response = render(request, "batches/_zip.html", {"batch": batch, "zip": state})
+    if request.htmx and batch.is_finished and not state.busy:
+        return HttpResponseStopPolling(response.content)
+    return response
+
+
+@require_safe
+def batch_download(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBase:
+    """CSV and SDF streamed from the rows; the ZIP only as the file the worker finished."""
+    if filename not in downloads.NAMES:
         raise Http404("No such download.")
-    return exports.streamed_download(_own_batch(request, public_id), filename)
+    batch = _own_batch(request, public_id)
+    response = downloads.download_response(batch, filename)
+    if response is None:  # the ZIP is not built yet: the batch page offers to prepare it
+        return redirect(f"{batch.get_absolute_url()}#zip")
+    return response
