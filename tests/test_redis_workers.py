@@ -4,7 +4,7 @@ A large batch is queued twice (as the web view and the periodic resume would); t
 that gets it holds its lease, the other waits on it. The one holding the lease is killed
 with SIGKILL mid-batch; the other takes the batch over once the lease runs out and
 finishes it: every row exactly once, both workers did part of the work. The lease owner
-names its process (host:pid:random), which is how the test knows who worked.
+names its process (host:pid:token/run), which is how the test knows who worked.
 Then the API and batch-flow tests run again, in a child pytest, on the Redis queue and
 Redis cache.
 """
@@ -54,7 +54,7 @@ def _state(db: Path) -> tuple[int, int, str, str]:
 
 
 def _pid_of(lease_owner: str) -> int | None:
-    match = re.fullmatch(r"[^:]*:(\d+):\w+", lease_owner or "")
+    match = re.match(r"[^:]*:(\d+):", lease_owner or "")  # host:pid:token/run
     return int(match.group(1)) if match else None
 
 
