@@ -29,6 +29,17 @@ def output_header(output: dict) -> str:
     return f"{output['label']} [{output['unit']}]" if output.get("unit") else output["label"]
 
 
+def uncertainty_header(output: dict) -> str:
+    """Column name for an output's uncertainty (one standard deviation, same unit)."""
+    return f"{output_header(output)} uncertainty"
+
+
+def output_cells(output: dict) -> list[str]:
+    """An output's value and uncertainty as CSV cells (blank: the model gives none)."""
+    sigma = output.get("uncertainty")
+    return [repr(float(output["value"])), "" if sigma is None else repr(float(sigma))]
+
+
 def download_stem(prediction: Prediction) -> str:
     """A filename stem built from the molecule: its title, else its formula."""
     return (
@@ -57,7 +68,8 @@ def values_csv(prediction: Prediction) -> str:
         "model_name",
         "model_version",
     ]
-    writer.writerow(fixed + [output_header(o) for o in prediction.outputs])
+    headers = [h for o in prediction.outputs for h in (output_header(o), uncertainty_header(o))]
+    writer.writerow(fixed + headers)
     writer.writerow(
         [
             prediction.pk,
@@ -69,7 +81,7 @@ def values_csv(prediction: Prediction) -> str:
             prediction.model_name,
             prediction.model_version,
         ]
-        + [repr(float(o["value"])) for o in prediction.outputs]
+        + [cell for o in prediction.outputs for cell in output_cells(o)]
     )
     return buffer.getvalue()
 
@@ -88,7 +100,8 @@ def values_dict(prediction: Prediction) -> dict:
             "version": prediction.model_version,
             "weights_sha256": prediction.model_hash,
         },
-        "outputs": prediction.outputs,
+        # Predictions stored before uncertainties existed say so with null.
+        "outputs": [{"uncertainty": None, **o} for o in prediction.outputs],
         "created_at": prediction.created_at.isoformat() if prediction.created_at else None,
     }
 

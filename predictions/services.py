@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError
 
 from . import chemistry, rendering
-from .inference import Predictor, get_predictor
+from .inference import ModelOutput, Predictor, get_predictor
 from .models import Prediction, Source
 
 
@@ -27,16 +27,18 @@ class PredictionResult:
     standardisation_note: str = ""
 
 
-def outputs_for(predictor: Predictor, values: list[float]) -> list[dict]:
-    """Pair raw model values with the checkpoint's labels and units, as stored."""
+def outputs_for(predictor: Predictor, result: ModelOutput) -> list[dict]:
+    """Pair model values (and uncertainties, None without) with labels and units, as stored."""
+    sigmas = result.uncertainties or [None] * len(result.values)
     return [
         {
             "label": spec.label,
             "unit": spec.unit,
             "value": float(value),
+            "uncertainty": None if sigma is None else float(sigma),
             "kind": predictor.value_kind,
         }
-        for spec, value in zip(predictor.outputs, values)
+        for spec, value, sigma in zip(predictor.outputs, result.values, sigmas)
     ]
 
 
@@ -58,7 +60,8 @@ def parse_for_model(text: str, predictor: Predictor) -> chemistry.ParsedMolecule
     try:
         parsed = chemistry.parse_smiles(text, max_chars=settings.SMILES_MAX_CHARS)
         predictor.check_length(parsed.canonical_smiles)
-    except ValueError as error:  # InvalidSmiles, SmilesTooLong
+        predictor.check_tokens(parsed.canonical_smiles)
+    except ValueError as error:  # InvalidSmiles, SmilesTooLong, UnknownTokens
         raise PredictionRefused(str(error)) from error
     return parsed
 
@@ -73,16 +76,16 @@ def build_prediction(
     *,
     parsed: chemistry.ParsedMolecule,
     predictor: Predictor,
-    values: list[float] | None = None,
+    result: ModelOutput | None = None,
     draw: bool = True,
     **fields,
 ) -> Prediction:
-    """An unsaved Prediction with its outputs (predicted unless `values` are given).
+    """An unsaved Prediction with its outputs (predicted unless `result` is given).
 
     `draw=False` leaves the pictures to be drawn on first view (batches).
     """
-    if values is None:
-        values = predictor.predict([parsed.canonical_smiles])[0]
+    if result is None:
+        result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
     prediction = Prediction(
         input_text=parsed.input_text,
         canonical_smiles=parsed.canonical_smiles,
@@ -92,7 +95,7 @@ def build_prediction(
         model_name=predictor.name,
         model_version=predictor.version,
         model_hash=predictor.weights_hash,
-        outputs=outputs_for(predictor, values),
+        outputs=outputs_for(predictor, result),
         **fields,
     )
     if draw:

@@ -131,13 +131,13 @@ def _claim(batch_pk, owner: str) -> bool:
     )
 
 
-def _store_new(predictor: Predictor, parsed: dict, values: list) -> dict[str, Prediction]:
+def _store_new(predictor: Predictor, parsed: dict, results: list) -> dict[str, Prediction]:
     """Store predictions for new molecules; another worker's copy wins a race."""
     objects = [
         core.build_prediction(
-            parsed=p, predictor=predictor, values=v, draw=False, source=Source.BATCH
+            parsed=p, predictor=predictor, result=r, draw=False, source=Source.BATCH
         )
-        for p, v in zip(parsed.values(), values)
+        for p, r in zip(parsed.values(), results)
     ]
     try:
         Prediction.objects.bulk_create(objects)
@@ -182,8 +182,10 @@ def process_chunk(
     stored = _existing(predictor, list(parsed))
     new = {smiles: p for smiles, p in parsed.items() if smiles not in stored}
     if new:
-        values = predictor.predict(list(new), batch_size=settings.BATCH_INFERENCE_SIZE)
-        stored.update(_store_new(predictor, new, values))
+        results = predictor.predict_with_uncertainty(
+            list(new), batch_size=settings.BATCH_INFERENCE_SIZE
+        )
+        stored.update(_store_new(predictor, new, results))
     records = []
     for row in rows:
         prediction = stored.get(canonical.get(row.row_number))
