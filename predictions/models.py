@@ -39,6 +39,10 @@ class Prediction(models.Model):
     model_hash = models.CharField(max_length=64, help_text="SHA-256 of the weights file(s).")
     # [{"label": ..., "value": ..., "unit": ..., "kind": "regression"|"probability"}, ...]
     outputs = models.JSONField(default=list)
+    # Applicability domain, judged when predicted (predictions.domain.Domain.assess):
+    # {"verdict": "in"|"care"|"out", "reasons": [...], "outputs": [{label, verdict, reasons,
+    #  nearest_similarity}]}; {} for predictions stored before the check existed.
+    domain = models.JSONField(default=dict, blank=True)
 
     molecule_png = models.BinaryField(null=True, blank=True, editable=False)
     molecule_svg = models.TextField(blank=True, editable=False)
@@ -157,6 +161,7 @@ class BatchRow(models.Model):
     )
     canonical_smiles = models.CharField(max_length=1000, blank=True)
     outputs = models.JSONField(default=list)
+    domain = models.JSONField(default=dict, blank=True, help_text="Copied from the prediction.")
 
     class Meta:
         ordering = ["batch_id", "row_number"]  # by id: no join to Batch

@@ -6,12 +6,13 @@ The same canonical SMILES with the same model weights is stored once and reused.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError
 
-from . import chemistry, rendering
+from . import chemistry, domain, rendering
 from .inference import ModelOutput, Predictor, get_predictor
 from .models import Prediction, Source
 
@@ -40,6 +41,32 @@ def outputs_for(predictor: Predictor, result: ModelOutput) -> list[dict]:
         }
         for spec, value, sigma in zip(predictor.outputs, result.values, sigmas)
     ]
+
+
+_domains: dict[str, domain.Domain] = {}
+_domains_lock = threading.Lock()
+
+
+def get_domain(predictor: Predictor) -> domain.Domain:
+    """The applicability-domain rules for this model, training set fingerprinted once."""
+    found = _domains.get(predictor.weights_hash)
+    if found is None:
+        with _domains_lock:
+            found = _domains.get(predictor.weights_hash)
+            if found is None:
+                labels = [spec.label for spec in predictor.outputs]
+                outputs = [
+                    domain.OutputInfo(
+                        label=spec.label,
+                        unit=spec.unit,
+                        range=spec.range,
+                        test_rmse=(predictor.test_metrics.get(spec.label) or {}).get("rmse"),
+                    )
+                    for spec in predictor.outputs
+                ]
+                training = domain.load_training_set(predictor.directory, labels)
+                found = _domains[predictor.weights_hash] = domain.Domain(outputs, training)
+    return found
 
 
 def draw_blobs(
@@ -96,6 +123,7 @@ def build_prediction(
         model_version=predictor.version,
         model_hash=predictor.weights_hash,
         outputs=outputs_for(predictor, result),
+        domain=get_domain(predictor).assess(parsed.mol, result.values, result.uncertainties),
         **fields,
     )
     if draw:

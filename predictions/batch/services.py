@@ -160,7 +160,8 @@ def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
     found = Prediction.objects.filter(
         model_hash=predictor.weights_hash, canonical_smiles__in=smiles
     )
-    return {p.canonical_smiles: p for p in found.only("pk", "canonical_smiles", "outputs")}
+    fields = ("pk", "canonical_smiles", "outputs", "domain")
+    return {p.canonical_smiles: p for p in found.only(*fields)}
 
 
 def process_chunk(
@@ -201,6 +202,7 @@ def process_chunk(
                 prediction_id=prediction.pk if prediction else None,
                 canonical_smiles=prediction.canonical_smiles if prediction else "",
                 outputs=prediction.outputs if prediction else [],
+                domain=prediction.domain if prediction else {},
             )
         )
     # A worker killed after writing some of this chunk left rows behind: replace them.
