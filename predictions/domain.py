@@ -59,6 +59,7 @@ class Thresholds:
 
 @dataclass
 class Neighbour:
+    index: int  # row in the training set (for drawing it)
     smiles: str
     similarity: float
     values: list[float | None]  # measured, one per output (None: not measured)
@@ -104,6 +105,10 @@ class TrainingSet:
             elements=frozenset(symbol for m in mols for symbol in elements(m)),
         )
 
+    def measured_counts(self) -> list[int]:
+        """How many molecules were measured for each output."""
+        return [int(n) for n in (~np.isnan(self.values)).sum(axis=0)]
+
     def similarities(self, mol: Chem.Mol) -> np.ndarray:
         return np.array(bulk_similarity(mol, self.fingerprints))
 
@@ -126,6 +131,7 @@ class TrainingSet:
         order = sorted(range(len(sims)), key=lambda i: (-sims[i], self.smiles[i]))[:k]
         return [
             Neighbour(
+                index=i,
                 smiles=self.smiles[i],
                 similarity=float(sims[i]),
                 values=[None if math.isnan(v) else float(v) for v in self.values[i]],
@@ -138,6 +144,23 @@ def load_training_set(directory: Path | str, labels: Sequence[str]) -> TrainingS
     """The checkpoint's `training_set.csv`, or None when it ships none."""
     path = Path(directory) / TRAINING_SET
     return TrainingSet.from_csv(path, labels) if path.exists() else None
+
+
+def for_checkpoint(
+    directory: Path | str, specs: Sequence, test_metrics: dict, thresholds: Thresholds | None = None
+) -> Domain:
+    """The rules for a checkpoint: `specs` have .label/.unit/.range (inference.OutputSpec)."""
+    outputs = [
+        OutputInfo(
+            label=spec.label,
+            unit=spec.unit,
+            range=spec.range,
+            test_rmse=(test_metrics.get(spec.label) or {}).get("rmse"),
+        )
+        for spec in specs
+    ]
+    training = load_training_set(directory, [spec.label for spec in specs])
+    return Domain(outputs, training, thresholds)
 
 
 def _number(text: str | None) -> float:

@@ -9,6 +9,7 @@ import zipfile
 
 from django.utils.text import slugify
 
+from .domain import all_reasons, verdict_label
 from .models import Prediction
 
 BLOB_DOWNLOADS = {
@@ -34,10 +35,20 @@ def uncertainty_header(output: dict) -> str:
     return f"{output_header(output)} uncertainty"
 
 
-def output_cells(output: dict) -> list[str]:
-    """An output's value and uncertainty as CSV cells (blank: the model gives none)."""
-    sigma = output.get("uncertainty")
-    return [repr(float(output["value"])), "" if sigma is None else repr(float(sigma))]
+def trust_header(specs: list[dict]) -> list[str]:
+    """Columns after the values: each output's uncertainty, then the domain verdict and reasons."""
+    return [*(uncertainty_header(o) for o in specs), "domain_verdict", "domain_reasons"]
+
+
+def trust_cells(specs: list[dict], outputs: list[dict], domain: dict | None) -> list[str]:
+    """Cells for `trust_header`: blank uncertainty when the model gives none, blank verdict
+    for predictions stored before the domain check existed."""
+    sigmas = {o["label"]: o.get("uncertainty") for o in outputs}
+    cells = [
+        "" if sigmas.get(o["label"]) is None else repr(float(sigmas[o["label"]])) for o in specs
+    ]
+    verdict = verdict_label(domain.get("verdict")) if domain else ""
+    return [*cells, verdict, "; ".join(all_reasons(domain))]
 
 
 def download_stem(prediction: Prediction) -> str:
@@ -68,8 +79,8 @@ def values_csv(prediction: Prediction) -> str:
         "model_name",
         "model_version",
     ]
-    headers = [h for o in prediction.outputs for h in (output_header(o), uncertainty_header(o))]
-    writer.writerow(fixed + headers)
+    outputs = prediction.outputs
+    writer.writerow(fixed + [output_header(o) for o in outputs] + trust_header(outputs))
     writer.writerow(
         [
             prediction.pk,
@@ -81,7 +92,8 @@ def values_csv(prediction: Prediction) -> str:
             prediction.model_name,
             prediction.model_version,
         ]
-        + [cell for o in prediction.outputs for cell in output_cells(o)]
+        + [repr(float(o["value"])) for o in outputs]
+        + trust_cells(outputs, outputs, prediction.domain)
     )
     return buffer.getvalue()
 
@@ -102,6 +114,8 @@ def values_dict(prediction: Prediction) -> dict:
         },
         # Predictions stored before uncertainties existed say so with null.
         "outputs": [{"uncertainty": None, **o} for o in prediction.outputs],
+        # Applicability domain as judged when predicted; null before the check existed.
+        "domain": prediction.domain or None,
         "created_at": prediction.created_at.isoformat() if prediction.created_at else None,
     }
 

@@ -54,19 +54,85 @@ def get_domain(predictor: Predictor) -> domain.Domain:
         with _domains_lock:
             found = _domains.get(predictor.weights_hash)
             if found is None:
-                labels = [spec.label for spec in predictor.outputs]
-                outputs = [
-                    domain.OutputInfo(
-                        label=spec.label,
-                        unit=spec.unit,
-                        range=spec.range,
-                        test_rmse=(predictor.test_metrics.get(spec.label) or {}).get("rmse"),
-                    )
-                    for spec in predictor.outputs
-                ]
-                training = domain.load_training_set(predictor.directory, labels)
-                found = _domains[predictor.weights_hash] = domain.Domain(outputs, training)
+                found = domain.for_checkpoint(
+                    predictor.directory, predictor.outputs, predictor.test_metrics
+                )
+                _domains[predictor.weights_hash] = found
     return found
+
+
+def nearest_measured(prediction: Prediction, k: int = 5) -> list[dict]:
+    """The k training molecules most like this one, with their measured values.
+
+    Only for the loaded model's own predictions: another model was trained on other data.
+    """
+    predictor = get_predictor()
+    if prediction.model_hash != predictor.weights_hash:
+        return []
+    mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
+    return [
+        {
+            "index": n.index,
+            "smiles": n.smiles,
+            "similarity": n.similarity,
+            "measured": [
+                {"label": spec.label, "unit": spec.unit, "value": value}
+                for spec, value in zip(predictor.outputs, n.values)
+            ],
+        }
+        for n in get_domain(predictor).neighbours(mol, k)
+    ]
+
+
+def training_molecule_svg(index: int) -> str:
+    """A small drawing of the loaded model's training molecule `index`; IndexError if none."""
+    training = get_domain(get_predictor()).training
+    if training is None or not 0 <= index < len(training.smiles):
+        raise IndexError(index)
+    mol = chemistry.parse_smiles(training.smiles[index], max_chars=10**6).mol
+    return rendering.molecule_svg(mol, size=(160, 120))
+
+
+def model_card() -> dict:
+    """What the model page shows: the card (README.md as HTML), metrics, ranges, thresholds."""
+    predictor = get_predictor()
+    rules = get_domain(predictor)
+    card = predictor.directory / "README.md"
+    text = card.read_text(encoding="utf-8") if card.exists() else ""
+    if text.startswith("---"):  # Hugging Face front matter, not for people
+        text = text.split("---", 2)[-1]
+    training = rules.training
+    counts = training.measured_counts() if training else [None] * len(predictor.outputs)
+    outputs = [
+        {
+            "label": spec.label,
+            "unit": spec.unit,
+            "range": spec.range,
+            "metrics": predictor.test_metrics.get(spec.label) or {},
+            "measured": count,
+        }
+        for spec, count in zip(predictor.outputs, counts)
+    ]
+    return {
+        "predictor": predictor,
+        "outputs": outputs,
+        "thresholds": rules.thresholds,
+        "training_size": len(training.smiles) if training else None,
+        "card_html": _card_html(text),
+    }
+
+
+def _card_html(text: str) -> str:
+    """Markdown to HTML; raw HTML is escaped (the card is data, not page code), and headings
+    move two levels down to sit under the page's own h1/h2."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 2, 6)}"
+    return md.renderer.render(tokens, md.options, {})
 
 
 def draw_blobs(

@@ -48,6 +48,7 @@ def detail(request: HttpRequest, pk: str) -> HttpResponse:
         "prediction": prediction,
         "downloads": exports.ALL_DOWNLOADS,
         "edit_form": PredictForm(initial={"smiles": prediction.canonical_smiles}),
+        "neighbours": services.nearest_measured(prediction),
     }
     return render(request, "predictions/detail.html", context)
 

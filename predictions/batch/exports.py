@@ -17,7 +17,7 @@ from rdkit import Chem
 from rdkit.Chem import rdDepictor
 
 from predictions import services as core
-from predictions.exports import output_header
+from predictions.exports import output_header, trust_cells, trust_header
 from predictions.models import Batch, BatchRow, Prediction
 
 PAGE = 1000
@@ -46,6 +46,7 @@ def csv_header(batch: Batch) -> list[str]:
         batch.smiles_column or "smiles",
         "canonical_smiles",
         *[output_header(o) for o in batch.output_specs],
+        *trust_header(batch.output_specs),
         "status",
         "error",
         "prediction_id",
@@ -67,6 +68,7 @@ def csv_record(batch: Batch, row: BatchRow) -> list:
         row.input_smiles,
         row.canonical_smiles,
         *_values(batch, row),
+        *trust_cells(batch.output_specs, row.outputs, row.domain),
         row.status,
         row.error,
         str(row.prediction_id) if row.prediction_id else "",
@@ -112,6 +114,8 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
     fields.update(
         zip([output_header(o) for o in batch.output_specs], _values(batch, row), strict=True)
     )
+    trust = trust_cells(batch.output_specs, row.outputs, row.domain)
+    fields.update(zip(trust_header(batch.output_specs), trust, strict=True))
     fields.update(status=row.status, error=row.error)
     body = "".join(f">  <{name}>\n{_sd_value(value)}\n\n" for name, value in fields.items())
     return f"{block}{body}$$$$\n"

@@ -1,0 +1,104 @@
+"""The trust layer on the pages and in the exports: badges, reasons, nearest measured
+molecules, uncertainty and verdict columns, and the /model/ page."""
+
+import csv
+import io
+import json
+
+import pytest
+from django.urls import reverse
+
+from predictions import services
+from predictions.models import BatchRow
+
+
+@pytest.fixture(autouse=True)
+def _db(db):
+    pass
+
+
+def test_result_page_shows_badges_reasons_and_nearest_measured_molecules(client, make_prediction):
+    water = make_prediction("O")
+    html = client.get(water.get_absolute_url()).content.decode()
+    assert 'class="verdict verdict-out"' in html and "out of domain" in html
+    assert "an inorganic species (no carbon)" in html
+    assert "outside the training range" in html
+    assert reverse("predictions:model") in html
+
+    aspirin = make_prediction("CC(=O)Oc1ccccc1C(=O)O")
+    html = client.get(aspirin.get_absolute_url()).content.decode()
+    assert 'class="verdict verdict-in"' in html and "in domain" in html
+    neighbours = services.nearest_measured(aspirin)
+    assert len(neighbours) == 5
+    sims = [n["similarity"] for n in neighbours]
+    assert sims == sorted(sims, reverse=True)
+    assert "Nearest measured molecules" in html
+    for neighbour in neighbours:
+        assert neighbour["smiles"] in html
+        picture = reverse("predictions:training_molecule", args=[neighbour["index"]])
+        assert picture in html
+        response = client.get(picture)
+        assert response.status_code == 200 and b"<svg" in response.content
+        assert any(m["value"] is not None for m in neighbour["measured"])
+        for measured in neighbour["measured"]:
+            if measured["value"] is not None:
+                assert f"{measured['value']:.2f} {measured['unit']} (measured)" in html
+
+
+def test_training_molecule_outside_the_set_is_404(client):
+    assert client.get(reverse("predictions:training_molecule", args=[10**6])).status_code == 404
+
+
+def test_gallery_cards_carry_the_badge(client, make_prediction):
+    make_prediction("O")
+    make_prediction("CC(=O)Oc1ccccc1C(=O)O")
+    html = client.get(reverse("predictions:gallery")).content.decode()
+    assert html.count('class="verdict verdict-out"') == 1
+    assert html.count('class="verdict verdict-in"') == 1
+
+
+def test_values_exports_carry_uncertainty_and_verdict(client, make_prediction):
+    water = make_prediction("O")
+    base = water.get_absolute_url()
+    row = next(csv.DictReader(io.StringIO(client.get(base + "values.csv").content.decode())))
+    assert row["domain_verdict"] == "out of domain"
+    assert "an inorganic species" in row["domain_reasons"]
+    assert "Aqueous solubility (logS): the predicted value" in row["domain_reasons"]
+    data = json.loads(client.get(base + "values.json").content)
+    assert data["domain"] == water.domain and data["domain"]["verdict"] == "out"
+
+
+def test_batch_rows_and_exports_carry_verdicts(client, predictor):
+    from predictions.batch import services as batch_services
+
+    batch = batch_services.batch_create(text="O\nCC(=O)Oc1ccccc1C(=O)O\n[Fe]\n", enqueue=False)
+    batch_services.batch_run(batch_pk=batch.pk)
+    rows = list(BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number"))
+    assert [r.domain.get("verdict") for r in rows] == ["out", "in", None]
+    page = client.get(reverse("predictions:batch_rows", args=[batch.pk])).content.decode()
+    assert 'class="verdict verdict-out"' in page and 'class="verdict verdict-in"' in page
+    assert "The model cannot read [Fe]" in page
+
+    url = reverse("predictions:batch_download", args=[batch.pk, "results.csv"])
+    body = b"".join(client.get(url).streaming_content).decode()
+    records = list(csv.DictReader(io.StringIO(body)))
+    assert [r["domain_verdict"] for r in records] == ["out of domain", "in domain", ""]
+    assert all(r["Aqueous solubility (logS) [log(mol/L)] uncertainty"] == "" for r in records)
+    sdf = reverse("predictions:batch_download", args=[batch.pk, "results.sdf"])
+    text = b"".join(client.get(sdf).streaming_content).decode()
+    assert text.count(">  <domain_verdict>\n") == 3 and "out of domain" in text
+
+
+def test_model_page_renders_the_card_metrics_ranges_and_thresholds(client, predictor):
+    response = client.get(reverse("predictions:model"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert predictor.name in html and predictor.weights_hash[:12] in html
+    assert "<h3>SMILES-BERT solubility/hydration v1.0.0</h3>" in html  # the card, as HTML
+    assert "license: cc-by-sa-4.0" not in html  # front matter is not shown
+    assert "<table>" in html  # the card's metric table
+    assert "0.686" in html and "-10.41 to 1.58" in html
+    assert "less than 0.15 similar" in html and "less than 0.3 similar" in html
+    assert "1225 molecules" in html
+    footer = client.get("/").content.decode()
+    assert f'href="{reverse("predictions:model")}"' in footer
