@@ -144,7 +144,7 @@ def run_one(rows: int) -> dict:
     base_rss = rss_mb()
 
     start = time.perf_counter()
-    batch = batch_create(upload=SimpleUploadedFile("bench.csv", data), enqueue=False)
+    batch = batch_create(upload=SimpleUploadedFile("bench.csv", data))
     validated = time.perf_counter()
     samples = []
     import predictions.batch.services as services

@@ -81,6 +81,33 @@ def read_with_reason(reader, text: str) -> tuple[Chem.Mol | None, str]:
     return mol, "" if mol is not None else _rdkit_reason(capture.messages)
 
 
+def checked_text(text: str, *, max_chars: int) -> str:
+    """The SMILES text to parse, or InvalidSmiles: every input path (form, batch, API) comes here.
+
+    RDKit silently drops some non-ASCII characters at either end (`C😀` reads as methane),
+    so anything outside ASCII is refused, naming the character and its 1-based position.
+    A leading byte-order mark and surrounding whitespace are removed first.
+    """
+    text = (text or "").strip().lstrip("\ufeff").strip()
+    if not text:
+        raise InvalidSmiles("Please enter a SMILES string.")
+    if len(text) > max_chars:
+        raise InvalidSmiles(
+            f"SMILES is {len(text)} characters long; the limit is {max_chars} characters."
+        )
+    bad = [(position, ch) for position, ch in enumerate(text, 1) if not ch.isascii()]
+    if bad:
+        position, ch = bad[0]
+        more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise InvalidSmiles(
+            f"Invalid SMILES {text!r}: character {ch!r} (U+{ord(ch):04X}) at position "
+            f"{position} is not ASCII{more}; a SMILES string uses ASCII characters only."
+        )
+    if any(ch.isspace() for ch in text):
+        raise InvalidSmiles(f"Invalid SMILES {text!r}: a SMILES string contains no spaces.")
+    return text
+
+
 def _mol_from_smiles(text: str) -> Chem.Mol:
     mol, reason = read_with_reason(Chem.MolFromSmiles, text)
     if mol is None:
@@ -104,15 +131,7 @@ def _largest_organic_fragment(mol: Chem.Mol) -> tuple[Chem.Mol, list[str]]:
 
 def parse_smiles(text: str, *, max_chars: int) -> ParsedMolecule:
     """Parse, keep the largest organic fragment, and canonicalise one SMILES string."""
-    text = (text or "").strip()
-    if not text:
-        raise InvalidSmiles("Please enter a SMILES string.")
-    if len(text) > max_chars:
-        raise InvalidSmiles(
-            f"SMILES is {len(text)} characters long; the limit is {max_chars} characters."
-        )
-    if any(ch.isspace() for ch in text):
-        raise InvalidSmiles(f"Invalid SMILES {text!r}: a SMILES string contains no spaces.")
+    text = checked_text(text, max_chars=max_chars)
     mol = _mol_from_smiles(text)
     if mol.GetNumAtoms() == 0:
         raise InvalidSmiles(f"Invalid SMILES {text!r}: it contains no atoms.")

@@ -5,24 +5,50 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from django.utils.text import slugify
 
 from .domain import all_reasons, verdict_label
 from .models import Prediction
 
-BLOB_DOWNLOADS = {
-    "molecule.png": ("molecule_png", "image/png"),
-    "molecule.svg": ("molecule_svg", "image/svg+xml"),
-    "plot.png": ("plot_png", "image/png"),
-    "plot.svg": ("plot_svg", "image/svg+xml"),
-}
-TABLE_DOWNLOADS = {
-    "values.csv": "text/csv; charset=utf-8",
-    "values.json": "application/json",
-}
-ALL_DOWNLOADS = [*BLOB_DOWNLOADS, *TABLE_DOWNLOADS, "bundle.zip"]
+
+class Download(NamedTuple):
+    """One downloadable file: how to build it, its type, and the picture blobs it reads."""
+
+    build: Callable
+    content_type: str
+    blobs: tuple[str, ...] = ()
+
+
+# OWASP "CSV injection": a cell starting with one of these may run as a spreadsheet formula.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def safe_cell(value):
+    """A CSV cell no spreadsheet will run: text with a formula start gets a leading `'`.
+
+    Numbers (ours, as int/float) pass unchanged, and so does text that is a plain number
+    such as an assay value `-3.5` (a spreadsheet reads it as that number, never a formula).
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        if not PLAIN_NUMBER.fullmatch(value):
+            return "'" + value
+    return value
+
+
+class SafeCsvWriter:
+    """csv.writer whose every text cell goes through `safe_cell`: use it for all CSV exports."""
+
+    def __init__(self, buffer: io.StringIO) -> None:
+        self._writer = csv.writer(buffer, lineterminator="\n")
+
+    def writerow(self, row: Iterable) -> None:
+        self._writer.writerow([safe_cell(value) for value in row])
 
 
 def output_header(output: dict) -> str:
@@ -40,13 +66,11 @@ def trust_header(specs: list[dict]) -> list[str]:
     return [*(uncertainty_header(o) for o in specs), "domain_verdict", "domain_reasons"]
 
 
-def trust_cells(specs: list[dict], outputs: list[dict], domain: dict | None) -> list[str]:
+def trust_cells(specs: list[dict], outputs: list[dict], domain: dict | None) -> list:
     """Cells for `trust_header`: blank uncertainty when the model gives none, blank verdict
     for predictions stored before the domain check existed."""
     sigmas = {o["label"]: o.get("uncertainty") for o in outputs}
-    cells = [
-        "" if sigmas.get(o["label"]) is None else repr(float(sigmas[o["label"]])) for o in specs
-    ]
+    cells = ["" if sigmas.get(o["label"]) is None else float(sigmas[o["label"]]) for o in specs]
     verdict = verdict_label(domain.get("verdict")) if domain else ""
     return [*cells, verdict, "; ".join(all_reasons(domain))]
 
@@ -60,15 +84,17 @@ def download_stem(prediction: Prediction) -> str:
     )
 
 
-def blob_bytes(prediction: Prediction, name: str) -> bytes:
-    field, _ = BLOB_DOWNLOADS[name]
-    value = getattr(prediction, field) or b""
-    return value.encode() if isinstance(value, str) else bytes(value)
+def _blob(field: str) -> Callable[[Prediction], bytes]:
+    def build(prediction: Prediction) -> bytes:
+        value = getattr(prediction, field) or b""
+        return value.encode() if isinstance(value, str) else bytes(value)
+
+    return build
 
 
 def values_csv(prediction: Prediction) -> str:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeCsvWriter(buffer)
     fixed = [
         "id",
         "title",
@@ -92,7 +118,7 @@ def values_csv(prediction: Prediction) -> str:
             prediction.model_name,
             prediction.model_version,
         ]
-        + [repr(float(o["value"])) for o in outputs]
+        + [float(o["value"]) for o in outputs]
         + trust_cells(outputs, outputs, prediction.domain)
     )
     return buffer.getvalue()
@@ -128,8 +154,22 @@ def bundle_zip(prediction: Prediction) -> bytes:
     buffer = io.BytesIO()
     stem = download_stem(prediction)
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
-        for name in BLOB_DOWNLOADS:
-            bundle.writestr(f"{stem}/{name}", blob_bytes(prediction, name))
-        bundle.writestr(f"{stem}/values.csv", values_csv(prediction))
-        bundle.writestr(f"{stem}/values.json", values_json(prediction))
+        for name, download in DOWNLOADS.items():
+            if name != "bundle.zip":
+                bundle.writestr(f"{stem}/{name}", download.build(prediction))
     return buffer.getvalue()
+
+
+PICTURES = {
+    "molecule.png": Download(_blob("molecule_png"), "image/png", ("molecule_png",)),
+    "molecule.svg": Download(_blob("molecule_svg"), "image/svg+xml", ("molecule_svg",)),
+    "plot.png": Download(_blob("plot_png"), "image/png", ("plot_png",)),
+    "plot.svg": Download(_blob("plot_svg"), "image/svg+xml", ("plot_svg",)),
+}
+# Every file a prediction offers, by name (the URL's last part), in the page's order.
+DOWNLOADS = {
+    **PICTURES,
+    "values.csv": Download(values_csv, "text/csv; charset=utf-8"),
+    "values.json": Download(values_json, "application/json"),
+    "bundle.zip": Download(bundle_zip, "application/zip", Prediction.BLOB_FIELDS),
+}

@@ -79,6 +79,16 @@ class Prediction(models.Model):
         return self.title or self.canonical_smiles
 
 
+class BatchQuerySet(models.QuerySet):
+    def active(self) -> "BatchQuerySet":
+        """Batches a worker may still run: queued, or running (perhaps by a dead worker)."""
+        return self.filter(status__in=Batch.ACTIVE)
+
+    def unleased(self, now) -> "BatchQuerySet":
+        """Batches no live worker holds: never leased, or the lease ran out."""
+        return self.filter(models.Q(lease_until__isnull=True) | models.Q(lease_until__lt=now))
+
+
 class Batch(models.Model):
     """One uploaded file (or pasted list) of molecules, predicted in the background.
 
@@ -94,6 +104,7 @@ class Batch(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         FAILED = "failed", "Failed"
 
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
     FINISHED = (Status.DONE, Status.CANCELLED, Status.FAILED)
 
     filename = models.CharField(max_length=255)
@@ -122,6 +133,8 @@ class Batch(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = BatchQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at"]

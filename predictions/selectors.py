@@ -5,18 +5,29 @@ from __future__ import annotations
 import random
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from .models import Prediction
 
 
-def prediction_get(pk: str) -> Prediction:
-    """The visible prediction with this id; 404 for unknown or malformed ids on any backend."""
+def _get_visible(predictions: QuerySet[Prediction], pk: str) -> Prediction:
+    """404 for unknown, hidden or malformed ids, on any backend."""
     try:
-        return Prediction.objects.visible().get(pk=pk)
+        return predictions.visible().get(pk=pk)
     except (Prediction.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such prediction.") from None
+
+
+def prediction_get(pk: str, *, blobs: tuple[str, ...] = ()) -> Prediction:
+    """The visible prediction with this id, loading only the picture blobs named in `blobs`."""
+    skipped = [name for name in Prediction.BLOB_FIELDS if name not in blobs]
+    return _get_visible(Prediction.objects.defer(*skipped), pk)
+
+
+def prediction_version(pk: str) -> Prediction:
+    """Only what versions a prediction's downloads (ETag, Last-Modified): no blobs."""
+    return _get_visible(Prediction.objects.only("pk", "model_hash", "updated_at"), pk)
 
 
 def gallery_list(*, query: str = "", featured_only: bool = False):

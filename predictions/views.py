@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.http import content_disposition_header
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import condition, require_GET, require_http_methods, require_safe
 
 from . import exports, selectors, services
 from .forms import GalleryForm, PredictForm
-from .models import Source
+from .models import Prediction, Source
 
 
 @require_http_methods(["GET", "POST"])
@@ -46,53 +49,48 @@ def detail(request: HttpRequest, pk: str) -> HttpResponse:
     prediction = selectors.prediction_get(pk)
     context = {
         "prediction": prediction,
-        "downloads": exports.ALL_DOWNLOADS,
+        "downloads": list(exports.DOWNLOADS),
         "edit_form": PredictForm(initial={"smiles": prediction.canonical_smiles}),
         "neighbours": services.nearest_measured(prediction),
     }
     return render(request, "predictions/detail.html", context)
 
 
-def _download_body(prediction, filename: str) -> tuple[bytes | str, str]:
-    if filename in exports.BLOB_DOWNLOADS:
-        return exports.blob_bytes(prediction, filename), exports.BLOB_DOWNLOADS[filename][1]
-    if filename == "values.csv":
-        return exports.values_csv(prediction), exports.TABLE_DOWNLOADS[filename]
-    if filename == "values.json":
-        return exports.values_json(prediction), exports.TABLE_DOWNLOADS[filename]
-    if filename == "bundle.zip":
-        return exports.bundle_zip(prediction), "application/zip"
-    raise Http404("No such download.")
-
-
-@require_GET
-def download(request: HttpRequest, pk: str, filename: str) -> HttpResponse:
-    if filename not in exports.ALL_DOWNLOADS:
+def _download_version(request: HttpRequest, pk: str, filename: str) -> Prediction:
+    """The fields that version a download, read once per request and without blobs."""
+    if filename not in exports.DOWNLOADS:
         raise Http404("No such download.")
-    prediction = selectors.prediction_get(pk)
-    version = (
-        f"{prediction.pk}:{prediction.model_hash}:{prediction.updated_at.isoformat()}:{filename}"
+    if not hasattr(request, "_download_version"):
+        request._download_version = selectors.prediction_version(pk)
+    return request._download_version
+
+
+def _etag(request: HttpRequest, pk: str, filename: str) -> str:
+    prediction = _download_version(request, pk, filename)
+    version = f"{prediction.pk}:{prediction.model_hash}:{prediction.updated_at.isoformat()}"
+    return hashlib.sha256(f"{version}:{filename}".encode()).hexdigest()[:32]
+
+
+def _last_modified(request: HttpRequest, pk: str, filename: str) -> datetime:
+    return _download_version(request, pk, filename).updated_at
+
+
+@require_safe
+@cache_control(public=True, max_age=3600)
+@condition(etag_func=_etag, last_modified_func=_last_modified)
+def download(request: HttpRequest, pk: str, filename: str) -> HttpResponse:
+    """One file of a prediction; conditional requests (304/412) never load its pictures."""
+    download = exports.DOWNLOADS[filename]
+    prediction = selectors.prediction_get(pk, blobs=download.blobs)
+    # Pictures not drawn yet (PNGs, batch predictions) are drawn on first download and kept.
+    services.prediction_ensure_blobs(prediction=prediction, fields=download.blobs)
+    response = HttpResponse(download.build(prediction), content_type=download.content_type)
+    inline = filename in exports.PICTURES and "download" not in request.GET
+    response["Content-Disposition"] = content_disposition_header(
+        not inline, f"{exports.download_stem(prediction)}-{filename}"
     )
-    etag = f'"{hashlib.sha256(version.encode()).hexdigest()[:32]}"'
-    if etag in request.headers.get("If-None-Match", ""):
-        response = HttpResponse(status=304)
-    else:
-        if filename in exports.BLOB_DOWNLOADS:  # batch predictions are drawn on first view
-            fields = (exports.BLOB_DOWNLOADS[filename][0],)
-            services.prediction_ensure_blobs(prediction=prediction, fields=fields)
-        elif filename == "bundle.zip":
-            services.prediction_ensure_blobs(prediction=prediction)
-        body, content_type = _download_body(prediction, filename)
-        response = HttpResponse(body, content_type=content_type)
-        inline = filename.endswith((".png", ".svg")) and "download" not in request.GET
-        disposition = "inline" if inline else "attachment"
-        response["Content-Disposition"] = (
-            f'{disposition}; filename="{exports.download_stem(prediction)}-{filename}"'
-        )
     if filename.endswith(".svg"):  # an SVG opened on its own must not run anything
         response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
-    response["ETag"] = etag
-    response["Cache-Control"] = "public, max-age=3600"
     return response
 
 

@@ -94,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "predictions.middleware.BodySizeLimitMiddleware",  # before anything reads the body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -205,6 +206,8 @@ else:
 # Uploads larger than this, or with more data rows, are refused before anything is queued.
 BATCH_MAX_UPLOAD_BYTES = env_int("BATCH_MAX_UPLOAD_BYTES", 20 * 1024 * 1024)
 BATCH_MAX_ROWS = env_int("BATCH_MAX_ROWS", 100_000)
+# Columns (CSV/TSV) or distinct SD fields: every row stores its carried cells by column name.
+BATCH_MAX_COLUMNS = env_int("BATCH_MAX_COLUMNS", 200)
 # Rows per unit of work: parsed, predicted and stored together, then progress is saved.
 BATCH_CHUNK_ROWS = env_int("BATCH_CHUNK_ROWS", 500)
 # Molecules per forward pass in the worker (sorted by length, so little padding).

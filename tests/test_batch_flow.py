@@ -1,8 +1,8 @@
 """Batches end to end through the real SQLite-backed Huey queue: upload → worker → pages → exports.
 
-Tasks are enqueued by the views into the SqliteHuey file, dequeued and executed from it
-(`drain`), exactly as the consumer does; the separate-process worker lives in
-test_batch_worker.py.
+Tasks are enqueued by the views (once the batch is committed) into the SqliteHuey file,
+dequeued and executed from it (`drain`), exactly as the consumer does; the separate-process
+worker lives in test_batch_worker.py.
 """
 
 import csv
@@ -12,12 +12,14 @@ from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import TestCase
 from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
 from predictions import services
 from predictions.batch import services as batch_services
 from predictions.models import Batch, BatchRow, Prediction
+from predictions.tasks import run_batch
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +48,16 @@ def queue():
     HUEY.flush()
 
 
+def _post(client, data: dict):
+    """POST to the upload page; the test's transaction never commits, so run what the view
+    registered for "on commit" as a commit would (queueing the batch)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return client.post(reverse("predictions:batch_list"), data)
+
+
 def _upload(client, data, name="screen.csv", **fields):
     upload = SimpleUploadedFile(name, data.encode("utf-8") if isinstance(data, str) else data)
-    return client.post(reverse("predictions:batch_list"), {"file": upload, **fields})
+    return _post(client, {"file": upload, **fields})
 
 
 def _run(client, queue, data=CSV, **kwargs) -> Batch:
@@ -165,15 +174,13 @@ def test_progress_fragment_reports_the_true_counts_and_stops_polling(client, que
 
 
 def test_progress_fragment_polls_while_running(client, predictor):
-    batch = batch_services.batch_create(text="CCO\nCCN\n", enqueue=False)
+    batch = batch_services.batch_create(text="CCO\nCCN\n")
     text = client.get(reverse("predictions:batch_progress", args=[batch.pk])).content.decode()
     assert 'hx-trigger="every 1s"' in text and 'aria-valuenow="0"' in text
 
 
 def test_pasted_smiles(client, queue, predictor):
-    response = client.post(
-        reverse("predictions:batch_list"), {"text": "CCO ethanol\nc1ccncc1 pyridine\n"}
-    )
+    response = _post(client, {"text": "CCO ethanol\nc1ccncc1 pyridine\n"})
     assert response.status_code == 302
     queue()
     rows = BatchRow.objects.order_by("row_number")
@@ -197,6 +204,7 @@ def test_cancel_stops_the_batch(client, queue, predictor, settings):
 def test_cancel_mid_run_keeps_finished_chunks(queue, predictor, settings, monkeypatch):
     settings.BATCH_CHUNK_ROWS = 2
     batch = batch_services.batch_create(text="C\nCC\nCCC\nCCCC\nCCCCC\n")
+    run_batch(str(batch.pk))
     original = batch_services.process_chunk
 
     def then_cancel(**kwargs):
@@ -213,7 +221,7 @@ def test_cancel_mid_run_keeps_finished_chunks(queue, predictor, settings, monkey
 
 def test_a_chunk_rerun_after_a_crash_stores_each_row_once(predictor, settings):
     settings.BATCH_CHUNK_ROWS = 2
-    batch = batch_services.batch_create(text="C\nCC\nCCC\nCC\n", enqueue=False)
+    batch = batch_services.batch_create(text="C\nCC\nCCC\nCC\n")
     rows = list(batch_services._chunks(batch, 2))
     # A worker died after storing chunk 2's rows but before moving the cursor.
     batch_services.process_chunk(batch=batch, rows=rows[1], predictor=predictor)
@@ -231,7 +239,14 @@ def test_a_chunk_rerun_after_a_crash_stores_each_row_once(predictor, settings):
         ("a,b\n1,2\n", "cols.csv", {}, "No SMILES column"),
         ("id,smiles\n1,C\n", "in.csv", {"smiles_column": "structure"}, "no SMILES column"),
         ("smiles\n" + "C\n" * 6, "rows.csv", {}, "limit is 5"),
-        ("smiles\n" + "C" * 200 + "\n", "size.csv", {}, "limit is 0.0 MB"),
+        (
+            "smiles\n" + "C" * (2**20 + 2**19) + "\n",
+            "size.csv",
+            {},
+            "is 1.5 MiB; the limit is 1 MiB.",
+        ),
+        ('smiles,id\nCCO,"A-1\nCCC,A-2\n', "quote.csv", {}, "starts on line 2 is never closed"),
+        ("smiles,id,smiles\nC,1,C\n", "dup.csv", {}, "Columns 1 and 3 are both named"),
     ],
 )
 def test_bad_uploads_are_refused_up_front(
@@ -239,7 +254,7 @@ def test_bad_uploads_are_refused_up_front(
 ):
     settings.BATCH_MAX_ROWS = 5
     if name == "size.csv":
-        settings.BATCH_MAX_UPLOAD_BYTES = 100
+        settings.BATCH_MAX_UPLOAD_BYTES = 2**20
     response = _upload(client, data, name=name, **fields)
     assert response.status_code == 400
     assert message in response.content.decode()
@@ -247,7 +262,7 @@ def test_bad_uploads_are_refused_up_front(
 
 
 def test_nothing_to_upload_is_refused(client, queue):
-    response = client.post(reverse("predictions:batch_list"), {"text": "  "})
+    response = _post(client, {"text": "  "})
     assert response.status_code == 400 and "Choose a file or paste" in response.content.decode()
     assert HUEY.pending_count() == 0
 
@@ -305,3 +320,95 @@ def test_smi_upload_with_tsv_style_names(client, queue, predictor):
         ("1", "ethanol", "CCO", "ok"),
         ("2", "broken ring", "C1CC", "error"),
     ]
+
+
+def test_the_batch_is_queued_only_once_committed(client, queue, predictor):
+    upload = SimpleUploadedFile("screen.csv", CSV.encode())
+    with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
+        response = client.post(reverse("predictions:batch_list"), {"file": upload})
+        assert response.status_code == 302 and Batch.objects.count() == 1
+        assert HUEY.pending_count() == 0  # not before the commit: the worker could miss it
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert HUEY.pending_count() == 1
+
+
+def test_services_store_without_queueing(predictor):
+    HUEY.flush()
+    batch = batch_services.batch_create(text="CCO\n")
+    assert batch.status == Batch.Status.QUEUED and HUEY.pending_count() == 0
+
+
+def test_resume_queues_active_batches_no_live_worker_holds(queue, predictor):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from predictions.batch import selectors
+    from predictions.tasks import resume_batches
+
+    now = timezone.now()
+    made = {}
+    for name, status, lease in [
+        ("queued", Batch.Status.QUEUED, None),
+        ("dead-worker", Batch.Status.RUNNING, now - timedelta(seconds=5)),
+        ("live-worker", Batch.Status.RUNNING, now + timedelta(minutes=5)),
+        ("done", Batch.Status.DONE, None),
+        ("cancelled", Batch.Status.CANCELLED, None),
+    ]:
+        batch = batch_services.batch_create(text="CCO\n")
+        Batch.objects.filter(pk=batch.pk).update(status=status, lease_until=lease)
+        made[name] = str(batch.pk)
+    assert Batch.objects.active().count() == 3
+    expected = {made["queued"], made["dead-worker"]}
+    assert set(selectors.batch_ids_to_resume()) == expected
+    assert set(resume_batches()) == expected and HUEY.pending_count() == 2
+
+
+def test_a_batch_held_by_another_worker_is_tried_again_after_its_lease(predictor, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    HUEY.flush()
+    batch = batch_services.batch_create(text="CCO\n")
+    Batch.objects.filter(pk=batch.pk).update(
+        status=Batch.Status.RUNNING,
+        lease_owner="another-worker",
+        lease_until=timezone.now() + timedelta(minutes=5),
+    )
+    assert run_batch.call_local(str(batch.pk)) == Batch.Status.RUNNING
+    task = HUEY.dequeue()
+    assert task.args == (str(batch.pk),) and task.eta is not None
+    batch.refresh_from_db()
+    assert batch.rows_processed == 0 and not BatchRow.objects.exists()
+    HUEY.flush()
+
+
+def test_bad_rows_are_reported_per_row_not_changed_or_dropped(client, queue, predictor):
+    data = "id,smiles\nA-1,C😀\nA-2,c1ccccc1ééé\nA-3,CCO,stray\nA-4,\ufeffCCN\n"
+    batch = _run(client, queue, data=data)
+    rows = list(BatchRow.objects.filter(batch=batch).order_by("row_number"))
+    assert [(r.status, r.canonical_smiles) for r in rows] == [
+        ("error", ""),
+        ("error", ""),
+        ("error", ""),
+        ("ok", "CCN"),
+    ]
+    assert "'😀' (U+1F600) at position 2 is not ASCII" in rows[0].error
+    assert "'é' (U+00E9) at position 9 is not ASCII" in rows[1].error
+    assert rows[2].error.startswith("Line 4: this row has 3 cells but the header has 2")
+    page = client.get(batch.get_absolute_url()).content.decode()
+    assert "at position 9 is not ASCII" in page
+
+
+def test_a_body_over_the_upload_limit_is_refused_from_its_content_length(client, settings):
+    settings.BATCH_MAX_UPLOAD_BYTES = 2**20
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2**20
+    # The declared length alone decides: the body is never read (here it is not even sent).
+    response = client.generic(
+        "POST", reverse("predictions:batch_list"), b"", CONTENT_LENGTH=str(5 * 2**20)
+    )
+    assert response.status_code == 413
+    assert "The request is 5 MiB; batch files are limited to 1 MiB" in response.content.decode()
+    assert not Batch.objects.exists()

@@ -131,3 +131,124 @@ def test_a_chosen_column_that_does_not_exist_is_refused(tmp_path):
     path = _write(tmp_path, "in.csv", "id,smiles\n1,C\n")
     with pytest.raises(BatchRefused, match="no SMILES column 'structure'.*id, smiles"):
         inspect_file(path, filename="in.csv", smiles_column="structure", max_rows=10)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        # An unclosed quote used to swallow the next rows into one cell.
+        ('smiles,id\nCCO,"A-1\nCCC,A-2\nCCCC,A-3\n', "starts on line 2 is never closed"),
+        (
+            'smiles,id\nCCO,A-1\nCCC,"A-2\nCCCC,A-3"x\n',
+            "starts on line 3 does not end cleanly on line 4",
+        ),
+    ],
+)
+def test_unbalanced_quotes_are_refused_with_the_line(tmp_path, data, message):
+    path = _write(tmp_path, "in.csv", data)
+    with pytest.raises(BatchRefused, match=message):
+        inspect_file(path, filename="in.csv", max_rows=10)
+
+
+def test_a_quoted_value_over_several_lines_is_still_one_cell(tmp_path):
+    layout, rows = _read(_write(tmp_path, "in.csv", 'smiles,id\nCCO,"ACME\n001"\nCCN,B\n'))
+    assert [(r.row_number, r.input_id, r.error) for r in rows] == [
+        (1, "ACME\n001", ""),
+        (2, "B", ""),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("header", "fields", "message"),
+    [
+        ("smiles,id,smiles", {}, "Columns 1 and 3 are both named 'smiles'"),
+        ("smiles,note,note", {}, "Columns 2 and 3 are both named 'note'"),
+        ("SMILES,id,smiles", {}, "Columns 'SMILES' and 'smiles' could each be the SMILES column"),
+        ("smiles,ID,Id", {}, "Columns 'ID' and 'Id' could each be the ID column"),
+        ("SMILES,id,smiles", {"smiles_column": "Smiles"}, "could each be the SMILES column"),
+    ],
+)
+def test_ambiguous_or_duplicate_headers_are_refused(tmp_path, header, fields, message):
+    path = _write(tmp_path, "in.csv", f"{header}\nCCO,1,CCN\n")
+    with pytest.raises(BatchRefused, match=message):
+        inspect_file(path, filename="in.csv", max_rows=10, **fields)
+
+
+def test_an_ambiguous_smiles_column_can_be_chosen_by_its_exact_name(tmp_path):
+    path = _write(tmp_path, "in.csv", "SMILES,id,smiles\nCCO,1,CCN\n")
+    layout, rows = _read(path, smiles_column="smiles")
+    assert (layout.smiles_column, rows[0].smiles, rows[0].extra) == (
+        "smiles",
+        "CCN",
+        {"SMILES": "CCO"},
+    )
+
+
+def test_column_count_and_header_name_length_are_bounded(tmp_path):
+    wide = _write(tmp_path, "wide.csv", "smiles," + ",".join(f"c{i}" for i in range(200)) + "\nC\n")
+    with pytest.raises(BatchRefused, match="201 columns; the limit is 200"):
+        inspect_file(wide, filename="wide.csv", max_rows=10)
+    assert inspect_file(wide, filename="wide.csv", max_rows=10, max_columns=201).total_rows == 1
+    long = _write(tmp_path, "long.csv", "smiles," + "x" * 201 + "\nC,1\n")
+    with pytest.raises(BatchRefused, match="column 2 is 201 characters long; the limit is 200"):
+        inspect_file(long, filename="long.csv", max_rows=10)
+
+
+def test_sd_fields_count_as_columns(tmp_path):
+    record = SDF.replace("> <note>", "> <" + "n" * 201 + ">")
+    with pytest.raises(BatchRefused, match="Record 1 has an SD field name 201 characters"):
+        inspect_file(_write(tmp_path, "a.sdf", record), filename="a.sdf", max_rows=10)
+    with pytest.raises(
+        BatchRefused, match="Record 1 brings the SD fields to 2, more than the limit of 1"
+    ):
+        inspect_file(_write(tmp_path, "b.sdf", SDF), filename="b.sdf", max_rows=10, max_columns=1)
+
+
+def test_ragged_rows_are_reported_per_row(tmp_path):
+    data = "smiles,id\nCCO,A-1,Pfizer\n\nCCN\nCCC,A-3,,\nCCCC,A-4\n"
+    layout, rows = _read(_write(tmp_path, "in.csv", data))
+    assert layout.total_rows == 4
+    assert [(r.row_number, r.error) for r in rows] == [
+        (
+            1,
+            "Line 2: this row has 3 cells but the header has 2 (a value may contain an unquoted ',').",
+        ),
+        (2, "Line 4: this row has 1 cells but the header has 2 (a cell is missing)."),
+        (3, ""),  # trailing empty cells are harmless
+        (4, ""),
+    ]
+
+
+def test_a_nul_byte_anywhere_is_refused_with_its_line(tmp_path):
+    path = _write(tmp_path, "in.smi", "C\n" * 6000 + "CC\x00O\n")  # far past the first 8 KiB
+    with pytest.raises(BatchRefused, match="Line 6001 contains a NUL byte"):
+        inspect_file(path, filename="in.smi", max_rows=10_000)
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-be"])
+def test_utf16_with_a_byte_order_mark_is_decoded(tmp_path, codec):
+    text = "smiles,name\r\nCCO,éthanol\r\n"
+    data = text.encode(codec) if codec == "utf-16" else b"\xfe\xff" + text.encode(codec)
+    layout, rows = _read(_write(tmp_path, "in.csv", data))
+    assert [(r.smiles, r.input_id) for r in rows] == [("CCO", "éthanol")]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("smiles\nCCO\n".encode("utf-16-le"), "UTF-16 text without a byte-order mark"),
+        ("smiles\nCCO\n".encode("utf-32"), "UTF-32"),
+    ],
+)
+def test_other_unicode_encodings_are_refused_by_name(tmp_path, data, message):
+    with pytest.raises(BatchRefused, match=message):
+        inspect_file(_write(tmp_path, "in.csv", data), filename="in.csv", max_rows=10)
+
+
+def test_limits_are_stated_in_mib():
+    from predictions.batch.parsing import too_large_message
+
+    assert (
+        too_large_message(21 * 2**20 + 1, 20 * 2**20) == "The file is 21 MiB; the limit is 20 MiB."
+    )
+    assert too_large_message(int(2.5 * 2**20), 2**20) == "The file is 2.5 MiB; the limit is 1 MiB."

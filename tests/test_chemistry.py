@@ -56,3 +56,25 @@ def test_empty_and_over_long_inputs_have_their_own_messages():
         parse("   ")
     with pytest.raises(InvalidSmiles, match="limit is 10 characters"):
         parse_smiles("C" * 11, max_chars=10)
+
+
+@pytest.mark.parametrize(
+    ("text", "shown", "position"),
+    [
+        ("C😀", "'😀' (U+1F600)", 2),
+        ("😀C", "'😀' (U+1F600)", 1),
+        ("c1ccccc1ééé", "'é' (U+00E9)", 9),
+        ("CC\u200bO", "'\\u200b' (U+200B)", 3),
+        ("C\u00a0O", "'\\xa0' (U+00A0)", 2),
+    ],
+)
+def test_non_ascii_characters_are_refused_with_their_position(text, shown, position):
+    # RDKit alone reads `C😀` as methane and `c1ccccc1ééé` as benzene: a different molecule.
+    with pytest.raises(InvalidSmiles) as error:
+        parse(text)
+    assert f"character {shown} at position {position} is not ASCII" in str(error.value)
+
+
+def test_a_leading_byte_order_mark_and_whitespace_are_removed():
+    parsed = parse(" \ufeffCCO\u00a0\n")
+    assert (parsed.input_text, parsed.canonical_smiles) == ("CCO", "CCO")

@@ -185,7 +185,7 @@ def test_domain_is_stored_with_form_and_batch_predictions(client, predictor):
     client.post("/", {"smiles": "O"})
     water = Prediction.objects.get(canonical_smiles="O")
     assert water.domain["verdict"] == OUT and water.domain["outputs"][0]["reasons"]
-    batch = batch_services.batch_create(text="O\nCC(=O)Oc1ccccc1C(=O)O\n", enqueue=False)
+    batch = batch_services.batch_create(text="O\nCC(=O)Oc1ccccc1C(=O)O\n")
     batch_services.batch_run(batch_pk=batch.pk)
     rows = list(BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number"))
     assert rows[0].domain == water.domain  # reused prediction: its stored verdict

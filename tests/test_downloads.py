@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from predictions.exports import ALL_DOWNLOADS
+from predictions.exports import DOWNLOADS
 
 
 @pytest.fixture
@@ -52,6 +52,37 @@ def test_etag_gives_304(client, aspirin):
     assert again.status_code == 304 and again.content == b""
 
 
+def test_304_reads_no_picture_blobs(client, aspirin):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    etag = client.get(url(aspirin, "molecule.png"))["ETag"]
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url(aspirin, "molecule.png"), HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again["ETag"] == etag
+    assert len(queries) == 1
+    assert not any(blob in queries[0]["sql"] for blob in ("_png", "_svg"))
+
+
+def test_last_modified_and_if_modified_since(client, aspirin):
+    first = client.get(url(aspirin, "values.json"))
+    assert first["Last-Modified"] and "max-age=3600" in first["Cache-Control"]
+    assert "public" in first["Cache-Control"]
+    again = client.get(url(aspirin, "values.json"), HTTP_IF_MODIFIED_SINCE=first["Last-Modified"])
+    assert again.status_code == 304
+
+
+def test_if_match_with_another_version_is_412(client, aspirin):
+    response = client.get(url(aspirin, "values.csv"), HTTP_IF_MATCH='"not-this-version"')
+    assert response.status_code == 412
+
+
+def test_head_works_and_other_methods_are_refused(client, aspirin):
+    head = client.head(url(aspirin, "plot.svg"))
+    assert head.status_code == 200 and head["ETag"] and head.content == b""
+    assert client.post(url(aspirin, "plot.svg")).status_code == 405
+
+
 def test_csv_values_equal_stored(client, aspirin):
     response = client.get(url(aspirin, "values.csv"))
     assert response["Content-Type"].startswith("text/csv")
@@ -74,7 +105,7 @@ def test_json_values_equal_stored(client, aspirin):
 def test_zip_holds_every_file(client, aspirin):
     bundle = zipfile.ZipFile(io.BytesIO(client.get(url(aspirin, "bundle.zip")).content))
     names = {name.split("/", 1)[1] for name in bundle.namelist()}
-    assert names == set(ALL_DOWNLOADS) - {"bundle.zip"}
+    assert names == set(DOWNLOADS) - {"bundle.zip"}
     assert bundle.read("aspirin/molecule.png") == bytes(aspirin.molecule_png)
     assert json.loads(bundle.read("aspirin/values.json"))["outputs"] == aspirin.outputs
 

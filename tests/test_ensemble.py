@@ -178,7 +178,7 @@ def test_batch_rows_carry_the_uncertainty(served_ensemble, disagreeing):
     from predictions.batch import services as batch_services
     from predictions.models import BatchRow
 
-    batch = batch_services.batch_create(text="CCO\nCCCN\nnot-a-smiles\n", enqueue=False)
+    batch = batch_services.batch_create(text="CCO\nCCCN\nnot-a-smiles\n")
     assert batch_services.batch_run(batch_pk=batch.pk) == "done"
     rows = list(BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number"))
     assert [r.status for r in rows] == ["ok", "ok", "error"]

@@ -121,3 +121,16 @@ def test_hidden_predictions_are_not_served(client, make_prediction):
     Prediction.objects.filter(pk=prediction.pk).update(hidden=True)
     assert client.get(prediction.get_absolute_url()).status_code == 404
     assert "CCO" not in client.get("/gallery/").content.decode()
+
+
+@pytest.mark.parametrize(("text", "position"), [("C😀", 2), ("😀C", 1), ("c1ccccc1ééé", 9)])
+def test_non_ascii_input_is_refused_not_silently_changed(client, text, position):
+    response = client.post(HOME, {"smiles": text})
+    assert response.status_code == 400
+    assert f"at position {position} is not ASCII" in response.content.decode()
+    assert not Prediction.objects.exists()
+
+
+def test_a_pasted_byte_order_mark_is_dropped(client, predictor):
+    assert client.post(HOME, {"smiles": "\ufeffCCO"}).status_code == 302
+    assert Prediction.objects.get().input_text == "CCO"

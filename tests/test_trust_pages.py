@@ -71,7 +71,7 @@ def test_values_exports_carry_uncertainty_and_verdict(client, make_prediction):
 def test_batch_rows_and_exports_carry_verdicts(client, predictor):
     from predictions.batch import services as batch_services
 
-    batch = batch_services.batch_create(text="O\nCC(=O)Oc1ccccc1C(=O)O\n[Fe]\n", enqueue=False)
+    batch = batch_services.batch_create(text="O\nCC(=O)Oc1ccccc1C(=O)O\n[Fe]\n")
     batch_services.batch_run(batch_pk=batch.pk)
     rows = list(BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number"))
     assert [r.domain.get("verdict") for r in rows] == ["out", "in", None]

@@ -46,7 +46,7 @@ def test_form_refuses_unknown_tokens_beside_the_field(client, smiles, named):
 def test_batch_row_with_unknown_tokens_fails_with_the_reason(predictor):
     from predictions.batch import services as batch_services
 
-    batch = batch_services.batch_create(text="CCO\nCC[Pb](CC)(CC)CC\n[Na+]\n", enqueue=False)
+    batch = batch_services.batch_create(text="CCO\nCC[Pb](CC)(CC)CC\n[Na+]\n")
     assert batch_services.batch_run(batch_pk=batch.pk) == "done"
     rows = list(BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number"))
     assert [r.status for r in rows] == ["ok", "error", "error"]

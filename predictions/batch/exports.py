@@ -6,7 +6,6 @@ memory stays flat for 100,000 rows. Pictures for the ZIP are drawn on first need
 
 from __future__ import annotations
 
-import csv
 import io
 import itertools
 import zipfile
@@ -17,7 +16,13 @@ from rdkit import Chem
 from rdkit.Chem import rdDepictor
 
 from predictions import services as core
-from predictions.exports import output_header, trust_cells, trust_header
+from predictions.exports import (
+    Download,
+    SafeCsvWriter,
+    output_header,
+    trust_cells,
+    trust_header,
+)
 from predictions.models import Batch, BatchRow, Prediction
 
 PAGE = 1000
@@ -53,10 +58,11 @@ def csv_header(batch: Batch) -> list[str]:
     ]
 
 
-def _values(batch: Batch, row: BatchRow) -> list[str]:
+def _values(batch: Batch, row: BatchRow) -> list[float | str]:
+    """The row's predicted values as floats (numbers stay numbers in every export)."""
     by_label = {o["label"]: o["value"] for o in row.outputs}
     values = [by_label.get(o["label"]) for o in batch.output_specs]
-    return [repr(float(v)) if v is not None else "" for v in values]
+    return [float(v) if v is not None else "" for v in values]
 
 
 def csv_record(batch: Batch, row: BatchRow) -> list:
@@ -77,7 +83,7 @@ def csv_record(batch: Batch, row: BatchRow) -> list:
 
 def _csv_lines(batch: Batch, rows: Iterable[BatchRow]) -> Iterator[str]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = SafeCsvWriter(buffer)  # IDs, carried cells, headers and inputs are user text
     writer.writerow(csv_header(batch))
     for count, row in enumerate(rows, 1):
         writer.writerow(csv_record(batch, row))
@@ -92,9 +98,10 @@ def stream_csv(batch: Batch) -> Iterator[str]:
     return _csv_lines(batch, iter_batch_rows(batch))
 
 
-def _sd_value(value) -> str:
-    # A blank line ends an SD field: keep multi-line values readable but unbroken.
-    return "\n".join(line for line in str(value).splitlines() if line.strip())
+def sd_line(value) -> str:
+    """One line of text for an SD title or field: a line break would end or corrupt the record
+    (RDKit reads a title with a newline as a broken molfile), so lines are joined by spaces."""
+    return " ".join(part.strip() for part in str(value).splitlines() if part.strip())
 
 
 def sdf_record(batch: Batch, row: BatchRow) -> str:
@@ -103,7 +110,7 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
         mol = Chem.Mol()  # failed rows stay in the file, in order, as empty records
     else:
         rdDepictor.Compute2DCoords(mol)
-    mol.SetProp("_Name", row.input_id or f"row {row.row_number}")
+    mol.SetProp("_Name", sd_line(row.input_id) or f"row {row.row_number}")
     block = Chem.MolToMolBlock(mol).rstrip("\n") + "\n"
     fields = {
         "row": row.row_number,
@@ -117,7 +124,7 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
     trust = trust_cells(batch.output_specs, row.outputs, row.domain)
     fields.update(zip(trust_header(batch.output_specs), trust, strict=True))
     fields.update(status=row.status, error=row.error)
-    body = "".join(f">  <{name}>\n{_sd_value(value)}\n\n" for name, value in fields.items())
+    body = "".join(f">  <{sd_line(name)}>\n{sd_line(value)}\n\n" for name, value in fields.items())
     return f"{block}{body}$$$$\n"
 
 
@@ -187,3 +194,10 @@ def stream_zip(batch: Batch) -> Iterator[bytes]:
                     yield pipe.drain()
                 pending = []
     yield pipe.drain()
+
+
+DOWNLOADS = {
+    "results.csv": Download(stream_csv, "text/csv; charset=utf-8"),
+    "results.sdf": Download(stream_sdf, "chemical/x-mdl-sdfile; charset=utf-8"),
+    "results.zip": Download(stream_zip, "application/zip"),
+}

@@ -1,12 +1,18 @@
 from django import forms
 from django.conf import settings
 
+from .parsing import mib, too_large_message
+
 
 class BatchForm(forms.Form):
     file = forms.FileField(
         required=False,
         label="File",
-        help_text="CSV, TSV, SMILES (.smi/.txt) or SD file (.sdf), UTF-8.",
+        help_text=(
+            "CSV, TSV, SMILES (.smi/.txt) or SD file (.sdf), UTF-8 (or UTF-16 with a BOM). "
+            f"Up to {mib(settings.BATCH_MAX_UPLOAD_BYTES)} and "
+            f"{settings.BATCH_MAX_ROWS:,} rows."
+        ),
         widget=forms.ClearableFileInput(
             attrs={"accept": ".csv,.tsv,.tab,.smi,.smiles,.txt,.sdf,.sd"}
         ),
@@ -15,7 +21,10 @@ class BatchForm(forms.Form):
         required=False,
         strip=False,
         label="…or paste SMILES",
-        help_text="One per line, optionally followed by a name; or CSV/TSV with a header. Up to 2 MB: upload a file for more.",
+        help_text=(
+            "One per line, optionally followed by a name; or CSV/TSV with a header. "
+            f"Up to {mib(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}: upload a file for more."
+        ),
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "autocomplete": "off"}),
     )
     smiles_column = forms.CharField(
@@ -35,9 +44,7 @@ class BatchForm(forms.Form):
         upload = self.cleaned_data.get("file")
         limit = settings.BATCH_MAX_UPLOAD_BYTES
         if upload is not None and upload.size > limit:
-            raise forms.ValidationError(
-                f"The file is {upload.size / 1e6:.1f} MB; the limit is {limit / 1e6:.1f} MB."
-            )
+            raise forms.ValidationError(too_large_message(upload.size, limit))
         return upload
 
     def clean(self):

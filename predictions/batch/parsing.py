@@ -53,10 +53,22 @@ FORMATS = {
 }
 DELIMITERS = {"csv": ",", "tsv": "\t"}
 csv.field_size_limit(10 * 1024 * 1024)
+MAX_HEADER_CHARS = (
+    200  # longer column names are refused (each row stores its carried cells by name)
+)
 
 
 class BatchRefused(ValueError):
     """An input file we will not queue; `str()` tells the user why."""
+
+
+def mib(size: int) -> str:
+    """A byte count as users read limits: binary megabytes, stated as MiB everywhere."""
+    return f"{size / 2**20:.1f} MiB".replace(".0 MiB", " MiB")
+
+
+def too_large_message(size: int, limit: int) -> str:
+    return f"The file is {mib(size)}; the limit is {mib(limit)}."
 
 
 @dataclass
@@ -97,22 +109,71 @@ def format_for(filename: str, sample: str) -> str:
     return "tsv" if "\t" in first else "csv" if "," in first else "smi"
 
 
-def _text_lines(path: Path) -> Iterator[str]:
-    """Decoded lines (UTF-8, BOM dropped, CRLF/CR normalised); refuses binary or non-UTF-8."""
-    with path.open("rb") as handle:
-        head = handle.read(8192)
-        if b"\x00" in head:
+def _encoding(head: bytes) -> str:
+    """The codec for a file starting with `head`: UTF-8 (BOM optional) or UTF-16 with a BOM."""
+    if head.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        raise BatchRefused("The file is UTF-32 text: save it as UTF-8.")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"  # the BOM says which byte order, and is dropped
+    if b"\x00" in head:
+        pairs = len(head) // 2 or 1
+        if max(head[0::2].count(0), head[1::2].count(0)) > pairs // 2:
             raise BatchRefused(
-                "This looks like a binary file, not text: upload CSV, TSV, SMILES or SDF."
+                "The file looks like UTF-16 text without a byte-order mark: "
+                "save it as UTF-8 (or as UTF-16 with a BOM)."
             )
+        raise BatchRefused(
+            "This looks like a binary file, not text: upload CSV, TSV, SMILES or SDF."
+        )
+    return "utf-8-sig"
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    """Decoded lines (UTF-8 or UTF-16, BOM dropped, CRLF/CR normalised).
+
+    Refuses binary files, other encodings and a NUL anywhere in the file, naming the line.
+    """
+    with path.open("rb") as handle:
+        encoding = _encoding(handle.read(4096))
         handle.seek(0)
-        text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors="strict", newline=None)
+        text = io.TextIOWrapper(handle, encoding=encoding, errors="strict", newline=None)
+        number = 0
         try:
-            yield from text
-        except UnicodeDecodeError as error:
+            for number, line in enumerate(text, 1):
+                if "\x00" in line:
+                    raise BatchRefused(
+                        f"Line {number} contains a NUL byte: this is not a text file. "
+                        "Upload CSV, TSV, SMILES or SDF."
+                    )
+                yield line
+        except UnicodeDecodeError:
+            name = "UTF-16" if encoding == "utf-16" else "UTF-8"
             raise BatchRefused(
-                f"The file is not UTF-8 text (bad byte at position {error.start}): save it as UTF-8."
+                f"The file is not {name} text (a bad byte on line {number + 1}): save it as UTF-8."
             ) from None
+
+
+def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """CSV records with the line each starts on; an unbalanced quote is refused, not merged."""
+    reader = csv.reader(_text_lines(path), delimiter=delimiter, strict=True)
+    start = 1
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            ends = (
+                "is never closed"
+                if "end of data" in str(error)
+                else f"does not end cleanly on line {reader.line_num} ({error})"
+            )
+            raise BatchRefused(
+                f"Unbalanced quote: the quoted value that starts on line {start} {ends}. "
+                "Quote whole values and double any quote inside them."
+            ) from None
+        yield start, row
+        start = reader.line_num + 1
 
 
 def _looks_like_smiles(value: str) -> bool:
@@ -122,34 +183,67 @@ def _looks_like_smiles(value: str) -> bool:
     return Chem.MolFromSmiles(value, sanitize=False) is not None
 
 
+def _header(first: list[str]) -> list[str]:
+    """Column names from the header row: bounded in length, unique, blanks named by position."""
+    header = [cell.strip() or f"column_{i}" for i, cell in enumerate(first, 1)]
+    for i, name in enumerate(header, 1):
+        if len(name) > MAX_HEADER_CHARS:
+            raise BatchRefused(
+                f"The name of column {i} is {len(name):,} characters long; "
+                f"the limit is {MAX_HEADER_CHARS}."
+            )
+        if header.index(name) + 1 != i:
+            raise BatchRefused(
+                f"Columns {header.index(name) + 1} and {i} are both named {name!r}: "
+                "rename one so that each column has its own name."
+            )
+    return header
+
+
 def _pick(header: list[str], wanted: str, names: tuple[str, ...], what: str) -> str:
+    """The column the user named (exactly, else by normalised name) or the first known name."""
     if wanted:
-        for name in header:
-            if name == wanted or _norm(name) == _norm(wanted):
-                return name
+        if wanted in header:
+            return wanted
+        matches = [name for name in header if _norm(name) == _norm(wanted)]
+        if not matches:
+            raise BatchRefused(
+                f"There is no {what} column {wanted!r}; the columns are: {', '.join(header)}."
+            )
+    else:
+        found = next((n for n in names if any(_norm(h) == n for h in header)), None)
+        matches = [name for name in header if found and _norm(name) == found]
+    if len(matches) > 1:
+        listed = " and ".join(repr(name) for name in matches)
         raise BatchRefused(
-            f"There is no {what} column {wanted!r}; the columns are: {', '.join(header)}."
+            f"Columns {listed} could each be the {what} column: "
+            f"type the one to use in the '{what} column' box."
         )
-    normalised = {_norm(name): name for name in header}
-    return next((normalised[n] for n in names if n in normalised), "")
+    return matches[0] if matches else ""
 
 
-def _csv_layout(path: Path, fmt: str, smiles_column: str, id_column: str, max_rows: int) -> Layout:
-    reader = csv.reader(_text_lines(path), delimiter=DELIMITERS[fmt])
-    first = next((row for row in reader if any(cell.strip() for cell in row)), None)
+def _csv_layout(
+    path: Path, fmt: str, smiles_column: str, id_column: str, max_rows: int, max_columns: int
+) -> Layout:
+    records = (row for _, row in _records(path, DELIMITERS[fmt]))
+    first = next((row for row in records if any(cell.strip() for cell in row)), None)
     if first is None:
         raise BatchRefused("The file is empty: it has no rows.")
-    header = [cell.strip() for cell in first]
-    named = _pick(header, "", SMILES_NAMES, "SMILES")
-    has_header = bool(named) or smiles_column in header or not any(map(_looks_like_smiles, header))
-    if not has_header:
-        header = [f"column_{i}" for i in range(1, len(first) + 1)]
+    if len(first) > max_columns:
+        raise BatchRefused(f"The file has {len(first):,} columns; the limit is {max_columns:,}.")
+    cells = [cell.strip() for cell in first]
+    has_header = (
+        any(_norm(cell) in SMILES_NAMES for cell in cells)
+        or smiles_column in cells
+        or not any(map(_looks_like_smiles, cells))
+    )
+    header = _header(first) if has_header else [f"column_{i}" for i in range(1, len(first) + 1)]
     layout = Layout(file_format=fmt, has_header=has_header)
     layout.smiles_column = _pick(header, smiles_column, SMILES_NAMES, "SMILES")
     layout.id_column = _pick(header, id_column, ID_NAMES, "ID")
     count = 0 if has_header else 1
     sample = [] if has_header else [first]
-    for row in reader:
+    for row in records:
         if any(cell.strip() for cell in row):
             count += 1
             if len(sample) < 20:
@@ -225,7 +319,7 @@ def _sd_fields(record: list[str]) -> tuple[int, dict[str, str]]:
     return end, fields
 
 
-def _sdf_layout(path: Path, max_rows: int) -> Layout:
+def _sdf_layout(path: Path, max_rows: int, max_columns: int) -> Layout:
     count, columns = 0, {}
     for record in _sdf_records(path):
         count += 1
@@ -238,23 +332,41 @@ def _sdf_layout(path: Path, max_rows: int) -> Layout:
                 f"Record {count} is not a molfile (no 'M  END' line): is this an SD file?"
             )
         columns.update(dict.fromkeys(_sd_fields(record)[1]))
+        long = next((name for name in columns if len(name) > MAX_HEADER_CHARS), None)
+        if len(columns) > max_columns or long is not None:
+            raise BatchRefused(
+                f"Record {count} brings the SD fields to {len(columns):,}, more than the limit "
+                f"of {max_columns:,}."
+                if long is None
+                else f"Record {count} has an SD field name {len(long):,} characters long; "
+                f"the limit is {MAX_HEADER_CHARS}."
+            )
     if count == 0:
         raise BatchRefused("The file is empty: it has no molecules.")
     return Layout("sdf", count, False, "SMILES", "Name", list(columns))
 
 
 def inspect_file(
-    path: Path, *, filename: str, smiles_column: str = "", id_column: str = "", max_rows: int
+    path: Path,
+    *,
+    filename: str,
+    smiles_column: str = "",
+    id_column: str = "",
+    max_rows: int,
+    max_columns: int = 200,
 ) -> Layout:
     """Check a stored upload and describe its layout; raises BatchRefused with the reason."""
     with path.open("rb") as handle:
-        sample = handle.read(4096).decode("utf-8", errors="replace")
+        head = handle.read(4096)
+    sample = head.decode(_encoding(head), errors="replace")
     if not sample.strip("\ufeff \r\n\t"):
         raise BatchRefused("The file is empty.")
     fmt = format_for(filename, sample)
     if fmt in DELIMITERS:
-        return _csv_layout(path, fmt, smiles_column.strip(), id_column.strip(), max_rows)
-    return _smi_layout(path, max_rows) if fmt == "smi" else _sdf_layout(path, max_rows)
+        return _csv_layout(
+            path, fmt, smiles_column.strip(), id_column.strip(), max_rows, max_columns
+        )
+    return _smi_layout(path, max_rows) if fmt == "smi" else _sdf_layout(path, max_rows, max_columns)
 
 
 def _mol_block_smiles(block: str) -> tuple[str, str]:
@@ -267,33 +379,53 @@ def _mol_block_smiles(block: str) -> tuple[str, str]:
     return Chem.MolToSmiles(mol), ""
 
 
+def _ragged(row: list[str], width: int, line: int, delimiter: str) -> str:
+    """Why a row's cells do not line up with the header ("" when they do)."""
+    cells = len(row)
+    while cells > width and not row[cells - 1].strip():
+        cells -= 1  # trailing empty cells are harmless
+    if cells == width:
+        return ""
+    cause = (
+        f"a value may contain an unquoted {'tab' if delimiter == chr(9) else repr(delimiter)}"
+        if cells > width
+        else "a cell is missing"
+    )
+    return f"Line {line}: this row has {cells} cells but the header has {width} ({cause})."
+
+
+def _csv_rows(path: Path, layout: Layout, start: int) -> Iterator[InputRow]:
+    delimiter = DELIMITERS[layout.file_format]
+    header, number = None, 0
+    for line, row in _records(path, delimiter):
+        if not any(cell.strip() for cell in row):
+            continue
+        if header is None:
+            header = (
+                _header(row)
+                if layout.has_header
+                else [f"column_{i}" for i in range(1, len(row) + 1)]
+            )
+            if layout.has_header:
+                continue
+        number += 1
+        if number <= start:
+            continue
+        values = dict(zip(header, row, strict=False))
+        yield InputRow(
+            number,
+            values.get(layout.id_column, "").strip(),
+            values.get(layout.smiles_column, "").strip(),
+            {c: values.get(c, "") for c in layout.columns},
+            _ragged(row, len(header), line, delimiter),
+        )
+
+
 def iter_rows(path: Path, layout: Layout, *, start: int = 0) -> Iterator[InputRow]:
     """Rows numbered start+1 onwards, in file order."""
     number = 0
     if layout.file_format in DELIMITERS:
-        reader = csv.reader(_text_lines(path), delimiter=DELIMITERS[layout.file_format])
-        header = None
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if header is None:
-                header = (
-                    [c.strip() for c in row]
-                    if layout.has_header
-                    else [f"column_{i}" for i in range(1, len(row) + 1)]
-                )
-                if layout.has_header:
-                    continue
-            number += 1
-            if number <= start:
-                continue
-            values = dict(zip(header, row, strict=False))  # ragged rows: missing cells are blank
-            yield InputRow(
-                number,
-                values.get(layout.id_column, "").strip(),
-                values.get(layout.smiles_column, "").strip(),
-                {c: values.get(c, "") for c in layout.columns},
-            )
+        yield from _csv_rows(path, layout, start)
     elif layout.file_format == "smi":
         skip_header = layout.has_header
         for line in _text_lines(path):

@@ -26,7 +26,7 @@ from predictions import services as core
 from predictions.inference import Predictor, get_predictor
 from predictions.models import Batch, BatchRow, Prediction, Source
 
-from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows
+from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows, too_large_message
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +66,13 @@ def batch_create(
     text: str = "",
     smiles_column: str = "",
     id_column: str = "",
-    enqueue: bool = True,
 ) -> Batch:
-    """Validate an upload or pasted text, store it and queue it; raises BatchRefused."""
+    """Validate an upload or pasted text and store it as a queued batch; raises BatchRefused.
+
+    Queueing the work is the caller's job (the view, once the batch is committed).
+    """
     if upload is not None and upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
-        raise BatchRefused(
-            f"The file is {upload.size / 1e6:.1f} MB; the limit is "
-            f"{settings.BATCH_MAX_UPLOAD_BYTES / 1e6:.1f} MB."
-        )
+        raise BatchRefused(too_large_message(upload.size, settings.BATCH_MAX_UPLOAD_BYTES))
     filename = Path(upload.name).name if upload is not None else "pasted.txt"
     if upload is None and not text.strip():
         raise BatchRefused("Choose a file or paste some SMILES.")
@@ -85,6 +84,7 @@ def batch_create(
             smiles_column=smiles_column,
             id_column=id_column,
             max_rows=settings.BATCH_MAX_ROWS,
+            max_columns=settings.BATCH_MAX_COLUMNS,
         )
     except BatchRefused:
         path.unlink(missing_ok=True)
@@ -102,18 +102,16 @@ def batch_create(
         output_specs=[{"label": o.label, "unit": o.unit} for o in predictor.outputs],
         model_hash=predictor.weights_hash,
     )
-    if enqueue:
-        from predictions.tasks import run_batch
-
-        run_batch(str(batch.pk))
     return batch
 
 
 def batch_cancel(*, batch: Batch) -> bool:
     """Stop a batch at its next chunk boundary; rows done so far stay."""
-    changed = Batch.objects.filter(
-        pk=batch.pk, status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING]
-    ).update(status=Batch.Status.CANCELLED, finished_at=timezone.now(), lease_until=None)
+    changed = (
+        Batch.objects.active()
+        .filter(pk=batch.pk)
+        .update(status=Batch.Status.CANCELLED, finished_at=timezone.now(), lease_until=None)
+    )
     return bool(changed)
 
 
@@ -121,7 +119,8 @@ def _claim(batch_pk, owner: str) -> bool:
     """Take the lease if it is free or expired (one conditional single-document update)."""
     now = timezone.now()
     return bool(
-        Batch.objects.filter(pk=batch_pk, status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING])
+        Batch.objects.active()
+        .filter(pk=batch_pk)
         .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner))
         .update(
             lease_owner=owner,
@@ -237,28 +236,28 @@ def _chunks(batch: Batch, size: int):
         yield chunk
 
 
-def batch_run(*, batch_pk) -> str:
-    """Work through a batch from its cursor to the end; returns the final status.
+def batch_run(*, batch_pk) -> Batch.Status:
+    """Work through a batch from its cursor to the end; returns the batch's status after.
 
+    An active status (queued/running) back means another worker holds the batch.
     The uploaded file is deleted once the batch is done or cancelled (its rows are stored);
     a failed batch keeps it so that it can be looked at or run again.
     """
     status = _run(batch_pk)
-    if status in (Batch.Status.DONE, Batch.Status.CANCELLED, "finished"):
-        for path in Batch.objects.filter(
-            pk=batch_pk, status__in=[Batch.Status.DONE, Batch.Status.CANCELLED]
-        ).values_list("input_path", flat=True):
-            Path(path).unlink(missing_ok=True)
+    if status in (Batch.Status.DONE, Batch.Status.CANCELLED):
+        path = Batch.objects.values_list("input_path", flat=True).get(pk=batch_pk)
+        Path(path).unlink(missing_ok=True)
     return status
 
 
-def _run(batch_pk) -> str:
+def _status(batch_pk) -> Batch.Status:
+    return Batch.Status(Batch.objects.values_list("status", flat=True).get(pk=batch_pk))
+
+
+def _run(batch_pk) -> Batch.Status:
     owner = uuid.uuid4().hex
     if not _claim(batch_pk, owner):
-        unfinished = Batch.objects.filter(
-            pk=batch_pk, status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING]
-        ).exists()
-        return "busy" if unfinished else "finished"
+        return _status(batch_pk)  # finished, or held by another worker
     batch = Batch.objects.get(pk=batch_pk)
     if batch.started_at is None:
         Batch.objects.filter(pk=batch_pk).update(started_at=timezone.now())
@@ -283,7 +282,7 @@ def _run(batch_pk) -> str:
                 pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING
             ).update(lease_until=timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS))
             if not (moved and renewed):  # cancelled, or our lease was taken over
-                return Batch.objects.get(pk=batch_pk).status
+                return _status(batch_pk)
     except Exception as error:  # a bug or a vanished file: say so on the page, keep the rows
         log.exception("Batch %s failed", batch_pk)
         Batch.objects.filter(pk=batch_pk, lease_owner=owner).update(
@@ -293,18 +292,4 @@ def _run(batch_pk) -> str:
     Batch.objects.filter(pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING).update(
         status=Batch.Status.DONE, finished_at=timezone.now(), lease_until=None
     )
-    return Batch.objects.get(pk=batch_pk).status
-
-
-def batches_resume() -> list[str]:
-    """Queue again every unfinished batch (worker start-up, periodic check); leases stop doubles."""
-    from predictions.tasks import run_batch
-
-    now = timezone.now()
-    pending = Batch.objects.filter(status__in=[Batch.Status.QUEUED, Batch.Status.RUNNING]).filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-    )
-    ids = [str(pk) for pk in pending.values_list("pk", flat=True)]
-    for pk in ids:
-        run_batch(pk)
-    return ids
+    return _status(batch_pk)

@@ -2,46 +2,21 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
+from functools import partial
+
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from predictions.models import Batch, BatchRow
+from predictions import tasks
 
-from . import exports, services
+from . import exports, selectors, services
 from .forms import BatchForm
 from .parsing import BatchRefused
-
-ROWS_PER_PAGE = 50
-DOWNLOADS = {
-    "results.csv": (exports.stream_csv, "text/csv; charset=utf-8"),
-    "results.sdf": (exports.stream_sdf, "chemical/x-mdl-sdfile; charset=utf-8"),
-    "results.zip": (exports.stream_zip, "application/zip"),
-}
-
-
-def _get(pk: str) -> Batch:
-    try:
-        return Batch.objects.get(pk=pk)
-    except (Batch.DoesNotExist, ValueError, TypeError, ValidationError):
-        raise Http404("No such batch.") from None
-
-
-def _progress(batch: Batch) -> dict:
-    """Rate (rows/s) and time left from the rows processed since the batch started."""
-    rate = seconds_left = None
-    if batch.started_at and batch.rows_processed:
-        end = batch.finished_at or timezone.now()
-        elapsed = max((end - batch.started_at).total_seconds(), 1e-3)
-        rate = batch.rows_processed / elapsed
-        if not batch.is_finished:
-            seconds_left = int((batch.total_rows - batch.rows_processed) / rate)
-    return {"batch": batch, "rate": rate, "seconds_left": seconds_left}
 
 
 @require_http_methods(["GET", "POST"])
@@ -60,72 +35,71 @@ def batch_list(request: HttpRequest) -> HttpResponse:
             except BatchRefused as refusal:
                 form.add_error(None, str(refusal))
             else:
+                # The worker must find the batch: queue it once it is committed.
+                transaction.on_commit(partial(tasks.run_batch, str(batch.pk)))
                 return redirect(batch)
         status = 400
-    batches = Batch.objects.order_by("-created_at")[:50]
-    return render(request, "batches/list.html", {"form": form, "batches": batches}, status=status)
+    context = {"form": form, "batches": selectors.batch_list()}
+    return render(request, "batches/list.html", context, status=status)
 
 
-def _rows_page(request: HttpRequest, batch: Batch):
-    rows = BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number")
-    if request.GET.get("show") == "errors":
-        rows = rows.filter(status=BatchRow.Status.ERROR)
-    return Paginator(rows, ROWS_PER_PAGE).get_page(request.GET.get("page"))
+def _rows_context(request: HttpRequest, batch) -> dict:
+    errors_only = request.GET.get("show") == "errors"
+    page = selectors.batch_rows_page(
+        batch=batch, errors_only=errors_only, number=request.GET.get("page")
+    )
+    return {"batch": batch, "page": page, "show": "errors" if errors_only else ""}
+
+
+def _until_finished(request: HttpRequest, batch, response: HttpResponse) -> HttpResponse:
+    """Swap in the final state, then stop htmx polling (HTTP 286)."""
+    if batch.is_finished and request.htmx:
+        return HttpResponseStopPolling(response.content)
+    return response
 
 
 @require_GET
 def batch_detail(request: HttpRequest, pk: str) -> HttpResponse:
-    batch = _get(pk)
+    batch = selectors.batch_get(pk=pk)
     context = {
-        **_progress(batch),
-        "page": _rows_page(request, batch),
-        "downloads": list(DOWNLOADS),
-        "show": request.GET.get("show", ""),
-        "bad_rows": BatchRow.objects.filter(
-            batch_id=batch.pk, status=BatchRow.Status.ERROR
-        ).order_by("row_number")[:100],
+        **selectors.batch_progress(batch=batch),
+        **_rows_context(request, batch),
+        "downloads": list(exports.DOWNLOADS),
+        "bad_rows": selectors.batch_rows(batch=batch, errors_only=True)[:100],
     }
     return render(request, "batches/detail.html", context)
 
 
 @require_GET
 def batch_progress(request: HttpRequest, pk: str) -> HttpResponse:
-    batch = _get(pk)
-    response = render(request, "batches/_progress.html", _progress(batch))
-    if batch.is_finished and request.htmx:
-        # Swap in the final state, then stop polling (HTTP 286).
-        response = HttpResponseStopPolling(response.content)
-    return response
+    batch = selectors.batch_get(pk=pk)
+    response = render(request, "batches/_progress.html", selectors.batch_progress(batch=batch))
+    return _until_finished(request, batch, response)
 
 
 @require_GET
 def batch_rows(request: HttpRequest, pk: str) -> HttpResponse:
-    batch = _get(pk)
-    context = {
-        "batch": batch,
-        "page": _rows_page(request, batch),
-        "show": request.GET.get("show", ""),
-    }
-    response = render(request, "batches/_rows.html", context)
-    if batch.is_finished and request.htmx:
-        response = HttpResponseStopPolling(response.content)
-    return response
+    batch = selectors.batch_get(pk=pk)
+    response = render(request, "batches/_rows.html", _rows_context(request, batch))
+    return _until_finished(request, batch, response)
 
 
 @require_POST
 def batch_cancel(request: HttpRequest, pk: str) -> HttpResponse:
-    batch = _get(pk)
+    batch = selectors.batch_get(pk=pk)
     services.batch_cancel(batch=batch)
     return redirect(batch)
 
 
 @require_GET
 def batch_download(request: HttpRequest, pk: str, filename: str) -> StreamingHttpResponse:
-    if filename not in DOWNLOADS:
+    if filename not in exports.DOWNLOADS:
         raise Http404("No such download.")
-    batch = _get(pk)
-    stream, content_type = DOWNLOADS[filename]
-    response = StreamingHttpResponse(stream(batch), content_type=content_type)
+    batch = selectors.batch_get(pk=pk)
+    download = exports.DOWNLOADS[filename]
+    response = StreamingHttpResponse(download.build(batch), content_type=download.content_type)
     stem = slugify(batch.filename.rsplit(".", 1)[0])[:60] or "batch"
-    response["Content-Disposition"] = f'attachment; filename="{stem}-{batch.pk}-{filename}"'
+    response["Content-Disposition"] = content_disposition_header(
+        True, f"{stem}-{batch.pk}-{filename}"
+    )
     return response

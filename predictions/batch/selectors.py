@@ -1,0 +1,53 @@
+"""Read-side batch queries: pages, progress and the batches a worker should pick up."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from predictions.models import Batch, BatchRow
+
+ROWS_PER_PAGE = 50
+
+
+def batch_get(*, pk: str) -> Batch:
+    """The batch with this id; 404 for unknown or malformed ids on any backend."""
+    try:
+        return Batch.objects.get(pk=pk)
+    except (Batch.DoesNotExist, ValueError, TypeError, ValidationError):
+        raise Http404("No such batch.") from None
+
+
+def batch_list(*, limit: int = 50) -> QuerySet[Batch]:
+    return Batch.objects.order_by("-created_at")[:limit]
+
+
+def batch_rows(*, batch: Batch, errors_only: bool = False) -> QuerySet[BatchRow]:
+    rows = BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number")
+    return rows.filter(status=BatchRow.Status.ERROR) if errors_only else rows
+
+
+def batch_rows_page(*, batch: Batch, errors_only: bool = False, number=None) -> Page:
+    rows = batch_rows(batch=batch, errors_only=errors_only)
+    return Paginator(rows, ROWS_PER_PAGE).get_page(number)
+
+
+def batch_progress(*, batch: Batch) -> dict:
+    """Rate (rows/s) and time left from the rows processed since the batch started."""
+    rate = seconds_left = None
+    if batch.started_at and batch.rows_processed:
+        end = batch.finished_at or timezone.now()
+        elapsed = max((end - batch.started_at).total_seconds(), 1e-3)
+        rate = batch.rows_processed / elapsed
+        if not batch.is_finished:
+            seconds_left = int((batch.total_rows - batch.rows_processed) / rate)
+    return {"batch": batch, "rate": rate, "seconds_left": seconds_left}
+
+
+def batch_ids_to_resume() -> list[str]:
+    """Unfinished batches no live worker holds (worker start-up, periodic check)."""
+    pending = Batch.objects.active().unleased(timezone.now())
+    return [str(pk) for pk in pending.values_list("pk", flat=True)]
