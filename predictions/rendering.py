@@ -40,6 +40,7 @@ class PlotOutput:
     value: float
     unit: str = ""
     range: dict | None = None
+    uncertainty: float | None = None  # one standard deviation, drawn as an error bar
 
 
 def _prepared(mol: Chem.Mol) -> Chem.Mol:
@@ -70,6 +71,7 @@ def _axis_label(output: PlotOutput) -> str:
 def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
     axes = fig.subplots(len(outputs), 1, squeeze=False)[:, 0]
     for ax, output in zip(axes, outputs):
+        sigma = output.uncertainty or 0.0
         rng = output.range or {}
         lo, hi = rng.get("min"), rng.get("max")
         if lo is not None and hi is not None:
@@ -77,14 +79,21 @@ def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
             if rng.get("p05") is not None and rng.get("p95") is not None:
                 ax.axvspan(rng["p05"], rng["p95"], color=RANGE_COLOUR, label="training 5–95 %")
             span = hi - lo or 1.0
-            left, right = min(lo, output.value) - 0.05 * span, max(hi, output.value) + 0.05 * span
+            left = min(lo, output.value - sigma) - 0.05 * span
+            right = max(hi, output.value + sigma) + 0.05 * span
         else:
-            pad = abs(output.value) * 0.5 + 1.0
+            pad = abs(output.value) * 0.5 + 1.0 + sigma
             left, right = output.value - pad, output.value + pad
         ax.set_xlim(left, right)
+        text = f"{output.value:.2f}"
+        if output.uncertainty is not None:
+            ax.errorbar(
+                [output.value], [0], xerr=[output.uncertainty], color=ACCENT, capsize=6, lw=2
+            )
+            text += f" ± {output.uncertainty:.2f}"
         ax.plot([output.value], [0], marker="D", markersize=13, color=ACCENT, zorder=3)
         ax.annotate(
-            f"{output.value:.2f}",
+            text,
             (output.value, 0),
             xytext=(0, 12),
             textcoords="offset points",
@@ -200,7 +209,8 @@ def _blitter(outputs: list[PlotOutput]) -> _Blit:
 
 def prediction_plot_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
     """The plot as PNG only, drawn by blitting onto a cached figure where that is exact."""
-    if kind != "regression" or not _in_ranges(outputs):
+    uncertain = any(o.uncertainty is not None for o in outputs)  # error bars: a fresh figure
+    if kind != "regression" or uncertain or not _in_ranges(outputs):
         png = io.BytesIO()
         _plot_figure(outputs, kind=kind).savefig(png, format="png")
         return png.getvalue()

@@ -230,7 +230,11 @@ def plot_inputs(
     ranges = {spec.label: spec.range for spec in specs}
     outputs = [
         rendering.PlotOutput(
-            label=o["label"], value=o["value"], unit=o.get("unit", ""), range=ranges.get(o["label"])
+            label=o["label"],
+            value=o["value"],
+            unit=o.get("unit", ""),
+            range=ranges.get(o["label"]),
+            uncertainty=o.get("uncertainty"),
         )
         for o in prediction.outputs
     ]

@@ -186,3 +186,20 @@ def test_batch_rows_carry_the_uncertainty(served_ensemble, disagreeing):
     for row, result in zip(rows, expected):
         assert [o["uncertainty"] for o in row.outputs] == pytest.approx(result.uncertainties)
         assert all(o["uncertainty"] > 0 for o in row.outputs)
+
+
+def test_plot_draws_the_uncertainty_as_an_error_bar():
+    from predictions import rendering
+
+    plain = rendering.PlotOutput(label="logS", value=-2.0, unit="u", range=None)
+    bar = rendering.PlotOutput(label="logS", value=-2.0, unit="u", range=None, uncertainty=0.4)
+    svg = rendering.prediction_plot_svg([bar], kind="regression")
+    assert "-2.00 ± 0.40" in svg and "-2.00 ± " not in rendering.prediction_plot_svg(
+        [plain], kind="regression"
+    )
+    ranged = {"min": -10.0, "max": 2.0, "p05": -6.0, "p95": 0.0}
+    with_range = [rendering.PlotOutput("logS", -2.0, "u", ranged, 0.4)]
+    without = [rendering.PlotOutput("logS", -2.0, "u", ranged)]
+    png_bar = rendering.prediction_plot_png(with_range, kind="regression")
+    assert png_bar.startswith(b"\x89PNG")
+    assert png_bar != rendering.prediction_plot_png(without, kind="regression")
