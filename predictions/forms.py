@@ -22,6 +22,16 @@ class PredictForm(forms.Form):
 class GalleryForm(forms.Form):
     q = forms.CharField(required=False, label="Search", max_length=200)
     featured = forms.BooleanField(required=False, label="Featured only")
+    verdict = forms.ChoiceField(
+        required=False,
+        label="Applicability domain",
+        choices=[
+            ("", "Any"),
+            ("in", "In domain"),
+            ("care", "Use with care"),
+            ("out", "Out of domain"),
+        ],
+    )
     page_size = forms.TypedChoiceField(
         required=False,
         coerce=int,
@@ -32,7 +42,12 @@ class GalleryForm(forms.Form):
 
     def cleaned_or_defaults(self) -> dict:
         """Search terms to use: invalid values fall back to defaults instead of failing."""
-        defaults = {"q": "", "featured": False, "page_size": settings.GALLERY_PAGE_SIZES[1]}
+        defaults = {
+            "q": "",
+            "featured": False,
+            "verdict": "",
+            "page_size": settings.GALLERY_PAGE_SIZES[1],
+        }
         if not self.is_valid():
             return defaults | {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
         return defaults | {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}

@@ -30,10 +30,12 @@ def prediction_version(pk: str) -> Prediction:
     return _get_visible(Prediction.objects.only("pk", "model_hash", "updated_at"), pk)
 
 
-def gallery_list(*, query: str = "", featured_only: bool = False):
+def gallery_list(*, query: str = "", featured_only: bool = False, verdict: str = ""):
     predictions = Prediction.objects.visible().without_blobs()
     if featured_only:
         predictions = predictions.filter(featured=True)
+    if verdict:
+        predictions = predictions.filter(verdict=verdict)
     if query:
         predictions = predictions.filter(
             Q(canonical_smiles__icontains=query)

@@ -179,6 +179,7 @@ def build_prediction(
     """
     if result is None:
         result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
+    judged = get_domain(predictor).assess(parsed.mol, result.values, result.uncertainties)
     prediction = Prediction(
         input_text=parsed.input_text,
         canonical_smiles=parsed.canonical_smiles,
@@ -189,7 +190,8 @@ def build_prediction(
         model_version=predictor.version,
         model_hash=predictor.weights_hash,
         outputs=outputs_for(predictor, result),
-        domain=get_domain(predictor).assess(parsed.mol, result.values, result.uncertainties),
+        domain=judged,
+        verdict=judged["verdict"],
         **fields,
     )
     if draw:

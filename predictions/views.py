@@ -98,7 +98,9 @@ def download(request: HttpRequest, pk: str, filename: str) -> HttpResponse:
 def gallery(request: HttpRequest) -> HttpResponse:
     form = GalleryForm(request.GET)
     terms = form.cleaned_or_defaults()
-    predictions = selectors.gallery_list(query=terms["q"], featured_only=terms["featured"])
+    predictions = selectors.gallery_list(
+        query=terms["q"], featured_only=terms["featured"], verdict=terms["verdict"]
+    )
     page = Paginator(predictions, terms["page_size"]).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -102,3 +102,36 @@ def test_model_page_renders_the_card_metrics_ranges_and_thresholds(client, predi
     assert "1225 molecules" in html
     footer = client.get("/").content.decode()
     assert f'href="{reverse("predictions:model")}"' in footer
+
+
+def test_gallery_filters_by_verdict(client, make_prediction):
+    water = make_prediction("O")
+    aspirin = make_prediction("CC(=O)Oc1ccccc1C(=O)O")
+    assert (water.verdict, aspirin.verdict) == ("out", "in")
+    gallery = reverse("predictions:gallery")
+    out = client.get(gallery, {"verdict": "out"}).content.decode()
+    assert water.get_absolute_url() in out and aspirin.get_absolute_url() not in out
+    assert '<option value="out" selected>' in out
+    inside = client.get(gallery, {"verdict": "in"}).content.decode()
+    assert aspirin.get_absolute_url() in inside and water.get_absolute_url() not in inside
+    both = client.get(gallery, {"verdict": "nonsense"}).content.decode()  # ignored, not a 400
+    assert water.get_absolute_url() in both and aspirin.get_absolute_url() in both
+
+
+def test_batch_rows_filter_by_verdict(client, predictor):
+    from predictions.batch import services as batch_services
+
+    batch = batch_services.batch_create(text="O\nCC(=O)Oc1ccccc1C(=O)O\nCCO\n[Fe]\n")
+    batch_services.batch_run(batch_pk=batch.pk)
+    url = reverse("predictions:batch_detail", args=[batch.pk])
+
+    def shown(show: str) -> list[str]:
+        page = client.get(url, {"show": show}).content.decode()
+        table = page.split('<table class="batch-rows">', 1)[1].split("</table>", 1)[0]
+        return [s for s in ("O", "CC(=O)Oc1ccccc1C(=O)O", "CCO", "[Fe]") if f">{s}</code>" in table]
+
+    assert shown("out") == ["O"]
+    assert shown("in") == ["CC(=O)Oc1ccccc1C(=O)O", "CCO"]
+    assert shown("errors") == ["[Fe]"]
+    assert shown("bogus") == ["O", "CC(=O)Oc1ccccc1C(=O)O", "CCO", "[Fe]"]
+    assert "(in domain only)" in client.get(url, {"show": "in"}).content.decode()

@@ -25,13 +25,18 @@ def batch_list(*, limit: int = 50) -> QuerySet[Batch]:
     return Batch.objects.order_by("-created_at")[:limit]
 
 
-def batch_rows(*, batch: Batch, errors_only: bool = False) -> QuerySet[BatchRow]:
+def batch_rows(*, batch: Batch, errors_only: bool = False, verdict: str = "") -> QuerySet[BatchRow]:
+    """The batch's rows in input order: all, the bad ones, or those with one domain verdict."""
     rows = BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number")
+    if verdict:
+        rows = rows.filter(verdict=verdict)
     return rows.filter(status=BatchRow.Status.ERROR) if errors_only else rows
 
 
-def batch_rows_page(*, batch: Batch, errors_only: bool = False, number=None) -> Page:
-    rows = batch_rows(batch=batch, errors_only=errors_only)
+def batch_rows_page(
+    *, batch: Batch, errors_only: bool = False, verdict: str = "", number=None
+) -> Page:
+    rows = batch_rows(batch=batch, errors_only=errors_only, verdict=verdict)
     return Paginator(rows, ROWS_PER_PAGE).get_page(number)
 
 

@@ -159,7 +159,7 @@ def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
     found = Prediction.objects.filter(
         model_hash=predictor.weights_hash, canonical_smiles__in=smiles
     )
-    fields = ("pk", "canonical_smiles", "outputs", "domain")
+    fields = ("pk", "canonical_smiles", "outputs", "domain", "verdict")
     return {p.canonical_smiles: p for p in found.only(*fields)}
 
 
@@ -202,6 +202,7 @@ def process_chunk(
                 canonical_smiles=prediction.canonical_smiles if prediction else "",
                 outputs=prediction.outputs if prediction else [],
                 domain=prediction.domain if prediction else {},
+                verdict=prediction.verdict if prediction else "",
             )
         )
     # A worker killed after writing some of this chunk left rows behind: replace them.

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from predictions import tasks
+from predictions.domain import VERDICT_LABELS
 
 from . import exports, selectors, services
 from .forms import BatchForm
@@ -44,11 +45,15 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 
 
 def _rows_context(request: HttpRequest, batch) -> dict:
-    errors_only = request.GET.get("show") == "errors"
+    show = request.GET.get("show", "")
+    show = show if show in ("errors", *VERDICT_LABELS) else ""
     page = selectors.batch_rows_page(
-        batch=batch, errors_only=errors_only, number=request.GET.get("page")
+        batch=batch,
+        errors_only=show == "errors",
+        verdict=show if show in VERDICT_LABELS else "",
+        number=request.GET.get("page"),
     )
-    return {"batch": batch, "page": page, "show": "errors" if errors_only else ""}
+    return {"batch": batch, "page": page, "show": show}
 
 
 def _until_finished(request: HttpRequest, batch, response: HttpResponse) -> HttpResponse:
