@@ -153,7 +153,7 @@ def fingerprint(mol: Chem.Mol) -> DataStructs.ExplicitBitVect:
 
 def bulk_similarity(mol: Chem.Mol, fingerprints: list) -> list[float]:
     """Tanimoto similarity of `mol` to each of `fingerprints` (RDKit's bulk routine)."""
-    return list(DataStructs.BulkTanimotoSimilarity(fingerprint(mol), fingerprints))
+    return DataStructs.BulkTanimotoSimilarity(fingerprint(mol), fingerprints)
 
 
 def elements(mol: Chem.Mol) -> list[str]:

@@ -110,7 +110,7 @@ class TrainingSet:
         return [int(n) for n in (~np.isnan(self.values)).sum(axis=0)]
 
     def similarities(self, mol: Chem.Mol) -> np.ndarray:
-        return np.array(bulk_similarity(mol, self.fingerprints))
+        return np.fromiter(bulk_similarity(mol, self.fingerprints), dtype=np.float64)
 
     def sizes(self, output: int, percentile: float) -> _Sizes | None:
         measured = ~np.isnan(self.values[:, output])
@@ -192,6 +192,9 @@ class Domain:
         self.outputs = list(outputs)
         self.training = training
         self.thresholds = thresholds or Thresholds()
+        self._measured = [
+            ~np.isnan(training.values[:, i]) if training else None for i in range(len(outputs))
+        ]
         self._sizes = [
             training.sizes(i, self.thresholds.size_care_percentile) if training else None
             for i in range(len(self.outputs))
@@ -255,7 +258,7 @@ class Domain:
                 )
         nearest = None
         if sims is not None and self.training is not None:
-            measured = ~np.isnan(self.training.values[:, index])
+            measured = self._measured[index]
             if measured.any():
                 nearest = float(sims[measured].max())
                 if nearest < limits.similarity_out:
