@@ -14,7 +14,7 @@ from django.db import IntegrityError
 
 from . import chemistry, domain, rendering
 from .inference import ModelOutput, Predictor, get_predictor
-from .models import Prediction, Source
+from .models import BatchRow, Prediction, Source
 
 
 class PredictionRefused(ValueError):
@@ -59,6 +59,30 @@ def get_domain(predictor: Predictor) -> domain.Domain:
                 )
                 _domains[predictor.weights_hash] = found
     return found
+
+
+def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
+    """Judge stored predictions of the loaded model that have no verdict yet (all if `redo`),
+    from their stored values and uncertainties (no inference), and copy the verdict to their
+    batch rows. Returns (judged, skipped: made by another model, which cannot be judged here).
+    """
+    predictor = get_predictor()
+    rules = get_domain(predictor)
+    todo = Prediction.objects.filter(model_hash=predictor.weights_hash)
+    if not redo:
+        todo = todo.filter(verdict="")
+    judged = 0
+    for prediction in todo.only("pk", "canonical_smiles", "outputs").iterator():
+        mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
+        values = [o["value"] for o in prediction.outputs]
+        sigmas = [o.get("uncertainty") for o in prediction.outputs]
+        result = rules.assess(mol, values, sigmas)
+        fields = {"domain": result, "verdict": result["verdict"]}
+        Prediction.objects.filter(pk=prediction.pk).update(**fields)  # keeps updated_at
+        BatchRow.objects.filter(prediction_id=prediction.pk).update(**fields)
+        judged += 1
+    skipped = Prediction.objects.exclude(model_hash=predictor.weights_hash).count()
+    return judged, skipped
 
 
 def nearest_measured(prediction: Prediction, k: int = 5) -> list[dict]:

@@ -6,6 +6,7 @@ peptides, macrocycles and drug controls) measures the refusal and verdict rates.
 """
 
 import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,27 @@ def test_domain_is_stored_with_form_and_batch_predictions(client, predictor):
     assert rows[0].domain == water.domain  # reused prediction: its stored verdict
     assert rows[1].domain["verdict"] == IN
     assert Prediction.objects.get(canonical_smiles=rows[1].canonical_smiles).domain["verdict"] == IN
+
+
+@pytest.mark.django_db
+def test_assess_domain_command_judges_old_predictions_and_their_batch_rows(predictor):
+    from django.core.management import call_command
+
+    from predictions.batch import services as batch_services
+
+    batch = batch_services.batch_create(text="O\nCCO\n")
+    batch_services.batch_run(batch_pk=batch.pk)
+    expected = {p.pk: p.domain for p in Prediction.objects.all()}
+    # As stored before the domain check existed: no verdict anywhere.
+    Prediction.objects.update(domain={}, verdict="")
+    BatchRow.objects.update(domain={}, verdict="")
+    other = Prediction.objects.get(canonical_smiles="CCO")
+    Prediction.objects.filter(pk=other.pk).update(model_hash="0" * 64)  # another model's
+    out = io.StringIO()
+    call_command("assess_domain", stdout=out)
+    assert "1 prediction(s) judged; 1 made by another model" in out.getvalue()
+    water = Prediction.objects.get(canonical_smiles="O")
+    assert water.domain == expected[water.pk] and water.verdict == OUT
+    rows = {r.input_smiles: r for r in BatchRow.objects.filter(batch_id=batch.pk)}
+    assert rows["O"].verdict == OUT and rows["O"].domain == water.domain
+    assert rows["CCO"].verdict == "" and Prediction.objects.get(pk=other.pk).domain == {}
