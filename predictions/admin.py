@@ -16,10 +16,13 @@ class PredictionAddForm(forms.ModelForm):
     """Curators add an example by SMILES; the prediction is computed when it is saved."""
 
     smiles = forms.CharField(label="SMILES", help_text="The prediction is computed on save.")
+    public = forms.BooleanField(
+        required=False, initial=True, help_text="Listed in the gallery, search and recent lists."
+    )
 
     class Meta:
         model = Prediction
-        fields = ["smiles", "title", "note", "featured", "hidden"]
+        fields = ["smiles", "title", "note", "featured", "hidden", "public"]
 
     def clean_smiles(self) -> str:
         predictor = get_predictor()
@@ -41,7 +44,7 @@ class PredictionAddForm(forms.ModelForm):
 def _image(obj: Prediction, name: str, width: int) -> str:
     if obj.pk is None:
         return "—"
-    url = reverse("predictions:download", args=[str(obj.pk), name])
+    url = reverse("predictions:download", args=[obj.public_id, name])
     return format_html('<img src="{}" width="{}" alt="{}">', url, width, obj.canonical_smiles)
 
 
@@ -58,6 +61,8 @@ PREDICTION_FIELDS = [
     "model_version",
     "model_hash",
     "source",
+    "public_id",
+    "published_at",
     "created_at",
     "updated_at",
 ]
@@ -71,18 +76,19 @@ class PredictionAdmin(admin.ModelAdmin):
         "canonical_smiles",
         "featured",
         "hidden",
+        "public",
         "source",
         "model_name",
         "created_at",
     ]
     list_display_links = ["thumbnail", "display_name"]
-    list_filter = ["featured", "hidden", "model_name", "source", "created_at"]
+    list_filter = ["featured", "hidden", "public", "model_name", "source", "created_at"]
     search_fields = ["canonical_smiles", "title", "input_text"]
     actions = ["feature", "unfeature", "hide", "unhide"]
     date_hierarchy = None
     list_per_page = 50
     fieldsets = [
-        ("Curation", {"fields": ["title", "note", "featured", "hidden"]}),
+        ("Curation", {"fields": ["title", "note", "featured", "hidden", "public"]}),
         ("Pictures", {"fields": ["molecule_preview", "plot_preview"]}),
         ("Molecule", {"fields": MOLECULE_FIELDS}),
         ("Prediction", {"fields": PREDICTION_FIELDS}),
@@ -100,7 +106,7 @@ class PredictionAdmin(admin.ModelAdmin):
 
     def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return [(None, {"fields": ["smiles", "title", "note", "featured", "hidden"]})]
+            return [(None, {"fields": PredictionAddForm.Meta.fields})]
         return self.fieldsets
 
     def get_readonly_fields(self, request, obj=None):
@@ -116,6 +122,7 @@ class PredictionAdmin(admin.ModelAdmin):
                 note=obj.note,
                 featured=obj.featured,
                 hidden=obj.hidden,
+                public=obj.public,
             )
             obj.__dict__.update({k: v for k, v in built.__dict__.items() if k != "_state"})
         super().save_model(request, obj, form, change)
@@ -161,9 +168,17 @@ class PredictionAdmin(admin.ModelAdmin):
 class BatchAdmin(admin.ModelAdmin):
     """Read-only view of batch uploads; they are created and run from the site."""
 
-    list_display = ("filename", "status", "total_rows", "done_count", "failed_count", "created_at")
+    list_display = (
+        "filename",
+        "owner_key",
+        "status",
+        "total_rows",
+        "done_count",
+        "failed_count",
+        "created_at",
+    )
     list_filter = ("status", "file_format")
-    search_fields = ("filename",)
+    search_fields = ("filename", "owner_key", "public_id")
     readonly_fields = [f.name for f in Batch._meta.fields]
 
     def has_add_permission(self, request) -> bool:

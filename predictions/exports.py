@@ -80,7 +80,7 @@ def download_stem(prediction: Prediction) -> str:
     return (
         slugify(prediction.title)[:60]
         or slugify(prediction.formula)
-        or f"prediction-{prediction.pk}"
+        or f"prediction-{prediction.public_id}"
     )
 
 
@@ -109,7 +109,7 @@ def values_csv(prediction: Prediction) -> str:
     writer.writerow(fixed + [output_header(o) for o in outputs] + trust_header(outputs))
     writer.writerow(
         [
-            prediction.pk,
+            prediction.public_id,
             prediction.title,
             prediction.input_text,
             prediction.canonical_smiles,
@@ -126,7 +126,7 @@ def values_csv(prediction: Prediction) -> str:
 
 def values_dict(prediction: Prediction) -> dict:
     return {
-        "id": str(prediction.pk),
+        "id": prediction.public_id,
         "title": prediction.title,
         "input": prediction.input_text,
         "canonical_smiles": prediction.canonical_smiles,

@@ -17,6 +17,14 @@ class PredictForm(forms.Form):
             }
         ),
     )
+    keep_private = forms.BooleanField(
+        required=False,
+        label="Keep private",
+        help_text=(
+            "Single predictions are shown in the public gallery. With “Keep private” the result"
+            " is not listed: only its link opens it. Batch uploads are always private."
+        ),
+    )
 
 
 class GalleryForm(forms.Form):

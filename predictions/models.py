@@ -5,8 +5,24 @@ no file storage; list views `defer()` them. Fields stay inside what both SQLite 
 django-mongodb-backend support (no AutoField assumptions, millisecond datetimes).
 """
 
+import base64
+import secrets
+
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
+
+
+def new_public_id() -> str:
+    """An unguessable id for URLs: 120 random bits as 24 lowercase base32 characters.
+
+    Letters and digits only (never a leading '-' or '_'), the same on SQLite and MongoDB;
+    sequential keys (and time-ordered ObjectIds) never appear in a URL.
+    """
+    return base64.b32encode(secrets.token_bytes(15)).decode("ascii").lower()
+
+
+PUBLIC_ID_LENGTH = 24
 
 
 class Source(models.TextChoices):
@@ -19,15 +35,31 @@ class Source(models.TextChoices):
 
 class PredictionQuerySet(models.QuerySet):
     def visible(self) -> "PredictionQuerySet":
+        """Not hidden by a curator: served to whoever has its link."""
         return self.filter(hidden=False)
+
+    def listed(self) -> "PredictionQuerySet":
+        """Public and not hidden: shown in the gallery, search, random and recent lists."""
+        return self.filter(hidden=False, public=True)
 
     def without_blobs(self) -> "PredictionQuerySet":
         return self.defer(*Prediction.BLOB_FIELDS)
 
 
 class Prediction(models.Model):
+    """One molecule predicted by one model.
+
+    `public` is set when a public single prediction, an example or a curator stores or
+    reuses it; molecules seen only in batches or "keep private" predictions stay unlisted
+    and are reached only by their `public_id` link. `published_at` (not `created_at`) orders
+    the lists, so a molecule made public late cannot be told from a new one.
+    """
+
     BLOB_FIELDS = ("molecule_png", "molecule_svg", "plot_png", "plot_svg")
 
+    public_id = models.CharField(
+        max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
+    )
     input_text = models.TextField(help_text="What the user typed, before standardisation.")
     canonical_smiles = models.CharField(max_length=1000, db_index=True)
     formula = models.CharField(max_length=200, blank=True)
@@ -56,6 +88,10 @@ class Prediction(models.Model):
     title = models.CharField(max_length=200, blank=True)
     note = models.TextField(blank=True)
     hidden = models.BooleanField(default=False, db_index=True)
+    public = models.BooleanField(
+        default=False, db_index=True, help_text="Listed in the gallery, search and recent lists."
+    )
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True, editable=False)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -73,8 +109,13 @@ class Prediction(models.Model):
     def __str__(self) -> str:
         return self.title or self.canonical_smiles
 
+    def save(self, *args, **kwargs) -> None:
+        if self.public and self.published_at is None:
+            self.published_at = timezone.now()
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
-        return reverse("predictions:detail", args=[str(self.pk)])
+        return reverse("predictions:detail", args=[self.public_id])
 
     @property
     def display_name(self) -> str:
@@ -85,6 +126,10 @@ class BatchQuerySet(models.QuerySet):
     def active(self) -> "BatchQuerySet":
         """Batches a worker may still run: queued, or running (perhaps by a dead worker)."""
         return self.filter(status__in=Batch.ACTIVE)
+
+    def owned_by(self, owners: list[str]) -> "BatchQuerySet":
+        """Batches whose `owner_key` is one of the visitor's (none: an empty queryset)."""
+        return self.filter(owner_key__in=[key for key in owners if key])
 
     def unleased(self, now) -> "BatchQuerySet":
         """Batches no live worker holds: never leased, or the lease ran out."""
@@ -97,6 +142,8 @@ class Batch(models.Model):
     The upload itself waits on disk (`input_path`, under settings.BATCH_UPLOAD_DIR) and is
     parsed by the worker; results are stored per row as BatchRow records, chunk by chunk.
     `rows_processed` is the resume cursor: rows 1..rows_processed are stored.
+    `owner_key` says whose it is ("session:<hash>", "user:<id>", later "token:<id>"; see
+    predictions/owners.py); only its owner (and curators, in the admin) can see it.
     """
 
     class Status(models.TextChoices):
@@ -109,6 +156,10 @@ class Batch(models.Model):
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     FINISHED = (Status.DONE, Status.CANCELLED, Status.FAILED)
 
+    public_id = models.CharField(
+        max_length=PUBLIC_ID_LENGTH, unique=True, default=new_public_id, editable=False
+    )
+    owner_key = models.CharField(max_length=100, blank=True, db_index=True, editable=False)
     filename = models.CharField(max_length=255)
     input_path = models.CharField(max_length=500, editable=False)
     file_format = models.CharField(max_length=10)
@@ -146,7 +197,7 @@ class Batch(models.Model):
         return f"{self.filename} ({self.total_rows} rows)"
 
     def get_absolute_url(self) -> str:
-        return reverse("predictions:batch_detail", args=[str(self.pk)])
+        return reverse("predictions:batch_detail", args=[self.public_id])
 
     @property
     def is_finished(self) -> bool:
@@ -174,6 +225,8 @@ class BatchRow(models.Model):
     prediction = models.ForeignKey(
         Prediction, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The prediction's link id, kept here so result pages and exports need no join.
+    prediction_public_id = models.CharField(max_length=PUBLIC_ID_LENGTH, blank=True)
     canonical_smiles = models.CharField(max_length=1000, blank=True)
     outputs = models.JSONField(default=list)
     domain = models.JSONField(default=dict, blank=True, help_text="Copied from the prediction.")

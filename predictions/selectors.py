@@ -1,4 +1,8 @@
-"""Read-side queries. Kept portable across SQLite and MongoDB (no order_by('?'), no joins)."""
+"""Read-side queries. Kept portable across SQLite and MongoDB (no order_by('?'), no joins).
+
+The one place that decides what a visitor sees: a prediction's page and files by its
+unguessable `public_id` (private ones included), lists only `listed()` (public) ones.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +15,28 @@ from django.http import Http404
 from .models import Prediction
 
 
-def _get_visible(predictions: QuerySet[Prediction], pk: str) -> Prediction:
+def _get_visible(predictions: QuerySet[Prediction], public_id: str) -> Prediction:
     """404 for unknown, hidden or malformed ids, on any backend."""
     try:
-        return predictions.visible().get(pk=pk)
+        return predictions.visible().get(public_id=public_id)
     except (Prediction.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such prediction.") from None
 
 
-def prediction_get(pk: str, *, blobs: tuple[str, ...] = ()) -> Prediction:
-    """The visible prediction with this id, loading only the picture blobs named in `blobs`."""
+def prediction_get(public_id: str, *, blobs: tuple[str, ...] = ()) -> Prediction:
+    """The visible prediction with this link id, loading only the blobs named in `blobs`."""
     skipped = [name for name in Prediction.BLOB_FIELDS if name not in blobs]
-    return _get_visible(Prediction.objects.defer(*skipped), pk)
+    return _get_visible(Prediction.objects.defer(*skipped), public_id)
 
 
-def prediction_version(pk: str) -> Prediction:
+def prediction_version(public_id: str) -> Prediction:
     """Only what versions a prediction's downloads (ETag, Last-Modified): no blobs."""
-    return _get_visible(Prediction.objects.only("pk", "model_hash", "updated_at"), pk)
+    fields = ("pk", "public_id", "model_hash", "updated_at")
+    return _get_visible(Prediction.objects.only(*fields), public_id)
 
 
 def gallery_list(*, query: str = "", featured_only: bool = False, verdict: str = ""):
-    predictions = Prediction.objects.visible().without_blobs()
+    predictions = Prediction.objects.listed().without_blobs()
     if featured_only:
         predictions = predictions.filter(featured=True)
     if verdict:
@@ -42,21 +47,21 @@ def gallery_list(*, query: str = "", featured_only: bool = False, verdict: str =
             | Q(title__icontains=query)
             | Q(input_text__icontains=query)
         )
-    return predictions.order_by("-featured", "-created_at")
+    return predictions.order_by("-featured", "-published_at")
 
 
 def home_lists(*, size: int = 8) -> dict:
-    visible = Prediction.objects.visible().without_blobs()
+    listed = Prediction.objects.listed().without_blobs()
     return {
-        "featured": list(visible.filter(featured=True).order_by("-updated_at")[:size]),
-        "recent": list(visible.order_by("-created_at")[:size]),
+        "featured": list(listed.filter(featured=True).order_by("-updated_at")[:size]),
+        "recent": list(listed.order_by("-published_at")[:size]),
     }
 
 
 def random_example() -> Prediction | None:
-    """A random featured example, else any visible prediction; count + random offset."""
-    visible = Prediction.objects.visible().without_blobs()
-    for candidates in (visible.filter(featured=True), visible):
+    """A random featured example, else any listed prediction; count + random offset."""
+    listed = Prediction.objects.listed().without_blobs()
+    for candidates in (listed.filter(featured=True), listed):
         count = candidates.count()
         if count:
             return candidates.order_by("created_at", "pk")[random.randrange(count)]

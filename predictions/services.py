@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError
+from django.utils import timezone
 
 from . import chemistry, domain, rendering
 from .inference import ModelOutput, Predictor, get_predictor
@@ -26,6 +27,9 @@ class PredictionResult:
     prediction: Prediction
     created: bool
     standardisation_note: str = ""
+    # Listed before this request: the only case a page may say "predicted before", since a
+    # private (batch or "keep private") molecule must not be revealed to have been seen.
+    was_public: bool = False
 
 
 def outputs_for(predictor: Predictor, result: ModelOutput) -> list[dict]:
@@ -225,17 +229,49 @@ def build_prediction(
     return prediction
 
 
+def prediction_publish(*, prediction: Prediction) -> bool:
+    """List a stored prediction (once); True if this call made it public."""
+    now = timezone.now()
+    changed = Prediction.objects.filter(pk=prediction.pk, public=False).update(
+        public=True, published_at=now
+    )
+    if changed:
+        prediction.public, prediction.published_at = True, now
+    return bool(changed)
+
+
+def _reuse(existing: Prediction, parsed, public: bool) -> PredictionResult:
+    was_public = existing.public
+    if public:
+        prediction_publish(prediction=existing)
+    return PredictionResult(existing, False, parsed.standardisation_note, was_public)
+
+
 def prediction_get_or_create(
-    *, text: str, source: str = Source.FORM, title: str = "", featured: bool = False
+    *,
+    text: str,
+    source: str = Source.FORM,
+    title: str = "",
+    featured: bool = False,
+    public: bool = True,
 ) -> PredictionResult:
-    """Return the stored prediction for `text`, predicting and storing it if it is new."""
+    """Return the stored prediction for `text`, predicting and storing it if it is new.
+
+    `public=True` lists it (new or stored before); `public=False` ("keep private") leaves
+    a stored molecule as it was and stores a new one unlisted, reachable by its link only.
+    """
     predictor = get_predictor()
     parsed = parse_for_model(text, predictor)
     existing = find_existing(parsed.canonical_smiles, predictor)
     if existing is not None:
-        return PredictionResult(existing, False, parsed.standardisation_note)
+        return _reuse(existing, parsed, public)
     prediction = build_prediction(
-        parsed=parsed, predictor=predictor, source=source, title=title, featured=featured
+        parsed=parsed,
+        predictor=predictor,
+        source=source,
+        title=title,
+        featured=featured,
+        public=public,
     )
     try:
         prediction.save()
@@ -244,7 +280,7 @@ def prediction_get_or_create(
         existing = find_existing(parsed.canonical_smiles, predictor)
         if existing is None:
             raise
-        return PredictionResult(existing, False, parsed.standardisation_note)
+        return _reuse(existing, parsed, public)
     return PredictionResult(prediction, True, parsed.standardisation_note)
 
 

@@ -7,8 +7,8 @@ app_name = "predictions"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("predictions/<str:pk>/", views.detail, name="detail"),
-    path("predictions/<str:pk>/<str:filename>", views.download, name="download"),
+    path("predictions/<str:public_id>/", views.detail, name="detail"),
+    path("predictions/<str:public_id>/<str:filename>", views.download, name="download"),
     path("gallery/", views.gallery, name="gallery"),
     path("random/", views.random_example, name="random"),
     path("model/", model_views.model_card, name="model"),
@@ -16,9 +16,11 @@ urlpatterns = [
         "model/molecules/<int:index>.svg", model_views.training_molecule, name="training_molecule"
     ),
     path("batches/", batch_views.batch_list, name="batch_list"),
-    path("batches/<str:pk>/", batch_views.batch_detail, name="batch_detail"),
-    path("batches/<str:pk>/progress/", batch_views.batch_progress, name="batch_progress"),
-    path("batches/<str:pk>/rows/", batch_views.batch_rows, name="batch_rows"),
-    path("batches/<str:pk>/cancel/", batch_views.batch_cancel, name="batch_cancel"),
-    path("batches/<str:pk>/<str:filename>", batch_views.batch_download, name="batch_download"),
+    path("batches/<str:public_id>/", batch_views.batch_detail, name="batch_detail"),
+    path("batches/<str:public_id>/progress/", batch_views.batch_progress, name="batch_progress"),
+    path("batches/<str:public_id>/rows/", batch_views.batch_rows, name="batch_rows"),
+    path("batches/<str:public_id>/cancel/", batch_views.batch_cancel, name="batch_cancel"),
+    path(
+        "batches/<str:public_id>/<str:filename>", batch_views.batch_download, name="batch_download"
+    ),
 ]

@@ -27,14 +27,16 @@ def home(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 result = services.prediction_get_or_create(
-                    text=form.cleaned_data["smiles"], source=Source.FORM
+                    text=form.cleaned_data["smiles"],
+                    source=Source.FORM,
+                    public=not form.cleaned_data["keep_private"],
                 )
             except services.PredictionRefused as refusal:
                 form.add_error("smiles", str(refusal))
             else:
                 if result.standardisation_note:
                     messages.info(request, result.standardisation_note)
-                if not result.created:
+                if result.was_public:  # never say so of a private (batch) molecule
                     messages.info(
                         request, "This molecule was predicted before; showing the stored result."
                     )
@@ -45,43 +47,47 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def detail(request: HttpRequest, pk: str) -> HttpResponse:
-    prediction = selectors.prediction_get(pk)
+def detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    prediction = selectors.prediction_get(public_id)
+    initial = {"smiles": prediction.canonical_smiles, "keep_private": not prediction.public}
     context = {
         "prediction": prediction,
         "downloads": list(exports.DOWNLOADS),
-        "edit_form": PredictForm(initial={"smiles": prediction.canonical_smiles}),
+        "edit_form": PredictForm(initial=initial),
         "neighbours": services.nearest_measured(prediction),
     }
-    return render(request, "predictions/detail.html", context)
+    response = render(request, "predictions/detail.html", context)
+    if not prediction.public:
+        response["X-Robots-Tag"] = "noindex"  # a private link must not end up in a search engine
+    return response
 
 
-def _download_version(request: HttpRequest, pk: str, filename: str) -> Prediction:
+def _download_version(request: HttpRequest, public_id: str, filename: str) -> Prediction:
     """The fields that version a download, read once per request and without blobs."""
     if filename not in exports.DOWNLOADS:
         raise Http404("No such download.")
     if not hasattr(request, "_download_version"):
-        request._download_version = selectors.prediction_version(pk)
+        request._download_version = selectors.prediction_version(public_id)
     return request._download_version
 
 
-def _etag(request: HttpRequest, pk: str, filename: str) -> str:
-    prediction = _download_version(request, pk, filename)
+def _etag(request: HttpRequest, public_id: str, filename: str) -> str:
+    prediction = _download_version(request, public_id, filename)
     version = f"{prediction.pk}:{prediction.model_hash}:{prediction.updated_at.isoformat()}"
     return hashlib.sha256(f"{version}:{filename}".encode()).hexdigest()[:32]
 
 
-def _last_modified(request: HttpRequest, pk: str, filename: str) -> datetime:
-    return _download_version(request, pk, filename).updated_at
+def _last_modified(request: HttpRequest, public_id: str, filename: str) -> datetime:
+    return _download_version(request, public_id, filename).updated_at
 
 
 @require_safe
 @cache_control(public=True, max_age=3600)
 @condition(etag_func=_etag, last_modified_func=_last_modified)
-def download(request: HttpRequest, pk: str, filename: str) -> HttpResponse:
+def download(request: HttpRequest, public_id: str, filename: str) -> HttpResponse:
     """One file of a prediction; conditional requests (304/412) never load its pictures."""
     download = exports.DOWNLOADS[filename]
-    prediction = selectors.prediction_get(pk, blobs=download.blobs)
+    prediction = selectors.prediction_get(public_id, blobs=download.blobs)
     # Pictures not drawn yet (PNGs, batch predictions) are drawn on first download and kept.
     services.prediction_ensure_blobs(prediction=prediction, fields=download.blobs)
     response = HttpResponse(download.build(prediction), content_type=download.content_type)

@@ -18,7 +18,7 @@ def test_changelist_shows_thumbnails_and_filters(curator, make_prediction):
     response = curator.get("/admin/predictions/prediction/")
     html = response.content.decode()
     assert response.status_code == 200
-    assert f"/predictions/{prediction.pk}/molecule.png" in html
+    assert f"/predictions/{prediction.public_id}/molecule.png" in html
     for word in ("featured", "source", "model_name", "created_at"):
         assert word in html
 
@@ -59,8 +59,8 @@ def test_unfeature_action(curator, make_prediction):
 def test_change_page_shows_previews_and_blobs_are_read_only(curator, make_prediction):
     prediction = make_prediction("CCO")
     html = curator.get(f"/admin/predictions/prediction/{prediction.pk}/change/").content.decode()
-    assert f"/predictions/{prediction.pk}/molecule.svg" in html
-    assert f"/predictions/{prediction.pk}/plot.svg" in html
+    assert f"/predictions/{prediction.public_id}/molecule.svg" in html
+    assert f"/predictions/{prediction.public_id}/plot.svg" in html
     assert 'name="canonical_smiles"' not in html  # read-only, not an input
 
 

@@ -16,7 +16,7 @@ from django.test import TestCase
 from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
-from predictions import services
+from predictions import owners, services
 from predictions.batch import services as batch_services
 from predictions.models import Batch, BatchRow, Prediction
 from predictions.tasks import run_batch
@@ -70,8 +70,16 @@ def _run(client, queue, data=CSV, **kwargs) -> Batch:
     return batch
 
 
+def _owner(client) -> str:
+    """Give the client's session an owner token, as its first upload would; its owner key."""
+    session = client.session
+    session[owners.SESSION_TOKEN] = "token-of-this-test-client"
+    session.save()
+    return owners.session_owner_key("token-of-this-test-client")
+
+
 def _download(client, batch, name):
-    response = client.get(reverse("predictions:batch_download", args=[batch.pk, name]))
+    response = client.get(reverse("predictions:batch_download", args=[batch.public_id, name]))
     assert response.status_code == 200 and response.streaming
     return b"".join(response.streaming_content)
 
@@ -102,7 +110,7 @@ def test_csv_export_matches_stored_predictions_with_ids_and_columns(client, queu
     units = [f"{o.label} [{o.unit}]" if o.unit else o.label for o in predictor.outputs]
     for record in table:
         if record["status"] == "ok":
-            stored = Prediction.objects.get(pk=record["prediction_id"])
+            stored = Prediction.objects.get(public_id=record["prediction_id"])
             assert record["canonical_smiles"] == stored.canonical_smiles
             assert [float(record[h]) for h in units] == [o["value"] for o in stored.outputs]
         else:
@@ -129,22 +137,26 @@ def test_sdf_and_zip_exports_hold_every_row(client, queue, predictor):
     assert names[0] == "results.csv"
     assert bundle.read("results.csv").decode() == _download(client, batch, "results.csv").decode()
     for prediction in Prediction.objects.all():
-        assert bundle.read(f"molecules/{prediction.pk}.png").startswith(b"\x89PNG")
-        assert bundle.read(f"plots/{prediction.pk}.png").startswith(b"\x89PNG")
+        assert bundle.read(f"molecules/{prediction.public_id}.png").startswith(b"\x89PNG")
+        assert bundle.read(f"plots/{prediction.public_id}.png").startswith(b"\x89PNG")
         stored = Prediction.objects.get(pk=prediction.pk)  # drawn once, then kept
-        assert bytes(stored.molecule_png) == bundle.read(f"molecules/{prediction.pk}.png")
+        assert bytes(stored.molecule_png) == bundle.read(f"molecules/{prediction.public_id}.png")
 
 
-def test_batch_molecules_are_drawn_on_first_view_and_show_in_the_gallery(client, queue, predictor):
+def test_batch_molecules_are_drawn_on_first_view_and_stay_out_of_the_gallery(
+    client, queue, predictor
+):
     _run(client, queue)
     prediction = Prediction.objects.get(canonical_smiles="CCO")
     assert not prediction.molecule_svg and not prediction.plot_png
-    response = client.get(reverse("predictions:download", args=[prediction.pk, "molecule.svg"]))
+    response = client.get(
+        reverse("predictions:download", args=[prediction.public_id, "molecule.svg"])
+    )
     assert response.status_code == 200 and b"<svg" in response.content
     prediction.refresh_from_db()
     assert prediction.molecule_svg and not prediction.plot_png
-    assert client.get(prediction.get_absolute_url()).status_code == 200
-    assert "CCO" in client.get(reverse("predictions:gallery")).content.decode()
+    assert client.get(prediction.get_absolute_url()).status_code == 200  # by its link only
+    assert prediction.public_id not in client.get(reverse("predictions:gallery")).content.decode()
 
 
 def test_molecules_already_stored_are_not_predicted_again(client, queue, predictor, monkeypatch):
@@ -163,7 +175,7 @@ def test_molecules_already_stored_are_not_predicted_again(client, queue, predict
 
 def test_progress_fragment_reports_the_true_counts_and_stops_polling(client, queue, predictor):
     batch = _run(client, queue)
-    url = reverse("predictions:batch_progress", args=[batch.pk])
+    url = reverse("predictions:batch_progress", args=[batch.public_id])
     response = client.get(url, headers={"HX-Request": "true"})
     assert response.status_code == 286
     text = response.content.decode()
@@ -174,8 +186,10 @@ def test_progress_fragment_reports_the_true_counts_and_stops_polling(client, que
 
 
 def test_progress_fragment_polls_while_running(client, predictor):
-    batch = batch_services.batch_create(text="CCO\nCCN\n")
-    text = client.get(reverse("predictions:batch_progress", args=[batch.pk])).content.decode()
+    batch = batch_services.batch_create(text="CCO\nCCN\n", owner_key=_owner(client))
+    text = client.get(
+        reverse("predictions:batch_progress", args=[batch.public_id])
+    ).content.decode()
     assert 'hx-trigger="every 1s"' in text and 'aria-valuenow="0"' in text
 
 
@@ -194,7 +208,9 @@ def test_cancel_stops_the_batch(client, queue, predictor, settings):
     page = client.get(batch.get_absolute_url()).content.decode()
     assert "Cancel batch" in page and "csrfmiddlewaretoken" in page
     assert response.status_code == 302
-    assert client.post(reverse("predictions:batch_cancel", args=[batch.pk])).status_code == 302
+    assert (
+        client.post(reverse("predictions:batch_cancel", args=[batch.public_id])).status_code == 302
+    )
     queue()
     batch.refresh_from_db()
     assert batch.status == "cancelled" and batch.rows_processed == 0
@@ -279,7 +295,9 @@ def test_batch_list_and_unknown_ids(client, queue, predictor):
     assert client.get("/batches/999999/").status_code == 404
     assert client.get("/batches/not-an-id/").status_code == 404
     assert (
-        client.get(reverse("predictions:batch_download", args=[batch.pk, "x.exe"])).status_code
+        client.get(
+            reverse("predictions:batch_download", args=[batch.public_id, "x.exe"])
+        ).status_code
         == 404
     )
 

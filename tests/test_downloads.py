@@ -16,7 +16,7 @@ def aspirin(make_prediction):
 
 
 def url(prediction, name):
-    return f"/predictions/{prediction.pk}/{name}"
+    return f"/predictions/{prediction.public_id}/{name}"
 
 
 @pytest.mark.parametrize(

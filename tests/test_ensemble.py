@@ -151,7 +151,7 @@ def test_form_stores_and_shows_uncertainty(client, served_ensemble, disagreeing)
             f'{output["value"]:.3f} <span class="uncertainty">± {output["uncertainty"]:.3f}' in html
         )
 
-    base = f"/predictions/{prediction.pk}/"
+    base = prediction.get_absolute_url()
     row = next(csv.DictReader(io.StringIO(client.get(base + "values.csv").content.decode())))
     data = json.loads(client.get(base + "values.json").content)
     for output, exported in zip(prediction.outputs, data["outputs"]):
@@ -165,7 +165,7 @@ def test_form_stores_and_shows_uncertainty(client, served_ensemble, disagreeing)
 def test_plain_checkpoint_stores_none_and_exports_blank(client, make_prediction):
     prediction = make_prediction("CCCCO")
     assert all(o["uncertainty"] is None for o in prediction.outputs)
-    base = f"/predictions/{prediction.pk}/"
+    base = prediction.get_absolute_url()
     assert "±" not in client.get(base).content.decode()
     row = next(csv.DictReader(io.StringIO(client.get(base + "values.csv").content.decode())))
     assert all(row[k] == "" for k in row if k.endswith(" uncertainty"))

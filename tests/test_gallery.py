@@ -41,7 +41,11 @@ def test_many_pages(client, stored, settings):
     assert "Next" not in response.content.decode()
     Prediction.objects.bulk_create(
         Prediction(
-            input_text=f"C{i}", canonical_smiles=f"fake{i}", model_name="m", model_hash=f"{i}"
+            input_text=f"C{i}",
+            canonical_smiles=f"fake{i}",
+            model_name="m",
+            model_hash=f"{i}",
+            public=True,
         )
         for i in range(20)
     )

@@ -13,9 +13,9 @@ def test_predictions_use_objectid_keys_and_string_urls(client, make_prediction):
     assert settings.DATABASES["default"]["ENGINE"] == "django_mongodb_backend"
     prediction = make_prediction("CCO")
     assert isinstance(prediction.pk, ObjectId)
-    response = client.get(f"/predictions/{prediction.pk}/")
+    response = client.get(f"/predictions/{prediction.public_id}/")
     assert response.status_code == 200
-    assert client.get(f"/predictions/{prediction.pk}/values.json").status_code == 200
+    assert client.get(f"/predictions/{prediction.public_id}/values.json").status_code == 200
 
 
 def test_unique_constraint_and_random_offset_work_on_mongo(client, make_prediction):

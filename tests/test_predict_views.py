@@ -40,7 +40,7 @@ def test_valid_smiles_is_predicted_stored_and_shown(client, predictor):
         assert output["label"] in html and output["unit"] in html
     assert "C9H8O4" in html and prediction.model_name in html
     for name in ("molecule.svg", "plot.svg", "values.csv", "bundle.zip"):
-        assert f"/predictions/{prediction.pk}/{name}" in html
+        assert f"/predictions/{prediction.public_id}/{name}" in html
 
 
 def test_same_molecule_twice_is_stored_once(client):

@@ -82,7 +82,7 @@ def test_results_csv_neutralises_every_user_cell_and_keeps_numbers(client, hosti
 
 def test_single_prediction_values_csv_is_neutralised(client, make_prediction):
     prediction = make_prediction("CCO", title='=HYPERLINK("http://evil.example")')
-    response = client.get(f"/predictions/{prediction.pk}/values.csv")
+    response = client.get(f"/predictions/{prediction.public_id}/values.csv")
     header, row = list(csv.reader(io.StringIO(response.content.decode())))
     record = dict(zip(header, row, strict=True))
     assert record["title"] == '\'=HYPERLINK("http://evil.example")'

@@ -8,13 +8,21 @@ import json
 import pytest
 from django.urls import reverse
 
-from predictions import services
+from predictions import owners, services
 from predictions.models import BatchRow
 
 
 @pytest.fixture(autouse=True)
 def _db(db):
     pass
+
+
+def _owner(client) -> str:
+    """Give the client's session an owner token, as its first upload would; its owner key."""
+    session = client.session
+    session[owners.SESSION_TOKEN] = "token-of-this-test-client"
+    session.save()
+    return owners.session_owner_key("token-of-this-test-client")
 
 
 def test_result_page_shows_badges_reasons_and_nearest_measured_molecules(client, make_prediction):
@@ -71,20 +79,22 @@ def test_values_exports_carry_uncertainty_and_verdict(client, make_prediction):
 def test_batch_rows_and_exports_carry_verdicts(client, predictor):
     from predictions.batch import services as batch_services
 
-    batch = batch_services.batch_create(text="O\nCC(=O)Oc1ccccc1C(=O)O\n[Fe]\n")
+    batch = batch_services.batch_create(
+        text="O\nCC(=O)Oc1ccccc1C(=O)O\n[Fe]\n", owner_key=_owner(client)
+    )
     batch_services.batch_run(batch_pk=batch.pk)
     rows = list(BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number"))
     assert [r.domain.get("verdict") for r in rows] == ["out", "in", None]
-    page = client.get(reverse("predictions:batch_rows", args=[batch.pk])).content.decode()
+    page = client.get(reverse("predictions:batch_rows", args=[batch.public_id])).content.decode()
     assert 'class="verdict verdict-out"' in page and 'class="verdict verdict-in"' in page
     assert "The model cannot read [Fe]" in page
 
-    url = reverse("predictions:batch_download", args=[batch.pk, "results.csv"])
+    url = reverse("predictions:batch_download", args=[batch.public_id, "results.csv"])
     body = b"".join(client.get(url).streaming_content).decode()
     records = list(csv.DictReader(io.StringIO(body)))
     assert [r["domain_verdict"] for r in records] == ["out of domain", "in domain", ""]
     assert all(r["Aqueous solubility (logS) [log(mol/L)] uncertainty"] == "" for r in records)
-    sdf = reverse("predictions:batch_download", args=[batch.pk, "results.sdf"])
+    sdf = reverse("predictions:batch_download", args=[batch.public_id, "results.sdf"])
     text = b"".join(client.get(sdf).streaming_content).decode()
     assert text.count(">  <domain_verdict>\n") == 3 and "out of domain" in text
 
@@ -121,9 +131,11 @@ def test_gallery_filters_by_verdict(client, make_prediction):
 def test_batch_rows_filter_by_verdict(client, predictor):
     from predictions.batch import services as batch_services
 
-    batch = batch_services.batch_create(text="O\nCC(=O)Oc1ccccc1C(=O)O\nCCO\n[Fe]\n")
+    batch = batch_services.batch_create(
+        text="O\nCC(=O)Oc1ccccc1C(=O)O\nCCO\n[Fe]\n", owner_key=_owner(client)
+    )
     batch_services.batch_run(batch_pk=batch.pk)
-    url = reverse("predictions:batch_detail", args=[batch.pk])
+    url = reverse("predictions:batch_detail", args=[batch.public_id])
 
     def shown(show: str) -> list[str]:
         page = client.get(url, {"show": show}).content.decode()

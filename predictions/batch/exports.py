@@ -77,7 +77,7 @@ def csv_record(batch: Batch, row: BatchRow) -> list:
         *trust_cells(batch.output_specs, row.outputs, row.domain),
         row.status,
         row.error,
-        str(row.prediction_id) if row.prediction_id else "",
+        row.prediction_public_id,  # the prediction's link id, never the database key
     ]
 
 
@@ -157,7 +157,8 @@ class _Pipe(io.RawIOBase):
 
 
 def _pictures(ids: list) -> Iterator[Prediction]:
-    fields = ("pk", "canonical_smiles", "outputs", "model_hash", "molecule_png", "plot_png")
+    fields = ("pk", "public_id", "canonical_smiles", "outputs", "model_hash")
+    fields += ("molecule_png", "plot_png")
     for prediction in Prediction.objects.filter(pk__in=ids).only(*fields):
         yield core.prediction_ensure_blobs(
             prediction=prediction, fields=("molecule_png", "plot_png")
@@ -165,7 +166,7 @@ def _pictures(ids: list) -> Iterator[Prediction]:
 
 
 def stream_zip(batch: Batch) -> Iterator[bytes]:
-    """results.csv, then molecules/<prediction_id>.png and plots/<prediction_id>.png."""
+    """results.csv, then molecules/<prediction_id>.png and plots/<prediction_id>.png (link ids)."""
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED) as bundle:
         with bundle.open("results.csv", "w") as member:
@@ -182,12 +183,12 @@ def stream_zip(batch: Batch) -> Iterator[bytes]:
                 reset_queries()
                 for prediction in _pictures(pending):
                     bundle.writestr(
-                        f"molecules/{prediction.pk}.png",
+                        f"molecules/{prediction.public_id}.png",
                         bytes(prediction.molecule_png),
                         compress_type=zipfile.ZIP_STORED,
                     )
                     bundle.writestr(
-                        f"plots/{prediction.pk}.png",
+                        f"plots/{prediction.public_id}.png",
                         bytes(prediction.plot_png),
                         compress_type=zipfile.ZIP_STORED,
                     )

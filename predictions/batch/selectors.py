@@ -1,4 +1,8 @@
-"""Read-side batch queries: pages, progress and the batches a worker should pick up."""
+"""Read-side batch queries: pages, progress and the batches a worker should pick up.
+
+Visitors reach a batch only through `batch_get`/`batch_list`, which take the request's owner
+keys (predictions/owners.py): another visitor's batch is a 404, never a 403.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +17,16 @@ from predictions.models import Batch, BatchRow
 ROWS_PER_PAGE = 50
 
 
-def batch_get(*, pk: str) -> Batch:
-    """The batch with this id; 404 for unknown or malformed ids on any backend."""
+def batch_get(*, public_id: str, owners: list[str]) -> Batch:
+    """The owners' batch with this link id; 404 for anyone else's, unknown or malformed ids."""
     try:
-        return Batch.objects.get(pk=pk)
+        return Batch.objects.owned_by(owners).get(public_id=public_id)
     except (Batch.DoesNotExist, ValueError, TypeError, ValidationError):
         raise Http404("No such batch.") from None
 
 
-def batch_list(*, limit: int = 50) -> QuerySet[Batch]:
-    return Batch.objects.order_by("-created_at")[:limit]
+def batch_list(*, owners: list[str], limit: int = 50) -> QuerySet[Batch]:
+    return Batch.objects.owned_by(owners).order_by("-created_at")[:limit]
 
 
 def batch_rows(*, batch: Batch, errors_only: bool = False, verdict: str = "") -> QuerySet[BatchRow]:

@@ -66,10 +66,12 @@ def batch_create(
     text: str = "",
     smiles_column: str = "",
     id_column: str = "",
+    owner_key: str = "",
 ) -> Batch:
     """Validate an upload or pasted text and store it as a queued batch; raises BatchRefused.
 
-    Queueing the work is the caller's job (the view, once the batch is committed).
+    `owner_key` (predictions/owners.py) is who may see it; queueing the work is the
+    caller's job (the view, once the batch is committed).
     """
     if upload is not None and upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
         raise BatchRefused(too_large_message(upload.size, settings.BATCH_MAX_UPLOAD_BYTES))
@@ -91,6 +93,7 @@ def batch_create(
         raise
     predictor = get_predictor()
     batch = Batch.objects.create(
+        owner_key=owner_key,
         filename=filename[:255],
         input_path=str(path),
         file_format=layout.file_format,
@@ -159,7 +162,7 @@ def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
     found = Prediction.objects.filter(
         model_hash=predictor.weights_hash, canonical_smiles__in=smiles
     )
-    fields = ("pk", "canonical_smiles", "outputs", "domain", "verdict")
+    fields = ("pk", "public_id", "canonical_smiles", "outputs", "domain", "verdict")
     return {p.canonical_smiles: p for p in found.only(*fields)}
 
 
@@ -199,6 +202,7 @@ def process_chunk(
                 status=BatchRow.Status.OK if prediction else BatchRow.Status.ERROR,
                 error=errors.get(row.row_number, ""),
                 prediction_id=prediction.pk if prediction else None,
+                prediction_public_id=prediction.public_id if prediction else "",
                 canonical_smiles=prediction.canonical_smiles if prediction else "",
                 outputs=prediction.outputs if prediction else [],
                 domain=prediction.domain if prediction else {},

@@ -12,7 +12,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
-from predictions import tasks
+from predictions import owners, tasks
 from predictions.domain import VERDICT_LABELS
 
 from . import exports, selectors, services
@@ -32,6 +32,7 @@ def batch_list(request: HttpRequest) -> HttpResponse:
                     text=form.cleaned_data["text"],
                     smiles_column=form.cleaned_data["smiles_column"],
                     id_column=form.cleaned_data["id_column"],
+                    owner_key=owners.request_owner_key(request),
                 )
             except BatchRefused as refusal:
                 form.add_error(None, str(refusal))
@@ -40,7 +41,8 @@ def batch_list(request: HttpRequest) -> HttpResponse:
                 transaction.on_commit(partial(tasks.run_batch, str(batch.pk)))
                 return redirect(batch)
         status = 400
-    context = {"form": form, "batches": selectors.batch_list()}
+    batches = selectors.batch_list(owners=owners.request_owner_keys(request))
+    context = {"form": form, "batches": batches}
     return render(request, "batches/list.html", context, status=status)
 
 
@@ -56,6 +58,11 @@ def _rows_context(request: HttpRequest, batch) -> dict:
     return {"batch": batch, "page": page, "show": show}
 
 
+def _own_batch(request: HttpRequest, public_id: str):
+    """The visitor's own batch with this link id, else 404."""
+    return selectors.batch_get(public_id=public_id, owners=owners.request_owner_keys(request))
+
+
 def _until_finished(request: HttpRequest, batch, response: HttpResponse) -> HttpResponse:
     """Swap in the final state, then stop htmx polling (HTTP 286)."""
     if batch.is_finished and request.htmx:
@@ -64,8 +71,8 @@ def _until_finished(request: HttpRequest, batch, response: HttpResponse) -> Http
 
 
 @require_GET
-def batch_detail(request: HttpRequest, pk: str) -> HttpResponse:
-    batch = selectors.batch_get(pk=pk)
+def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = _own_batch(request, public_id)
     context = {
         **selectors.batch_progress(batch=batch),
         **_rows_context(request, batch),
@@ -76,35 +83,35 @@ def batch_detail(request: HttpRequest, pk: str) -> HttpResponse:
 
 
 @require_GET
-def batch_progress(request: HttpRequest, pk: str) -> HttpResponse:
-    batch = selectors.batch_get(pk=pk)
+def batch_progress(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = _own_batch(request, public_id)
     response = render(request, "batches/_progress.html", selectors.batch_progress(batch=batch))
     return _until_finished(request, batch, response)
 
 
 @require_GET
-def batch_rows(request: HttpRequest, pk: str) -> HttpResponse:
-    batch = selectors.batch_get(pk=pk)
+def batch_rows(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = _own_batch(request, public_id)
     response = render(request, "batches/_rows.html", _rows_context(request, batch))
     return _until_finished(request, batch, response)
 
 
 @require_POST
-def batch_cancel(request: HttpRequest, pk: str) -> HttpResponse:
-    batch = selectors.batch_get(pk=pk)
+def batch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
+    batch = _own_batch(request, public_id)
     services.batch_cancel(batch=batch)
     return redirect(batch)
 
 
 @require_GET
-def batch_download(request: HttpRequest, pk: str, filename: str) -> StreamingHttpResponse:
+def batch_download(request: HttpRequest, public_id: str, filename: str) -> StreamingHttpResponse:
     if filename not in exports.DOWNLOADS:
         raise Http404("No such download.")
-    batch = selectors.batch_get(pk=pk)
+    batch = _own_batch(request, public_id)
     download = exports.DOWNLOADS[filename]
     response = StreamingHttpResponse(download.build(batch), content_type=download.content_type)
     stem = slugify(batch.filename.rsplit(".", 1)[0])[:60] or "batch"
     response["Content-Disposition"] = content_disposition_header(
-        True, f"{stem}-{batch.pk}-{filename}"
+        True, f"{stem}-{batch.public_id}-{filename}"
     )
     return response

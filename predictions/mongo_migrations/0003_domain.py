@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('predictions', '0002_batches'),
+        ('predictions', '0003_privacy'),
     ]
 
     operations = [
