@@ -147,3 +147,35 @@ def test_batch_rows_filter_by_verdict(client, predictor):
     assert shown("errors") == ["[Fe]"]
     assert shown("bogus") == ["O", "CC(=O)Oc1ccccc1C(=O)O", "CCO", "[Fe]"]
     assert "(in domain only)" in client.get(url, {"show": "in"}).content.decode()
+
+
+def test_batch_summary_counts_verdicts_and_draws_histograms(client, predictor):
+    from predictions.batch import services as batch_services
+
+    batch = batch_services.batch_create(
+        text="O\nCC(=O)Oc1ccccc1C(=O)O\nCCO\nCCCO\n[Fe]\n", owner_key=_owner(client)
+    )
+    batch_services.batch_run(batch_pk=batch.pk)
+    page = client.get(reverse("predictions:batch_detail", args=[batch.public_id])).content.decode()
+    summary = page.split('id="summary-heading"', 1)[1].split("</section>", 1)[0]
+    counts = {
+        verdict: BatchRow.objects.filter(batch_id=batch.pk, verdict=verdict).count()
+        for verdict in ("in", "care", "out")
+    }
+    assert counts["out"] == 1 and sum(counts.values()) == 4
+    for verdict, label in (
+        ("in", "in domain"),
+        ("care", "use with care"),
+        ("out", "out of domain"),
+    ):
+        n = counts[verdict]
+        assert f"{label}</span></a>: {n} row{'s' if n != 1 else ''}" in summary
+    svg_url = reverse("predictions:batch_download", args=[batch.public_id, "histograms.svg"])
+    assert svg_url in summary
+    svg = b"".join(client.get(svg_url).streaming_content).decode()
+    assert svg.startswith("<?xml") and "out of domain" in svg and "Aqueous solubility" in svg
+    png_url = reverse("predictions:batch_download", args=[batch.public_id, "histograms.png"])
+    png = b"".join(client.get(png_url).streaming_content)
+    assert png.startswith(b"\x89PNG")
+    stranger = type(client)()  # another visitor: the summary pictures are private too
+    assert stranger.get(png_url).status_code == 404

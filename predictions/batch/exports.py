@@ -15,6 +15,7 @@ from django.db import reset_queries
 from rdkit import Chem
 from rdkit.Chem import rdDepictor
 
+from predictions import rendering
 from predictions import services as core
 from predictions.exports import (
     Download,
@@ -197,8 +198,33 @@ def stream_zip(batch: Batch) -> Iterator[bytes]:
     yield pipe.drain()
 
 
+def _histogram_data(batch: Batch) -> list:
+    """Each output's predicted values, grouped by the row's domain verdict (ok rows only)."""
+    grouped = [{} for _ in batch.output_specs]
+    labels = [spec["label"] for spec in batch.output_specs]
+    for row in iter_batch_rows(batch):
+        by_label = {o["label"]: o["value"] for o in row.outputs}
+        for index, label in enumerate(labels):
+            if label in by_label:
+                grouped[index].setdefault(row.verdict, []).append(by_label[label])
+    return [
+        rendering.HistogramOutput(label=spec["label"], unit=spec.get("unit", ""), values=values)
+        for spec, values in zip(batch.output_specs, grouped)
+    ]
+
+
+def histograms_png(batch: Batch) -> Iterator[bytes]:
+    yield rendering.batch_histograms(_histogram_data(batch), fmt="png")
+
+
+def histograms_svg(batch: Batch) -> Iterator[str]:
+    yield rendering.batch_histograms(_histogram_data(batch), fmt="svg")
+
+
 DOWNLOADS = {
     "results.csv": Download(stream_csv, "text/csv; charset=utf-8"),
     "results.sdf": Download(stream_sdf, "chemical/x-mdl-sdfile; charset=utf-8"),
     "results.zip": Download(stream_zip, "application/zip"),
+    "histograms.png": Download(histograms_png, "image/png"),
+    "histograms.svg": Download(histograms_svg, "image/svg+xml"),
 }

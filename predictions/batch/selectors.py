@@ -44,6 +44,15 @@ def batch_rows_page(
     return Paginator(rows, ROWS_PER_PAGE).get_page(number)
 
 
+def batch_verdict_counts(*, batch: Batch) -> list[dict]:
+    """Rows per applicability-domain verdict (one count query each: portable, index-backed)."""
+    rows = BatchRow.objects.filter(batch_id=batch.pk, status=BatchRow.Status.OK)
+    return [
+        {"verdict": verdict, "count": rows.filter(verdict=verdict).count()}
+        for verdict in ("in", "care", "out")
+    ]
+
+
 def batch_progress(*, batch: Batch) -> dict:
     """Rate (rows/s) and time left from the rows processed since the batch started."""
     rate = seconds_left = None

@@ -78,6 +78,7 @@ def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         **_rows_context(request, batch),
         "downloads": list(exports.DOWNLOADS),
         "bad_rows": selectors.batch_rows(batch=batch, errors_only=True)[:100],
+        "verdict_counts": selectors.batch_verdict_counts(batch=batch),
     }
     return render(request, "batches/detail.html", context)
 
