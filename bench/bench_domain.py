@@ -41,6 +41,9 @@ def main() -> None:
     timings = []
     print("| output (test set) | class | n | RMSE |\n| --- | --- | --- | --- |")
     for index, spec in enumerate(predictor.outputs):
+        if spec.label not in splits.test_smiles:
+            print(f"| {spec.label} | no test set in these splits | | |")
+            continue
         smiles, truth = splits.test_smiles[spec.label], splits.test_y[spec.label]
         by_verdict: dict[str, list[float]] = {v: [] for v in domain.VERDICTS}
         by_bin: dict[tuple, list[float]] = {b: [] for b in BINS}
