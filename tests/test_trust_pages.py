@@ -179,3 +179,32 @@ def test_batch_summary_counts_verdicts_and_draws_histograms(client, predictor):
     assert png.startswith(b"\x89PNG")
     stranger = type(client)()  # another visitor: the summary pictures are private too
     assert stranger.get(png_url).status_code == 404
+
+
+def test_batch_rows_sort_by_output_and_verdict(client, predictor):
+    from predictions.batch import services as batch_services
+
+    smiles = ["CCCCCCCCO", "O", "OCC(O)CO", "[Fe]", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O"]
+    batch = batch_services.batch_create(text="\n".join(smiles) + "\n", owner_key=_owner(client))
+    batch_services.batch_run(batch_pk=batch.pk)
+    rows = {r.input_smiles: r for r in BatchRow.objects.filter(batch_id=batch.pk)}
+    url = reverse("predictions:batch_detail", args=[batch.public_id])
+
+    def order(**params) -> list[str]:
+        page = client.get(url, params).content.decode()
+        table = page.split('<table class="batch-rows">', 1)[1].split("</table>", 1)[0]
+        cells = [c.split("</code>", 1)[0] for c in table.split('<code class="smiles">')[1:]]
+        return [s for c in cells for s in smiles if c in (s, rows[s].canonical_smiles)][:6]
+
+    ok = [s for s in smiles if rows[s].status == "ok"]
+    logs = {s: rows[s].outputs[0]["value"] for s in ok}
+    assert order(sort="o0") == sorted(ok, key=logs.get) + ["[Fe]"]
+    assert order(sort="-o0") == sorted(ok, key=logs.get, reverse=True) + ["[Fe]"]
+    rank = {"in": 0, "care": 1, "out": 2, "": 3}
+    by_verdict = sorted(smiles, key=lambda s: (rank[rows[s].verdict], rows[s].row_number))
+    assert order(sort="verdict") == by_verdict
+    assert order(sort="nonsense") == smiles  # unknown orders fall back to input order
+    only_in = order(sort="-o0", show="in")
+    assert only_in == [s for s in sorted(ok, key=logs.get, reverse=True) if rows[s].verdict == "in"]
+    page = client.get(url, {"sort": "-o0", "show": "in"}).content.decode()
+    assert '<option value="-o0" selected>' in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from urllib.parse import urlencode
 
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -49,13 +50,25 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 def _rows_context(request: HttpRequest, batch) -> dict:
     show = request.GET.get("show", "")
     show = show if show in ("errors", *VERDICT_LABELS) else ""
+    sorts = selectors.batch_sort_choices(batch)
+    sort = request.GET.get("sort", "")
+    sort = sort if sort in dict(sorts) else ""
     page = selectors.batch_rows_page(
         batch=batch,
         errors_only=show == "errors",
         verdict=show if show in VERDICT_LABELS else "",
+        sort=sort,
         number=request.GET.get("page"),
     )
-    return {"batch": batch, "page": page, "show": show}
+    rows_query = urlencode({k: v for k, v in (("show", show), ("sort", sort)) if v})
+    return {
+        "batch": batch,
+        "page": page,
+        "show": show,
+        "sort": sort,
+        "sorts": sorts,
+        "rows_query": rows_query,
+    }
 
 
 def _own_batch(request: HttpRequest, public_id: str):
