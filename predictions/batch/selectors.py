@@ -77,7 +77,9 @@ def batch_rows_page(
     rows = batch_rows(batch=batch, errors_only=errors_only, verdict=verdict)
     if not sort:
         return Paginator(rows, ROWS_PER_PAGE).get_page(number)
-    cache_key = f"batch-rows:{batch.public_id}:{batch.rows_processed}:{errors_only}:{verdict}:{sort}"
+    cache_key = (
+        f"batch-rows:{batch.public_id}:{batch.rows_processed}:{errors_only}:{verdict}:{sort}"
+    )
     order = cache.get(cache_key)
     if order is None:
         order = _sorted_row_numbers(rows, sort)
