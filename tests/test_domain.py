@@ -31,10 +31,10 @@ def _judge(predictor, smiles: str) -> dict | str:
     return services.get_domain(predictor).assess(parsed.mol, result.values, result.uncertainties)
 
 
-def test_aspirin_is_in_domain_for_both_outputs(predictor):
+def test_aspirin_is_in_domain_for_every_output(predictor):
     judged = _judge(predictor, "CC(=O)Oc1ccccc1C(=O)O")
     assert judged["verdict"] == IN and judged["reasons"] == []
-    assert [o["verdict"] for o in judged["outputs"]] == [IN, IN]
+    assert [o["verdict"] for o in judged["outputs"]] == [IN] * len(predictor.outputs)
     assert all(o["nearest_similarity"] >= 0.3 for o in judged["outputs"])
 
 
@@ -45,7 +45,9 @@ def test_water_is_out_of_domain_with_its_reasons(predictor):
     assert any("single heavy atom" in r for r in judged["reasons"])
     logs = judged["outputs"][0]
     assert logs["verdict"] == OUT
-    assert any("outside the training range -10.41 to 1.58" in r for r in logs["reasons"])
+    limits = predictor.outputs[0].range  # logS: water is more soluble than anything measured
+    expected = f"outside the training range {limits['min']:g} to {limits['max']:g}"
+    assert any(expected in r for r in logs["reasons"])
 
 
 def test_inorganic_salt_is_out_of_domain(predictor):

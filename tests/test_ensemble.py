@@ -16,10 +16,16 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from chemcore.checkpoint import EnsembleManifest, write_manifest
+from chemcore.checkpoint import EnsembleManifest, read_manifest, write_manifest
 from predictions.inference import Predictor, reset_predictor
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
+# A plain checkpoint to build from: the shipped one, or its first member if it is an ensemble.
+_MANIFEST = read_manifest(SHIPPED)
+PLAIN = SHIPPED / _MANIFEST.members[0] if _MANIFEST else SHIPPED
+SCALE = [2.0, 0.5, 1.5, 0.8, 1.2][
+    : len(json.loads((PLAIN / "config.json").read_text())["id2label"])
+]
 MOLECULES = [
     "CCO",
     "c1ccc2cc3ccccc3cc2c1",
@@ -30,7 +36,7 @@ MOLECULES = [
 
 def _member(directory: Path, *, nudge: float = 0.0, seed: int = 0) -> Path:
     """A copy of the shipped checkpoint; `nudge` adds seeded noise to the regression head."""
-    shutil.copytree(SHIPPED, directory)
+    shutil.copytree(PLAIN, directory)
     if nudge:
         weights = load_file(directory / "model.safetensors")
         generator = torch.Generator().manual_seed(seed)
@@ -69,7 +75,7 @@ def identical(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def disagreeing_dir(tmp_path_factory):
-    return _ensemble(tmp_path_factory.mktemp("disagree"), [0.0, 0.05], scale=[2.0, 0.5])
+    return _ensemble(tmp_path_factory.mktemp("disagree"), [0.0, 0.05], scale=SCALE)
 
 
 @pytest.fixture(scope="module")
@@ -77,19 +83,26 @@ def disagreeing(disagreeing_dir):
     return Predictor(disagreeing_dir)
 
 
-def test_plain_checkpoint_predicts_without_uncertainty(predictor):
+@pytest.fixture(scope="module")
+def plain():
+    return Predictor(PLAIN)
+
+
+def test_plain_checkpoint_predicts_without_uncertainty(plain):
+    predictor = plain
     assert not predictor.has_uncertainty
     results = predictor.predict_with_uncertainty(MOLECULES)
     assert all(r.uncertainties is None for r in results)
     assert [r.values for r in results] == predictor.predict(MOLECULES)
 
 
-def test_identical_members_give_the_member_value_and_zero_uncertainty(identical, predictor):
+def test_identical_members_give_the_member_value_and_zero_uncertainty(identical, plain):
+    predictor = plain
     assert identical.has_uncertainty and len(identical.models) == 3
     results = identical.predict_with_uncertainty(MOLECULES, batch_size=3)
     for result, single in zip(results, predictor.predict(MOLECULES, batch_size=3)):
         assert result.values == single  # exactly: the mean of equal numbers
-        assert result.uncertainties == [0.0, 0.0]
+        assert result.uncertainties == [0.0] * len(predictor.outputs)
     # Labels, units, ranges, name and metrics come from member 0's config.
     assert identical.outputs == predictor.outputs
     assert identical.name == predictor.name and identical.version == predictor.version
@@ -101,7 +114,7 @@ def test_disagreeing_members_give_mean_and_scaled_std(disagreeing, disagreeing_d
         [_member_logits(disagreeing_dir / f"member_{i}", MOLECULES) for i in range(2)]
     )
     expected_mean = members.mean(axis=0)
-    expected_sigma = members.std(axis=0, ddof=0) * np.array([2.0, 0.5])
+    expected_sigma = members.std(axis=0, ddof=0) * np.array(SCALE)
     results = disagreeing.predict_with_uncertainty(MOLECULES, batch_size=2)
     values = np.array([r.values for r in results])
     sigmas = np.array([r.uncertainties for r in results])
@@ -111,8 +124,8 @@ def test_disagreeing_members_give_mean_and_scaled_std(disagreeing, disagreeing_d
     assert disagreeing.predict(MOLECULES, batch_size=2) == [r.values for r in results]
 
 
-def test_weights_hash_covers_every_member_in_order(identical, disagreeing, predictor, tmp_path):
-    assert len({identical.weights_hash, disagreeing.weights_hash, predictor.weights_hash}) == 3
+def test_weights_hash_covers_every_member_in_order(identical, disagreeing, plain, tmp_path):
+    assert len({identical.weights_hash, disagreeing.weights_hash, plain.weights_hash}) == 3
     root = _ensemble(tmp_path, [0.05, 0.0])  # the same two members, the other way round
     assert Predictor(root).weights_hash != disagreeing.weights_hash
 
@@ -126,13 +139,22 @@ def test_members_with_different_tokenizers_are_refused(tmp_path):
         Predictor(root)
 
 
-@pytest.fixture
-def served_ensemble(settings, disagreeing_dir):
-    """The site serving the disagreeing ensemble for one test."""
-    settings.PREDICTION_MODEL_DIR = disagreeing_dir
+def _serve(settings, directory):
+    """The site serving `directory` for one test, then the default again."""
+    settings.PREDICTION_MODEL_DIR = directory
     reset_predictor()
     yield
     reset_predictor()
+
+
+@pytest.fixture
+def served_ensemble(settings, disagreeing_dir):
+    yield from _serve(settings, disagreeing_dir)
+
+
+@pytest.fixture
+def served_plain(settings):
+    yield from _serve(settings, PLAIN)
 
 
 @pytest.mark.django_db
@@ -162,15 +184,17 @@ def test_form_stores_and_shows_uncertainty(client, served_ensemble, disagreeing)
 
 
 @pytest.mark.django_db
-def test_plain_checkpoint_stores_none_and_exports_blank(client, make_prediction):
-    prediction = make_prediction("CCCCO")
+def test_plain_checkpoint_stores_none_and_exports_blank(client, served_plain):
+    from predictions.services import prediction_get_or_create
+
+    prediction = prediction_get_or_create(text="CCCCO").prediction
     assert all(o["uncertainty"] is None for o in prediction.outputs)
     base = prediction.get_absolute_url()
     assert "±" not in client.get(base).content.decode()
     row = next(csv.DictReader(io.StringIO(client.get(base + "values.csv").content.decode())))
     assert all(row[k] == "" for k in row if k.endswith(" uncertainty"))
     data = json.loads(client.get(base + "values.json").content)
-    assert [o["uncertainty"] for o in data["outputs"]] == [None, None]
+    assert [o["uncertainty"] for o in data["outputs"]] == [None] * len(prediction.outputs)
 
 
 @pytest.mark.django_db

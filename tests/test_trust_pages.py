@@ -71,7 +71,8 @@ def test_values_exports_carry_uncertainty_and_verdict(client, make_prediction):
     row = next(csv.DictReader(io.StringIO(client.get(base + "values.csv").content.decode())))
     assert row["domain_verdict"] == "out of domain"
     assert "an inorganic species" in row["domain_reasons"]
-    assert "Aqueous solubility (logS): the predicted value" in row["domain_reasons"]
+    first = water.outputs[0]["label"]
+    assert f"{first}: the predicted value" in row["domain_reasons"]
     data = json.loads(client.get(base + "values.json").content)
     assert data["domain"] == water.domain and data["domain"]["verdict"] == "out"
 
@@ -93,7 +94,9 @@ def test_batch_rows_and_exports_carry_verdicts(client, predictor):
     body = b"".join(client.get(url).streaming_content).decode()
     records = list(csv.DictReader(io.StringIO(body)))
     assert [r["domain_verdict"] for r in records] == ["out of domain", "in domain", ""]
-    assert all(r["Aqueous solubility (logS) [log(mol/L)] uncertainty"] == "" for r in records)
+    header = f"{rows[0].outputs[0]['label']} [{rows[0].outputs[0]['unit']}] uncertainty"
+    sigmas = [r.outputs[0]["uncertainty"] if r.outputs else None for r in rows]
+    assert [r[header] for r in records] == ["" if s is None else repr(s) for s in sigmas]
     sdf = reverse("predictions:batch_download", args=[batch.public_id, "results.sdf"])
     text = b"".join(client.get(sdf).streaming_content).decode()
     assert text.count(">  <domain_verdict>\n") == 3 and "out of domain" in text
@@ -104,12 +107,17 @@ def test_model_page_renders_the_card_metrics_ranges_and_thresholds(client, predi
     assert response.status_code == 200
     html = response.content.decode()
     assert predictor.name in html and predictor.weights_hash[:12] in html
-    assert "<h3>SMILES-BERT solubility/hydration v1.0.0</h3>" in html  # the card, as HTML
-    assert "license: cc-by-sa-4.0" not in html  # front matter is not shown
+    card = (predictor.directory / "README.md").read_text()
+    title = next(line[2:] for line in card.splitlines() if line.startswith("# "))
+    assert f"<h3>{title}</h3>" in html  # the card, as HTML, under the page's headings
+    assert "library_name:" not in html  # front matter is not shown
     assert "<table>" in html  # the card's metric table
-    assert "0.686" in html and "-10.41 to 1.58" in html
+    first = predictor.outputs[0]
+    assert f"{predictor.test_metrics[first.label]['rmse']:.3f}" in html
+    assert f"{first.range['min']} to {first.range['max']}" in html
     assert "less than 0.15 similar" in html and "less than 0.3 similar" in html
-    assert "1225 molecules" in html
+    training = services.get_domain(predictor).training
+    assert f"{len(training.smiles)} molecules" in html
     footer = client.get("/").content.decode()
     assert f'href="{reverse("predictions:model")}"' in footer
 
@@ -173,7 +181,8 @@ def test_batch_summary_counts_verdicts_and_draws_histograms(client, predictor):
     svg_url = reverse("predictions:batch_download", args=[batch.public_id, "histograms.svg"])
     assert svg_url in summary
     svg = b"".join(client.get(svg_url).streaming_content).decode()
-    assert svg.startswith("<?xml") and "out of domain" in svg and "Aqueous solubility" in svg
+    assert svg.startswith("<?xml") and "out of domain" in svg
+    assert predictor.outputs[0].label in svg
     png_url = reverse("predictions:batch_download", args=[batch.public_id, "histograms.png"])
     png = b"".join(client.get(png_url).streaming_content)
     assert png.startswith(b"\x89PNG")
