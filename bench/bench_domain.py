@@ -22,7 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from predictions import chemistry, domain  # noqa: E402
 from predictions.inference import Predictor  # noqa: E402
-from predictions.training.data import make_splits  # noqa: E402
+
+try:  # the training package moves to the top level with the v2 model
+    from training.data import make_splits  # noqa: E402
+except ImportError:
+    from predictions.training.data import make_splits  # noqa: E402
 
 BINS = [(0.0, 0.15), (0.15, 0.3), (0.3, 0.5), (0.5, 1.01)]
 

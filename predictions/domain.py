@@ -54,8 +54,10 @@ class Thresholds:
     similarity_out: float = 0.15
     size_care_percentile: float = 99.0  # heavy atoms / weight above this training percentile
     size_out_factor: float = 1.5  # ... and above this many times the largest measured molecule
-    uncertainty_care: float = 1.0  # σ above this many test RMSEs of that output
-    uncertainty_out: float = 2.0
+    # A calibrated σ is about the size of the typical error (the test RMSE), so only a
+    # clearly larger one is flagged: σ above this many test RMSEs of that output.
+    uncertainty_care: float = 1.5
+    uncertainty_out: float = 3.0
 
 
 @dataclass
