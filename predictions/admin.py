@@ -74,7 +74,7 @@ PREDICTION_FIELDS = [
 class PredictionAdmin(admin.ModelAdmin):
     list_display = [
         "thumbnail",
-        "display_name",
+        "__str__",
         "canonical_smiles",
         "featured",
         "hidden",
@@ -84,7 +84,7 @@ class PredictionAdmin(admin.ModelAdmin):
         "model_name",
         "created_at",
     ]
-    list_display_links = ["thumbnail", "display_name"]
+    list_display_links = ["thumbnail", "__str__"]
     list_filter = ["featured", "hidden", "public", "verdict", "model_name", "source", "created_at"]
     search_fields = ["canonical_smiles", "title", "input_text"]
     actions = ["feature", "unfeature", "hide", "unhide"]
@@ -133,10 +133,6 @@ class PredictionAdmin(admin.ModelAdmin):
     @admin.display(description="Structure")
     def thumbnail(self, obj: Prediction) -> str:
         return _image(obj, "molecule.png", 100)
-
-    @admin.display(description="Name")
-    def display_name(self, obj: Prediction) -> str:
-        return obj.display_name
 
     @admin.display(description="Molecule")
     def molecule_preview(self, obj: Prediction) -> str:

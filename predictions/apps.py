@@ -6,3 +6,6 @@ class PredictionsConfig(AppConfig):
     # and ObjectIdAutoField on MongoDB.
     name = "predictions"
     verbose_name = "Predictions"
+
+    def ready(self) -> None:
+        from .batch import signals  # noqa: F401  (connects the batch-file cleanup)

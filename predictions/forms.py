@@ -2,10 +2,21 @@ from django import forms
 from django.conf import settings
 
 
-class PredictForm(forms.Form):
+class SiteForm(forms.Form):
+    """A form whose labels read as written, without Django's default ":" suffix."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+
+
+class PredictForm(SiteForm):
     smiles = forms.CharField(
         label="SMILES",
         strip=True,
+        # Written here; Django ties it to the field (aria-describedby, as for the errors).
+        help_text="One molecule, for example <code>c1ccccc1O</code> (phenol). "
+        "Salts and charges are standardised.",
         error_messages={"required": "Please enter a SMILES string."},
         widget=forms.TextInput(
             attrs={
@@ -27,8 +38,10 @@ class PredictForm(forms.Form):
     )
 
 
-class GalleryForm(forms.Form):
-    q = forms.CharField(required=False, label="Search", max_length=200)
+class GalleryForm(SiteForm):
+    q = forms.CharField(
+        required=False, label="Search SMILES or title", max_length=200, widget=forms.SearchInput
+    )
     featured = forms.BooleanField(required=False, label="Featured only")
     verdict = forms.ChoiceField(
         required=False,

@@ -234,7 +234,8 @@ def get_predictor() -> Predictor:
 
 
 def reset_predictor() -> None:
-    """Forget the loaded model (tests, or after changing PREDICTION_MODEL_DIR)."""
+    """Forget the loaded model, so the next use loads settings.PREDICTION_MODEL_DIR again
+    (tests that serve a checkpoint they built)."""
     global _predictor
     with _lock:
         _predictor = None

@@ -117,10 +117,6 @@ class Prediction(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("predictions:detail", args=[self.public_id])
 
-    @property
-    def display_name(self) -> str:
-        return self.title or self.canonical_smiles
-
 
 class BatchQuerySet(models.QuerySet):
     def active(self) -> "BatchQuerySet":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
+from matplotlib.backends.backend_mixed import MixedModeRenderer  # noqa: E402
+from matplotlib.backends.backend_svg import RendererSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from PIL import Image  # noqa: E402
 from rdkit import Chem  # noqa: E402
@@ -25,6 +28,10 @@ from rdkit.Chem.Draw import rdMolDraw2D  # noqa: E402
 rdDepictor.SetPreferCoordGen(True)
 # SVG text stays text (smaller, selectable, ~30 % faster to write); set once at import.
 matplotlib.rcParams["svg.fonttype"] = "none"
+# Stable SVG ids (clip paths, marker shapes) and no timestamp: the same plot gives the same
+# text, so a marker drawn on its own fits into a plot drawn earlier.
+matplotlib.rcParams["svg.hashsalt"] = "smiles-site"
+SVG_METADATA = {"Date": None}
 
 MOLECULE_SIZE = (400, 300)
 ACCENT = "#1f5fa8"
@@ -70,7 +77,7 @@ def _axis_label(output: PlotOutput) -> str:
 
 def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
     axes = fig.subplots(len(outputs), 1, squeeze=False)[:, 0]
-    for ax, output in zip(axes, outputs):
+    for index, (ax, output) in enumerate(zip(axes, outputs)):
         sigma = output.uncertainty or 0.0
         rng = output.range or {}
         lo, hi = rng.get("min"), rng.get("max")
@@ -91,8 +98,9 @@ def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
                 [output.value], [0], xerr=[output.uncertainty], color=ACCENT, capsize=6, lw=2
             )
             text += f" ± {output.uncertainty:.2f}"
-        ax.plot([output.value], [0], marker="D", markersize=13, color=ACCENT, zorder=3)
-        ax.annotate(
+        (marker,) = ax.plot([output.value], [0], marker="D", markersize=13, color=ACCENT, zorder=3)
+        marker.set_gid(f"value-marker-{index}")
+        label = ax.annotate(
             text,
             (output.value, 0),
             xytext=(0, 12),
@@ -102,6 +110,7 @@ def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
             fontweight="bold",
             color=ACCENT,
         )
+        label.set_gid(f"value-label-{index}")
         ax.set_ylim(-1, 1.6)
         ax.set_yticks([])
         ax.set_xlabel(_axis_label(output), fontsize=13)
@@ -146,40 +155,45 @@ def _plot_figure(outputs: list[PlotOutput], *, kind: str) -> Figure:
     return fig
 
 
-def prediction_plot_svg(outputs: list[PlotOutput], *, kind: str) -> str:
+def _fresh_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
+    png = io.BytesIO()
+    _plot_figure(outputs, kind=kind).savefig(png, format="png")
+    return png.getvalue()
+
+
+def _fresh_svg(outputs: list[PlotOutput], *, kind: str) -> str:
     svg = io.StringIO()
-    _plot_figure(outputs, kind=kind).savefig(svg, format="svg")
+    _plot_figure(outputs, kind=kind).savefig(svg, format="svg", metadata=SVG_METADATA)
     return svg.getvalue()
 
 
-def prediction_plot(outputs: list[PlotOutput], *, kind: str) -> tuple[bytes, str]:
-    """Render the plot once and return it as (PNG bytes, SVG text)."""
-    fig = _plot_figure(outputs, kind=kind)
-    png, svg = io.BytesIO(), io.StringIO()
-    fig.savefig(png, format="png")
-    fig.savefig(svg, format="svg")
-    return png.getvalue(), svg.getvalue()
-
-
-# --- Fast PNG plots for many molecules (batch ZIPs, first views of batch results) -------
+# --- Fast plots: the fixed parts drawn once per layout, each molecule adds its values -----
 # A regression plot whose values all lie inside the training ranges differs from the next
-# one only in the markers and value labels: draw the axes, ranges and labels once per
-# layout, keep that background, and per molecule restore it and draw just those artists
-# (matplotlib blitting). Same pixels as `prediction_plot`, about 8x cheaper. Anything else
+# one only in the value markers and labels (the axes span the ranges). So, per layout and
+# thread, one figure is drawn once and kept, and per molecule only those artists are drawn
+# again: for PNG onto the kept pixels (matplotlib blitting), for SVG by matplotlib's SVG
+# renderer into the kept SVG text. matplotlib still places everything, and the result is the
+# same as a fresh figure's (PNG about 8x, SVG about 25x cheaper). Anything else
 # (out-of-range values, no ranges, class probabilities) gets a fresh figure.
-_blit_cache = threading.local()
+_layout_cache = threading.local()
+# One value artist's SVG group: from `<g id="value-…">` to the `</g>` at the same indent.
+_VALUE_GROUP = re.compile(r'^( *)<g id="(value-(?:marker|label)-\d+)">\n.*?^\1</g>\n', re.M | re.S)
 
 
 @dataclass
-class _Blit:
+class _Layout:
     fig: Figure
-    background: object
-    artists: list  # (axes, marker, annotation) per output
+    artists: list  # (axes, marker, label) per output
+    background: object  # the Agg pixels without the value artists
+    svg_parts: list[str]  # the SVG text around the value artists' groups
+    svg_slots: list[tuple[str, str]]  # (gid, indent) of each group, in document order
 
 
 def _in_ranges(outputs: list[PlotOutput]) -> bool:
+    """Every value inside its training range and no error bar: the cached layout fits."""
     return all(
-        o.range
+        o.uncertainty is None
+        and o.range
         and o.range.get("min") is not None
         and o.range.get("max") is not None
         and o.range["min"] <= o.value <= o.range["max"]
@@ -187,14 +201,22 @@ def _in_ranges(outputs: list[PlotOutput]) -> bool:
     )
 
 
-def _blitter(outputs: list[PlotOutput]) -> _Blit:
-    cache = _blit_cache.__dict__.setdefault("figures", {})
+def _layout(outputs: list[PlotOutput]) -> _Layout:
+    cache = _layout_cache.__dict__.setdefault("layouts", {})
     key = tuple((o.label, o.unit, json.dumps(o.range, sort_keys=True)) for o in outputs)
     if key not in cache:
         if len(cache) >= 8:
             cache.clear()
         fig = _plot_figure(outputs, kind="regression")
         artists = [(ax, ax.lines[-1], ax.texts[-1]) for ax in fig.axes]
+        svg = io.StringIO()
+        fig.savefig(svg, format="svg", metadata=SVG_METADATA)
+        parts, slots, end = [], [], 0
+        for match in _VALUE_GROUP.finditer(svg.getvalue()):
+            parts.append(svg.getvalue()[end : match.start()])
+            slots.append((match[2], match[1]))
+            end = match.end()
+        parts.append(svg.getvalue()[end:])
         for _, marker, label in artists:
             marker.set_visible(False)
             label.set_visible(False)
@@ -203,24 +225,28 @@ def _blitter(outputs: list[PlotOutput]) -> _Blit:
         for _, marker, label in artists:
             marker.set_visible(True)
             label.set_visible(True)
-        cache[key] = _Blit(fig, background, artists)
+        cache[key] = _Layout(fig, artists, background, parts, slots)
     return cache[key]
 
 
-def prediction_plot_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
-    """The plot as PNG only, drawn by blitting onto a cached figure where that is exact."""
-    uncertain = any(o.uncertainty is not None for o in outputs)  # error bars: a fresh figure
-    if kind != "regression" or uncertain or not _in_ranges(outputs):
-        png = io.BytesIO()
-        _plot_figure(outputs, kind=kind).savefig(png, format="png")
-        return png.getvalue()
-    blit = _blitter(outputs)
-    canvas = blit.fig.canvas
-    canvas.restore_region(blit.background)
-    for (ax, marker, label), output in zip(blit.artists, outputs, strict=True):
+def _placed(outputs: list[PlotOutput]) -> _Layout:
+    """The cached layout with its value artists moved to these outputs' values."""
+    layout = _layout(outputs)
+    for (_, marker, label), output in zip(layout.artists, outputs, strict=True):
         marker.set_data([output.value], [0])
         label.xy = (output.value, 0)
         label.set_text(f"{output.value:.2f}")
+    return layout
+
+
+def prediction_plot_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
+    """The plot as PNG, drawn by blitting onto a cached figure where that is exact."""
+    if kind != "regression" or not _in_ranges(outputs):
+        return _fresh_png(outputs, kind=kind)
+    layout = _placed(outputs)
+    canvas = layout.fig.canvas
+    canvas.restore_region(layout.background)
+    for ax, marker, label in layout.artists:
         ax.draw_artist(marker)
         ax.draw_artist(label)
     rgba = canvas.buffer_rgba()
@@ -229,6 +255,34 @@ def prediction_plot_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
         png, format="png", compress_level=3
     )
     return png.getvalue()
+
+
+def prediction_plot_svg(outputs: list[PlotOutput], *, kind: str) -> str:
+    """The plot as SVG: only the value artists are drawn into a cached figure's SVG text."""
+    if kind != "regression" or not _in_ranges(outputs):
+        return _fresh_svg(outputs, kind=kind)
+    layout = _placed(outputs)
+    fig, buffer = layout.fig, io.StringIO()
+    dpi, fig.dpi = fig.dpi, 72  # as FigureCanvasSVG.print_svg draws
+    try:
+        width, height = fig.get_size_inches()
+        svg = RendererSVG(width * 72, height * 72, buffer, image_dpi=dpi, metadata=SVG_METADATA)
+        renderer = MixedModeRenderer(fig, width, height, dpi, svg)
+        for _, marker, label in layout.artists:
+            marker.draw(renderer)
+            label.draw(renderer)
+    finally:
+        fig.dpi = dpi
+    groups = {}
+    for match in _VALUE_GROUP.finditer(buffer.getvalue()):
+        groups[match[2]] = match[0]
+        indent_from = match[1]
+    pieces = [layout.svg_parts[0]]
+    for (gid, indent), after in zip(layout.svg_slots, layout.svg_parts[1:], strict=True):
+        # The groups were drawn one level deep; put them at their depth in the document.
+        pieces.append(re.sub(f"^{indent_from}", indent, groups[gid], flags=re.M))
+        pieces.append(after)
+    return "".join(pieces)
 
 
 # --- Batch summary: one histogram per output, stacked by applicability-domain verdict -----
@@ -278,7 +332,7 @@ def batch_histograms(outputs: list[HistogramOutput], *, fmt: str) -> bytes | str
     FigureCanvasAgg(fig)
     if fmt == "svg":
         svg = io.StringIO()
-        fig.savefig(svg, format="svg")
+        fig.savefig(svg, format="svg", metadata=SVG_METADATA)
         return svg.getvalue()
     png = io.BytesIO()
     fig.savefig(png, format="png")

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from .models import Prediction
+from .models import Prediction, Source
 
 
 def _get_visible(predictions: QuerySet[Prediction], public_id: str) -> Prediction:
@@ -51,10 +51,13 @@ def gallery_list(*, query: str = "", featured_only: bool = False, verdict: str =
 
 
 def home_lists(*, size: int = 8) -> dict:
+    """The featured examples, and the latest molecules users published, examples aside."""
     listed = Prediction.objects.listed().without_blobs()
+    recent = listed.filter(featured=False).exclude(source=Source.EXAMPLE)
+    recent = recent.order_by("-published_at")
     return {
         "featured": list(listed.filter(featured=True).order_by("-updated_at")[:size]),
-        "recent": list(listed.order_by("-published_at")[:size]),
+        "recent": list(recent[:size]),
     }
 
 

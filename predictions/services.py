@@ -163,10 +163,15 @@ def _card_html(text: str) -> str:
     return md.renderer.render(tokens, md.options, {})
 
 
+# The pictures a result page shows inline; the PNGs (gallery cards, downloads) are drawn on
+# first request and kept, so a new prediction costs only what its page needs.
+DRAWN_AT_CREATION = ("molecule_svg", "plot_svg")
+
+
 def draw_blobs(
     *, mol, outputs: list[rendering.PlotOutput], kind: str, fields=Prediction.BLOB_FIELDS
 ) -> dict:
-    """Draw the pictures named in `fields`, as model field values (PNG plots by blitting)."""
+    """Draw the pictures named in `fields`, as model field values (plots on cached figures)."""
     drawers = {
         "molecule_png": lambda: rendering.molecule_png(mol),
         "molecule_svg": lambda: rendering.molecule_svg(mol),
@@ -188,9 +193,12 @@ def parse_for_model(text: str, predictor: Predictor) -> chemistry.ParsedMolecule
 
 
 def find_existing(canonical_smiles: str, predictor: Predictor) -> Prediction | None:
-    return Prediction.objects.filter(
-        canonical_smiles=canonical_smiles, model_hash=predictor.weights_hash
-    ).first()
+    """The stored prediction of this molecule by this model, without its pictures."""
+    return (
+        Prediction.objects.without_blobs()
+        .filter(canonical_smiles=canonical_smiles, model_hash=predictor.weights_hash)
+        .first()
+    )
 
 
 def build_prediction(
@@ -203,7 +211,8 @@ def build_prediction(
 ) -> Prediction:
     """An unsaved Prediction with its outputs (predicted unless `result` is given).
 
-    `draw=False` leaves the pictures to be drawn on first view (batches).
+    `draw=True` draws the pictures the result page shows (DRAWN_AT_CREATION); the rest, or
+    all of them with `draw=False` (batches), are drawn on first view.
     """
     if result is None:
         result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
@@ -224,7 +233,8 @@ def build_prediction(
     )
     if draw:
         outputs, kind = plot_inputs(prediction, predictor)
-        for name, blob in draw_blobs(mol=parsed.mol, outputs=outputs, kind=kind).items():
+        blobs = draw_blobs(mol=parsed.mol, outputs=outputs, kind=kind, fields=DRAWN_AT_CREATION)
+        for name, blob in blobs.items():
             setattr(prediction, name, blob)
     return prediction
 
@@ -242,7 +252,7 @@ def prediction_publish(*, prediction: Prediction) -> bool:
 
 def _reuse(existing: Prediction, parsed, public: bool) -> PredictionResult:
     was_public = existing.public
-    if public:
+    if public and not was_public:  # a listed molecule needs no write
         prediction_publish(prediction=existing)
     return PredictionResult(existing, False, parsed.standardisation_note, was_public)
 
@@ -309,8 +319,8 @@ def prediction_ensure_blobs(
 ) -> Prediction:
     """Draw and store the pictures among `fields` not drawn yet; returns the same object.
 
-    Batch predictions are stored without pictures (drawing is ~40 ms a molecule, inference
-    a few ms), so they are drawn on first view and kept, like any other prediction's.
+    Batch predictions are stored without pictures, and others with only DRAWN_AT_CREATION:
+    the rest are drawn on first view and kept.
     """
     missing = [name for name in fields if not getattr(prediction, name)]
     if not missing:

@@ -1,4 +1,4 @@
-"""Huey tasks (djhuey imports `<app>.tasks`): the batch worker and its resume hooks.
+"""Huey tasks (djhuey imports `<app>.tasks`): the batch worker, ZIP builds, resume hooks.
 
 Tasks call the batch services; services never enqueue (the upload view does, on commit).
 """
@@ -8,7 +8,7 @@ from django.db import close_old_connections
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
-from predictions.batch import selectors, services
+from predictions.batch import archive, selectors, services
 from predictions.models import Batch
 
 
@@ -19,6 +19,12 @@ def run_batch(batch_pk: str) -> str:
         # Another worker holds the lease; if it died, take over once the lease runs out.
         run_batch.schedule((batch_pk,), delay=settings.BATCH_LEASE_SECONDS)
     return status
+
+
+@db_task()
+def build_batch_zip(batch_pk: str) -> str:
+    """results.zip of a finished batch, drawn and packed here, never in a web request."""
+    return archive.zip_build(batch_pk=batch_pk)
 
 
 def resume_batches() -> list[str]:

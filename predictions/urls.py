@@ -20,6 +20,7 @@ urlpatterns = [
     path("batches/<str:public_id>/progress/", batch_views.batch_progress, name="batch_progress"),
     path("batches/<str:public_id>/rows/", batch_views.batch_rows, name="batch_rows"),
     path("batches/<str:public_id>/cancel/", batch_views.batch_cancel, name="batch_cancel"),
+    path("batches/<str:public_id>/zip/", batch_views.batch_zip, name="batch_zip"),
     path(
         "batches/<str:public_id>/<str:filename>", batch_views.batch_download, name="batch_download"
     ),

@@ -5,21 +5,20 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import condition, require_GET, require_http_methods, require_safe
+from django.views.decorators.http import condition, require_http_methods, require_safe
 
 from . import exports, selectors, services
 from .forms import GalleryForm, PredictForm
 from .models import Prediction, Source
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def home(request: HttpRequest) -> HttpResponse:
     form = PredictForm(request.POST or None)
     status = 200
@@ -46,7 +45,7 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "predictions/home.html", context, status=status)
 
 
-@require_GET
+@require_safe
 def detail(request: HttpRequest, public_id: str) -> HttpResponse:
     prediction = selectors.prediction_get(public_id)
     initial = {"smiles": prediction.canonical_smiles, "keep_private": not prediction.public}
@@ -100,27 +99,19 @@ def download(request: HttpRequest, public_id: str, filename: str) -> HttpRespons
     return response
 
 
-@require_GET
+@require_safe
 def gallery(request: HttpRequest) -> HttpResponse:
-    form = GalleryForm(request.GET)
-    terms = form.cleaned_or_defaults()
+    terms = GalleryForm(request.GET).cleaned_or_defaults()
     predictions = selectors.gallery_list(
         query=terms["q"], featured_only=terms["featured"], verdict=terms["verdict"]
     )
     page = Paginator(predictions, terms["page_size"]).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {
-        "form": form,
-        "page": page,
-        "terms": terms,
-        "query": query.urlencode(),
-        "page_sizes": settings.GALLERY_PAGE_SIZES,
-    }
+    # The form shows the search as applied: a bad value shows as the default used instead.
+    context = {"form": GalleryForm(initial=terms), "page": page, "terms": terms}
     return render(request, "predictions/gallery.html", context)
 
 
-@require_GET
+@require_safe
 def random_example(request: HttpRequest) -> HttpResponse:
     prediction = selectors.random_example()
     if prediction is None:

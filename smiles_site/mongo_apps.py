@@ -1,5 +1,6 @@
 """Contrib apps re-declared with ObjectId primary keys, used only when MONGODB_URI is set."""
 
+from axes.apps import AppConfig as AxesConfig
 from django.contrib.admin.apps import AdminConfig
 from django.contrib.auth.apps import AuthConfig
 from django.contrib.contenttypes.apps import ContentTypesConfig
@@ -16,4 +17,8 @@ class MongoAuthConfig(AuthConfig):
 
 
 class MongoContentTypesConfig(ContentTypesConfig):
+    default_auto_field = OBJECT_ID
+
+
+class MongoAxesConfig(AxesConfig):
     default_auto_field = OBJECT_ID

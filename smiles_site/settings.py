@@ -7,6 +7,7 @@ Every value that differs between machines is read from the environment here, onc
 import os
 from pathlib import Path
 
+from csp.constants import NONE, SELF, UNSAFE_HASHES, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -55,6 +56,7 @@ if USING_MONGODB:
         "smiles_site.mongo_apps.MongoAdminConfig",
         "smiles_site.mongo_apps.MongoAuthConfig",
         "smiles_site.mongo_apps.MongoContentTypesConfig",
+        "smiles_site.mongo_apps.MongoAxesConfig",
     ]
     DATABASES = {
         "default": {
@@ -68,15 +70,29 @@ if USING_MONGODB:
         "admin": "smiles_site.mongo_migrations.admin",
         "auth": "smiles_site.mongo_migrations.auth",
         "contenttypes": "smiles_site.mongo_migrations.contenttypes",
+        "axes": "smiles_site.mongo_migrations.axes",
         "predictions": "predictions.mongo_migrations",
     }
 else:
-    _contrib = ["django.contrib.admin", "django.contrib.auth", "django.contrib.contenttypes"]
+    _contrib = [
+        "django.contrib.admin",
+        "django.contrib.auth",
+        "django.contrib.contenttypes",
+        "axes",
+    ]
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": env("SQLITE_PATH", str(VAR_DIR / "db.sqlite3")),
-            "OPTIONS": {"timeout": 20},
+            # WAL: readers never wait for the writer (web and worker share the file), and with
+            # synchronous=NORMAL a commit is not an fsync (~20 ms of a new prediction); a
+            # power cut can lose the last commits, never corrupt the file. IMMEDIATE: a
+            # writer takes the lock at BEGIN, so concurrent writers wait instead of failing.
+            "OPTIONS": {
+                "timeout": 20,
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+            },
         }
     }
     DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -88,12 +104,14 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "huey.contrib.djhuey",
     "predictions",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "predictions.middleware.BodySizeLimitMiddleware",  # before anything reads the body
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -103,6 +121,12 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: answers a locked-out login with 429
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out client before checking
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "smiles_site.urls"
@@ -165,12 +189,58 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", "INFO")},
+# Content-Security-Policy on every response (django-csp 4): scripts, images and requests
+# from this site only; no inline script, no eval, no plugins, no framing. The vendored htmx
+# and JSME run under it: htmx's own indicator <style> is switched off (base.html); JSME's
+# code runs from blob: URLs (static/js/editor.js). Two allowances, both for JSME (GWT):
+# its two fixed handler attributes, allowed by their hashes (JSME_HANDLERS), and styles: it
+# injects <style> elements and style attributes at run time, so styles may be inline (they
+# cannot run script; our own templates have none: tests/test_http_hygiene.py).
+# Responses that set their own policy (SVG downloads) keep it.
+JSME_HANDLERS = [
+    "'sha256-g7wg5CBiTBg4MgIAay55gUlhimBUFQMQ7aF7FDBNvos='",  # this.__gwtLastUnhandledEvent="load";
+    "'sha256-i+qr4lq34KgNHiW62lWi9aInEBwiEOrfCzaNPCvkqD8='",  # return;  (its touch-support probe)
+]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, "blob:"],
+        "script-src-attr": [UNSAFE_HASHES, *JSME_HANDLERS],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
 }
+
+# Admin login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords from one
+# client address, further logins are refused with HTTP 429 for AXES_COOLOFF_MINUTES.
+# Attempts are counted in Redis when REDIS_URL is set (shared by every web worker, and no
+# models used: the way on MongoDB), else in axes' tables (SQLite).
+REDIS_URL = env("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+    AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+else:
+    AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_ENABLE_ADMIN = not REDIS_URL  # lockouts are listed in the admin when stored as rows
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours, as a float
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Behind a reverse proxy, the client address is the last proxy's X-Forwarded-For entry.
+AXES_IPWARE_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0) or None
+if AXES_IPWARE_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 
 # --- The prediction model -------------------------------------------------------------
 PREDICTION_MODEL_DIR = Path(env("PREDICTION_MODEL_DIR", str(BASE_DIR / "checkpoints" / "default")))
@@ -185,7 +255,6 @@ SMILES_MAX_CHARS = env_int("SMILES_MAX_CHARS", 500)
 GALLERY_PAGE_SIZES = (12, 24, 48, 96)
 
 # --- Background jobs (Huey) ------------------------------------------------------------
-REDIS_URL = env("REDIS_URL")
 HUEY_IMMEDIATE = env_bool("HUEY_IMMEDIATE", False)
 if REDIS_URL:
     HUEY = {
@@ -216,3 +285,5 @@ BATCH_INFERENCE_SIZE = env_int("BATCH_INFERENCE_SIZE", 128)
 BATCH_LEASE_SECONDS = env_int("BATCH_LEASE_SECONDS", 120)
 # Uploaded files wait here for the worker (share this directory between web and worker).
 BATCH_UPLOAD_DIR = Path(env("BATCH_UPLOAD_DIR", str(VAR_DIR / "batches")))
+# results.zip files the worker builds, served from here (web and worker must share it too).
+BATCH_EXPORT_DIR = Path(env("BATCH_EXPORT_DIR", str(VAR_DIR / "exports")))

@@ -38,3 +38,22 @@ def make_prediction(db, predictor):
         return prediction_get_or_create(text=smiles, **fields).prediction
 
     return make
+
+
+@pytest.fixture
+def queue():
+    """The real SqliteHuey queue, emptied; `queue()` runs what is queued as the consumer would
+    (dequeue, execute) and returns how many tasks ran."""
+    from huey.contrib.djhuey import HUEY
+
+    HUEY.flush()
+
+    def drain() -> int:
+        count = 0
+        while (task := HUEY.dequeue()) is not None:
+            HUEY.execute(task)
+            count += 1
+        return count
+
+    yield drain
+    HUEY.flush()

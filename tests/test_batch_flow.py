@@ -33,21 +33,6 @@ CSV = (
 )
 
 
-@pytest.fixture
-def queue():
-    HUEY.flush()
-
-    def drain() -> int:
-        count = 0
-        while (task := HUEY.dequeue()) is not None:
-            HUEY.execute(task)
-            count += 1
-        return count
-
-    yield drain
-    HUEY.flush()
-
-
 def _post(client, data: dict):
     """POST to the upload page; the test's transaction never commits, so run what the view
     registered for "on commit" as a commit would (queueing the batch)."""
@@ -132,6 +117,8 @@ def test_sdf_and_zip_exports_hold_every_row(client, queue, predictor):
     assert float(records[0].GetProp(header)) == first.outputs[0]["value"]
     assert records[1].GetProp("site") == "south" and records[2].GetProp("status") == "error"
 
+    client.post(reverse("predictions:batch_zip", args=[batch.public_id]))
+    assert queue() == 1  # the worker builds the ZIP
     bundle = zipfile.ZipFile(io.BytesIO(_download(client, batch, "results.zip")))
     names = bundle.namelist()
     assert names[0] == "results.csv"
@@ -275,6 +262,14 @@ def test_bad_uploads_are_refused_up_front(
     assert response.status_code == 400
     assert message in response.content.decode()
     assert HUEY.pending_count() == 0 and not Batch.objects.exists()
+
+
+def test_the_form_states_the_limits_from_settings(client, settings):
+    settings.BATCH_MAX_UPLOAD_BYTES = 5 * 2**20
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2**19
+    html = client.get("/batches/").content.decode()
+    assert "Up to 5 MiB and 100,000 rows" in html and "Up to 0.5 MiB: upload a file" in html
+    assert 'aria-describedby="id_file_helptext"' in html
 
 
 def test_nothing_to_upload_is_refused(client, queue):

@@ -11,11 +11,13 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.slow
 SUBSTITUENTS = ["F", "Cl", "Br", "C", "OC", "C(F)(F)F", "C#N", "N(C)C", "O", "CC"]
 RINGS = ["c1ccc({})cc1", "c1cccc({})c1", "c1ccccc1{}"]
 AMINES = [
@@ -58,13 +60,14 @@ def _manage(env, *args, **kwargs):
 
 
 def _worker(env, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "manage.py", "run_huey", "--workers", "1"],
         cwd=ROOT,
         env=env,
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
+    return process
 
 
 def _state(db: Path) -> tuple[int, int, str]:
@@ -72,6 +75,11 @@ def _state(db: Path) -> tuple[int, int, str]:
         return connection.execute(
             "SELECT rows_processed, total_rows, status FROM predictions_batch"
         ).fetchone()
+
+
+def _holder(db: Path) -> str:
+    with sqlite3.connect(db, timeout=20) as connection:
+        return connection.execute("SELECT lease_owner FROM predictions_batch").fetchone()[0]
 
 
 def _wait(db: Path, done, seconds: float, worker: subprocess.Popen, log: Path):
@@ -87,8 +95,10 @@ def _wait(db: Path, done, seconds: float, worker: subprocess.Popen, log: Path):
     )
 
 
-def test_worker_killed_mid_batch_resumes_with_every_row_once(tmp_path):
-    env, db, log = _env(tmp_path), tmp_path / "db.sqlite3", tmp_path / "worker.log"
+def _start_and_kill(env: dict, tmp_path: Path, db: Path, log: Path) -> tuple[int, int]:
+    """Store a batch of `molecules()`, start a worker, SIGKILL it mid-batch.
+
+    Returns the rows done by then and the killed worker's pid."""
     smiles = molecules()
     (tmp_path / "in.csv").write_text(
         "id,smiles\n" + "".join(f"M{i},{s}\n" for i, s in enumerate(smiles, 1))
@@ -104,7 +114,6 @@ def test_worker_killed_mid_batch_resumes_with_every_row_once(tmp_path):
             f"batch_create(upload=F('in.csv', open({str(tmp_path / 'in.csv')!r}, 'rb').read()))"
         ),
     )
-
     worker = _worker(env, log)
     try:
         processed, total, _ = _wait(db, lambda s: s[0] >= 50, 90, worker, log)
@@ -112,7 +121,13 @@ def test_worker_killed_mid_batch_resumes_with_every_row_once(tmp_path):
         worker.send_signal(signal.SIGKILL)
         worker.wait()
     assert total == len(smiles) and processed < total, "the batch finished before the kill"
-    killed_at = _state(db)[0]
+    return _state(db)[0], worker.pid
+
+
+def test_worker_killed_mid_batch_resumes_with_every_row_once(tmp_path):
+    env, db, log = _env(tmp_path), tmp_path / "db.sqlite3", tmp_path / "worker.log"
+    smiles = molecules()
+    killed_at, _ = _start_and_kill(env, tmp_path, db, log)
 
     worker = _worker(env, log)
     try:
@@ -137,3 +152,32 @@ def test_worker_killed_mid_batch_resumes_with_every_row_once(tmp_path):
     assert predictions == (len(smiles), len(smiles))  # each molecule predicted and stored once
     assert counts == (len(smiles), 0)
     assert 0 < killed_at < len(smiles)
+
+
+def test_a_restarted_worker_resumes_an_orphaned_batch_before_the_lease_ends(tmp_path):
+    """The killed worker's lease (10 minutes here) still runs: the new worker on this host sees
+    that the process named in it is gone and resumes at start-up (Huey's on_startup hook)."""
+    env, db, log = _env(tmp_path), tmp_path / "db.sqlite3", tmp_path / "worker.log"
+    env["BATCH_LEASE_SECONDS"] = "600"
+    killed_at, pid = _start_and_kill(env, tmp_path, db, log)
+    with sqlite3.connect(db) as connection:
+        holder, until = connection.execute(
+            "SELECT lease_owner, lease_until FROM predictions_batch"
+        ).fetchone()
+    assert holder.split(":")[1] == str(pid)  # the lease names the killed process
+
+    started = time.monotonic()
+    worker = _worker(env, log)
+    try:
+        _wait(db, lambda s: _holder(db) != holder, 120, worker, log)
+        claimed_after = time.monotonic() - started
+        _wait(db, lambda s: s[0] > killed_at, 120, worker, log)
+        resumed_after = time.monotonic() - started
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    lease_end = datetime.fromisoformat(until).replace(tzinfo=UTC)
+    assert datetime.now(UTC) < lease_end, "resumed only once the dead worker's lease ran out"
+    print(
+        f"after the restart: lease taken over in {claimed_after:.1f} s, next chunk stored in {resumed_after:.1f} s"
+    )

@@ -43,7 +43,18 @@ def test_blob_downloads(client, aspirin, name, content_type, magic):
 def test_images_display_inline_without_download_flag(client, aspirin):
     response = client.get(url(aspirin, "molecule.png"))
     assert response["Content-Disposition"].startswith("inline;")
-    assert bytes(response.content) == bytes(aspirin.molecule_png)
+    assert response.content.startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize("name", ["molecule.png", "plot.png"])
+def test_pngs_are_drawn_on_first_download_and_kept(client, aspirin, name):
+    field = name.replace(".", "_")
+    assert not getattr(aspirin, field)  # not drawn when the prediction was made
+    first = client.get(url(aspirin, name))
+    aspirin.refresh_from_db()
+    assert bytes(getattr(aspirin, field)) == first.content
+    again = client.get(url(aspirin, name))
+    assert again.content == first.content and again["ETag"] == first["ETag"]
 
 
 def test_etag_gives_304(client, aspirin):
@@ -106,6 +117,7 @@ def test_zip_holds_every_file(client, aspirin):
     bundle = zipfile.ZipFile(io.BytesIO(client.get(url(aspirin, "bundle.zip")).content))
     names = {name.split("/", 1)[1] for name in bundle.namelist()}
     assert names == set(DOWNLOADS) - {"bundle.zip"}
+    aspirin.refresh_from_db()  # the PNGs were drawn for the bundle and kept
     assert bundle.read("aspirin/molecule.png") == bytes(aspirin.molecule_png)
     assert json.loads(bundle.read("aspirin/values.json"))["outputs"] == aspirin.outputs
 

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from predictions.models import Prediction, Source
 
 
+@pytest.mark.slow  # predicts every example
 @pytest.mark.django_db
 def test_load_examples_is_idempotent(predictor, capsys):
     call_command("load_examples")
@@ -18,6 +19,7 @@ def test_load_examples_is_idempotent(predictor, capsys):
     assert f"0 created, {count} already stored" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # predicts every example
 @pytest.mark.django_db
 def test_load_examples_names_a_molecule_already_predicted_from_the_form(predictor, make_prediction):
     earlier = make_prediction("CC(=O)Oc1ccccc1C(=O)O")

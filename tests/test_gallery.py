@@ -1,19 +1,39 @@
 """Gallery paging and search, and the random-example redirect on an empty and a full site."""
 
 import pytest
+from django.urls import reverse
 
+from predictions import services
 from predictions.models import Prediction
 
 SMILES = ["CCO", "CCCO", "CCCCO", "CCCCCO", "CCCCCCO", "c1ccccc1", "c1ccccc1O", "CC(=O)O"]
 
 
 @pytest.fixture
-def stored(make_prediction):
-    return [make_prediction(s) for s in SMILES]
+def stored(db, predictor):
+    """Real predictions, predicted in one call and stored without pictures, as batches do."""
+    parsed = [services.parse_for_model(smiles, predictor) for smiles in SMILES]
+    results = predictor.predict_with_uncertainty([p.canonical_smiles for p in parsed])
+    stored = []
+    for p, r in zip(parsed, results, strict=True):
+        prediction = services.build_prediction(
+            parsed=p, predictor=predictor, result=r, draw=False, public=True
+        )
+        prediction.save()
+        stored.append(prediction)
+    return stored
 
 
 def cards(response) -> int:
     return response.content.decode().count('class="card"')
+
+
+def test_cards_link_the_result_page_and_its_thumbnail(client, stored):
+    html = client.get("/gallery/").content.decode()
+    for prediction in stored:
+        thumbnail = reverse("predictions:download", args=[prediction.public_id, "molecule.png"])
+        assert f'<a href="{prediction.get_absolute_url()}">' in html
+        assert f'<img src="{thumbnail}"' in html
 
 
 def test_pagination_with_page_size(client, stored):
@@ -53,6 +73,27 @@ def test_many_pages(client, stored, settings):
     html = page2.content.decode()
     assert "Page 2 of 3" in html and 'rel="prev"' in html and "page_size=12" in html
     assert cards(page2) == 12
+
+
+def test_page_links_keep_the_search_and_the_form_shows_it(client, stored):
+    Prediction.objects.bulk_create(
+        Prediction(
+            input_text="x",
+            canonical_smiles=f"CC{i}O",
+            model_name="m",
+            model_hash=f"{i}",
+            public=True,
+        )
+        for i in range(20)
+    )
+    html = client.get("/gallery/?q=O&featured=&page_size=12&page=2").content.decode()
+    assert 'href="?q=O&amp;featured=&amp;page_size=12&amp;page=1"' in html
+    assert 'href="?q=O&amp;featured=&amp;page_size=12&amp;page=3"' in html
+    assert '<input type="search" name="q" value="O"' in html
+    assert '<option value="12" selected>' in html
+    # A bad page size shows as the default actually used.
+    html = client.get("/gallery/?page_size=7").content.decode()
+    assert '<option value="24" selected>' in html
 
 
 def test_search_by_smiles_substring_and_title(client, stored):

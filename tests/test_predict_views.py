@@ -21,6 +21,22 @@ def test_home_page_has_form_and_random_button(client):
     assert reverse("predictions:random") in html
 
 
+def test_the_form_is_rendered_by_django_with_the_fields_attributes(client):
+    html = client.get(HOME).content.decode()
+    for attribute in ('class="smiles-input"', 'autocomplete="off"', 'spellcheck="false"'):
+        assert attribute in html
+    assert 'aria-describedby="id_smiles_helptext"' in html and 'id="id_smiles_helptext"' in html
+    assert "aria-invalid" not in html
+
+
+def test_an_error_is_tied_to_the_field(client, predictor):
+    html = client.post(HOME, {"smiles": "C1CC"}).content.decode()
+    assert 'aria-invalid="true"' in html
+    assert 'aria-describedby="id_smiles_helptext id_smiles_error"' in html
+    assert '<ul class="errorlist" id="id_smiles_error"><li>' in html
+    assert "unclosed ring" in html
+
+
 def test_valid_smiles_is_predicted_stored_and_shown(client, predictor):
     response = client.post(HOME, {"smiles": "CC(=O)Oc1ccccc1C(=O)O"})
     assert response.status_code == 302
@@ -29,9 +45,9 @@ def test_valid_smiles_is_predicted_stored_and_shown(client, predictor):
     assert prediction.canonical_smiles == "CC(=O)Oc1ccccc1C(=O)O"
     assert prediction.model_hash == predictor.weights_hash
     assert [o["label"] for o in prediction.outputs] == [o.label for o in predictor.outputs]
-    assert bytes(prediction.molecule_png).startswith(b"\x89PNG")
-    assert bytes(prediction.plot_png).startswith(b"\x89PNG")
+    # Only what the page shows inline is drawn now; the PNGs wait for their first download.
     assert "<svg" in prediction.molecule_svg and "<svg" in prediction.plot_svg
+    assert not prediction.molecule_png and not prediction.plot_png
 
     page = client.get(response["Location"])
     assert page.status_code == 200
@@ -49,6 +65,18 @@ def test_same_molecule_twice_is_stored_once(client):
     assert Prediction.objects.count() == 1
     assert second.redirect_chain[-1][0] == first["Location"]
     assert "predicted before" in second.content.decode()
+
+
+def test_a_stored_molecule_is_answered_without_pictures_or_writes(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.post(HOME, {"smiles": "OCC"})
+    with CaptureQueriesContext(connection) as queries:
+        assert client.post(HOME, {"smiles": "C(O)C"}).status_code == 302
+    sql = [q["sql"] for q in queries if "predictions_prediction" in q["sql"]]
+    assert len(sql) == 1 and sql[0].startswith("SELECT")
+    assert not any(blob in sql[0] for blob in Prediction.BLOB_FIELDS)
 
 
 def test_salt_is_stripped_and_the_page_says_so(client):
@@ -134,3 +162,28 @@ def test_non_ascii_input_is_refused_not_silently_changed(client, text, position)
 def test_a_pasted_byte_order_mark_is_dropped(client, predictor):
     assert client.post(HOME, {"smiles": "\ufeffCCO"}).status_code == 302
     assert Prediction.objects.get().input_text == "CCO"
+
+
+def _section(html: str, heading: str) -> str:
+    """The HTML of the home page section under `heading`, or "" when it is not shown."""
+    start = html.find(f">{heading}</h2>")
+    return html[start : html.find("</section>", start)] if start >= 0 else ""
+
+
+def test_recent_predictions_are_the_users_not_the_examples_again(client, make_prediction):
+    from predictions.models import Source
+
+    make_prediction("CCO", title="Ethanol", source=Source.EXAMPLE, featured=True)
+    make_prediction("CCCO", title="Propanol", source=Source.EXAMPLE)  # unfeatured example
+    make_prediction("CCCCCO", title="Pentanol", public=False)  # kept private
+    html = client.get(HOME).content.decode()
+    assert "Ethanol" in _section(html, "Featured")
+    assert _section(html, "Recent predictions") == ""  # nothing users made: hidden
+
+    client.post(HOME, {"smiles": "c1ccccc1O"})
+    make_prediction("CCCCO", title="Butanol", featured=True)  # featured: listed there only
+    html = client.get(HOME).content.decode()
+    recent = _section(html, "Recent predictions")
+    assert "Oc1ccccc1" in recent  # phenol, canonical
+    for title in ("Ethanol", "Propanol", "Pentanol", "Butanol"):
+        assert title not in recent

@@ -12,7 +12,6 @@ from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, TestCase
 from django.urls import reverse
-from huey.contrib.djhuey import HUEY
 
 from predictions.models import Batch, Prediction
 
@@ -22,18 +21,6 @@ SECRET = "CC(C)(C)c1ccc(OCC(=O)N2CCOCC2)cc1"  # "unreleased": only ever in a bat
 CSV = f"compound_id,smiles\nACME-SECRET-001,{SECRET}\nACME-SECRET-002,CCO\n"
 PUBLIC_ID = re.compile(r"[a-z2-7]{24}")
 BEFORE = "This molecule was predicted before"
-
-
-@pytest.fixture
-def queue():
-    HUEY.flush()
-
-    def drain() -> None:
-        while (task := HUEY.dequeue()) is not None:
-            HUEY.execute(task)
-
-    yield drain
-    HUEY.flush()
 
 
 def _upload(client: Client, queue, data: str = CSV, name: str = "acme.csv") -> Batch:
@@ -51,8 +38,10 @@ def _batch_urls(batch: Batch) -> list[str]:
     names = ["batch_detail", "batch_progress", "batch_rows"]
     urls = [reverse(f"predictions:{name}", args=[batch.public_id]) for name in names]
     downloads = ["results.csv", "results.sdf", "results.zip"]
-    return urls + [
-        reverse("predictions:batch_download", args=[batch.public_id, name]) for name in downloads
+    return [
+        *urls,
+        *[reverse("predictions:batch_download", args=[batch.public_id, n]) for n in downloads],
+        reverse("predictions:batch_zip", args=[batch.public_id]),
     ]
 
 
@@ -76,6 +65,10 @@ def test_another_visitor_cannot_list_open_export_or_cancel_a_batch(queue, predic
     owner, other, cookieless = Client(), Client(), Client()
     batch = _upload(owner, queue)
     _upload(other, queue, data="smiles\nCCN\n", name="other.csv")  # other has a session too
+    zip_url = reverse("predictions:batch_zip", args=[batch.public_id])
+    assert other.post(zip_url).status_code == 404 and cookieless.post(zip_url).status_code == 404
+    assert owner.post(zip_url).status_code == 302  # the owner asks for the ZIP; it is built
+    queue()
 
     listing = owner.get(reverse("predictions:batch_list")).content.decode()
     assert "acme.csv" in listing and "other.csv" not in listing

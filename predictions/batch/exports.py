@@ -1,4 +1,5 @@
-"""Streamed batch downloads: CSV, SDF and ZIP, built a chunk of rows at a time.
+"""Batch exports, built a chunk of rows at a time: CSV and SDF streamed to the browser, the ZIP
+written to a file by the worker (it draws pictures; see archive.py).
 
 Rows are read in `row_number` order by keyset pagination (no offsets, no joins), so
 memory stays flat for 100,000 rows. Pictures for the ZIP are drawn on first need and kept.
@@ -9,7 +10,8 @@ from __future__ import annotations
 import io
 import itertools
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import BinaryIO
 
 from django.db import reset_queries
 from rdkit import Chem
@@ -139,24 +141,6 @@ def stream_sdf(batch: Batch) -> Iterator[str]:
     yield "".join(parts)
 
 
-class _Pipe(io.RawIOBase):
-    """A write-only, unseekable sink: zipfile writes, the response generator drains it."""
-
-    def __init__(self) -> None:
-        self.chunks: list[bytes] = []
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        self.chunks.append(bytes(data))
-        return len(data)
-
-    def drain(self) -> bytes:
-        data, self.chunks = b"".join(self.chunks), []
-        return data
-
-
 def _pictures(ids: list) -> Iterator[Prediction]:
     fields = ("pk", "public_id", "canonical_smiles", "outputs", "model_hash")
     fields += ("molecule_png", "plot_png")
@@ -166,36 +150,33 @@ def _pictures(ids: list) -> Iterator[Prediction]:
         )
 
 
-def stream_zip(batch: Batch) -> Iterator[bytes]:
-    """results.csv, then molecules/<prediction_id>.png and plots/<prediction_id>.png (link ids)."""
-    pipe = _Pipe()
-    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED) as bundle:
+def write_zip(batch: Batch, target: BinaryIO, progress: Callable[[int], None]) -> None:
+    """results.csv, then molecules/<prediction_id>.png and plots/<prediction_id>.png (link ids).
+
+    Draws every picture not drawn yet (~80 ms a molecule): only the worker calls this
+    (predictions/batch/archive.py). `progress(rows)` is told how many rows are packed.
+    """
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
         with bundle.open("results.csv", "w") as member:
             for text in stream_csv(batch):
                 member.write(text.encode("utf-8"))
-                yield pipe.drain()
         seen: set = set()
         pending: list = []
-        for row in itertools.chain(iter_batch_rows(batch), [None]):
+        for count, row in enumerate(itertools.chain(iter_batch_rows(batch), [None]), 1):
             if row is not None and row.prediction_id and row.prediction_id not in seen:
                 seen.add(row.prediction_id)
                 pending.append(row.prediction_id)
             if pending and (row is None or len(pending) >= 100):
                 reset_queries()
                 for prediction in _pictures(pending):
-                    bundle.writestr(
-                        f"molecules/{prediction.public_id}.png",
-                        bytes(prediction.molecule_png),
-                        compress_type=zipfile.ZIP_STORED,
-                    )
-                    bundle.writestr(
-                        f"plots/{prediction.public_id}.png",
-                        bytes(prediction.plot_png),
-                        compress_type=zipfile.ZIP_STORED,
-                    )
-                    yield pipe.drain()
+                    for folder, field in (("molecules", "molecule_png"), ("plots", "plot_png")):
+                        bundle.writestr(
+                            f"{folder}/{prediction.public_id}.png",
+                            bytes(getattr(prediction, field)),
+                            compress_type=zipfile.ZIP_STORED,
+                        )
                 pending = []
-    yield pipe.drain()
+                progress(count)
 
 
 def _histogram_data(batch: Batch) -> list:
@@ -224,7 +205,6 @@ def histograms_svg(batch: Batch) -> Iterator[str]:
 DOWNLOADS = {
     "results.csv": Download(stream_csv, "text/csv; charset=utf-8"),
     "results.sdf": Download(stream_sdf, "chemical/x-mdl-sdfile; charset=utf-8"),
-    "results.zip": Download(stream_zip, "application/zip"),
     "histograms.png": Download(histograms_png, "image/png"),
     "histograms.svg": Download(histograms_svg, "image/svg+xml"),
 }

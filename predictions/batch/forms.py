@@ -1,18 +1,17 @@
 from django import forms
 from django.conf import settings
 
-from .parsing import mib, too_large_message
+from predictions.forms import SiteForm
+
+from .parsing import mib
 
 
-class BatchForm(forms.Form):
+class BatchForm(SiteForm):
+    """What to run. The checks on the input itself (given, size, format) are the service's."""
+
     file = forms.FileField(
         required=False,
         label="File",
-        help_text=(
-            "CSV, TSV, SMILES (.smi/.txt) or SD file (.sdf), UTF-8 (or UTF-16 with a BOM). "
-            f"Up to {mib(settings.BATCH_MAX_UPLOAD_BYTES)} and "
-            f"{settings.BATCH_MAX_ROWS:,} rows."
-        ),
         widget=forms.ClearableFileInput(
             attrs={"accept": ".csv,.tsv,.tab,.smi,.smiles,.txt,.sdf,.sd"}
         ),
@@ -21,10 +20,6 @@ class BatchForm(forms.Form):
         required=False,
         strip=False,
         label="…or paste SMILES",
-        help_text=(
-            "One per line, optionally followed by a name; or CSV/TSV with a header. "
-            f"Up to {mib(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}: upload a file for more."
-        ),
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "autocomplete": "off"}),
     )
     smiles_column = forms.CharField(
@@ -40,15 +35,14 @@ class BatchForm(forms.Form):
         help_text="Leave blank to detect it (id, name, compound_id, …).",
     )
 
-    def clean_file(self):
-        upload = self.cleaned_data.get("file")
-        limit = settings.BATCH_MAX_UPLOAD_BYTES
-        if upload is not None and upload.size > limit:
-            raise forms.ValidationError(too_large_message(upload.size, limit))
-        return upload
-
-    def clean(self):
-        data = super().clean()
-        if not self.errors and not data.get("file") and not (data.get("text") or "").strip():
-            raise forms.ValidationError("Choose a file or paste some SMILES.")
-        return data
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # The limits are settings: read them per form, not once at import.
+        self.fields["file"].help_text = (
+            "CSV, TSV, SMILES (.smi/.txt) or SD file (.sdf), UTF-8 (or UTF-16 with a BOM). "
+            f"Up to {mib(settings.BATCH_MAX_UPLOAD_BYTES)} and {settings.BATCH_MAX_ROWS:,} rows."
+        )
+        self.fields["text"].help_text = (
+            "One per line, optionally followed by a name; or CSV/TSV with a header. "
+            f"Up to {mib(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)}: upload a file for more."
+        )

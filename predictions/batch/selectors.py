@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
+from predictions import workers
 from predictions.models import Batch, BatchRow
 
 ROWS_PER_PAGE = 50
@@ -112,6 +113,12 @@ def batch_progress(*, batch: Batch) -> dict:
 
 
 def batch_ids_to_resume() -> list[str]:
-    """Unfinished batches no live worker holds (worker start-up, periodic check)."""
-    pending = Batch.objects.active().unleased(timezone.now())
-    return [str(pk) for pk in pending.values_list("pk", flat=True)]
+    """Unfinished batches no live worker holds (worker start-up, periodic check): never
+    leased, lease run out, or held by a process of this host that is gone (killed, restarted)."""
+    now = timezone.now()
+    unleased = Batch.objects.active().unleased(now).values_list("pk", flat=True)
+    leased = Batch.objects.active().filter(lease_until__gte=now)
+    orphaned = [
+        pk for pk, holder in leased.values_list("pk", "lease_owner") if workers.is_gone(holder)
+    ]
+    return [str(pk) for pk in [*unleased, *orphaned]]

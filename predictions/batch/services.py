@@ -4,7 +4,8 @@ Each chunk is idempotent: its rows are parsed, deduplicated, matched against sto
 predictions (same canonical SMILES and weights), the rest predicted in one batched call
 and stored; the chunk's BatchRows replace any left by a worker killed mid-chunk; then the
 cursor (`rows_processed`) and counts move on together in one update. A lease
-(`lease_owner`/`lease_until`) keeps two workers off one batch; a dead worker's lease runs out.
+(`lease_owner`/`lease_until`) keeps two workers off one batch; a dead worker's lease runs out,
+or is taken over at once by a worker on the same host that sees its process is gone.
 No transaction is relied on (MongoDB), only single-document conditional updates.
 """
 
@@ -23,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from predictions import services as core
+from predictions import workers
 from predictions.inference import Predictor, get_predictor
 from predictions.models import Batch, BatchRow, Prediction, Source
 
@@ -73,11 +75,11 @@ def batch_create(
     `owner_key` (predictions/owners.py) is who may see it; queueing the work is the
     caller's job (the view, once the batch is committed).
     """
+    if upload is None and not text.strip():
+        raise BatchRefused("Choose a file or paste some SMILES.")
     if upload is not None and upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
         raise BatchRefused(too_large_message(upload.size, settings.BATCH_MAX_UPLOAD_BYTES))
     filename = Path(upload.name).name if upload is not None else "pasted.txt"
-    if upload is None and not text.strip():
-        raise BatchRefused("Choose a file or paste some SMILES.")
     path = _store_upload(upload=upload, text=text, filename=filename if upload else "")
     try:
         layout = inspect_file(
@@ -119,12 +121,20 @@ def batch_cancel(*, batch: Batch) -> bool:
 
 
 def _claim(batch_pk, owner: str) -> bool:
-    """Take the lease if it is free or expired (one conditional single-document update)."""
+    """Take the lease if it is free, expired, ours, or held by a process that is gone.
+
+    One conditional single-document update: of two workers that both see a dead holder,
+    only the first replaces its name.
+    """
     now = timezone.now()
+    free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner)
+    holder = Batch.objects.filter(pk=batch_pk).values_list("lease_owner", flat=True).first()
+    if holder and workers.is_gone(holder):  # killed and restarted: no need to wait out the lease
+        free |= Q(lease_owner=holder)
     return bool(
         Batch.objects.active()
         .filter(pk=batch_pk)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner))
+        .filter(free)
         .update(
             lease_owner=owner,
             lease_until=now + timedelta(seconds=settings.BATCH_LEASE_SECONDS),
@@ -260,7 +270,7 @@ def _status(batch_pk) -> Batch.Status:
 
 
 def _run(batch_pk) -> Batch.Status:
-    owner = uuid.uuid4().hex
+    owner = workers.lease_id()
     if not _claim(batch_pk, owner):
         return _status(batch_pk)  # finished, or held by another worker
     batch = Batch.objects.get(pk=batch_pk)

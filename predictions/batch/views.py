@@ -3,25 +3,31 @@
 from __future__ import annotations
 
 from functools import partial
-from urllib.parse import urlencode
 
 from django.db import transaction
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
 from predictions import owners, tasks
 from predictions.domain import VERDICT_LABELS
 
-from . import exports, selectors, services
+from . import archive, exports, selectors, services
 from .forms import BatchForm
 from .parsing import BatchRefused
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def batch_list(request: HttpRequest) -> HttpResponse:
     form = BatchForm(request.POST or None, request.FILES or None)
     status = 200
@@ -60,15 +66,7 @@ def _rows_context(request: HttpRequest, batch) -> dict:
         sort=sort,
         number=request.GET.get("page"),
     )
-    rows_query = urlencode({k: v for k, v in (("show", show), ("sort", sort)) if v})
-    return {
-        "batch": batch,
-        "page": page,
-        "show": show,
-        "sort": sort,
-        "sorts": sorts,
-        "rows_query": rows_query,
-    }
+    return {"batch": batch, "page": page, "show": show, "sort": sort, "sorts": sorts}
 
 
 def _own_batch(request: HttpRequest, public_id: str):
@@ -83,27 +81,28 @@ def _until_finished(request: HttpRequest, batch, response: HttpResponse) -> Http
     return response
 
 
-@require_GET
+@require_safe
 def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     batch = _own_batch(request, public_id)
     context = {
         **selectors.batch_progress(batch=batch),
         **_rows_context(request, batch),
         "downloads": list(exports.DOWNLOADS),
+        "zip": archive.zip_state(batch=batch),
         "bad_rows": selectors.batch_rows(batch=batch, errors_only=True)[:100],
         "verdict_counts": selectors.batch_verdict_counts(batch=batch),
     }
     return render(request, "batches/detail.html", context)
 
 
-@require_GET
+@require_safe
 def batch_progress(request: HttpRequest, public_id: str) -> HttpResponse:
     batch = _own_batch(request, public_id)
     response = render(request, "batches/_progress.html", selectors.batch_progress(batch=batch))
     return _until_finished(request, batch, response)
 
 
-@require_GET
+@require_safe
 def batch_rows(request: HttpRequest, public_id: str) -> HttpResponse:
     batch = _own_batch(request, public_id)
     response = render(request, "batches/_rows.html", _rows_context(request, batch))
@@ -117,15 +116,49 @@ def batch_cancel(request: HttpRequest, public_id: str) -> HttpResponse:
     return redirect(batch)
 
 
-@require_GET
-def batch_download(request: HttpRequest, public_id: str, filename: str) -> StreamingHttpResponse:
-    if filename not in exports.DOWNLOADS:
+@require_http_methods(["GET", "HEAD", "POST"])
+def batch_zip(request: HttpRequest, public_id: str) -> HttpResponse:
+    """GET: the ZIP's state (polled while it is built). POST: ask the worker to build it."""
+    batch = _own_batch(request, public_id)
+    if request.method == "POST":
+        if archive.zip_request(batch=batch):
+            tasks.build_batch_zip(str(batch.pk))
+        if not request.htmx:
+            return redirect(f"{batch.get_absolute_url()}#zip")
+    state = archive.zip_state(batch=batch)
+    response = render(request, "batches/_zip.html", {"batch": batch, "zip": state})
+    if request.htmx and batch.is_finished and not state.busy:
+        return HttpResponseStopPolling(response.content)
+    return response
+
+
+def _attachment_name(batch, filename: str) -> str:
+    stem = slugify(batch.filename.rsplit(".", 1)[0])[:60] or "batch"
+    return f"{stem}-{batch.public_id}-{filename}"
+
+
+@require_safe
+def batch_download(request: HttpRequest, public_id: str, filename: str) -> HttpResponseBase:
+    """CSV and SDF streamed from the rows; the ZIP only as the file the worker finished.
+
+    The ZIP goes out with its Content-Length, so a broken transfer cannot look complete.
+    """
+    if filename not in exports.DOWNLOADS and filename != archive.ZIP_NAME:
         raise Http404("No such download.")
     batch = _own_batch(request, public_id)
+    if filename == archive.ZIP_NAME:
+        path = archive.zip_file(batch=batch)
+        if path is None:  # not built yet: the batch page offers to prepare it
+            return redirect(f"{batch.get_absolute_url()}#zip")
+        return FileResponse(
+            path.open("rb"),
+            as_attachment=True,
+            filename=_attachment_name(batch, filename),
+            content_type="application/zip",
+        )
     download = exports.DOWNLOADS[filename]
     response = StreamingHttpResponse(download.build(batch), content_type=download.content_type)
-    stem = slugify(batch.filename.rsplit(".", 1)[0])[:60] or "batch"
     response["Content-Disposition"] = content_disposition_header(
-        True, f"{stem}-{batch.public_id}-{filename}"
+        True, _attachment_name(batch, filename)
     )
     return response

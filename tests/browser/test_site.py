@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 
 from .conftest import PageGuard
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 EXAMPLES = Path(settings.BASE_DIR) / "predictions" / "data" / "example_drugs.csv"
 APPLET = "document.querySelector('[data-editor-ready]').jsmeApplet"
@@ -88,11 +88,11 @@ def test_invalid_smiles_shows_message_beside_the_field(
     page.get_by_role("button", name="Predict").click()
     guard.allow("status of 400")  # the form answers 400 on purpose
 
-    error = page.locator("#smiles-error")
+    error = page.locator("#id_smiles_error")  # Django's id for the field's error list
     expect(error).to_be_visible()
     expect(error).not_to_be_empty()
     expect(field).to_have_attribute("aria-invalid", "true")
-    expect(field).to_have_attribute("aria-describedby", re.compile(r"\bsmiles-error\b"))
+    expect(field).to_have_attribute("aria-describedby", re.compile(r"\bid_smiles_error\b"))
     expect(field).to_have_value("C1CC(")
     field_box, error_box = field.bounding_box(), error.bounding_box()
     assert 0 <= error_box["y"] - (field_box["y"] + field_box["height"]) < 40, (
@@ -113,7 +113,8 @@ def test_draw_a_molecule_and_predict_it(live_server, page, guard, axe_check, scr
     expect(field).to_have_value(re.compile(r"^(Oc1ccccc1|c1ccccc1O|c1ccc\(O\)cc1)$"))
     # ...and typing a SMILES updates the drawing.
     field.fill("CCN")
-    page.wait_for_function(f"{APPLET}.smiles() === 'CCN' || {APPLET}.smiles() === 'NCC'")
+    # A function, not an expression: Playwright would eval() an expression, which the CSP refuses.
+    page.wait_for_function(f"() => {APPLET}.smiles() === 'CCN' || {APPLET}.smiles() === 'NCC'")
     _draw(page, "c1ccccc1O")
     expect(field).not_to_have_value("CCN")
     axe_check(page, "home-editor")
@@ -267,3 +268,19 @@ def test_plain_form_works_without_javascript(live_server, browser):
     _expect_images_loaded(page, ".result-figure img", 2)
     guard.check()
     context.close()
+
+
+def test_pages_run_under_the_content_security_policy(live_server, page, guard):
+    """Every page is sent with the policy and the browser enforces it: an inline script is
+    refused and reported (and `guard` fails any test whose page reports a violation)."""
+    response = page.goto(live_server.url + "/")
+    assert "script-src 'self' blob:" in response.headers["content-security-policy"]
+    guard.allow("CSP violation: script-src-elem")
+    guard.allow("Executing inline script violates")
+    page.evaluate(
+        "() => { const s = document.createElement('script');"
+        " s.textContent = 'window.injected = true'; document.body.appendChild(s); }"
+    )
+    page.wait_for_timeout(200)
+    assert page.evaluate("() => window.injected === undefined")
+    assert any("CSP violation: script-src-elem" in p for p in guard.problems)
