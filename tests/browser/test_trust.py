@@ -43,5 +43,5 @@ def test_water_is_flagged_and_iron_refused(live_server, page, guard, axe_check):
     _smiles_field(page).fill("[Fe]")
     page.get_by_role("button", name="Predict").click()
     guard.allow("status of 400")  # the form answers 400 on purpose
-    expect(page.locator("#smiles-error")).to_contain_text("The model cannot read [Fe]")
+    expect(page.locator("#id_smiles_error")).to_contain_text("The model cannot read [Fe]")
     axe_check(page, "home-unreadable-atoms")
