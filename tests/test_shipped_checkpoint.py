@@ -1,7 +1,9 @@
-"""The shipped default checkpoint: loads with plain transformers, behaves chemically
-sensibly, carries the config keys the site reads, and its recorded metrics are
-reproducible from the weights."""
+"""The shipped default checkpoint: an ensemble of plain transformers checkpoints described by
+ensemble.json; it behaves chemically sensibly, carries the keys the site reads, and the numbers
+in its card and metrics.json are reproduced by re-evaluating the shipped weights (read here
+with plain transformers + the manifest, independently of the training and serving code)."""
 
+import csv
 import json
 from pathlib import Path
 
@@ -9,128 +11,167 @@ import numpy as np
 import pytest
 import torch
 
-from predictions.training.pipeline import CHECKPOINT_FILES
+from chemcore import checkpoint as C
+from chemcore.standardise import standardise_smiles
+from training.pipeline import SITE_CONFIG_KEYS
 
 CKPT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
-LOGS, DG = 0, 1
+LOGS, LOGD, DG = 0, 1, 2
 
 
 @pytest.fixture(scope="module")
-def loaded():
+def manifest():
+    m = C.read_manifest(CKPT)
+    assert m is not None, "checkpoints/default is an ensemble directory"
+    return m
+
+
+@pytest.fixture(scope="module")
+def ensemble(manifest):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    tok = AutoTokenizer.from_pretrained(CKPT)
-    model = AutoModelForSequenceClassification.from_pretrained(CKPT).eval()
-    return tok, model
-
-
-def predict(loaded, smiles):
-    from rdkit import Chem
-
-    tok, model = loaded
-    can = [Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in smiles]
-    enc = tok(can, padding=True, return_tensors="pt", return_token_type_ids=False)
-    with torch.no_grad():
-        return model(**enc).logits.numpy()
-
-
-def test_files_and_size():
-    for f in CHECKPOINT_FILES:
-        assert (CKPT / f).is_file(), f
-    assert (CKPT / "model.safetensors").stat().st_size < 25e6
-
-
-def test_config_keys_for_the_site():
-    conf = json.loads((CKPT / "config.json").read_text())
-    assert conf["problem_type"] == "regression"
-    labels = [conf["id2label"][str(i)] for i in range(2)]
-    assert "solubility" in labels[0].lower() and "hydration" in labels[1].lower()
-    assert conf["label2id"] == {lab: i for i, lab in enumerate(labels)}
-    assert conf["output_units"] == ["log(mol/L)", "kcal/mol"]
-    assert len(conf["output_ranges"]) == 2
-    for r in conf["output_ranges"]:
-        assert set(r) == {"min", "max", "p05", "p95"}
-        assert r["min"] <= r["p05"] <= r["p95"] <= r["max"]
-    assert set(conf["test_metrics"]) == set(labels)
-    for m in conf["test_metrics"].values():
-        assert set(m) == {"rmse", "mae", "r2", "rmse_ci95", "n"}
-        assert m["rmse_ci95"][0] <= m["rmse"] <= m["rmse_ci95"][1]
-    for k in ("model_display_name", "model_version", "training_data"):
-        assert isinstance(conf[k], str) and conf[k]
-
-
-def test_loads_with_plain_transformers(loaded):
-    tok, model = loaded
-    assert model.config.problem_type == "regression"
-    assert model.config.num_labels == 2
-    y = predict(loaded, ["CCO"])
-    assert y.shape == (1, 2) and np.isfinite(y).all()
-
-
-def test_solubility_ordering(loaded):
-    glucose, naphthalene, anthracene = predict(
-        loaded, ["OCC1OC(O)C(O)C(O)C1O", "c1ccc2ccccc2c1", "c1ccc2cc3ccccc3cc2c1"]
-    )[:, LOGS]
-    assert glucose > naphthalene > anthracene
-    # more chlorines -> less soluble; an alcohol is more soluble than its alkane
-    benzene, hexachlorobenzene = predict(loaded, ["c1ccccc1", "Clc1c(Cl)c(Cl)c(Cl)c(Cl)c1Cl"])[
-        :, LOGS
+    tok = AutoTokenizer.from_pretrained(CKPT / manifest.members[0])
+    models = [
+        AutoModelForSequenceClassification.from_pretrained(CKPT / m).eval()
+        for m in manifest.members
     ]
-    assert benzene > hexachlorobenzene
-    hexanol, hexane = predict(loaded, ["CCCCCCO", "CCCCCC"])[:, LOGS]
-    assert hexanol > hexane
+    return tok, models, np.asarray(manifest.uncertainty_scale)
 
 
-def test_hydration_ordering(loaded):
-    ethanol, ethane = predict(loaded, ["CCO", "CC"])[:, DG]
-    assert ethanol < ethane
-    phenol, benzene = predict(loaded, ["Oc1ccccc1", "c1ccccc1"])[:, DG]
-    assert phenol < benzene
-    acetamide, propane = predict(loaded, ["CC(N)=O", "CCC"])[:, DG]
-    assert acetamide < propane
-    assert ethane > 0 > ethanol  # signs as measured (+1.8 and -5.0 kcal/mol)
+def predict(ensemble, smiles, batch=128):
+    """(mean, sigma) per output: member mean, member std (ddof 0) x calibration scale."""
+    tok, models, scale = ensemble
+    can = [standardise_smiles(s) for s in smiles]
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(can), batch):
+            enc = tok(
+                can[i : i + batch], padding=True, return_tensors="pt", return_token_type_ids=False
+            )
+            outs.append(torch.stack([m(**enc).logits for m in models]).double().numpy())
+    ys = np.concatenate(outs, axis=1)
+    return ys.mean(0), ys.std(0) * scale
 
 
-def test_predictions_in_plausible_ranges(loaded):
-    y = predict(loaded, ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CCCCCCCC"])
-    assert (y[:, LOGS] > -12).all() and (y[:, LOGS] < 3).all()
-    assert (y[:, DG] > -30).all() and (y[:, DG] < 5).all()
+def test_files_and_size(manifest):
+    for f in (C.ENSEMBLE_MANIFEST, C.TRAINING_SET, C.CARD, C.METRICS):
+        assert (CKPT / f).is_file(), f
+    assert len(manifest.members) >= 3
+    for member in manifest.members:
+        for f in C.MEMBER_FILES:
+            assert (CKPT / member / f).is_file(), (member, f)
+    total = sum(p.stat().st_size for p in CKPT.rglob("*") if p.is_file())
+    assert total <= 30e6
+
+
+def test_config_keys_identical_in_every_member(manifest):
+    confs = [json.loads((CKPT / m / "config.json").read_text()) for m in manifest.members]
+    first = {k: confs[0][k] for k in SITE_CONFIG_KEYS}
+    assert all({k: c[k] for k in SITE_CONFIG_KEYS} == first for c in confs[1:])
+    labels = [first["id2label"][str(i)] for i in range(3)]
+    assert "logS" in labels[LOGS] and "logD" in labels[LOGD] and "ΔG_hyd" in labels[DG]
+    assert first["problem_type"] == "regression"
+    assert first[C.KEY_UNITS] == ["log(mol/L)", "log units", "kcal/mol"]
+    for r in first[C.KEY_RANGES]:
+        assert r["min"] <= r["p05"] <= r["p95"] <= r["max"]
+    assert set(first[C.KEY_TEST_METRICS]) == set(labels)
+    assert len(manifest.uncertainty_scale) == 3 and min(manifest.uncertainty_scale) > 0
+
+
+def test_training_set_file():
+    with open(CKPT / C.TRAINING_SET, newline="") as f:
+        rows = list(csv.reader(f))
+    conf = json.loads((CKPT / "member-0" / "config.json").read_text())
+    assert rows[0] == ["smiles", *(conf["id2label"][str(i)] for i in range(3))]
+    metrics = json.loads((CKPT / C.METRICS).read_text())
+    assert len(rows) - 1 == metrics["splits"]["n_train"] + metrics["splits"]["n_val"]
+    for t in range(3):
+        assert sum(r[1 + t] != "" for r in rows[1:]) > 50
+
+
+def test_solubility_ordering(ensemble):
+    (glucose, naphthalene, anthracene), _ = predict(
+        ensemble, ["OCC1OC(O)C(O)C(O)C1O", "c1ccc2ccccc2c1", "c1ccc2cc3ccccc3cc2c1"]
+    )
+    assert glucose[LOGS] > naphthalene[LOGS] > anthracene[LOGS]
+    (benzene, hexachloro, hexanol, hexane), _ = predict(
+        ensemble, ["c1ccccc1", "Clc1c(Cl)c(Cl)c(Cl)c(Cl)c1Cl", "CCCCCCO", "CCCCCC"]
+    )
+    assert benzene[LOGS] > hexachloro[LOGS] and hexanol[LOGS] > hexane[LOGS]
+
+
+def test_lipophilicity_ordering(ensemble):
+    (octanol, ethanol), _ = predict(ensemble, ["CCCCCCCCO", "CCO"])
+    assert octanol[LOGD] > ethanol[LOGD]
+
+
+def test_hydration_ordering(ensemble):
+    (ethanol, ethane, phenol, benzene), _ = predict(
+        ensemble, ["CCO", "CC", "Oc1ccccc1", "c1ccccc1"]
+    )
+    assert ethanol[DG] < ethane[DG] and phenol[DG] < benzene[DG]
+
+
+def test_every_prediction_has_a_positive_uncertainty(ensemble):
+    mean, sigma = predict(ensemble, ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O"])
+    assert np.isfinite(mean).all() and (sigma > 0).all()
+
+
+def _check(recorded: dict, y, p, s):
+    from scipy.stats import spearmanr
+
+    err = p - y
+    fresh = {
+        "rmse": np.sqrt(np.mean(err**2)),
+        "mae": np.mean(np.abs(err)),
+        "r2": 1 - np.sum(err**2) / np.sum((y - y.mean()) ** 2),
+        "spearman": spearmanr(y, p).statistic,
+        "unc_spearman": spearmanr(np.abs(err), s).statistic,
+        "coverage90": np.mean(np.abs(err) <= 1.645 * s),
+    }
+    assert recorded["n"] == len(y)
+    for k, v in fresh.items():
+        assert abs(recorded[k] - v) < 2e-3, (k, recorded[k], v)
 
 
 @pytest.mark.slow  # evaluates the checkpoint on every test set
-def test_recorded_metrics_match_reevaluation():
+def test_recorded_metrics_match_reevaluation(ensemble):
     pytest.importorskip("datamol")
-    from predictions.training.data import TASKS, make_splits
-    from predictions.training.evaluate import evaluate_checkpoint
+    from training import data as D
 
-    conf = json.loads((CKPT / "config.json").read_text())
-    metrics = json.loads((CKPT / "metrics.json").read_text())
-    sp = make_splits(seed=metrics.get("seed", 0))
-    fresh = evaluate_checkpoint(str(CKPT), sp.test_smiles, sp.test_y, TASKS)
-    for label, m in fresh.items():
-        for rec in (conf["test_metrics"][label], metrics["test"][label]):
-            assert rec["n"] == m["n"]
-            for k in ("rmse", "mae", "r2"):
-                assert abs(rec[k] - m[k]) < 1e-3, (label, k, rec[k], m[k])
-            assert np.allclose(rec["rmse_ci95"], m["rmse_ci95"], atol=1e-3)
+    if not D.data_available():
+        pytest.skip("data archives not cached: python -m training --fetch-data")
+    metrics = json.loads((CKPT / C.METRICS).read_text())
+    conf = json.loads((CKPT / "member-0" / "config.json").read_text())
+    sp = D.make_splits(seed=metrics["seed"])
+    for t, label in enumerate(D.TASKS):
+        mean, sigma = predict(ensemble, sp.test_smiles[label])
+        for rec in (conf[C.KEY_TEST_METRICS][label], metrics["test"][label]):
+            _check(rec, sp.test_y[label], mean[:, t], sigma[:, t])
+    mean, sigma = predict(ensemble, sp.external_smiles)
+    _check(metrics["external"], sp.external_y, mean[:, LOGS], sigma[:, LOGS])
 
 
 def test_model_card_reports_the_recorded_numbers():
-    card = (CKPT / "README.md").read_text()
-    metrics = json.loads((CKPT / "metrics.json").read_text())
+    card = (CKPT / C.CARD).read_text()
+    metrics = json.loads((CKPT / C.METRICS).read_text())
     assert "QUICK" not in card
-    for label, m in metrics["test"].items():
-        assert f"{m['rmse']:.3f}" in card
+    for label, m in [*metrics["test"].items(), ("external", metrics["external"])]:
+        assert f"{m['rmse']:.3f}" in card and f"{100 * m['coverage90']:.1f} %" in card
         for key in ("mean", "rf"):
             assert f"{metrics['baselines'][label][key]['rmse']:.3f}" in card
     for word in (
         "CC-BY-SA 4.0",
         "CC-BY-SA 3.0",
+        "MIT",
         "Apache-2.0",
+        "ESOL",
+        "InChIKey",
         "PREDICTION_MODEL_DIR",
-        "python manage.py train_model",
+        "python -m training",
         "Limitations",
         "scaffold",
+        "Lever study",
     ):
-        assert word in card
+        assert word in card, word

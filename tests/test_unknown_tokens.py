@@ -30,7 +30,7 @@ def test_check_tokens_names_each_unknown_once(predictor):
 @pytest.mark.django_db
 @pytest.mark.parametrize(
     ("smiles", "named"),
-    [("[Fe]", "[Fe]"), ("[Na+].[Cl-]", "[Cl-]"), ("N.N.Cl[Pt]Cl", "[Pt]"), ("[He]", "[He]")],
+    [("[Fe]", "[Fe]"), ("[Na+].[Cu+2]", "[Cu+2]"), ("N.N.Cl[Pt]Cl", "[Pt]"), ("[He]", "[He]")],
 )
 def test_form_refuses_unknown_tokens_beside_the_field(client, smiles, named):
     response = client.post("/", {"smiles": smiles})

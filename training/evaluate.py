@@ -1,0 +1,182 @@
+"""Metrics, bootstrap CIs, uncertainty quality, checkpoint re-evaluation and baselines.
+
+Checkpoints are read the way any user would: plain transformers per member directory plus
+the `ensemble.json` manifest (chemcore.checkpoint); no training code is involved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+Z90 = 1.645  # half-width of the nominal 90 % interval, in sigmas
+
+
+def metrics(y: np.ndarray, p: np.ndarray) -> dict:
+    from scipy.stats import spearmanr
+
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    err = p - y
+    ss_res = float(np.sum(err**2))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    return {
+        "rmse": float(np.sqrt(np.mean(err**2))),
+        "mae": float(np.mean(np.abs(err))),
+        "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan"),
+        "spearman": float(spearmanr(y, p).statistic)
+        if len(y) > 2 and p.std() > 0
+        else float("nan"),  # undefined for a constant predictor
+        "n": int(len(y)),
+    }
+
+
+def bootstrap_rmse_ci(y, p, n_boot: int = 1000, seed: int = 0, alpha: float = 0.05) -> list[float]:
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    rng = np.random.RandomState(seed)
+    idx = rng.randint(0, len(y), size=(n_boot, len(y)))
+    rm = np.sqrt(np.mean((p[idx] - y[idx]) ** 2, axis=1))
+    return [
+        float(np.percentile(rm, 100 * alpha / 2)),
+        float(np.percentile(rm, 100 * (1 - alpha / 2))),
+    ]
+
+
+def model_metrics(y, p, sigma=None) -> dict:
+    """RMSE (+ bootstrap CI), MAE, R², Spearman; with ``sigma`` also uncertainty quality."""
+    m = metrics(y, p)
+    m["rmse_ci95"] = bootstrap_rmse_ci(y, p)
+    if sigma is not None:
+        m.update(uncertainty_quality(y, p, sigma))
+    return m
+
+
+def uncertainty_quality(y, p, sigma) -> dict:
+    """Spearman(|error|, σ) and the observed coverage of value ± 1.645 σ (nominal 90 %)."""
+    from scipy.stats import spearmanr
+
+    err = np.abs(np.asarray(p, float) - np.asarray(y, float))
+    sigma = np.asarray(sigma, float)
+    rho = spearmanr(err, sigma).statistic if len(err) > 2 and sigma.std() > 0 else float("nan")
+    return {
+        "unc_spearman": float(rho),
+        "coverage90": float(np.mean(err <= Z90 * sigma)),
+        "sigma_median": float(np.median(sigma)),
+    }
+
+
+def calibration_scale(y, p, spread) -> float:
+    """Factor on the member std so that value ± 1.645·scale·std covers 90 % of ``y``.
+
+    Fitted on validation only: the 90th percentile of |error| / spread, over 1.645.
+    """
+    err = np.abs(np.asarray(p, float) - np.asarray(y, float))
+    ratio = err / np.maximum(np.asarray(spread, float), 1e-6)
+    return float(np.percentile(ratio, 90) / Z90) if len(ratio) else 1.0
+
+
+# --- loading checkpoints (plain transformers + manifest) --------------------------------------
+
+
+def member_dirs(path: str | Path) -> tuple[list[Path], list[float]]:
+    """Member directories and uncertainty scales (a plain checkpoint is its own member)."""
+    from chemcore.checkpoint import read_manifest
+
+    path = Path(path)
+    manifest = read_manifest(path)
+    if manifest is None:
+        return [path], []
+    return [path / m for m in manifest.members], manifest.uncertainty_scale
+
+
+def load_checkpoint(path: str | Path):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForSequenceClassification.from_pretrained(path)
+    model.eval()
+    return tok, model
+
+
+def predict_checkpoint(tok, model, smiles: list[str], batch: int = 64) -> np.ndarray:
+    """Plain inference: canonical SMILES in, real units out (no custom code)."""
+    import torch
+
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(smiles), batch):
+            enc = tok(smiles[i : i + batch], padding=True, truncation=True, return_tensors="pt")
+            enc.pop("token_type_ids", None)
+            outs.append(model(**enc).logits.double().numpy())
+    return np.concatenate(outs) if outs else np.zeros((0, model.config.num_labels))
+
+
+def predict_ensemble(path: str | Path, smiles: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+    """(member mean, calibrated member std or None for a plain checkpoint), (n, outputs)."""
+    dirs, scale = member_dirs(path)
+    preds = np.stack([predict_checkpoint(*load_checkpoint(d), smiles) for d in dirs])
+    if len(dirs) == 1 and not scale:
+        return preds[0], None
+    sigma = preds.std(axis=0, ddof=0)
+    if scale:
+        sigma = sigma * np.asarray(scale)[None, :]
+    return preds.mean(axis=0), sigma
+
+
+def evaluate_checkpoint(path, test_smiles: dict, test_y: dict, tasks: list[str]) -> dict:
+    """Metrics per task label on its test set, from the saved checkpoint."""
+    out = {}
+    for t, label in enumerate(tasks):
+        mean, sigma = predict_ensemble(path, test_smiles[label])
+        out[label] = model_metrics(
+            test_y[label], mean[:, t], None if sigma is None else sigma[:, t]
+        )
+    return out
+
+
+# --- baselines ---------------------------------------------------------------------------------
+
+
+def baselines(splits, tasks: list[str], seed: int = 0, n_trees: int = 500, log=print) -> dict:
+    """Training-mean predictor and RDKit-descriptor random forest per task, fitted on exactly
+    the molecules the network was fitted on. Key "external": the logS models on ESOL."""
+    from sklearn.ensemble import RandomForestRegressor
+
+    from .data import LOGS, full_descriptors
+
+    res = {}
+    for t, label in enumerate(tasks):
+        m = np.isfinite(splits.train_y[:, t])
+        tr_s = [s for s, k in zip(splits.train_smiles, m) if k]
+        tr_y = splits.train_y[m, t]
+        rf = RandomForestRegressor(n_estimators=n_trees, random_state=seed, n_jobs=1)
+        rf.fit(full_descriptors(tr_s), tr_y)
+        sets = {label: (splits.test_smiles[label], splits.test_y[label])}
+        if t == LOGS:
+            sets["external"] = (splits.external_smiles, splits.external_y)
+        for key, (te_s, te_y) in sets.items():
+            res[key] = {
+                "mean": model_metrics(te_y, np.full(len(te_y), tr_y.mean())),
+                "rf": model_metrics(te_y, rf.predict(full_descriptors(te_s))),
+            }
+            log(
+                f"baselines {key}: mean RMSE={res[key]['mean']['rmse']:.3f} "
+                f"RF RMSE={res[key]['rf']['rmse']:.3f}"
+            )
+    return res
+
+
+def mean_baselines(splits, tasks: list[str]) -> dict:
+    """Only the training-mean predictor (quick runs)."""
+    from .data import LOGS
+
+    res = {}
+    for t, label in enumerate(tasks):
+        tr = splits.train_y[:, t]
+        tr = tr[np.isfinite(tr)]
+        sets = {label: splits.test_y[label]}
+        if t == LOGS:
+            sets["external"] = splits.external_y
+        for key, ty in sets.items():
+            res[key] = {"mean": model_metrics(ty, np.full(len(ty), tr.mean())), "rf": None}
+    return res

