@@ -60,6 +60,8 @@ PREDICTION_FIELDS = [
     "model_name",
     "model_version",
     "model_hash",
+    "verdict",
+    "domain",
     "source",
     "public_id",
     "published_at",
@@ -77,12 +79,13 @@ class PredictionAdmin(admin.ModelAdmin):
         "featured",
         "hidden",
         "public",
+        "verdict",
         "source",
         "model_name",
         "created_at",
     ]
     list_display_links = ["thumbnail", "__str__"]
-    list_filter = ["featured", "hidden", "public", "model_name", "source", "created_at"]
+    list_filter = ["featured", "hidden", "public", "verdict", "model_name", "source", "created_at"]
     search_fields = ["canonical_smiles", "title", "input_text"]
     actions = ["feature", "unfeature", "hide", "unhide"]
     date_hierarchy = None

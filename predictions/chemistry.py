@@ -10,8 +10,8 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from rdkit import Chem, rdBase
-from rdkit.Chem import Descriptors, rdMolDescriptors
+from rdkit import Chem, DataStructs, rdBase
+from rdkit.Chem import Descriptors, rdFingerprintGenerator, rdMolDescriptors
 
 from chemcore.standardise import standardise_mol
 
@@ -20,6 +20,10 @@ _rdkit_logger = logging.getLogger("rdkit")
 _rdkit_logger.propagate = False  # reasons are reported to the user, not to stderr
 _rdkit_logger.handlers[:] = [logging.NullHandler()]  # drop RDKit's own stderr handler
 _capture_lock = threading.Lock()
+
+# Not metals, for the applicability domain: non-metals, noble gases, metalloids B Si As Se Te.
+NON_METALS = frozenset("H He B C N O F Ne Si P S Cl Ar As Se Br Kr Te I Xe At Rn".split())
+_MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
 
 
 class InvalidSmiles(ValueError):
@@ -127,3 +131,37 @@ def parse_smiles(text: str, *, max_chars: int) -> ParsedMolecule:
         molecular_weight=round(Descriptors.MolWt(std.mol), 3),
         removed_fragments=std.removed_fragments,
     )
+
+
+def fingerprint(mol: Chem.Mol) -> DataStructs.ExplicitBitVect:
+    """Morgan radius 2, 2,048 bits: the similarity behind neighbours and the domain check."""
+    return _MORGAN.GetFingerprint(mol)
+
+
+def bulk_similarity(mol: Chem.Mol, fingerprints: list) -> list[float]:
+    """Tanimoto similarity of `mol` to each of `fingerprints` (RDKit's bulk routine)."""
+    return DataStructs.BulkTanimotoSimilarity(fingerprint(mol), fingerprints)
+
+
+def elements(mol: Chem.Mol) -> list[str]:
+    """The element symbols in the molecule, sorted, each once (hydrogens only if explicit)."""
+    return sorted({atom.GetSymbol() for atom in mol.GetAtoms()})
+
+
+def metals(symbols: list[str]) -> list[str]:
+    return [symbol for symbol in symbols if symbol not in NON_METALS]
+
+
+def is_inorganic(mol: Chem.Mol) -> bool:
+    """No carbon, or carbon only as in carbonates, CO2 and CS2 (bare C bonded to O/S only)."""
+    for atom in mol.GetAtoms():
+        if atom.GetSymbol() != "C":
+            continue
+        neighbours = {n.GetSymbol() for n in atom.GetNeighbors()}
+        if atom.GetTotalNumHs() or not neighbours <= {"O", "S"}:
+            return False
+    return True
+
+
+def molecular_weight(mol: Chem.Mol) -> float:
+    return Descriptors.MolWt(mol)

@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from django.utils.text import slugify
 
+from .domain import all_reasons, verdict_label
 from .models import Prediction
 
 
@@ -55,6 +56,25 @@ def output_header(output: dict) -> str:
     return f"{output['label']} [{output['unit']}]" if output.get("unit") else output["label"]
 
 
+def uncertainty_header(output: dict) -> str:
+    """Column name for an output's uncertainty (one standard deviation, same unit)."""
+    return f"{output_header(output)} uncertainty"
+
+
+def trust_header(specs: list[dict]) -> list[str]:
+    """Columns after the values: each output's uncertainty, then the domain verdict and reasons."""
+    return [*(uncertainty_header(o) for o in specs), "domain_verdict", "domain_reasons"]
+
+
+def trust_cells(specs: list[dict], outputs: list[dict], domain: dict | None) -> list:
+    """Cells for `trust_header`: blank uncertainty when the model gives none, blank verdict
+    for predictions stored before the domain check existed."""
+    sigmas = {o["label"]: o.get("uncertainty") for o in outputs}
+    cells = ["" if sigmas.get(o["label"]) is None else float(sigmas[o["label"]]) for o in specs]
+    verdict = verdict_label(domain.get("verdict")) if domain else ""
+    return [*cells, verdict, "; ".join(all_reasons(domain))]
+
+
 def download_stem(prediction: Prediction) -> str:
     """A filename stem built from the molecule: its title, else its formula."""
     return (
@@ -85,7 +105,8 @@ def values_csv(prediction: Prediction) -> str:
         "model_name",
         "model_version",
     ]
-    writer.writerow(fixed + [output_header(o) for o in prediction.outputs])
+    outputs = prediction.outputs
+    writer.writerow(fixed + [output_header(o) for o in outputs] + trust_header(outputs))
     writer.writerow(
         [
             prediction.public_id,
@@ -97,7 +118,8 @@ def values_csv(prediction: Prediction) -> str:
             prediction.model_name,
             prediction.model_version,
         ]
-        + [float(o["value"]) for o in prediction.outputs]
+        + [float(o["value"]) for o in outputs]
+        + trust_cells(outputs, outputs, prediction.domain)
     )
     return buffer.getvalue()
 
@@ -116,7 +138,10 @@ def values_dict(prediction: Prediction) -> dict:
             "version": prediction.model_version,
             "weights_sha256": prediction.model_hash,
         },
-        "outputs": prediction.outputs,
+        # Predictions stored before uncertainties existed say so with null.
+        "outputs": [{"uncertainty": None, **o} for o in prediction.outputs],
+        # Applicability domain as judged when predicted; null before the check existed.
+        "domain": prediction.domain or None,
         "created_at": prediction.created_at.isoformat() if prediction.created_at else None,
     }
 

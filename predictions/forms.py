@@ -43,6 +43,16 @@ class GalleryForm(SiteForm):
         required=False, label="Search SMILES or title", max_length=200, widget=forms.SearchInput
     )
     featured = forms.BooleanField(required=False, label="Featured only")
+    verdict = forms.ChoiceField(
+        required=False,
+        label="Applicability domain",
+        choices=[
+            ("", "Any"),
+            ("in", "In domain"),
+            ("care", "Use with care"),
+            ("out", "Out of domain"),
+        ],
+    )
     page_size = forms.TypedChoiceField(
         required=False,
         coerce=int,
@@ -53,7 +63,12 @@ class GalleryForm(SiteForm):
 
     def cleaned_or_defaults(self) -> dict:
         """Search terms to use: invalid values fall back to defaults instead of failing."""
-        defaults = {"q": "", "featured": False, "page_size": settings.GALLERY_PAGE_SIZES[1]}
+        defaults = {
+            "q": "",
+            "featured": False,
+            "verdict": "",
+            "page_size": settings.GALLERY_PAGE_SIZES[1],
+        }
         if not self.is_valid():
             return defaults | {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
         return defaults | {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}

@@ -1,8 +1,11 @@
-"""Loading a Hugging Face checkpoint directory and predicting with it.
+"""Loading a checkpoint directory (plain Hugging Face, or an ensemble of them) and predicting.
 
 The only module that imports torch/transformers. One `Predictor` per process, built
 lazily on first use (never before gunicorn forks), guarded by a lock so concurrent
-threads share it. Output kind, labels, units and ranges come from the checkpoint's config.
+threads share it. Output kind, labels, units and ranges come from the checkpoint's config
+(member 0's for an ensemble, see `chemcore.checkpoint`). An ensemble predicts the member
+mean, with the member standard deviation (times the calibration scale) as uncertainty; a
+plain checkpoint has no uncertainty.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from chemcore import checkpoint as contract
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
@@ -24,6 +29,10 @@ class SmilesTooLong(ValueError):
     """The SMILES has more tokens than the model accepts; we refuse rather than truncate."""
 
 
+class UnknownTokens(ValueError):
+    """The SMILES holds tokens the model never saw ([UNK]): its answer would not be about them."""
+
+
 @dataclass(frozen=True)
 class OutputSpec:
     label: str
@@ -31,16 +40,35 @@ class OutputSpec:
     range: dict | None = None  # {"min", "max", "p05", "p95"} of the training targets
 
 
-def _weights_hash(directory: Path) -> str:
+@dataclass(frozen=True)
+class ModelOutput:
+    """One molecule's predicted values and, from an ensemble, their uncertainties (else None)."""
+
+    values: list[float]
+    uncertainties: list[float] | None = None
+
+
+def _weights_hash(directories: list[Path]) -> str:
+    """SHA-256 over every member's weight files in member order (one directory: as always)."""
     digest = hashlib.sha256()
-    files = sorted(directory.glob("*.safetensors")) or sorted(directory.glob("*.bin"))
-    if not files:
-        raise FileNotFoundError(f"No weights (*.safetensors or *.bin) in {directory}")
-    for path in files:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+    for directory in directories:
+        files = sorted(directory.glob("*.safetensors")) or sorted(directory.glob("*.bin"))
+        if not files:
+            raise FileNotFoundError(f"No weights (*.safetensors or *.bin) in {directory}")
+        for path in files:
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
     return digest.hexdigest()
+
+
+def _same_tokenizer(directories: list[Path]) -> None:
+    """Members are fed one tokenisation, so they must share the tokenizer's vocabulary file."""
+    texts = {
+        (d / "tokenizer.json").read_bytes() for d in directories if (d / "tokenizer.json").exists()
+    }
+    if len(texts) > 1:
+        raise ValueError(f"Ensemble members in {directories[0].parent} use different tokenizers")
 
 
 class Predictor:
@@ -56,17 +84,28 @@ class Predictor:
         if threads:
             torch.set_num_threads(threads)
         self.directory = Path(directory)
-        self.weights_hash = _weights_hash(self.directory)  # fails first, and clearly
-        self.tokenizer = AutoTokenizer.from_pretrained(self.directory)
-        self.model = AutoModelForSequenceClassification.from_pretrained(self.directory)
-        self.model.eval()
+        self.manifest = contract.read_manifest(self.directory)
+        members = (
+            [self.directory / name for name in self.manifest.members]
+            if self.manifest
+            else [self.directory]
+        )
+        self.weights_hash = _weights_hash(members)  # fails first, and clearly
+        _same_tokenizer(members)
+        self.tokenizer = AutoTokenizer.from_pretrained(members[0])
+        self.models = [
+            AutoModelForSequenceClassification.from_pretrained(member).eval() for member in members
+        ]
+        self.model = self.models[0]
         config = self.model.config
-        self.name = getattr(config, "model_display_name", None) or self.directory.name
-        self.version = str(getattr(config, "model_version", "") or self.weights_hash[:12])
+        if any(m.config.num_labels != config.num_labels for m in self.models):
+            raise ValueError(f"Ensemble members in {self.directory} differ in their outputs")
+        self.name = getattr(config, contract.KEY_DISPLAY_NAME, None) or self.directory.name
+        self.version = str(getattr(config, contract.KEY_VERSION, "") or self.weights_hash[:12])
         self.kind = config.problem_type or (REGRESSION if config.num_labels == 1 else SINGLE_LABEL)
         self.max_tokens = self._max_tokens()
-        units = list(getattr(config, "output_units", None) or [])
-        ranges = list(getattr(config, "output_ranges", None) or [])
+        units = list(getattr(config, contract.KEY_UNITS, None) or [])
+        ranges = list(getattr(config, contract.KEY_RANGES, None) or [])
         id2label = config.id2label or {}
         self.outputs = [
             OutputSpec(
@@ -78,10 +117,19 @@ class Predictor:
         ]
         # Per output label: n, RMSE (with its 95 % interval), MAE, R² on the test set; served by
         # GET /api/v1/model.
-        self.test_metrics = dict(getattr(config, "test_metrics", None) or {})
+        self.test_metrics = dict(getattr(config, contract.KEY_TEST_METRICS, None) or {})
+        scale = list(self.manifest.uncertainty_scale) if self.manifest else []
+        self.uncertainty_scale = [
+            scale[i] if i < len(scale) else 1.0 for i in range(config.num_labels)
+        ]
+
+    @property
+    def has_uncertainty(self) -> bool:
+        """Only an ensemble gives an uncertainty (its member spread)."""
+        return self.manifest is not None
 
     def _max_tokens(self) -> int:
-        limits = [getattr(self.model.config, "max_position_embeddings", None)]
+        limits = [getattr(m.config, "max_position_embeddings", None) for m in self.models]
         tokenizer_limit = getattr(self.tokenizer, "model_max_length", None)
         if tokenizer_limit and tokenizer_limit < 1_000_000:  # HF's "no limit" sentinel is huge
             limits.append(tokenizer_limit)
@@ -98,8 +146,38 @@ class Predictor:
                 f"{self.max_tokens}. It is refused rather than silently truncated."
             )
 
+    def unknown_tokens(self, smiles: str) -> list[str]:
+        """The pieces of `smiles` the tokenizer maps to [UNK], in order, each once."""
+        unk = self.tokenizer.unk_token_id
+        if unk is None:
+            return []
+        encoded = self.tokenizer(smiles, truncation=False, return_offsets_mapping=True)
+        found: list[str] = []
+        for token_id, (start, end) in zip(encoded["input_ids"], encoded["offset_mapping"]):
+            piece = smiles[start:end]
+            if token_id == unk and piece not in found:
+                found.append(piece)
+        return found
+
+    def check_tokens(self, smiles: str) -> None:
+        """Refuse input with unknown tokens: the model would answer for [UNK], not for it."""
+        unknown = self.unknown_tokens(smiles)
+        if unknown:
+            names = ", ".join(unknown)
+            raise UnknownTokens(
+                f"The model cannot read {names}: it never saw "
+                f"{'this atom or token' if len(unknown) == 1 else 'these atoms or tokens'} "
+                "in training, so it would predict as if they were not there. Nothing is predicted."
+            )
+
     def predict(self, smiles: list[str], *, batch_size: int = 64) -> list[list[float]]:
         """Predict each SMILES; returns one list of floats per input, in input order."""
+        return [o.values for o in self.predict_with_uncertainty(smiles, batch_size=batch_size)]
+
+    def predict_with_uncertainty(
+        self, smiles: list[str], *, batch_size: int = 64
+    ) -> list[ModelOutput]:
+        """Values (member mean) and uncertainties (scaled member std, ensembles only), in order."""
         import torch
 
         lengths = [len(ids) for ids in self.tokenizer(smiles, truncation=False)["input_ids"]]
@@ -108,17 +186,21 @@ class Predictor:
                 self.check_length(item)
         # Sort by length so each batch pads little, then restore input order.
         order = sorted(range(len(smiles)), key=lengths.__getitem__)
-        results: list[list[float]] = [[] for _ in smiles]
+        results: list[ModelOutput] = [ModelOutput([]) for _ in smiles]
+        scale = torch.tensor(self.uncertainty_scale, dtype=torch.float64)
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
                 encoded = self.tokenizer(
                     [smiles[i] for i in chunk], padding=True, return_tensors="pt"
                 )
-                logits = self.model(**encoded).logits.float()
-                values = self._postprocess(logits)
-                for row, index in zip(values.tolist(), chunk):
-                    results[index] = row
+                members = torch.stack(
+                    [self._postprocess(m(**encoded).logits.double()) for m in self.models]
+                )
+                values = members.mean(dim=0).tolist()
+                spread = (members.std(dim=0, correction=0) * scale).tolist()
+                for index, row, sigma in zip(chunk, values, spread):
+                    results[index] = ModelOutput(row, sigma if self.has_uncertainty else None)
         return results
 
     def _postprocess(self, logits):
@@ -151,3 +233,11 @@ def get_predictor() -> Predictor:
                     settings.PREDICTION_MODEL_DIR, threads=settings.TORCH_THREADS
                 )
     return _predictor
+
+
+def reset_predictor() -> None:
+    """Forget the loaded model, so the next use loads settings.PREDICTION_MODEL_DIR again
+    (tests that serve a checkpoint they built)."""
+    global _predictor
+    with _lock:
+        _predictor = None

@@ -71,6 +71,12 @@ class Prediction(models.Model):
     model_hash = models.CharField(max_length=64, help_text="SHA-256 of the weights file(s).")
     # [{"label": ..., "value": ..., "unit": ..., "kind": "regression"|"probability"}, ...]
     outputs = models.JSONField(default=list)
+    # Applicability domain, judged when predicted (predictions.domain.Domain.assess):
+    # {"verdict": "in"|"care"|"out", "reasons": [...], "outputs": [{label, verdict, reasons,
+    #  nearest_similarity}]}; {} for predictions stored before the check existed.
+    domain = models.JSONField(default=dict, blank=True)
+    # domain["verdict"], as a plain column: filtered on any backend without JSON lookups.
+    verdict = models.CharField(max_length=5, blank=True, db_index=True)
 
     molecule_png = models.BinaryField(null=True, blank=True, editable=False)
     molecule_svg = models.TextField(blank=True, editable=False)
@@ -219,13 +225,18 @@ class BatchRow(models.Model):
     prediction_public_id = models.CharField(max_length=PUBLIC_ID_LENGTH, blank=True)
     canonical_smiles = models.CharField(max_length=1000, blank=True)
     outputs = models.JSONField(default=list)
+    domain = models.JSONField(default=dict, blank=True, help_text="Copied from the prediction.")
+    verdict = models.CharField(max_length=5, blank=True)
 
     class Meta:
         ordering = ["batch_id", "row_number"]  # by id: no join to Batch
         constraints = [
             models.UniqueConstraint(fields=["batch", "row_number"], name="unique_batch_row")
         ]
-        indexes = [models.Index(fields=["batch", "status", "row_number"], name="batchrow_status")]
+        indexes = [
+            models.Index(fields=["batch", "status", "row_number"], name="batchrow_status"),
+            models.Index(fields=["batch", "verdict", "row_number"], name="batchrow_verdict"),
+        ]
 
     def __str__(self) -> str:
         return f"row {self.row_number}: {self.input_id or self.input_smiles}"

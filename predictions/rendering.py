@@ -47,6 +47,7 @@ class PlotOutput:
     value: float
     unit: str = ""
     range: dict | None = None
+    uncertainty: float | None = None  # one standard deviation, drawn as an error bar
 
 
 def _prepared(mol: Chem.Mol) -> Chem.Mol:
@@ -77,6 +78,7 @@ def _axis_label(output: PlotOutput) -> str:
 def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
     axes = fig.subplots(len(outputs), 1, squeeze=False)[:, 0]
     for index, (ax, output) in enumerate(zip(axes, outputs)):
+        sigma = output.uncertainty or 0.0
         rng = output.range or {}
         lo, hi = rng.get("min"), rng.get("max")
         if lo is not None and hi is not None:
@@ -84,15 +86,22 @@ def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
             if rng.get("p05") is not None and rng.get("p95") is not None:
                 ax.axvspan(rng["p05"], rng["p95"], color=RANGE_COLOUR, label="training 5–95 %")
             span = hi - lo or 1.0
-            left, right = min(lo, output.value) - 0.05 * span, max(hi, output.value) + 0.05 * span
+            left = min(lo, output.value - sigma) - 0.05 * span
+            right = max(hi, output.value + sigma) + 0.05 * span
         else:
-            pad = abs(output.value) * 0.5 + 1.0
+            pad = abs(output.value) * 0.5 + 1.0 + sigma
             left, right = output.value - pad, output.value + pad
         ax.set_xlim(left, right)
+        text = f"{output.value:.2f}"
+        if output.uncertainty is not None:
+            ax.errorbar(
+                [output.value], [0], xerr=[output.uncertainty], color=ACCENT, capsize=6, lw=2
+            )
+            text += f" ± {output.uncertainty:.2f}"
         (marker,) = ax.plot([output.value], [0], marker="D", markersize=13, color=ACCENT, zorder=3)
         marker.set_gid(f"value-marker-{index}")
         label = ax.annotate(
-            f"{output.value:.2f}",
+            text,
             (output.value, 0),
             xytext=(0, 12),
             textcoords="offset points",
@@ -181,8 +190,10 @@ class _Layout:
 
 
 def _in_ranges(outputs: list[PlotOutput]) -> bool:
+    """Every value inside its training range and no error bar: the cached layout fits."""
     return all(
-        o.range
+        o.uncertainty is None
+        and o.range
         and o.range.get("min") is not None
         and o.range.get("max") is not None
         and o.range["min"] <= o.value <= o.range["max"]
@@ -272,3 +283,57 @@ def prediction_plot_svg(outputs: list[PlotOutput], *, kind: str) -> str:
         pieces.append(re.sub(f"^{indent_from}", indent, groups[gid], flags=re.M))
         pieces.append(after)
     return "".join(pieces)
+
+
+# --- Batch summary: one histogram per output, stacked by applicability-domain verdict -----
+# Colour AND hatching tell the verdicts apart (readable in grey and for colour-blind eyes).
+VERDICT_STYLES = {
+    "in": ("in domain", "#2e8b57", ""),
+    "care": ("use with care", "#d9a21b", "//"),
+    "out": ("out of domain", "#b22222", "xx"),
+    "": ("not assessed", "#8a8a8a", ".."),
+}
+
+
+@dataclass(frozen=True)
+class HistogramOutput:
+    label: str
+    unit: str
+    values: dict  # verdict -> list of predicted values
+
+
+def batch_histograms(outputs: list[HistogramOutput], *, fmt: str) -> bytes | str:
+    """Histograms of a batch's predicted values, one panel per output; PNG bytes or SVG text."""
+    fig = Figure(figsize=(6.4, 2.4 * max(len(outputs), 1) + 0.6), dpi=100)
+    axes = fig.subplots(max(len(outputs), 1), 1, squeeze=False)[:, 0]
+    for ax, output in zip(axes, outputs):
+        present = [v for v in VERDICT_STYLES if output.values.get(v)]
+        if present:
+            ax.hist(
+                [output.values[v] for v in present],
+                bins=30,
+                stacked=True,
+                color=[VERDICT_STYLES[v][1] for v in present],
+                hatch=None,
+                label=[VERDICT_STYLES[v][0] for v in present],
+            )
+            for container, verdict in zip(ax.containers, present):
+                for patch in container:
+                    patch.set_hatch(VERDICT_STYLES[verdict][2])
+                    patch.set_edgecolor("white")
+            ax.legend(fontsize=9, frameon=False)
+        else:
+            ax.text(0.5, 0.5, "no predictions", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xlabel(f"{output.label} ({output.unit})" if output.unit else output.label)
+        ax.set_ylabel("molecules")
+        for side in ("right", "top"):
+            ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    FigureCanvasAgg(fig)
+    if fmt == "svg":
+        svg = io.StringIO()
+        fig.savefig(svg, format="svg", metadata=SVG_METADATA)
+        return svg.getvalue()
+    png = io.BytesIO()
+    fig.savefig(png, format="png")
+    return png.getvalue()

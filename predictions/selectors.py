@@ -35,10 +35,12 @@ def prediction_version(public_id: str) -> Prediction:
     return _get_visible(Prediction.objects.only(*fields), public_id)
 
 
-def gallery_list(*, query: str = "", featured_only: bool = False):
+def gallery_list(*, query: str = "", featured_only: bool = False, verdict: str = ""):
     predictions = Prediction.objects.listed().without_blobs()
     if featured_only:
         predictions = predictions.filter(featured=True)
+    if verdict:
+        predictions = predictions.filter(verdict=verdict)
     if query:
         predictions = predictions.filter(
             Q(canonical_smiles__icontains=query)

@@ -6,15 +6,16 @@ The same canonical SMILES with the same model weights is stored once and reused.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from . import chemistry, rendering
-from .inference import Predictor, get_predictor
-from .models import Prediction, Source
+from . import chemistry, domain, rendering
+from .inference import ModelOutput, Predictor, get_predictor
+from .models import BatchRow, Prediction, Source
 
 
 class PredictionRefused(ValueError):
@@ -31,17 +32,135 @@ class PredictionResult:
     was_public: bool = False
 
 
-def outputs_for(predictor: Predictor, values: list[float]) -> list[dict]:
-    """Pair raw model values with the checkpoint's labels and units, as stored."""
+def outputs_for(predictor: Predictor, result: ModelOutput) -> list[dict]:
+    """Pair model values (and uncertainties, None without) with labels and units, as stored."""
+    sigmas = result.uncertainties or [None] * len(result.values)
     return [
         {
             "label": spec.label,
             "unit": spec.unit,
             "value": float(value),
+            "uncertainty": None if sigma is None else float(sigma),
             "kind": predictor.value_kind,
         }
-        for spec, value in zip(predictor.outputs, values)
+        for spec, value, sigma in zip(predictor.outputs, result.values, sigmas)
     ]
+
+
+_domains: dict[str, domain.Domain] = {}
+_domains_lock = threading.Lock()
+
+
+def get_domain(predictor: Predictor) -> domain.Domain:
+    """The applicability-domain rules for this model, training set fingerprinted once."""
+    found = _domains.get(predictor.weights_hash)
+    if found is None:
+        with _domains_lock:
+            found = _domains.get(predictor.weights_hash)
+            if found is None:
+                found = domain.for_checkpoint(
+                    predictor.directory, predictor.outputs, predictor.test_metrics
+                )
+                _domains[predictor.weights_hash] = found
+    return found
+
+
+def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
+    """Judge stored predictions of the loaded model that have no verdict yet (all if `redo`),
+    from their stored values and uncertainties (no inference), and copy the verdict to their
+    batch rows. Returns (judged, skipped: made by another model, which cannot be judged here).
+    """
+    predictor = get_predictor()
+    rules = get_domain(predictor)
+    todo = Prediction.objects.filter(model_hash=predictor.weights_hash)
+    if not redo:
+        todo = todo.filter(verdict="")
+    judged = 0
+    for prediction in todo.only("pk", "canonical_smiles", "outputs").iterator():
+        mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
+        values = [o["value"] for o in prediction.outputs]
+        sigmas = [o.get("uncertainty") for o in prediction.outputs]
+        result = rules.assess(mol, values, sigmas)
+        fields = {"domain": result, "verdict": result["verdict"]}
+        Prediction.objects.filter(pk=prediction.pk).update(**fields)  # keeps updated_at
+        BatchRow.objects.filter(prediction_id=prediction.pk).update(**fields)
+        judged += 1
+    skipped = Prediction.objects.exclude(model_hash=predictor.weights_hash).count()
+    return judged, skipped
+
+
+def nearest_measured(prediction: Prediction, k: int = 5) -> list[dict]:
+    """The k training molecules most like this one, with their measured values.
+
+    Only for the loaded model's own predictions: another model was trained on other data.
+    """
+    predictor = get_predictor()
+    if prediction.model_hash != predictor.weights_hash:
+        return []
+    mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
+    return [
+        {
+            "index": n.index,
+            "smiles": n.smiles,
+            "similarity": n.similarity,
+            "measured": [
+                {"label": spec.label, "unit": spec.unit, "value": value}
+                for spec, value in zip(predictor.outputs, n.values)
+            ],
+        }
+        for n in get_domain(predictor).neighbours(mol, k)
+    ]
+
+
+def training_molecule_svg(index: int) -> str:
+    """A small drawing of the loaded model's training molecule `index`; IndexError if none."""
+    training = get_domain(get_predictor()).training
+    if training is None or not 0 <= index < len(training.smiles):
+        raise IndexError(index)
+    mol = chemistry.parse_smiles(training.smiles[index], max_chars=10**6).mol
+    return rendering.molecule_svg(mol, size=(160, 120))
+
+
+def model_card() -> dict:
+    """What the model page shows: the card (README.md as HTML), metrics, ranges, thresholds."""
+    predictor = get_predictor()
+    rules = get_domain(predictor)
+    card = predictor.directory / "README.md"
+    text = card.read_text(encoding="utf-8") if card.exists() else ""
+    if text.startswith("---"):  # Hugging Face front matter, not for people
+        text = text.split("---", 2)[-1]
+    training = rules.training
+    counts = training.measured_counts() if training else [None] * len(predictor.outputs)
+    outputs = [
+        {
+            "label": spec.label,
+            "unit": spec.unit,
+            "range": spec.range,
+            "metrics": predictor.test_metrics.get(spec.label) or {},
+            "measured": count,
+        }
+        for spec, count in zip(predictor.outputs, counts)
+    ]
+    return {
+        "predictor": predictor,
+        "outputs": outputs,
+        "thresholds": rules.thresholds,
+        "training_size": len(training.smiles) if training else None,
+        "card_html": _card_html(text),
+    }
+
+
+def _card_html(text: str) -> str:
+    """Markdown to HTML; raw HTML is escaped (the card is data, not page code), and headings
+    move two levels down to sit under the page's own h1/h2."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + 2, 6)}"
+    return md.renderer.render(tokens, md.options, {})
 
 
 # The pictures a result page shows inline; the PNGs (gallery cards, downloads) are drawn on
@@ -67,7 +186,8 @@ def parse_for_model(text: str, predictor: Predictor) -> chemistry.ParsedMolecule
     try:
         parsed = chemistry.parse_smiles(text, max_chars=settings.SMILES_MAX_CHARS)
         predictor.check_length(parsed.canonical_smiles)
-    except ValueError as error:  # InvalidSmiles, SmilesTooLong
+        predictor.check_tokens(parsed.canonical_smiles)
+    except ValueError as error:  # InvalidSmiles, SmilesTooLong, UnknownTokens
         raise PredictionRefused(str(error)) from error
     return parsed
 
@@ -85,17 +205,18 @@ def build_prediction(
     *,
     parsed: chemistry.ParsedMolecule,
     predictor: Predictor,
-    values: list[float] | None = None,
+    result: ModelOutput | None = None,
     draw: bool = True,
     **fields,
 ) -> Prediction:
-    """An unsaved Prediction with its outputs (predicted unless `values` are given).
+    """An unsaved Prediction with its outputs (predicted unless `result` is given).
 
     `draw=True` draws the pictures the result page shows (DRAWN_AT_CREATION); the rest, or
     all of them with `draw=False` (batches), are drawn on first view.
     """
-    if values is None:
-        values = predictor.predict([parsed.canonical_smiles])[0]
+    if result is None:
+        result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
+    judged = get_domain(predictor).assess(parsed.mol, result.values, result.uncertainties)
     prediction = Prediction(
         input_text=parsed.input_text,
         canonical_smiles=parsed.canonical_smiles,
@@ -105,7 +226,9 @@ def build_prediction(
         model_name=predictor.name,
         model_version=predictor.version,
         model_hash=predictor.weights_hash,
-        outputs=outputs_for(predictor, values),
+        outputs=outputs_for(predictor, result),
+        domain=judged,
+        verdict=judged["verdict"],
         **fields,
     )
     if draw:
@@ -179,7 +302,11 @@ def plot_inputs(
     ranges = {spec.label: spec.range for spec in specs}
     outputs = [
         rendering.PlotOutput(
-            label=o["label"], value=o["value"], unit=o.get("unit", ""), range=ranges.get(o["label"])
+            label=o["label"],
+            value=o["value"],
+            unit=o.get("unit", ""),
+            range=ranges.get(o["label"]),
+            uncertainty=o.get("uncertainty"),
         )
         for o in prediction.outputs
     ]

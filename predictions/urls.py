@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import model_views, views
 from .batch import views as batch_views
 
 app_name = "predictions"
@@ -11,6 +11,10 @@ urlpatterns = [
     path("predictions/<str:public_id>/<str:filename>", views.download, name="download"),
     path("gallery/", views.gallery, name="gallery"),
     path("random/", views.random_example, name="random"),
+    path("model/", model_views.model_card, name="model"),
+    path(
+        "model/molecules/<int:index>.svg", model_views.training_molecule, name="training_molecule"
+    ),
     path("batches/", batch_views.batch_list, name="batch_list"),
     path("batches/<str:public_id>/", batch_views.batch_detail, name="batch_detail"),
     path("batches/<str:public_id>/progress/", batch_views.batch_progress, name="batch_progress"),

@@ -53,6 +53,7 @@ def detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "prediction": prediction,
         "downloads": list(exports.DOWNLOADS),
         "edit_form": PredictForm(initial=initial),
+        "neighbours": services.nearest_measured(prediction),
     }
     response = render(request, "predictions/detail.html", context)
     if not prediction.public:
@@ -101,7 +102,9 @@ def download(request: HttpRequest, public_id: str, filename: str) -> HttpRespons
 @require_safe
 def gallery(request: HttpRequest) -> HttpResponse:
     terms = GalleryForm(request.GET).cleaned_or_defaults()
-    predictions = selectors.gallery_list(query=terms["q"], featured_only=terms["featured"])
+    predictions = selectors.gallery_list(
+        query=terms["q"], featured_only=terms["featured"], verdict=terms["verdict"]
+    )
     page = Paginator(predictions, terms["page_size"]).get_page(request.GET.get("page"))
     # The form shows the search as applied: a bad value shows as the default used instead.
     context = {"form": GalleryForm(initial=terms), "page": page, "terms": terms}

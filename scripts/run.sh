@@ -13,6 +13,7 @@ export TOKENIZERS_PARALLELISM=false
 PY="$VENV/bin/python"
 "$PY" manage.py migrate --noinput
 "$PY" manage.py load_examples
+"$PY" manage.py assess_domain
 # One torch thread in the worker measured fastest on 2 cores (bench/batch_results.md).
 TORCH_THREADS=1 "$PY" manage.py run_huey --workers 1 &
 WORKER=$!

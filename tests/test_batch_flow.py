@@ -149,10 +149,10 @@ def test_batch_molecules_are_drawn_on_first_view_and_stay_out_of_the_gallery(
 def test_molecules_already_stored_are_not_predicted_again(client, queue, predictor, monkeypatch):
     services.prediction_get_or_create(text="CCO")
     calls = []
-    original = type(predictor).predict
+    original = type(predictor).predict_with_uncertainty
     monkeypatch.setattr(
         type(predictor),
-        "predict",
+        "predict_with_uncertainty",
         lambda self, s, **k: calls.append(list(s)) or original(self, s, **k),
     )
     batch = _run(client, queue)

@@ -13,11 +13,11 @@ SMILES = ["CCO", "CCCO", "CCCCO", "CCCCCO", "CCCCCCO", "c1ccccc1", "c1ccccc1O", 
 def stored(db, predictor):
     """Real predictions, predicted in one call and stored without pictures, as batches do."""
     parsed = [services.parse_for_model(smiles, predictor) for smiles in SMILES]
-    values = predictor.predict([p.canonical_smiles for p in parsed])
+    results = predictor.predict_with_uncertainty([p.canonical_smiles for p in parsed])
     stored = []
-    for p, v in zip(parsed, values, strict=True):
+    for p, r in zip(parsed, results, strict=True):
         prediction = services.build_prediction(
-            parsed=p, predictor=predictor, values=v, draw=False, public=True
+            parsed=p, predictor=predictor, result=r, draw=False, public=True
         )
         prediction.save()
         stored.append(prediction)

@@ -10,9 +10,11 @@ from predictions.inference import Predictor, SmilesTooLong
 
 
 def test_shipped_model_labels_units_and_identity(predictor):
-    assert len(predictor.outputs) == 2
+    assert len(predictor.outputs) == 3  # v2: logS, logD7.4, ΔG_hyd
     assert "solubility" in predictor.outputs[0].label.lower()
-    assert predictor.outputs[0].unit and predictor.outputs[1].unit == "kcal/mol"
+    assert "logD" in predictor.outputs[1].label
+    assert predictor.outputs[0].unit and predictor.outputs[2].unit == "kcal/mol"
+    assert predictor.has_uncertainty and len(predictor.models) > 1  # a deep ensemble
     assert predictor.outputs[0].range and "p05" in predictor.outputs[0].range
     assert len(predictor.weights_hash) == 64
     assert predictor.value_kind == "regression"

@@ -17,8 +17,15 @@ from django.db import reset_queries
 from rdkit import Chem
 from rdkit.Chem import rdDepictor
 
+from predictions import rendering
 from predictions import services as core
-from predictions.exports import Download, SafeCsvWriter, output_header
+from predictions.exports import (
+    Download,
+    SafeCsvWriter,
+    output_header,
+    trust_cells,
+    trust_header,
+)
 from predictions.models import Batch, BatchRow, Prediction
 
 PAGE = 1000
@@ -47,6 +54,7 @@ def csv_header(batch: Batch) -> list[str]:
         batch.smiles_column or "smiles",
         "canonical_smiles",
         *[output_header(o) for o in batch.output_specs],
+        *trust_header(batch.output_specs),
         "status",
         "error",
         "prediction_id",
@@ -69,6 +77,7 @@ def csv_record(batch: Batch, row: BatchRow) -> list:
         row.input_smiles,
         row.canonical_smiles,
         *_values(batch, row),
+        *trust_cells(batch.output_specs, row.outputs, row.domain),
         row.status,
         row.error,
         row.prediction_public_id,  # the prediction's link id, never the database key
@@ -115,6 +124,8 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
     fields.update(
         zip([output_header(o) for o in batch.output_specs], _values(batch, row), strict=True)
     )
+    trust = trust_cells(batch.output_specs, row.outputs, row.domain)
+    fields.update(zip(trust_header(batch.output_specs), trust, strict=True))
     fields.update(status=row.status, error=row.error)
     body = "".join(f">  <{sd_line(name)}>\n{sd_line(value)}\n\n" for name, value in fields.items())
     return f"{block}{body}$$$$\n"
@@ -168,7 +179,32 @@ def write_zip(batch: Batch, target: BinaryIO, progress: Callable[[int], None]) -
                 progress(count)
 
 
+def _histogram_data(batch: Batch) -> list:
+    """Each output's predicted values, grouped by the row's domain verdict (ok rows only)."""
+    grouped = [{} for _ in batch.output_specs]
+    labels = [spec["label"] for spec in batch.output_specs]
+    for row in iter_batch_rows(batch):
+        by_label = {o["label"]: o["value"] for o in row.outputs}
+        for index, label in enumerate(labels):
+            if label in by_label:
+                grouped[index].setdefault(row.verdict, []).append(by_label[label])
+    return [
+        rendering.HistogramOutput(label=spec["label"], unit=spec.get("unit", ""), values=values)
+        for spec, values in zip(batch.output_specs, grouped)
+    ]
+
+
+def histograms_png(batch: Batch) -> Iterator[bytes]:
+    yield rendering.batch_histograms(_histogram_data(batch), fmt="png")
+
+
+def histograms_svg(batch: Batch) -> Iterator[str]:
+    yield rendering.batch_histograms(_histogram_data(batch), fmt="svg")
+
+
 DOWNLOADS = {
     "results.csv": Download(stream_csv, "text/csv; charset=utf-8"),
     "results.sdf": Download(stream_sdf, "chemical/x-mdl-sdfile; charset=utf-8"),
+    "histograms.png": Download(histograms_png, "image/png"),
+    "histograms.svg": Download(histograms_svg, "image/svg+xml"),
 }

@@ -6,6 +6,7 @@ keys (predictions/owners.py): another visitor's batch is a 404, never a 403.
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
@@ -30,14 +31,73 @@ def batch_list(*, owners: list[str], limit: int = 50) -> QuerySet[Batch]:
     return Batch.objects.owned_by(owners).order_by("-created_at")[:limit]
 
 
-def batch_rows(*, batch: Batch, errors_only: bool = False) -> QuerySet[BatchRow]:
+def batch_rows(*, batch: Batch, errors_only: bool = False, verdict: str = "") -> QuerySet[BatchRow]:
+    """The batch's rows in input order: all, the bad ones, or those with one domain verdict."""
     rows = BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number")
+    if verdict:
+        rows = rows.filter(verdict=verdict)
     return rows.filter(status=BatchRow.Status.ERROR) if errors_only else rows
 
 
-def batch_rows_page(*, batch: Batch, errors_only: bool = False, number=None) -> Page:
-    rows = batch_rows(batch=batch, errors_only=errors_only)
-    return Paginator(rows, ROWS_PER_PAGE).get_page(number)
+def batch_sort_choices(batch: Batch) -> list[tuple[str, str]]:
+    """The orders a batch's rows can be shown in: `sort` value -> what it says."""
+    choices = [("", "Input order"), ("verdict", "Domain verdict, in domain first")]
+    for index, spec in enumerate(batch.output_specs):
+        choices += [
+            (f"o{index}", f"{spec['label']}, low to high"),
+            (f"-o{index}", f"{spec['label']}, high to low"),
+        ]
+    return choices
+
+
+def _sorted_row_numbers(rows: QuerySet[BatchRow], sort: str) -> list[int]:
+    """Row numbers in `sort` order; rows without a value (bad rows) last, ties in input order.
+
+    Sorted here rather than in the database: outputs live in a JSON list, and key lookups
+    into it are not portable to MongoDB. One pass over the rows, cached until more arrive.
+    """
+    records = list(rows.values_list("row_number", "outputs", "verdict"))
+    if sort == "verdict":
+        rank = {"in": 0, "care": 1, "out": 2}
+        records.sort(key=lambda r: (rank.get(r[2], 3), r[0]))
+        return [r[0] for r in records]
+    index, sign = int(sort.lstrip("-o")), (-1 if sort.startswith("-") else 1)
+
+    def key(record) -> tuple:
+        outputs = record[1]
+        if index >= len(outputs):
+            return (1, 0.0, record[0])
+        return (0, sign * float(outputs[index]["value"]), record[0])
+
+    return [r[0] for r in sorted(records, key=key)]
+
+
+def batch_rows_page(
+    *, batch: Batch, errors_only: bool = False, verdict: str = "", sort: str = "", number=None
+) -> Page:
+    rows = batch_rows(batch=batch, errors_only=errors_only, verdict=verdict)
+    if not sort:
+        return Paginator(rows, ROWS_PER_PAGE).get_page(number)
+    cache_key = (
+        f"batch-rows:{batch.public_id}:{batch.rows_processed}:{errors_only}:{verdict}:{sort}"
+    )
+    order = cache.get(cache_key)
+    if order is None:
+        order = _sorted_row_numbers(rows, sort)
+        cache.set(cache_key, order, 300)
+    page = Paginator(order, ROWS_PER_PAGE).get_page(number)
+    shown = {r.row_number: r for r in rows.filter(row_number__in=list(page.object_list))}
+    page.object_list = [shown[n] for n in page.object_list if n in shown]
+    return page
+
+
+def batch_verdict_counts(*, batch: Batch) -> list[dict]:
+    """Rows per applicability-domain verdict (one count query each: portable, index-backed)."""
+    rows = BatchRow.objects.filter(batch_id=batch.pk, status=BatchRow.Status.OK)
+    return [
+        {"verdict": verdict, "count": rows.filter(verdict=verdict).count()}
+        for verdict in ("in", "care", "out")
+    ]
 
 
 def batch_progress(*, batch: Batch) -> dict:

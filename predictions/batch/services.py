@@ -145,13 +145,13 @@ def _claim(batch_pk, owner: str) -> bool:
     )
 
 
-def _store_new(predictor: Predictor, parsed: dict, values: list) -> dict[str, Prediction]:
+def _store_new(predictor: Predictor, parsed: dict, results: list) -> dict[str, Prediction]:
     """Store predictions for new molecules; another worker's copy wins a race."""
     objects = [
         core.build_prediction(
-            parsed=p, predictor=predictor, values=v, draw=False, source=Source.BATCH
+            parsed=p, predictor=predictor, result=r, draw=False, source=Source.BATCH
         )
-        for p, v in zip(parsed.values(), values)
+        for p, r in zip(parsed.values(), results)
     ]
     try:
         Prediction.objects.bulk_create(objects)
@@ -174,7 +174,7 @@ def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
     found = Prediction.objects.filter(
         model_hash=predictor.weights_hash, canonical_smiles__in=smiles
     )
-    fields = ("pk", "public_id", "canonical_smiles", "outputs")
+    fields = ("pk", "public_id", "canonical_smiles", "outputs", "domain", "verdict")
     return {p.canonical_smiles: p for p in found.only(*fields)}
 
 
@@ -197,8 +197,10 @@ def process_chunk(
     stored = _existing(predictor, list(parsed))
     new = {smiles: p for smiles, p in parsed.items() if smiles not in stored}
     if new:
-        values = predictor.predict(list(new), batch_size=settings.BATCH_INFERENCE_SIZE)
-        stored.update(_store_new(predictor, new, values))
+        results = predictor.predict_with_uncertainty(
+            list(new), batch_size=settings.BATCH_INFERENCE_SIZE
+        )
+        stored.update(_store_new(predictor, new, results))
     records = []
     for row in rows:
         prediction = stored.get(canonical.get(row.row_number))
@@ -215,6 +217,8 @@ def process_chunk(
                 prediction_public_id=prediction.public_id if prediction else "",
                 canonical_smiles=prediction.canonical_smiles if prediction else "",
                 outputs=prediction.outputs if prediction else [],
+                domain=prediction.domain if prediction else {},
+                verdict=prediction.verdict if prediction else "",
             )
         )
     # A worker killed after writing some of this chunk left rows behind: replace them.

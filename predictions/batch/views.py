@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 from django_htmx.http import HttpResponseStopPolling
 
 from predictions import owners, tasks
+from predictions.domain import VERDICT_LABELS
 
 from . import archive, downloads, exports, selectors, services
 from .forms import BatchForm
@@ -44,11 +45,19 @@ def batch_list(request: HttpRequest) -> HttpResponse:
 
 
 def _rows_context(request: HttpRequest, batch) -> dict:
-    errors_only = request.GET.get("show") == "errors"
+    show = request.GET.get("show", "")
+    show = show if show in ("errors", *VERDICT_LABELS) else ""
+    sorts = selectors.batch_sort_choices(batch)
+    sort = request.GET.get("sort", "")
+    sort = sort if sort in dict(sorts) else ""
     page = selectors.batch_rows_page(
-        batch=batch, errors_only=errors_only, number=request.GET.get("page")
+        batch=batch,
+        errors_only=show == "errors",
+        verdict=show if show in VERDICT_LABELS else "",
+        sort=sort,
+        number=request.GET.get("page"),
     )
-    return {"batch": batch, "page": page, "show": "errors" if errors_only else ""}
+    return {"batch": batch, "page": page, "show": show, "sort": sort, "sorts": sorts}
 
 
 def _own_batch(request: HttpRequest, public_id: str):
@@ -72,6 +81,7 @@ def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "downloads": list(exports.DOWNLOADS),
         "zip": archive.zip_state(batch=batch),
         "bad_rows": selectors.batch_rows(batch=batch, errors_only=True)[:100],
+        "verdict_counts": selectors.batch_verdict_counts(batch=batch),
     }
     return render(request, "batches/detail.html", context)
 

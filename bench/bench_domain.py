@@ -1,0 +1,85 @@
+"""Does the domain verdict separate good predictions from bad? RMSE per verdict class.
+
+Runs the checkpoint on its fixed test sets (`training.data.make_splits`: Huuskonen test file,
+Lipophilicity and FreeSolv scaffold splits; needs requirements-train.txt and the cached data
+archives, `python -m training fetch-data`), judges each
+test molecule with `predictions.domain`, and prints RMSE per per-output verdict and per
+nearest-neighbour similarity bin, plus the cost of one domain check.
+
+python bench/bench_domain.py [--dir checkpoints/default]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from predictions import chemistry, domain  # noqa: E402
+from predictions.inference import Predictor  # noqa: E402
+from training.data import make_splits  # noqa: E402
+
+BINS = [(0.0, 0.15), (0.15, 0.3), (0.3, 0.5), (0.5, 1.01)]
+
+
+def rmse(errors: list[float]) -> str:
+    return f"{float(np.sqrt(np.mean(np.square(errors)))):.3f}" if errors else "—"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dir", default="checkpoints/default")
+    args = parser.parse_args()
+    predictor = Predictor(args.dir, threads=1)
+    rules = domain.for_checkpoint(args.dir, predictor.outputs, predictor.test_metrics)
+    splits = make_splits(seed=0)
+    timings = []
+    print("| output (test set) | class | n | RMSE |\n| --- | --- | --- | --- |")
+    for index, spec in enumerate(predictor.outputs):
+        if spec.label not in splits.test_smiles:
+            print(f"| {spec.label} | no test set in these splits | | |")
+            continue
+        smiles, truth = splits.test_smiles[spec.label], splits.test_y[spec.label]
+        by_verdict: dict[str, list[float]] = {v: [] for v in domain.VERDICTS}
+        by_bin: dict[tuple, list[float]] = {b: [] for b in BINS}
+        refused = 0
+        for text, measured in zip(smiles, truth):
+            try:
+                parsed = chemistry.parse_smiles(text, max_chars=10_000)
+                predictor.check_length(parsed.canonical_smiles)
+                predictor.check_tokens(parsed.canonical_smiles)
+            except ValueError:
+                refused += 1
+                continue
+            result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
+            start = time.perf_counter()
+            judged = rules.assess(parsed.mol, result.values, result.uncertainties)
+            timings.append(time.perf_counter() - start)
+            output = judged["outputs"][index]
+            error = result.values[index] - measured
+            by_verdict[output["verdict"]].append(error)
+            sim = output["nearest_similarity"]
+            for low, high in BINS:
+                if sim is not None and low <= sim < high:
+                    by_bin[(low, high)].append(error)
+        everything = [e for errors in by_verdict.values() for e in errors]
+        print(
+            f"| {spec.label} | all judged (refused {refused}) | {len(everything)} | {rmse(everything)} |"
+        )
+        for verdict, errors in by_verdict.items():
+            print(f"| | {domain.verdict_label(verdict)} | {len(errors)} | {rmse(errors)} |")
+        for (low, high), errors in by_bin.items():
+            print(
+                f"| | nearest Tanimoto {low:.2f}–{min(high, 1):.2f} | {len(errors)} | {rmse(errors)} |"
+            )
+    print(f"\ndomain check: median {1000 * statistics.median(timings):.2f} ms per molecule")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,344 @@
+"""Applicability domain: how far to trust one prediction, per output, with reasons in words.
+
+Framework-free (RDKit, NumPy and the standard library): the site stores the result of
+`Domain.assess` with each prediction, and benchmarks call it directly. What the model was
+trained on comes from the checkpoint's `training_set.csv` (canonical SMILES, one measured
+value per output, blank where unmeasured); without that file only the checks that need no
+training molecules run (metals, inorganic, single atoms, charge, value range, uncertainty).
+
+Verdicts, worst wins: `in` (in domain), `care` (use with care), `out` (out of domain).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from rdkit import Chem
+
+from chemcore.checkpoint import TRAINING_SET
+
+from .chemistry import (
+    bulk_similarity,
+    elements,
+    fingerprint,
+    is_inorganic,
+    metals,
+    molecular_weight,
+)
+
+IN, CARE, OUT = "in", "care", "out"
+VERDICTS = (IN, CARE, OUT)  # in order of increasing concern
+VERDICT_LABELS = {IN: "in domain", CARE: "use with care", OUT: "out of domain"}
+
+
+def worst(verdicts: Sequence[str]) -> str:
+    return max(verdicts, key=VERDICTS.index, default=IN)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where the verdicts change; shown on the model page.
+
+    Looked at on the v1 test sets (`bench/bench_domain.py`): below a nearest-neighbour
+    Tanimoto of 0.3 the test RMSE grows clearly (logS 0.94 against 0.62 at 0.5 or more;
+    ΔG_hyd 4.2 against 1.5). The 0.15 cut-off is a judgement, not a measurement: only 9
+    test molecules fall below it. Size limits come from the training set itself.
+    """
+
+    similarity_care: float = 0.30
+    similarity_out: float = 0.15
+    size_care_percentile: float = 99.0  # heavy atoms / weight above this training percentile
+    size_out_factor: float = 1.5  # ... and above this many times the largest measured molecule
+    # A calibrated σ is about the size of the typical error (the test RMSE), so only a
+    # clearly larger one is flagged: σ above this many test RMSEs of that output.
+    uncertainty_care: float = 1.5
+    uncertainty_out: float = 3.0
+
+
+@dataclass
+class Neighbour:
+    index: int  # row in the training set (for drawing it)
+    smiles: str
+    similarity: float
+    values: list[float | None]  # measured, one per output (None: not measured)
+
+
+@dataclass
+class _Sizes:
+    """Heavy atoms and weight of the molecules measured for one output."""
+
+    heavy_high: float  # at the `size_care_percentile`
+    heavy_max: int
+    weight_high: float
+    weight_max: float
+
+
+@dataclass
+class TrainingSet:
+    """The checkpoint's measured molecules, fingerprinted once per process."""
+
+    smiles: list[str]
+    values: np.ndarray  # (n, outputs), NaN = unmeasured
+    fingerprints: list = field(repr=False)
+    heavy_atoms: np.ndarray
+    weights: np.ndarray
+    elements: frozenset[str]
+
+    @classmethod
+    def from_csv(cls, path: Path | str, labels: Sequence[str]) -> TrainingSet:
+        smiles, rows, mols = [], [], []
+        with Path(path).open(newline="", encoding="utf-8") as handle:
+            for record in csv.DictReader(handle):
+                mol = Chem.MolFromSmiles(record["smiles"])
+                if mol is None:
+                    continue
+                mols.append(mol)
+                smiles.append(record["smiles"])
+                rows.append([_number(record.get(label)) for label in labels])
+        return cls(
+            smiles=smiles,
+            values=np.array(rows, dtype=np.float64).reshape(len(rows), len(labels)),
+            fingerprints=[fingerprint(m) for m in mols],
+            heavy_atoms=np.array([m.GetNumHeavyAtoms() for m in mols]),
+            weights=np.array([molecular_weight(m) for m in mols]),
+            elements=frozenset(symbol for m in mols for symbol in elements(m)),
+        )
+
+    def measured_counts(self) -> list[int]:
+        """How many molecules were measured for each output."""
+        return [int(n) for n in (~np.isnan(self.values)).sum(axis=0)]
+
+    def similarities(self, mol: Chem.Mol) -> np.ndarray:
+        return np.fromiter(bulk_similarity(mol, self.fingerprints), dtype=np.float64)
+
+    def sizes(self, output: int, percentile: float) -> _Sizes | None:
+        measured = ~np.isnan(self.values[:, output])
+        if not measured.any():
+            return None
+        heavy, weight = self.heavy_atoms[measured], self.weights[measured]
+        return _Sizes(
+            heavy_high=float(np.percentile(heavy, percentile)),
+            heavy_max=int(heavy.max()),
+            weight_high=float(np.percentile(weight, percentile)),
+            weight_max=float(weight.max()),
+        )
+
+    def neighbours(self, mol: Chem.Mol, k: int = 5, sims: np.ndarray | None = None):
+        """The k most similar measured molecules, most similar first (ties: by SMILES)."""
+        sims = self.similarities(mol) if sims is None else sims
+        order = sorted(range(len(sims)), key=lambda i: (-sims[i], self.smiles[i]))[:k]
+        return [
+            Neighbour(
+                index=i,
+                smiles=self.smiles[i],
+                similarity=float(sims[i]),
+                values=[None if math.isnan(v) else float(v) for v in self.values[i]],
+            )
+            for i in order
+        ]
+
+
+def load_training_set(directory: Path | str, labels: Sequence[str]) -> TrainingSet | None:
+    """The checkpoint's `training_set.csv`, or None when it ships none."""
+    path = Path(directory) / TRAINING_SET
+    return TrainingSet.from_csv(path, labels) if path.exists() else None
+
+
+def for_checkpoint(
+    directory: Path | str, specs: Sequence, test_metrics: dict, thresholds: Thresholds | None = None
+) -> Domain:
+    """The rules for a checkpoint: `specs` have .label/.unit/.range (inference.OutputSpec)."""
+    outputs = [
+        OutputInfo(
+            label=spec.label,
+            unit=spec.unit,
+            range=spec.range,
+            test_rmse=(test_metrics.get(spec.label) or {}).get("rmse"),
+        )
+        for spec in specs
+    ]
+    training = load_training_set(directory, [spec.label for spec in specs])
+    return Domain(outputs, training, thresholds)
+
+
+def _number(text: str | None) -> float:
+    try:
+        return float(text) if text not in (None, "") else math.nan
+    except ValueError:
+        return math.nan
+
+
+@dataclass
+class OutputInfo:
+    """What the domain check needs to know about one model output."""
+
+    label: str
+    range: dict | None = None  # {"min", "max", ...} of the training targets
+    test_rmse: float | None = None
+    unit: str = ""
+
+
+class Domain:
+    """The applicability-domain rules for one checkpoint."""
+
+    def __init__(
+        self,
+        outputs: Sequence[OutputInfo],
+        training: TrainingSet | None = None,
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        self.outputs = list(outputs)
+        self.training = training
+        self.thresholds = thresholds or Thresholds()
+        self._measured = [
+            ~np.isnan(training.values[:, i]) if training else None for i in range(len(outputs))
+        ]
+        self._sizes = [
+            training.sizes(i, self.thresholds.size_care_percentile) if training else None
+            for i in range(len(self.outputs))
+        ]
+
+    def molecule_reasons(self, mol: Chem.Mol) -> list[tuple[str, str]]:
+        """(verdict, reason) that hold for every output: what kind of species this is."""
+        symbols = elements(mol)
+        reasons: list[tuple[str, str]] = []
+        found = metals(symbols)
+        if found:
+            reasons.append(
+                (OUT, f"contains a metal ({', '.join(found)}); the model knows organic molecules")
+            )
+        if self.training is not None:
+            unseen = [s for s in symbols if s not in self.training.elements and s not in found]
+            if unseen:
+                reasons.append(
+                    (OUT, f"contains {', '.join(unseen)}, absent from every training molecule")
+                )
+        if is_inorganic(mol):
+            what = "carbon only as carbonate or CO2" if "C" in symbols else "no carbon"
+            reasons.append(
+                (OUT, f"an inorganic species ({what}); the model knows organic molecules")
+            )
+        if mol.GetNumHeavyAtoms() == 1:
+            verdict = CARE if symbols == ["C"] else OUT
+            reasons.append((verdict, "a single heavy atom: too small for the model to judge"))
+        charge = Chem.GetFormalCharge(mol)
+        if charge:
+            reasons.append(
+                (CARE, f"an ion (net charge {charge:+d}); the measured molecules are neutral")
+            )
+        return reasons
+
+    def output_reasons(
+        self, index: int, mol: Chem.Mol, value: float, sigma: float | None, sims
+    ) -> tuple[list[tuple[str, str]], float | None]:
+        """(verdict, reason) for one output, and the nearest measured neighbour's similarity."""
+        spec, limits, reasons = self.outputs[index], self.thresholds, []
+        sizes = self._sizes[index]
+        if sizes is not None:
+            heavy, weight = mol.GetNumHeavyAtoms(), molecular_weight(mol)
+            factor = limits.size_out_factor
+            if heavy > factor * sizes.heavy_max or weight > factor * sizes.weight_max:
+                reasons.append(
+                    (
+                        OUT,
+                        f"far larger ({heavy} heavy atoms, {weight:.0f} g/mol) than any molecule "
+                        f"measured for it (up to {sizes.heavy_max} heavy atoms, "
+                        f"{sizes.weight_max:.0f} g/mol)",
+                    )
+                )
+            elif heavy > sizes.heavy_high or weight > sizes.weight_high:
+                reasons.append(
+                    (
+                        CARE,
+                        f"larger ({heavy} heavy atoms, {weight:.0f} g/mol) than "
+                        f"{limits.size_care_percentile:g} % of the molecules measured for it",
+                    )
+                )
+        nearest = None
+        if sims is not None and self.training is not None:
+            measured = self._measured[index]
+            if measured.any():
+                nearest = float(sims[measured].max())
+                if nearest < limits.similarity_out:
+                    verdict = OUT
+                elif nearest < limits.similarity_care:
+                    verdict = CARE
+                else:
+                    verdict = IN
+                if verdict != IN:
+                    reasons.append(
+                        (
+                            verdict,
+                            f"the most similar molecule measured for it is only "
+                            f"{nearest:.2f} similar (Tanimoto)",
+                        )
+                    )
+        if spec.range and not (spec.range["min"] <= value <= spec.range["max"]):
+            reasons.append(
+                (
+                    OUT,
+                    f"the predicted value {value:.2f} is outside the training range "
+                    f"{spec.range['min']:g} to {spec.range['max']:g}",
+                )
+            )
+        if sigma is not None and spec.test_rmse:
+            ratio = sigma / spec.test_rmse
+            if ratio > limits.uncertainty_care:
+                verdict = OUT if ratio > limits.uncertainty_out else CARE
+                reasons.append(
+                    (
+                        verdict,
+                        f"the model's uncertainty ({sigma:.2f}) is {ratio:.1f}× its test error",
+                    )
+                )
+        return reasons, nearest
+
+    def assess(
+        self,
+        mol: Chem.Mol,
+        values: Sequence[float],
+        uncertainties: Sequence[float | None] | None = None,
+    ) -> dict:
+        """The verdict and reasons to store: {"verdict", "reasons", "outputs": [...]}."""
+        common = self.molecule_reasons(mol)
+        sims = self.training.similarities(mol) if self.training is not None else None
+        sigmas = list(uncertainties or [None] * len(values))
+        per_output = []
+        for index, (value, sigma) in enumerate(zip(values, sigmas)):
+            own, nearest = self.output_reasons(index, mol, value, sigma, sims)
+            reasons = common + own
+            per_output.append(
+                {
+                    "label": self.outputs[index].label,
+                    "verdict": worst([v for v, _ in reasons]),
+                    "reasons": [text for _, text in own],
+                    "nearest_similarity": None if nearest is None else round(nearest, 3),
+                }
+            )
+        return {
+            "verdict": worst([o["verdict"] for o in per_output] + [v for v, _ in common]),
+            "reasons": [text for _, text in common],
+            "outputs": per_output,
+        }
+
+    def neighbours(self, mol: Chem.Mol, k: int = 5) -> list[Neighbour]:
+        return self.training.neighbours(mol, k) if self.training is not None else []
+
+
+def verdict_label(verdict: str | None) -> str:
+    return VERDICT_LABELS.get(verdict or "", "not assessed")
+
+
+def all_reasons(domain: dict | None) -> list[str]:
+    """Every reason in a stored domain result, each prefixed by its output when specific."""
+    if not domain:
+        return []
+    texts = list(domain.get("reasons") or [])
+    for output in domain.get("outputs") or []:
+        texts += [f"{output['label']}: {text}" for text in output.get("reasons") or []]
+    return texts

@@ -1,0 +1,47 @@
+"""In Chromium: the result page's trust panel (badge, reasons, nearest measured molecules),
+the model page, and a refusal for unreadable atoms; axe-core clean at both widths."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from .test_site import DETAIL_URL, _expect_images_loaded, _smiles_field
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_result_page_says_how_far_to_trust_it(live_server, page, guard, axe_check, screenshot):
+    page.goto(live_server.url + "/")
+    _smiles_field(page).fill("CC(=O)Oc1ccccc1C(=O)O")
+    page.get_by_role("button", name="Predict").click()
+    expect(page).to_have_url(DETAIL_URL)
+    panel = page.get_by_role("region", name="How far to trust this prediction")
+    expect(panel.locator(".verdict-in").first).to_have_text("✓ in domain")
+    _expect_images_loaded(page, ".neighbour img", 5)
+    expect(panel.get_by_text("Similarity 1.00 (Tanimoto)").first).to_be_visible()
+    axe_check(page, "result-trust")
+    screenshot(page, "result-trust")
+
+    panel.get_by_role("link", name="About the model").click()
+    expect(page.get_by_role("heading", name="Applicability domain: how")).to_be_visible()
+    expect(page.get_by_role("heading", name="Model card")).to_be_visible()
+    axe_check(page, "model")
+    screenshot(page, "model", widths=("desktop",))
+
+
+def test_water_is_flagged_and_iron_refused(live_server, page, guard, axe_check):
+    page.goto(live_server.url + "/")
+    _smiles_field(page).fill("O")
+    page.get_by_role("button", name="Predict").click()
+    expect(page).to_have_url(DETAIL_URL)
+    expect(page.locator(".trust .verdict-out")).to_have_text("✕ out of domain")
+    expect(page.get_by_text("an inorganic species (no carbon)")).to_be_visible()
+    axe_check(page, "result-out-of-domain")
+
+    page.goto(live_server.url + "/")
+    _smiles_field(page).fill("[Fe]")
+    page.get_by_role("button", name="Predict").click()
+    guard.allow("status of 400")  # the form answers 400 on purpose
+    expect(page.locator("#id_smiles_error")).to_contain_text("The model cannot read [Fe]")
+    axe_check(page, "home-unreadable-atoms")
