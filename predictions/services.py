@@ -364,13 +364,17 @@ def predictions_get_or_create_many(
     }
     was_public = {smiles: p.public for smiles, p in stored.items()}
     new = [smiles for smiles in parsed if smiles not in stored]
-    values = predictor.predict(new, batch_size=settings.BATCH_INFERENCE_SIZE) if new else []
+    results_new = (
+        predictor.predict_with_uncertainty(new, batch_size=settings.BATCH_INFERENCE_SIZE)
+        if new
+        else []
+    )
     created = set()
-    for smiles, molecule_values in zip(new, values):
+    for smiles, result in zip(new, results_new):
         prediction = build_prediction(
             parsed=parsed[smiles],
             predictor=predictor,
-            values=molecule_values,
+            result=result,
             draw=False,
             source=source,
             public=public,

@@ -65,6 +65,10 @@ def test_predict_one_molecule_stores_a_private_prediction(client, predictor):
     assert client.get(f"{API}/predictions").json()["count"] == 0
     # The stored outputs come back exactly as stored (extra keys such as uncertainty included).
     assert result["outputs"] == stored.outputs
+    # The shipped ensemble's uncertainty and the domain verdict are judged and stored on this path.
+    assert stored.verdict and stored.domain["verdict"] == stored.verdict
+    if predictor.has_uncertainty:
+        assert all(o["uncertainty"] > 0 for o in result["outputs"])
 
 
 def test_stored_output_fields_pass_through(client, make_prediction):
