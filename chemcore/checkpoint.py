@@ -40,6 +40,9 @@ class EnsembleManifest:
     members: list[str]
     # Per-output factor on the member std, fitted on validation only (1.0 = uncalibrated).
     uncertainty_scale: list[float] = field(default_factory=list)
+    # Per-output factor on (1 - nearest training similarity), see chemcore.uncertainty; empty
+    # (older checkpoints) means the member spread alone.
+    distance_scale: list[float] = field(default_factory=list)
     method: str = "deep ensemble: member standard deviation"
 
     def to_json(self) -> str:
@@ -47,7 +50,11 @@ class EnsembleManifest:
             {
                 "format": MANIFEST_FORMAT,
                 "members": self.members,
-                "uncertainty": {"method": self.method, "scale": self.uncertainty_scale},
+                "uncertainty": {
+                    "method": self.method,
+                    "scale": self.uncertainty_scale,
+                    "distance_scale": self.distance_scale,
+                },
             },
             indent=2,
         )
@@ -68,6 +75,7 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
     return EnsembleManifest(
         members=members,
         uncertainty_scale=[float(s) for s in unc.get("scale") or []],
+        distance_scale=[float(s) for s in unc.get("distance_scale") or []],
         method=str(unc.get("method") or EnsembleManifest.method),
     )
 

@@ -10,9 +10,10 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from rdkit import Chem, DataStructs, rdBase
-from rdkit.Chem import Descriptors, rdFingerprintGenerator, rdMolDescriptors
+from rdkit import Chem, rdBase
+from rdkit.Chem import Descriptors, rdMolDescriptors
 
+from chemcore.similarity import bulk_similarity, fingerprint  # noqa: F401  (re-exported)
 from chemcore.standardise import standardise_mol
 
 rdBase.LogToPythonLogger()
@@ -23,7 +24,6 @@ _capture_lock = threading.Lock()
 
 # Not metals, for the applicability domain: non-metals, noble gases, metalloids B Si As Se Te.
 NON_METALS = frozenset("H He B C N O F Ne Si P S Cl Ar As Se Br Kr Te I Xe At Rn".split())
-_MORGAN = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
 
 
 class InvalidSmiles(ValueError):
@@ -131,16 +131,6 @@ def parse_smiles(text: str, *, max_chars: int) -> ParsedMolecule:
         molecular_weight=round(Descriptors.MolWt(std.mol), 3),
         removed_fragments=std.removed_fragments,
     )
-
-
-def fingerprint(mol: Chem.Mol) -> DataStructs.ExplicitBitVect:
-    """Morgan radius 2, 2,048 bits: the similarity behind neighbours and the domain check."""
-    return _MORGAN.GetFingerprint(mol)
-
-
-def bulk_similarity(mol: Chem.Mol, fingerprints: list) -> list[float]:
-    """Tanimoto similarity of `mol` to each of `fingerprints` (RDKit's bulk routine)."""
-    return DataStructs.BulkTanimotoSimilarity(fingerprint(mol), fingerprints)
 
 
 def elements(mol: Chem.Mol) -> list[str]:

@@ -21,6 +21,7 @@ import numpy as np
 from rdkit import Chem
 
 from chemcore.checkpoint import TRAINING_SET
+from chemcore.uncertainty import combine
 
 from .chemistry import (
     bulk_similarity,
@@ -150,17 +151,23 @@ def load_training_set(directory: Path | str, labels: Sequence[str]) -> TrainingS
 
 
 def for_checkpoint(
-    directory: Path | str, specs: Sequence, test_metrics: dict, thresholds: Thresholds | None = None
+    directory: Path | str,
+    specs: Sequence,
+    test_metrics: dict,
+    thresholds: Thresholds | None = None,
+    distance_scale: Sequence[float] = (),
 ) -> Domain:
-    """The rules for a checkpoint: `specs` have .label/.unit/.range (inference.OutputSpec)."""
+    """The rules for a checkpoint: `specs` have .label/.unit/.range (inference.OutputSpec);
+    `distance_scale` (the ensemble manifest's) adds the distance term to the uncertainty."""
     outputs = [
         OutputInfo(
             label=spec.label,
             unit=spec.unit,
             range=spec.range,
             test_rmse=(test_metrics.get(spec.label) or {}).get("rmse"),
+            distance_scale=distance_scale[i] if i < len(distance_scale) else 0.0,
         )
-        for spec in specs
+        for i, spec in enumerate(specs)
     ]
     training = load_training_set(directory, [spec.label for spec in specs])
     return Domain(outputs, training, thresholds)
@@ -181,6 +188,7 @@ class OutputInfo:
     range: dict | None = None  # {"min", "max", ...} of the training targets
     test_rmse: float | None = None
     unit: str = ""
+    distance_scale: float = 0.0  # chemcore.uncertainty: weight of (1 - nearest similarity)
 
 
 class Domain:
@@ -234,9 +242,10 @@ class Domain:
         return reasons
 
     def output_reasons(
-        self, index: int, mol: Chem.Mol, value: float, sigma: float | None, sims
-    ) -> tuple[list[tuple[str, str]], float | None]:
-        """(verdict, reason) for one output, and the nearest measured neighbour's similarity."""
+        self, index: int, mol: Chem.Mol, value: float, sigma: float | None, sims, compose=True
+    ) -> tuple[list[tuple[str, str]], float | None, float | None]:
+        """(verdict, reason) for one output, the nearest measured neighbour's similarity and the
+        uncertainty (the model's, with the distance term added when `compose`)."""
         spec, limits, reasons = self.outputs[index], self.thresholds, []
         sizes = self._sizes[index]
         if sizes is not None:
@@ -278,6 +287,8 @@ class Domain:
                             f"{nearest:.2f} similar (Tanimoto)",
                         )
                     )
+        if sigma is not None and compose and spec.distance_scale and nearest is not None:
+            sigma = combine(sigma, nearest, 1.0, spec.distance_scale)
         if spec.range and not (spec.range["min"] <= value <= spec.range["max"]):
             reasons.append(
                 (
@@ -296,21 +307,26 @@ class Domain:
                         f"the model's uncertainty ({sigma:.2f}) is {ratio:.1f}× its test error",
                     )
                 )
-        return reasons, nearest
+        return reasons, nearest, sigma
 
     def assess(
         self,
         mol: Chem.Mol,
         values: Sequence[float],
         uncertainties: Sequence[float | None] | None = None,
+        compose: bool = True,
     ) -> dict:
-        """The verdict and reasons to store: {"verdict", "reasons", "outputs": [...]}."""
+        """The verdict and reasons to store: {"verdict", "reasons", "outputs": [...]}.
+
+        `uncertainties` are the model's (scaled member spread); with `compose` the distance
+        term is added (chemcore.uncertainty) and each output's final one is stored in
+        "uncertainty". Pass compose=False for uncertainties that already include it."""
         common = self.molecule_reasons(mol)
         sims = self.training.similarities(mol) if self.training is not None else None
         sigmas = list(uncertainties or [None] * len(values))
         per_output = []
         for index, (value, sigma) in enumerate(zip(values, sigmas)):
-            own, nearest = self.output_reasons(index, mol, value, sigma, sims)
+            own, nearest, sigma = self.output_reasons(index, mol, value, sigma, sims, compose)
             reasons = common + own
             per_output.append(
                 {
@@ -318,6 +334,7 @@ class Domain:
                     "verdict": worst([v for v, _ in reasons]),
                     "reasons": [text for _, text in own],
                     "nearest_similarity": None if nearest is None else round(nearest, 3),
+                    "uncertainty": sigma,
                 }
             )
         return {

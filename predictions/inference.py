@@ -118,6 +118,9 @@ class Predictor:
         # Per output label: n, RMSE (with its 95 % interval), MAE, R² on the test set; served by
         # GET /api/v1/model.
         self.test_metrics = dict(getattr(config, contract.KEY_TEST_METRICS, None) or {})
+        # The distance term of the uncertainty (chemcore.uncertainty), added by the domain
+        # check, which knows each molecule's nearest training neighbour.
+        self.distance_scale = list(self.manifest.distance_scale) if self.manifest else []
         scale = list(self.manifest.uncertainty_scale) if self.manifest else []
         self.uncertainty_scale = [
             scale[i] if i < len(scale) else 1.0 for i in range(config.num_labels)

@@ -59,7 +59,10 @@ def get_domain(predictor: Predictor) -> domain.Domain:
             found = _domains.get(predictor.weights_hash)
             if found is None:
                 found = domain.for_checkpoint(
-                    predictor.directory, predictor.outputs, predictor.test_metrics
+                    predictor.directory,
+                    predictor.outputs,
+                    predictor.test_metrics,
+                    distance_scale=predictor.distance_scale,
                 )
                 _domains[predictor.weights_hash] = found
     return found
@@ -80,7 +83,7 @@ def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
         mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
         values = [o["value"] for o in prediction.outputs]
         sigmas = [o.get("uncertainty") for o in prediction.outputs]
-        result = rules.assess(mol, values, sigmas)
+        result = rules.assess(mol, values, sigmas, compose=False)
         fields = {"domain": result, "verdict": result["verdict"]}
         Prediction.objects.filter(pk=prediction.pk).update(**fields)  # keeps updated_at
         BatchRow.objects.filter(prediction_id=prediction.pk).update(**fields)
@@ -217,6 +220,8 @@ def build_prediction(
     if result is None:
         result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
     judged = get_domain(predictor).assess(parsed.mol, result.values, result.uncertainties)
+    if result.uncertainties is not None:  # the final uncertainty includes the distance term
+        result = ModelOutput(result.values, [o["uncertainty"] for o in judged["outputs"]])
     prediction = Prediction(
         input_text=parsed.input_text,
         canonical_smiles=parsed.canonical_smiles,

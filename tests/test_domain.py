@@ -226,3 +226,22 @@ def test_assess_domain_command_judges_old_predictions_and_their_batch_rows(predi
     rows = {r.input_smiles: r for r in BatchRow.objects.filter(batch_id=batch.pk)}
     assert rows["O"].verdict == OUT and rows["O"].domain == water.domain
     assert rows["CCO"].verdict == "" and Prediction.objects.get(pk=other.pk).domain == {}
+
+
+def test_distance_term_is_added_to_the_uncertainty_far_from_the_training_molecules(tmp_path):
+    """chemcore.uncertainty: sigma^2 = spread^2 + (distance_scale * (1 - nearest))^2."""
+    training = _small_training_set(tmp_path)
+    outputs = [OutputInfo("A", distance_scale=2.0), OutputInfo("B", distance_scale=2.0)]
+    rules = Domain(outputs, training)
+    near = rules.assess(Chem.MolFromSmiles("CCCO"), [0.0, 0.0], [0.3, 0.3])
+    assert [o["uncertainty"] for o in near["outputs"]] == pytest.approx([0.3, 0.3])  # measured
+    far = rules.assess(Chem.MolFromSmiles("c1ccncc1"), [0.0, 0.0], [0.3, 0.3])
+    a = far["outputs"][0]
+    expected = (0.3**2 + (2.0 * (1.0 - a["nearest_similarity"])) ** 2) ** 0.5
+    assert a["uncertainty"] == pytest.approx(expected) and a["uncertainty"] > 1.5
+    # Stored uncertainties already hold the term: re-judging them must not add it again.
+    again = rules.assess(Chem.MolFromSmiles("c1ccncc1"), [0.0, 0.0], [1.7, 1.7], compose=False)
+    assert [o["uncertainty"] for o in again["outputs"]] == [1.7, 1.7]
+    plain = Domain([OutputInfo("A"), OutputInfo("B")], training)
+    judged = plain.assess(Chem.MolFromSmiles("c1ccncc1"), [0.0, 0.0], [0.3, 0.3])
+    assert [o["uncertainty"] for o in judged["outputs"]] == [0.3, 0.3]

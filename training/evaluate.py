@@ -75,6 +75,54 @@ def calibration_scale(y, p, spread) -> float:
     return float(np.percentile(ratio, 90) / Z90) if len(ratio) else 1.0
 
 
+def fit_uncertainty(y, p, spread, nearest) -> tuple[float, float]:
+    """(scale, distance_scale) of chemcore.uncertainty.combine, by Gaussian likelihood on
+    validation; the spread-only percentile rule when there are too few molecules to fit two."""
+    from scipy.optimize import minimize
+
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    spread, dist = np.maximum(np.asarray(spread, float), 1e-6), 1.0 - np.asarray(nearest, float)
+    if len(y) < 20:
+        return calibration_scale(y, p, spread), 0.0
+    err2 = (p - y) ** 2
+
+    def nll(theta):
+        a, b = np.exp(theta)
+        var = (a * spread) ** 2 + (b * dist) ** 2 + 1e-9
+        return float(np.sum(0.5 * np.log(var) + 0.5 * err2 / var))
+
+    start = np.log([max(calibration_scale(y, p, spread), 1e-3), max(np.sqrt(err2.mean()), 1e-3)])
+    best = minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-6})
+    a, b = (float(v) for v in np.exp(best.x))
+    return a, b
+
+
+def nearest_similarity(smiles: list[str], reference: list[str]) -> np.ndarray:
+    """Tanimoto (chemcore.similarity) of each molecule to its most similar reference molecule."""
+    from rdkit import Chem
+
+    from chemcore.similarity import bulk_similarity, fingerprint
+
+    ref = [fingerprint(Chem.MolFromSmiles(s)) for s in reference]
+    return np.array([max(bulk_similarity(Chem.MolFromSmiles(s), ref), default=0.0) for s in smiles])
+
+
+def training_nearest(path: str | Path, smiles: list[str]) -> np.ndarray:
+    """(n, outputs) nearest similarity to the checkpoint's training_set.csv molecules measured
+    for each output: what the site computes when it serves these molecules."""
+    import csv
+
+    from chemcore.checkpoint import TRAINING_SET
+
+    with open(Path(path) / TRAINING_SET, newline="") as f:
+        rows = list(csv.reader(f))
+    header, rows = rows[0], rows[1:]
+    cols = []
+    for t in range(1, len(header)):
+        cols.append(nearest_similarity(smiles, [r[0] for r in rows if r[t].strip()]))
+    return np.stack(cols, axis=1)
+
+
 # --- loading checkpoints (plain transformers + manifest) --------------------------------------
 
 
@@ -112,14 +160,29 @@ def predict_checkpoint(tok, model, smiles: list[str], batch: int = 64) -> np.nda
 
 
 def predict_ensemble(path: str | Path, smiles: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    """(member mean, calibrated member std or None for a plain checkpoint), (n, outputs)."""
+    """(member mean, calibrated sigma or None for a plain checkpoint), (n, outputs); sigma is
+    composed exactly as the site composes it (chemcore.uncertainty.combine)."""
+    from chemcore.checkpoint import read_manifest
+    from chemcore.uncertainty import combine
+
     dirs, scale = member_dirs(path)
     preds = np.stack([predict_checkpoint(*load_checkpoint(d), smiles) for d in dirs])
     if len(dirs) == 1 and not scale:
         return preds[0], None
-    sigma = preds.std(axis=0, ddof=0)
-    if scale:
-        sigma = sigma * np.asarray(scale)[None, :]
+    spread = preds.std(axis=0, ddof=0)
+    n_out = spread.shape[1]
+    scale = list(scale) or [1.0] * n_out
+    manifest = read_manifest(path)
+    dscale = list(manifest.distance_scale) if manifest and manifest.distance_scale else []
+    if not any(dscale):
+        return preds.mean(axis=0), spread * np.asarray(scale)[None, :]
+    nearest = training_nearest(path, smiles)
+    sigma = np.array(
+        [
+            [combine(spread[i, t], nearest[i, t], scale[t], dscale[t]) for t in range(n_out)]
+            for i in range(len(smiles))
+        ]
+    )
     return preds.mean(axis=0), sigma
 
 

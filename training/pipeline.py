@@ -132,18 +132,39 @@ def write_training_set(output: str, splits: D.Splits) -> None:
             w.writerow([smi, *("" if not np.isfinite(v) else f"{v:.4g}" for v in y)])
 
 
-def calibrate(output: str, splits: D.Splits, members: list[str]) -> list[float]:
-    """Per-output scale on the member std, fitted on the validation molecules only."""
-    from .evaluate import calibration_scale, predict_ensemble
+def calibrate(output: str, splits: D.Splits, members: list[str]) -> tuple[list, list]:
+    """Per-output (scale, distance_scale) of the uncertainty (chemcore.uncertainty), fitted on
+    the validation molecules only; their nearest neighbours are searched among the training
+    split (not themselves), as a new molecule's are at serving time."""
+    from .evaluate import fit_uncertainty, nearest_similarity, predict_ensemble
 
     C.write_manifest(output, C.EnsembleManifest(members=members, uncertainty_scale=[]))
     mean, spread = predict_ensemble(output, splits.val_smiles)
-    scales = []
+    scales, dscales = [], []
     for t in range(D.N_TASKS):
         m = np.isfinite(splits.val_y[:, t])
-        scales.append(calibration_scale(splits.val_y[m, t], mean[m, t], spread[m, t]))
-    C.write_manifest(output, C.EnsembleManifest(members=members, uncertainty_scale=scales))
-    return scales
+        measured = [s for s, y in zip(splits.train_smiles, splits.train_y[:, t]) if np.isfinite(y)]
+        val_smiles = [s for s, k in zip(splits.val_smiles, m) if k]
+        nearest = nearest_similarity(val_smiles, measured)
+        a, b = fit_uncertainty(splits.val_y[m, t], mean[m, t], spread[m, t], nearest)
+        scales.append(a)
+        dscales.append(b)
+    C.write_manifest(
+        output,
+        C.EnsembleManifest(
+            members=members,
+            uncertainty_scale=scales,
+            distance_scale=dscales,
+            method=UNCERTAINTY_METHOD,
+        ),
+    )
+    return scales, dscales
+
+
+UNCERTAINTY_METHOD = (
+    "deep ensemble: member standard deviation, combined with the distance to the nearest "
+    "measured training molecule (chemcore.uncertainty)"
+)
 
 
 def record_test_metrics(output: str, members: list[str], test: dict) -> None:
@@ -223,10 +244,6 @@ def run(
     cfg: TrainConfig | None = None,
     log=print,
 ) -> dict:
-    from .card import write_card
-    from .evaluate import baselines, evaluate_checkpoint, mean_baselines, model_metrics
-    from .evaluate import predict_ensemble as ens
-
     t_start = time.time()
     if cfg is None:
         cfg = quick_config(seed) if quick else TrainConfig(seed=seed)
@@ -238,9 +255,32 @@ def run(
     for old in Path(output).glob("member-*"):  # a stale member from an earlier, larger run
         shutil.rmtree(old)
     info = train_ensemble(output, cfg, splits, corpus, log=log)
+    return finish_checkpoint(
+        output, cfg, splits, info, t_start, quick=quick, seed=seed, skip_rf=skip_rf, log=log
+    )
+
+
+def finish_checkpoint(
+    output: str,
+    cfg: TrainConfig,
+    splits: D.Splits,
+    info: dict,
+    t_start: float,
+    quick: bool = False,
+    seed: int = 0,
+    skip_rf: bool = False,
+    extra: dict | None = None,
+    log=print,
+) -> dict:
+    """Everything after training (members saved in ``output``): training set, calibration on
+    validation, held-out evaluation, baselines, metrics.json and the card."""
+    from .card import write_card
+    from .evaluate import baselines, evaluate_checkpoint, mean_baselines, model_metrics
+    from .evaluate import predict_ensemble as ens
+
     write_training_set(output, splits)
-    scales = calibrate(output, splits, info["members"])
-    log(f"uncertainty scales (validation): {scales}")
+    scales, dscales = calibrate(output, splits, info["members"])
+    log(f"uncertainty scales (validation): {scales}, distance scales {dscales}")
 
     # Held-out evaluation, once, from the saved files.
     test = evaluate_checkpoint(output, splits.test_smiles, splits.test_y, D.TASKS)
@@ -268,6 +308,7 @@ def run(
         "validation": val,
         "baselines": base,
         "uncertainty_scale": scales,
+        "distance_scale": dscales,
         "splits": splits.info,
         "train_config": cfg.to_dict(),
         "quick": quick,
@@ -284,6 +325,7 @@ def run(
         "domain": _domain_stats(splits.train_smiles + splits.val_smiles),
         "latency_ms_1thread": latency(output),
     }
+    metrics.update(extra or {})
     metrics["n_parameters"] = _n_parameters(Path(output) / info["members"][0])
     metrics["pipeline_seconds"] = round(time.time() - t_start, 1)
     levers = _read_levers(output)
