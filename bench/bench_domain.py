@@ -6,7 +6,11 @@ archives, `python -m training fetch-data`), judges each
 test molecule with `predictions.domain`, and prints RMSE per per-output verdict and per
 nearest-neighbour similarity bin, plus the cost of one domain check.
 
-python bench/bench_domain.py [--dir checkpoints/default]
+python bench/bench_domain.py [--dir checkpoints/default] [--card]
+
+With ``--card`` the table and the thresholds are also written into the checkpoint's card
+(README.md, between marker comments, replacing an earlier copy), so the card states the domain
+rules the site applies and how well they separate good from bad predictions.
 """
 
 from __future__ import annotations
@@ -35,15 +39,19 @@ def rmse(errors: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dir", default="checkpoints/default")
+    parser.add_argument("--card", action="store_true", help="write the table into the card")
     args = parser.parse_args()
     predictor = Predictor(args.dir, threads=1)
-    rules = domain.for_checkpoint(args.dir, predictor.outputs, predictor.test_metrics)
+    rules = domain.for_checkpoint(
+        args.dir, predictor.outputs, predictor.test_metrics, distance_scale=predictor.distance_scale
+    )
     splits = make_splits(seed=0)
     timings = []
-    print("| output (test set) | class | n | RMSE |\n| --- | --- | --- | --- |")
+    lines = ["| output (test set) | class | n | RMSE |", "| --- | --- | --- | --- |"]
+    out = lines.append  # the table: printed, and written into the card with --card
     for index, spec in enumerate(predictor.outputs):
         if spec.label not in splits.test_smiles:
-            print(f"| {spec.label} | no test set in these splits | | |")
+            out(f"| {spec.label} | no test set in these splits | | |")
             continue
         smiles, truth = splits.test_smiles[spec.label], splits.test_y[spec.label]
         by_verdict: dict[str, list[float]] = {v: [] for v in domain.VERDICTS}
@@ -69,16 +77,44 @@ def main() -> None:
                 if sim is not None and low <= sim < high:
                     by_bin[(low, high)].append(error)
         everything = [e for errors in by_verdict.values() for e in errors]
-        print(
+        out(
             f"| {spec.label} | all judged (refused {refused}) | {len(everything)} | {rmse(everything)} |"
         )
         for verdict, errors in by_verdict.items():
-            print(f"| | {domain.verdict_label(verdict)} | {len(errors)} | {rmse(errors)} |")
+            out(f"| | {domain.verdict_label(verdict)} | {len(errors)} | {rmse(errors)} |")
         for (low, high), errors in by_bin.items():
-            print(
+            out(
                 f"| | nearest Tanimoto {low:.2f}–{min(high, 1):.2f} | {len(errors)} | {rmse(errors)} |"
             )
-    print(f"\ndomain check: median {1000 * statistics.median(timings):.2f} ms per molecule")
+    text = "\n".join(lines)
+    cost = f"domain check: median {1000 * statistics.median(timings):.2f} ms per molecule"
+    print(text + "\n\n" + cost)
+    if args.card:
+        write_card_section(Path(args.dir) / "README.md", text, rules.thresholds)
+
+
+START, END = "<!-- domain-table:start -->", "<!-- domain-table:end -->"
+
+
+def write_card_section(card: Path, table: str, limits: domain.Thresholds) -> None:
+    section = (
+        f"{START}\n## Applicability domain (the site's rules)\n\n"
+        "Each output of each prediction is judged *in domain*, *use with care* or *out of "
+        "domain* (`predictions/domain.py`). Thresholds: nearest measured molecule (Tanimoto, "
+        f"Morgan radius 2, 2,048 bits) below {limits.similarity_care} → care, below "
+        f"{limits.similarity_out} → out; heavy atoms or weight above the "
+        f"{limits.size_care_percentile:g}th percentile of the molecules measured for that "
+        f"output → care, above {limits.size_out_factor}× the largest → out; uncertainty above "
+        f"{limits.uncertainty_care}× the output's test RMSE → care, above "
+        f"{limits.uncertainty_out}× → out; metals, elements absent from training, inorganic "
+        "species, single heavy atoms and predictions outside the training range → out; ions → "
+        "care. RMSE per verdict on the test sets (`python bench/bench_domain.py --card`):\n\n"
+        f"{table}\n{END}\n"
+    )
+    text = card.read_text()
+    if START in text:
+        text = text[: text.index(START)] + text[text.index(END) + len(END) + 1 :]
+    card.write_text(text.rstrip("\n") + "\n\n" + section)
 
 
 if __name__ == "__main__":
