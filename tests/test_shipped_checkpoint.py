@@ -36,12 +36,29 @@ def ensemble(manifest):
         AutoModelForSequenceClassification.from_pretrained(CKPT / m).eval()
         for m in manifest.members
     ]
-    return tok, models, np.asarray(manifest.uncertainty_scale)
+    return tok, models, np.asarray(manifest.uncertainty_scale), manifest.distance_scale
+
+
+def _nearest(smiles: list[str]) -> np.ndarray:
+    """(n, 3) Tanimoto (Morgan r2, 2,048 bits) to the most similar training molecule measured
+    for each output: written out here, independent of chemcore.similarity."""
+    from rdkit import Chem, DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    with open(CKPT / C.TRAINING_SET, newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    refs = [
+        [gen.GetFingerprint(Chem.MolFromSmiles(r[0])) for r in rows if r[1 + t]] for t in range(3)
+    ]
+    fps = [gen.GetFingerprint(Chem.MolFromSmiles(s)) for s in smiles]
+    return np.array([[max(DataStructs.BulkTanimotoSimilarity(fp, r)) for r in refs] for fp in fps])
 
 
 def predict(ensemble, smiles, batch=128):
-    """(mean, sigma) per output: member mean, member std (ddof 0) x calibration scale."""
-    tok, models, scale = ensemble
+    """(mean, sigma) per output: member mean; sigma = member std (ddof 0) x calibration scale,
+    combined with distance_scale x (1 - nearest training similarity) in quadrature."""
+    tok, models, scale, distance = ensemble
     can = [standardise_smiles(s) for s in smiles]
     outs = []
     with torch.no_grad():
@@ -51,7 +68,10 @@ def predict(ensemble, smiles, batch=128):
             )
             outs.append(torch.stack([m(**enc).logits for m in models]).double().numpy())
     ys = np.concatenate(outs, axis=1)
-    return ys.mean(0), ys.std(0) * scale
+    sigma = ys.std(0) * scale
+    if any(distance):
+        sigma = np.sqrt(sigma**2 + (np.asarray(distance) * (1 - _nearest(can))) ** 2)
+    return ys.mean(0), sigma
 
 
 def test_files_and_size(manifest):

