@@ -23,7 +23,7 @@ def safe_stem(text: str) -> str:
     stem = _UNSAFE.sub("_", unicodedata.normalize("NFKC", text or "")).strip("._-")
     stem = stem[:MAX_STEM].rstrip("._-")
     if stem.split(".")[0].lower() in _WINDOWS_RESERVED:
-        stem += "_"
+        stem = f"_{stem}"  # NUL.txt.png is reserved too: the part before the first dot counts
     return stem
 
 
