@@ -56,7 +56,7 @@ def test_result_page_shows_the_rdkit_profile_alerts_and_solubility_units(
     expect(page).to_have_url(DETAIL_URL)
     panel = page.get_by_role("region", name="RDKit profile")
     expect(
-        panel.get_by_role("table", name="RDKit profile (computed (RDKit), exact)")
+        panel.get_by_role("table", name="RDKit profile: computed (RDKit), exact")
     ).to_be_visible()
     expect(panel.get_by_role("rowheader", name="ene_rhod_A(235)")).to_be_visible()
     _expect_images_loaded(page, ".profile img", 1)  # the alert atoms, highlighted
