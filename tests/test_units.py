@@ -136,9 +136,13 @@ def test_batch_csv_is_rounded_unless_full_precision_is_asked(db, client, queue, 
     rounded, full = _rows(client.get(url)), _rows(client.get(url + "?precision=full"))
     api = _rows(client.get(f"/api/v1/batches/{batch.public_id}/results.csv?precision=full"))
     assert api == full
+    page = client.get(batch.get_absolute_url()).content.decode()
     for low, high in zip(rounded, full):
         stored = Prediction.objects.get(public_id=low["prediction_id"])
         for output in stored.outputs:
+            decimals = units.output_decimals(output["label"])  # the rows table rounds too
+            assert f"<td>{output['value']:.{decimals}f} ±" in page
+            assert f"<td>{output['value']:.{decimals + 1}f} ±" not in page
             header = f"{output['label']} [{output['unit']}]"
             assert float(low[header]) == round(
                 output["value"], units.output_decimals(output["label"])
