@@ -1,6 +1,7 @@
 """Batch throughput and memory: parse → predict → store, as the Huey worker runs it.
 
     python bench/bench_batch.py 1000 10000        # each size in a fresh process
+    BENCH_PROFILE=0 BENCH_ZIP=0 python bench/bench_batch.py 1000   # without the RDKit profile
 
 Each size runs in its own process against a throwaway SQLite database, with the model from
 settings (PREDICTION_MODEL_DIR, default checkpoints/default). It writes a CSV of distinct
@@ -157,6 +158,10 @@ def run_one(rows: int) -> dict:
         return result
 
     services.process_chunk = sampled
+    if os.environ.get("BENCH_PROFILE", "1") == "0":  # the same run without the RDKit profile
+        import predictions.profile
+
+        predictions.profile.profile_for_smiles = lambda smiles: {}
     status = batch_run(batch_pk=batch.pk)
     elapsed = time.perf_counter() - start
     batch = Batch.objects.get(pk=batch.pk)

@@ -8,10 +8,12 @@ import json
 import re
 import zipfile
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import NamedTuple
 
 from django.utils.text import slugify
 
+from . import profile_exports, units
 from .domain import all_reasons, verdict_label
 from .models import Prediction
 
@@ -22,6 +24,7 @@ class Download(NamedTuple):
     build: Callable
     content_type: str
     blobs: tuple[str, ...] = ()
+    full: Callable | None = None  # the full-precision build (`?precision=full`), if it differs
 
 
 # OWASP "CSV injection": a cell starting with one of these may run as a spreadsheet formula.
@@ -92,7 +95,8 @@ def _blob(field: str) -> Callable[[Prediction], bytes]:
     return build
 
 
-def values_csv(prediction: Prediction) -> str:
+def values_csv(prediction: Prediction, *, full: bool = False) -> str:
+    """One row: values rounded to what the model can back (units.py) unless `full`."""
     buffer = io.StringIO()
     writer = SafeCsvWriter(buffer)
     fixed = [
@@ -105,8 +109,13 @@ def values_csv(prediction: Prediction) -> str:
         "model_name",
         "model_version",
     ]
-    outputs = prediction.outputs
-    writer.writerow(fixed + [output_header(o) for o in outputs] + trust_header(outputs))
+    outputs = prediction.outputs if full else units.rounded_outputs(prediction.outputs)
+    writer.writerow(
+        fixed
+        + [output_header(o) for o in outputs]
+        + trust_header(outputs)
+        + profile_exports.profile_header()
+    )
     writer.writerow(
         [
             prediction.public_id,
@@ -120,6 +129,7 @@ def values_csv(prediction: Prediction) -> str:
         ]
         + [float(o["value"]) for o in outputs]
         + trust_cells(outputs, outputs, prediction.domain)
+        + profile_exports.profile_cells(prediction.profile, full=full)
     )
     return buffer.getvalue()
 
@@ -142,6 +152,8 @@ def values_dict(prediction: Prediction) -> dict:
         "outputs": [{"uncertainty": None, **o} for o in prediction.outputs],
         # Applicability domain as judged when predicted; null before the check existed.
         "domain": prediction.domain or None,
+        # Exact RDKit profile (predictions/profile.py); alert atoms index canonical_smiles.
+        "profile": prediction.profile or None,
         "created_at": prediction.created_at.isoformat() if prediction.created_at else None,
     }
 
@@ -165,11 +177,14 @@ PICTURES = {
     "molecule.svg": Download(_blob("molecule_svg"), "image/svg+xml", ("molecule_svg",)),
     "plot.png": Download(_blob("plot_png"), "image/png", ("plot_png",)),
     "plot.svg": Download(_blob("plot_svg"), "image/svg+xml", ("plot_svg",)),
+    "alerts.svg": Download(profile_exports.alerts_svg, "image/svg+xml"),
 }
 # Every file a prediction offers, by name (the URL's last part), in the page's order.
 DOWNLOADS = {
     **PICTURES,
-    "values.csv": Download(values_csv, "text/csv; charset=utf-8"),
+    "values.csv": Download(
+        values_csv, "text/csv; charset=utf-8", full=partial(values_csv, full=True)
+    ),
     "values.json": Download(values_json, "application/json"),
     "bundle.zip": Download(bundle_zip, "application/zip", Prediction.BLOB_FIELDS),
 }

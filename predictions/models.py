@@ -77,6 +77,9 @@ class Prediction(models.Model):
     domain = models.JSONField(default=dict, blank=True)
     # domain["verdict"], as a plain column: filtered on any backend without JSON lookups.
     verdict = models.CharField(max_length=5, blank=True, db_index=True)
+    # Exact RDKit profile of the canonical SMILES (predictions.profile): descriptors, rule
+    # violations, structural alerts with atom indices. Computed once, when predicted.
+    profile = models.JSONField(default=dict, blank=True)
 
     molecule_png = models.BinaryField(null=True, blank=True, editable=False)
     molecule_svg = models.TextField(blank=True, editable=False)
@@ -227,6 +230,7 @@ class BatchRow(models.Model):
     outputs = models.JSONField(default=list)
     domain = models.JSONField(default=dict, blank=True, help_text="Copied from the prediction.")
     verdict = models.CharField(max_length=5, blank=True)
+    profile = models.JSONField(default=dict, blank=True, help_text="Copied from the prediction.")
 
     class Meta:
         ordering = ["batch_id", "row_number"]  # by id: no join to Batch

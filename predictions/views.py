@@ -33,7 +33,8 @@ def home(request: HttpRequest) -> HttpResponse:
             except services.PredictionRefused as refusal:
                 form.add_error("smiles", str(refusal))
             else:
-                if result.standardisation_note:
+                # The result page shows the stored note: repeat only a different one (once each).
+                if result.standardisation_note not in ("", result.prediction.standardisation_note):
                     messages.info(request, result.standardisation_note)
                 if result.was_public:  # never say so of a private (batch) molecule
                     messages.info(
@@ -73,7 +74,8 @@ def _download_version(request: HttpRequest, public_id: str, filename: str) -> Pr
 def _etag(request: HttpRequest, public_id: str, filename: str) -> str:
     prediction = _download_version(request, public_id, filename)
     version = f"{prediction.pk}:{prediction.model_hash}:{prediction.updated_at.isoformat()}"
-    return hashlib.sha256(f"{version}:{filename}".encode()).hexdigest()[:32]
+    precision = request.GET.get("precision", "")
+    return hashlib.sha256(f"{version}:{filename}:{precision}".encode()).hexdigest()[:32]
 
 
 def _last_modified(request: HttpRequest, public_id: str, filename: str) -> datetime:
@@ -89,7 +91,10 @@ def download(request: HttpRequest, public_id: str, filename: str) -> HttpRespons
     prediction = selectors.prediction_get(public_id, blobs=download.blobs)
     # Pictures not drawn yet (PNGs, batch predictions) are drawn on first download and kept.
     services.prediction_ensure_blobs(prediction=prediction, fields=download.blobs)
-    response = HttpResponse(download.build(prediction), content_type=download.content_type)
+    full = download.full if request.GET.get("precision") == "full" else None
+    response = HttpResponse(
+        (full or download.build)(prediction), content_type=download.content_type
+    )
     inline = filename in exports.PICTURES and "download" not in request.GET
     response["Content-Disposition"] = content_disposition_header(
         not inline, f"{exports.download_stem(prediction)}-{filename}"

@@ -20,6 +20,7 @@ from predictions import owners, services
 from predictions.batch import services as batch_services
 from predictions.models import Batch, BatchRow, Prediction
 from predictions.tasks import run_batch
+from predictions.units import output_decimals
 
 pytestmark = pytest.mark.django_db
 
@@ -97,7 +98,9 @@ def test_csv_export_matches_stored_predictions_with_ids_and_columns(client, queu
         if record["status"] == "ok":
             stored = Prediction.objects.get(public_id=record["prediction_id"])
             assert record["canonical_smiles"] == stored.canonical_smiles
-            assert [float(record[h]) for h in units] == [o["value"] for o in stored.outputs]
+            assert [float(record[h]) for h in units] == [
+                round(o["value"], output_decimals(o["label"])) for o in stored.outputs
+            ]
         else:
             assert record["error"] and all(record[h] == "" for h in units)
     assert table[2]["smiles"] == "C1CC" and "ring" in table[2]["error"].lower()
@@ -123,11 +126,11 @@ def test_sdf_and_zip_exports_hold_every_row(client, queue, predictor):
     names = bundle.namelist()
     assert names[0] == "results.csv"
     assert bundle.read("results.csv").decode() == _download(client, batch, "results.csv").decode()
-    for prediction in Prediction.objects.all():
-        assert bundle.read(f"molecules/{prediction.public_id}.png").startswith(b"\x89PNG")
-        assert bundle.read(f"plots/{prediction.public_id}.png").startswith(b"\x89PNG")
-        stored = Prediction.objects.get(pk=prediction.pk)  # drawn once, then kept
-        assert bytes(stored.molecule_png) == bundle.read(f"molecules/{prediction.public_id}.png")
+    for row in BatchRow.objects.filter(batch=batch, status="ok"):  # named by compound ID
+        assert bundle.read(f"molecules/{row.input_id}.png").startswith(b"\x89PNG")
+        assert bundle.read(f"plots/{row.input_id}.png").startswith(b"\x89PNG")
+        stored = Prediction.objects.get(pk=row.prediction_id)  # drawn once, then kept
+        assert bytes(stored.molecule_png) == bundle.read(f"molecules/{row.input_id}.png")
 
 
 def test_batch_molecules_are_drawn_on_first_view_and_stay_out_of_the_gallery(

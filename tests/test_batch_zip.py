@@ -77,10 +77,10 @@ def test_zip_is_built_by_the_task_valid_with_every_row(client, queue, predictor)
     ok = BatchRow.objects.filter(batch=batch, status="ok")
     ids = {row.prediction_public_id for row in ok}
     assert len(ids) == 5 and ok.count() == 6  # CCO and OCC are one molecule
-    for public_id in ids:
-        assert bundle.read(f"molecules/{public_id}.png").startswith(b"\x89PNG")
-        assert bundle.read(f"plots/{public_id}.png").startswith(b"\x89PNG")
-    assert len(bundle.namelist()) == 1 + 2 * len(ids)
+    for row in ok:  # each row's pictures, named by its compound ID
+        assert bundle.read(f"molecules/{row.input_id}.png").startswith(b"\x89PNG")
+        assert bundle.read(f"plots/{row.input_id}.png").startswith(b"\x89PNG")
+    assert len(bundle.namelist()) == 1 + 2 * ok.count()
 
     page = client.get(batch.get_absolute_url()).content.decode()
     assert _zip_url(batch) in page and "Prepare results.zip" not in page

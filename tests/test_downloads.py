@@ -95,7 +95,7 @@ def test_head_works_and_other_methods_are_refused(client, aspirin):
 
 
 def test_csv_values_equal_stored(client, aspirin):
-    response = client.get(url(aspirin, "values.csv"))
+    response = client.get(url(aspirin, "values.csv") + "?precision=full")
     assert response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert len(rows) == 1

@@ -18,6 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from chemcore.checkpoint import EnsembleManifest, read_manifest, write_manifest
 from predictions.inference import Predictor, reset_predictor
+from predictions.units import output_decimals
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
 # A plain checkpoint to build from: the shipped one, or its first member if it is an ensemble.
@@ -169,12 +170,15 @@ def test_form_stores_and_shows_uncertainty(client, served_ensemble, disagreeing)
     assert [o["uncertainty"] for o in prediction.outputs] == pytest.approx(expected.uncertainties)
     html = client.get(response["Location"]).content.decode()
     for output in prediction.outputs:
+        d = output_decimals(output["label"])  # the page rounds to what the model's error backs
         assert (
-            f'{output["value"]:.3f} <span class="uncertainty">± {output["uncertainty"]:.3f}' in html
+            f'{output["value"]:.{d}f} <span class="uncertainty">± {output["uncertainty"]:.{d}f}'
+            in html
         )
 
     base = prediction.get_absolute_url()
-    row = next(csv.DictReader(io.StringIO(client.get(base + "values.csv").content.decode())))
+    full = client.get(base + "values.csv?precision=full").content.decode()
+    row = next(csv.DictReader(io.StringIO(full)))
     data = json.loads(client.get(base + "values.json").content)
     for output, exported in zip(prediction.outputs, data["outputs"]):
         header = f"{output['label']} [{output['unit']}]"

@@ -92,6 +92,7 @@ def test_batch_rows_and_exports_carry_verdicts(client, predictor):
     assert "The model cannot read [Fe]" in page
 
     url = reverse("predictions:batch_download", args=[batch.public_id, "results.csv"])
+    url += "?precision=full"
     body = b"".join(client.get(url).streaming_content).decode()
     records = list(csv.DictReader(io.StringIO(body)))
     assert [r["domain_verdict"] for r in records] == ["out of domain", "in domain", ""]

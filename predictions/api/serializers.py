@@ -34,6 +34,44 @@ class OutputsField(serializers.JSONField):
     """The stored list of output dicts, unchanged."""
 
 
+class AlertSchema(serializers.Serializer):
+    """One structural alert from RDKit's FilterCatalog (documentation only)."""
+
+    set = serializers.CharField(help_text="PAINS_A, PAINS_B, PAINS_C, Brenk or NIH.")
+    name = serializers.CharField()
+    atoms = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Matched atoms, indexed in canonical_smiles."
+    )
+
+
+class ProfileSchema(serializers.Serializer):
+    """The exact RDKit profile (documentation only: served as stored; empty if none)."""
+
+    version = serializers.IntegerField(required=False)
+    mw = serializers.FloatField(required=False, help_text="Average molecular weight, g/mol.")
+    exact_mass = serializers.FloatField(required=False, help_text="Monoisotopic mass, Da.")
+    clogp = serializers.FloatField(required=False, help_text="Crippen cLogP.")
+    tpsa = serializers.FloatField(required=False, help_text="Topological polar surface area, Å².")
+    hbd = serializers.IntegerField(required=False, help_text="NH + OH (Lipinski).")
+    hba = serializers.IntegerField(required=False, help_text="N + O (Lipinski).")
+    rotatable_bonds = serializers.IntegerField(required=False)
+    aromatic_rings = serializers.IntegerField(required=False)
+    fraction_sp3 = serializers.FloatField(required=False)
+    qed = serializers.FloatField(required=False)
+    stereocentres = serializers.IntegerField(required=False, help_text="Assigned or not.")
+    unassigned_stereocentres = serializers.IntegerField(required=False)
+    lipinski_violations = serializers.IntegerField(required=False)
+    lipinski_broken = serializers.ListField(child=serializers.CharField(), required=False)
+    veber_violations = serializers.IntegerField(required=False)
+    veber_broken = serializers.ListField(child=serializers.CharField(), required=False)
+    alerts = AlertSchema(many=True, required=False)
+
+
+@extend_schema_field(ProfileSchema)
+class ProfileField(serializers.JSONField):
+    """The stored profile dict, unchanged."""
+
+
 def absolute(request, path: str) -> str:
     return request.build_absolute_uri(path) if request is not None else path
 
@@ -47,6 +85,7 @@ class PredictionSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
     url = serializers.SerializerMethodField(help_text="The result page.")
     outputs = OutputsField()
+    profile = ProfileField(help_text="Exact RDKit profile: computed (RDKit), not predicted.")
     model = serializers.SerializerMethodField()
     published_at = serializers.SerializerMethodField(
         help_text="When it was listed; null for a private (link-only) prediction."
@@ -63,6 +102,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "molecular_weight",
             "title",
             "outputs",
+            "profile",
             "model",
             "public",
             "featured",

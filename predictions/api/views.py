@@ -237,7 +237,14 @@ class BatchDownloadView(APIView):
         operation_id="batch_download",
         summary="results.csv or results.sdf (streamed), or results.zip once the worker built it",
         parameters=[
-            OpenApiParameter("filename", str, OpenApiParameter.PATH, enum=list(downloads.NAMES))
+            OpenApiParameter("filename", str, OpenApiParameter.PATH, enum=list(downloads.NAMES)),
+            OpenApiParameter(
+                "precision",
+                str,
+                OpenApiParameter.QUERY,
+                enum=["full"],
+                description="results.csv: `full` for unrounded values (default: rounded).",
+            ),
         ],
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY),
@@ -252,7 +259,8 @@ class BatchDownloadView(APIView):
         if filename not in downloads.NAMES:
             raise Http404("No such download.")
         batch = _own_batch(request, public_id)
-        response = downloads.download_response(batch, filename)
+        full = request.query_params.get("precision") == "full"
+        response = downloads.download_response(batch, filename, full=full)
         if response is None:
             raise NotReady(
                 f"results.zip is not built yet: POST /api/v1/batches/{batch.public_id}/zip, "

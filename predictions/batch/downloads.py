@@ -23,8 +23,13 @@ def attachment_name(batch: Batch, filename: str) -> str:
     return f"{stem}-{batch.public_id}-{filename}"
 
 
-def download_response(batch: Batch, filename: str) -> HttpResponseBase | None:
-    """The file named `filename` (one of NAMES); None while the ZIP is not built."""
+def download_response(
+    batch: Batch, filename: str, *, full: bool = False
+) -> HttpResponseBase | None:
+    """The file named `filename` (one of NAMES); None while the ZIP is not built.
+
+    `full`: the full-precision variant where there is one (results.csv; `?precision=full`).
+    """
     if filename == archive.ZIP_NAME:
         path = archive.zip_file(batch=batch)
         if path is None:
@@ -36,7 +41,8 @@ def download_response(batch: Batch, filename: str) -> HttpResponseBase | None:
             content_type="application/zip",
         )
     download = exports.DOWNLOADS[filename]
-    response = StreamingHttpResponse(download.build(batch), content_type=download.content_type)
+    build = (full and download.full) or download.build
+    response = StreamingHttpResponse(build(batch), content_type=download.content_type)
     response["Content-Disposition"] = content_disposition_header(
         True, attachment_name(batch, filename)
     )

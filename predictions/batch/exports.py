@@ -11,13 +11,14 @@ import io
 import itertools
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import BinaryIO
 
 from django.db import reset_queries
 from rdkit import Chem
 from rdkit.Chem import rdDepictor
 
-from predictions import rendering
+from predictions import profile_exports, rendering, units
 from predictions import services as core
 from predictions.exports import (
     Download,
@@ -27,6 +28,8 @@ from predictions.exports import (
     trust_header,
 )
 from predictions.models import Batch, BatchRow, Prediction
+
+from .picture_names import PictureNames
 
 PAGE = 1000
 
@@ -55,41 +58,45 @@ def csv_header(batch: Batch) -> list[str]:
         "canonical_smiles",
         *[output_header(o) for o in batch.output_specs],
         *trust_header(batch.output_specs),
+        *profile_exports.profile_header(),
         "status",
         "error",
         "prediction_id",
     ]
 
 
-def _values(batch: Batch, row: BatchRow) -> list[float | str]:
+def _values(batch: Batch, outputs: list[dict]) -> list[float | str]:
     """The row's predicted values as floats (numbers stay numbers in every export)."""
-    by_label = {o["label"]: o["value"] for o in row.outputs}
+    by_label = {o["label"]: o["value"] for o in outputs}
     values = [by_label.get(o["label"]) for o in batch.output_specs]
     return [float(v) if v is not None else "" for v in values]
 
 
-def csv_record(batch: Batch, row: BatchRow) -> list:
+def csv_record(batch: Batch, row: BatchRow, *, full: bool = False) -> list:
+    """One CSV row; values rounded to what the model can back (units.py) unless `full`."""
     extra = [row.extra.get(column, "") for column in batch.columns]
+    outputs = row.outputs if full else units.rounded_outputs(row.outputs)
     return [
         row.row_number,
         row.input_id,
         *extra,
         row.input_smiles,
         row.canonical_smiles,
-        *_values(batch, row),
-        *trust_cells(batch.output_specs, row.outputs, row.domain),
+        *_values(batch, outputs),
+        *trust_cells(batch.output_specs, outputs, row.domain),
+        *profile_exports.profile_cells(row.profile, full=full),
         row.status,
         row.error,
         row.prediction_public_id,  # the prediction's link id, never the database key
     ]
 
 
-def _csv_lines(batch: Batch, rows: Iterable[BatchRow]) -> Iterator[str]:
+def _csv_lines(batch: Batch, rows: Iterable[BatchRow], full: bool = False) -> Iterator[str]:
     buffer = io.StringIO()
     writer = SafeCsvWriter(buffer)  # IDs, carried cells, headers and inputs are user text
     writer.writerow(csv_header(batch))
     for count, row in enumerate(rows, 1):
-        writer.writerow(csv_record(batch, row))
+        writer.writerow(csv_record(batch, row, full=full))
         if count % 200 == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -97,8 +104,8 @@ def _csv_lines(batch: Batch, rows: Iterable[BatchRow]) -> Iterator[str]:
     yield buffer.getvalue()
 
 
-def stream_csv(batch: Batch) -> Iterator[str]:
-    return _csv_lines(batch, iter_batch_rows(batch))
+def stream_csv(batch: Batch, *, full: bool = False) -> Iterator[str]:
+    return _csv_lines(batch, iter_batch_rows(batch), full)
 
 
 def sd_line(value) -> str:
@@ -122,10 +129,14 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
         "canonical_smiles": row.canonical_smiles,
     }
     fields.update(
-        zip([output_header(o) for o in batch.output_specs], _values(batch, row), strict=True)
+        zip(
+            [output_header(o) for o in batch.output_specs], _values(batch, row.outputs), strict=True
+        )
     )
     trust = trust_cells(batch.output_specs, row.outputs, row.domain)
     fields.update(zip(trust_header(batch.output_specs), trust, strict=True))
+    profile = profile_exports.profile_cells(row.profile, full=True)
+    fields.update(zip(profile_exports.profile_header(), profile, strict=True))
     fields.update(status=row.status, error=row.error)
     body = "".join(f">  <{sd_line(name)}>\n{sd_line(value)}\n\n" for name, value in fields.items())
     return f"{block}{body}$$$$\n"
@@ -151,27 +162,32 @@ def _pictures(ids: list) -> Iterator[Prediction]:
 
 
 def write_zip(batch: Batch, target: BinaryIO, progress: Callable[[int], None]) -> None:
-    """results.csv, then molecules/<prediction_id>.png and plots/<prediction_id>.png (link ids).
+    """results.csv, then molecules/<name>.png and plots/<name>.png for each predicted row, named
+    by the row's compound ID (picture_names.py: safe, unique; `row-<n>` without one).
 
     Draws every picture not drawn yet (~80 ms a molecule): only the worker calls this
     (predictions/batch/archive.py). `progress(rows)` is told how many rows are packed.
     """
+    names = PictureNames()
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:
         with bundle.open("results.csv", "w") as member:
             for text in stream_csv(batch):
                 member.write(text.encode("utf-8"))
-        seen: set = set()
-        pending: list = []
+        pending: list[BatchRow] = []
         for count, row in enumerate(itertools.chain(iter_batch_rows(batch), [None]), 1):
-            if row is not None and row.prediction_id and row.prediction_id not in seen:
-                seen.add(row.prediction_id)
-                pending.append(row.prediction_id)
+            if row is not None and row.prediction_id:
+                pending.append(row)
             if pending and (row is None or len(pending) >= 100):
                 reset_queries()
-                for prediction in _pictures(pending):
+                drawn = {p.pk: p for p in _pictures(list({r.prediction_id for r in pending}))}
+                for done in pending:
+                    prediction = drawn.get(done.prediction_id)
+                    if prediction is None:  # deleted meanwhile
+                        continue
+                    stem = names.stem(input_id=done.input_id, row_number=done.row_number)
                     for folder, field in (("molecules", "molecule_png"), ("plots", "plot_png")):
                         bundle.writestr(
-                            f"{folder}/{prediction.public_id}.png",
+                            f"{folder}/{stem}.png",
                             bytes(getattr(prediction, field)),
                             compress_type=zipfile.ZIP_STORED,
                         )
@@ -203,7 +219,9 @@ def histograms_svg(batch: Batch) -> Iterator[str]:
 
 
 DOWNLOADS = {
-    "results.csv": Download(stream_csv, "text/csv; charset=utf-8"),
+    "results.csv": Download(
+        stream_csv, "text/csv; charset=utf-8", full=partial(stream_csv, full=True)
+    ),
     "results.sdf": Download(stream_sdf, "chemical/x-mdl-sdfile; charset=utf-8"),
     "histograms.png": Download(histograms_png, "image/png"),
     "histograms.svg": Download(histograms_svg, "image/svg+xml"),

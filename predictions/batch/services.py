@@ -174,7 +174,7 @@ def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
     found = Prediction.objects.filter(
         model_hash=predictor.weights_hash, canonical_smiles__in=smiles
     )
-    fields = ("pk", "public_id", "canonical_smiles", "outputs", "domain", "verdict")
+    fields = ("pk", "public_id", "canonical_smiles", "outputs", "domain", "verdict", "profile")
     return {p.canonical_smiles: p for p in found.only(*fields)}
 
 
@@ -219,6 +219,7 @@ def process_chunk(
                 outputs=prediction.outputs if prediction else [],
                 domain=prediction.domain if prediction else {},
                 verdict=prediction.verdict if prediction else "",
+                profile=prediction.profile if prediction else {},
             )
         )
     # A worker killed after writing some of this chunk left rows behind: replace them.

@@ -45,3 +45,25 @@ def test_water_is_flagged_and_iron_refused(live_server, page, guard, axe_check):
     guard.allow("status of 400")  # the form answers 400 on purpose
     expect(page.locator("#id_smiles_error")).to_contain_text("The model cannot read [Fe]")
     axe_check(page, "home-unreadable-atoms")
+
+
+def test_result_page_shows_the_rdkit_profile_alerts_and_solubility_units(
+    live_server, page, guard, axe_check, screenshot
+):
+    page.goto(live_server.url + "/")
+    _smiles_field(page).fill("O=C1NC(=S)SC1=Cc1ccccc1")  # a PAINS (ene_rhod_A) compound
+    page.get_by_role("button", name="Predict").click()
+    expect(page).to_have_url(DETAIL_URL)
+    panel = page.get_by_role("region", name="RDKit profile")
+    expect(
+        panel.get_by_role("table", name="RDKit profile: computed (RDKit), exact")
+    ).to_be_visible()
+    expect(panel.get_by_role("rowheader", name="ene_rhod_A(235)")).to_be_visible()
+    _expect_images_loaded(page, ".profile img", 1)  # the alert atoms, highlighted
+    solubility = page.get_by_role("region", name="Solubility in other units")
+    expect(solubility).to_contain_text("µM")
+    expect(solubility).to_contain_text("µg/mL")
+    solubility.get_by_text("How the bands are defined").click()
+    expect(solubility.get_by_role("table", name="logS classes")).to_be_visible()
+    axe_check(page, "result-profile")
+    screenshot(page, "result-profile")

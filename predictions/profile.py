@@ -1,0 +1,154 @@
+"""The exact RDKit profile a chemist reads beside a prediction, computed once and stored.
+
+Everything here is "computed (RDKit), exact": descriptors of the standardised molecule, not
+model estimates. It is computed from the canonical SMILES (`profile_for_smiles`), so the
+atom indices of structural alerts refer to the atoms of `canonical_smiles` in order, and
+anyone can recompute it from the stored SMILES.
+
+Rules stated on the page and in exports:
+- Lipinski's rule of five (Lipinski et al., Adv. Drug Deliv. Rev. 23, 3 (1997)): MW ≤ 500,
+  cLogP ≤ 5, H-bond donors ≤ 5 (NH + OH), acceptors ≤ 10 (N + O); poor oral absorption is
+  more likely when two or more are broken. HBD/HBA are counted as Lipinski counted them
+  (RDKit's `CalcNumLipinskiHBD`/`HBA`).
+- Veber's rules (Veber et al., J. Med. Chem. 45, 2615 (2002)): ≤ 10 rotatable bonds and
+  TPSA ≤ 140 Å².
+Structural alerts come from RDKit's own FilterCatalog (PAINS A/B/C, Brenk, NIH), built once
+per process; each alert carries the atoms of its (first) match.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import NamedTuple
+
+from rdkit import Chem
+from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
+from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
+
+PROFILE_VERSION = 1
+LABEL = "computed (RDKit), exact"
+ALERT_SETS = ("PAINS_A", "PAINS_B", "PAINS_C", "BRENK", "NIH")
+
+
+class Rule(NamedTuple):
+    key: str
+    limit: float
+    text: str
+
+
+LIPINSKI = (
+    Rule("mw", 500, "MW ≤ 500 g/mol"),
+    Rule("clogp", 5, "cLogP ≤ 5"),
+    Rule("hbd", 5, "H-bond donors ≤ 5"),
+    Rule("hba", 10, "H-bond acceptors ≤ 10"),
+)
+VEBER = (
+    Rule("rotatable_bonds", 10, "rotatable bonds ≤ 10"),
+    Rule("tpsa", 140, "TPSA ≤ 140 Å²"),
+)
+
+
+class Field(NamedTuple):
+    """One stored profile value: its key, what the page and CSV headers call it, unit, decimals."""
+
+    key: str
+    label: str
+    unit: str
+    decimals: int
+
+
+FIELDS = (
+    Field("mw", "Molecular weight", "g/mol", 2),
+    Field("exact_mass", "Exact mass (monoisotopic)", "Da", 4),
+    Field("clogp", "cLogP (Crippen)", "", 2),
+    Field("tpsa", "TPSA", "Å²", 1),
+    Field("hbd", "H-bond donors (NH + OH)", "", 0),
+    Field("hba", "H-bond acceptors (N + O)", "", 0),
+    Field("rotatable_bonds", "Rotatable bonds", "", 0),
+    Field("aromatic_rings", "Aromatic rings", "", 0),
+    Field("fraction_sp3", "Fraction sp3 carbons", "", 2),
+    Field("qed", "QED (drug-likeness, 0–1)", "", 2),
+    Field("stereocentres", "Stereocentres", "", 0),
+    Field("unassigned_stereocentres", "Unassigned stereocentres", "", 0),
+    Field("lipinski_violations", "Lipinski violations", "", 0),
+    Field("veber_violations", "Veber violations", "", 0),
+)
+
+_catalog: FilterCatalog | None = None
+_catalog_lock = threading.Lock()
+
+
+def filter_catalog() -> FilterCatalog:
+    """PAINS A/B/C, Brenk and NIH in one catalog, built on first use, once per process."""
+    global _catalog
+    if _catalog is None:
+        with _catalog_lock:
+            if _catalog is None:
+                params = FilterCatalogParams()
+                for name in ALERT_SETS:
+                    params.AddCatalog(getattr(FilterCatalogParams.FilterCatalogs, name))
+                _catalog = FilterCatalog(params)
+    return _catalog
+
+
+def structural_alerts(mol: Chem.Mol) -> list[dict]:
+    """[{"set": "PAINS_A", "name": "ene_rhod_A(235)", "atoms": [mol atom indices]}, ...]."""
+    found = []
+    for entry in filter_catalog().GetMatches(mol):
+        atoms = sorted(
+            {pair.target for match in entry.GetFilterMatches(mol) for pair in match.atomPairs}
+        )
+        name = entry.GetDescription()
+        found.append({"set": entry.GetProp("FilterSet"), "name": name, "atoms": atoms})
+    return found
+
+
+def _broken(values: dict, rules: tuple[Rule, ...]) -> list[str]:
+    return [rule.key for rule in rules if values[rule.key] > rule.limit]
+
+
+def compute_profile(mol: Chem.Mol) -> dict:
+    """The stored profile of `mol` (JSON-ready: plain floats, ints, strings and lists)."""
+    centres = Chem.FindMolChiralCenters(mol, includeUnassigned=True, useLegacyImplementation=False)
+    values = {
+        "mw": Descriptors.MolWt(mol),
+        "exact_mass": Descriptors.ExactMolWt(mol),
+        "clogp": Crippen.MolLogP(mol),
+        "tpsa": rdMolDescriptors.CalcTPSA(mol),
+        "hbd": rdMolDescriptors.CalcNumLipinskiHBD(mol),
+        "hba": rdMolDescriptors.CalcNumLipinskiHBA(mol),
+        "rotatable_bonds": rdMolDescriptors.CalcNumRotatableBonds(mol),
+        "aromatic_rings": rdMolDescriptors.CalcNumAromaticRings(mol),
+        "fraction_sp3": rdMolDescriptors.CalcFractionCSP3(mol),
+        "qed": QED.qed(mol),
+        "stereocentres": len(centres),
+        "unassigned_stereocentres": sum(1 for _, label in centres if label == "?"),
+    }
+    lipinski, veber = _broken(values, LIPINSKI), _broken(values, VEBER)
+    return {
+        "version": PROFILE_VERSION,
+        **values,
+        "lipinski_violations": len(lipinski),
+        "lipinski_broken": lipinski,
+        "veber_violations": len(veber),
+        "veber_broken": veber,
+        "alerts": structural_alerts(mol),
+    }
+
+
+def profile_for_smiles(smiles: str) -> dict:
+    """The profile of a stored canonical SMILES ({} if RDKit cannot read it)."""
+    mol = Chem.MolFromSmiles(smiles) if smiles else None
+    return compute_profile(mol) if mol is not None else {}
+
+
+def alert_atoms(profile: dict | None) -> list[int]:
+    """Every atom any alert matched, sorted (what the highlighted drawing marks)."""
+    return sorted(
+        {atom for alert in (profile or {}).get("alerts") or [] for atom in alert["atoms"]}
+    )
+
+
+def rule_texts(rules: tuple[Rule, ...], broken: list[str] | None = None) -> list[str]:
+    """The rules as sentences; only those named in `broken` when it is given."""
+    return [rule.text for rule in rules if broken is None or rule.key in broken]

@@ -1,0 +1,79 @@
+"""Readable numbers on the pages: decimals the model can back, solubility units, RDKit profile."""
+
+from __future__ import annotations
+
+from django import template
+
+from predictions import profile, units
+
+register = template.Library()
+
+
+@register.filter
+def output_value(value: float | None, label: str) -> str:
+    """A predicted value (or its uncertainty) to the decimals its output's test RMSE supports."""
+    if value is None:
+        return ""
+    return f"{float(value):.{units.output_decimals(label)}f}"
+
+
+@register.filter
+def alert_count(stored: dict | None) -> int:
+    return len((stored or {}).get("alerts") or [])
+
+
+@register.inclusion_tag("predictions/_solubility.html")
+def solubility_panel(prediction) -> dict:
+    """logS outputs in µM and µg/mL with their bands, and the bands' thresholds."""
+    rows = []
+    for output in prediction.outputs:
+        if units.is_logs(output):
+            found = units.solubility(output["value"], prediction.molecular_weight)
+            rows.append(
+                {
+                    "output": output,
+                    "solubility": found,
+                    "micromolar": units.significant(found.micromolar),
+                    "micrograms_per_ml": (
+                        units.significant(found.micrograms_per_ml)
+                        if found.micrograms_per_ml is not None
+                        else ""
+                    ),
+                }
+            )
+    return {
+        "prediction": prediction,
+        "rows": rows,
+        "logs_classes": units.band_table(units.LOGS_CLASSES, "log(mol/L)"),
+        "usp_terms": units.band_table(units.USP_TERMS_MG_PER_ML, "mg/mL"),
+    }
+
+
+def _text(value, decimals: int) -> str:
+    return "—" if value is None else f"{value:,.{decimals}f}"
+
+
+@register.inclusion_tag("predictions/_profile.html")
+def profile_panel(prediction) -> dict:
+    """The stored RDKit profile as table rows, the rules it was checked against, its alerts."""
+    stored = prediction.profile or {}
+    rows = [
+        {
+            "label": field.label,
+            "value": _text(stored.get(field.key), field.decimals),
+            "unit": field.unit,
+        }
+        for field in profile.FIELDS
+        if field.key not in ("lipinski_violations", "veber_violations")
+    ]
+    return {
+        "prediction": prediction,
+        "stored": stored,
+        "label": profile.LABEL,
+        "rows": rows,
+        "lipinski": profile.rule_texts(profile.LIPINSKI),
+        "lipinski_broken": profile.rule_texts(profile.LIPINSKI, stored.get("lipinski_broken", [])),
+        "veber": profile.rule_texts(profile.VEBER),
+        "veber_broken": profile.rule_texts(profile.VEBER, stored.get("veber_broken", [])),
+        "alerts": stored.get("alerts") or [],
+    }
