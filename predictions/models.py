@@ -77,6 +77,11 @@ class Prediction(models.Model):
     domain = models.JSONField(default=dict, blank=True)
     # domain["verdict"], as a plain column: filtered on any backend without JSON lookups.
     verdict = models.CharField(max_length=5, blank=True, db_index=True)
+    # Structure search (predictions/search.py): Morgan r=2 2,048-bit and pattern fingerprints
+    # as packed bytes, and the Morgan popcount for the similarity bound; computed when stored.
+    morgan_fp = models.BinaryField(null=True, blank=True, editable=False)
+    morgan_bits = models.PositiveSmallIntegerField(null=True, blank=True, db_index=True)
+    pattern_fp = models.BinaryField(null=True, blank=True, editable=False)
 
     molecule_png = models.BinaryField(null=True, blank=True, editable=False)
     molecule_svg = models.TextField(blank=True, editable=False)
@@ -227,6 +232,10 @@ class BatchRow(models.Model):
     outputs = models.JSONField(default=list)
     domain = models.JSONField(default=dict, blank=True, help_text="Copied from the prediction.")
     verdict = models.CharField(max_length=5, blank=True)
+    # Copied from the prediction: a batch's results are searched without a join.
+    morgan_fp = models.BinaryField(null=True, blank=True, editable=False)
+    morgan_bits = models.PositiveSmallIntegerField(null=True, blank=True)
+    pattern_fp = models.BinaryField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["batch_id", "row_number"]  # by id: no join to Batch
@@ -236,6 +245,7 @@ class BatchRow(models.Model):
         indexes = [
             models.Index(fields=["batch", "status", "row_number"], name="batchrow_status"),
             models.Index(fields=["batch", "verdict", "row_number"], name="batchrow_verdict"),
+            models.Index(fields=["batch", "morgan_bits"], name="batchrow_bits"),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from . import chemistry, domain, rendering
+from . import chemistry, domain, rendering, search
 from .inference import ModelOutput, Predictor, get_predictor
 from .models import BatchRow, Prediction, Source
 
@@ -229,6 +229,7 @@ def build_prediction(
         outputs=outputs_for(predictor, result),
         domain=judged,
         verdict=judged["verdict"],
+        **search.fingerprint_fields(parsed.mol),
         **fields,
     )
     if draw:

@@ -13,7 +13,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_http_methods, require_safe
 
-from . import exports, selectors, services
+from . import exports, search, selectors, services
 from .forms import GalleryForm, PredictForm
 from .models import Prediction, Source
 
@@ -102,13 +102,29 @@ def download(request: HttpRequest, public_id: str, filename: str) -> HttpRespons
 @require_safe
 def gallery(request: HttpRequest) -> HttpResponse:
     terms = GalleryForm(request.GET).cleaned_or_defaults()
-    predictions = selectors.gallery_list(
-        query=terms["q"], featured_only=terms["featured"], verdict=terms["verdict"]
-    )
-    page = Paginator(predictions, terms["page_size"]).get_page(request.GET.get("page"))
+    search_error = note = ""
+    try:
+        page, note = selectors.gallery_page(
+            query=terms["q"],
+            mode=terms["mode"],
+            threshold=terms["similarity"],
+            featured_only=terms["featured"],
+            verdict=terms["verdict"],
+            per_page=terms["page_size"],
+            number=request.GET.get("page"),
+        )
+    except search.SearchError as error:  # a bad SMARTS: say why, show nothing
+        search_error = str(error)
+        page = Paginator([], terms["page_size"]).get_page(1)
     # The form shows the search as applied: a bad value shows as the default used instead.
-    context = {"form": GalleryForm(initial=terms), "page": page, "terms": terms}
-    return render(request, "predictions/gallery.html", context)
+    context = {
+        "form": GalleryForm(initial=terms),
+        "page": page,
+        "terms": terms,
+        "search_error": search_error,
+        "search_note": note,
+    }
+    return render(request, "predictions/gallery.html", context, status=400 if search_error else 200)
 
 
 @require_safe

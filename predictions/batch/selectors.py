@@ -6,6 +6,8 @@ keys (predictions/owners.py): another visitor's batch is a 404, never a 403.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
@@ -13,10 +15,12 @@ from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from predictions import workers
+from predictions import search, workers
 from predictions.models import Batch, BatchRow
 
 ROWS_PER_PAGE = 50
+# What a plain search of a batch's results looks in (besides the exact structure).
+BATCH_TEXT_FIELDS = ("input_id", "input_smiles", "canonical_smiles")
 
 
 def batch_get(*, public_id: str, owners: list[str]) -> Batch:
@@ -73,13 +77,37 @@ def _sorted_row_numbers(rows: QuerySet[BatchRow], sort: str) -> list[int]:
 
 
 def batch_rows_page(
-    *, batch: Batch, errors_only: bool = False, verdict: str = "", sort: str = "", number=None
+    *,
+    batch: Batch,
+    errors_only: bool = False,
+    verdict: str = "",
+    sort: str = "",
+    number=None,
+    query: str = "",
+    mode: str = "",
+    threshold: float = 0.5,
 ) -> Page:
+    """A page of the batch's rows. A substructure or similarity search (predictions.search;
+    raises its SearchError) orders rows itself: input order, or most similar first."""
     rows = batch_rows(batch=batch, errors_only=errors_only, verdict=verdict)
+    if query and mode in search.STRUCTURE_MODES:
+        page, _ = search.search_page(
+            rows,
+            query=query,
+            mode=mode,
+            threshold=threshold,
+            text_fields=BATCH_TEXT_FIELDS,
+            per_page=ROWS_PER_PAGE,
+            number=number,
+        )
+        return page
+    if query:
+        rows = rows.filter(search.text_or_exact(query, BATCH_TEXT_FIELDS))
     if not sort:
         return Paginator(rows, ROWS_PER_PAGE).get_page(number)
     cache_key = (
-        f"batch-rows:{batch.public_id}:{batch.rows_processed}:{errors_only}:{verdict}:{sort}"
+        f"batch-rows:{batch.public_id}:{batch.rows_processed}:{errors_only}:{verdict}:{sort}:"
+        f"{hashlib.sha256(query.encode()).hexdigest()[:16]}"
     )
     order = cache.get(cache_key)
     if order is None:

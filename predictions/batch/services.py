@@ -33,6 +33,8 @@ from predictions.models import Batch, BatchRow, Prediction, Source
 from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows, too_large_message
 
 log = logging.getLogger(__name__)
+# Copied from each row's prediction, so a batch's results are searched without a join.
+SEARCH_FIELDS = ("morgan_fp", "morgan_bits", "pattern_fp")
 
 
 def _upload_dir() -> Path:
@@ -174,7 +176,7 @@ def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
     found = Prediction.objects.filter(
         model_hash=predictor.weights_hash, canonical_smiles__in=smiles
     )
-    fields = ("pk", "public_id", "canonical_smiles", "outputs", "domain", "verdict")
+    fields = ("pk", "public_id", "canonical_smiles", "outputs", "domain", "verdict", *SEARCH_FIELDS)
     return {p.canonical_smiles: p for p in found.only(*fields)}
 
 
@@ -219,6 +221,10 @@ def process_chunk(
                 outputs=prediction.outputs if prediction else [],
                 domain=prediction.domain if prediction else {},
                 verdict=prediction.verdict if prediction else "",
+                **{
+                    name: getattr(prediction, name) if prediction else None
+                    for name in SEARCH_FIELDS
+                },
             )
         )
     # A worker killed after writing some of this chunk left rows behind: replace them.
