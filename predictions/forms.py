@@ -17,11 +17,14 @@ class PredictForm(SiteForm):
         label="SMILES",
         strip=True,
         # Written here; Django ties it to the field (aria-describedby, as for the errors).
-        help_text="One molecule, for example <code>c1ccccc1O</code> (phenol). "
+        help_text="One molecule, for example <code>c1ccccc1O</code> (phenol); or paste a list, "
+        "one SMILES a line, optionally followed by a name, to start a batch. "
         "Salts and charges are standardised.",
         error_messages={"required": "Please enter a SMILES string."},
-        widget=forms.TextInput(
+        # A textarea, so a pasted column keeps its lines; Enter still submits (editor.js).
+        widget=forms.Textarea(
             attrs={
+                "rows": 1,
                 "placeholder": "e.g. CC(=O)Oc1ccccc1C(=O)O",
                 "autocomplete": "off",
                 "autocapitalize": "off",
