@@ -154,6 +154,9 @@ class Batch(models.Model):
         CANCELLED = "cancelled", "Cancelled"
         FAILED = "failed", "Failed"
 
+    class Stage(models.TextChoices):
+        LOADING = "loading", "Loading the model"
+
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     FINISHED = (Status.DONE, Status.CANCELLED, Status.FAILED)
 
@@ -180,6 +183,11 @@ class Batch(models.Model):
     predicted_count = models.PositiveIntegerField(default=0, help_text="New molecules predicted.")
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # What the page says while it waits: "loading" while a worker loads the model for it.
+    stage = models.CharField(max_length=10, blank=True, choices=Stage.choices, editable=False)
+    # Rows handled so far, for the page only: moves after every forward pass inside a chunk,
+    # where `rows_processed` (the resume cursor) moves only when a chunk is stored.
+    progress_rows = models.PositiveIntegerField(default=0, editable=False)
     error = models.TextField(blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, editable=False)
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
@@ -207,6 +215,15 @@ class Batch(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.rows_processed / self.total_rows) if self.total_rows else 100
+
+    @property
+    def rows_shown(self) -> int:
+        """Rows to show as done: stored, or predicted in the chunk under way."""
+        return min(max(self.rows_processed, self.progress_rows), self.total_rows)
+
+    @property
+    def percent_shown(self) -> int:
+        return int(100 * self.rows_shown / self.total_rows) if self.total_rows else 100
 
 
 class BatchRow(models.Model):

@@ -65,6 +65,11 @@ def get_domain(predictor: Predictor) -> domain.Domain:
     return found
 
 
+def warm_up() -> None:
+    """Load the model and its domain rules now (worker and web start), not on first use."""
+    get_domain(get_predictor())
+
+
 def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
     """Judge stored predictions of the loaded model that have no verdict yet (all if `redo`),
     from their stored values and uncertainties (no inference), and copy the verdict to their

@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from predictions import services as core
 from predictions import workers
-from predictions.inference import Predictor, get_predictor
+from predictions.inference import Predictor, get_predictor, predictor_loaded
 from predictions.models import Batch, BatchRow, Prediction, Source
 
 from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows, too_large_message
@@ -181,9 +181,13 @@ def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
 
 
 def process_chunk(
-    *, batch: Batch, rows: list[InputRow], predictor: Predictor
+    *, batch: Batch, rows: list[InputRow], predictor: Predictor, progress=None
 ) -> tuple[int, int, int]:
-    """Predict and store one chunk of rows; returns (done, failed, newly predicted)."""
+    """Predict and store one chunk of rows; returns (done, failed, newly predicted).
+
+    `progress(rows)`, if given, hears after each forward pass about how many of the chunk's
+    rows are as good as done (in proportion to the new molecules predicted).
+    """
     parsed, errors, canonical = {}, {}, {}
     for row in rows:
         if row.error or not row.smiles:
@@ -199,8 +203,13 @@ def process_chunk(
     stored = _existing(predictor, list(parsed))
     new = {smiles: p for smiles, p in parsed.items() if smiles not in stored}
     if new:
+
+        def predicted(count: int) -> None:
+            if progress is not None:
+                progress(len(rows) * count // len(new))
+
         results = predictor.predict_with_uncertainty(
-            list(new), batch_size=settings.BATCH_INFERENCE_SIZE
+            list(new), batch_size=settings.BATCH_INFERENCE_SIZE, progress=predicted
         )
         stored.update(_store_new(predictor, new, results))
     records = []
@@ -284,19 +293,31 @@ def _run(batch_pk) -> Batch.Status:
     batch = Batch.objects.get(pk=batch_pk)
     if batch.started_at is None:
         Batch.objects.filter(pk=batch_pk).update(started_at=timezone.now())
+    mine = Batch.objects.filter(pk=batch_pk, lease_owner=owner)
+    if not predictor_loaded():  # seconds: let the page say so
+        mine.update(stage=Batch.Stage.LOADING)
+    core.warm_up()  # the model and the domain's training fingerprints, once per process
     predictor = get_predictor()
+    mine.update(stage="")
+
+    def progress(rows_done: int) -> None:  # the page's count, inside a chunk
+        mine.update(progress_rows=batch.rows_processed + rows_done)
+
     try:
         for rows in _chunks(batch, settings.BATCH_CHUNK_ROWS):
             reset_queries()  # DEBUG keeps every query (with its data) per connection
-            done, failed, new = process_chunk(batch=batch, rows=rows, predictor=predictor)
+            done, failed, new = process_chunk(
+                batch=batch, rows=rows, predictor=predictor, progress=progress
+            )
             _release_memory()
             batch.rows_processed = rows[-1].row_number
             batch.done_count += done
             batch.failed_count += failed
             batch.predicted_count += new
             # The chunk is stored: move the cursor even if the batch was cancelled meanwhile.
-            moved = Batch.objects.filter(pk=batch_pk, lease_owner=owner).update(
+            moved = mine.update(
                 rows_processed=batch.rows_processed,
+                progress_rows=batch.rows_processed,
                 done_count=batch.done_count,
                 failed_count=batch.failed_count,
                 predicted_count=batch.predicted_count,

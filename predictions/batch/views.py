@@ -99,16 +99,27 @@ def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         **_rows_context(request, batch),
         "downloads": list(exports.DOWNLOADS),
         "zip": archive.zip_state(batch=batch),
-        "bad_rows": selectors.batch_rows(batch=batch, errors_only=True)[:100],
-        "verdict_counts": selectors.batch_verdict_counts(batch=batch),
+        **_outcome_context(batch),
     }
     return render(request, "batches/detail.html", context)
 
 
+def _outcome_context(batch) -> dict:
+    """The bad rows and the summary panel (batches/_outcome.html)."""
+    return {
+        "bad_rows": selectors.batch_rows(batch=batch, errors_only=True)[:100],
+        "verdict_counts": selectors.batch_verdict_counts(batch=batch),
+    }
+
+
 @require_safe
 def batch_progress(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The progress bar; its last update also swaps in the bad rows and the summary."""
     batch = _own_batch(request, public_id)
-    response = render(request, "batches/_progress.html", selectors.batch_progress(batch=batch))
+    context = selectors.batch_progress(batch=batch)
+    if batch.is_finished:
+        context |= {"outcome_oob": True, **_outcome_context(batch)}
+    response = render(request, "batches/_progress.html", context)
     return _until_finished(request, batch, response)
 
 

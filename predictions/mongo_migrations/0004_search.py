@@ -57,5 +57,20 @@ class Migration(migrations.Migration):
             model_name="batchrow",
             index=models.Index(fields=["batch", "morgan_bits"], name="batchrow_bits"),
         ),
+        migrations.AddField(
+            model_name="batch",
+            name="progress_rows",
+            field=models.PositiveIntegerField(default=0, editable=False),
+        ),
+        migrations.AddField(
+            model_name="batch",
+            name="stage",
+            field=models.CharField(
+                blank=True,
+                choices=[("loading", "Loading the model")],
+                editable=False,
+                max_length=10,
+            ),
+        ),
         migrations.RunPython(backfill_fingerprints, migrations.RunPython.noop),
     ]
