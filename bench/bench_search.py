@@ -1,6 +1,7 @@
 """Structure search times over 10,000 and 100,000 stored molecules (predictions.search).
 
     python bench/bench_search.py 10000 100000     # each size in a fresh process
+    python bench/bench_search.py 10000 --pictures  # rows carrying a form's two SVGs too
 
 Each size runs in its own process against a throwaway SQLite database. Molecules come from
 the MOSES sample (~/.cache/smiles-site-data/moses-200000-seed0.smi, else RDKit-made
@@ -61,7 +62,21 @@ def timed(call, runs: int = 5) -> float:
     return statistics.median(times) * 1000
 
 
-def run_one(size: int) -> dict:
+def pictures() -> dict:
+    """Picture fields as a form prediction stores them (drawn once, the same for every row)."""
+    from rdkit import Chem
+
+    from predictions import rendering
+
+    aspirin = Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O")
+    plot = rendering.PlotOutput(label="logS", value=-2.0, unit="log mol/L")
+    return {
+        "molecule_svg": rendering.molecule_svg(aspirin),
+        "plot_svg": rendering.prediction_plot_svg([plot], kind="regression"),
+    }
+
+
+def run_one(size: int, with_pictures: bool) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-search-"))
     os.environ.update(
         SMILES_VAR_DIR=str(tmp),
@@ -89,6 +104,7 @@ def run_one(size: int) -> dict:
     call_command("migrate", verbosity=0)
     start = time.perf_counter()
     now, records, seen = timezone.now(), [], set()
+    blobs = pictures() if with_pictures else {}
     for smiles in molecules(size):
         mol = Chem.MolFromSmiles(smiles)
         canonical = Chem.MolToSmiles(mol) if mol is not None else None
@@ -104,11 +120,16 @@ def run_one(size: int) -> dict:
                 public=True,
                 published_at=now,
                 **search.fingerprint_fields(mol),
+                **blobs,
             )
         )
     Prediction.objects.bulk_create(records, batch_size=2000)
     insert_s = time.perf_counter() - start
-    results = {"stored": Prediction.objects.count(), "insert_s": round(insert_s, 1)}
+    results = {
+        "stored": Prediction.objects.count(),
+        "pictures_bytes_per_row": sum(len(b) for b in blobs.values()),
+        "insert_s": round(insert_s, 1),
+    }
     for name, mode, query, threshold in SEARCHES:
 
         def call(mode=mode, query=query, threshold=threshold):
@@ -129,11 +150,12 @@ def run_one(size: int) -> dict:
 
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--one":
-        print(json.dumps(run_one(int(sys.argv[2]))))
+        print(json.dumps(run_one(int(sys.argv[2]), "--pictures" in sys.argv)))
         return
-    for size in [int(arg) for arg in sys.argv[1:]] or [10000, 100000]:
+    pictures_too = "--pictures" in sys.argv
+    for size in [int(arg) for arg in sys.argv[1:] if arg.isdigit()] or [10000, 100000]:
         out = subprocess.run(
-            [sys.executable, __file__, "--one", str(size)],
+            [sys.executable, __file__, "--one", str(size), *(["--pictures"] * pictures_too)],
             check=True,
             capture_output=True,
             text=True,

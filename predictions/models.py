@@ -110,6 +110,27 @@ class Prediction(models.Model):
                 fields=["canonical_smiles", "model_hash"], name="unique_smiles_per_model"
             )
         ]
+        # Covering indexes for structure search (predictions/search.py): a search reads only
+        # them, never the rows with their pictures (SQLite would walk each row's overflow
+        # pages: 4.5 s instead of 0.3 s for 100,000 rows with two 20 kB SVGs, measured).
+        indexes = [
+            models.Index(
+                fields=["morgan_bits", "hidden", "public", "featured", "verdict", "morgan_fp"],
+                name="prediction_similar",
+            ),
+            models.Index(
+                fields=[
+                    "hidden",
+                    "public",
+                    "featured",
+                    "published_at",
+                    "verdict",
+                    "pattern_fp",
+                    "canonical_smiles",
+                ],
+                name="prediction_substructure",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title or self.canonical_smiles
@@ -262,7 +283,7 @@ class BatchRow(models.Model):
         indexes = [
             models.Index(fields=["batch", "status", "row_number"], name="batchrow_status"),
             models.Index(fields=["batch", "verdict", "row_number"], name="batchrow_verdict"),
-            models.Index(fields=["batch", "morgan_bits"], name="batchrow_bits"),
+            models.Index(fields=["batch", "morgan_bits", "morgan_fp"], name="batchrow_bits"),
         ]
 
     def __str__(self) -> str:

@@ -148,7 +148,7 @@ def substructure_hits(candidates: QuerySet, pattern: Chem.Mol) -> Hits:
     if not rows:
         return Hits([])
     screen = np.frombuffer(_packed(_pattern(pattern)), dtype=np.uint64)
-    stored = _matrix([bytes(r[1]) for r in rows])
+    stored = _matrix([r[1] for r in rows])
     survivors = np.flatnonzero(~np.any(screen & ~stored, axis=1))
     pks, truncated = [], ""
     for checked, index in enumerate(survivors):
@@ -179,7 +179,7 @@ def similar_hits(
     rows = list(in_bound.values_list("pk", "morgan_fp", "morgan_bits"))
     if not rows or not bits:
         return Hits([])
-    stored = _matrix([bytes(r[1]) for r in rows])
+    stored = _matrix([r[1] for r in rows])
     common = np.bitwise_count(stored & np.frombuffer(_packed(query), dtype=np.uint64)).sum(axis=1)
     counts = np.fromiter((r[2] for r in rows), dtype=np.int64, count=len(rows))
     similarity = common / (bits + counts - common)
