@@ -130,6 +130,11 @@ class Prediction(models.Model):
                 ],
                 name="prediction_substructure",
             ),
+            # Narrow: the similarity cache's check that the listing has not changed.
+            models.Index(
+                fields=["hidden", "public", "featured", "verdict", "published_at", "updated_at"],
+                name="prediction_listing",
+            ),
         ]
 
     def __str__(self) -> str:

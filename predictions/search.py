@@ -16,12 +16,14 @@ and compares them with numpy, 64 bits at a time.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 from rdkit import Chem, DataStructs
 from rdkit.Chem.Draw import rdMolDraw2D
 
@@ -165,23 +167,84 @@ def substructure_hits(candidates: QuerySet, pattern: Chem.Mol) -> Hits:
     return Hits(pks, truncated=truncated)
 
 
+@dataclass
+class _Fingerprints:
+    """Keys, packed Morgan fingerprints and their popcounts of one candidate set."""
+
+    pks: tuple
+    matrix: np.ndarray
+    counts: np.ndarray
+    stamp: tuple = ()
+    read_at: float = 0.0
+
+
+def _read_fingerprints(candidates: QuerySet) -> _Fingerprints:
+    rows = list(candidates.values_list("pk", "morgan_fp"))
+    if not rows:
+        return _Fingerprints((), np.zeros((0, FP_BYTES // 8), np.uint64), np.zeros(0, np.int64))
+    pks, blobs = zip(*rows)
+    matrix = _matrix(blobs)
+    return _Fingerprints(pks, matrix, np.bitwise_count(matrix).sum(axis=1, dtype=np.int64))
+
+
+# The gallery's candidates, per filter, kept in this process: reading 100,000 fingerprints
+# costs far more than comparing them. A fingerprint never changes for a key; the set of
+# candidates is checked on every search against a stamp read from a narrow index (count,
+# latest publication, latest change: a new, published, hidden or featured prediction moves
+# it) and read again after CACHE_SECONDS whatever the stamp says. The page's records are
+# always read through the caller's queryset, so a stale entry cannot show what is not listed.
+CACHE_SECONDS = 60
+_cache: dict[tuple, _Fingerprints] = {}
+_cache_lock = threading.Lock()
+
+
+def _listing_stamp(candidates: QuerySet) -> tuple:
+    found = candidates.aggregate(n=Count("pk"), p=Max("published_at"), u=Max("updated_at"))
+    return (found["n"], found["p"], found["u"])
+
+
+def _gallery_fingerprints(candidates: QuerySet, key: tuple) -> _Fingerprints:
+    stamp = _listing_stamp(candidates)
+    now = time.monotonic()
+    with _cache_lock:
+        cached = _cache.get(key)
+    if cached is not None and cached.stamp == stamp and now - cached.read_at < CACHE_SECONDS:
+        return cached
+    fresh = _read_fingerprints(candidates.filter(morgan_fp__isnull=False))
+    fresh.stamp, fresh.read_at = stamp, now
+    with _cache_lock:
+        if len(_cache) >= 8:  # a few filters at most; each entry ~26 MB per 100,000
+            _cache.clear()
+        _cache[key] = fresh
+    return fresh
+
+
 def similar_hits(
-    candidates: QuerySet, query: DataStructs.ExplicitBitVect, threshold: float
+    candidates: QuerySet,
+    query: DataStructs.ExplicitBitVect,
+    threshold: float,
+    *,
+    cache_key: tuple | None = None,
 ) -> Hits:
     """Records with Tanimoto >= threshold to `query`, most similar first (ties in the order read).
 
-    Only popcounts in [a*t, a/t] can reach t, so the rest are never read; the database is
-    asked for no order (SQLite would sort every candidate first)."""
+    Only popcounts in [a*t, a/t] can reach t (Swamidass & Baldi): without `cache_key` only
+    those rows are read (the database asked for no order: SQLite would sort every candidate);
+    with it (Prediction candidates) the process's cached fingerprints are screened instead."""
     bits = query.GetNumOnBits()
     threshold = min(max(threshold, 0.01), 1.0)
     low, high = int(np.ceil(bits * threshold - 1e-9)), int(bits / threshold + 1e-9)
-    in_bound = candidates.filter(morgan_bits__gte=low, morgan_bits__lte=high).order_by()
-    rows = list(in_bound.values_list("pk", "morgan_fp"))  # popcounts: cheaper in numpy
-    if not rows or not bits:
+    candidates = candidates.order_by()
+    if cache_key is not None:
+        found = _gallery_fingerprints(candidates, cache_key)
+        index = np.flatnonzero((found.counts >= low) & (found.counts <= high))
+        stored, counts = found.matrix[index], found.counts[index]
+        pks = [found.pks[i] for i in index]
+    else:
+        found = _read_fingerprints(candidates.filter(morgan_bits__gte=low, morgan_bits__lte=high))
+        stored, counts, pks = found.matrix, found.counts, found.pks
+    if not len(pks) or not bits:
         return Hits([])
-    pks, blobs = zip(*rows)
-    stored = _matrix(blobs)
-    counts = np.bitwise_count(stored).sum(axis=1, dtype=np.int64)
     common = np.bitwise_count(stored & np.frombuffer(_packed(query), dtype=np.uint64)).sum(axis=1)
     similarity = common / (bits + counts - common)
     keep = np.flatnonzero(similarity >= threshold - 1e-9)
@@ -217,11 +280,14 @@ def search_page(
     text_fields: tuple[str, ...],
     per_page: int,
     number=None,
+    cache_key: tuple | None = None,
 ) -> tuple[Page, str]:
     """One page of `candidates` matching the search, and a note when results were cut short.
 
-    Raises SearchError for a query the mode cannot use. Records on a substructure page carry
-    `search_svg` (the match highlighted), on a similarity page `search_similarity`.
+    Raises SearchError for a query the mode cannot use. `cache_key` names the candidate set
+    for the similarity cache (Prediction candidates only; see `similar_hits`). Records on a
+    substructure page carry `search_svg` (the match highlighted), on a similarity page
+    `search_similarity`.
     """
     if not query or mode not in STRUCTURE_MODES:
         if query:
@@ -231,7 +297,7 @@ def search_page(
         pattern = substructure_query(query)
         hits = substructure_hits(candidates, pattern)
     else:
-        hits = similar_hits(candidates, similarity_query(query), threshold)
+        hits = similar_hits(candidates, similarity_query(query), threshold, cache_key=cache_key)
     page = Paginator(hits.pks, per_page).get_page(number)
     shown = {record.pk: record for record in candidates.filter(pk__in=list(page.object_list))}
     records = [shown[pk] for pk in page.object_list if pk in shown]

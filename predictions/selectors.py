@@ -72,6 +72,7 @@ def gallery_page(
         text_fields=GALLERY_TEXT_FIELDS,
         per_page=per_page,
         number=number,
+        cache_key=("gallery", featured_only, verdict),
     )
 
 

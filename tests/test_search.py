@@ -8,12 +8,13 @@ import re
 
 import pytest
 from django.apps import apps
+from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import TestCase
+from django.test import Client, TestCase
 from django.urls import reverse
 from rdkit import Chem, DataStructs
 
-from predictions import chemistry, search, services
+from predictions import chemistry, search
 from predictions.models import Batch, BatchRow, Prediction
 
 pytestmark = pytest.mark.django_db
@@ -37,27 +38,14 @@ PRIVATE = "CC(=O)Oc1ccccc1C(=O)OC"  # an aspirin analogue only ever predicted pr
 ID = re.compile(r'href="/predictions/([a-z2-7]{24})/"')
 
 
-def _store(predictor, smiles: list[str], *, public: bool) -> list[Prediction]:
-    parsed = [services.parse_for_model(s, predictor) for s in smiles]
-    results = predictor.predict_with_uncertainty([p.canonical_smiles for p in parsed])
-    stored = []
-    for p, r in zip(parsed, results, strict=True):
-        prediction = services.build_prediction(
-            parsed=p, predictor=predictor, result=r, draw=False, public=public
-        )
-        prediction.save()
-        stored.append(prediction)
-    return stored
+@pytest.fixture
+def stored(store_predictions):
+    return store_predictions(SMILES)
 
 
 @pytest.fixture
-def stored(predictor):
-    return _store(predictor, SMILES, public=True)
-
-
-@pytest.fixture
-def private(predictor):
-    return _store(predictor, [PRIVATE], public=False)[0]
+def private(store_predictions):
+    return store_predictions([PRIVATE], public=False)[0]
 
 
 def _found(client, **params) -> list[str]:
@@ -225,3 +213,18 @@ def test_batch_results_searched_by_structure(client, queue, predictor):
     url = reverse("predictions:batch_rows", args=[batch.public_id])
     bad = client.get(url, {"q": "[C;", "mode": "substructure"})
     assert bad.status_code == 200 and "Not a valid SMILES or SMARTS pattern" in bad.content.decode()
+
+
+def test_similarity_results_follow_publishing_and_hiding(client, stored, private):
+    """The process keeps the gallery's fingerprints; a change to the listing is seen at once."""
+    params = {"q": PRIVATE, "mode": "similar", "similarity": 0.3}
+    before = _found(client, **params)
+    assert private.public_id not in before and stored[0].public_id in before
+    private.public = True
+    private.save()
+    assert private.public_id in _found(client, **params)  # published: now it is listed
+    curator = Client()
+    curator.force_login(User.objects.create_superuser("curator", "c@example.org", "pw-tests"))
+    hide = {"action": "hide", "_selected_action": [str(stored[0].pk)]}
+    assert curator.post("/admin/predictions/prediction/", hide).status_code == 302
+    assert stored[0].public_id not in _found(client, **params)  # hidden by a curator

@@ -94,5 +94,12 @@ class Migration(migrations.Migration):
                 name="prediction_substructure",
             ),
         ),
+        migrations.AddIndex(
+            model_name="prediction",
+            index=models.Index(
+                fields=["hidden", "public", "featured", "verdict", "published_at", "updated_at"],
+                name="prediction_listing",
+            ),
+        ),
         migrations.RunPython(backfill_fingerprints, migrations.RunPython.noop),
     ]
