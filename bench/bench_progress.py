@@ -29,6 +29,9 @@ from tests.live_site import LiveSite, batch_id_of  # noqa: E402
 from tests.test_batch_worker import molecules  # noqa: E402
 
 STATUS = re.compile(r"<strong>(\w+)</strong>([^:]*):")
+# The worker is ready: the consumer has started (before: it loads the model on first use),
+# or it has loaded the model (after).
+READY = {"before": re.compile(r"Huey consumer started"), "after": re.compile(r"Model loaded in")}
 
 
 def export(commit: str) -> Path:
@@ -45,13 +48,14 @@ def export(commit: str) -> Path:
     return target
 
 
-def run(root: Path, idle: float) -> dict:
+def run(root: Path, idle: float, ready: re.Pattern) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="bench-progress-state-"))
     site = LiveSite(root, tmp, WEB_PRELOAD_MODEL="true")  # as scripts/run.sh (ignored before)
     site.manage("migrate", "-v", "0")
     try:
         site.start_web()
         site.start_worker()
+        site.wait_for_log(ready, timeout=600)
         time.sleep(idle)
         text = "\n".join([*molecules()[:199], "C1CC("])
         submitted = time.monotonic()
@@ -90,7 +94,7 @@ def main() -> None:
     for name, root in variants.items():
         if args.only and name != args.only:
             continue
-        result = run(root(), args.idle)
+        result = run(root(), args.idle, READY[name])
         print(json.dumps({"variant": name, "idle_s": args.idle, **result}), flush=True)
 
 

@@ -130,11 +130,8 @@ class Prediction(models.Model):
                 ],
                 name="prediction_substructure",
             ),
-            # Narrow: the similarity cache's check that the listing has not changed.
-            models.Index(
-                fields=["hidden", "public", "featured", "verdict", "published_at", "updated_at"],
-                name="prediction_listing",
-            ),
+            # The similarity cache's check that nothing changed: MAX() by one index look-up.
+            models.Index(fields=["updated_at"], name="prediction_updated"),
         ]
 
     def __str__(self) -> str:

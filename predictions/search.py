@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Max, Q, QuerySet
 from rdkit import Chem, DataStructs
 from rdkit.Chem.Draw import rdMolDraw2D
 
@@ -189,18 +189,20 @@ def _read_fingerprints(candidates: QuerySet) -> _Fingerprints:
 
 # The gallery's candidates, per filter, kept in this process: reading 100,000 fingerprints
 # costs far more than comparing them. A fingerprint never changes for a key; the set of
-# candidates is checked on every search against a stamp read from a narrow index (count,
-# latest publication, latest change: a new, published, hidden or featured prediction moves
-# it) and read again after CACHE_SECONDS whatever the stamp says. The page's records are
-# always read through the caller's queryset, so a stale entry cannot show what is not listed.
+# candidates is checked on every search against a stamp of two indexed maxima (latest
+# publication, latest change: a new, published, hidden or featured prediction moves one; so
+# does a batch storing molecules, which then costs a re-read) and read again after
+# CACHE_SECONDS whatever the stamp says. The page's records are always read through the
+# caller's queryset, so even a stale entry cannot show what is not listed.
 CACHE_SECONDS = 60
 _cache: dict[tuple, _Fingerprints] = {}
 _cache_lock = threading.Lock()
 
 
 def _listing_stamp(candidates: QuerySet) -> tuple:
-    found = candidates.aggregate(n=Count("pk"), p=Max("published_at"), u=Max("updated_at"))
-    return (found["n"], found["p"], found["u"])
+    """Latest publication and latest change of any prediction: two index look-ups."""
+    found = candidates.model.objects.aggregate(p=Max("published_at"), u=Max("updated_at"))
+    return (found["p"], found["u"])
 
 
 def _gallery_fingerprints(candidates: QuerySet, key: tuple) -> _Fingerprints:
@@ -235,11 +237,9 @@ def similar_hits(
     threshold = min(max(threshold, 0.01), 1.0)
     low, high = int(np.ceil(bits * threshold - 1e-9)), int(bits / threshold + 1e-9)
     candidates = candidates.order_by()
-    if cache_key is not None:
+    if cache_key is not None:  # in memory: comparing all costs less than selecting some
         found = _gallery_fingerprints(candidates, cache_key)
-        index = np.flatnonzero((found.counts >= low) & (found.counts <= high))
-        stored, counts = found.matrix[index], found.counts[index]
-        pks = [found.pks[i] for i in index]
+        stored, counts, pks = found.matrix, found.counts, found.pks
     else:
         found = _read_fingerprints(candidates.filter(morgan_bits__gte=low, morgan_bits__lte=high))
         stored, counts, pks = found.matrix, found.counts, found.pks

@@ -86,6 +86,15 @@ class LiveSite:
                 time.sleep(0.2)
         raise RuntimeError(f"the web server did not start\n{self.log.read_text()[-3000:]}")
 
+    def wait_for_log(self, pattern: re.Pattern, timeout: float) -> None:
+        """Until a line matching `pattern` is in the processes' log (the worker is ready)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pattern.search(self.log.read_text(errors="replace")):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"not in the log: {pattern.pattern}\n{self.log.read_text()[-3000:]}")
+
     def stop(self) -> None:
         for process in self.processes:
             process.terminate()

@@ -96,10 +96,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="prediction",
-            index=models.Index(
-                fields=["hidden", "public", "featured", "verdict", "published_at", "updated_at"],
-                name="prediction_listing",
-            ),
+            index=models.Index(fields=["updated_at"], name="prediction_updated"),
         ),
         migrations.RunPython(backfill_fingerprints, migrations.RunPython.noop),
     ]
