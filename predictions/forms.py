@@ -48,7 +48,7 @@ class StructureSearchForm(SiteForm):
 
     q = forms.CharField(
         required=False,
-        label="Search SMILES, SMARTS or title",
+        label="Search SMILES or title",
         max_length=500,
         widget=forms.SearchInput,
     )
