@@ -25,6 +25,6 @@ accesslog = "-"
 def post_worker_init(worker):
     # Runs in the worker after the fork and after Django is set up: load the model now, so
     # the first request does not pay for it.
-    from predictions.inference import get_predictor
+    from predictions.services import warm_up
 
-    get_predictor()
+    warm_up()  # the model and the domain's training fingerprints

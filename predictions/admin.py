@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from . import services
@@ -143,7 +144,8 @@ class PredictionAdmin(admin.ModelAdmin):
         return _image(obj, "plot.svg", 500)
 
     def _bulk_update(self, request, queryset, message: str, **values) -> None:
-        count = queryset.update(**values)
+        # updated_at moves too: cached search candidates (predictions/search.py) notice it.
+        count = queryset.update(**values, updated_at=timezone.now())
         self.message_user(request, f"{count} prediction(s) {message}.", messages.SUCCESS)
 
     @admin.action(description="Feature selected predictions")

@@ -1,6 +1,8 @@
 from django import forms
 from django.conf import settings
 
+from .search import MODES
+
 
 class SiteForm(forms.Form):
     """A form whose labels read as written, without Django's default ":" suffix."""
@@ -15,11 +17,14 @@ class PredictForm(SiteForm):
         label="SMILES",
         strip=True,
         # Written here; Django ties it to the field (aria-describedby, as for the errors).
-        help_text="One molecule, for example <code>c1ccccc1O</code> (phenol). "
+        help_text="One molecule, for example <code>c1ccccc1O</code> (phenol); or paste a list, "
+        "one SMILES a line, optionally followed by a name, to start a batch. "
         "Salts and charges are standardised.",
         error_messages={"required": "Please enter a SMILES string."},
-        widget=forms.TextInput(
+        # A textarea, so a pasted column keeps its lines; Enter still submits (editor.js).
+        widget=forms.Textarea(
             attrs={
+                "rows": 1,
                 "placeholder": "e.g. CC(=O)Oc1ccccc1C(=O)O",
                 "autocomplete": "off",
                 "autocapitalize": "off",
@@ -38,10 +43,36 @@ class PredictForm(SiteForm):
     )
 
 
-class GalleryForm(SiteForm):
+class StructureSearchForm(SiteForm):
+    """Name/SMILES text, substructure (SMILES or SMARTS) or similarity search (predictions.search)."""
+
     q = forms.CharField(
-        required=False, label="Search SMILES or title", max_length=200, widget=forms.SearchInput
+        required=False,
+        label="Search SMILES or title",
+        max_length=500,
+        widget=forms.SearchInput,
     )
+    mode = forms.ChoiceField(required=False, label="Search for", choices=list(MODES.items()))
+    similarity = forms.FloatField(
+        required=False,
+        label="Similarity at least",
+        min_value=0.1,
+        max_value=1.0,
+        widget=forms.NumberInput(attrs={"step": "0.05"}),
+    )
+
+    def defaults(self) -> dict:
+        return {"q": "", "mode": "", "similarity": 0.5}
+
+    def cleaned_or_defaults(self) -> dict:
+        """Search terms to use: invalid values fall back to defaults instead of failing."""
+        defaults = self.defaults()
+        if not self.is_valid():
+            return defaults | {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
+        return defaults | {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+
+
+class GalleryForm(StructureSearchForm):
     featured = forms.BooleanField(required=False, label="Featured only")
     verdict = forms.ChoiceField(
         required=False,
@@ -61,14 +92,10 @@ class GalleryForm(SiteForm):
         label="Per page",
     )
 
-    def cleaned_or_defaults(self) -> dict:
-        """Search terms to use: invalid values fall back to defaults instead of failing."""
-        defaults = {
-            "q": "",
+    def defaults(self) -> dict:
+        return {
+            **super().defaults(),
             "featured": False,
             "verdict": "",
             "page_size": settings.GALLERY_PAGE_SIZES[1],
         }
-        if not self.is_valid():
-            return defaults | {k: v for k, v in self.cleaned_data.items() if k not in self.errors}
-        return defaults | {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}

@@ -178,9 +178,12 @@ class Predictor:
         return [o.values for o in self.predict_with_uncertainty(smiles, batch_size=batch_size)]
 
     def predict_with_uncertainty(
-        self, smiles: list[str], *, batch_size: int = 64
+        self, smiles: list[str], *, batch_size: int = 64, progress=None
     ) -> list[ModelOutput]:
-        """Values (member mean) and uncertainties (scaled member std, ensembles only), in order."""
+        """Values (member mean) and uncertainties (scaled member std, ensembles only), in order.
+
+        `progress(n)`, if given, is called after each forward pass with the molecules done.
+        """
         import torch
 
         lengths = [len(ids) for ids in self.tokenizer(smiles, truncation=False)["input_ids"]]
@@ -204,6 +207,8 @@ class Predictor:
                 spread = (members.std(dim=0, correction=0) * scale).tolist()
                 for index, row, sigma in zip(chunk, values, spread):
                     results[index] = ModelOutput(row, sigma if self.has_uncertainty else None)
+                if progress is not None:
+                    progress(start + len(chunk))
         return results
 
     def _postprocess(self, logits):
@@ -236,6 +241,11 @@ def get_predictor() -> Predictor:
                     settings.PREDICTION_MODEL_DIR, threads=settings.TORCH_THREADS
                 )
     return _predictor
+
+
+def predictor_loaded() -> bool:
+    """Whether this process has loaded its model (a batch page says "loading" until then)."""
+    return _predictor is not None
 
 
 def reset_predictor() -> None:

@@ -9,10 +9,15 @@ from __future__ import annotations
 import random
 
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.core.paginator import Page
+from django.db.models import QuerySet
 from django.http import Http404
 
+from . import search
 from .models import Prediction, Source
+
+# What a plain gallery search looks in (besides the exact structure, when it is a SMILES).
+GALLERY_TEXT_FIELDS = ("canonical_smiles", "title", "input_text")
 
 
 def _get_visible(predictions: QuerySet[Prediction], public_id: str) -> Prediction:
@@ -42,12 +47,33 @@ def gallery_list(*, query: str = "", featured_only: bool = False, verdict: str =
     if verdict:
         predictions = predictions.filter(verdict=verdict)
     if query:
-        predictions = predictions.filter(
-            Q(canonical_smiles__icontains=query)
-            | Q(title__icontains=query)
-            | Q(input_text__icontains=query)
-        )
+        predictions = predictions.filter(search.text_or_exact(query, GALLERY_TEXT_FIELDS))
     return predictions.order_by("-featured", "-published_at")
+
+
+def gallery_page(
+    *,
+    query: str = "",
+    mode: str = "",
+    threshold: float = 0.5,
+    featured_only: bool = False,
+    verdict: str = "",
+    per_page: int,
+    number=None,
+) -> tuple[Page, str]:
+    """A page of listed predictions matching a name/SMILES, substructure or similarity search
+    (see predictions.search; raises its SearchError), and a note if matches were cut short."""
+    listed = gallery_list(featured_only=featured_only, verdict=verdict)
+    return search.search_page(
+        listed,
+        query=query,
+        mode=mode,
+        threshold=threshold,
+        text_fields=GALLERY_TEXT_FIELDS,
+        per_page=per_page,
+        number=number,
+        cache_key=("gallery", featured_only, verdict),
+    )
 
 
 def home_lists(*, size: int = 8) -> dict:

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from . import chemistry, domain, profile, rendering
+from . import chemistry, domain, profile, rendering, search
 from .inference import ModelOutput, Predictor, get_predictor
 from .models import BatchRow, Prediction, Source
 
@@ -66,6 +66,11 @@ def get_domain(predictor: Predictor) -> domain.Domain:
                 )
                 _domains[predictor.weights_hash] = found
     return found
+
+
+def warm_up() -> None:
+    """Load the model and its domain rules now (worker and web start), not on first use."""
+    get_domain(get_predictor())
 
 
 def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
@@ -235,6 +240,7 @@ def build_prediction(
         domain=judged,
         verdict=judged["verdict"],
         profile=profile.profile_for_smiles(parsed.canonical_smiles),
+        **search.fingerprint_fields(parsed.mol),
         **fields,
     )
     if draw:

@@ -3,13 +3,21 @@
 Tasks call the batch services; services never enqueue (the upload view does, on commit).
 """
 
+import logging
+import time
+
 from django.conf import settings
 from django.db import close_old_connections
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
+from predictions import services as core
 from predictions.batch import archive, selectors, services
+from predictions.inference import predictor_loaded
 from predictions.models import Batch
+
+# Under Huey's logger: run_huey gives it a handler (the site configures no logging of its own).
+log = logging.getLogger("huey.predictions")
 
 
 @db_task()
@@ -33,6 +41,24 @@ def resume_batches() -> list[str]:
     for pk in ids:
         run_batch(pk)
     return ids
+
+
+@on_startup()
+def load_model_on_startup() -> None:
+    """Load the model (and the domain's training fingerprints) before taking any work, so a
+    new batch never waits for it; batches already queued say "loading the model" meanwhile."""
+    if not settings.WORKER_PRELOAD_MODEL or predictor_loaded():
+        return
+    try:
+        waiting = Batch.objects.filter(status=Batch.Status.QUEUED, stage="")
+        marked = list(waiting.values_list("pk", flat=True))
+        Batch.objects.filter(pk__in=marked).update(stage=Batch.Stage.LOADING)
+        started = time.monotonic()
+        core.warm_up()
+        log.info("Model loaded in %.1f s; taking work", time.monotonic() - started)
+        Batch.objects.filter(pk__in=marked, stage=Batch.Stage.LOADING).update(stage="")
+    finally:
+        close_old_connections()
 
 
 @on_startup()

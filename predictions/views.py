@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from functools import partial
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_http_methods, require_safe
 
-from . import exports, selectors, services
+from . import exports, owners, search, selectors, services, tasks
+from .batch import paste
+from .batch.parsing import BatchRefused
 from .forms import GalleryForm, PredictForm
 from .models import Prediction, Source
 
@@ -23,6 +27,8 @@ def home(request: HttpRequest) -> HttpResponse:
     form = PredictForm(request.POST or None)
     status = 200
     if request.method == "POST":
+        if form.is_valid() and paste.is_list(form.cleaned_data["smiles"]):
+            return _paste_batch(request, form)
         if form.is_valid():
             try:
                 result = services.prediction_get_or_create(
@@ -44,6 +50,20 @@ def home(request: HttpRequest) -> HttpResponse:
         status = 400
     context = {"form": form, **selectors.home_lists()}
     return render(request, "predictions/home.html", context, status=status)
+
+
+def _paste_batch(request: HttpRequest, form: PredictForm) -> HttpResponse:
+    """Several pasted lines: start a batch (the visitor's own) and go to its page."""
+    try:
+        batch = paste.batch_from_paste(
+            text=form.cleaned_data["smiles"], owner_key=owners.request_owner_key(request)
+        )
+    except BatchRefused as refusal:
+        form.add_error("smiles", str(refusal))
+        context = {"form": form, **selectors.home_lists()}
+        return render(request, "predictions/home.html", context, status=400)
+    transaction.on_commit(partial(tasks.run_batch, str(batch.pk)))  # once it is committed
+    return redirect(batch)
 
 
 @require_safe
@@ -107,13 +127,29 @@ def download(request: HttpRequest, public_id: str, filename: str) -> HttpRespons
 @require_safe
 def gallery(request: HttpRequest) -> HttpResponse:
     terms = GalleryForm(request.GET).cleaned_or_defaults()
-    predictions = selectors.gallery_list(
-        query=terms["q"], featured_only=terms["featured"], verdict=terms["verdict"]
-    )
-    page = Paginator(predictions, terms["page_size"]).get_page(request.GET.get("page"))
+    search_error = note = ""
+    try:
+        page, note = selectors.gallery_page(
+            query=terms["q"],
+            mode=terms["mode"],
+            threshold=terms["similarity"],
+            featured_only=terms["featured"],
+            verdict=terms["verdict"],
+            per_page=terms["page_size"],
+            number=request.GET.get("page"),
+        )
+    except search.SearchError as error:  # a bad SMARTS: say why, show nothing
+        search_error = str(error)
+        page = Paginator([], terms["page_size"]).get_page(1)
     # The form shows the search as applied: a bad value shows as the default used instead.
-    context = {"form": GalleryForm(initial=terms), "page": page, "terms": terms}
-    return render(request, "predictions/gallery.html", context)
+    context = {
+        "form": GalleryForm(initial=terms),
+        "page": page,
+        "terms": terms,
+        "search_error": search_error,
+        "search_note": note,
+    }
+    return render(request, "predictions/gallery.html", context, status=400 if search_error else 200)
 
 
 @require_safe

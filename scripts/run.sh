@@ -14,8 +14,10 @@ PY="$VENV/bin/python"
 "$PY" manage.py migrate --noinput
 "$PY" manage.py load_examples
 "$PY" manage.py assess_domain
-# One torch thread in the worker measured fastest on 2 cores (bench/batch_results.md).
+# One torch thread in the worker measured fastest on 2 cores (bench/batch_results.md). The
+# worker loads the model at start and polls the idle queue every HUEY_MAX_DELAY s at most.
 TORCH_THREADS=1 "$PY" manage.py run_huey --workers 1 &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null || true' EXIT INT TERM
-"$PY" manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}"
+# The server loads the model as it starts (smiles_site/wsgi.py), so no visitor waits for it.
+WEB_PRELOAD_MODEL=true "$PY" manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}"

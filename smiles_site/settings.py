@@ -297,12 +297,23 @@ SPECTACULAR_SETTINGS = {
 
 # --- Background jobs (Huey) ------------------------------------------------------------
 HUEY_IMMEDIATE = env_bool("HUEY_IMMEDIATE", False)
+# An idle worker polls the SQLite queue at least every HUEY_MAX_DELAY seconds (Huey's own
+# back-off reaches 10 s, which left a new batch waiting for seconds); Redis wakes it at once.
+HUEY_MAX_DELAY = float(env("HUEY_MAX_DELAY", "0.25"))
+HUEY_CONSUMER = {
+    "initial_delay": min(0.05, HUEY_MAX_DELAY),
+    "backoff": 1.15,
+    "max_delay": HUEY_MAX_DELAY,
+}
+# Workers load the model when they start, not when the first batch arrives.
+WORKER_PRELOAD_MODEL = env_bool("WORKER_PRELOAD_MODEL", True)
 if REDIS_URL:
     HUEY = {
         "huey_class": "huey.RedisHuey",
         "name": "smiles_site",
         "url": REDIS_URL,
         "immediate": HUEY_IMMEDIATE,
+        "consumer": HUEY_CONSUMER,
     }
 else:
     HUEY = {
@@ -310,6 +321,7 @@ else:
         "name": "smiles_site",
         "filename": env("HUEY_SQLITE_PATH", str(VAR_DIR / "huey.sqlite3")),
         "immediate": HUEY_IMMEDIATE,
+        "consumer": HUEY_CONSUMER,
     }
 
 # --- Batch predictions -----------------------------------------------------------------

@@ -41,6 +41,26 @@ def make_prediction(db, predictor):
 
 
 @pytest.fixture
+def store_predictions(db, predictor):
+    """Store real predictions, predicted in one call and without pictures, as batches do."""
+    from predictions import services
+
+    def store(smiles: list[str], *, public: bool = True) -> list:
+        parsed = [services.parse_for_model(s, predictor) for s in smiles]
+        results = predictor.predict_with_uncertainty([p.canonical_smiles for p in parsed])
+        stored = []
+        for p, r in zip(parsed, results, strict=True):
+            prediction = services.build_prediction(
+                parsed=p, predictor=predictor, result=r, draw=False, public=public
+            )
+            prediction.save()
+            stored.append(prediction)
+        return stored
+
+    return store
+
+
+@pytest.fixture
 def queue():
     """The real (SQLite or Redis) Huey queue, emptied; `drain()` runs what is queued, as the
     consumer would, and returns how many tasks ran."""

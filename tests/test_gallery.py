@@ -3,25 +3,15 @@
 import pytest
 from django.urls import reverse
 
-from predictions import services
 from predictions.models import Prediction
 
 SMILES = ["CCO", "CCCO", "CCCCO", "CCCCCO", "CCCCCCO", "c1ccccc1", "c1ccccc1O", "CC(=O)O"]
 
 
 @pytest.fixture
-def stored(db, predictor):
+def stored(store_predictions):
     """Real predictions, predicted in one call and stored without pictures, as batches do."""
-    parsed = [services.parse_for_model(smiles, predictor) for smiles in SMILES]
-    results = predictor.predict_with_uncertainty([p.canonical_smiles for p in parsed])
-    stored = []
-    for p, r in zip(parsed, results, strict=True):
-        prediction = services.build_prediction(
-            parsed=p, predictor=predictor, result=r, draw=False, public=True
-        )
-        prediction.save()
-        stored.append(prediction)
-    return stored
+    return store_predictions(SMILES)
 
 
 def cards(response) -> int:

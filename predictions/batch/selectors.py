@@ -6,17 +6,18 @@ keys (predictions/owners.py): another visitor's batch is a 404, never a 403.
 
 from __future__ import annotations
 
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
-from predictions import workers
+from predictions import search, workers
 from predictions.models import Batch, BatchRow
 
 ROWS_PER_PAGE = 50
+# What a plain search of a batch's results looks in (besides the exact structure).
+BATCH_TEXT_FIELDS = ("input_id", "input_smiles", "canonical_smiles")
 
 
 def batch_get(*, public_id: str, owners: list[str]) -> Batch:
@@ -50,45 +51,52 @@ def batch_sort_choices(batch: Batch) -> list[tuple[str, str]]:
     return choices
 
 
-def _sorted_row_numbers(rows: QuerySet[BatchRow], sort: str) -> list[int]:
-    """Row numbers in `sort` order; rows without a value (bad rows) last, ties in input order.
-
-    Sorted here rather than in the database: outputs live in a JSON list, and key lookups
-    into it are not portable to MongoDB. One pass over the rows, cached until more arrive.
-    """
-    records = list(rows.values_list("row_number", "outputs", "verdict"))
+def _ordered(rows: QuerySet[BatchRow], sort: str) -> QuerySet[BatchRow]:
+    """Rows in `sort` order, by the database; rows without a value (bad rows) last, ties in
+    input order. Output values are read from the JSON list by index (JSON_EXTRACT on SQLite,
+    $arrayElemAt on MongoDB); "ok" sorts after "error", so `-status` puts bad rows last."""
     if sort == "verdict":
-        rank = {"in": 0, "care": 1, "out": 2}
-        records.sort(key=lambda r: (rank.get(r[2], 3), r[0]))
-        return [r[0] for r in records]
-    index, sign = int(sort.lstrip("-o")), (-1 if sort.startswith("-") else 1)
-
-    def key(record) -> tuple:
-        outputs = record[1]
-        if index >= len(outputs):
-            return (1, 0.0, record[0])
-        return (0, sign * float(outputs[index]["value"]), record[0])
-
-    return [r[0] for r in sorted(records, key=key)]
+        rank = Case(
+            *[When(verdict=v, then=Value(n)) for n, v in enumerate(("in", "care", "out"))],
+            default=Value(3),
+            output_field=IntegerField(),
+        )
+        return rows.order_by(rank, "row_number")
+    value = F(f"outputs__{int(sort.lstrip('-o'))}__value")
+    value = value.desc() if sort.startswith("-") else value.asc()
+    return rows.order_by("-status", value, "row_number")
 
 
 def batch_rows_page(
-    *, batch: Batch, errors_only: bool = False, verdict: str = "", sort: str = "", number=None
+    *,
+    batch: Batch,
+    errors_only: bool = False,
+    verdict: str = "",
+    sort: str = "",
+    number=None,
+    query: str = "",
+    mode: str = "",
+    threshold: float = 0.5,
 ) -> Page:
+    """A page of the batch's rows. A substructure or similarity search (predictions.search;
+    raises its SearchError) orders rows itself: input order, or most similar first."""
     rows = batch_rows(batch=batch, errors_only=errors_only, verdict=verdict)
-    if not sort:
-        return Paginator(rows, ROWS_PER_PAGE).get_page(number)
-    cache_key = (
-        f"batch-rows:{batch.public_id}:{batch.rows_processed}:{errors_only}:{verdict}:{sort}"
-    )
-    order = cache.get(cache_key)
-    if order is None:
-        order = _sorted_row_numbers(rows, sort)
-        cache.set(cache_key, order, 300)
-    page = Paginator(order, ROWS_PER_PAGE).get_page(number)
-    shown = {r.row_number: r for r in rows.filter(row_number__in=list(page.object_list))}
-    page.object_list = [shown[n] for n in page.object_list if n in shown]
-    return page
+    if query and mode in search.STRUCTURE_MODES:
+        page, _ = search.search_page(
+            rows,
+            query=query,
+            mode=mode,
+            threshold=threshold,
+            text_fields=BATCH_TEXT_FIELDS,
+            per_page=ROWS_PER_PAGE,
+            number=number,
+        )
+        return page
+    if query:
+        rows = rows.filter(search.text_or_exact(query, BATCH_TEXT_FIELDS))
+    if sort:
+        rows = _ordered(rows, sort)
+    return Paginator(rows, ROWS_PER_PAGE).get_page(number)
 
 
 def batch_verdict_counts(*, batch: Batch) -> list[dict]:

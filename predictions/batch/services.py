@@ -27,12 +27,14 @@ from django.utils import timezone
 
 from predictions import services as core
 from predictions import workers
-from predictions.inference import Predictor, get_predictor
+from predictions.inference import Predictor, get_predictor, predictor_loaded
 from predictions.models import Batch, BatchRow, Prediction, Source
 
 from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows, too_large_message
 
 log = logging.getLogger(__name__)
+# Copied from each row's prediction, so a batch's results are searched without a join.
+SEARCH_FIELDS = ("morgan_fp", "morgan_bits", "pattern_fp")
 
 
 def _upload_dir() -> Path:
@@ -174,14 +176,27 @@ def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
     found = Prediction.objects.filter(
         model_hash=predictor.weights_hash, canonical_smiles__in=smiles
     )
-    fields = ("pk", "public_id", "canonical_smiles", "outputs", "domain", "verdict", "profile")
+    fields = (
+        "pk",
+        "public_id",
+        "canonical_smiles",
+        "outputs",
+        "domain",
+        "verdict",
+        "profile",
+        *SEARCH_FIELDS,
+    )
     return {p.canonical_smiles: p for p in found.only(*fields)}
 
 
 def process_chunk(
-    *, batch: Batch, rows: list[InputRow], predictor: Predictor
+    *, batch: Batch, rows: list[InputRow], predictor: Predictor, progress=None
 ) -> tuple[int, int, int]:
-    """Predict and store one chunk of rows; returns (done, failed, newly predicted)."""
+    """Predict and store one chunk of rows; returns (done, failed, newly predicted).
+
+    `progress(rows)`, if given, hears after each forward pass about how many of the chunk's
+    rows are as good as done (in proportion to the new molecules predicted).
+    """
     parsed, errors, canonical = {}, {}, {}
     for row in rows:
         if row.error or not row.smiles:
@@ -197,8 +212,13 @@ def process_chunk(
     stored = _existing(predictor, list(parsed))
     new = {smiles: p for smiles, p in parsed.items() if smiles not in stored}
     if new:
+
+        def predicted(count: int) -> None:
+            if progress is not None:
+                progress(len(rows) * count // len(new))
+
         results = predictor.predict_with_uncertainty(
-            list(new), batch_size=settings.BATCH_INFERENCE_SIZE
+            list(new), batch_size=settings.BATCH_INFERENCE_SIZE, progress=predicted
         )
         stored.update(_store_new(predictor, new, results))
     records = []
@@ -220,6 +240,10 @@ def process_chunk(
                 domain=prediction.domain if prediction else {},
                 verdict=prediction.verdict if prediction else "",
                 profile=prediction.profile if prediction else {},
+                **{
+                    name: getattr(prediction, name) if prediction else None
+                    for name in SEARCH_FIELDS
+                },
             )
         )
     # A worker killed after writing some of this chunk left rows behind: replace them.
@@ -279,19 +303,31 @@ def _run(batch_pk) -> Batch.Status:
     batch = Batch.objects.get(pk=batch_pk)
     if batch.started_at is None:
         Batch.objects.filter(pk=batch_pk).update(started_at=timezone.now())
+    mine = Batch.objects.filter(pk=batch_pk, lease_owner=owner)
+    if not predictor_loaded():  # seconds: let the page say so
+        mine.update(stage=Batch.Stage.LOADING)
+    core.warm_up()  # the model and the domain's training fingerprints, once per process
     predictor = get_predictor()
+    mine.update(stage="")
+
+    def progress(rows_done: int) -> None:  # the page's count, inside a chunk
+        mine.update(progress_rows=batch.rows_processed + rows_done)
+
     try:
         for rows in _chunks(batch, settings.BATCH_CHUNK_ROWS):
             reset_queries()  # DEBUG keeps every query (with its data) per connection
-            done, failed, new = process_chunk(batch=batch, rows=rows, predictor=predictor)
+            done, failed, new = process_chunk(
+                batch=batch, rows=rows, predictor=predictor, progress=progress
+            )
             _release_memory()
             batch.rows_processed = rows[-1].row_number
             batch.done_count += done
             batch.failed_count += failed
             batch.predicted_count += new
             # The chunk is stored: move the cursor even if the batch was cancelled meanwhile.
-            moved = Batch.objects.filter(pk=batch_pk, lease_owner=owner).update(
+            moved = mine.update(
                 rows_processed=batch.rows_processed,
+                progress_rows=batch.rows_processed,
                 done_count=batch.done_count,
                 failed_count=batch.failed_count,
                 predicted_count=batch.predicted_count,

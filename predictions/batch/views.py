@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from functools import partial
 
+from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
-from predictions import owners, tasks
+from predictions import owners, search, tasks
 from predictions.domain import VERDICT_LABELS
+from predictions.forms import StructureSearchForm
 
 from . import archive, downloads, exports, selectors, services
 from .forms import BatchForm
@@ -50,14 +52,31 @@ def _rows_context(request: HttpRequest, batch) -> dict:
     sorts = selectors.batch_sort_choices(batch)
     sort = request.GET.get("sort", "")
     sort = sort if sort in dict(sorts) else ""
-    page = selectors.batch_rows_page(
-        batch=batch,
-        errors_only=show == "errors",
-        verdict=show if show in VERDICT_LABELS else "",
-        sort=sort,
-        number=request.GET.get("page"),
-    )
-    return {"batch": batch, "page": page, "show": show, "sort": sort, "sorts": sorts}
+    terms = StructureSearchForm(request.GET).cleaned_or_defaults()
+    search_error = ""
+    try:
+        page = selectors.batch_rows_page(
+            batch=batch,
+            errors_only=show == "errors",
+            verdict=show if show in VERDICT_LABELS else "",
+            sort=sort,
+            number=request.GET.get("page"),
+            query=terms["q"],
+            mode=terms["mode"],
+            threshold=terms["similarity"],
+        )
+    except search.SearchError as error:  # a bad SMARTS: say why, show no rows
+        search_error = str(error)
+        page = Paginator([], selectors.ROWS_PER_PAGE).get_page(1)
+    return {
+        "batch": batch,
+        "page": page,
+        "show": show,
+        "sort": sort,
+        "sorts": sorts,
+        "search_form": StructureSearchForm(initial=terms),
+        "search_error": search_error,
+    }
 
 
 def _own_batch(request: HttpRequest, public_id: str):
@@ -80,16 +99,27 @@ def batch_detail(request: HttpRequest, public_id: str) -> HttpResponse:
         **_rows_context(request, batch),
         "downloads": list(exports.DOWNLOADS),
         "zip": archive.zip_state(batch=batch),
-        "bad_rows": selectors.batch_rows(batch=batch, errors_only=True)[:100],
-        "verdict_counts": selectors.batch_verdict_counts(batch=batch),
+        **_outcome_context(batch),
     }
     return render(request, "batches/detail.html", context)
 
 
+def _outcome_context(batch) -> dict:
+    """The bad rows and the summary panel (batches/_outcome.html)."""
+    return {
+        "bad_rows": selectors.batch_rows(batch=batch, errors_only=True)[:100],
+        "verdict_counts": selectors.batch_verdict_counts(batch=batch),
+    }
+
+
 @require_safe
 def batch_progress(request: HttpRequest, public_id: str) -> HttpResponse:
+    """The progress bar; its last update also swaps in the bad rows and the summary."""
     batch = _own_batch(request, public_id)
-    response = render(request, "batches/_progress.html", selectors.batch_progress(batch=batch))
+    context = selectors.batch_progress(batch=batch)
+    if batch.is_finished:
+        context |= {"outcome_oob": True, **_outcome_context(batch)}
+    response = render(request, "batches/_progress.html", context)
     return _until_finished(request, batch, response)
 
 

@@ -184,6 +184,16 @@
 
   document.querySelectorAll("[data-structure-editor]").forEach(setUp);
 
+  // The SMILES box is a textarea (a pasted list keeps its lines); Enter submits as a one-line
+  // field would, Shift+Enter starts a new line.
+  document.querySelectorAll("textarea.smiles-input").forEach(function (box) {
+    box.addEventListener("keydown", function (event) {
+      if (event.key !== "Enter" || event.shiftKey || event.isComposing || !box.form) return;
+      event.preventDefault();
+      box.form.requestSubmit();
+    });
+  });
+
   // Links such as the result page's "Edit this structure" open the editor as well as scrolling.
   document.querySelectorAll("[data-open-editor]").forEach(function (link) {
     link.addEventListener("click", function () {
