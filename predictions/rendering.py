@@ -37,6 +37,19 @@ MOLECULE_SIZE = (400, 300)
 ACCENT = "#1f5fa8"
 RANGE_COLOUR = "#c9d6e8"
 TOP_CLASS = "#b3541e"
+DRUG_COLOUR = "#e0a46c"  # the approved drugs' density (apart from the blue training band)
+WIDTH = 6.4  # inches: the page's plot; PHONE_WIDTH draws the same text larger on a phone
+PHONE_WIDTH = 3.9
+
+
+@dataclass(frozen=True)
+class DrugDensity:
+    """The approved drugs' distribution of one output (predictions.reference), drawn behind."""
+
+    key: str  # names the reference (its weights hash): part of the cached layout's key
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]  # peak scaled to 1
+    count: int
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,7 @@ class PlotOutput:
     unit: str = ""
     range: dict | None = None
     uncertainty: float | None = None  # one standard deviation, drawn as an error bar
+    drugs: DrugDensity | None = None
 
 
 def _prepared(mol: Chem.Mol) -> Chem.Mol:
@@ -92,6 +106,16 @@ def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
             pad = abs(output.value) * 0.5 + 1.0 + sigma
             left, right = output.value - pad, output.value + pad
         ax.set_xlim(left, right)
+        if output.drugs is not None:
+            ax.fill_between(
+                output.drugs.xs,
+                -1,
+                [y * 0.85 - 1 for y in output.drugs.ys],
+                color=DRUG_COLOUR,
+                alpha=0.75,
+                linewidth=0,
+                label=f"approved drugs (n = {output.drugs.count:,})",
+            )
         text = f"{output.value:.2f}"
         if output.uncertainty is not None:
             ax.errorbar(
@@ -117,9 +141,21 @@ def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
         ax.tick_params(axis="x", labelsize=12)
         for side in ("left", "right", "top"):
             ax.spines[side].set_visible(False)
-    if any(o.range for o in outputs):
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", fontsize=11, frameon=False, ncols=2)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles:
+        columns = _legend_columns(fig, len(handles))
+        fig.legend(handles, labels, loc="upper center", fontsize=11, frameon=False, ncols=columns)
+
+
+def _legend_columns(fig: Figure, entries: int) -> int:
+    return entries if fig.get_figwidth() >= 5 else 1
+
+
+def _top_margin(outputs: list[PlotOutput], width: float) -> float:
+    """Inches above the first axes: room for the legend's rows."""
+    entries = (2 if outputs[0].range else 0) + (1 if outputs[0].drugs else 0) if outputs else 0
+    rows = -(-entries // (entries if width >= 5 else 1)) if entries else 0
+    return 0.25 + 0.22 * max(rows, 1)
 
 
 def _draw_probabilities(fig: Figure, outputs: list[PlotOutput]) -> None:
@@ -137,22 +173,53 @@ def _draw_probabilities(fig: Figure, outputs: list[PlotOutput]) -> None:
     ax.set_title(f"Most likely: {labels[top]}", fontsize=13, color=TOP_CLASS, loc="left")
 
 
-def _plot_figure(outputs: list[PlotOutput], *, kind: str) -> Figure:
+def _plot_figure(
+    outputs: list[PlotOutput], *, kind: str, width: float = WIDTH, caption: tuple[str, ...] = ()
+) -> Figure:
     # Fixed margins in inches instead of constrained layout: same look, a fraction of the cost.
+    # `caption` lines go under the plot (downloads say which molecule, model and date).
+    below = 0.6 + (0.1 + 0.22 * len(caption) if caption else 0)
     if kind == "regression":
-        height = 1.6 * len(outputs) + 0.5
-        fig = Figure(figsize=(6.4, height), dpi=100)
+        top = _top_margin(outputs, width)
+        height = 1.6 * len(outputs) + top - 0.05 + (below - 0.6)
+        fig = Figure(figsize=(width, height), dpi=100)
         fig.subplots_adjust(
-            left=0.03, right=0.97, top=1 - 0.45 / height, bottom=0.6 / height, hspace=0.9
+            left=0.03, right=0.97, top=1 - top / height, bottom=below / height, hspace=0.9
         )
         _draw_regression(fig, outputs)
     else:
-        height = 0.45 * len(outputs) + 1.2
-        fig = Figure(figsize=(6.4, height), dpi=100)
-        fig.subplots_adjust(left=0.3, right=0.95, top=1 - 0.45 / height, bottom=0.6 / height)
+        height = 0.45 * len(outputs) + 1.2 + (below - 0.6)
+        fig = Figure(figsize=(width, height), dpi=100)
+        left = 0.3 if width >= 5 else 0.42
+        fig.subplots_adjust(left=left, right=0.95, top=1 - 0.45 / height, bottom=below / height)
         _draw_probabilities(fig, outputs)
+    for line, text in enumerate(caption):
+        fig.text(0.02, (0.12 + 0.22 * (len(caption) - 1 - line)) / height, text, fontsize=9)
     FigureCanvasAgg(fig)
     return fig
+
+
+def labelled_plot(outputs: list[PlotOutput], *, kind: str, caption: tuple[str, ...], fmt: str):
+    """The plot as a download: caption lines under it (molecule, model, date), the same text in
+    the file's metadata (PNG text chunks, SVG title/description). PNG bytes or SVG text."""
+    fig = _plot_figure(outputs, kind=kind, caption=caption)
+    title, description = caption[0], " · ".join(caption[1:])
+    if fmt == "svg":
+        svg = io.StringIO()
+        meta = {**SVG_METADATA, "Title": title, "Description": description}
+        fig.savefig(svg, format="svg", metadata=meta)
+        return svg.getvalue()
+    png = io.BytesIO()
+    fig.savefig(png, format="png", metadata={"Title": title, "Description": description})
+    return png.getvalue()
+
+
+def phone_plot_svg(outputs: list[PlotOutput], *, kind: str) -> str:
+    """The page's plot drawn narrower, so its text reads larger on a phone screen."""
+    svg = io.StringIO()
+    fig = _plot_figure(outputs, kind=kind, width=PHONE_WIDTH)
+    fig.savefig(svg, format="svg", metadata=SVG_METADATA)
+    return svg.getvalue()
 
 
 def _fresh_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
@@ -203,7 +270,10 @@ def _in_ranges(outputs: list[PlotOutput]) -> bool:
 
 def _layout(outputs: list[PlotOutput]) -> _Layout:
     cache = _layout_cache.__dict__.setdefault("layouts", {})
-    key = tuple((o.label, o.unit, json.dumps(o.range, sort_keys=True)) for o in outputs)
+    key = tuple(
+        (o.label, o.unit, json.dumps(o.range, sort_keys=True), o.drugs and o.drugs.key)
+        for o in outputs
+    )
     if key not in cache:
         if len(cache) >= 8:
             cache.clear()

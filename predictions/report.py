@@ -1,0 +1,288 @@
+"""Self-describing pictures of one prediction: labelled plot downloads, the phone plot, the
+approved-drug scatter and the one-page report card (PNG and PDF).
+
+Drawn on request from the stored prediction (nothing here is stored; HTTP caching keeps them),
+with matplotlib's object API as in rendering.py. A downloaded picture names the molecule, the
+model and a date: the publication date of a listed molecule, else the day it was downloaded
+(a private molecule's own date would tell that it was predicted before).
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from datetime import date
+
+from django.utils import timezone
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_pdf import FigureCanvasPdf
+from matplotlib.figure import Figure
+from PIL import Image
+
+from . import reference, rendering
+from .domain import all_reasons, verdict_label
+from .models import Prediction
+from .services import get_predictor, plot_inputs
+
+SITE = "SMILES property predictor"
+GREY = "#9a9a9a"
+
+
+def molecule_name(prediction: Prediction, width: int = 90) -> str:
+    return (
+        textwrap.shorten(prediction.title, width)
+        if prediction.title
+        else _cut(prediction.canonical_smiles, width)
+    )
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def dated(prediction: Prediction, today: date | None = None) -> str:
+    if prediction.public and prediction.published_at:
+        return f"published {prediction.published_at:%Y-%m-%d}"
+    return f"downloaded {(today or timezone.now().date()):%Y-%m-%d}"
+
+
+def caption(prediction: Prediction) -> tuple[str, ...]:
+    """What a downloaded picture says about itself: molecule; model and date."""
+    model = f"{prediction.model_name} {prediction.model_version}".strip()
+    return (
+        molecule_name(prediction),
+        f"{model} (weights {prediction.model_hash[:12]}) · {dated(prediction)} · {SITE}",
+    )
+
+
+def _plot_data(prediction: Prediction):
+    return plot_inputs(prediction, get_predictor())
+
+
+def saved_plot_png(prediction: Prediction) -> bytes:
+    outputs, kind = _plot_data(prediction)
+    return rendering.labelled_plot(outputs, kind=kind, caption=caption(prediction), fmt="png")
+
+
+def saved_plot_svg(prediction: Prediction) -> str:
+    outputs, kind = _plot_data(prediction)
+    return rendering.labelled_plot(outputs, kind=kind, caption=caption(prediction), fmt="svg")
+
+
+def phone_plot_svg(prediction: Prediction) -> str:
+    outputs, kind = _plot_data(prediction)
+    return rendering.phone_plot_svg(outputs, kind=kind)
+
+
+# --- The approved-drug scatter: two outputs, the drugs in grey, the molecule marked -----------
+
+
+def _scatter_axes(prediction: Prediction) -> tuple[int, int] | None:
+    """Which outputs to plot: x = the second (logD), y = the first (logS) for the shipped model."""
+    regression = all(o.get("kind", "regression") == "regression" for o in prediction.outputs)
+    return (1, 0) if regression and len(prediction.outputs) >= 2 else None
+
+
+def draw_scatter(fig: Figure, prediction: Prediction, *, fontsize: float = 12) -> None:
+    ax = fig.add_subplot()
+    axes = _scatter_axes(prediction)
+    if axes is None:
+        ax.text(0.5, 0.5, "needs two predicted values", ha="center", va="center")
+        ax.set_axis_off()
+        return
+    x_out, y_out = (prediction.outputs[i] for i in axes)
+    drugs = reference.for_model(prediction.model_hash)
+    if drugs is not None:
+        ax.scatter(
+            drugs.columns[x_out["label"]],
+            drugs.columns[y_out["label"]],
+            s=7,
+            color=GREY,
+            alpha=0.45,
+            linewidths=0,
+            rasterized=True,  # 1,700 points as one image: a small SVG, text stays text
+            label=f"approved drugs (n = {len(drugs):,}), same model",
+        )
+    else:
+        ax.set_title("No approved-drug reference for this model", fontsize=fontsize, color=GREY)
+    ax.plot(
+        [x_out["value"]],
+        [y_out["value"]],
+        marker="D",
+        markersize=12,
+        color=rendering.ACCENT,
+        markeredgecolor="white",
+        linestyle="none",
+        label="this molecule",
+    )
+    ax.set_xlabel(_label(x_out), fontsize=fontsize)
+    ax.set_ylabel(_label(y_out), fontsize=fontsize)
+    ax.tick_params(labelsize=fontsize - 1)
+    ax.legend(fontsize=fontsize - 2, loc="best", frameon=False)
+    for side in ("right", "top"):
+        ax.spines[side].set_visible(False)
+
+
+def _label(output: dict) -> str:
+    return f"{output['label']} ({output['unit']})" if output.get("unit") else output["label"]
+
+
+def _scatter_figure(prediction: Prediction, captioned: bool) -> Figure:
+    lines = caption(prediction) if captioned else ()
+    fig = Figure(figsize=(6.4, 5.0 + 0.3 * len(lines)), dpi=100)
+    bottom = (0.75 + 0.25 * len(lines)) / fig.get_figheight()
+    fig.subplots_adjust(left=0.13, right=0.97, top=0.95, bottom=bottom)
+    draw_scatter(fig, prediction)
+    for line, text in enumerate(lines):
+        fig.text(
+            0.02, (0.1 + 0.22 * (len(lines) - 1 - line)) / fig.get_figheight(), text, fontsize=9
+        )
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, fmt: str, prediction: Prediction | None) -> bytes | str:
+    meta = {}
+    if prediction is not None:
+        title, rest = caption(prediction)[0], " · ".join(caption(prediction)[1:])
+        meta = {"Title": title, ("Description" if fmt != "pdf" else "Subject"): rest}
+    if fmt == "svg":
+        svg = io.StringIO()
+        fig.savefig(svg, format="svg", metadata={**rendering.SVG_METADATA, **meta})
+        return svg.getvalue()
+    out = io.BytesIO()
+    if fmt == "pdf":
+        FigureCanvasPdf(fig)
+        meta.update(Creator=SITE, Author=SITE, Keywords="approved drugs; prediction report")
+    fig.savefig(out, format=fmt, metadata=meta)
+    return out.getvalue()
+
+
+def scatter_svg(prediction: Prediction) -> str:
+    return _save(_scatter_figure(prediction, captioned=False), "svg", None)
+
+
+def saved_scatter_svg(prediction: Prediction) -> str:
+    return _save(_scatter_figure(prediction, captioned=True), "svg", prediction)
+
+
+def scatter_png(prediction: Prediction) -> bytes:
+    return _save(_scatter_figure(prediction, captioned=False), "png", None)
+
+
+def saved_scatter_png(prediction: Prediction) -> bytes:
+    return _save(_scatter_figure(prediction, captioned=True), "png", prediction)
+
+
+# --- The one-page report card ------------------------------------------------------------------
+
+A4 = (8.27, 11.69)
+
+
+def _value_rows(prediction: Prediction) -> list[list[str]]:
+    percents = reference.percentiles(prediction.model_hash, prediction.outputs)
+    rows = []
+    for output, percent in zip(prediction.outputs, percents):
+        value = f"{output['value']:.2f}"
+        if output.get("uncertainty") is not None:
+            value += f" ± {output['uncertainty']:.2f}"
+        judged = next(
+            (
+                o
+                for o in (prediction.domain or {}).get("outputs", [])
+                if o["label"] == output["label"]
+            ),
+            {},
+        )
+        rows.append(
+            [
+                output["label"],
+                value,
+                output.get("unit") or "—",
+                "—" if percent is None else reference.ordinal(percent),
+                verdict_label(judged.get("verdict")) if judged else "not assessed",
+            ]
+        )
+    return rows
+
+
+def _profile_lines(prediction: Prediction) -> list[str]:
+    """The RDKit profile (Prediction.profile, when that field exists) as 'name: value' lines."""
+    profile = getattr(prediction, "profile", None)
+    if not isinstance(profile, dict) or not profile:
+        return []
+    lines = []
+    for key, value in profile.items():
+        if isinstance(value, float):
+            value = f"{value:.3g}"
+        elif isinstance(value, (list, tuple)):
+            value = ", ".join(str(v) for v in value) or "none"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+        lines.append(_cut(f"{key.replace('_', ' ')}: {value}", 60))
+    return lines
+
+
+def _report_figure(prediction: Prediction) -> Figure:
+    fig = Figure(figsize=A4, dpi=100)
+    fig.text(0.05, 0.965, molecule_name(prediction, 60), fontsize=18, weight="bold", va="top")
+    facts = f"{prediction.formula} · {prediction.molecular_weight or 0:.2f} g/mol"
+    fig.text(0.05, 0.93, facts, fontsize=10, va="top")
+    smiles = textwrap.wrap(prediction.canonical_smiles, 95)[:2]
+    fig.text(0.05, 0.912, "\n".join(smiles), fontsize=8, family="monospace", va="top")
+
+    picture = fig.add_axes((0.04, 0.63, 0.44, 0.25))
+    picture.imshow(Image.open(io.BytesIO(bytes(prediction.molecule_png))).convert("RGB"))
+    picture.set_axis_off()
+
+    verdict = (prediction.domain or {}).get("verdict")
+    lines = [f"Applicability domain: {verdict_label(verdict) if verdict else 'not assessed'}"]
+    for reason in all_reasons(prediction.domain)[:6]:
+        lines += textwrap.wrap(f"• {reason}", 52)
+    fig.text(0.52, 0.87, "\n".join(lines[:14]), fontsize=9, va="top", linespacing=1.4)
+
+    table_ax = fig.add_axes((0.05, 0.47, 0.9, 0.14))
+    table_ax.set_axis_off()
+    header = ["Property", "Value ± σ", "Unit", "Among approved drugs", "Domain"]
+    table = table_ax.table(
+        cellText=_value_rows(prediction), colLabels=header, loc="upper center", cellLoc="left"
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.auto_set_column_width(list(range(len(header))))
+    table.scale(1, 1.5)
+
+    outputs, kind = _plot_data(prediction)
+    drawn = fig.add_subfigure(
+        fig.add_gridspec(1, 1, left=0.05, right=0.95, top=0.46, bottom=0.12)[0]
+    )
+    drawn.subplots_adjust(left=0.03, right=0.97, top=0.88, bottom=0.12, hspace=1.0)
+    if kind == "regression":
+        rendering._draw_regression(drawn, outputs)
+    else:
+        rendering._draw_probabilities(drawn, outputs)
+
+    profile = _profile_lines(prediction)
+    notes = [
+        "σ: the ensemble's spread (one standard deviation). Among approved drugs: the percentile "
+        "of this value among",
+        "ChEMBL's approved small-molecule drugs predicted by the same model (share predicted lower).",
+    ]
+    if profile:
+        fig.text(0.05, 0.105, "Computed (RDKit), exact", fontsize=10, weight="bold", va="top")
+        half = (len(profile) + 1) // 2
+        for column, chunk in enumerate((profile[:half], profile[half:])):
+            fig.text(0.05 + 0.45 * column, 0.085, "\n".join(chunk[:9]), fontsize=8, va="top")
+    else:
+        fig.text(0.05, 0.1, "\n".join(notes), fontsize=8, va="top", color="#444444")
+    fig.text(0.05, 0.02, "  ·  ".join(caption(prediction)[1:]), fontsize=8, color="#444444")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def report_png(prediction: Prediction) -> bytes:
+    return _save(_report_figure(prediction), "png", prediction)
+
+
+def report_pdf(prediction: Prediction) -> bytes:
+    return _save(_report_figure(prediction), "pdf", prediction)
