@@ -12,6 +12,7 @@ from typing import NamedTuple
 
 from django.utils.text import slugify
 
+from . import reference, report
 from .domain import all_reasons, verdict_label
 from .models import Prediction
 
@@ -22,6 +23,8 @@ class Download(NamedTuple):
     build: Callable
     content_type: str
     blobs: tuple[str, ...] = ()
+    # What a download (not the page's inline picture) serves: labelled with molecule, model, date.
+    saved: Callable | None = None
 
 
 # OWASP "CSV injection": a cell starting with one of these may run as a spreadsheet formula.
@@ -106,7 +109,8 @@ def values_csv(prediction: Prediction) -> str:
         "model_version",
     ]
     outputs = prediction.outputs
-    writer.writerow(fixed + [output_header(o) for o in outputs] + trust_header(outputs))
+    header = fixed + [output_header(o) for o in outputs] + trust_header(outputs)
+    writer.writerow(header + reference.percentile_header(outputs))
     writer.writerow(
         [
             prediction.public_id,
@@ -120,6 +124,7 @@ def values_csv(prediction: Prediction) -> str:
         ]
         + [float(o["value"]) for o in outputs]
         + trust_cells(outputs, outputs, prediction.domain)
+        + reference.percentile_cells(prediction.model_hash, outputs, outputs)
     )
     return buffer.getvalue()
 
@@ -139,11 +144,20 @@ def values_dict(prediction: Prediction) -> dict:
             "weights_sha256": prediction.model_hash,
         },
         # Predictions stored before uncertainties existed say so with null.
-        "outputs": [{"uncertainty": None, **o} for o in prediction.outputs],
+        "outputs": [
+            {"uncertainty": None, **o, "approved_drug_percentile": p}
+            for o, p in zip(prediction.outputs, _percentiles(prediction))
+        ],
+        # Where the percentiles come from; null without a reference made by these weights.
+        "approved_drugs": reference.json_context(prediction.model_hash),
         # Applicability domain as judged when predicted; null before the check existed.
         "domain": prediction.domain or None,
         "created_at": prediction.created_at.isoformat() if prediction.created_at else None,
     }
+
+
+def _percentiles(prediction: Prediction) -> list[float | None]:
+    return reference.percentiles(prediction.model_hash, prediction.outputs)
 
 
 def values_json(prediction: Prediction) -> str:
@@ -156,20 +170,28 @@ def bundle_zip(prediction: Prediction) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name, download in DOWNLOADS.items():
             if name != "bundle.zip":
-                bundle.writestr(f"{stem}/{name}", download.build(prediction))
+                bundle.writestr(f"{stem}/{name}", (download.saved or download.build)(prediction))
     return buffer.getvalue()
 
 
 PICTURES = {
     "molecule.png": Download(_blob("molecule_png"), "image/png", ("molecule_png",)),
     "molecule.svg": Download(_blob("molecule_svg"), "image/svg+xml", ("molecule_svg",)),
-    "plot.png": Download(_blob("plot_png"), "image/png", ("plot_png",)),
-    "plot.svg": Download(_blob("plot_svg"), "image/svg+xml", ("plot_svg",)),
+    "plot.png": Download(_blob("plot_png"), "image/png", ("plot_png",), report.saved_plot_png),
+    "plot.svg": Download(_blob("plot_svg"), "image/svg+xml", ("plot_svg",), report.saved_plot_svg),
+    # Drawn on request (nothing stored): the molecule among the approved drugs, two outputs.
+    "drugs.png": Download(report.scatter_png, "image/png", (), report.saved_scatter_png),
+    "drugs.svg": Download(report.scatter_svg, "image/svg+xml", (), report.saved_scatter_svg),
 }
 # Every file a prediction offers, by name (the URL's last part), in the page's order.
 DOWNLOADS = {
     **PICTURES,
     "values.csv": Download(values_csv, "text/csv; charset=utf-8"),
     "values.json": Download(values_json, "application/json"),
+    "report.png": Download(report.report_png, "image/png", ("molecule_png",)),
+    "report.pdf": Download(report.report_pdf, "application/pdf", ("molecule_png",)),
     "bundle.zip": Download(bundle_zip, "application/zip", Prediction.BLOB_FIELDS),
 }
+# Served but not listed: the plot drawn narrower for phones (the page's <picture> picks it).
+RENDITIONS = {"plot-phone.svg": Download(report.phone_plot_svg, "image/svg+xml")}
+SERVED = {**DOWNLOADS, **RENDITIONS}

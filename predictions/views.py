@@ -9,11 +9,12 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_http_methods, require_safe
 
-from . import exports, selectors, services
+from . import exports, reference, selectors, services
 from .forms import GalleryForm, PredictForm
 from .models import Prediction, Source
 
@@ -54,6 +55,7 @@ def detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "downloads": list(exports.DOWNLOADS),
         "edit_form": PredictForm(initial=initial),
         "neighbours": services.nearest_measured(prediction),
+        "drug_context": reference.page_context(prediction),
     }
     response = render(request, "predictions/detail.html", context)
     if not prediction.public:
@@ -63,7 +65,7 @@ def detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 def _download_version(request: HttpRequest, public_id: str, filename: str) -> Prediction:
     """The fields that version a download, read once per request and without blobs."""
-    if filename not in exports.DOWNLOADS:
+    if filename not in exports.SERVED:
         raise Http404("No such download.")
     if not hasattr(request, "_download_version"):
         request._download_version = selectors.prediction_version(public_id)
@@ -73,7 +75,9 @@ def _download_version(request: HttpRequest, public_id: str, filename: str) -> Pr
 def _etag(request: HttpRequest, public_id: str, filename: str) -> str:
     prediction = _download_version(request, public_id, filename)
     version = f"{prediction.pk}:{prediction.model_hash}:{prediction.updated_at.isoformat()}"
-    return hashlib.sha256(f"{version}:{filename}".encode()).hexdigest()[:32]
+    # Percentiles and drug plots follow the reference; a download's caption carries a date.
+    context = f"{reference.cache_key()}:{'download' in request.GET and timezone.now().date()}"
+    return hashlib.sha256(f"{version}:{filename}:{context}".encode()).hexdigest()[:32]
 
 
 def _last_modified(request: HttpRequest, public_id: str, filename: str) -> datetime:
@@ -85,12 +89,14 @@ def _last_modified(request: HttpRequest, public_id: str, filename: str) -> datet
 @condition(etag_func=_etag, last_modified_func=_last_modified)
 def download(request: HttpRequest, public_id: str, filename: str) -> HttpResponse:
     """One file of a prediction; conditional requests (304/412) never load its pictures."""
-    download = exports.DOWNLOADS[filename]
+    download = exports.SERVED[filename]
     prediction = selectors.prediction_get(public_id, blobs=download.blobs)
     # Pictures not drawn yet (PNGs, batch predictions) are drawn on first download and kept.
     services.prediction_ensure_blobs(prediction=prediction, fields=download.blobs)
-    response = HttpResponse(download.build(prediction), content_type=download.content_type)
     inline = filename in exports.PICTURES and "download" not in request.GET
+    build = download.build if inline or download.saved is None else download.saved
+    response = HttpResponse(build(prediction), content_type=download.content_type)
+    inline = inline or filename in exports.RENDITIONS
     response["Content-Disposition"] = content_disposition_header(
         not inline, f"{exports.download_stem(prediction)}-{filename}"
     )

@@ -17,7 +17,7 @@ from django.db import reset_queries
 from rdkit import Chem
 from rdkit.Chem import rdDepictor
 
-from predictions import rendering
+from predictions import reference, rendering
 from predictions import services as core
 from predictions.exports import (
     Download,
@@ -55,6 +55,7 @@ def csv_header(batch: Batch) -> list[str]:
         "canonical_smiles",
         *[output_header(o) for o in batch.output_specs],
         *trust_header(batch.output_specs),
+        *reference.percentile_header(batch.output_specs),
         "status",
         "error",
         "prediction_id",
@@ -68,6 +69,10 @@ def _values(batch: Batch, row: BatchRow) -> list[float | str]:
     return [float(v) if v is not None else "" for v in values]
 
 
+def _percentile_cells(batch: Batch, row: BatchRow) -> list:
+    return reference.percentile_cells(batch.model_hash, batch.output_specs, row.outputs)
+
+
 def csv_record(batch: Batch, row: BatchRow) -> list:
     extra = [row.extra.get(column, "") for column in batch.columns]
     return [
@@ -78,6 +83,7 @@ def csv_record(batch: Batch, row: BatchRow) -> list:
         row.canonical_smiles,
         *_values(batch, row),
         *trust_cells(batch.output_specs, row.outputs, row.domain),
+        *_percentile_cells(batch, row),
         row.status,
         row.error,
         row.prediction_public_id,  # the prediction's link id, never the database key
@@ -126,6 +132,8 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
     )
     trust = trust_cells(batch.output_specs, row.outputs, row.domain)
     fields.update(zip(trust_header(batch.output_specs), trust, strict=True))
+    percentiles = _percentile_cells(batch, row)
+    fields.update(zip(reference.percentile_header(batch.output_specs), percentiles, strict=True))
     fields.update(status=row.status, error=row.error)
     body = "".join(f">  <{sd_line(name)}>\n{sd_line(value)}\n\n" for name, value in fields.items())
     return f"{block}{body}$$$$\n"
