@@ -144,20 +144,14 @@ def values_dict(prediction: Prediction) -> dict:
             "weights_sha256": prediction.model_hash,
         },
         # Predictions stored before uncertainties existed say so with null.
-        "outputs": [
-            {"uncertainty": None, **o, "approved_drug_percentile": p}
-            for o, p in zip(prediction.outputs, _percentiles(prediction))
-        ],
-        # Where the percentiles come from; null without a reference made by these weights.
-        "approved_drugs": reference.json_context(prediction.model_hash),
+        "outputs": [{"uncertainty": None, **o} for o in prediction.outputs],
+        # Each output's percentile among approved drugs, and where they come from; null
+        # without a reference made by these weights.
+        "approved_drugs": reference.json_context(prediction.model_hash, prediction.outputs),
         # Applicability domain as judged when predicted; null before the check existed.
         "domain": prediction.domain or None,
         "created_at": prediction.created_at.isoformat() if prediction.created_at else None,
     }
-
-
-def _percentiles(prediction: Prediction) -> list[float | None]:
-    return reference.percentiles(prediction.model_hash, prediction.outputs)
 
 
 def values_json(prediction: Prediction) -> str:

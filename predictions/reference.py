@@ -125,6 +125,32 @@ def _float(text: str) -> float:
     return float(text) if text not in ("", None) else math.nan
 
 
+def distinct_parents(drugs: list[dict], predictor: Predictor) -> tuple[list[dict], dict]:
+    """The drugs the model reads, standardised as the site does (a salt becomes its parent),
+    each parent once under its own name where the list has it; and counts of those left out."""
+    from . import chemistry
+
+    parents: dict[str, dict] = {}
+    left_out: dict[str, int] = {}
+    for drug in drugs:
+        try:
+            parsed = chemistry.parse_smiles(drug["smiles"], max_chars=10**6)
+            predictor.check_length(parsed.canonical_smiles)
+            predictor.check_tokens(parsed.canonical_smiles)
+        except ValueError as error:  # unreadable, too long, unknown tokens
+            why = type(error).__name__
+        else:
+            smiles, salt = parsed.canonical_smiles, bool(parsed.removed_fragments)
+            before = parents.get(smiles)
+            if before is None or (before["salt"] and not salt):
+                parents[smiles] = {**drug, "smiles": smiles, "salt": salt}
+            if before is None:
+                continue
+            why = "salt or duplicate of a parent"
+        left_out[why] = left_out.get(why, 0) + 1
+    return list(parents.values()), left_out
+
+
 def write(path: Path | str, *, predictor: Predictor, drugs: list[dict], results: list) -> None:
     """Write the reference for `predictor` atomically: drugs (chembl_id, name, first_approval,
     smiles) paired with their ModelOutputs."""
@@ -224,6 +250,15 @@ def for_model(model_hash: str) -> DrugReference | None:
 # --- What pages and exports show ------------------------------------------------------------------
 
 
+def plots_redrawn(model_hash: str) -> int:
+    """Forget the stored plots of this model's predictions (drawn without, or with an older,
+    reference): each is drawn again, with the drugs, when next viewed. Returns how many."""
+    from .models import Prediction
+
+    stored = Prediction.objects.filter(model_hash=model_hash)
+    return stored.update(plot_png=None, plot_svg="")
+
+
 def densities(model_hash: str, labels: list[str]) -> list[DrugDensity | None]:
     """The drugs' distribution per output, for the plots of a prediction by `model_hash`."""
     found = for_model(model_hash)
@@ -256,12 +291,17 @@ def percentile_cells(model_hash: str, specs: list[dict], outputs: list[dict]) ->
     return ["" if p is None else round(p, 1) for p in percentiles(model_hash, ordered)]
 
 
-def json_context(model_hash: str) -> dict | None:
-    """values.json's description of the reference the percentiles come from (None: none)."""
+def json_context(model_hash: str, outputs: list[dict]) -> dict | None:
+    """values.json's percentiles (by output label) and their reference; None without one."""
     found = for_model(model_hash)
     if found is None:
         return None
-    return {"source": SOURCE, "drugs": len(found), "weights_sha256": found.weights_hash}
+    return {
+        "source": SOURCE,
+        "drugs": len(found),
+        "weights_sha256": found.weights_hash,
+        "percentiles": {o["label"]: found.percentile(o["label"], o.get("value")) for o in outputs},
+    }
 
 
 def ordinal(percent: float) -> str:

@@ -89,8 +89,10 @@ def _axis_label(output: PlotOutput) -> str:
     return f"{output.label} ({output.unit})" if output.unit else output.label
 
 
-def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
-    axes = fig.subplots(len(outputs), 1, squeeze=False)[:, 0]
+def _draw_regression(fig: Figure, outputs: list[PlotOutput], axes: list | None = None) -> None:
+    """One axes per output (made here, or given: the report card places its own)."""
+    given = axes is not None
+    axes = axes if given else fig.subplots(len(outputs), 1, squeeze=False)[:, 0]
     for index, (ax, output) in enumerate(zip(axes, outputs)):
         sigma = output.uncertainty or 0.0
         rng = output.range or {}
@@ -142,13 +144,14 @@ def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
         for side in ("left", "right", "top"):
             ax.spines[side].set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
-    if handles:
-        columns = _legend_columns(fig, len(handles))
-        fig.legend(handles, labels, loc="upper center", fontsize=11, frameon=False, ncols=columns)
-
-
-def _legend_columns(fig: Figure, entries: int) -> int:
-    return entries if fig.get_figwidth() >= 5 else 1
+    if handles and given:
+        axes[0].legend(loc="lower center", bbox_to_anchor=(0.5, 1.3), ncols=len(handles))
+    elif handles:
+        columns = len(handles) if fig.get_figwidth() >= 5 else 1
+        style = {"fontsize": 11}
+        if columns > 2:  # three entries on one line: a little tighter
+            style = {"fontsize": 10, "columnspacing": 1.0, "handlelength": 1.6}
+        fig.legend(handles, labels, loc="upper center", frameon=False, ncols=columns, **style)
 
 
 def _top_margin(outputs: list[PlotOutput], width: float) -> float:
@@ -158,8 +161,8 @@ def _top_margin(outputs: list[PlotOutput], width: float) -> float:
     return 0.25 + 0.22 * max(rows, 1)
 
 
-def _draw_probabilities(fig: Figure, outputs: list[PlotOutput]) -> None:
-    ax = fig.subplots()
+def _draw_probabilities(fig: Figure, outputs: list[PlotOutput], ax=None) -> None:
+    ax = ax or fig.subplots()
     labels = [o.label for o in outputs]
     values = [o.value for o in outputs]
     top = max(range(len(values)), key=values.__getitem__)

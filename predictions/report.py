@@ -47,11 +47,12 @@ def dated(prediction: Prediction, today: date | None = None) -> str:
 
 
 def caption(prediction: Prediction) -> tuple[str, ...]:
-    """What a downloaded picture says about itself: molecule; model and date."""
+    """What a downloaded picture says about itself: molecule; model; date."""
     model = f"{prediction.model_name} {prediction.model_version}".strip()
     return (
         molecule_name(prediction),
-        f"{model} (weights {prediction.model_hash[:12]}) · {dated(prediction)} · {SITE}",
+        f"{_cut(model, 90)} (weights {prediction.model_hash[:12]})",
+        f"{dated(prediction)} · {SITE}",
     )
 
 
@@ -96,7 +97,7 @@ def draw_scatter(fig: Figure, prediction: Prediction, *, fontsize: float = 12) -
         ax.scatter(
             drugs.columns[x_out["label"]],
             drugs.columns[y_out["label"]],
-            s=7,
+            s=9,
             color=GREY,
             alpha=0.45,
             linewidths=0,
@@ -118,7 +119,9 @@ def draw_scatter(fig: Figure, prediction: Prediction, *, fontsize: float = 12) -
     ax.set_xlabel(_label(x_out), fontsize=fontsize)
     ax.set_ylabel(_label(y_out), fontsize=fontsize)
     ax.tick_params(labelsize=fontsize - 1)
-    ax.legend(fontsize=fontsize - 2, loc="best", frameon=False)
+    legend = ax.legend(fontsize=fontsize - 2, loc="best", frameon=False)
+    if drugs is not None:
+        legend.legend_handles[0].set_sizes([40])  # the drugs' dots, readable in the key
     for side in ("right", "top"):
         ax.spines[side].set_visible(False)
 
@@ -253,14 +256,17 @@ def _report_figure(prediction: Prediction) -> Figure:
     table.scale(1, 1.5)
 
     outputs, kind = _plot_data(prediction)
-    drawn = fig.add_subfigure(
-        fig.add_gridspec(1, 1, left=0.05, right=0.95, top=0.46, bottom=0.12)[0]
-    )
-    drawn.subplots_adjust(left=0.03, right=0.97, top=0.88, bottom=0.12, hspace=1.0)
     if kind == "regression":
-        rendering._draw_regression(drawn, outputs)
+        step = 0.33 / max(len(outputs), 1)
+        axes = [
+            fig.add_axes((0.05, 0.46 - step * (i + 1) + step * 0.4, 0.9, step * 0.5))
+            for i in range(len(outputs))
+        ]
+        rendering._draw_regression(fig, outputs, axes)
+        for ax in axes:
+            ax.legend_ and ax.legend_.set_frame_on(False)
     else:
-        rendering._draw_probabilities(drawn, outputs)
+        rendering._draw_probabilities(fig, outputs, fig.add_axes((0.3, 0.17, 0.6, 0.25)))
 
     profile = _profile_lines(prediction)
     notes = [
@@ -275,7 +281,8 @@ def _report_figure(prediction: Prediction) -> Figure:
             fig.text(0.05 + 0.45 * column, 0.085, "\n".join(chunk[:9]), fontsize=8, va="top")
     else:
         fig.text(0.05, 0.1, "\n".join(notes), fontsize=8, va="top", color="#444444")
-    fig.text(0.05, 0.02, "  ·  ".join(caption(prediction)[1:]), fontsize=8, color="#444444")
+    footer = textwrap.wrap("  ·  ".join(caption(prediction)[1:]), 130)
+    fig.text(0.05, 0.015, "\n".join(footer), fontsize=8, color="#444444")
     FigureCanvasAgg(fig)
     return fig
 

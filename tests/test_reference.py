@@ -80,7 +80,6 @@ def test_a_reference_made_for_other_weights_is_ignored_and_said_so(
     assert row[f"{label} percentile among approved drugs"] == ""
     data = json.loads(client.get(aspirin.get_absolute_url() + "values.json").content)
     assert data["approved_drugs"] is None
-    assert [o["approved_drug_percentile"] for o in data["outputs"]] == [None] * 3
 
 
 def test_a_missing_reference_turns_percentiles_off(tmp_path, predictor, settings):
@@ -108,7 +107,7 @@ def test_tiny_reference_gives_the_page_and_exports_their_percentiles(
     for output in predictor.outputs:
         assert row[f"{output.label} percentile among approved drugs"] == "75.0"
     data = json.loads(client.get(base + "values.json").content)
-    assert [o["approved_drug_percentile"] for o in data["outputs"]] == [75.0] * 3
+    assert data["approved_drugs"]["percentiles"] == {o.label: 75.0 for o in predictor.outputs}
     assert data["approved_drugs"]["drugs"] == 4
     assert data["approved_drugs"]["weights_sha256"] == predictor.weights_hash
 
@@ -186,3 +185,17 @@ def test_batch_exports_carry_percentiles(client, predictor, db):
     sdf = reverse("predictions:batch_download", args=[batch.public_id, "results.sdf"])
     text = b"".join(client.get(sdf).streaming_content).decode()
     assert text.count(f">  <{column}>\n") == 3 and f">  <{column}>\n{expected[0]}\n" in text
+
+
+def test_command_run_for_the_served_model_redraws_its_stored_plots(
+    tmp_path, predictor, client, settings, make_prediction
+):
+    settings.DRUG_REFERENCE_PATH = str(tmp_path / "approved_drugs.csv")
+    aspirin = make_prediction(ASPIRIN)
+    assert "approved drugs (n" not in aspirin.plot_svg  # no reference when it was drawn
+    call_command("build_drug_reference", limit=8, stdout=io.StringIO())
+    aspirin.refresh_from_db()
+    assert aspirin.plot_svg == "" and not aspirin.plot_png
+    found = reference.get_reference()
+    svg = client.get(reverse("predictions:download", args=[aspirin.public_id, "plot.svg"]))
+    assert f"approved drugs (n = {len(found)})" in svg.content.decode()

