@@ -253,10 +253,14 @@ def for_model(model_hash: str) -> DrugReference | None:
 def plots_redrawn(model_hash: str) -> int:
     """Forget the stored plots of this model's predictions (drawn without, or with an older,
     reference): each is drawn again, with the drugs, when next viewed. Returns how many."""
+    from django.db import DatabaseError
+
     from .models import Prediction
 
-    stored = Prediction.objects.filter(model_hash=model_hash)
-    return stored.update(plot_png=None, plot_svg="")
+    try:
+        return Prediction.objects.filter(model_hash=model_hash).update(plot_png=None, plot_svg="")
+    except DatabaseError:  # no database yet (not migrated): nothing stored to redraw
+        return 0
 
 
 def densities(model_hash: str, labels: list[str]) -> list[DrugDensity | None]:

@@ -1,4 +1,5 @@
-"""Pictures: RDKit 2D depictions and prediction plots (the only matplotlib importer).
+"""Pictures: RDKit 2D depictions and prediction plots (with report.py, the only matplotlib
+importers).
 
 Plots use matplotlib's object API (`Figure` + Agg canvas), never pyplot, so rendering is
 safe from several threads at once and leaks no global figure state.
