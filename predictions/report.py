@@ -21,8 +21,9 @@ from PIL import Image
 
 from . import reference, rendering
 from .domain import all_reasons, verdict_label
+from .inference import get_predictor
 from .models import Prediction
-from .services import get_predictor, plot_inputs
+from .services import plot_inputs
 
 SITE = "SMILES property predictor"
 GREY = "#9a9a9a"
@@ -217,12 +218,13 @@ def _profile_lines(prediction: Prediction) -> list[str]:
     lines = []
     for key, value in profile.items():
         if isinstance(value, float):
-            value = f"{value:.3g}"
-        elif isinstance(value, (list, tuple)):
-            value = ", ".join(str(v) for v in value) or "none"
+            value = f"{value:.3f}".rstrip("0").rstrip(".")
+        elif isinstance(value, (list, tuple)):  # e.g. structural alerts: their names
+            names = [v.get("name", v) if isinstance(v, dict) else v for v in value]
+            value = ", ".join(str(n) for n in names) or "none"
         elif isinstance(value, dict):
             value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
-        lines.append(_cut(f"{key.replace('_', ' ')}: {value}", 60))
+        lines.append(_cut(f"{key.replace('_', ' ')}: {value}", 40))
     return lines
 
 
@@ -234,7 +236,7 @@ def _report_figure(prediction: Prediction) -> Figure:
     smiles = textwrap.wrap(prediction.canonical_smiles, 95)[:2]
     fig.text(0.05, 0.912, "\n".join(smiles), fontsize=8, family="monospace", va="top")
 
-    picture = fig.add_axes((0.04, 0.63, 0.44, 0.25))
+    picture = fig.add_axes((0.04, 0.69, 0.44, 0.205))
     picture.imshow(Image.open(io.BytesIO(bytes(prediction.molecule_png))).convert("RGB"))
     picture.set_axis_off()
 
@@ -244,7 +246,7 @@ def _report_figure(prediction: Prediction) -> Figure:
         lines += textwrap.wrap(f"• {reason}", 52)
     fig.text(0.52, 0.87, "\n".join(lines[:14]), fontsize=9, va="top", linespacing=1.4)
 
-    table_ax = fig.add_axes((0.05, 0.47, 0.9, 0.14))
+    table_ax = fig.add_axes((0.05, 0.56, 0.9, 0.12))
     table_ax.set_axis_off()
     header = ["Property", "Value ± σ", "Unit", "Among approved drugs", "Domain"]
     table = table_ax.table(
@@ -257,30 +259,34 @@ def _report_figure(prediction: Prediction) -> Figure:
 
     outputs, kind = _plot_data(prediction)
     if kind == "regression":
-        step = 0.33 / max(len(outputs), 1)
+        step = 0.31 / max(len(outputs), 1)
         axes = [
-            fig.add_axes((0.05, 0.46 - step * (i + 1) + step * 0.4, 0.9, step * 0.5))
+            fig.add_axes((0.05, 0.525 - step * (i + 1) + step * 0.45, 0.9, step * 0.5))
             for i in range(len(outputs))
         ]
         rendering._draw_regression(fig, outputs, axes)
-        for ax in axes:
+        for ax in axes:  # the page's plot, a little smaller on paper
             ax.legend_ and ax.legend_.set_frame_on(False)
+            ax.xaxis.label.set_fontsize(11)
+            ax.tick_params(labelsize=10)
+            for text in ax.texts:
+                text.set_fontsize(12)
     else:
-        rendering._draw_probabilities(fig, outputs, fig.add_axes((0.3, 0.17, 0.6, 0.25)))
+        rendering._draw_probabilities(fig, outputs, fig.add_axes((0.3, 0.25, 0.6, 0.25)))
 
     profile = _profile_lines(prediction)
-    notes = [
-        "σ: the ensemble's spread (one standard deviation). Among approved drugs: the percentile "
-        "of this value among",
-        "ChEMBL's approved small-molecule drugs predicted by the same model (share predicted lower).",
-    ]
     if profile:
-        fig.text(0.05, 0.105, "Computed (RDKit), exact", fontsize=10, weight="bold", va="top")
-        half = (len(profile) + 1) // 2
-        for column, chunk in enumerate((profile[:half], profile[half:])):
-            fig.text(0.05 + 0.45 * column, 0.085, "\n".join(chunk[:9]), fontsize=8, va="top")
-    else:
-        fig.text(0.05, 0.1, "\n".join(notes), fontsize=8, va="top", color="#444444")
+        fig.text(0.05, 0.195, "Computed (RDKit), exact", fontsize=10, weight="bold", va="top")
+        third = -(-len(profile) // 3)
+        for column in range(3):
+            chunk = profile[column * third : (column + 1) * third][:10]
+            fig.text(0.05 + 0.31 * column, 0.175, "\n".join(chunk), fontsize=8, va="top")
+    notes = (
+        "σ: the ensemble's spread (one standard deviation). Among approved drugs: the percentile of "
+        "this value among ChEMBL's approved small-molecule drugs predicted by the same model (the "
+        "share predicted lower)."
+    )
+    fig.text(0.05, 0.075, "\n".join(textwrap.wrap(notes, 120)), fontsize=8, va="top", color="#444")
     footer = textwrap.wrap("  ·  ".join(caption(prediction)[1:]), 130)
     fig.text(0.05, 0.015, "\n".join(footer), fontsize=8, color="#444444")
     FigureCanvasAgg(fig)
