@@ -93,10 +93,10 @@ def download(request: HttpRequest, public_id: str, filename: str) -> HttpRespons
     prediction = selectors.prediction_get(public_id, blobs=download.blobs)
     # Pictures not drawn yet (PNGs, batch predictions) are drawn on first download and kept.
     services.prediction_ensure_blobs(prediction=prediction, fields=download.blobs)
-    inline = filename in exports.PICTURES and "download" not in request.GET
-    build = download.build if inline or download.saved is None else download.saved
+    saved = "download" in request.GET  # a download names the molecule, model and date
+    build = download.saved if saved and download.saved else download.build
     response = HttpResponse(build(prediction), content_type=download.content_type)
-    inline = inline or filename in exports.RENDITIONS
+    inline = filename in exports.RENDITIONS or (filename in exports.PICTURES and not saved)
     response["Content-Disposition"] = content_disposition_header(
         not inline, f"{exports.download_stem(prediction)}-{filename}"
     )

@@ -143,3 +143,30 @@ def test_bundle_carries_the_labelled_pictures_and_the_report(client, make_predic
     assert "aspirin/report.pdf" in names and "aspirin/drugs.svg" in names
     assert "aspirin/plot-phone.svg" not in names
     assert "Aspirin" in archive.read("aspirin/plot.svg").decode()
+
+
+def test_cached_layout_plots_equal_fresh_ones_with_error_bars_and_drugs():
+    """The fast path (a cached figure, only value, error bar and label redrawn) gives exactly a
+    fresh figure's SVG text and PNG pixels, with uncertainties and the drugs' density drawn."""
+    from predictions import rendering
+
+    ranges = [{"min": -11, "max": 1.5, "p05": -7, "p95": 0.5}, {"min": -25.5, "max": 3.4}]
+    xs = tuple(x / 10 for x in range(-100, 10))
+    drugs = rendering.DrugDensity("test", xs, tuple(abs(x % 2 - 1) for x in xs), 1234)
+
+    def outputs(logs: float, dg: float) -> list:
+        return [
+            rendering.PlotOutput("logS", logs, "log(mol/L)", ranges[0], 0.5, drugs),
+            rendering.PlotOutput("dG", dg, "kcal/mol", ranges[1], 1.25, drugs),
+        ]
+
+    rendering.prediction_plot_svg(outputs(-1.0, -1.0), kind="regression")  # the layout, cached
+    rendering.prediction_plot_png(outputs(-1.0, -1.0), kind="regression")
+    fast_svg = rendering.prediction_plot_svg(outputs(-2.5, -4.2), kind="regression")
+    assert fast_svg == rendering._fresh_svg(outputs(-2.5, -4.2), kind="regression")
+    assert "-2.50 ± 0.50" in fast_svg and "approved drugs (n = 1,234)" in fast_svg
+    fast = Image.open(
+        io.BytesIO(rendering.prediction_plot_png(outputs(-2.5, -4.2), kind="regression"))
+    )
+    fresh = Image.open(io.BytesIO(rendering._fresh_png(outputs(-2.5, -4.2), kind="regression")))
+    assert fast.convert("RGBA").tobytes() == fresh.convert("RGBA").tobytes()
