@@ -230,10 +230,7 @@ def labelled_plot(outputs: list[PlotOutput], *, kind: str, caption: tuple[str, .
 
 def phone_plot_svg(outputs: list[PlotOutput], *, kind: str) -> str:
     """The page's plot drawn narrower, so its text reads larger on a phone screen."""
-    svg = io.StringIO()
-    fig = _plot_figure(outputs, kind=kind, width=PHONE_WIDTH)
-    fig.savefig(svg, format="svg", metadata=SVG_METADATA)
-    return svg.getvalue()
+    return prediction_plot_svg(outputs, kind=kind, width=PHONE_WIDTH)
 
 
 def _fresh_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
@@ -242,9 +239,10 @@ def _fresh_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
     return png.getvalue()
 
 
-def _fresh_svg(outputs: list[PlotOutput], *, kind: str) -> str:
+def _fresh_svg(outputs: list[PlotOutput], *, kind: str, width: float = WIDTH) -> str:
     svg = io.StringIO()
-    _plot_figure(outputs, kind=kind).savefig(svg, format="svg", metadata=SVG_METADATA)
+    fig = _plot_figure(outputs, kind=kind, width=width)
+    fig.savefig(svg, format="svg", metadata=SVG_METADATA)
     return svg.getvalue()
 
 
@@ -284,9 +282,9 @@ def _in_ranges(outputs: list[PlotOutput]) -> bool:
     )
 
 
-def _layout(outputs: list[PlotOutput]) -> _Layout:
+def _layout(outputs: list[PlotOutput], width: float = WIDTH) -> _Layout:
     cache = _layout_cache.__dict__.setdefault("layouts", {})
-    key = tuple(
+    key = (width,) + tuple(
         (
             o.label,
             o.unit,
@@ -299,7 +297,7 @@ def _layout(outputs: list[PlotOutput]) -> _Layout:
     if key not in cache:
         if len(cache) >= 8:
             cache.clear()
-        fig = _plot_figure(outputs, kind="regression")
+        fig = _plot_figure(outputs, kind="regression", width=width)
         artists = [
             (ax, *[a for a in (*ax.lines, *ax.texts) if (a.get_gid() or "").startswith("value-")])
             for ax in fig.axes
@@ -324,9 +322,9 @@ def _layout(outputs: list[PlotOutput]) -> _Layout:
     return cache[key]
 
 
-def _placed(outputs: list[PlotOutput]) -> _Layout:
+def _placed(outputs: list[PlotOutput], width: float = WIDTH) -> _Layout:
     """The cached layout with its value artists moved to these outputs' values."""
-    layout = _layout(outputs)
+    layout = _layout(outputs, width)
     for (_, *values), output in zip(layout.artists, outputs, strict=True):
         *bar, marker, label = values
         if bar:
@@ -355,11 +353,11 @@ def prediction_plot_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
     return png.getvalue()
 
 
-def prediction_plot_svg(outputs: list[PlotOutput], *, kind: str) -> str:
+def prediction_plot_svg(outputs: list[PlotOutput], *, kind: str, width: float = WIDTH) -> str:
     """The plot as SVG: only the value artists are drawn into a cached figure's SVG text."""
     if kind != "regression" or not _in_ranges(outputs):
-        return _fresh_svg(outputs, kind=kind)
-    layout = _placed(outputs)
+        return _fresh_svg(outputs, kind=kind, width=width)
+    layout = _placed(outputs, width)
     fig, buffer = layout.fig, io.StringIO()
     dpi, fig.dpi = fig.dpi, 72  # as FigureCanvasSVG.print_svg draws
     try:

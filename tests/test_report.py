@@ -170,3 +170,6 @@ def test_cached_layout_plots_equal_fresh_ones_with_error_bars_and_drugs():
     )
     fresh = Image.open(io.BytesIO(rendering._fresh_png(outputs(-2.5, -4.2), kind="regression")))
     assert fast.convert("RGBA").tobytes() == fresh.convert("RGBA").tobytes()
+    phone = rendering.phone_plot_svg(outputs(-2.5, -4.2), kind="regression")  # cached too
+    width = rendering.PHONE_WIDTH
+    assert phone == rendering._fresh_svg(outputs(-2.5, -4.2), kind="regression", width=width)
