@@ -337,4 +337,12 @@ def page_context(prediction) -> dict:
                 "median": median,
             }
         )
-    return {"drugs": len(found), "rows": rows, "reason": "", "scatter": len(found.labels) >= 2}
+    scatter = scatter_axes(prediction.outputs) is not None
+    return {"drugs": len(found), "rows": rows, "reason": "", "scatter": scatter}
+
+
+def scatter_axes(outputs: list[dict]) -> tuple[int, int] | None:
+    """Which two outputs the drug scatter plots: x = the second (logD7.4 for the shipped
+    model), y = the first (logS); None unless there are two regression outputs."""
+    regression = all(o.get("kind", "regression") == "regression" for o in outputs)
+    return (1, 0) if regression and len(outputs) >= 2 else None

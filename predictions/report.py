@@ -79,15 +79,9 @@ def phone_plot_svg(prediction: Prediction) -> str:
 # --- The approved-drug scatter: two outputs, the drugs in grey, the molecule marked -----------
 
 
-def _scatter_axes(prediction: Prediction) -> tuple[int, int] | None:
-    """Which outputs to plot: x = the second (logD), y = the first (logS) for the shipped model."""
-    regression = all(o.get("kind", "regression") == "regression" for o in prediction.outputs)
-    return (1, 0) if regression and len(prediction.outputs) >= 2 else None
-
-
 def draw_scatter(fig: Figure, prediction: Prediction, *, fontsize: float = 12) -> None:
     ax = fig.add_subplot()
-    axes = _scatter_axes(prediction)
+    axes = reference.scatter_axes(prediction.outputs)
     if axes is None:
         ax.text(0.5, 0.5, "needs two predicted values", ha="center", va="center")
         ax.set_axis_off()
