@@ -302,14 +302,7 @@ def _layout(outputs: list[PlotOutput], width: float = WIDTH) -> _Layout:
             (ax, *[a for a in (*ax.lines, *ax.texts) if (a.get_gid() or "").startswith("value-")])
             for ax in fig.axes
         ]
-        svg = io.StringIO()
-        fig.savefig(svg, format="svg", metadata=SVG_METADATA)
-        parts, slots, end = [], [], 0
-        for match in _VALUE_GROUP.finditer(svg.getvalue()):
-            parts.append(svg.getvalue()[end : match.start()])
-            slots.append((match[2], match[1]))
-            end = match.end()
-        parts.append(svg.getvalue()[end:])
+        parts, slots = svg_template(fig)
         for _, *values in artists:
             for artist in values:
                 artist.set_visible(False)
@@ -358,23 +351,42 @@ def prediction_plot_svg(outputs: list[PlotOutput], *, kind: str, width: float = 
     if kind != "regression" or not _in_ranges(outputs):
         return _fresh_svg(outputs, kind=kind, width=width)
     layout = _placed(outputs, width)
-    fig, buffer = layout.fig, io.StringIO()
+    artists = [artist for _, *values in layout.artists for artist in values]
+    return svg_spliced(layout.fig, artists, layout.svg_parts, layout.svg_slots)
+
+
+def svg_template(fig: Figure) -> tuple[list[str], list[tuple[str, str]]]:
+    """A figure's SVG text cut around its `value-…` artists' groups: (the text between them,
+    (gid, indent) of each group), for `svg_spliced` to fill in again and again."""
+    svg = io.StringIO()
+    fig.savefig(svg, format="svg", metadata=SVG_METADATA)
+    text, parts, slots, end = svg.getvalue(), [], [], 0
+    for match in _VALUE_GROUP.finditer(text):
+        parts.append(text[end : match.start()])
+        slots.append((match[2], match[1]))
+        end = match.end()
+    parts.append(text[end:])
+    return parts, slots
+
+
+def svg_spliced(fig: Figure, artists: list, parts: list[str], slots: list) -> str:
+    """The figure's SVG with only `artists` drawn again (as they are now) into its template."""
+    buffer = io.StringIO()
     dpi, fig.dpi = fig.dpi, 72  # as FigureCanvasSVG.print_svg draws
     try:
         width, height = fig.get_size_inches()
         svg = RendererSVG(width * 72, height * 72, buffer, image_dpi=dpi, metadata=SVG_METADATA)
         renderer = MixedModeRenderer(fig, width, height, dpi, svg)
-        for _, *values in layout.artists:
-            for artist in values:
-                artist.draw(renderer)
+        for artist in artists:
+            artist.draw(renderer)
     finally:
         fig.dpi = dpi
     groups = {}
     for match in _VALUE_GROUP.finditer(buffer.getvalue()):
         groups[match[2]] = match[0]
         indent_from = match[1]
-    pieces = [layout.svg_parts[0]]
-    for (gid, indent), after in zip(layout.svg_slots, layout.svg_parts[1:], strict=True):
+    pieces = [parts[0]]
+    for (gid, indent), after in zip(slots, parts[1:], strict=True):
         # The groups were drawn one level deep; put them at their depth in the document.
         pieces.append(re.sub(f"^{indent_from}", indent, groups[gid], flags=re.M))
         pieces.append(after)

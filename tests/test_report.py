@@ -173,3 +173,20 @@ def test_cached_layout_plots_equal_fresh_ones_with_error_bars_and_drugs():
     phone = rendering.phone_plot_svg(outputs(-2.5, -4.2), kind="regression")  # cached too
     width = rendering.PHONE_WIDTH
     assert phone == rendering._fresh_svg(outputs(-2.5, -4.2), kind="regression", width=width)
+
+
+def test_cached_scatter_equals_a_fresh_one(make_prediction):
+    """The page's scatter moves only the marker on a kept figure: the same SVG as drawn fresh,
+    for molecules inside the drugs' ranges (and a fresh figure for one outside them)."""
+    drugs = reference.get_reference()
+    made = [make_prediction(smiles) for smiles in (ASPIRIN, "CCCCCCO", "c1ccccc1N", "C" * 40)]
+    inside = 0
+    for prediction in made:
+        fresh = report._save(report._scatter_figure(prediction, captioned=False), "svg", None)
+        assert report.scatter_svg(prediction) == fresh
+        x, y = (prediction.outputs[i] for i in reference.scatter_axes(prediction.outputs))
+        inside += all(
+            drugs.sorted_values[o["label"]][0] <= o["value"] <= drugs.sorted_values[o["label"]][-1]
+            for o in (x, y)
+        )
+    assert inside >= 2  # the kept figure was used (and reused)
