@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import bisect
 import csv
+import hashlib
+import io
 import logging
 import math
 import os
@@ -47,6 +49,9 @@ class DrugReference:
     names: list[str]
     smiles: list[str]
     columns: dict[str, list[float]]  # label -> values in file order (for the scatter)
+    # SHA-256 of the file: names this reference in cached figures and ETags (a rebuilt file
+    # for the same weights is another reference).
+    digest: str = ""
     sorted_values: dict[str, list[float]] = field(init=False)
     _densities: dict[str, DrugDensity | None] = field(init=False, default_factory=dict)
 
@@ -86,7 +91,7 @@ class DrugReference:
         if label not in self._densities:
             curve = self.density(label)
             self._densities[label] = curve and DrugDensity(
-                key=self.weights_hash,
+                key=self.digest,
                 xs=tuple(curve[0]),
                 ys=tuple(curve[1]),
                 count=len(self.sorted_values[label]),
@@ -99,7 +104,8 @@ class DrugReference:
 
 def read(path: Path | str) -> DrugReference:
     """Parse a reference file (any weights); ValueError if it is not one."""
-    with open(path, newline="", encoding="utf-8") as handle:
+    data = Path(path).read_bytes()
+    with io.StringIO(data.decode("utf-8"), newline="") as handle:
         reader = csv.DictReader(handle)
         header = reader.fieldnames or []
         missing = [c for c in (*FIXED_COLUMNS, HASH_COLUMN) if c not in header]
@@ -118,6 +124,7 @@ def read(path: Path | str) -> DrugReference:
         names=[row["name"] for row in rows],
         smiles=[row["smiles"] for row in rows],
         columns=columns,
+        digest=hashlib.sha256(data).hexdigest(),
     )
 
 
@@ -272,7 +279,7 @@ def densities(model_hash: str, labels: list[str]) -> list[DrugDensity | None]:
 def cache_key() -> str:
     """Names the reference in use (or its absence), for the ETags of what shows it."""
     found = get_reference()
-    return found.weights_hash[:16] if found else unavailable_reason()
+    return found.digest[:16] if found else unavailable_reason()
 
 
 def percentiles(model_hash: str, outputs: list[dict]) -> list[float | None]:

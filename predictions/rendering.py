@@ -47,7 +47,7 @@ PHONE_WIDTH = 3.9
 class DrugDensity:
     """The approved drugs' distribution of one output (predictions.reference), drawn behind."""
 
-    key: str  # names the reference (its weights hash): part of the cached layout's key
+    key: str  # names the reference (its file's digest): part of the cached layout's key
     xs: tuple[float, ...]
     ys: tuple[float, ...]  # peak scaled to 1
     count: int

@@ -188,7 +188,7 @@ def scatter_svg(prediction: Prediction) -> str:
         ranked = found.sorted_values[output["label"]]
         if not ranked[0] <= output["value"] <= ranked[-1]:  # the limits would move
             return _save(_scatter_figure(prediction, captioned=False), "svg", None)
-    key = (found.weights_hash, *(o["label"] + o.get("unit", "") for o in (x_out, y_out)))
+    key = (found.digest, *(o["label"] + o.get("unit", "") for o in (x_out, y_out)))
     cache = _scatter_cache.__dict__.setdefault("figures", {})
     if key not in cache:
         cache.clear()  # one reference at a time

@@ -153,7 +153,7 @@ def test_result_page_shows_percentiles_from_the_shipped_reference(client, make_p
     assert found is not None
     html = client.get(aspirin.get_absolute_url()).content.decode()
     panel = html.split('id="drugs-heading"', 1)[1].split("</section>", 1)[0]
-    assert f"among {len(found)} approved small-molecule drugs" in panel
+    assert f"among {len(found):,} approved small-molecule drugs" in panel
     for output in aspirin.outputs:
         expected = reference.ordinal(found.percentile(output["label"], output["value"]))
         assert f"{expected} percentile" in panel
@@ -190,9 +190,14 @@ def test_batch_exports_carry_percentiles(client, predictor, db):
 def test_command_run_for_the_served_model_redraws_its_stored_plots(
     tmp_path, predictor, client, settings, make_prediction
 ):
-    settings.DRUG_REFERENCE_PATH = str(tmp_path / "approved_drugs.csv")
+    target = tmp_path / "approved_drugs.csv"
+    target.write_bytes((predictor.directory / reference.FILENAME).read_bytes())
+    settings.DRUG_REFERENCE_PATH = str(target)
     aspirin = make_prediction(ASPIRIN)
-    assert "approved drugs (n" not in aspirin.plot_svg  # no reference when it was drawn
+    shipped = reference.get_reference()
+    assert f"approved drugs (n = {len(shipped):,})" in aspirin.plot_svg
+    # Rebuilt for the same weights: another reference, so the plots (and figures kept for
+    # them) must follow it.
     call_command("build_drug_reference", limit=8, stdout=io.StringIO())
     aspirin.refresh_from_db()
     assert aspirin.plot_svg == "" and not aspirin.plot_png

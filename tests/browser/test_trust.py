@@ -59,7 +59,7 @@ def test_result_page_places_the_molecule_among_approved_drugs(
     expect(page).to_have_url(DETAIL_URL)
     panel = page.get_by_role("region", name="Among approved drugs")
     drugs = reference.get_reference()
-    expect(panel).to_contain_text(f"among {len(drugs)} approved small-molecule drugs")
+    expect(panel).to_contain_text(f"among {len(drugs):,} approved small-molecule drugs")
     table = panel.get_by_role("table", name="Percentiles among approved drugs")
     expect(table.locator("tbody tr")).to_have_count(3)
     expect(table).to_contain_text("percentile")
