@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from django.utils.text import slugify
 
-from . import profile_exports, units
+from . import profile_exports, reference, report, units
 from .domain import all_reasons, verdict_label
 from .models import Prediction
 
@@ -24,6 +24,8 @@ class Download(NamedTuple):
     build: Callable
     content_type: str
     blobs: tuple[str, ...] = ()
+    # What a download (not the page's inline picture) serves: labelled with molecule, model, date.
+    saved: Callable | None = None
     full: Callable | None = None  # the full-precision build (`?precision=full`), if it differs
 
 
@@ -114,6 +116,7 @@ def values_csv(prediction: Prediction, *, full: bool = False) -> str:
         fixed
         + [output_header(o) for o in outputs]
         + trust_header(outputs)
+        + reference.percentile_header(outputs)
         + profile_exports.profile_header()
     )
     writer.writerow(
@@ -129,6 +132,7 @@ def values_csv(prediction: Prediction, *, full: bool = False) -> str:
         ]
         + [float(o["value"]) for o in outputs]
         + trust_cells(outputs, outputs, prediction.domain)
+        + reference.percentile_cells(prediction.model_hash, outputs, prediction.outputs)
         + profile_exports.profile_cells(prediction.profile, full=full)
     )
     return buffer.getvalue()
@@ -150,6 +154,9 @@ def values_dict(prediction: Prediction) -> dict:
         },
         # Predictions stored before uncertainties existed say so with null.
         "outputs": [{"uncertainty": None, **o} for o in prediction.outputs],
+        # Each output's percentile among approved drugs, and where they come from; null
+        # without a reference made by these weights.
+        "approved_drugs": reference.json_context(prediction.model_hash, prediction.outputs),
         # Applicability domain as judged when predicted; null before the check existed.
         "domain": prediction.domain or None,
         # Exact RDKit profile (predictions/profile.py); alert atoms index canonical_smiles.
@@ -168,15 +175,18 @@ def bundle_zip(prediction: Prediction) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
         for name, download in DOWNLOADS.items():
             if name != "bundle.zip":
-                bundle.writestr(f"{stem}/{name}", download.build(prediction))
+                bundle.writestr(f"{stem}/{name}", (download.saved or download.build)(prediction))
     return buffer.getvalue()
 
 
 PICTURES = {
     "molecule.png": Download(_blob("molecule_png"), "image/png", ("molecule_png",)),
     "molecule.svg": Download(_blob("molecule_svg"), "image/svg+xml", ("molecule_svg",)),
-    "plot.png": Download(_blob("plot_png"), "image/png", ("plot_png",)),
-    "plot.svg": Download(_blob("plot_svg"), "image/svg+xml", ("plot_svg",)),
+    "plot.png": Download(_blob("plot_png"), "image/png", ("plot_png",), report.saved_plot_png),
+    "plot.svg": Download(_blob("plot_svg"), "image/svg+xml", ("plot_svg",), report.saved_plot_svg),
+    # Drawn on request (nothing stored): the molecule among the approved drugs, two outputs.
+    "drugs.png": Download(report.scatter_png, "image/png", (), report.saved_scatter_png),
+    "drugs.svg": Download(report.scatter_svg, "image/svg+xml", (), report.saved_scatter_svg),
     "alerts.svg": Download(profile_exports.alerts_svg, "image/svg+xml"),
 }
 # Every file a prediction offers, by name (the URL's last part), in the page's order.
@@ -186,5 +196,10 @@ DOWNLOADS = {
         values_csv, "text/csv; charset=utf-8", full=partial(values_csv, full=True)
     ),
     "values.json": Download(values_json, "application/json"),
+    "report.png": Download(report.report_png, "image/png", ("molecule_png",)),
+    "report.pdf": Download(report.report_pdf, "application/pdf", ("molecule_png",)),
     "bundle.zip": Download(bundle_zip, "application/zip", Prediction.BLOB_FIELDS),
 }
+# Served but not listed: the plot drawn narrower for phones (the page's <picture> picks it).
+RENDITIONS = {"plot-phone.svg": Download(report.phone_plot_svg, "image/svg+xml")}
+SERVED = {**DOWNLOADS, **RENDITIONS}

@@ -1,4 +1,5 @@
-"""Pictures: RDKit 2D depictions and prediction plots (the only matplotlib importer).
+"""Pictures: RDKit 2D depictions and prediction plots (with report.py, the only matplotlib
+importers).
 
 Plots use matplotlib's object API (`Figure` + Agg canvas), never pyplot, so rendering is
 safe from several threads at once and leaks no global figure state.
@@ -37,6 +38,19 @@ MOLECULE_SIZE = (400, 300)
 ACCENT = "#1f5fa8"
 RANGE_COLOUR = "#c9d6e8"
 TOP_CLASS = "#b3541e"
+DRUG_COLOUR = "#e0a46c"  # the approved drugs' density (apart from the blue training band)
+WIDTH = 6.4  # inches: the page's plot; PHONE_WIDTH draws the same text larger on a phone
+PHONE_WIDTH = 3.9
+
+
+@dataclass(frozen=True)
+class DrugDensity:
+    """The approved drugs' distribution of one output (predictions.reference), drawn behind."""
+
+    key: str  # names the reference (its file's digest): part of the cached layout's key
+    xs: tuple[float, ...]
+    ys: tuple[float, ...]  # peak scaled to 1
+    count: int
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,7 @@ class PlotOutput:
     unit: str = ""
     range: dict | None = None
     uncertainty: float | None = None  # one standard deviation, drawn as an error bar
+    drugs: DrugDensity | None = None
 
 
 def _prepared(mol: Chem.Mol) -> Chem.Mol:
@@ -100,8 +115,10 @@ def _axis_label(output: PlotOutput) -> str:
     return f"{output.label} ({output.unit})" if output.unit else output.label
 
 
-def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
-    axes = fig.subplots(len(outputs), 1, squeeze=False)[:, 0]
+def _draw_regression(fig: Figure, outputs: list[PlotOutput], axes: list | None = None) -> None:
+    """One axes per output (made here, or given: the report card places its own)."""
+    given = axes is not None
+    axes = axes if given else fig.subplots(len(outputs), 1, squeeze=False)[:, 0]
     for index, (ax, output) in enumerate(zip(axes, outputs)):
         sigma = output.uncertainty or 0.0
         rng = output.range or {}
@@ -117,12 +134,23 @@ def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
             pad = abs(output.value) * 0.5 + 1.0 + sigma
             left, right = output.value - pad, output.value + pad
         ax.set_xlim(left, right)
-        text = f"{output.value:.2f}"
-        if output.uncertainty is not None:
-            ax.errorbar(
-                [output.value], [0], xerr=[output.uncertainty], color=ACCENT, capsize=6, lw=2
+        if output.drugs is not None:
+            ax.fill_between(
+                output.drugs.xs,
+                -1,
+                [y * 0.85 - 1 for y in output.drugs.ys],
+                color=DRUG_COLOUR,
+                alpha=0.75,
+                linewidth=0,
+                label=f"approved drugs (n = {output.drugs.count:,})",
             )
-            text += f" ± {output.uncertainty:.2f}"
+        text = _value_text(output)
+        if output.uncertainty is not None:
+            # An error bar as one line with a cap at each end: a single artist to move.
+            (bar,) = ax.plot(
+                *_bar_data(output), color=ACCENT, lw=2, marker="|", markersize=12, mew=2
+            )
+            bar.set_gid(f"value-bar-{index}")
         (marker,) = ax.plot([output.value], [0], marker="D", markersize=13, color=ACCENT, zorder=3)
         marker.set_gid(f"value-marker-{index}")
         label = ax.annotate(
@@ -142,13 +170,35 @@ def _draw_regression(fig: Figure, outputs: list[PlotOutput]) -> None:
         ax.tick_params(axis="x", labelsize=12)
         for side in ("left", "right", "top"):
             ax.spines[side].set_visible(False)
-    if any(o.range for o in outputs):
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="upper center", fontsize=11, frameon=False, ncols=2)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if handles and given:
+        axes[0].legend(loc="lower center", bbox_to_anchor=(0.5, 1.3), ncols=len(handles))
+    elif handles:
+        columns = len(handles) if fig.get_figwidth() >= 5 else 1
+        style = {"fontsize": 11}
+        if columns > 2:  # three entries on one line: a little tighter
+            style = {"fontsize": 10, "columnspacing": 1.0, "handlelength": 1.6}
+        fig.legend(handles, labels, loc="upper center", frameon=False, ncols=columns, **style)
 
 
-def _draw_probabilities(fig: Figure, outputs: list[PlotOutput]) -> None:
-    ax = fig.subplots()
+def _top_margin(outputs: list[PlotOutput], width: float) -> float:
+    """Inches above the first axes: room for the legend's rows."""
+    entries = (2 if outputs[0].range else 0) + (1 if outputs[0].drugs else 0) if outputs else 0
+    rows = -(-entries // (entries if width >= 5 else 1)) if entries else 0
+    return 0.25 + 0.22 * max(rows, 1)
+
+
+def _bar_data(output: PlotOutput) -> tuple[list[float], list[float]]:
+    return [output.value - output.uncertainty, output.value + output.uncertainty], [0, 0]
+
+
+def _value_text(output: PlotOutput) -> str:
+    text = f"{output.value:.2f}"
+    return text if output.uncertainty is None else f"{text} ± {output.uncertainty:.2f}"
+
+
+def _draw_probabilities(fig: Figure, outputs: list[PlotOutput], ax=None) -> None:
+    ax = ax or fig.subplots()
     labels = [o.label for o in outputs]
     values = [o.value for o in outputs]
     top = max(range(len(values)), key=values.__getitem__)
@@ -162,22 +212,50 @@ def _draw_probabilities(fig: Figure, outputs: list[PlotOutput]) -> None:
     ax.set_title(f"Most likely: {labels[top]}", fontsize=13, color=TOP_CLASS, loc="left")
 
 
-def _plot_figure(outputs: list[PlotOutput], *, kind: str) -> Figure:
+def _plot_figure(
+    outputs: list[PlotOutput], *, kind: str, width: float = WIDTH, caption: tuple[str, ...] = ()
+) -> Figure:
     # Fixed margins in inches instead of constrained layout: same look, a fraction of the cost.
+    # `caption` lines go under the plot (downloads say which molecule, model and date).
+    below = 0.6 + (0.1 + 0.22 * len(caption) if caption else 0)
     if kind == "regression":
-        height = 1.6 * len(outputs) + 0.5
-        fig = Figure(figsize=(6.4, height), dpi=100)
+        top = _top_margin(outputs, width)
+        height = 1.6 * len(outputs) + top - 0.05 + (below - 0.6)
+        fig = Figure(figsize=(width, height), dpi=100)
         fig.subplots_adjust(
-            left=0.03, right=0.97, top=1 - 0.45 / height, bottom=0.6 / height, hspace=0.9
+            left=0.03, right=0.97, top=1 - top / height, bottom=below / height, hspace=0.9
         )
         _draw_regression(fig, outputs)
     else:
-        height = 0.45 * len(outputs) + 1.2
-        fig = Figure(figsize=(6.4, height), dpi=100)
-        fig.subplots_adjust(left=0.3, right=0.95, top=1 - 0.45 / height, bottom=0.6 / height)
+        height = 0.45 * len(outputs) + 1.2 + (below - 0.6)
+        fig = Figure(figsize=(width, height), dpi=100)
+        left = 0.3 if width >= 5 else 0.42
+        fig.subplots_adjust(left=left, right=0.95, top=1 - 0.45 / height, bottom=below / height)
         _draw_probabilities(fig, outputs)
+    for line, text in enumerate(caption):
+        fig.text(0.02, (0.12 + 0.22 * (len(caption) - 1 - line)) / height, text, fontsize=9)
     FigureCanvasAgg(fig)
     return fig
+
+
+def labelled_plot(outputs: list[PlotOutput], *, kind: str, caption: tuple[str, ...], fmt: str):
+    """The plot as a download: caption lines under it (molecule, model, date), the same text in
+    the file's metadata (PNG text chunks, SVG title/description). PNG bytes or SVG text."""
+    fig = _plot_figure(outputs, kind=kind, caption=caption)
+    title, description = caption[0], " · ".join(caption[1:])
+    if fmt == "svg":
+        svg = io.StringIO()
+        meta = {**SVG_METADATA, "Title": title, "Description": description}
+        fig.savefig(svg, format="svg", metadata=meta)
+        return svg.getvalue()
+    png = io.BytesIO()
+    fig.savefig(png, format="png", metadata={"Title": title, "Description": description})
+    return png.getvalue()
+
+
+def phone_plot_svg(outputs: list[PlotOutput], *, kind: str) -> str:
+    """The page's plot drawn narrower, so its text reads larger on a phone screen."""
+    return prediction_plot_svg(outputs, kind=kind, width=PHONE_WIDTH)
 
 
 def _fresh_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
@@ -186,81 +264,92 @@ def _fresh_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
     return png.getvalue()
 
 
-def _fresh_svg(outputs: list[PlotOutput], *, kind: str) -> str:
+def _fresh_svg(outputs: list[PlotOutput], *, kind: str, width: float = WIDTH) -> str:
     svg = io.StringIO()
-    _plot_figure(outputs, kind=kind).savefig(svg, format="svg", metadata=SVG_METADATA)
+    fig = _plot_figure(outputs, kind=kind, width=width)
+    fig.savefig(svg, format="svg", metadata=SVG_METADATA)
     return svg.getvalue()
 
 
 # --- Fast plots: the fixed parts drawn once per layout, each molecule adds its values -----
-# A regression plot whose values all lie inside the training ranges differs from the next
-# one only in the value markers and labels (the axes span the ranges). So, per layout and
+# A regression plot whose values (and error bars) all lie inside the training ranges differs
+# from the next one only in the value markers, error bars and labels (the axes span the ranges). So, per layout and
 # thread, one figure is drawn once and kept, and per molecule only those artists are drawn
 # again: for PNG onto the kept pixels (matplotlib blitting), for SVG by matplotlib's SVG
 # renderer into the kept SVG text. matplotlib still places everything, and the result is the
 # same as a fresh figure's (PNG about 8x, SVG about 25x cheaper). Anything else
-# (out-of-range values, no ranges, class probabilities) gets a fresh figure.
+# (values or error bars out of range, no ranges, class probabilities) gets a fresh figure.
 _layout_cache = threading.local()
 # One value artist's SVG group: from `<g id="value-…">` to the `</g>` at the same indent.
-_VALUE_GROUP = re.compile(r'^( *)<g id="(value-(?:marker|label)-\d+)">\n.*?^\1</g>\n', re.M | re.S)
+_VALUE_GROUP = re.compile(
+    r'^( *)<g id="(value-(?:bar|marker|label)-\d+)">\n.*?^\1</g>\n', re.M | re.S
+)
 
 
 @dataclass
 class _Layout:
     fig: Figure
-    artists: list  # (axes, marker, label) per output
+    artists: list  # (axes, [error bar,] marker, label) per output
     background: object  # the Agg pixels without the value artists
     svg_parts: list[str]  # the SVG text around the value artists' groups
     svg_slots: list[tuple[str, str]]  # (gid, indent) of each group, in document order
 
 
 def _in_ranges(outputs: list[PlotOutput]) -> bool:
-    """Every value inside its training range and no error bar: the cached layout fits."""
+    """Every value and error bar inside its training range: the cached layout fits."""
     return all(
-        o.uncertainty is None
-        and o.range
+        o.range
         and o.range.get("min") is not None
         and o.range.get("max") is not None
-        and o.range["min"] <= o.value <= o.range["max"]
+        and o.range["min"] <= o.value - (o.uncertainty or 0)
+        and o.value + (o.uncertainty or 0) <= o.range["max"]
         for o in outputs
     )
 
 
-def _layout(outputs: list[PlotOutput]) -> _Layout:
+def _layout(outputs: list[PlotOutput], width: float = WIDTH) -> _Layout:
     cache = _layout_cache.__dict__.setdefault("layouts", {})
-    key = tuple((o.label, o.unit, json.dumps(o.range, sort_keys=True)) for o in outputs)
+    key = (width,) + tuple(
+        (
+            o.label,
+            o.unit,
+            json.dumps(o.range, sort_keys=True),
+            o.drugs and o.drugs.key,
+            o.uncertainty is None,
+        )
+        for o in outputs
+    )
     if key not in cache:
         if len(cache) >= 8:
             cache.clear()
-        fig = _plot_figure(outputs, kind="regression")
-        artists = [(ax, ax.lines[-1], ax.texts[-1]) for ax in fig.axes]
-        svg = io.StringIO()
-        fig.savefig(svg, format="svg", metadata=SVG_METADATA)
-        parts, slots, end = [], [], 0
-        for match in _VALUE_GROUP.finditer(svg.getvalue()):
-            parts.append(svg.getvalue()[end : match.start()])
-            slots.append((match[2], match[1]))
-            end = match.end()
-        parts.append(svg.getvalue()[end:])
-        for _, marker, label in artists:
-            marker.set_visible(False)
-            label.set_visible(False)
+        fig = _plot_figure(outputs, kind="regression", width=width)
+        artists = [
+            (ax, *[a for a in (*ax.lines, *ax.texts) if (a.get_gid() or "").startswith("value-")])
+            for ax in fig.axes
+        ]
+        parts, slots = svg_template(fig)
+        for _, *values in artists:
+            for artist in values:
+                artist.set_visible(False)
         fig.canvas.draw()
         background = fig.canvas.copy_from_bbox(fig.bbox)
-        for _, marker, label in artists:
-            marker.set_visible(True)
-            label.set_visible(True)
+        for _, *values in artists:
+            for artist in values:
+                artist.set_visible(True)
         cache[key] = _Layout(fig, artists, background, parts, slots)
     return cache[key]
 
 
-def _placed(outputs: list[PlotOutput]) -> _Layout:
+def _placed(outputs: list[PlotOutput], width: float = WIDTH) -> _Layout:
     """The cached layout with its value artists moved to these outputs' values."""
-    layout = _layout(outputs)
-    for (_, marker, label), output in zip(layout.artists, outputs, strict=True):
+    layout = _layout(outputs, width)
+    for (_, *values), output in zip(layout.artists, outputs, strict=True):
+        *bar, marker, label = values
+        if bar:
+            bar[0].set_data(*_bar_data(output))
         marker.set_data([output.value], [0])
         label.xy = (output.value, 0)
-        label.set_text(f"{output.value:.2f}")
+        label.set_text(_value_text(output))
     return layout
 
 
@@ -271,9 +360,9 @@ def prediction_plot_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
     layout = _placed(outputs)
     canvas = layout.fig.canvas
     canvas.restore_region(layout.background)
-    for ax, marker, label in layout.artists:
-        ax.draw_artist(marker)
-        ax.draw_artist(label)
+    for ax, *values in layout.artists:
+        for artist in values:
+            ax.draw_artist(artist)
     rgba = canvas.buffer_rgba()
     png = io.BytesIO()
     Image.frombuffer("RGBA", (rgba.shape[1], rgba.shape[0]), bytes(rgba), "raw", "RGBA", 0, 1).save(
@@ -282,28 +371,47 @@ def prediction_plot_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
     return png.getvalue()
 
 
-def prediction_plot_svg(outputs: list[PlotOutput], *, kind: str) -> str:
+def prediction_plot_svg(outputs: list[PlotOutput], *, kind: str, width: float = WIDTH) -> str:
     """The plot as SVG: only the value artists are drawn into a cached figure's SVG text."""
     if kind != "regression" or not _in_ranges(outputs):
-        return _fresh_svg(outputs, kind=kind)
-    layout = _placed(outputs)
-    fig, buffer = layout.fig, io.StringIO()
+        return _fresh_svg(outputs, kind=kind, width=width)
+    layout = _placed(outputs, width)
+    artists = [artist for _, *values in layout.artists for artist in values]
+    return svg_spliced(layout.fig, artists, layout.svg_parts, layout.svg_slots)
+
+
+def svg_template(fig: Figure) -> tuple[list[str], list[tuple[str, str]]]:
+    """A figure's SVG text cut around its `value-…` artists' groups: (the text between them,
+    (gid, indent) of each group), for `svg_spliced` to fill in again and again."""
+    svg = io.StringIO()
+    fig.savefig(svg, format="svg", metadata=SVG_METADATA)
+    text, parts, slots, end = svg.getvalue(), [], [], 0
+    for match in _VALUE_GROUP.finditer(text):
+        parts.append(text[end : match.start()])
+        slots.append((match[2], match[1]))
+        end = match.end()
+    parts.append(text[end:])
+    return parts, slots
+
+
+def svg_spliced(fig: Figure, artists: list, parts: list[str], slots: list) -> str:
+    """The figure's SVG with only `artists` drawn again (as they are now) into its template."""
+    buffer = io.StringIO()
     dpi, fig.dpi = fig.dpi, 72  # as FigureCanvasSVG.print_svg draws
     try:
         width, height = fig.get_size_inches()
         svg = RendererSVG(width * 72, height * 72, buffer, image_dpi=dpi, metadata=SVG_METADATA)
         renderer = MixedModeRenderer(fig, width, height, dpi, svg)
-        for _, marker, label in layout.artists:
-            marker.draw(renderer)
-            label.draw(renderer)
+        for artist in artists:
+            artist.draw(renderer)
     finally:
         fig.dpi = dpi
     groups = {}
     for match in _VALUE_GROUP.finditer(buffer.getvalue()):
         groups[match[2]] = match[0]
         indent_from = match[1]
-    pieces = [layout.svg_parts[0]]
-    for (gid, indent), after in zip(layout.svg_slots, layout.svg_parts[1:], strict=True):
+    pieces = [parts[0]]
+    for (gid, indent), after in zip(slots, parts[1:], strict=True):
         # The groups were drawn one level deep; put them at their depth in the document.
         pieces.append(re.sub(f"^{indent_from}", indent, groups[gid], flags=re.M))
         pieces.append(after)

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from . import chemistry, domain, profile, rendering, search
+from . import chemistry, domain, profile, reference, rendering, search
 from .inference import ModelOutput, Predictor, get_predictor
 from .models import BatchRow, Prediction, Source
 
@@ -312,6 +312,7 @@ def plot_inputs(
     """Plot data for a prediction; training ranges only when this model made it."""
     specs = predictor.outputs if predictor.weights_hash == prediction.model_hash else []
     ranges = {spec.label: spec.range for spec in specs}
+    drugs = reference.densities(prediction.model_hash, [o["label"] for o in prediction.outputs])
     outputs = [
         rendering.PlotOutput(
             label=o["label"],
@@ -319,8 +320,9 @@ def plot_inputs(
             unit=o.get("unit", ""),
             range=ranges.get(o["label"]),
             uncertainty=o.get("uncertainty"),
+            drugs=density,
         )
-        for o in prediction.outputs
+        for o, density in zip(prediction.outputs, drugs)
     ]
     kind = prediction.outputs[0].get("kind", "regression") if prediction.outputs else "regression"
     return outputs, kind

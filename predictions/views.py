@@ -11,11 +11,12 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_http_methods, require_safe
 
-from . import exports, owners, search, selectors, services, tasks
+from . import exports, owners, reference, search, selectors, services, tasks
 from .batch import paste
 from .batch.parsing import BatchRefused
 from .forms import GalleryForm, PredictForm
@@ -75,6 +76,7 @@ def detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "downloads": list(exports.DOWNLOADS),
         "edit_form": PredictForm(initial=initial),
         "neighbours": services.nearest_measured(prediction),
+        "drug_context": reference.page_context(prediction),
     }
     response = render(request, "predictions/detail.html", context)
     if not prediction.public:
@@ -84,7 +86,7 @@ def detail(request: HttpRequest, public_id: str) -> HttpResponse:
 
 def _download_version(request: HttpRequest, public_id: str, filename: str) -> Prediction:
     """The fields that version a download, read once per request and without blobs."""
-    if filename not in exports.DOWNLOADS:
+    if filename not in exports.SERVED:
         raise Http404("No such download.")
     if not hasattr(request, "_download_version"):
         request._download_version = selectors.prediction_version(public_id)
@@ -94,8 +96,12 @@ def _download_version(request: HttpRequest, public_id: str, filename: str) -> Pr
 def _etag(request: HttpRequest, public_id: str, filename: str) -> str:
     prediction = _download_version(request, public_id, filename)
     version = f"{prediction.pk}:{prediction.model_hash}:{prediction.updated_at.isoformat()}"
+    # Percentiles and drug plots follow the reference; a download's caption carries a date;
+    # `?precision=full` builds another CSV.
     precision = request.GET.get("precision", "")
-    return hashlib.sha256(f"{version}:{filename}:{precision}".encode()).hexdigest()[:32]
+    context = f"{reference.cache_key()}:{'download' in request.GET and timezone.now().date()}"
+    key = f"{version}:{filename}:{context}:{precision}"
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
 def _last_modified(request: HttpRequest, public_id: str, filename: str) -> datetime:
@@ -107,15 +113,15 @@ def _last_modified(request: HttpRequest, public_id: str, filename: str) -> datet
 @condition(etag_func=_etag, last_modified_func=_last_modified)
 def download(request: HttpRequest, public_id: str, filename: str) -> HttpResponse:
     """One file of a prediction; conditional requests (304/412) never load its pictures."""
-    download = exports.DOWNLOADS[filename]
+    download = exports.SERVED[filename]
     prediction = selectors.prediction_get(public_id, blobs=download.blobs)
     # Pictures not drawn yet (PNGs, batch predictions) are drawn on first download and kept.
     services.prediction_ensure_blobs(prediction=prediction, fields=download.blobs)
+    saved = "download" in request.GET  # a download names the molecule, model and date
     full = download.full if request.GET.get("precision") == "full" else None
-    response = HttpResponse(
-        (full or download.build)(prediction), content_type=download.content_type
-    )
-    inline = filename in exports.PICTURES and "download" not in request.GET
+    build = full or (download.saved if saved and download.saved else download.build)
+    response = HttpResponse(build(prediction), content_type=download.content_type)
+    inline = filename in exports.RENDITIONS or (filename in exports.PICTURES and not saved)
     response["Content-Disposition"] = content_disposition_header(
         not inline, f"{exports.download_stem(prediction)}-{filename}"
     )

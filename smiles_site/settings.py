@@ -248,6 +248,9 @@ if AXES_IPWARE_PROXY_COUNT:
 
 # --- The prediction model -------------------------------------------------------------
 PREDICTION_MODEL_DIR = Path(env("PREDICTION_MODEL_DIR", str(BASE_DIR / "checkpoints" / "default")))
+# Approved drugs predicted by that checkpoint (`manage.py build_drug_reference`); empty: its
+# approved_drugs.csv. Ignored when made for other weights.
+DRUG_REFERENCE_PATH = env("DRUG_REFERENCE_PATH", "")
 # Threads torch may use in each process (gunicorn worker / Huey consumer).
 TORCH_THREADS = env_int(
     "TORCH_THREADS", max(1, (os.cpu_count() or 1) // env_int("WEB_CONCURRENCY", 1))

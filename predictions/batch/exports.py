@@ -18,7 +18,7 @@ from django.db import reset_queries
 from rdkit import Chem
 from rdkit.Chem import rdDepictor
 
-from predictions import profile_exports, rendering, units
+from predictions import profile_exports, reference, rendering, units
 from predictions import services as core
 from predictions.exports import (
     Download,
@@ -58,6 +58,7 @@ def csv_header(batch: Batch) -> list[str]:
         "canonical_smiles",
         *[output_header(o) for o in batch.output_specs],
         *trust_header(batch.output_specs),
+        *reference.percentile_header(batch.output_specs),
         *profile_exports.profile_header(),
         "status",
         "error",
@@ -72,6 +73,10 @@ def _values(batch: Batch, outputs: list[dict]) -> list[float | str]:
     return [float(v) if v is not None else "" for v in values]
 
 
+def _percentile_cells(batch: Batch, row: BatchRow) -> list:
+    return reference.percentile_cells(batch.model_hash, batch.output_specs, row.outputs)
+
+
 def csv_record(batch: Batch, row: BatchRow, *, full: bool = False) -> list:
     """One CSV row; values rounded to what the model can back (units.py) unless `full`."""
     extra = [row.extra.get(column, "") for column in batch.columns]
@@ -84,6 +89,7 @@ def csv_record(batch: Batch, row: BatchRow, *, full: bool = False) -> list:
         row.canonical_smiles,
         *_values(batch, outputs),
         *trust_cells(batch.output_specs, outputs, row.domain),
+        *_percentile_cells(batch, row),
         *profile_exports.profile_cells(row.profile, full=full),
         row.status,
         row.error,
@@ -135,6 +141,8 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
     )
     trust = trust_cells(batch.output_specs, row.outputs, row.domain)
     fields.update(zip(trust_header(batch.output_specs), trust, strict=True))
+    percentiles = _percentile_cells(batch, row)
+    fields.update(zip(reference.percentile_header(batch.output_specs), percentiles, strict=True))
     profile = profile_exports.profile_cells(row.profile, full=True)
     fields.update(zip(profile_exports.profile_header(), profile, strict=True))
     fields.update(status=row.status, error=row.error)

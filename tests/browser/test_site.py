@@ -72,7 +72,7 @@ def test_predict_from_form_shows_both_images(live_server, page, guard, axe_check
     _smiles_field(page).fill("CC(=O)Oc1ccccc1C(=O)O")
     page.get_by_role("button", name="Predict").click()
     expect(page).to_have_url(DETAIL_URL)
-    _expect_images_loaded(page, ".result-figure img", 2)
+    _expect_images_loaded(page, ".result .result-figure img", 2)
     expect(page.get_by_role("img", name="Structure of CC(=O)Oc1ccccc1C(=O)O")).to_be_visible()
     expect(page.get_by_role("table", name="Predicted values")).to_be_visible()
     axe_check(page, "result")
@@ -188,7 +188,7 @@ def test_every_download_link_returns_a_file(live_server, page, guard):
     page.goto(live_server.url + prediction.get_absolute_url())
     links = page.locator(".downloads a")
     names = links.all_inner_texts()
-    assert len(names) == 7, names
+    assert len(names) == 12, names  # pictures, drug scatter, alerts, values, report card, bundle
     for index, name in enumerate(names):
         with page.expect_download() as info:
             links.nth(index).click()

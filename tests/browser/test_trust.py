@@ -1,5 +1,6 @@
 """In Chromium: the result page's trust panel (badge, reasons, nearest measured molecules),
-the model page, and a refusal for unreadable atoms; axe-core clean at both widths."""
+its approved-drug context (percentiles, scatter, the phone plot), the model page, and a refusal
+for unreadable atoms; axe-core clean at both widths."""
 
 from __future__ import annotations
 
@@ -67,3 +68,29 @@ def test_result_page_shows_the_rdkit_profile_alerts_and_solubility_units(
     expect(solubility.get_by_role("table", name="logS classes")).to_be_visible()
     axe_check(page, "result-profile")
     screenshot(page, "result-profile")
+
+
+def test_result_page_places_the_molecule_among_approved_drugs(
+    live_server, page, guard, axe_check, screenshot
+):
+    from predictions import reference
+
+    page.goto(live_server.url + "/")
+    _smiles_field(page).fill("CC(=O)Oc1ccccc1C(=O)O")
+    page.get_by_role("button", name="Predict").click()
+    expect(page).to_have_url(DETAIL_URL)
+    panel = page.get_by_role("region", name="Among approved drugs")
+    drugs = reference.get_reference()
+    expect(panel).to_contain_text(f"among {len(drugs):,} approved small-molecule drugs")
+    table = panel.get_by_role("table", name="Percentiles among approved drugs")
+    expect(table.locator("tbody tr")).to_have_count(3)
+    expect(table).to_contain_text("percentile")
+    _expect_images_loaded(page, ".drug-scatter img", 1)
+    plot = page.locator(".result picture img")
+    assert plot.evaluate("img => img.currentSrc").endswith("/plot.svg")
+    axe_check(page, "result-drugs")  # desktop and phone widths
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    _expect_images_loaded(page, ".result picture img", 1)
+    assert plot.evaluate("img => img.currentSrc").endswith("/plot-phone.svg")
+    screenshot(page, "result-drugs")

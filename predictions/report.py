@@ -1,0 +1,335 @@
+"""Self-describing pictures of one prediction: labelled plot downloads, the phone plot, the
+approved-drug scatter and the one-page report card (PNG and PDF).
+
+Drawn on request from the stored prediction (nothing here is stored; HTTP caching keeps them),
+with matplotlib's object API as in rendering.py. A downloaded picture names the molecule, the
+model and a date: the publication date of a listed molecule, else the day it was downloaded
+(a private molecule's own date would tell that it was predicted before).
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+import threading
+from datetime import date
+
+from django.utils import timezone
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.backends.backend_pdf import FigureCanvasPdf
+from matplotlib.figure import Figure
+from PIL import Image
+
+from . import reference, rendering
+from .domain import all_reasons, verdict_label
+from .inference import get_predictor
+from .models import Prediction
+from .services import plot_inputs
+
+SITE = "SMILES property predictor"
+GREY = "#9a9a9a"
+
+
+def molecule_name(prediction: Prediction, width: int = 90) -> str:
+    return (
+        textwrap.shorten(prediction.title, width)
+        if prediction.title
+        else _cut(prediction.canonical_smiles, width)
+    )
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def dated(prediction: Prediction, today: date | None = None) -> str:
+    if prediction.public and prediction.published_at:
+        return f"published {prediction.published_at:%Y-%m-%d}"
+    return f"downloaded {(today or timezone.now().date()):%Y-%m-%d}"
+
+
+def caption(prediction: Prediction) -> tuple[str, ...]:
+    """What a downloaded picture says about itself: molecule; model; date."""
+    model = f"{prediction.model_name} {prediction.model_version}".strip()
+    return (
+        molecule_name(prediction),
+        f"{_cut(model, 90)} (weights {prediction.model_hash[:12]})",
+        f"{dated(prediction)} · {SITE}",
+    )
+
+
+def _plot_data(prediction: Prediction):
+    return plot_inputs(prediction, get_predictor())
+
+
+def saved_plot_png(prediction: Prediction) -> bytes:
+    outputs, kind = _plot_data(prediction)
+    return rendering.labelled_plot(outputs, kind=kind, caption=caption(prediction), fmt="png")
+
+
+def saved_plot_svg(prediction: Prediction) -> str:
+    outputs, kind = _plot_data(prediction)
+    return rendering.labelled_plot(outputs, kind=kind, caption=caption(prediction), fmt="svg")
+
+
+def phone_plot_svg(prediction: Prediction) -> str:
+    outputs, kind = _plot_data(prediction)
+    return rendering.phone_plot_svg(outputs, kind=kind)
+
+
+# --- The approved-drug scatter: two outputs, the drugs in grey, the molecule marked -----------
+
+
+def draw_scatter(fig: Figure, prediction: Prediction, *, fontsize: float = 12) -> None:
+    ax = fig.add_subplot()
+    axes = reference.scatter_axes(prediction.outputs)
+    if axes is None:
+        ax.text(0.5, 0.5, "needs two predicted values", ha="center", va="center")
+        ax.set_axis_off()
+        return
+    x_out, y_out = (prediction.outputs[i] for i in axes)
+    drugs = reference.for_model(prediction.model_hash)
+    xs = drugs.sorted_values[x_out["label"]] if drugs else []
+    ys = drugs.sorted_values[y_out["label"]] if drugs else []
+    # Limits from the drugs (and the molecule only when it lies outside them): the same
+    # figure serves every molecule inside, with only its marker moved (scatter_svg).
+    ax.set_xlim(*_limits([*xs[:1], *xs[-1:], x_out["value"]]))
+    ax.set_ylim(*_limits([*ys[:1], *ys[-1:], y_out["value"]]))
+    if drugs is not None:
+        ax.scatter(
+            drugs.columns[x_out["label"]],
+            drugs.columns[y_out["label"]],
+            s=9,
+            color=GREY,
+            alpha=0.45,
+            linewidths=0,
+            rasterized=True,  # 1,700 points as one image: a small SVG, text stays text
+            label=f"approved drugs (n = {len(drugs):,}), same model",
+        )
+    else:
+        ax.text(0.5, 0.9, "No approved-drug reference for this model", transform=ax.transAxes,
+                ha="center", fontsize=fontsize, color=GREY)  # fmt: skip
+    (marker,) = ax.plot(
+        [x_out["value"]],
+        [y_out["value"]],
+        marker="D",
+        markersize=12,
+        color=rendering.ACCENT,
+        markeredgecolor="white",
+        linestyle="none",
+        label="this molecule",
+    )
+    marker.set_gid("value-marker-0")
+    ax.set_xlabel(_label(x_out), fontsize=fontsize)
+    ax.set_ylabel(_label(y_out), fontsize=fontsize)
+    ax.tick_params(labelsize=fontsize - 1)
+    legend = ax.legend(
+        fontsize=fontsize - 2, loc="lower left", bbox_to_anchor=(0, 1), ncols=2, frameon=False
+    )
+    if drugs is not None:
+        legend.legend_handles[0].set_sizes([40])  # the drugs' dots, readable in the key
+    for side in ("right", "top"):
+        ax.spines[side].set_visible(False)
+
+
+def _limits(values: list[float]) -> tuple[float, float]:
+    low, high = min(values), max(values)
+    pad = 0.04 * (high - low or 1.0)
+    return low - pad, high + pad
+
+
+def _label(output: dict) -> str:
+    return f"{output['label']} ({output['unit']})" if output.get("unit") else output["label"]
+
+
+def _scatter_figure(prediction: Prediction, captioned: bool) -> Figure:
+    lines = caption(prediction) if captioned else ()
+    fig = Figure(figsize=(6.4, 5.0 + 0.3 * len(lines)), dpi=100)
+    bottom = (0.75 + 0.25 * len(lines)) / fig.get_figheight()
+    fig.subplots_adjust(left=0.13, right=0.97, top=1 - 0.45 / fig.get_figheight(), bottom=bottom)
+    draw_scatter(fig, prediction)
+    for line, text in enumerate(lines):
+        fig.text(
+            0.02, (0.1 + 0.22 * (len(lines) - 1 - line)) / fig.get_figheight(), text, fontsize=9
+        )
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig: Figure, fmt: str, prediction: Prediction | None) -> bytes | str:
+    meta = {}
+    if prediction is not None:
+        title, rest = caption(prediction)[0], " · ".join(caption(prediction)[1:])
+        meta = {"Title": title, ("Description" if fmt != "pdf" else "Subject"): rest}
+    if fmt == "svg":
+        svg = io.StringIO()
+        fig.savefig(svg, format="svg", metadata={**rendering.SVG_METADATA, **meta})
+        return svg.getvalue()
+    out = io.BytesIO()
+    if fmt == "pdf":
+        FigureCanvasPdf(fig)
+        meta.update(Creator=SITE, Author=SITE, Keywords="approved drugs; prediction report")
+    fig.savefig(out, format=fmt, metadata=meta)
+    return out.getvalue()
+
+
+_scatter_cache = threading.local()
+
+
+def scatter_svg(prediction: Prediction) -> str:
+    """The page's scatter. Drawn once per reference and thread; each molecule inside the
+    drugs' ranges then only moves its marker (rendering.svg_spliced: ~100x cheaper)."""
+    found = reference.for_model(prediction.model_hash)
+    axes = reference.scatter_axes(prediction.outputs)
+    if found is None or axes is None:
+        return _save(_scatter_figure(prediction, captioned=False), "svg", None)
+    x_out, y_out = (prediction.outputs[i] for i in axes)
+    for output in (x_out, y_out):
+        ranked = found.sorted_values[output["label"]]
+        if not ranked[0] <= output["value"] <= ranked[-1]:  # the limits would move
+            return _save(_scatter_figure(prediction, captioned=False), "svg", None)
+    key = (found.digest, *(o["label"] + o.get("unit", "") for o in (x_out, y_out)))
+    cache = _scatter_cache.__dict__.setdefault("figures", {})
+    if key not in cache:
+        cache.clear()  # one reference at a time
+        fig = _scatter_figure(prediction, captioned=False)
+        marker = next(line for line in fig.axes[0].lines if line.get_gid() == "value-marker-0")
+        cache[key] = (fig, marker, *rendering.svg_template(fig))
+    fig, marker, parts, slots = cache[key]
+    marker.set_data([x_out["value"]], [y_out["value"]])
+    return rendering.svg_spliced(fig, [marker], parts, slots)
+
+
+def saved_scatter_svg(prediction: Prediction) -> str:
+    return _save(_scatter_figure(prediction, captioned=True), "svg", prediction)
+
+
+def scatter_png(prediction: Prediction) -> bytes:
+    return _save(_scatter_figure(prediction, captioned=False), "png", None)
+
+
+def saved_scatter_png(prediction: Prediction) -> bytes:
+    return _save(_scatter_figure(prediction, captioned=True), "png", prediction)
+
+
+# --- The one-page report card ------------------------------------------------------------------
+
+A4 = (8.27, 11.69)
+
+
+def _value_rows(prediction: Prediction) -> list[list[str]]:
+    percents = reference.percentiles(prediction.model_hash, prediction.outputs)
+    rows = []
+    for output, percent in zip(prediction.outputs, percents):
+        value = f"{output['value']:.2f}"
+        if output.get("uncertainty") is not None:
+            value += f" ± {output['uncertainty']:.2f}"
+        judged = next(
+            (
+                o
+                for o in (prediction.domain or {}).get("outputs", [])
+                if o["label"] == output["label"]
+            ),
+            {},
+        )
+        rows.append(
+            [
+                output["label"],
+                value,
+                output.get("unit") or "—",
+                "—" if percent is None else reference.ordinal(percent),
+                verdict_label(judged.get("verdict")) if judged else "not assessed",
+            ]
+        )
+    return rows
+
+
+def _profile_lines(prediction: Prediction) -> list[str]:
+    """The RDKit profile (Prediction.profile, when that field exists) as 'name: value' lines."""
+    profile = getattr(prediction, "profile", None)
+    if not isinstance(profile, dict) or not profile:
+        return []
+    lines = []
+    for key, value in profile.items():
+        if isinstance(value, float):
+            value = f"{value:.3f}".rstrip("0").rstrip(".")
+        elif isinstance(value, (list, tuple)):  # e.g. structural alerts: their names
+            names = [v.get("name", v) if isinstance(v, dict) else v for v in value]
+            value = ", ".join(str(n) for n in names) or "none"
+        elif isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+        lines.append(_cut(f"{key.replace('_', ' ')}: {value}", 40))
+    return lines
+
+
+def _report_figure(prediction: Prediction) -> Figure:
+    fig = Figure(figsize=A4, dpi=100)
+    fig.text(0.05, 0.965, molecule_name(prediction, 60), fontsize=18, weight="bold", va="top")
+    facts = f"{prediction.formula} · {prediction.molecular_weight or 0:.2f} g/mol"
+    fig.text(0.05, 0.93, facts, fontsize=10, va="top")
+    smiles = textwrap.wrap(prediction.canonical_smiles, 95)[:2]
+    fig.text(0.05, 0.912, "\n".join(smiles), fontsize=8, family="monospace", va="top")
+
+    picture = fig.add_axes((0.04, 0.69, 0.44, 0.205))
+    picture.imshow(Image.open(io.BytesIO(bytes(prediction.molecule_png))).convert("RGB"))
+    picture.set_axis_off()
+
+    verdict = (prediction.domain or {}).get("verdict")
+    lines = [f"Applicability domain: {verdict_label(verdict) if verdict else 'not assessed'}"]
+    for reason in all_reasons(prediction.domain)[:6]:
+        lines += textwrap.wrap(f"• {reason}", 52)
+    fig.text(0.52, 0.87, "\n".join(lines[:14]), fontsize=9, va="top", linespacing=1.4)
+
+    table_ax = fig.add_axes((0.05, 0.56, 0.9, 0.12))
+    table_ax.set_axis_off()
+    header = ["Property", "Value ± σ", "Unit", "Among approved drugs", "Domain"]
+    table = table_ax.table(
+        cellText=_value_rows(prediction), colLabels=header, loc="upper center", cellLoc="left"
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(9)
+    table.auto_set_column_width(list(range(len(header))))
+    table.scale(1, 1.5)
+
+    outputs, kind = _plot_data(prediction)
+    if kind == "regression":
+        step = 0.31 / max(len(outputs), 1)
+        axes = [
+            fig.add_axes((0.05, 0.525 - step * (i + 1) + step * 0.45, 0.9, step * 0.5))
+            for i in range(len(outputs))
+        ]
+        rendering._draw_regression(fig, outputs, axes)
+        for ax in axes:  # the page's plot, a little smaller on paper
+            ax.legend_ and ax.legend_.set_frame_on(False)
+            ax.xaxis.label.set_fontsize(11)
+            ax.tick_params(labelsize=10)
+            for text in ax.texts:
+                text.set_fontsize(12)
+    else:
+        rendering._draw_probabilities(fig, outputs, fig.add_axes((0.3, 0.25, 0.6, 0.25)))
+
+    profile = _profile_lines(prediction)
+    if profile:
+        fig.text(0.05, 0.195, "Computed (RDKit), exact", fontsize=10, weight="bold", va="top")
+        third = -(-len(profile) // 3)
+        for column in range(3):
+            chunk = profile[column * third : (column + 1) * third][:10]
+            fig.text(0.05 + 0.31 * column, 0.175, "\n".join(chunk), fontsize=8, va="top")
+    notes = (
+        "σ: the ensemble's spread (one standard deviation). Among approved drugs: the percentile of "
+        "this value among ChEMBL's approved small-molecule drugs predicted by the same model (the "
+        "share predicted lower)."
+    )
+    fig.text(0.05, 0.075, "\n".join(textwrap.wrap(notes, 120)), fontsize=8, va="top", color="#444")
+    footer = textwrap.wrap("  ·  ".join(caption(prediction)[1:]), 130)
+    fig.text(0.05, 0.015, "\n".join(footer), fontsize=8, color="#444444")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def report_png(prediction: Prediction) -> bytes:
+    return _save(_report_figure(prediction), "png", prediction)
+
+
+def report_pdf(prediction: Prediction) -> bytes:
+    return _save(_report_figure(prediction), "pdf", prediction)
