@@ -245,20 +245,21 @@ def _value_rows(prediction: Prediction) -> list[list[str]]:
 
 
 def _profile_lines(prediction: Prediction) -> list[str]:
-    """The RDKit profile (Prediction.profile, when that field exists) as 'name: value' lines."""
-    profile = getattr(prediction, "profile", None)
-    if not isinstance(profile, dict) or not profile:
+    """The stored RDKit profile (predictions.profile) as labelled 'name: value' lines, in the
+    page's order and decimals, then the rules broken and the structural alerts by name."""
+    from . import profile as rdkit_profile
+
+    stored = getattr(prediction, "profile", None)
+    if not isinstance(stored, dict) or not stored:
         return []
     lines = []
-    for key, value in profile.items():
-        if isinstance(value, float):
-            value = f"{value:.3f}".rstrip("0").rstrip(".")
-        elif isinstance(value, (list, tuple)):  # e.g. structural alerts: their names
-            names = [v.get("name", v) if isinstance(v, dict) else v for v in value]
-            value = ", ".join(str(n) for n in names) or "none"
-        elif isinstance(value, dict):
-            value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
-        lines.append(_cut(f"{key.replace('_', ' ')}: {value}", 40))
+    for field in rdkit_profile.FIELDS:
+        if stored.get(field.key) is None:
+            continue
+        value = f"{float(stored[field.key]):.{field.decimals}f}"
+        lines.append(_cut(f"{field.label}: {value} {field.unit}".rstrip(), 40))
+    alerts = [alert["name"] for alert in stored.get("alerts") or []]
+    lines.append(_cut(f"Structural alerts: {', '.join(alerts) or 'none'}", 40))
     return lines
 
 
@@ -316,7 +317,9 @@ def _report_figure(prediction: Prediction) -> Figure:
             chunk = profile[column * third : (column + 1) * third][:10]
             fig.text(0.05 + 0.31 * column, 0.175, "\n".join(chunk), fontsize=8, va="top")
     notes = (
-        "σ: the ensemble's spread (one standard deviation). Among approved drugs: the percentile of "
+        "σ: the model's uncertainty, one standard deviation (the ensemble's spread, with the "
+        "distance to the nearest measured molecule when the model card says so). Among approved "
+        "drugs: the percentile of "
         "this value among ChEMBL's approved small-molecule drugs predicted by the same model (the "
         "share predicted lower)."
     )

@@ -130,10 +130,10 @@ def test_report_card_holds_values_percentiles_verdict_and_profile(make_predictio
     for output in stored.outputs:
         assert f"{output['value']:.2f} ± {output['uncertainty']:.2f}" in text
         assert reference.ordinal(drugs.percentile(output["label"], output["value"])) in text
-    assert "Computed (RDKit), exact" not in text  # no profile on this branch's model
-    stored.profile = {"mw": 180.159, "hbd": 1, "alerts": []}  # the field another branch adds
-    text = _texts(report._report_figure(stored))
-    assert "Computed (RDKit), exact" in text and "mw: 180" in text and "alerts: none" in text
+    assert "Computed (RDKit), exact" in text and "Molecular weight: 180.16 g/mol" in text
+    assert "H-bond donors (NH + OH): 1" in text and "Structural alerts: phenol_ester" in text
+    stored.profile = {}  # a prediction stored before profiles existed: no profile block
+    assert "Computed (RDKit), exact" not in _texts(report._report_figure(stored))
 
 
 def test_bundle_carries_the_labelled_pictures_and_the_report(client, make_prediction):

@@ -73,7 +73,9 @@ def test_predict_from_form_shows_both_images(live_server, page, guard, axe_check
     page.get_by_role("button", name="Predict").click()
     expect(page).to_have_url(DETAIL_URL)
     _expect_images_loaded(page, ".result .result-figure img", 2)
-    expect(page.get_by_role("img", name="Structure of CC(=O)Oc1ccccc1C(=O)O")).to_be_visible()
+    expect(
+        page.get_by_role("img", name="Structure of CC(=O)Oc1ccccc1C(=O)O", exact=True)
+    ).to_be_visible()
     expect(page.get_by_role("table", name="Predicted values")).to_be_visible()
     axe_check(page, "result")
     screenshot(page, "result")
@@ -124,7 +126,7 @@ def test_draw_a_molecule_and_predict_it(live_server, page, guard, axe_check, scr
     page.get_by_role("button", name="Predict").click()
     expect(page).to_have_url(DETAIL_URL)
     expect(page.locator("code.smiles").first).to_have_text("Oc1ccccc1")
-    _expect_images_loaded(page, ".result-figure img", 2)
+    _expect_images_loaded(page, ".result .result-figure img", 2)
 
 
 def test_edit_this_structure_round_trip(live_server, page, guard):
@@ -142,7 +144,7 @@ def test_edit_this_structure_round_trip(live_server, page, guard):
     expect(page).to_have_url(DETAIL_URL)
     assert page.url != live_server.url + phenol.get_absolute_url()
     expect(page.locator("code.smiles").first).to_have_text("Cc1ccccc1O")
-    _expect_images_loaded(page, ".result-figure img", 2)
+    _expect_images_loaded(page, ".result .result-figure img", 2)
 
 
 def test_gallery_paging_and_search(live_server, page, guard, axe_check, screenshot):
@@ -265,7 +267,7 @@ def test_plain_form_works_without_javascript(live_server, browser):
     page.get_by_role("button", name="Predict").click()
     expect(page).to_have_url(DETAIL_URL)
     expect(page.get_by_role("button", name="Open in the structure editor")).to_be_hidden()
-    _expect_images_loaded(page, ".result-figure img", 2)
+    _expect_images_loaded(page, ".result .result-figure img", 2)
     guard.check()
     context.close()
 
