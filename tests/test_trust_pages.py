@@ -150,7 +150,7 @@ def test_batch_rows_filter_by_verdict(client, predictor):
 
     def shown(show: str) -> list[str]:
         page = client.get(url, {"show": show}).content.decode()
-        table = page.split('<table class="batch-rows">', 1)[1].split("</table>", 1)[0]
+        table = page.split('<table class="batch-rows"', 1)[1].split("</table>", 1)[0]
         return [s for s in ("O", "CC(=O)Oc1ccccc1C(=O)O", "CCO", "[Fe]") if f">{s}</code>" in table]
 
     verdicts = {r.input_smiles: r.verdict for r in BatchRow.objects.filter(batch_id=batch.pk)}
@@ -206,7 +206,7 @@ def test_batch_rows_sort_by_output_and_verdict(client, predictor):
 
     def order(**params) -> list[str]:
         page = client.get(url, params).content.decode()
-        table = page.split('<table class="batch-rows">', 1)[1].split("</table>", 1)[0]
+        table = page.split('<table class="batch-rows"', 1)[1].split("</table>", 1)[0]
         cells = [c.split("</code>", 1)[0] for c in table.split('<code class="smiles">')[1:]]
         return [s for c in cells for s in smiles if c in (s, rows[s].canonical_smiles)][:6]
 
