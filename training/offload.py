@@ -25,6 +25,7 @@ import gzip
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import time
@@ -248,17 +249,13 @@ def train(bundle: Path, out: Path, device: str, arms: list[str], members: int, o
         p.wait()
 
 
-def build_members(bundle: Path, remote: Path, arm: str, output: Path) -> dict:
+def build_members(splits: D.Splits, tok, remote: Path, arm: str, output: Path) -> dict:
     """Standard HF member directories (site config keys included) from the remote state dicts."""
     from safetensors.torch import load_file
-    from transformers import AutoTokenizer, BertForSequenceClassification
+    from transformers import BertForSequenceClassification
 
     from .pipeline import _set_site_keys
 
-    with gzip.open(bundle / "bundle.pkl.gz", "rb") as f:
-        b = pickle.load(f)
-    tok = AutoTokenizer.from_pretrained(bundle / "tokenizer")
-    splits = b["splits"]
     members, histories, seconds, cfg = [], [], [], None
     for mdir in sorted((remote / arm).glob("member-*")):
         meta = json.loads((mdir / "history.json").read_text())
@@ -285,28 +282,17 @@ def build_members(bundle: Path, remote: Path, arm: str, output: Path) -> dict:
     }
 
 
-def arm_scores(bundle: Path, remote: Path, scratch: Path) -> dict[str, float]:
-    """Validation score (mean over tasks of RMSE / training SD) of each arm's member mean."""
-    from chemcore import checkpoint as C
-
+def val_score(path: Path, splits: D.Splits) -> float:
+    """Validation score (mean over tasks of RMSE / training SD) of a checkpoint's member mean."""
     from .evaluate import predict_ensemble
 
-    scores = {}
-    for adir in sorted(p for p in remote.iterdir() if p.is_dir()):
-        if not list(adir.glob("member-*/weights.safetensors")):
-            continue
-        target = scratch / adir.name
-        info = build_members(bundle, remote, adir.name, target)
-        C.write_manifest(target, C.EnsembleManifest(members=info["members"], uncertainty_scale=[]))
-        s = info["splits"]
-        mean, _ = predict_ensemble(target, s.val_smiles)
-        sd = np.nanstd(s.train_y, axis=0)
-        rmse = [
-            float(np.sqrt(np.nanmean((mean[:, t] - s.val_y[:, t]) ** 2))) for t in range(D.N_TASKS)
-        ]
-        scores[adir.name] = float(np.mean([r / d for r, d in zip(rmse, sd)]))
-        print(f"arm {adir.name}: val RMSE {rmse}, score {scores[adir.name]:.4f}", flush=True)
-    return scores
+    mean, _ = predict_ensemble(path, splits.val_smiles)
+    sd = np.nanstd(splits.train_y, axis=0)
+    rmse = [
+        float(np.sqrt(np.nanmean((mean[:, t] - splits.val_y[:, t]) ** 2))) for t in range(D.N_TASKS)
+    ]
+    print(f"{path.name}: val RMSE {rmse}", flush=True)
+    return float(np.mean([r / d for r, d in zip(rmse, sd)]))
 
 
 def finish(
@@ -317,17 +303,35 @@ def finish(
     arm: str | None = None,
     baselines_from: Path | None = None,
 ):
+    """Build every trained arm once (in a scratch directory beside ``output``), score each on
+    validation, move the chosen (or best) one to ``output`` and finish it there."""
+    from transformers import AutoTokenizer
+
+    from chemcore import checkpoint as C
+
     from .pipeline import finish_checkpoint
 
     t0 = time.time()
-    scores = arm_scores(bundle, remote, output.parent / (output.name + ".arms"))
+    with gzip.open(bundle / "bundle.pkl.gz", "rb") as f:
+        splits = pickle.load(f)["splits"]
+    tok = AutoTokenizer.from_pretrained(bundle / "tokenizer")
+    scratch = output.parent / (output.name + ".arms")
+    built, scores = {}, {}
+    for adir in sorted(p for p in remote.iterdir() if p.is_dir()):
+        if not list(adir.glob("member-*/weights.safetensors")):
+            continue
+        target = scratch / adir.name
+        built[adir.name] = build_members(splits, tok, remote, adir.name, target)
+        C.write_manifest(target, C.EnsembleManifest(members=built[adir.name]["members"]))
+        scores[adir.name] = val_score(target, splits)
     arm = arm or min(scores, key=scores.get)
     output.mkdir(parents=True, exist_ok=True)
     for old in output.glob("member-*"):
-        import shutil
-
         shutil.rmtree(old)
-    info = build_members(bundle, remote, arm, output)
+    for member in built[arm]["members"]:
+        shutil.move(str(scratch / arm / member), output / member)
+    shutil.rmtree(scratch)
+    info = built[arm]
     extra = {
         "offload": {
             "arm": arm,
@@ -339,7 +343,7 @@ def finish(
     }
     reuse = json.loads(baselines_from.read_text())["baselines"] if baselines_from else None
     return finish_checkpoint(
-        str(output), info["cfg"], info["splits"], info, t0, skip_rf=skip_rf, extra=extra,
+        str(output), info["cfg"], splits, info, t0, skip_rf=skip_rf, extra=extra,
         baselines=reuse,
     )  # fmt: skip
 
