@@ -17,8 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-# Member-token rows per forward: the 5-member ensemble at 128 tokens runs ~12 molecules at a
-# time, small enough for the activations to stay in cache (measured: bench/bench_inference.py).
+# Member-token rows per forward: the 5-member ensemble runs ~45 molecules of 36 tokens at a time,
+# few enough for the activations to stay in cache (measured: bench/bench_inference.py).
 ROWS = 8192
 
 
@@ -118,17 +118,30 @@ class StackedBert:
         attention_mask: torch.Tensor,
         token_type_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Logits (members, batch, labels), in sub-batches of at most ROWS member-token rows."""
+        """Logits (members, batch, labels), computed in sub-batches of at most ROWS member-token
+        rows, each cut to its own longest molecule (a batch padded to its longest pads the short
+        ones; right padding only, else the batch runs at its padded length)."""
         members, (batch, length) = self.word.shape[0], input_ids.shape
-        step = max(1, ROWS // (members * length))
-        parts = [
-            self._forward(
-                input_ids[start : start + step],
-                attention_mask[start : start + step],
-                None if token_type_ids is None else token_type_ids[start : start + step],
+        lengths = attention_mask.sum(1)
+        right_padded = torch.equal(
+            attention_mask.bool(), torch.arange(length) < lengths.unsqueeze(1)
+        )
+        sizes = lengths.tolist() if right_padded else [length] * batch
+        parts, start = [], 0
+        while start < batch:
+            end, longest = start + 1, sizes[start]
+            while end < batch and (end + 1 - start) * members * max(longest, sizes[end]) <= ROWS:
+                longest = max(longest, sizes[end])
+                end += 1
+            part = slice(start, end)
+            parts.append(
+                self._forward(
+                    input_ids[part, :longest],
+                    attention_mask[part, :longest],
+                    None if token_type_ids is None else token_type_ids[part, :longest],
+                )
             )
-            for start in range(0, batch, step)
-        ]
+            start = end
         return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
     def _forward(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
