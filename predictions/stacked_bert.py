@@ -17,9 +17,9 @@ import math
 import torch
 import torch.nn.functional as F
 
-# Member-token rows per forward: the 5-member ensemble runs ~45 molecules of 36 tokens at a time,
+# Member-token rows per forward: the 5-member ensemble runs ~22 molecules of 36 tokens at a time,
 # few enough for the activations to stay in cache (measured: bench/bench_inference.py).
-ROWS = 8192
+ROWS = 4096
 
 
 def supports(models: list) -> bool:
