@@ -44,7 +44,7 @@ def supports(models: list) -> bool:
             return False
         if getattr(config, "position_embedding_type", "absolute") != "absolute":
             return False
-        if model.bert.pooler is None:
+        if model.bert.pooler is None or model.dtype != torch.float32:
             return False
         if any(getattr(config, key) != getattr(first, key) for key in shape_keys):
             return False
