@@ -1,14 +1,20 @@
 """CPU inference of a checkpoint as the site runs it (plain or ensemble: every member).
 
 python bench/bench_inference.py [--dir checkpoints/default] [--threads 1] [--n 200] [--batch 1000]
+    [--batch-size 128] [--rounds 2]
 
-Single molecule: tokenise + all members + mean/spread (`Predictor.predict_with_uncertainty`),
-median and p95. Batch: the checkpoint's own training molecules in batches of 128 (the worker's
-`BATCH_INFERENCE_SIZE`), molecules per second. Inference only: no parsing, domain or storage.
+Compares, in one run and interleaved (so both see the same machine load), the per-member HF
+loop (`Predictor(engine="hf")`, the old path) with the engine the site uses (`engine="auto"`:
+the stacked ensemble for BERT members). Single molecule: tokenise + all members + mean/spread
+(`Predictor.predict_with_uncertainty`), median and p95. Batch: the checkpoint's own training
+molecules in batches of `--batch-size` (the worker's `BATCH_INFERENCE_SIZE`), molecules per
+second (best of `--rounds`). Also the largest difference between the two engines' outputs and
+the load average. Inference only: no parsing, domain or storage.
 """
 
 import argparse
 import csv
+import os
 import statistics
 import sys
 import time
@@ -28,41 +34,77 @@ SMILES = [
 ]
 
 
+def _load() -> str:
+    return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def _max_difference(a: Predictor, b: Predictor, smiles: list[str], batch_size: int) -> float:
+    left = a.predict_with_uncertainty(smiles, batch_size=batch_size)
+    right = b.predict_with_uncertainty(smiles, batch_size=batch_size)
+    return max(
+        abs(x - y)
+        for p, q in zip(left, right)
+        for x, y in zip(p.values + (p.uncertainties or []), q.values + (q.uncertainties or []))
+    )
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--dir", default="checkpoints/default")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--batch", type=int, default=1000, help="molecules for the batch figure")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--rounds", type=int, default=2, help="batch runs per engine, best kept")
     a = p.parse_args()
-    t = time.perf_counter()
-    predictor = Predictor(a.dir, threads=a.threads)
-    members = len(predictor.models)
-    print(f"load: {1e3 * (time.perf_counter() - t):.0f} ms ({members} member(s))")
-    times = []
-    for i in range(a.n + 10):
+    print(_load())
+    engines = {}
+    for name in ("hf", "auto"):
         t = time.perf_counter()
-        predictor.predict_with_uncertainty([SMILES[i % len(SMILES)]])
-        if i >= 10:
-            times.append(1e3 * (time.perf_counter() - t))
-    times.sort()
-    print(
-        f"single molecule, all {members} member(s), {a.threads} thread(s): median "
-        f"{statistics.median(times):.2f} ms, p95 {times[int(0.95 * len(times))]:.2f} ms (n={a.n})"
-    )
+        engines[name] = Predictor(a.dir, threads=a.threads, engine=name)
+        print(
+            f"load ({name} -> {engines[name].engine}): {1e3 * (time.perf_counter() - t):.0f} ms"
+            f" ({len(engines[name].models)} member(s))"
+        )
+    members = len(engines["hf"].models)
+    times = {name: [] for name in engines}
+    for i in range(a.n + 10):
+        for name, predictor in engines.items():
+            t = time.perf_counter()
+            predictor.predict_with_uncertainty([SMILES[i % len(SMILES)]])
+            if i >= 10:
+                times[name].append(1e3 * (time.perf_counter() - t))
+    median = {}
+    for name, values in times.items():
+        values.sort()
+        median[name] = statistics.median(values)
+        print(
+            f"single molecule, {engines[name].engine}, all {members} member(s), {a.threads} "
+            f"thread(s): median {median[name]:.2f} ms, p95 "
+            f"{values[int(0.95 * len(values))]:.2f} ms (n={a.n})"
+        )
+    print(f"single molecule, old / new: {median['hf'] / median['auto']:.2f}x")
     path = Path(a.dir) / "training_set.csv"
     if path.exists() and a.batch:
         with path.open(newline="") as handle:
             rows = [row["smiles"] for row in csv.DictReader(handle)]
-        fits = [s for s in rows if predictor.token_count(s) <= predictor._max_tokens()]
-        smiles = fits[: a.batch]
-        t = time.perf_counter()
-        predictor.predict_with_uncertainty(smiles, batch_size=128)
-        seconds = time.perf_counter() - t
-        print(
-            f"batch of {len(smiles)} training molecules, batches of 128, {a.threads} thread(s): "
-            f"{len(smiles) / seconds:.0f} mol/s"
-        )
+        limit = engines["hf"].max_tokens
+        smiles = [s for s in rows if engines["hf"].token_count(s) <= limit][: a.batch]
+        rates = {name: 0.0 for name in engines}
+        for _ in range(a.rounds):
+            for name, predictor in engines.items():
+                t = time.perf_counter()
+                predictor.predict_with_uncertainty(smiles, batch_size=a.batch_size)
+                rates[name] = max(rates[name], len(smiles) / (time.perf_counter() - t))
+        for name, rate in rates.items():
+            print(
+                f"batch of {len(smiles)} training molecules, {engines[name].engine}, batches of "
+                f"{a.batch_size}, {a.threads} thread(s): {rate:.0f} mol/s (best of {a.rounds})"
+            )
+        print(f"batch, new / old: {rates['auto'] / rates['hf']:.2f}x")
+        difference = _max_difference(engines["hf"], engines["auto"], smiles, a.batch_size)
+        print(f"largest |old - new| over values and uncertainties: {difference:.2e}")
+    print(_load())
 
 
 if __name__ == "__main__":

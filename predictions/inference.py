@@ -6,6 +6,10 @@ threads share it. Output kind, labels, units and ranges come from the checkpoint
 (member 0's for an ensemble, see `chemcore.checkpoint`). An ensemble predicts the member
 mean, with the member standard deviation (times the calibration scale) as uncertainty; a
 plain checkpoint has no uncertainty.
+
+Engines: BERT members (the shipped kind) run stacked, all members in one batched forward
+(`predictions.stacked_bert`, torch only, same numbers to float rounding); anything else, or
+`engine="hf"`, runs each member's own HF forward in turn.
 """
 
 from __future__ import annotations
@@ -74,7 +78,9 @@ def _same_tokenizer(directories: list[Path]) -> None:
 class Predictor:
     """A sequence-classification/regression checkpoint, ready for batched inference."""
 
-    def __init__(self, directory: Path | str, *, threads: int | None = None) -> None:
+    def __init__(
+        self, directory: Path | str, *, threads: int | None = None, engine: str = "auto"
+    ) -> None:
         import torch
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -97,6 +103,15 @@ class Predictor:
             AutoModelForSequenceClassification.from_pretrained(member).eval() for member in members
         ]
         self.model = self.models[0]
+        if engine not in ("auto", "hf"):
+            raise ValueError(f"Unknown inference engine {engine!r}: 'auto' or 'hf'")
+        self._stacked = None
+        if engine == "auto":
+            from predictions import stacked_bert
+
+            if stacked_bert.supports(self.models):
+                self._stacked = stacked_bert.StackedBert(self.models)
+        self.engine = "stacked" if self._stacked is not None else "hf"
         config = self.model.config
         if any(m.config.num_labels != config.num_labels for m in self.models):
             raise ValueError(f"Ensemble members in {self.directory} differ in their outputs")
@@ -200,9 +215,7 @@ class Predictor:
                 encoded = self.tokenizer(
                     [smiles[i] for i in chunk], padding=True, return_tensors="pt"
                 )
-                members = torch.stack(
-                    [self._postprocess(m(**encoded).logits.double()) for m in self.models]
-                )
+                members = self._postprocess(self._logits(encoded).double())
                 values = members.mean(dim=0).tolist()
                 spread = (members.std(dim=0, correction=0) * scale).tolist()
                 for index, row, sigma in zip(chunk, values, spread):
@@ -210,6 +223,16 @@ class Predictor:
                 if progress is not None:
                     progress(start + len(chunk))
         return results
+
+    def _logits(self, encoded):
+        """(members, batch, labels) logits, from the stacked engine or each member's HF forward."""
+        import torch
+
+        if self._stacked is not None:
+            return self._stacked(
+                encoded["input_ids"], encoded["attention_mask"], encoded.get("token_type_ids")
+            )
+        return torch.stack([m(**encoded).logits for m in self.models])
 
     def _postprocess(self, logits):
         import torch

@@ -82,3 +82,63 @@ def test_missing_weights_are_reported(tmp_path, predictor):
     predictor.tokenizer.save_pretrained(tmp_path)
     with pytest.raises(FileNotFoundError, match="No weights"):
         Predictor(tmp_path)
+
+
+# Molecules of very different token lengths (3 to ~60), so batches pad and sub-batches split.
+ENGINE_MOLECULES = [
+    "CCO",
+    "c1ccc2cc3ccccc3cc2c1",
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "OC[C@H]1OC(O)[C@H](O)[C@@H](O)[C@@H]1O",
+    "CC",
+    "CN1C=NC2=C1C(=O)N(C(=O)N2C)C",
+    "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
+    "CCCCCCCCCCCCCCCCCC(=O)OC[C@H](COP(=O)(O)OCC[N+](C)(C)C)OC(=O)CCCCCCCCCCCCCCC",
+]
+
+
+@pytest.fixture(scope="module")
+def hf_loop():
+    """The shipped ensemble run the old way: each member's own HF forward, in turn."""
+    from django.conf import settings
+
+    return Predictor(settings.PREDICTION_MODEL_DIR, engine="hf")
+
+
+def _flat(outputs) -> list[float]:
+    return [x for o in outputs for x in o.values + (o.uncertainties or [])]
+
+
+def test_stacked_engine_equals_the_per_member_hf_loop(predictor, hf_loop, monkeypatch):
+    from predictions import stacked_bert
+
+    assert predictor.engine == "stacked" and hf_loop.engine == "hf"
+    single = ENGINE_MOLECULES[2:3]
+    assert _flat(predictor.predict_with_uncertainty(single)) == pytest.approx(
+        _flat(hf_loop.predict_with_uncertainty(single)), abs=1e-5
+    )
+    expected = _flat(hf_loop.predict_with_uncertainty(ENGINE_MOLECULES, batch_size=5))
+    for rows in (stacked_bert.ROWS, 64):  # 64 rows: every molecule in its own sub-batch
+        monkeypatch.setattr(stacked_bert, "ROWS", rows)
+        got = _flat(predictor.predict_with_uncertainty(ENGINE_MOLECULES, batch_size=5))
+        assert got == pytest.approx(expected, abs=1e-5)
+    assert len(set(expected)) > len(expected) // 2  # real, varied numbers were compared
+
+
+def test_plain_checkpoint_runs_stacked_without_uncertainty(predictor):
+    member = predictor.directory / predictor.manifest.members[0]
+    plain, plain_hf = Predictor(member), Predictor(member, engine="hf")
+    assert plain.engine == "stacked" and not plain.has_uncertainty
+    got = plain.predict_with_uncertainty(ENGINE_MOLECULES, batch_size=3)
+    assert all(o.uncertainties is None for o in got)
+    assert _flat(got) == pytest.approx(
+        _flat(plain_hf.predict_with_uncertainty(ENGINE_MOLECULES, batch_size=3)), abs=1e-5
+    )
+
+
+def test_a_model_the_stacked_engine_does_not_reproduce_runs_member_by_member(tmp_path, predictor):
+    tiny = _tiny_checkpoint(tmp_path, predictor, num_labels=1, hidden_act="gelu_new")
+    assert tiny.engine == "hf"
+    assert math.isfinite(tiny.predict(["CCO"])[0][0])
+    with pytest.raises(ValueError, match="Unknown inference engine"):
+        Predictor(tmp_path, engine="onnx")

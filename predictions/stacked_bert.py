@@ -1,0 +1,209 @@
+"""All members of a BERT ensemble run as one batched forward (issue #8's speed goals).
+
+Used only by `predictions.inference`, which stays the site's door to torch. The checkpoints are
+untouched plain HF `BertForSequenceClassification` members; at load time their weights are
+stacked into one tensor per parameter (member first), and inference does the same arithmetic as
+HF's eval-mode forward with each op covering every member at once (`baddbmm` instead of one
+`linear` per member): one molecule pays Python/dispatch overhead once instead of once per member.
+Only the [CLS] token reaches the pooler, so the last layer computes keys and values for all tokens
+but queries, attention output and feed-forward for [CLS] alone. Outputs equal the per-member HF
+loop to float rounding (tested in tests/test_inference.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+# Member-token rows per forward: the 5-member ensemble runs ~22 molecules of 36 tokens at a time,
+# few enough for the activations to stay in cache (measured: bench/bench_inference.py).
+ROWS = 4096
+
+
+def supports(models: list) -> bool:
+    """True when every member is an eval-mode-equivalent BERT this engine reproduces exactly."""
+    first = models[0].config
+    shape_keys = (
+        "hidden_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "intermediate_size",
+        "max_position_embeddings",
+        "vocab_size",
+        "type_vocab_size",
+        "num_labels",
+        "layer_norm_eps",
+    )
+    for model in models:
+        config = model.config
+        if type(model).__name__ != "BertForSequenceClassification" or config.model_type != "bert":
+            return False
+        if config.hidden_act != "gelu" or getattr(config, "is_decoder", False):
+            return False
+        if getattr(config, "position_embedding_type", "absolute") != "absolute":
+            return False
+        if model.bert.pooler is None or model.dtype != torch.float32:
+            return False
+        if any(getattr(config, key) != getattr(first, key) for key in shape_keys):
+            return False
+    return True
+
+
+def _stack(tensors: list[torch.Tensor], *, linear: bool = False) -> torch.Tensor:
+    """One member-first tensor; a linear weight is transposed to (in, out) for `baddbmm`."""
+    parts = [t.detach().t() if linear else t.detach() for t in tensors]
+    return torch.stack(parts).contiguous()
+
+
+class StackedBert:
+    """The members' weights stacked; calling it gives logits of shape (members, batch, labels)."""
+
+    def __init__(self, models: list) -> None:
+        config = models[0].config
+        self.hidden = config.hidden_size
+        self.heads = config.num_attention_heads
+        self.eps = config.layer_norm_eps
+        bert = [m.bert for m in models]
+        emb = [b.embeddings for b in bert]
+        self.word = _stack([e.word_embeddings.weight for e in emb])
+        self.position = _stack([e.position_embeddings.weight for e in emb])
+        self.token_type = _stack([e.token_type_embeddings.weight for e in emb])
+        self.emb_norm = self._norm([e.LayerNorm for e in emb])
+        self.layers = [
+            self._layer([b.encoder.layer[i] for b in bert])
+            for i in range(len(bert[0].encoder.layer))
+        ]
+        self.pooler = self._linear([b.pooler.dense for b in bert])
+        self.classifier = self._linear([m.classifier for m in models])
+
+    @staticmethod
+    def _linear(modules: list) -> tuple[torch.Tensor, torch.Tensor]:
+        weight = _stack([m.weight for m in modules], linear=True)
+        return weight, _stack([m.bias for m in modules]).unsqueeze(1)
+
+    @staticmethod
+    def _norm(modules: list) -> tuple[torch.Tensor, torch.Tensor]:
+        return _stack([m.weight for m in modules]).unsqueeze(1), _stack(
+            [m.bias for m in modules]
+        ).unsqueeze(1)
+
+    def _layer(self, layers: list) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        attention = [layer.attention.self for layer in layers]
+        query = self._linear([a.query for a in attention])
+        key = self._linear([a.key for a in attention])
+        value = self._linear([a.value for a in attention])
+        return {
+            "qkv": (
+                torch.cat([query[0], key[0], value[0]], 2),
+                torch.cat([query[1], key[1], value[1]], 2),
+            ),
+            "q": query,
+            "kv": (torch.cat([key[0], value[0]], 2), torch.cat([key[1], value[1]], 2)),
+            "out": self._linear([layer.attention.output.dense for layer in layers]),
+            "out_norm": self._norm([layer.attention.output.LayerNorm for layer in layers]),
+            "up": self._linear([layer.intermediate.dense for layer in layers]),
+            "down": self._linear([layer.output.dense for layer in layers]),
+            "down_norm": self._norm([layer.output.LayerNorm for layer in layers]),
+        }
+
+    def _layer_norm(self, x: torch.Tensor, norm: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        flat = F.layer_norm(x, (self.hidden,), eps=self.eps)
+        return torch.addcmul(norm[1], flat, norm[0])
+
+    def __call__(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        token_type_ids: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Logits (members, batch, labels), computed in sub-batches of at most ROWS member-token
+        rows, each cut to its own longest molecule (a batch padded to its longest pads the short
+        ones; right padding only, else the batch runs at its padded length)."""
+        members, (batch, length) = self.word.shape[0], input_ids.shape
+        lengths = attention_mask.sum(1)
+        right_padded = torch.equal(
+            attention_mask.bool(), torch.arange(length) < lengths.unsqueeze(1)
+        )
+        sizes = lengths.tolist() if right_padded else [length] * batch
+        parts, start = [], 0
+        while start < batch:
+            end, longest = start + 1, sizes[start]
+            while end < batch and (end + 1 - start) * members * max(longest, sizes[end]) <= ROWS:
+                longest = max(longest, sizes[end])
+                end += 1
+            part = slice(start, end)
+            parts.append(
+                self._forward(
+                    input_ids[part, :longest],
+                    attention_mask[part, :longest],
+                    None if token_type_ids is None else token_type_ids[part, :longest],
+                )
+            )
+            start = end
+        return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
+
+    def _forward(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
+        members = self.word.shape[0]
+        batch, length = input_ids.shape
+        x = self.word[:, input_ids]
+        if token_type_ids is None:
+            x = x + self.token_type[:, :1].unsqueeze(1)
+        else:
+            x = x + self.token_type[:, token_type_ids]
+        x = x + self.position[:, :length].unsqueeze(1)
+        x = self._layer_norm(x.view(members, batch * length, self.hidden), self.emb_norm)
+        # Padded keys get the dtype's lowest value, as HF does; members share the mask.
+        blocked = torch.zeros(attention_mask.shape, dtype=x.dtype)
+        blocked.masked_fill_(attention_mask == 0, torch.finfo(x.dtype).min)
+        mask = blocked.view(1, batch, 1, 1, length).expand(members, -1, -1, -1, -1)
+        mask = mask.reshape(members * batch, 1, 1, length)
+        for index, weights in enumerate(self.layers):
+            x = self._encoder_layer(x, weights, mask, batch, last=index == len(self.layers) - 1)
+        pooled = torch.tanh(torch.baddbmm(self.pooler[1], x, self.pooler[0]))
+        return torch.baddbmm(self.classifier[1], pooled, self.classifier[0])
+
+    def _encoder_layer(self, x, weights, mask, batch: int, *, last: bool) -> torch.Tensor:
+        """One BERT layer; `last` keeps only [CLS] (the pooler reads nothing else)."""
+        members, hidden, heads = x.shape[0], self.hidden, self.heads
+        length = x.shape[1] // batch
+        size = hidden // heads
+
+        def heads_first(t: torch.Tensor, rows: int) -> torch.Tensor:
+            """(K, B*rows, H) -> (K*B, heads, rows, head size), a view."""
+            return t.view(members * batch, rows, heads, size).transpose(1, 2)
+
+        if last:
+            kv = _dense(x, weights["kv"])
+            key, value = (
+                heads_first(kv[..., :hidden], length),
+                heads_first(kv[..., hidden:], length),
+            )
+            x = x.view(members, batch, length, hidden)[:, :, 0]
+            query, rows = heads_first(_dense(x, weights["q"]), 1), 1
+        else:
+            qkv = _dense(x, weights["qkv"])
+            query, key, value = (
+                heads_first(qkv[..., i * hidden : (i + 1) * hidden], length) for i in range(3)
+            )
+            rows = length
+        if last:
+            # Written out: with more than one thread, torch's fused kernel splits a one-row query's
+            # keys between threads unevenly across the batch, so identical members would differ.
+            scores = torch.matmul(query, key.transpose(-1, -2)) / math.sqrt(size) + mask
+            context = torch.matmul(torch.softmax(scores, -1), value)
+        else:
+            context = F.scaled_dot_product_attention(
+                query, key, value, attn_mask=mask, scale=1 / math.sqrt(size)
+            )
+        context = context.transpose(1, 2).reshape(members, batch * rows, hidden)
+        x = self._layer_norm(_dense(context, weights["out"], residual=x), weights["out_norm"])
+        up = F.gelu(_dense(x, weights["up"]))
+        return self._layer_norm(_dense(up, weights["down"], residual=x), weights["down_norm"])
+
+
+def _dense(x: torch.Tensor, linear: tuple[torch.Tensor, torch.Tensor], residual=None):
+    """x @ W + b (+ residual): the residual joins the bias so the sum costs one pass, not two."""
+    weight, bias = linear
+    return torch.baddbmm(bias if residual is None else residual + bias, x, weight)
