@@ -13,7 +13,7 @@ in it. Worker CPU (user + system, from /proc, 10 ms ticks averaged over the phas
 figure other jobs on the cores inflate least. The worker's RSS is read once every request
 has been answered:
 
-    git worktree add /tmp/old-latency main    # or: git archive <commit> | tar -x -C /tmp/old
+    mkdir /tmp/old-latency && git archive main | tar -x -C /tmp/old-latency
     python bench/bench_predict.py --tree old=/tmp/old-latency --tree new=.
 
 The same Python (this one) runs every tree, so the trees differ only in their code.
