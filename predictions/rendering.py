@@ -311,9 +311,22 @@ _VALUE_GROUP = re.compile(
 class _Layout:
     fig: Figure
     artists: list  # (axes, [error bar,] marker, label) per output
-    background: object  # the Agg pixels without the value artists
     svg_parts: list[str]  # the SVG text around the value artists' groups
     svg_slots: list[tuple[str, str]]  # (gid, indent) of each group, in document order
+    # The Agg pixels without the value artists: drawn on the first PNG only (a page's plot is
+    # an SVG, so its first request need not pay for both).
+    background: object = None
+
+    def pixels(self) -> object:
+        if self.background is None:
+            values = [artist for _, *artists in self.artists for artist in artists]
+            for artist in values:
+                artist.set_visible(False)
+            self.fig.canvas.draw()
+            self.background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+            for artist in values:
+                artist.set_visible(True)
+        return self.background
 
 
 def _cacheable(outputs: list[PlotOutput], kind: str) -> bool:
@@ -321,8 +334,13 @@ def _cacheable(outputs: list[PlotOutput], kind: str) -> bool:
     return kind == "regression" and bool(outputs) and all(_ranged(o) for o in outputs)
 
 
+def kept_layouts() -> OrderedDict:
+    """This thread's cached layouts, least recently used first."""
+    return _layout_cache.__dict__.setdefault("layouts", OrderedDict())
+
+
 def _layout(outputs: list[PlotOutput], width: float = WIDTH) -> _Layout:
-    cache = _layout_cache.__dict__.setdefault("layouts", OrderedDict())
+    cache = kept_layouts()
     key = (width,) + tuple(
         (
             o.label,
@@ -342,16 +360,7 @@ def _layout(outputs: list[PlotOutput], width: float = WIDTH) -> _Layout:
         (ax, *[a for a in (*ax.lines, *ax.texts) if (a.get_gid() or "").startswith("value-")])
         for ax in fig.axes
     ]
-    parts, slots = svg_template(fig)
-    for _, *values in artists:
-        for artist in values:
-            artist.set_visible(False)
-    fig.canvas.draw()
-    background = fig.canvas.copy_from_bbox(fig.bbox)
-    for _, *values in artists:
-        for artist in values:
-            artist.set_visible(True)
-    cache[key] = _Layout(fig, artists, background, parts, slots)
+    cache[key] = _Layout(fig, artists, *svg_template(fig))
     while len(cache) > LAYOUTS_KEPT:
         cache.popitem(last=False)
     return cache[key]
@@ -376,7 +385,7 @@ def prediction_plot_png(outputs: list[PlotOutput], *, kind: str) -> bytes:
         return _fresh_png(outputs, kind=kind)
     layout = _placed(outputs)
     canvas = layout.fig.canvas
-    canvas.restore_region(layout.background)
+    canvas.restore_region(layout.pixels())
     for ax, *values in layout.artists:
         for artist in values:
             ax.draw_artist(artist)
