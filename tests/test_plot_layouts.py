@@ -4,11 +4,18 @@ steps, so they share cached layouts and still draw exactly what a fresh figure d
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from predictions import rendering
 
 RANGE = {"min": -10.0, "max": 2.0, "p05": -7.0, "p95": 0.5}  # span 12: steps of 3
+
+
+@pytest.fixture(autouse=True)
+def _no_kept_layouts():
+    """Start with no cached layout (other tests' plots may fill this thread's cache)."""
+    rendering.kept_layouts().clear()
 
 
 def _outputs(value: float, sigma: float | None = 1.0) -> list[rendering.PlotOutput]:
