@@ -3,15 +3,18 @@
 For each source tree: a fresh SQLite site (migrate, collectstatic, load_examples) and one
 gunicorn sync worker with one torch thread. Then, with each request sent to every tree in
 turn (so all trees meet the same load): N new predictions through the form, the same N
-again (stored, answered by a redirect), detail pages, 24-card gallery pages, and
-conditional downloads answered 304. Server time is gunicorn's own time per request (access
-log `%(D)s`, from request read to response written): no client or network in it. Worker CPU
-(user + system, from /proc, 10 ms ticks averaged over the phase) is the figure other jobs on
-the cores inflate least. The worker's RSS is read once every request has been answered
-(more than 200 of them):
+again (stored, answered by a redirect), detail pages, the first request of the two pictures
+a result page shows (molecule.svg, plot.svg: drawn then by a tree that draws on first
+request, read from the database by one that drew them in the POST), 24-card gallery pages,
+report.png asked for twice (the second time without If-None-Match, as another visitor
+would), and conditional downloads answered 304. Server time is gunicorn's own time per
+request (access log `%(D)s`, from request read to response written): no client or network
+in it. Worker CPU (user + system, from /proc, 10 ms ticks averaged over the phase) is the
+figure other jobs on the cores inflate least. The worker's RSS is read once every request
+has been answered:
 
-    git archive 8cd9d56 | (mkdir -p /tmp/old && tar -x -C /tmp/old)
-    python bench/bench_predict.py --tree old=/tmp/old --tree new=.
+    mkdir /tmp/old-latency && git archive main | tar -x -C /tmp/old-latency
+    python bench/bench_predict.py --tree old=/tmp/old-latency --tree new=.
 
 The same Python (this one) runs every tree, so the trees differ only in their code.
 """
@@ -40,12 +43,15 @@ MOLECULES = [
     for stem in ("XO", "XN", "XCl", "c1ccccc1XN")
     for i in range(1, 16)
 ]
-PHASES = ["new", "stored", "detail", "gallery", "304"]
+PHASES = ["new", "stored", "detail", "pictures", "gallery", "report", "report-again", "304"]
 LABELS = {
     "new": "new prediction (form POST → redirect)",
     "stored": "stored prediction (same SMILES again)",
     "detail": "detail page",
+    "pictures": "its page's molecule.svg + plot.svg, first request each",
     "gallery": "gallery page, 24 cards",
+    "report": "report.png, first request",
+    "report-again": "report.png again, no If-None-Match (another visitor)",
     "304": "download answered 304 (If-None-Match)",
 }
 
@@ -171,7 +177,13 @@ class Client:
 
     def pages(self, index: int) -> None:
         self.timed("detail", "GET", f"{self.details[index]}?bench=detail", 200)
+        for picture in ("molecule.svg", "plot.svg"):  # what the browser asks for next
+            self.timed("pictures", "GET", f"{self.details[index]}{picture}?bench=pictures", 200)
         self.timed("gallery", "GET", "/gallery/?page_size=24&bench=gallery", 200)
+
+    def report(self, index: int) -> None:
+        for phase in ("report", "report-again"):
+            self.timed(phase, "GET", f"{self.details[index]}report.png?bench={phase}", 200)
 
     def not_modified(self, index: int) -> None:
         picture = f"{self.details[index]}molecule.png"
@@ -186,7 +198,7 @@ def exercise(clients: list[Client], *, n: int, pages: int) -> None:
         for smiles in MOLECULES[:n]:
             for client in clients:
                 client.predict(phase, smiles)
-    for step in (Client.pages, Client.not_modified):
+    for step in (Client.pages, Client.report, Client.not_modified):
         for index in range(pages):
             for client in clients:
                 step(client, index)
@@ -216,6 +228,8 @@ def main() -> None:
     )
     print("| --- |" + " --- |" * len(names))
     for phase in PHASES:
+        if not all(results[name][0][phase] for name in names):
+            continue
         cells = []
         for name in names:
             times, cpu = results[name][0][phase], results[name][2].cpu[phase]

@@ -36,7 +36,7 @@ def prediction_get(public_id: str, *, blobs: tuple[str, ...] = ()) -> Prediction
 
 def prediction_version(public_id: str) -> Prediction:
     """Only what versions a prediction's downloads (ETag, Last-Modified): no blobs."""
-    fields = ("pk", "public_id", "model_hash", "updated_at")
+    fields = ("pk", "public_id", "model_hash", "updated_at", "public", "published_at")
     return _get_visible(Prediction.objects.only(*fields), public_id)
 
 

@@ -171,8 +171,9 @@ def _card_html(text: str) -> str:
     return md.renderer.render(tokens, md.options, {})
 
 
-# The pictures a result page shows inline; the PNGs (gallery cards, downloads) are drawn on
-# first request and kept, so a new prediction costs only what its page needs.
+# The pictures a result page shows (by <img>): drawn when a curator adds a molecule. A new
+# form, API or batch prediction draws none: each picture is drawn on its first request
+# (prediction_ensure_blobs) and kept, so the POST answers without matplotlib or RDKit drawing.
 DRAWN_AT_CREATION = ("molecule_svg", "plot_svg")
 
 
@@ -220,7 +221,7 @@ def build_prediction(
     """An unsaved Prediction with its outputs (predicted unless `result` is given).
 
     `draw=True` draws the pictures the result page shows (DRAWN_AT_CREATION); the rest, or
-    all of them with `draw=False` (batches), are drawn on first view.
+    all of them with `draw=False` (form, API, batches), are drawn on first view.
     """
     if result is None:
         result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
@@ -290,6 +291,7 @@ def prediction_get_or_create(
     prediction = build_prediction(
         parsed=parsed,
         predictor=predictor,
+        draw=False,  # the result page's <img> requests draw them (prediction_ensure_blobs)
         source=source,
         title=title,
         featured=featured,
@@ -333,8 +335,8 @@ def prediction_ensure_blobs(
 ) -> Prediction:
     """Draw and store the pictures among `fields` not drawn yet; returns the same object.
 
-    Batch predictions are stored without pictures, and others with only DRAWN_AT_CREATION:
-    the rest are drawn on first view and kept.
+    Predictions are stored without pictures (curators' with DRAWN_AT_CREATION): the rest
+    are drawn on first view and kept.
     """
     missing = [name for name in fields if not getattr(prediction, name)]
     if not missing:

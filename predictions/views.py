@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
-from functools import partial
+from functools import partial, wraps
 
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
-from django.views.decorators.cache import cache_control
 from django.views.decorators.http import condition, require_http_methods, require_safe
 
-from . import exports, owners, reference, search, selectors, services, tasks
+from . import download_cache, exports, owners, reference, search, selectors, services, tasks
 from .batch import paste
 from .batch.parsing import BatchRefused
 from .forms import GalleryForm, PredictForm
@@ -94,37 +92,55 @@ def _download_version(request: HttpRequest, public_id: str, filename: str) -> Pr
 
 
 def _etag(request: HttpRequest, public_id: str, filename: str) -> str:
-    prediction = _download_version(request, public_id, filename)
-    version = f"{prediction.pk}:{prediction.model_hash}:{prediction.updated_at.isoformat()}"
-    # Percentiles and drug plots follow the reference; a download's caption carries a date;
-    # `?precision=full` builds another CSV.
-    precision = request.GET.get("precision", "")
-    context = f"{reference.cache_key()}:{'download' in request.GET and timezone.now().date()}"
-    key = f"{version}:{filename}:{context}:{precision}"
-    return hashlib.sha256(key.encode()).hexdigest()[:32]
+    if not hasattr(request, "_download_etag"):
+        request._download_etag = download_cache.etag(
+            _download_version(request, public_id, filename),
+            filename,
+            saved="download" in request.GET,
+            full=request.GET.get("precision") == "full",
+        )
+    return request._download_etag
 
 
 def _last_modified(request: HttpRequest, public_id: str, filename: str) -> datetime:
     return _download_version(request, public_id, filename).updated_at
 
 
+def _cached_by_listing(view):
+    """Cache-Control by the item: a listed prediction's files `public`; a private (link-only)
+    one's `private`, so no shared cache keeps them; 304s included."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        version = getattr(request, "_download_version", None)
+        if version is not None and response.status_code in (200, 304):
+            visibility = "public" if version.public else "private"
+            patch_cache_control(response, max_age=3600, **{visibility: True})
+        return response
+
+    return wrapped
+
+
 @require_safe
-@cache_control(public=True, max_age=3600)
+@_cached_by_listing
 @condition(etag_func=_etag, last_modified_func=_last_modified)
 def download(request: HttpRequest, public_id: str, filename: str) -> HttpResponse:
-    """One file of a prediction; conditional requests (304/412) never load its pictures."""
+    """One file of a prediction; conditional requests (304/412) never load its pictures, and
+    what is drawn on request is drawn once per version (the render cache)."""
     download = exports.SERVED[filename]
-    prediction = selectors.prediction_get(public_id, blobs=download.blobs)
-    # Pictures not drawn yet (PNGs, batch predictions) are drawn on first download and kept.
-    services.prediction_ensure_blobs(prediction=prediction, fields=download.blobs)
     saved = "download" in request.GET  # a download names the molecule, model and date
     full = download.full if request.GET.get("precision") == "full" else None
     build = full or (download.saved if saved and download.saved else download.build)
-    response = HttpResponse(build(prediction), content_type=download.content_type)
+    if filename in exports.PICTURES and download.blobs and build is download.build:
+        # A stored picture (drawn on first request and kept): served from the database.
+        body, stem = download_cache.built(public_id, filename, build)
+    else:
+        key = _etag(request, public_id, filename)
+        body, stem = download_cache.rendered(key, public_id, filename, build)
+    response = HttpResponse(body, content_type=download.content_type)
     inline = filename in exports.RENDITIONS or (filename in exports.PICTURES and not saved)
-    response["Content-Disposition"] = content_disposition_header(
-        not inline, f"{exports.download_stem(prediction)}-{filename}"
-    )
+    response["Content-Disposition"] = content_disposition_header(not inline, f"{stem}-{filename}")
     if filename.endswith(".svg"):  # an SVG opened on its own must not run anything
         response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
     return response

@@ -226,16 +226,16 @@ CONTENT_SECURITY_POLICY = {
 # Attempts are counted in Redis when REDIS_URL is set (shared by every web worker, and no
 # models used: the way on MongoDB), else in axes' tables (SQLite).
 REDIS_URL = env("REDIS_URL")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-        }
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
     }
     AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 else:
     AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+
 AXES_ENABLE_ADMIN = not REDIS_URL  # lockouts are listed in the admin when stored as rows
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours, as a float
@@ -245,6 +245,29 @@ AXES_RESET_ON_SUCCESS = True
 AXES_IPWARE_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0) or None
 if AXES_IPWARE_PROXY_COUNT:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+
+# Rendered downloads (report card, drug scatter, captioned and phone plots, bundle.zip) are
+# kept by what determines them (predictions/views.py: the prediction's version, the weights,
+# the reference, the code): "memory" (each web process its own), "file" (shared by the workers
+# of one host, in RENDER_CACHE_DIR), "redis" (REDIS_URL) or "off".
+RENDER_CACHE = env("RENDER_CACHE", "memory").strip().lower()
+RENDER_CACHE_DIR = Path(env("RENDER_CACHE_DIR", str(VAR_DIR / "render-cache")))
+_RENDER_ENTRIES = {"MAX_ENTRIES": env_int("RENDER_CACHE_ENTRIES", 300)}
+_RENDER_BACKENDS = {
+    "memory": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "renders",
+               "OPTIONS": _RENDER_ENTRIES},
+    "file": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+             "LOCATION": str(RENDER_CACHE_DIR), "OPTIONS": _RENDER_ENTRIES},
+    "redis": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+    "off": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+}  # fmt: skip
+if RENDER_CACHE not in _RENDER_BACKENDS or (RENDER_CACHE == "redis" and not REDIS_URL):
+    raise ImproperlyConfigured("RENDER_CACHE is memory, file, off, or redis (with REDIS_URL).")
+CACHES["renders"] = {
+    **_RENDER_BACKENDS[RENDER_CACHE],
+    "TIMEOUT": env_int("RENDER_CACHE_SECONDS", 24 * 3600),
+    "KEY_PREFIX": "render",
+}
 
 # --- The prediction model -------------------------------------------------------------
 PREDICTION_MODEL_DIR = Path(env("PREDICTION_MODEL_DIR", str(BASE_DIR / "checkpoints" / "default")))

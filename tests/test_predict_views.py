@@ -45,7 +45,12 @@ def test_valid_smiles_is_predicted_stored_and_shown(client, predictor):
     assert prediction.canonical_smiles == "CC(=O)Oc1ccccc1C(=O)O"
     assert prediction.model_hash == predictor.weights_hash
     assert [o["label"] for o in prediction.outputs] == [o.label for o in predictor.outputs]
-    # Only what the page shows inline is drawn now; the PNGs wait for their first download.
+    # No picture is drawn by the POST: each is drawn on its first request, then kept.
+    assert not prediction.molecule_svg and not prediction.plot_svg
+    assert not prediction.molecule_png and not prediction.plot_png
+    for name in ("molecule.svg", "plot.svg"):
+        assert "<svg" in client.get(f"{response['Location']}{name}").content.decode()
+    prediction.refresh_from_db()
     assert "<svg" in prediction.molecule_svg and "<svg" in prediction.plot_svg
     assert not prediction.molecule_png and not prediction.plot_png
 

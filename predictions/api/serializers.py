@@ -8,6 +8,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from predictions import reference
 from predictions.batch.downloads import NAMES as BATCH_DOWNLOADS
 from predictions.batch.selectors import batch_progress
 from predictions.exports import DOWNLOADS
@@ -72,6 +73,24 @@ class ProfileField(serializers.JSONField):
     """The stored profile dict, unchanged."""
 
 
+PERCENTILES_HELP = (
+    "By output label: the percent of approved drugs this model predicts lower (ties count "
+    "half), 0-100; null where there is none."
+)
+
+
+class ApprovedDrugsSchema(serializers.Serializer):
+    """Where each value falls among approved drugs (documentation only: reference.json_context)."""
+
+    source = serializers.CharField(help_text="The approved-drug list.")
+    drugs = serializers.IntegerField(help_text="How many approved drugs the reference holds.")
+    weights_sha256 = serializers.CharField(help_text="The weights the reference was made for.")
+    percentiles = serializers.DictField(
+        child=serializers.FloatField(allow_null=True, min_value=0, max_value=100),
+        help_text=PERCENTILES_HELP,
+    )
+
+
 def absolute(request, path: str) -> str:
     return request.build_absolute_uri(path) if request is not None else path
 
@@ -86,6 +105,12 @@ class PredictionSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="The result page.")
     outputs = OutputsField()
     profile = ProfileField(help_text="Exact RDKit profile: computed (RDKit), not predicted.")
+    approved_drugs = serializers.SerializerMethodField(
+        help_text=(
+            "Each output's percentile among approved drugs predicted by the same model; null "
+            "without a reference made for these weights."
+        )
+    )
     model = serializers.SerializerMethodField()
     published_at = serializers.SerializerMethodField(
         help_text="When it was listed; null for a private (link-only) prediction."
@@ -103,6 +128,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "title",
             "outputs",
             "profile",
+            "approved_drugs",
             "model",
             "public",
             "featured",
@@ -113,6 +139,10 @@ class PredictionSerializer(serializers.ModelSerializer):
 
     def get_url(self, prediction: Prediction) -> str:
         return absolute(self.context.get("request"), prediction.get_absolute_url())
+
+    @extend_schema_field(ApprovedDrugsSchema(allow_null=True))
+    def get_approved_drugs(self, prediction: Prediction) -> dict | None:
+        return reference.json_context(prediction.model_hash, prediction.outputs)
 
     @extend_schema_field(
         {
@@ -280,6 +310,10 @@ class BatchRowSerializer(serializers.ModelSerializer):
     prediction_id = serializers.CharField(source="prediction_public_id", read_only=True)
     outputs = OutputsField()
     extra = serializers.DictField(help_text="The row's other columns (or SD fields).")
+    percentiles = serializers.SerializerMethodField(
+        help_text="Among approved drugs (as `approved_drugs.percentiles` of a prediction); "
+        "null without a reference made for the batch's model."
+    )
 
     class Meta:
         model = BatchRow
@@ -292,9 +326,28 @@ class BatchRowSerializer(serializers.ModelSerializer):
             "error",
             "canonical_smiles",
             "outputs",
+            "percentiles",
             "prediction_id",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(
+        {
+            "type": "object",
+            "nullable": True,
+            "additionalProperties": {
+                "type": "number",
+                "nullable": True,
+                "minimum": 0,
+                "maximum": 100,
+            },
+            "description": PERCENTILES_HELP,
+        }
+    )
+    def get_percentiles(self, row: BatchRow) -> dict | None:
+        batch = self.context.get("batch")  # the rows' batch (BatchRowsView), read once
+        found = batch and reference.json_context(batch.model_hash, row.outputs)
+        return found["percentiles"] if found else None
 
 
 class ModelInfoSerializer(serializers.Serializer):

@@ -210,8 +210,13 @@ class BatchRowsView(generics.ListAPIView):
     def get_queryset(self):
         query = RowsQuery(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        batch = _own_batch(self.request, self.kwargs["public_id"])
-        return batch_selectors.batch_rows(batch=batch, errors_only=query.validated_data["errors"])
+        self.batch = _own_batch(self.request, self.kwargs["public_id"])
+        only_errors = query.validated_data["errors"]
+        return batch_selectors.batch_rows(batch=self.batch, errors_only=only_errors)
+
+    def get_serializer_context(self) -> dict:
+        # The batch names the model that made its rows (their percentiles among approved drugs).
+        return {**super().get_serializer_context(), "batch": getattr(self, "batch", None)}
 
 
 class AnyRenderer(BaseRenderer):
