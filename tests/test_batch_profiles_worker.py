@@ -1,0 +1,74 @@
+"""A real `run_huey` worker SIGKILLed during a batch's profile pass, then started again: the
+resumed batch fills the profiles left pending and only then is done (profiles.py)."""
+
+import json
+import signal
+import sqlite3
+
+import pytest
+
+from predictions.profile import profile_for_smiles
+from tests.test_batch_worker import _env, _manage, _wait, _worker, molecules
+
+pytestmark = pytest.mark.slow
+ROWS = 200
+
+
+def _profiles(db) -> tuple[str, int, int]:
+    with sqlite3.connect(db, timeout=20) as connection:
+        return connection.execute(
+            "SELECT stage, profiled_rows, done_count FROM predictions_batch"
+        ).fetchone()
+
+
+def test_a_worker_killed_during_the_profile_pass_leaves_no_row_without_its_profile(tmp_path):
+    env, db, log = _env(tmp_path), tmp_path / "db.sqlite3", tmp_path / "worker.log"
+    env["BATCH_CHUNK_ROWS"] = "50"
+    smiles = molecules()[:ROWS]
+    (tmp_path / "in.csv").write_text(
+        "id,smiles\n" + "".join(f"M{i},{s}\n" for i, s in enumerate(smiles, 1))
+    )
+    _manage(env, "migrate", "-v", "0")
+    _manage(
+        env,
+        "shell",
+        "-c",
+        (
+            "from predictions.batch.services import batch_create;"
+            f"batch_create(text=open({str(tmp_path / 'in.csv')!r}).read())"
+        ),
+    )
+    worker = _worker(env, log)
+    try:
+        _wait(
+            db,
+            lambda s: _profiles(db)[:1] == ("profiling",) and _profiles(db)[1] > 0,
+            180,
+            worker,
+            log,
+        )
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    stage, profiled, done = _profiles(db)
+    assert stage == "profiling" and 0 < profiled < done == ROWS, (stage, profiled, done)
+
+    worker = _worker(env, log)
+    try:
+        _wait(db, lambda s: s[2] == "done", 180, worker, log)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT canonical_smiles, profile, profile_pending FROM predictions_batchrow"
+        ).fetchall()
+        left = connection.execute(
+            "SELECT COUNT(*) FROM predictions_prediction WHERE profile_pending"
+        ).fetchone()[0]
+    assert len(rows) == ROWS and left == 0
+    assert all(not pending for _, _, pending in rows)
+    for canonical, stored, _ in rows[::20]:
+        assert json.loads(stored) == profile_for_smiles(canonical)
+    assert _profiles(db) == ("", ROWS, ROWS)
