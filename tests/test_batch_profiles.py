@@ -1,7 +1,7 @@
 """A batch's RDKit profiles, filled after its predictions (predictions/batch/profiles.py).
 
-Real queue, worker code, SQLite, checkpoint and RDKit throughout. An interrupted profile pass
-is made by raising a BaseException from inside it (what a killed worker leaves: no error
+Real queue, worker code, SQLite, checkpoint and RDKit throughout. Helper processes
+are off except in the test that is about them. An interrupted profile pass is made by raising a BaseException from inside it (what a killed worker leaves: no error
 recorded, the batch still running, the lease ours); the separate-process kill is in
 test_batch_worker.py.
 """
@@ -23,6 +23,12 @@ pytestmark = pytest.mark.django_db
 
 SMILES = ["CCO", "c1ccccc1O", "C1CC", "OCC", "CC(=O)Oc1ccccc1C(=O)O", "O=C1C(=Cc2ccccc2)SC(=S)N1"]
 PREDICTED = 5  # C1CC is refused; OCC is CCO again
+
+
+@pytest.fixture(autouse=True)
+def _in_the_worker(settings):
+    """The pass in the worker itself (no helper processes), except where a test asks."""
+    settings.BATCH_PROFILE_PROCESSES = 0
 
 
 class Killed(BaseException):
@@ -210,3 +216,22 @@ def test_a_new_model_reuses_stored_profiles(predictor, monkeypatch):
     assert Prediction.objects.count() == 4 and computed == []
     for row in BatchRow.objects.filter(batch=again):
         assert row.profile == real(row.canonical_smiles) and not row.profile_pending
+
+
+def test_helper_processes_profile_stored_chunks_while_the_worker_predicts(
+    settings, predictor, monkeypatch
+):
+    settings.BATCH_PROFILE_PROCESSES = 1
+    settings.BATCH_CHUNK_ROWS = 2
+    here = []  # profiles computed in this process (the helper has its own RDKit)
+    real = profile.profile_for_smiles
+    monkeypatch.setattr(profile, "profile_for_smiles", lambda s: here.append(s) or real(s))
+    batch = _create()
+    assert batch_services.batch_run(batch_pk=batch.pk) == "done"
+    computed_here = len(here)
+    monkeypatch.undo()
+    _assert_complete(batch)
+    # Three pieces were sent (CCO and phenol; CCO again, its row copied while pending; aspirin
+    # and the rhodanine): the first was running in the helper before the worker took any.
+    assert computed_here < 5
+    assert (Batch.objects.get(pk=batch.pk).profiled_rows, profiles._pool is not None) == (5, True)

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from predictions.profile import profile_for_smiles
-from tests.test_batch_worker import _env, _manage, _wait, _worker, molecules
+from tests.test_batch_worker import _env, _wait, _worker, molecules, store_batch
 
 pytestmark = pytest.mark.slow
 ROWS = 200
@@ -24,20 +24,9 @@ def _profiles(db) -> tuple[str, int, int]:
 def test_a_worker_killed_during_the_profile_pass_leaves_no_row_without_its_profile(tmp_path):
     env, db, log = _env(tmp_path), tmp_path / "db.sqlite3", tmp_path / "worker.log"
     env["BATCH_CHUNK_ROWS"] = "50"
+    env["BATCH_PROFILE_PROCESSES"] = "0"  # every profile in the pass, where the kill lands
     smiles = molecules()[:ROWS]
-    (tmp_path / "in.csv").write_text(
-        "id,smiles\n" + "".join(f"M{i},{s}\n" for i, s in enumerate(smiles, 1))
-    )
-    _manage(env, "migrate", "-v", "0")
-    _manage(
-        env,
-        "shell",
-        "-c",
-        (
-            "from predictions.batch.services import batch_create;"
-            f"batch_create(text=open({str(tmp_path / 'in.csv')!r}).read())"
-        ),
-    )
+    store_batch(env, tmp_path, smiles)
     worker = _worker(env, log)
     try:
         _wait(

@@ -2,7 +2,10 @@
 
 The profile costs more CPU than the prediction itself (FilterCatalog alerts, QED), so a
 batch stores its new molecules without it (`profile_pending`) and its rows count as done at
-the model's speed; then the same worker fills the profiles (`fill_batch`, stage "profiling").
+the model's speed. Helper processes (settings.BATCH_PROFILE_PROCESSES) compute the profiles of
+each stored chunk while the worker predicts the next (`Ahead`); once every row is stored, the
+worker stores the rest as they arrive and computes what is left itself (`fill_batch`, stage
+"profiling"), and only then is the batch done.
 A prediction opened, or a batch exported, before that gets its profile there and then
 (`ensure_profile`, `complete_rows`), so no page or file ever shows a prediction without it.
 
@@ -16,38 +19,47 @@ resumed batch (or, for a finished one, `fill_left_over`) fills them.
 
 from __future__ import annotations
 
+import logging
+import multiprocessing
+import os
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 
+from django.conf import settings
 from django.utils import timezone
 
 from predictions import profile
 from predictions.models import Batch, BatchRow, Prediction
 
+log = logging.getLogger(__name__)
 # Molecules per step of the pass: ~1 s of profiles; the page's count moves after each.
 PAGE = 64
 
 
-def profiles_for(smiles: Iterable[str]) -> dict[str, dict]:
-    """The profiles of these canonical SMILES: one already stored (by any model's prediction of
-    the same molecule) is reused, the others are computed."""
-    wanted = set(smiles)
-    stored = Prediction.objects.filter(canonical_smiles__in=wanted, profile_pending=False)
-    found = {
+def _stored_profiles(smiles: Iterable[str]) -> dict[str, dict]:
+    """Profiles already stored for these canonical SMILES, by any model's prediction."""
+    stored = Prediction.objects.filter(canonical_smiles__in=set(smiles), profile_pending=False)
+    return {
         text: value
         for text, value in stored.values_list("canonical_smiles", "profile")
         if value and value.get("version") == profile.PROFILE_VERSION
     }
+
+
+def profiles_for(smiles: Iterable[str]) -> dict[str, dict]:
+    """The profiles of these canonical SMILES: one already stored is reused, the others computed."""
+    wanted = set(smiles)
+    found = _stored_profiles(wanted)
     return {text: found.get(text) or profile.profile_for_smiles(text) for text in wanted}
 
 
-def fill(pending: dict) -> dict:
-    """Store the profiles of these predictions ({pk: canonical SMILES}) and of every batch row
-    that copied them; returns {pk: profile}."""
-    values = profiles_for(pending.values())
+def _store(values: dict) -> None:
+    """Store {prediction pk: profile} on the predictions and every batch row that copied them."""
     now = timezone.now()
-    for pk, smiles in pending.items():
-        value = values[smiles]
+    for pk, value in values.items():
         # updated_at moves: a download's ETag must not keep a file made before the profile.
         Prediction.objects.filter(pk=pk, profile_pending=True).update(
             profile=value, profile_pending=False, updated_at=now
@@ -55,7 +67,119 @@ def fill(pending: dict) -> dict:
         BatchRow.objects.filter(prediction_id=pk, profile_pending=True).update(
             profile=value, profile_pending=False
         )
-    return {pk: values[smiles] for pk, smiles in pending.items()}
+
+
+def fill(pending: dict) -> dict:
+    """Store the profiles of these predictions ({pk: canonical SMILES}) and of every batch row
+    that copied them; returns {pk: profile}."""
+    values = profiles_for(pending.values())
+    filled = {pk: values[smiles] for pk, smiles in pending.items()}
+    _store(filled)
+    return filled
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def helper_pool() -> ProcessPoolExecutor | None:
+    """settings.BATCH_PROFILE_PROCESSES helper processes, started on first use and kept
+    (spawned: they import RDKit and predictions.profile only); None when set to 0."""
+    global _pool
+    if settings.BATCH_PROFILE_PROCESSES <= 0:
+        return None
+    with _pool_lock:
+        if _pool is None:
+            context = multiprocessing.get_context("spawn")
+            _pool = ProcessPoolExecutor(
+                settings.BATCH_PROFILE_PROCESSES,
+                mp_context=context,
+                initializer=profile.exit_with_parent,
+                initargs=(os.getpid(),),
+            )
+        return _pool
+
+
+def _drop_pool(error: BaseException) -> None:
+    """A helper died (or the pool cannot start): the next batch starts a new pool, and
+    what it left pending is computed by the worker itself."""
+    global _pool
+    log.warning("RDKit profile helper failed (%s); the worker computes the profiles", error)
+    with _pool_lock:
+        _pool = None
+
+
+class Ahead:
+    """A batch's new molecules profiled in helper processes while the worker predicts its next
+    chunks; stored as they arrive, with the same conditional updates as `fill`.
+
+    Nothing here is needed for correctness: a profile that never arrives (worker killed, helper
+    died) stays pending and the pass (`fill_batch`) computes it in the worker.
+    """
+
+    def __init__(self, batch_pk) -> None:
+        self.batch_pk = batch_pk
+        self.pool = helper_pool()
+        self.sent: deque[tuple[dict, Future]] = deque()
+
+    def send(self, first_row: int, last_row: int) -> None:
+        """Profile the pending rows first_row..last_row (a stored chunk), PAGE molecules a piece."""
+        if self.pool is None:
+            return
+        rows = BatchRow.objects.filter(
+            batch_id=self.batch_pk,
+            profile_pending=True,
+            row_number__gte=first_row,
+            row_number__lte=last_row,
+        ).exclude(prediction_id=None)
+        pending = dict(rows.values_list("prediction_id", "canonical_smiles"))
+        stored = _stored_profiles(pending.values())  # another model's prediction lends its own
+        _store({pk: stored[smiles] for pk, smiles in pending.items() if smiles in stored})
+        todo = [(pk, smiles) for pk, smiles in pending.items() if smiles not in stored]
+        for start in range(0, len(todo), PAGE):
+            piece = dict(todo[start : start + PAGE])
+            try:
+                future = self.pool.submit(profile.profiles_for_smiles, list(piece.values()))
+            except Exception as error:  # BrokenProcessPool, or the pool was shut down
+                _drop_pool(error)
+                self.pool = None
+                return
+            self.sent.append((piece, future))
+
+    def _take(self, piece: dict, future: Future) -> None:
+        try:
+            values = future.result()
+        except Exception as error:  # the piece stays pending: the pass computes it here
+            _drop_pool(error)
+            return
+        _store(dict(zip(piece, values, strict=True)))
+
+    def store_arrived(self) -> None:
+        """Store the pieces already computed, in order, without waiting."""
+        while self.sent and self.sent[0][1].done():
+            self._take(*self.sent.popleft())
+
+    def drop(self) -> None:
+        """Forget what is still sent (the batch stopped): pieces not started are cancelled."""
+        while self.sent:
+            self.sent.pop()[1].cancel()
+
+    def finish(self, carry_on: Callable[[int], bool]) -> bool:
+        """Store every piece sent, the worker taking the last pieces not started yet itself
+        meanwhile; `carry_on` as in `fill_batch`."""
+        while self.sent:
+            self.store_arrived()
+            if not self.sent:
+                break
+            piece, future = self.sent[-1]
+            if future.cancel():  # not started: this process computes it beside the helpers
+                self.sent.pop()
+                fill(piece)
+            else:
+                wait([self.sent[0][1]], return_when=FIRST_COMPLETED)
+            if not carry_on(pending_rows(self.batch_pk)):
+                return False
+        return True
 
 
 def _fill_rows(rows: list[tuple]) -> None:

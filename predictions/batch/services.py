@@ -325,6 +325,7 @@ def _run(batch_pk) -> Batch.Status:
     def progress(rows_done: int) -> None:  # the page's count, inside a chunk
         mine.update(progress_rows=batch.rows_processed + rows_done)
 
+    ahead = profiles.Ahead(batch_pk)  # profiles of stored chunks, computed beside the worker
     try:
         for rows in _chunks(batch, settings.BATCH_CHUNK_ROWS):
             reset_queries()  # DEBUG keeps every query (with its data) per connection
@@ -346,7 +347,9 @@ def _run(batch_pk) -> Batch.Status:
             )
             if not (moved and _renew(batch_pk, owner)):  # cancelled, or lease taken over
                 return _status(batch_pk)
-        if not _fill_profiles(batch_pk, owner):
+            ahead.send(rows[0].row_number, rows[-1].row_number)
+            ahead.store_arrived()
+        if not _fill_profiles(batch_pk, owner, ahead):
             return _status(batch_pk)
     except Exception as error:  # a bug or a vanished file: say so on the page, keep the rows
         log.exception("Batch %s failed", batch_pk)
@@ -354,6 +357,8 @@ def _run(batch_pk) -> Batch.Status:
             status=Batch.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
         )
         return Batch.Status.FAILED
+    finally:
+        ahead.drop()  # stopped early: the helpers need not finish this batch's pieces
     Batch.objects.filter(pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING).update(
         status=Batch.Status.DONE, stage="", finished_at=timezone.now(), lease_until=None
     )
@@ -369,21 +374,24 @@ def _renew(batch_pk, owner: str) -> bool:
     )
 
 
-def _fill_profiles(batch_pk, owner: str) -> bool:
-    """The second pass: every predicted row's RDKit profile (profiles.py), the page counting
-    them; False if the batch was cancelled or taken over meanwhile."""
+def _fill_profiles(batch_pk, owner: str, ahead: profiles.Ahead) -> bool:
+    """The second pass: every predicted row's RDKit profile (profiles.py: those computed by
+    the helpers, then the rest), the page counting them; False if the batch was cancelled or
+    taken over meanwhile."""
     mine = Batch.objects.filter(pk=batch_pk, lease_owner=owner)
     predicted = BatchRow.objects.filter(batch_id=batch_pk, status=BatchRow.Status.OK).count()
     left = profiles.pending_rows(batch_pk)
-    if not left:
-        return True
-    mine.update(stage=Batch.Stage.PROFILING, profiled_rows=predicted - left)
+    if left:
+        mine.update(stage=Batch.Stage.PROFILING, profiled_rows=predicted - left)
 
-    def carry_on(left: int) -> bool:
-        mine.update(profiled_rows=predicted - left)
-        return _renew(batch_pk, owner)
+        def carry_on(left: int) -> bool:
+            mine.update(profiled_rows=predicted - left)
+            return _renew(batch_pk, owner)
 
-    return profiles.fill_batch(batch_pk, carry_on=carry_on)
+        if not (ahead.finish(carry_on) and profiles.fill_batch(batch_pk, carry_on=carry_on)):
+            return False
+    mine.update(profiled_rows=predicted)
+    return True
 
 
 def batch_create_any(
