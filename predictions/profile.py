@@ -144,9 +144,14 @@ def profile_for_smiles(smiles: str) -> dict:
     return compute_profile(mol) if mol is not None else {}
 
 
-def exit_with_parent(parent: int) -> None:
-    """In a helper process: exit once `parent` (the worker) is gone, even if it was killed
-    (SIGKILL closes no pipe the helper waits on: it would wait for ever)."""
+HELPER_NICENESS = 10
+
+
+def start_helper(parent: int) -> None:
+    """In a helper process of the batch worker (predictions/batch/profiles.py): run niced (the
+    profiles are background work: predictions and web requests come first), and exit once
+    `parent` (the worker) is gone, even killed (SIGKILL closes no pipe the helper waits on)."""
+    os.nice(HELPER_NICENESS)
 
     def watch() -> None:
         while os.getppid() == parent:

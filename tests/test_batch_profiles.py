@@ -6,8 +6,11 @@ recorded, the batch still running, the lease ours); the separate-process kill is
 test_batch_worker.py.
 """
 
+import concurrent.futures
 import csv
 import io
+import multiprocessing
+from concurrent.futures import wait
 from datetime import timedelta
 
 import pytest
@@ -218,20 +221,55 @@ def test_a_new_model_reuses_stored_profiles(predictor, monkeypatch):
         assert row.profile == real(row.canonical_smiles) and not row.profile_pending
 
 
+def _counting_here(monkeypatch) -> list:
+    """Profiles computed in this process from now on (a helper has its own RDKit)."""
+    here = []
+    real = profile.profile_for_smiles
+    monkeypatch.setattr(profile, "profile_for_smiles", lambda s: here.append(s) or real(s))
+    return here
+
+
 def test_helper_processes_profile_stored_chunks_while_the_worker_predicts(
     settings, predictor, monkeypatch
 ):
     settings.BATCH_PROFILE_PROCESSES = 1
-    settings.BATCH_CHUNK_ROWS = 2
-    here = []  # profiles computed in this process (the helper has its own RDKit)
-    real = profile.profile_for_smiles
-    monkeypatch.setattr(profile, "profile_for_smiles", lambda s: here.append(s) or real(s))
+    settings.BATCH_CHUNK_ROWS = 2  # three chunks, each sent to the helper once stored
+    finish = profiles.Ahead.finish
+
+    def after_the_helpers(self, carry_on):  # let every piece arrive before the pass
+        wait([future for _, future in self.sent])
+        return finish(self, carry_on)
+
+    monkeypatch.setattr(profiles.Ahead, "finish", after_the_helpers)
+    here = _counting_here(monkeypatch)
     batch = _create()
     assert batch_services.batch_run(batch_pk=batch.pk) == "done"
-    computed_here = len(here)
+    assert here == []  # every profile came from the helper process
     monkeypatch.undo()
     _assert_complete(batch)
-    # Three pieces were sent (CCO and phenol; CCO again, its row copied while pending; aspirin
-    # and the rhodanine): the first was running in the helper before the worker took any.
-    assert computed_here < 5
-    assert (Batch.objects.get(pk=batch.pk).profiled_rows, profiles._pool is not None) == (5, True)
+    assert Batch.objects.get(pk=batch.pk).profiled_rows == 5
+
+
+def test_the_worker_never_waits_for_a_busy_helper(settings, predictor, monkeypatch):
+    """The helper is kept busy by another job: the worker computes every piece itself and
+    the batch is done while the helper is still busy."""
+    settings.BATCH_PROFILE_PROCESSES = 1
+    context = multiprocessing.get_context("spawn")
+    pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=context)
+    manager = context.Manager()
+    gate = manager.Event()
+    try:
+        busy = pool.submit(gate.wait)
+        monkeypatch.setattr(profiles, "_pool", pool)
+        here = _counting_here(monkeypatch)
+        batch = _create()
+        assert batch_services.batch_run(batch_pk=batch.pk) == "done"
+        assert not busy.done()
+        predicted = BatchRow.objects.filter(batch=batch, status=BatchRow.Status.OK)
+        assert set(here) == set(predicted.values_list("canonical_smiles", flat=True))
+        monkeypatch.undo()
+        _assert_complete(batch)
+    finally:
+        gate.set()
+        pool.shutdown(cancel_futures=True)
+        manager.shutdown()

@@ -4,8 +4,8 @@ The profile costs more CPU than the prediction itself (FilterCatalog alerts, QED
 batch stores its new molecules without it (`profile_pending`) and its rows count as done at
 the model's speed. Helper processes (settings.BATCH_PROFILE_PROCESSES) compute the profiles of
 each stored chunk while the worker predicts the next (`Ahead`); once every row is stored, the
-worker stores the rest as they arrive and computes what is left itself (`fill_batch`, stage
-"profiling"), and only then is the batch done.
+worker stores those that arrived and computes the rest itself (`Ahead.finish`, `fill_batch`;
+stage "profiling"), and only then is the batch done.
 A prediction opened, or a batch exported, before that gets its profile there and then
 (`ensure_profile`, `complete_rows`), so no page or file ever shows a prediction without it.
 
@@ -26,7 +26,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor
 
 from django.conf import settings
 from django.utils import timezone
@@ -84,7 +84,8 @@ _pool_lock = threading.Lock()
 
 def helper_pool() -> ProcessPoolExecutor | None:
     """settings.BATCH_PROFILE_PROCESSES helper processes, started on first use and kept
-    (spawned: they import RDKit and predictions.profile only); None when set to 0."""
+    (spawned: they import RDKit and predictions.profile only; niced, so the predictions and
+    the web come first); None when set to 0."""
     global _pool
     if settings.BATCH_PROFILE_PROCESSES <= 0:
         return None
@@ -94,7 +95,7 @@ def helper_pool() -> ProcessPoolExecutor | None:
             _pool = ProcessPoolExecutor(
                 settings.BATCH_PROFILE_PROCESSES,
                 mp_context=context,
-                initializer=profile.exit_with_parent,
+                initializer=profile.start_helper,
                 initargs=(os.getpid(),),
             )
         return _pool
@@ -165,18 +166,17 @@ class Ahead:
             self.sent.pop()[1].cancel()
 
     def finish(self, carry_on: Callable[[int], bool]) -> bool:
-        """Store every piece sent, the worker taking the last pieces not started yet itself
-        meanwhile; `carry_on` as in `fill_batch`."""
+        """Store every piece sent: those that arrived, and, from the last one back, the rest
+        computed here (a piece a helper is already on is computed twice; the first stored
+        wins, with the same value), so the worker never waits for a helper that the machine
+        gives little CPU. `carry_on` as in `fill_batch`."""
         while self.sent:
             self.store_arrived()
             if not self.sent:
                 break
-            piece, future = self.sent[-1]
-            if future.cancel():  # not started: this process computes it beside the helpers
-                self.sent.pop()
-                fill(piece)
-            else:
-                wait([self.sent[0][1]], return_when=FIRST_COMPLETED)
+            piece, future = self.sent.pop()
+            future.cancel()
+            fill(piece)
             if not carry_on(pending_rows(self.batch_pk)):
                 return False
         return True
