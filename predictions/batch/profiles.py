@@ -10,10 +10,10 @@ A prediction opened, or a batch exported, before that gets its profile there and
 (`ensure_profile`, `complete_rows`), so no page or file ever shows a prediction without it.
 
 A profile is a pure function of the canonical SMILES, so filling is idempotent and a race is
-harmless: two workers that compute one molecule store the same value. Each prediction is one
-single-document conditional update (`profile_pending=True`), then one update of every batch
-row that copied it (any batch: another batch may have copied a pending prediction). No
-transaction is relied on (MongoDB). A worker killed half-way leaves some rows pending; the
+harmless: two workers that compute one molecule store the same value, and storing it again
+changes nothing. The predictions are updated first, then every batch row still pending that
+copied them (any batch: another batch may have copied a pending prediction), each document
+on its own (`bulk_update`; no transaction is relied on: MongoDB). A worker killed half-way leaves some rows pending; the
 resumed batch (or, for a finished one, `fill_left_over`) fills them.
 """
 
@@ -57,16 +57,26 @@ def profiles_for(smiles: Iterable[str]) -> dict[str, dict]:
 
 
 def _store(values: dict) -> None:
-    """Store {prediction pk: profile} on the predictions and every batch row that copied them."""
-    now = timezone.now()
-    for pk, value in values.items():
-        # updated_at moves: a download's ETag must not keep a file made before the profile.
-        Prediction.objects.filter(pk=pk, profile_pending=True).update(
-            profile=value, profile_pending=False, updated_at=now
-        )
-        BatchRow.objects.filter(prediction_id=pk, profile_pending=True).update(
-            profile=value, profile_pending=False
-        )
+    """Store {prediction pk: profile} on the predictions, then on every batch row still pending
+    that copied them: one bulk update each (one query a page on SQLite, not two a molecule)."""
+    if not values:
+        return
+    now = timezone.now()  # moves: a download's ETag must not keep a file made before the profile
+    Prediction.objects.bulk_update(
+        [
+            Prediction(pk=pk, profile=value, profile_pending=False, updated_at=now)
+            for pk, value in values.items()
+        ],
+        ["profile", "profile_pending", "updated_at"],
+    )
+    waiting = BatchRow.objects.filter(prediction_id__in=list(values), profile_pending=True)
+    BatchRow.objects.bulk_update(
+        [
+            BatchRow(pk=pk, profile=values[prediction], profile_pending=False)
+            for pk, prediction in waiting.values_list("pk", "prediction_id")
+        ],
+        ["profile", "profile_pending"],
+    )
 
 
 def fill(pending: dict) -> dict:
