@@ -3,6 +3,7 @@
     python bench/bench_batch.py 1000 10000        # each size in a fresh process
     BENCH_PROFILE=0 BENCH_ZIP=0 python bench/bench_batch.py 1000   # without the RDKit profile
     python bench/bench_batch.py --compare /tmp/old 1000   # old tree and this one, ± profile
+    # (run the worker's way: TORCH_THREADS=1, as scripts/run.sh starts it)
 
 `mol_per_s` is rows over the time to "done" (profiles included); `rows_counted_mol_per_s`
 over the time until every row is counted on the page (where the profiles are filled after
@@ -261,12 +262,17 @@ def _run_size(size: int, root: Path = ROOT, **env: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+NO_HELPER = {"BATCH_PROFILE_PROCESSES": "0"}  # profiles computed by the worker alone
+
+
 def compare(old: Path, sizes: list[int]) -> None:
-    """Old tree and this one, with and without the profile, back to back (old, new, old, new)."""
+    """Old tree and this one (also without profile helper processes), with and without the
+    profile, back to back."""
+    variants = (("old", old, {}), ("new", ROOT, {}), ("new, no helper", ROOT, NO_HELPER))
     for size in sizes:
         for profile in ("1", "0"):
-            for name, root in (("old", old), ("new", ROOT)):
-                result = _run_size(size, root, BENCH_PROFILE=profile, BENCH_ZIP="0")
+            for name, root, env in variants if profile == "1" else variants[:2]:
+                result = _run_size(size, root, BENCH_PROFILE=profile, BENCH_ZIP="0", **env)
                 keys = ("mol_per_s", "rows_counted_mol_per_s", "total_s", "profile_processes")
                 figures = ", ".join(f"{key} {result[key]}" for key in keys)
                 load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
