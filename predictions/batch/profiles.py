@@ -14,8 +14,9 @@ harmless: two workers that compute one molecule store the same value, and storin
 changes nothing. The predictions are updated first, then every batch row still pending that
 copied them (any batch: another batch may have copied a pending prediction), each update a
 conditional single-document one (`profile_pending=True`); no transaction is relied on
-(MongoDB), though on SQLite a page's updates share one commit, for speed. A worker killed half-way leaves some rows pending; the
-resumed batch (or, for a finished one, `fill_left_over`) fills them.
+(MongoDB), though on SQLite a page's updates share one commit, for speed. A worker killed
+half-way leaves some rows pending; the resumed batch (or, for a finished one,
+`fill_left_over`) fills them.
 """
 
 from __future__ import annotations
