@@ -2,13 +2,18 @@
 resumed batch fills the profiles left pending and only then is done (profiles.py)."""
 
 import json
+import os
 import signal
 import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from predictions.profile import profile_for_smiles
-from tests.test_batch_worker import _env, _wait, _worker, molecules, store_batch
+from tests.test_batch_worker import ROOT, _env, _wait, _worker, molecules, store_batch
 
 pytestmark = pytest.mark.slow
 ROWS = 200
@@ -61,3 +66,39 @@ def test_a_worker_killed_during_the_profile_pass_leaves_no_row_without_its_profi
     for canonical, stored, _ in rows[::20]:
         assert json.loads(stored) == profile_for_smiles(canonical)
     assert _profiles(db) == ("", ROWS, ROWS)
+
+
+HELPER_SCRIPT = """
+import os, sys, time
+import django
+django.setup()
+from predictions.batch import profiles
+print(profiles.helper_pool().submit(os.getpid).result(), flush=True)
+time.sleep(120)
+"""
+
+
+def test_profile_helpers_exit_when_their_worker_is_killed(tmp_path):
+    """SIGKILL closes nothing a helper waits on: it watches its parent and exits by itself."""
+    env = {**_env(tmp_path), "BATCH_PROFILE_PROCESSES": "1"}
+    worker = subprocess.Popen(
+        [sys.executable, "-c", HELPER_SCRIPT], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        helper = int(worker.stdout.readline())
+        assert helper != worker.pid and _alive(helper)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+    deadline = time.monotonic() + 30
+    while _alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(helper)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"  # a zombie has exited
