@@ -2,6 +2,12 @@
 
     python bench/bench_batch.py 1000 10000        # each size in a fresh process
     BENCH_PROFILE=0 BENCH_ZIP=0 python bench/bench_batch.py 1000   # without the RDKit profile
+    python bench/bench_batch.py --compare /tmp/old 1000   # old tree and this one, ± profile
+    # (run the worker's way: TORCH_THREADS=1, as scripts/run.sh starts it)
+
+`mol_per_s` is rows over the time to "done" (profiles included); `rows_counted_mol_per_s`
+over the time until every row is counted on the page (where the profiles are filled after
+the predictions, predictions/batch/profiles.py; the same figure otherwise).
 
 Each size runs in its own process against a throwaway SQLite database, with the model from
 settings (PREDICTION_MODEL_DIR, default checkpoints/default). It writes a CSV of distinct
@@ -122,7 +128,9 @@ def run_one(rows: int) -> dict:
         DJANGO_SETTINGS_MODULE="smiles_site.settings",
         HUEY_SQLITE_PATH=str(tmp / "huey.sqlite3"),
     )
-    sys.path.insert(0, str(ROOT))
+    if os.environ.get("BENCH_PROFILE", "1") == "0":  # nor in helper processes
+        os.environ["BATCH_PROFILE_PROCESSES"] = "0"
+    sys.path.insert(0, os.environ.get("BENCH_ROOT", str(ROOT)))  # --compare: another tree
     import django
 
     django.setup()
@@ -162,8 +170,18 @@ def run_one(rows: int) -> dict:
         import predictions.profile
 
         predictions.profile.profile_for_smiles = lambda smiles: {}
+    visible = []  # when every row is counted (the profile pass starts), where profiles are deferred
+    if hasattr(services, "_fill_profiles"):
+        fill_profiles = services._fill_profiles
+
+        def timed(*args, **kwargs):
+            visible.append(time.perf_counter())
+            return fill_profiles(*args, **kwargs)
+
+        services._fill_profiles = timed
     status = batch_run(batch_pk=batch.pk)
     elapsed = time.perf_counter() - start
+    rows_counted = (visible[0] if visible else start + elapsed) - start
     batch = Batch.objects.get(pk=batch.pk)
     assert status == "done" and batch.done_count == rows, (status, batch.done_count)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -208,9 +226,13 @@ def run_one(rows: int) -> dict:
         "model": str(settings.PREDICTION_MODEL_DIR),
         "torch_threads": settings.TORCH_THREADS,
         "chunk_rows": settings.BATCH_CHUNK_ROWS,
+        "profile_processes": getattr(settings, "BATCH_PROFILE_PROCESSES", None),
         "validate_s": round(validated - start, 2),
         "total_s": round(elapsed, 2),
         "mol_per_s": round(rows / elapsed, 1),
+        "rows_counted_s": round(rows_counted, 2),
+        "rows_counted_mol_per_s": round(rows / rows_counted, 1),
+        "load_average": os.getloadavg(),
         "rss_after_model_load_mb": round(base_rss, 1),
         "rss_first_chunk_mb": round(samples[0], 1),
         "rss_last_chunk_mb": round(samples[-1], 1),
@@ -227,19 +249,45 @@ def run_one(rows: int) -> dict:
     }
 
 
+def _run_size(size: int, root: Path = ROOT, **env: str) -> dict:
+    """One size in a fresh process, in `root`'s tree (its code, settings and checkpoint)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--one", str(size)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "BENCH_ROOT": str(root), **env},
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+NO_HELPER = {"BATCH_PROFILE_PROCESSES": "0"}  # profiles computed by the worker alone
+
+
+def compare(old: Path, sizes: list[int]) -> None:
+    """Old tree and this one (also without profile helper processes), with and without the
+    profile, back to back."""
+    variants = (("old", old, {}), ("new", ROOT, {}), ("new, no helper", ROOT, NO_HELPER))
+    for size in sizes:
+        for profile in ("1", "0"):
+            for name, root, env in variants if profile == "1" else variants[:2]:
+                result = _run_size(size, root, BENCH_PROFILE=profile, BENCH_ZIP="0", **env)
+                keys = ("mol_per_s", "rows_counted_mol_per_s", "total_s", "profile_processes")
+                figures = ", ".join(f"{key} {result[key]}" for key in keys)
+                load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+                print(f"{name} profile={profile} rows={size}: {figures}; load {load}", flush=True)
+
+
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--one":
         print(json.dumps(run_one(int(sys.argv[2]))))
         return
+    if len(sys.argv) > 2 and sys.argv[1] == "--compare":
+        compare(Path(sys.argv[2]).resolve(), [int(arg) for arg in sys.argv[3:]] or [1000])
+        return
     for size in [int(arg) for arg in sys.argv[1:]] or [1000, 10000]:
-        out = subprocess.run(
-            [sys.executable, __file__, "--one", str(size)],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
-        print(out.stdout.strip().splitlines()[-1], flush=True)
+        print(json.dumps(_run_size(size)), flush=True)
 
 
 if __name__ == "__main__":

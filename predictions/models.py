@@ -78,8 +78,11 @@ class Prediction(models.Model):
     # domain["verdict"], as a plain column: filtered on any backend without JSON lookups.
     verdict = models.CharField(max_length=5, blank=True, db_index=True)
     # Exact RDKit profile of the canonical SMILES (predictions.profile): descriptors, rule
-    # violations, structural alerts with atom indices. Computed once, when predicted.
+    # violations, structural alerts with atom indices. Computed once: when predicted, or, for
+    # a batch's new molecules, by the batch's second pass (predictions/batch/profiles.py).
     profile = models.JSONField(default=dict, blank=True)
+    # True until that second pass (or a first view or export) stores the profile.
+    profile_pending = models.BooleanField(default=False, db_index=True, editable=False)
     # Structure search (predictions/search.py): Morgan r=2 2,048-bit and pattern fingerprints
     # as packed bytes, and the Morgan popcount for the similarity bound; computed when stored.
     morgan_fp = models.BinaryField(null=True, blank=True, editable=False)
@@ -182,6 +185,7 @@ class Batch(models.Model):
 
     class Stage(models.TextChoices):
         LOADING = "loading", "Loading the model"
+        PROFILING = "profiling", "Computing RDKit profiles"
 
     ACTIVE = (Status.QUEUED, Status.RUNNING)
     FINISHED = (Status.DONE, Status.CANCELLED, Status.FAILED)
@@ -214,6 +218,9 @@ class Batch(models.Model):
     # Rows handled so far, for the page only: moves after every forward pass inside a chunk,
     # where `rows_processed` (the resume cursor) moves only when a chunk is stored.
     progress_rows = models.PositiveIntegerField(default=0, editable=False)
+    # Predicted rows whose RDKit profile is stored, for the page while the profiles are computed
+    # after the predictions (stage "profiling").
+    profiled_rows = models.PositiveIntegerField(default=0, editable=False)
     error = models.TextField(blank=True)
     lease_owner = models.CharField(max_length=64, blank=True, editable=False)
     lease_until = models.DateTimeField(null=True, blank=True, editable=False)
@@ -276,6 +283,7 @@ class BatchRow(models.Model):
     domain = models.JSONField(default=dict, blank=True, help_text="Copied from the prediction.")
     verdict = models.CharField(max_length=5, blank=True)
     profile = models.JSONField(default=dict, blank=True, help_text="Copied from the prediction.")
+    profile_pending = models.BooleanField(default=False, db_index=True, editable=False)
     # Copied from the prediction: a batch's results are searched without a join.
     morgan_fp = models.BinaryField(null=True, blank=True, editable=False)
     morgan_bits = models.PositiveSmallIntegerField(null=True, blank=True)
@@ -290,6 +298,9 @@ class BatchRow(models.Model):
             models.Index(fields=["batch", "status", "row_number"], name="batchrow_status"),
             models.Index(fields=["batch", "verdict", "row_number"], name="batchrow_verdict"),
             models.Index(fields=["batch", "morgan_bits", "morgan_fp"], name="batchrow_bits"),
+            models.Index(
+                fields=["batch", "profile_pending", "row_number"], name="batchrow_pending"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -18,7 +18,9 @@ per process; each alert carries the atoms of its (first) match.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from typing import NamedTuple
 
 from rdkit import Chem
@@ -140,6 +142,29 @@ def profile_for_smiles(smiles: str) -> dict:
     """The profile of a stored canonical SMILES ({} if RDKit cannot read it)."""
     mol = Chem.MolFromSmiles(smiles) if smiles else None
     return compute_profile(mol) if mol is not None else {}
+
+
+HELPER_NICENESS = 10
+
+
+def start_helper(parent: int) -> None:
+    """In a helper process of the batch worker (predictions/batch/profiles.py): run niced (the
+    profiles are background work: predictions and web requests come first), and exit once
+    `parent` (the worker) is gone, even killed (SIGKILL closes no pipe the helper waits on)."""
+    os.nice(HELPER_NICENESS)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
+
+
+def profiles_for_smiles(smiles: list[str]) -> list[dict]:
+    """`profile_for_smiles` of each, in order: what a batch's helper process computes
+    (predictions/batch/profiles.py); this module imports RDKit only, so it starts fast."""
+    return [profile_for_smiles(text) for text in smiles]
 
 
 def alert_atoms(profile: dict | None) -> list[int]:

@@ -14,6 +14,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from . import search
+from .batch.profiles import ensure_profile
 from .models import Prediction, Source
 
 # What a plain gallery search looks in (besides the exact structure, when it is a SMILES).
@@ -29,9 +30,12 @@ def _get_visible(predictions: QuerySet[Prediction], public_id: str) -> Predictio
 
 
 def prediction_get(public_id: str, *, blobs: tuple[str, ...] = ()) -> Prediction:
-    """The visible prediction with this link id, loading only the blobs named in `blobs`."""
+    """The visible prediction with this link id, loading only the blobs named in `blobs`.
+
+    A batch's prediction opened before its batch computed its RDKit profile gets it now.
+    """
     skipped = [name for name in Prediction.BLOB_FIELDS if name not in blobs]
-    return _get_visible(Prediction.objects.defer(*skipped), public_id)
+    return ensure_profile(_get_visible(Prediction.objects.defer(*skipped), public_id))
 
 
 def prediction_version(public_id: str) -> Prediction:

@@ -216,12 +216,14 @@ def build_prediction(
     predictor: Predictor,
     result: ModelOutput | None = None,
     draw: bool = True,
+    profiled: bool = True,
     **fields,
 ) -> Prediction:
     """An unsaved Prediction with its outputs (predicted unless `result` is given).
 
     `draw=True` draws the pictures the result page shows (DRAWN_AT_CREATION); the rest, or
     all of them with `draw=False` (form, API, batches), are drawn on first view.
+    `profiled=False` (batches) leaves the RDKit profile pending, for the batch's second pass.
     """
     if result is None:
         result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
@@ -240,7 +242,8 @@ def build_prediction(
         outputs=outputs_for(predictor, result),
         domain=judged,
         verdict=judged["verdict"],
-        profile=profile.profile_for_smiles(parsed.canonical_smiles),
+        profile=profile.profile_for_smiles(parsed.canonical_smiles) if profiled else {},
+        profile_pending=not profiled,
         **search.fingerprint_fields(parsed.mol),
         **fields,
     )

@@ -12,7 +12,7 @@ from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
 
 from predictions import services as core
-from predictions.batch import archive, selectors, services
+from predictions.batch import archive, profiles, selectors, services
 from predictions.inference import predictor_loaded
 from predictions.models import Batch
 
@@ -73,3 +73,12 @@ def resume_batches_on_startup() -> None:
 @db_periodic_task(crontab(minute="*"))
 def resume_stale_batches() -> None:
     resume_batches()
+
+
+@db_periodic_task(crontab(minute="*"))
+def fill_left_over_profiles() -> None:
+    """RDKit profiles a batch left pending and will not fill itself (cancelled during its profile
+    pass, say): filled while no batch is active (predictions/batch/profiles.py)."""
+    filled = profiles.fill_left_over()
+    if filled:
+        log.info("Filled %d pending RDKit profiles", filled)

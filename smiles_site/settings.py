@@ -360,6 +360,11 @@ BATCH_MAX_COLUMNS = env_int("BATCH_MAX_COLUMNS", 200)
 BATCH_CHUNK_ROWS = env_int("BATCH_CHUNK_ROWS", 500)
 # Molecules per forward pass in the worker (sorted by length, so little padding).
 BATCH_INFERENCE_SIZE = env_int("BATCH_INFERENCE_SIZE", 128)
+# Helper processes that compute a batch's RDKit profiles while the worker predicts the next
+# rows (predictions/batch/profiles.py); 0: the worker computes them itself, after the rows.
+BATCH_PROFILE_PROCESSES = env_int(
+    "BATCH_PROFILE_PROCESSES", max(0, min(2, (os.cpu_count() or 1) - 1))
+)
 # A worker holds a batch this long between chunks; a dead worker's batch is taken over after it.
 BATCH_LEASE_SECONDS = env_int("BATCH_LEASE_SECONDS", 120)
 # Uploaded files wait here for the worker (share this directory between web and worker).

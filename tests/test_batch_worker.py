@@ -95,11 +95,8 @@ def _wait(db: Path, done, seconds: float, worker: subprocess.Popen, log: Path):
     )
 
 
-def _start_and_kill(env: dict, tmp_path: Path, db: Path, log: Path) -> tuple[int, int]:
-    """Store a batch of `molecules()`, start a worker, SIGKILL it mid-batch.
-
-    Returns the rows done by then and the killed worker's pid."""
-    smiles = molecules()
+def store_batch(env: dict, tmp_path: Path, smiles: list[str]) -> None:
+    """Migrate the database and store a batch of `smiles` (IDs M1, M2...) as an upload."""
     (tmp_path / "in.csv").write_text(
         "id,smiles\n" + "".join(f"M{i},{s}\n" for i, s in enumerate(smiles, 1))
     )
@@ -114,6 +111,14 @@ def _start_and_kill(env: dict, tmp_path: Path, db: Path, log: Path) -> tuple[int
             f"batch_create(upload=F('in.csv', open({str(tmp_path / 'in.csv')!r}, 'rb').read()))"
         ),
     )
+
+
+def _start_and_kill(env: dict, tmp_path: Path, db: Path, log: Path) -> tuple[int, int]:
+    """Store a batch of `molecules()`, start a worker, SIGKILL it mid-batch.
+
+    Returns the rows done by then and the killed worker's pid."""
+    smiles = molecules()
+    store_batch(env, tmp_path, smiles)
     worker = _worker(env, log)
     try:
         processed, total, _ = _wait(db, lambda s: s[0] >= 50, 90, worker, log)

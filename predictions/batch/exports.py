@@ -29,6 +29,7 @@ from predictions.exports import (
 )
 from predictions.models import Batch, BatchRow, Prediction
 
+from . import profiles
 from .picture_names import PictureNames
 
 PAGE = 1000
@@ -43,7 +44,7 @@ def iter_batch_rows(batch: Batch, *, page: int = PAGE) -> Iterator[BatchRow]:
                 :page
             ]
         )
-        yield from rows
+        yield from profiles.complete_rows(rows)  # none without its profile, even mid-batch
         if len(rows) < page:
             return
         last = rows[-1].row_number

@@ -3,7 +3,11 @@
 Each chunk is idempotent: its rows are parsed, deduplicated, matched against stored
 predictions (same canonical SMILES and weights), the rest predicted in one batched call
 and stored; the chunk's BatchRows replace any left by a worker killed mid-chunk; then the
-cursor (`rows_processed`) and counts move on together in one update. A lease
+cursor (`rows_processed`) and counts move on together in one update. New molecules are
+stored without their RDKit profile, which costs more CPU than the prediction: once every
+row is stored, the same worker fills the profiles (profiles.py; stage "profiling") and
+only then marks the batch done, so its rows show at the model's speed and a finished
+batch's exports and ZIP carry every profile. A lease
 (`lease_owner`/`lease_until`) keeps two workers off one batch; a dead worker's lease runs out,
 or is taken over at once by a worker on the same host that sees its process is gone.
 No transaction is relied on (MongoDB), only single-document conditional updates.
@@ -30,6 +34,7 @@ from predictions import workers
 from predictions.inference import Predictor, get_predictor, predictor_loaded
 from predictions.models import Batch, BatchRow, Prediction, Source
 
+from . import profiles
 from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows, too_large_message
 
 log = logging.getLogger(__name__)
@@ -151,7 +156,12 @@ def _store_new(predictor: Predictor, parsed: dict, results: list) -> dict[str, P
     """Store predictions for new molecules; another worker's copy wins a race."""
     objects = [
         core.build_prediction(
-            parsed=p, predictor=predictor, result=r, draw=False, source=Source.BATCH
+            parsed=p,
+            predictor=predictor,
+            result=r,
+            draw=False,
+            profiled=False,  # filled after the batch's predictions (profiles.py)
+            source=Source.BATCH,
         )
         for p, r in zip(parsed.values(), results)
     ]
@@ -184,6 +194,7 @@ def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
         "domain",
         "verdict",
         "profile",
+        "profile_pending",
         *SEARCH_FIELDS,
     )
     return {p.canonical_smiles: p for p in found.only(*fields)}
@@ -240,6 +251,7 @@ def process_chunk(
                 domain=prediction.domain if prediction else {},
                 verdict=prediction.verdict if prediction else "",
                 profile=prediction.profile if prediction else {},
+                profile_pending=prediction.profile_pending if prediction else False,
                 **{
                     name: getattr(prediction, name) if prediction else None
                     for name in SEARCH_FIELDS
@@ -313,6 +325,7 @@ def _run(batch_pk) -> Batch.Status:
     def progress(rows_done: int) -> None:  # the page's count, inside a chunk
         mine.update(progress_rows=batch.rows_processed + rows_done)
 
+    ahead = profiles.Ahead(batch_pk)  # profiles of stored chunks, computed beside the worker
     try:
         for rows in _chunks(batch, settings.BATCH_CHUNK_ROWS):
             reset_queries()  # DEBUG keeps every query (with its data) per connection
@@ -332,21 +345,53 @@ def _run(batch_pk) -> Batch.Status:
                 failed_count=batch.failed_count,
                 predicted_count=batch.predicted_count,
             )
-            renewed = Batch.objects.filter(
-                pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING
-            ).update(lease_until=timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS))
-            if not (moved and renewed):  # cancelled, or our lease was taken over
+            if not (moved and _renew(batch_pk, owner)):  # cancelled, or lease taken over
                 return _status(batch_pk)
+            ahead.send(rows[0].row_number, rows[-1].row_number)
+            ahead.store_arrived()
+        if not _fill_profiles(batch_pk, owner, ahead):
+            return _status(batch_pk)
     except Exception as error:  # a bug or a vanished file: say so on the page, keep the rows
         log.exception("Batch %s failed", batch_pk)
         Batch.objects.filter(pk=batch_pk, lease_owner=owner).update(
             status=Batch.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
         )
         return Batch.Status.FAILED
+    finally:
+        ahead.drop()  # stopped early: the helpers need not finish this batch's pieces
     Batch.objects.filter(pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING).update(
-        status=Batch.Status.DONE, finished_at=timezone.now(), lease_until=None
+        status=Batch.Status.DONE, stage="", finished_at=timezone.now(), lease_until=None
     )
     return _status(batch_pk)
+
+
+def _renew(batch_pk, owner: str) -> bool:
+    """Extend our lease while the batch still runs; False once cancelled or taken over."""
+    return bool(
+        Batch.objects.filter(pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING).update(
+            lease_until=timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS)
+        )
+    )
+
+
+def _fill_profiles(batch_pk, owner: str, ahead: profiles.Ahead) -> bool:
+    """The second pass: every predicted row's RDKit profile (profiles.py: those computed by
+    the helpers, then the rest), the page counting them; False if the batch was cancelled or
+    taken over meanwhile."""
+    mine = Batch.objects.filter(pk=batch_pk, lease_owner=owner)
+    predicted = BatchRow.objects.filter(batch_id=batch_pk, status=BatchRow.Status.OK).count()
+    left = profiles.pending_rows(batch_pk)
+    if left:
+        mine.update(stage=Batch.Stage.PROFILING, profiled_rows=predicted - left)
+
+        def carry_on(left: int) -> bool:
+            mine.update(profiled_rows=predicted - left)
+            return _renew(batch_pk, owner)
+
+        if not (ahead.finish(carry_on) and profiles.fill_batch(batch_pk, carry_on=carry_on)):
+            return False
+    mine.update(profiled_rows=predicted)
+    return True
 
 
 def batch_create_any(

@@ -1,0 +1,277 @@
+"""RDKit profiles that a batch left pending, filled in after its predictions.
+
+The profile costs more CPU than the prediction itself (FilterCatalog alerts, QED), so a
+batch stores its new molecules without it (`profile_pending`) and its rows count as done at
+the model's speed. Helper processes (settings.BATCH_PROFILE_PROCESSES) compute the profiles of
+each stored chunk while the worker predicts the next (`Ahead`); once every row is stored, the
+worker stores those that arrived and computes the rest itself (`Ahead.finish`, `fill_batch`;
+stage "profiling"), and only then is the batch done.
+A prediction opened, or a batch exported, before that gets its profile there and then
+(`ensure_profile`, `complete_rows`), so no page or file ever shows a prediction without it.
+
+A profile is a pure function of the canonical SMILES, so filling is idempotent and a race is
+harmless: two workers that compute one molecule store the same value, and storing it again
+changes nothing. The predictions are updated first, then every batch row still pending that
+copied them (any batch: another batch may have copied a pending prediction), each update a
+conditional single-document one (`profile_pending=True`); no transaction is relied on
+(MongoDB), though on SQLite a page's updates share one commit, for speed. A worker killed
+half-way leaves some rows pending; the resumed batch (or, for a finished one,
+`fill_left_over`) fills them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from predictions import profile
+from predictions.models import Batch, BatchRow, Prediction
+
+log = logging.getLogger(__name__)
+# Molecules per step of the pass: ~1 s of profiles; the page's count moves after each.
+PAGE = 64
+
+
+def _stored_profiles(smiles: Iterable[str]) -> dict[str, dict]:
+    """Profiles already stored for these canonical SMILES, by any model's prediction."""
+    stored = Prediction.objects.filter(canonical_smiles__in=set(smiles), profile_pending=False)
+    return {
+        text: value
+        for text, value in stored.values_list("canonical_smiles", "profile")
+        if value and value.get("version") == profile.PROFILE_VERSION
+    }
+
+
+def profiles_for(smiles: Iterable[str]) -> dict[str, dict]:
+    """The profiles of these canonical SMILES: one already stored is reused, the others computed."""
+    wanted = set(smiles)
+    found = _stored_profiles(wanted)
+    return {text: found.get(text) or profile.profile_for_smiles(text) for text in wanted}
+
+
+def _one_commit():
+    """One commit for a page's updates where the database has transactions (SQLite: ~2 ms a
+    molecule less); only for speed, correctness never depends on it (each update stands
+    alone, and MongoDB may run them one by one)."""
+    if connection.features.supports_transactions:
+        return transaction.atomic()
+    return contextlib.nullcontext()
+
+
+def _store(values: dict) -> None:
+    """Store {prediction pk: profile} on the predictions, then on every batch row still pending
+    that copied them."""
+    now = timezone.now()  # moves: a download's ETag must not keep a file made before the profile
+    with _one_commit():
+        for pk, value in values.items():
+            Prediction.objects.filter(pk=pk, profile_pending=True).update(
+                profile=value, profile_pending=False, updated_at=now
+            )
+    with _one_commit():
+        for pk, value in values.items():
+            BatchRow.objects.filter(prediction_id=pk, profile_pending=True).update(
+                profile=value, profile_pending=False
+            )
+
+
+def fill(pending: dict) -> dict:
+    """Store the profiles of these predictions ({pk: canonical SMILES}) and of every batch row
+    that copied them; returns {pk: profile}."""
+    values = profiles_for(pending.values())
+    filled = {pk: values[smiles] for pk, smiles in pending.items()}
+    _store(filled)
+    return filled
+
+
+_pool: ProcessPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def helper_pool() -> ProcessPoolExecutor | None:
+    """settings.BATCH_PROFILE_PROCESSES helper processes, started on first use and kept
+    (spawned: they import RDKit and predictions.profile only; niced, so the predictions and
+    the web come first); None when set to 0."""
+    global _pool
+    if settings.BATCH_PROFILE_PROCESSES <= 0:
+        return None
+    with _pool_lock:
+        if _pool is None:
+            context = multiprocessing.get_context("spawn")
+            _pool = ProcessPoolExecutor(
+                settings.BATCH_PROFILE_PROCESSES,
+                mp_context=context,
+                initializer=profile.start_helper,
+                initargs=(os.getpid(),),
+            )
+        return _pool
+
+
+def _drop_pool(error: BaseException) -> None:
+    """A helper died (or the pool cannot start): the next batch starts a new pool, and
+    what it left pending is computed by the worker itself."""
+    global _pool
+    log.warning("RDKit profile helper failed (%s); the worker computes the profiles", error)
+    with _pool_lock:
+        _pool = None
+
+
+class Ahead:
+    """A batch's new molecules profiled in helper processes while the worker predicts its next
+    chunks; stored as they arrive, with the same conditional updates as `fill`.
+
+    Nothing here is needed for correctness: a profile that never arrives (worker killed, helper
+    died) stays pending and the pass (`fill_batch`) computes it in the worker.
+    """
+
+    def __init__(self, batch_pk) -> None:
+        self.batch_pk = batch_pk
+        self.pool = helper_pool()
+        self.sent: deque[tuple[dict, Future]] = deque()
+
+    def send(self, first_row: int, last_row: int) -> None:
+        """Profile the pending rows first_row..last_row (a stored chunk), PAGE molecules a piece."""
+        if self.pool is None:
+            return
+        rows = BatchRow.objects.filter(
+            batch_id=self.batch_pk,
+            profile_pending=True,
+            row_number__gte=first_row,
+            row_number__lte=last_row,
+        ).exclude(prediction_id=None)
+        pending = dict(rows.values_list("prediction_id", "canonical_smiles"))
+        stored = _stored_profiles(pending.values())  # another model's prediction lends its own
+        _store({pk: stored[smiles] for pk, smiles in pending.items() if smiles in stored})
+        todo = [(pk, smiles) for pk, smiles in pending.items() if smiles not in stored]
+        for start in range(0, len(todo), PAGE):
+            piece = dict(todo[start : start + PAGE])
+            try:
+                future = self.pool.submit(profile.profiles_for_smiles, list(piece.values()))
+            except Exception as error:  # BrokenProcessPool, or the pool was shut down
+                _drop_pool(error)
+                self.pool = None
+                return
+            self.sent.append((piece, future))
+
+    def _take(self, piece: dict, future: Future) -> None:
+        try:
+            values = future.result()
+        except Exception as error:  # the piece stays pending: the pass computes it here
+            _drop_pool(error)
+            return
+        _store(dict(zip(piece, values, strict=True)))
+
+    def store_arrived(self) -> None:
+        """Store the pieces already computed, in order, without waiting."""
+        while self.sent and self.sent[0][1].done():
+            self._take(*self.sent.popleft())
+
+    def drop(self) -> None:
+        """Forget what is still sent (the batch stopped): pieces not started are cancelled."""
+        while self.sent:
+            self.sent.pop()[1].cancel()
+
+    def finish(self, carry_on: Callable[[int], bool]) -> bool:
+        """Store every piece sent: those that arrived, and, from the last one back, the rest
+        computed here (a piece a helper is already on is computed twice; the first stored
+        wins, with the same value), so the worker never waits for a helper that the machine
+        gives little CPU. `carry_on` as in `fill_batch`."""
+        while self.sent:
+            self.store_arrived()
+            if not self.sent:
+                break
+            piece, future = self.sent.pop()
+            future.cancel()
+            fill(piece)
+            if not carry_on(pending_rows(self.batch_pk)):
+                return False
+        return True
+
+
+def _fill_rows(rows: list[tuple]) -> None:
+    """(row pk, prediction pk, canonical SMILES) of pending rows: fill them and their predictions."""
+    fill({prediction: smiles for _, prediction, smiles in rows if prediction is not None})
+    for pk, prediction, smiles in rows:
+        if prediction is None:  # its prediction was deleted: the row keeps its own copy
+            BatchRow.objects.filter(pk=pk).update(
+                profile=profile.profile_for_smiles(smiles), profile_pending=False
+            )
+
+
+def pending_rows(batch_pk) -> int:
+    return BatchRow.objects.filter(batch_id=batch_pk, profile_pending=True).count()
+
+
+def fill_batch(batch_pk, *, carry_on: Callable[[int], bool] = lambda left: True) -> bool:
+    """Fill a batch's pending rows in row order, PAGE molecules at a time; True once none is left.
+
+    After each page `carry_on(rows still pending)` is asked whether to go on (the worker
+    reports progress there, and stops when the batch was cancelled or its lease taken over).
+    """
+    rows = BatchRow.objects.filter(batch_id=batch_pk, profile_pending=True).order_by("row_number")
+    while True:
+        page = list(rows.values_list("pk", "prediction_id", "canonical_smiles")[:PAGE])
+        if not page:
+            return True
+        _fill_rows(page)
+        if not carry_on(pending_rows(batch_pk)):
+            return False
+
+
+def complete_rows(rows: list[BatchRow]) -> list[BatchRow]:
+    """Batch rows as an export needs them: a row still waiting for its profile gets it now."""
+    waiting = [row for row in rows if row.profile_pending]
+    if waiting:
+        filled = fill(
+            {row.prediction_id: row.canonical_smiles for row in waiting if row.prediction_id}
+        )
+        for row in waiting:
+            row.profile = filled.get(row.prediction_id) or profile.profile_for_smiles(
+                row.canonical_smiles
+            )
+            row.profile_pending = False
+    return rows
+
+
+def ensure_profile(prediction: Prediction) -> Prediction:
+    """The prediction with its profile, filled now if its batch has not got to it yet."""
+    if prediction.profile_pending:
+        prediction.profile = fill({prediction.pk: prediction.canonical_smiles})[prediction.pk]
+        prediction.profile_pending = False
+    return prediction
+
+
+def fill_left_over(*, seconds: float = 50.0) -> int:
+    """Fill what batches that will not run again left pending (cancelled or failed during the
+    profile pass, or a worker killed between a prediction's update and its rows'); for the
+    periodic task. Returns the rows and predictions filled.
+
+    It waits while any batch is active: a running batch fills its own rows, and a waiting one
+    will; with one worker (the default) nothing else runs meanwhile anyway.
+    """
+    if Batch.objects.active().exists():
+        return 0
+    deadline, filled = time.monotonic() + seconds, 0
+    rows = BatchRow.objects.filter(profile_pending=True).order_by("pk")
+    predictions = Prediction.objects.filter(profile_pending=True).order_by("pk")
+    while time.monotonic() < deadline:
+        page = list(rows.values_list("pk", "prediction_id", "canonical_smiles")[:PAGE])
+        if page:
+            _fill_rows(page)
+        else:  # predictions whose rows were never stored (a worker killed in between)
+            page = list(predictions.values_list("pk", "canonical_smiles")[:PAGE])
+            if not page:
+                break
+            fill(dict(page))
+        filled += len(page)
+    return filled
