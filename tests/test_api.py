@@ -267,3 +267,21 @@ def test_results_zip_is_built_by_the_worker_then_downloaded(client, queue, predi
     with zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))) as bundle:
         names = bundle.namelist()
     assert "results.csv" in names and sum(n.startswith("molecules/") for n in names) == 2
+
+
+def test_batch_status_says_what_the_worker_is_doing(client, queue, token, predictor):
+    """The API reports the profiling stage and its count, as the batch page does."""
+    auth = {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    created = _post_json(client, "/batches", {"smiles": ["CCO", "CCN"]}, **auth)
+    batch_id = created.json()["id"]
+    status = client.get(f"{API}/batches/{batch_id}", **auth).json()
+    assert (status["status"], status["stage"], status["profiled_rows"]) == ("queued", "", 0)
+    Batch.objects.filter(public_id=batch_id).update(
+        status=Batch.Status.RUNNING, stage=Batch.Stage.PROFILING, profiled_rows=1, done_count=2
+    )
+    status = client.get(f"{API}/batches/{batch_id}", **auth).json()
+    assert (status["stage"], status["profiled_rows"], status["done_count"]) == ("profiling", 1, 2)
+    schema = client.get(f"{API}/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    fields = schema["components"]["schemas"]["Batch"]["properties"]
+    assert "RDKit profiles being computed" in fields["stage"]["description"]
+    assert fields["profiled_rows"]["readOnly"] is True

@@ -260,6 +260,13 @@ class BatchSerializer(serializers.ModelSerializer):
     seconds_left = serializers.SerializerMethodField()
     rows_url = serializers.SerializerMethodField()
     downloads = serializers.SerializerMethodField()
+    stage = serializers.ChoiceField(
+        choices=Batch.Stage.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="What the worker is doing: 'loading' the model, 'profiling' (every row "
+        "predicted, RDKit profiles being computed; the batch is 'done' only after), or blank.",
+    )
 
     class Meta:
         model = Batch
@@ -268,12 +275,14 @@ class BatchSerializer(serializers.ModelSerializer):
             "url",
             "filename",
             "status",
+            "stage",
             "error",
             "total_rows",
             "rows_processed",
             "done_count",
             "failed_count",
             "predicted_count",
+            "profiled_rows",
             "percent",
             "rate",
             "seconds_left",
@@ -284,6 +293,12 @@ class BatchSerializer(serializers.ModelSerializer):
             "downloads",
         ]
         read_only_fields = fields
+        extra_kwargs = {
+            "profiled_rows": {
+                "help_text": "While stage is 'profiling': predicted rows whose RDKit profile is "
+                "stored so far."
+            },
+        }
 
     def _progress(self, batch: Batch) -> dict:
         return batch_progress(batch=batch)
