@@ -6,16 +6,19 @@ The same canonical SMILES with the same model weights is stored once and reused.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import DatabaseError, IntegrityError
 from django.utils import timezone
 
 from . import chemistry, domain, profile, reference, rendering, search
 from .inference import ModelOutput, Predictor, get_predictor
 from .models import BatchRow, Prediction, Source
+
+log = logging.getLogger(__name__)
 
 
 class PredictionRefused(ValueError):
@@ -339,7 +342,9 @@ def prediction_ensure_blobs(
     """Draw and store the pictures among `fields` not drawn yet; returns the same object.
 
     Predictions are stored without pictures (curators' with DRAWN_AT_CREATION): the rest
-    are drawn on first view and kept.
+    are drawn on first view and kept. Keeping them is only a saving: if the write fails (a
+    locked database, a page's two pictures drawn at once) the pictures are still returned,
+    and the next view draws and tries again.
     """
     missing = [name for name in fields if not getattr(prediction, name)]
     if not missing:
@@ -352,7 +357,10 @@ def prediction_ensure_blobs(
     )
     outputs, kind = plot_inputs(prediction, get_predictor())
     blobs = draw_blobs(mol=mol, outputs=outputs, kind=kind, fields=missing)
-    Prediction.objects.filter(pk=prediction.pk).update(**blobs)  # keeps updated_at (and ETags)
+    try:
+        Prediction.objects.filter(pk=prediction.pk).update(**blobs)  # keeps updated_at (ETags)
+    except DatabaseError as error:
+        log.warning("Pictures of %s drawn but not kept: %s", prediction.public_id, error)
     for name, value in blobs.items():
         setattr(prediction, name, value)
     return prediction

@@ -192,3 +192,28 @@ def test_recent_predictions_are_the_users_not_the_examples_again(client, make_pr
     assert "Oc1ccccc1" in recent  # phenol, canonical
     for title in ("Ethanol", "Propanol", "Pentanol", "Butanol"):
         assert title not in recent
+
+
+@pytest.mark.django_db(transaction=True)  # autocommit, as requests run when served
+def test_a_picture_is_served_even_when_keeping_it_fails(client, predictor):
+    """Keeping a drawn picture is only a saving: a database that refuses the write (here a
+    real SQLite trigger, as a locked table would) still gets the visitor the picture."""
+    from django.db import connection
+
+    response = client.post(HOME, {"smiles": "CCOC(=O)c1ccccc1"})
+    url = response["Location"]
+    table = Prediction._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TRIGGER refuse_pictures BEFORE UPDATE OF plot_svg ON {table} "
+            "BEGIN SELECT RAISE(ABORT, 'refused for the test'); END"
+        )
+    try:
+        served = client.get(f"{url}plot.svg")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER refuse_pictures")
+    assert served.status_code == 200 and "<svg" in served.content.decode()
+    assert not Prediction.objects.get().plot_svg  # not kept: the next view draws again
+    assert "<svg" in client.get(f"{url}plot.svg").content.decode()
+    assert "<svg" in Prediction.objects.get().plot_svg

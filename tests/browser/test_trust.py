@@ -87,6 +87,7 @@ def test_result_page_places_the_molecule_among_approved_drugs(
     expect(table).to_contain_text("percentile")
     _expect_images_loaded(page, ".drug-scatter img", 1)
     plot = page.locator(".result picture img")
+    _expect_images_loaded(page, ".result picture img", 1)  # drawn on its first request
     assert plot.evaluate("img => img.currentSrc").endswith("/plot.svg")
     axe_check(page, "result-drugs")  # desktop and phone widths
     page.set_viewport_size({"width": 390, "height": 844})
