@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -42,9 +43,12 @@ def _expect_images_loaded(page, selector: str, count: int) -> None:
     for index in range(count):
         image = images.nth(index)
         image.scroll_into_view_if_needed()
-        page.wait_for_function(
-            "img => img.complete && img.naturalWidth > 0", arg=image.element_handle()
-        )
+        # Polled from here: wait_for_function never re-checks in a page with JavaScript
+        # disabled, and pictures drawn on their first request take a moment.
+        deadline = time.monotonic() + 30
+        while not image.evaluate("img => img.complete && img.naturalWidth > 0"):
+            assert time.monotonic() < deadline, f"{selector} #{index} did not load"
+            page.wait_for_timeout(100)
 
 
 def _smiles_field(page):
