@@ -57,3 +57,54 @@ def test_offload_prepare_train_finish(tmp_path):
     predictor = Predictor(out, threads=1)
     result = predictor.predict_with_uncertainty(["CCO", "c1ccccc1"])
     assert all(len(r.values) == 3 and all(s >= 0 for s in r.uncertainties) for r in result)
+
+
+def test_descall_targets_keep_the_descriptor_geometry(tmp_path):
+    """All 217 descriptors travel as PCA scores; the pre-training loss on them must weigh each
+    direction by its variance (not whiten it away), and other blocks are z-scored per column."""
+    import gzip
+    import pickle
+
+    import numpy as np
+
+    from training import offload
+
+    rng = np.random.RandomState(0)
+    n = 400
+    latent = rng.normal(size=(n, 3)) * [5.0, 1.0, 0.2]  # three directions, falling variance
+    X = latent @ rng.normal(size=(3, 30)) + 0.01 * rng.normal(size=(n, 30))
+    X[:, 7] = 1.0  # a constant column is dropped
+    np.save(tmp_path / "all.npy", X)
+    with gzip.open(tmp_path / "bundle.pkl.gz", "wb") as f:
+        pickle.dump({"corpus": [f"C{i}" for i in range(n)]}, f)
+
+    offload.add_descall(tmp_path, components=5, precomputed=tmp_path / "all.npy")
+    info = json.loads((tmp_path / "descall.json").read_text())
+    assert info["descriptors"] == 29 and info["components"] == 5
+    assert info["explained_variance"] > 0.99  # three real directions fit in five
+    scores = np.load(tmp_path / "descall.npy")
+    assert scores.dtype == np.float16 and scores.shape == (n, 5)
+
+    desc = rng.normal(size=(n, 2)) * [100.0, 0.01] + 3.0
+    t = offload._targets({"desc": desc, "teacher": None}, tmp_path, ["descall", "desc"])
+    block, z = t[:, :5], t[:, 5:]
+    np.testing.assert_allclose(z.mean(0), 0, atol=1e-6)
+    np.testing.assert_allclose(z.std(0), 1, rtol=1e-5)
+    np.testing.assert_allclose(block.mean(0), 0, atol=1e-3)
+    assert block.var(0).sum() == pytest.approx(5, rel=1e-3)  # the block weighs its width
+    var = block.var(0)
+    assert var[0] > 4 * var[1] > 16 * var[2]  # ...spread by variance, not whitened
+    assert var[3] < 1e-3 * var[0]  # noise directions weigh next to nothing
+    with pytest.raises(SystemExit, match="no teacher"):
+        offload._targets({"teacher": None}, tmp_path, ["teacher"])
+
+
+def test_offload_arms_carry_their_own_overrides():
+    from training import offload
+
+    b = {"config": offload.full_config().to_dict()}
+    deep = offload._config(b, "descall-deep", "cpu", {"time_budget_s": 5})
+    assert (deep.layers, deep.intermediate, deep.time_budget_s) == (4, 512, 5)
+    assert deep.pretrain_standardise is False  # _targets scales them
+    assert offload._config(b, "desc", "cpu", {"layers": 2}).layers == 2  # caller wins
+    assert offload._config(b, "descall-long", "cpu", {}).pretrain_batch == 256

@@ -3,6 +3,7 @@
 Three steps, the same training code (``training.train``) as ``python -m training``:
 
     python -m training.offload prepare --bundle var/offload            # here: RDKit work
+    python -m training.offload descall --bundle var/offload            # optional: all descriptors
     python -m training.offload train --bundle var/offload --device cuda --out var/remote
     python -m training.offload finish --bundle var/offload --remote var/remote \\
         --output checkpoints/default                                    # here: eval + card
@@ -11,7 +12,8 @@ Three steps, the same training code (``training.train``) as ``python -m training
 tokenizer, a set of randomised SMILES per molecule and (optionally) *teacher* targets: the
 predictions of a random forest fitted on the training split only, for every corpus molecule
 (distillation of the forest into the network's pre-training; no validation, test or external
-label is used). ``train`` pre-trains once per arm and fine-tunes the members in parallel
+label is used). ``descall`` adds all 217 RDKit 2D descriptors (the forest's inputs) as PCA
+scores, the targets of the ``descall*`` arms. ``train`` pre-trains once per arm and fine-tunes the members in parallel
 processes; it writes plain state dicts and histories. ``finish`` picks the arm whose member
 mean scores best on VALIDATION, writes standard HF member directories with the site's config
 keys, and runs the rest of the pipeline (calibration on validation, test and external
@@ -37,7 +39,21 @@ import numpy as np
 from . import data as D
 from . import train as T
 
-ARMS = {"desc": False, "desc+teacher": True}  # arm name -> uses the teacher targets
+# arm name -> pre-training target blocks (each scaled in ``_targets``) and TrainConfig overrides
+ARMS: dict[str, dict] = {
+    "desc": {"targets": ["desc"]},
+    "desc+teacher": {"targets": ["desc", "teacher"]},
+    # all 217 RDKit 2D descriptors (the forest's inputs), as PCA scores (``add_descall``)
+    "descall": {"targets": ["descall"]},
+    "descall+teacher": {"targets": ["descall", "teacher"]},
+    "descall-long": {
+        "targets": ["descall"],
+        "overrides": {"pretrain_batch": 256, "pretrain_lr": 1e-3},
+    },
+    "descall-deep": {"targets": ["descall"], "overrides": {"layers": 4, "intermediate": 512}},
+}
+DEFAULT_ARMS = ["desc", "desc+teacher"]
+DESCALL_COMPONENTS = 48  # PCA components kept of the standardised 217 descriptors
 TRAIN_VARIANTS = 16  # randomised SMILES per training/validation molecule
 CORPUS_VARIANTS = 2  # per pre-training-only molecule
 
@@ -132,6 +148,50 @@ def prepare(bundle: Path, seed: int = 0, quick: bool = False, teacher: bool = Tr
         )
 
 
+def add_descall(bundle: Path, components: int = DESCALL_COMPONENTS, precomputed=None) -> None:
+    """Add ``descall.npy`` to a bundle: PCA scores of all RDKit 2D descriptors per corpus molecule.
+
+    The descriptors are clipped to their 1st-99th percentiles and standardised, so the
+    squared error on the (unwhitened) scores is the error in standardised-descriptor space
+    within the kept subspace; float16 keeps the file small enough to travel."""
+    with gzip.open(bundle / "bundle.pkl.gz", "rb") as f:
+        corpus = pickle.load(f)["corpus"]
+    X = np.load(precomputed) if precomputed else D.full_descriptors(corpus)
+    if len(X) != len(corpus):
+        raise SystemExit(f"{precomputed}: {len(X)} rows for {len(corpus)} corpus molecules")
+    X = X.astype(np.float64)
+    lo, hi = np.percentile(X, 1, axis=0), np.percentile(X, 99, axis=0)
+    X = np.clip(X, lo, hi)
+    X = X[:, X.std(0) > 1e-6]
+    X = (X - X.mean(0)) / X.std(0)
+    _, s, vt = np.linalg.svd(X[:: max(1, len(X) // 50_000)], full_matrices=False)
+    k = min(components, vt.shape[0])
+    scores = X @ vt[:k].T
+    explained = float((s[:k] ** 2).sum() / (s**2).sum())
+    np.save(bundle / "descall.npy", scores.astype(np.float16))
+    (bundle / "descall.json").write_text(
+        json.dumps({"descriptors": X.shape[1], "components": k, "explained_variance": explained})
+    )
+    print(f"descall: {X.shape[1]} descriptors -> {k} components ({explained:.1%} of variance)")
+
+
+def _targets(b: dict, bundle: Path, blocks: list[str]) -> np.ndarray:
+    """Pre-training targets: each block z-scored per column, except the PCA scores, which
+    keep their relative variances (scaled so the block's total variance is its width)."""
+    parts = []
+    for name in blocks:
+        if name == "descall":
+            x = np.load(bundle / "descall.npy").astype(np.float64)
+            x = (x - x.mean(0)) * np.sqrt(x.shape[1] / x.var(0).sum())
+        else:
+            x = b[name]
+            if x is None:
+                raise SystemExit(f"this bundle has no {name} targets")
+            x = (x - x.mean(0)) / (x.std(0) + 1e-8)
+        parts.append(x)
+    return np.hstack(parts)
+
+
 def _load(bundle: Path, arm: str) -> tuple[dict, object]:
     """Load the bundle and point training.data at its precomputed inputs (no RDKit needed)."""
     from transformers import AutoTokenizer
@@ -139,11 +199,7 @@ def _load(bundle: Path, arm: str) -> tuple[dict, object]:
     with gzip.open(bundle / "bundle.pkl.gz", "rb") as f:
         b = pickle.load(f)
     index = {s: i for i, s in enumerate(b["corpus"])}
-    targets = b["desc"]
-    if ARMS[arm]:
-        if b["teacher"] is None:
-            raise SystemExit("this bundle has no teacher targets")
-        targets = np.hstack([targets, b["teacher"]])
+    targets = _targets(b, bundle, ARMS[arm]["targets"])
     variants = b["variants"]
     D.descriptor_targets = lambda smiles: targets[[index[s] for s in smiles]].astype(np.float64)
     D.randomized_smiles = lambda s, rng: (
@@ -152,8 +208,16 @@ def _load(bundle: Path, arm: str) -> tuple[dict, object]:
     return b, AutoTokenizer.from_pretrained(bundle / "tokenizer")
 
 
-def _config(b: dict, device: str, overrides: dict) -> T.TrainConfig:
-    return replace(T.TrainConfig(**b["config"]), device=device, threads=1, **overrides)
+def _config(b: dict, arm: str, device: str, overrides: dict) -> T.TrainConfig:
+    """The bundle's configuration, the arm's own overrides, then the caller's; targets
+    arrive scaled by ``_targets``."""
+    return replace(
+        T.TrainConfig(**b["config"]),
+        device=device,
+        threads=1,
+        pretrain_standardise=False,
+        **{**ARMS[arm].get("overrides", {}), **overrides},
+    )
 
 
 def run_arm(bundle: Path, out: Path, arm: str, device: str, members: int, overrides: dict) -> None:
@@ -162,7 +226,7 @@ def run_arm(bundle: Path, out: Path, arm: str, device: str, members: int, overri
 
     torch.set_num_threads(1)
     b, tok = _load(bundle, arm)
-    cfg = _config(b, device, overrides)
+    cfg = _config(b, arm, device, overrides)
     adir = out / arm
     adir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
@@ -202,7 +266,7 @@ def run_member(bundle: Path, out: Path, arm: str, k: int, device: str, overrides
 
     torch.set_num_threads(1)
     b, tok = _load(bundle, arm)
-    cfg = _config(b, device, overrides)
+    cfg = _config(b, arm, device, overrides)
     state = torch.load(out / arm / "pretrained.pt")
     t0 = time.time()
     model, hist, _, _ = T.finetune(
@@ -350,14 +414,15 @@ def finish(
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m training.offload")
-    p.add_argument("step", choices=["prepare", "train", "arm", "member", "finish"])
+    p.add_argument("step", choices=["prepare", "descall", "train", "arm", "member", "finish"])
     p.add_argument("--bundle", type=Path, default=Path("var/offload"))
     p.add_argument("--out", "--remote", dest="out", type=Path, default=Path("var/remote"))
     p.add_argument("--output", type=Path, default=Path("var/checkpoint-offload"))
     p.add_argument("--device", default="cpu")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--no-teacher", action="store_true")
-    p.add_argument("--arms", nargs="*", default=list(ARMS))
+    p.add_argument("--arms", nargs="*", default=DEFAULT_ARMS, choices=list(ARMS))
+    p.add_argument("--precomputed", type=Path, help="descall: an .npy of all descriptors")
     p.add_argument("--arm", default=None)
     p.add_argument("--k", type=int, default=0)
     p.add_argument("--members", type=int, default=5)
@@ -372,6 +437,8 @@ def main(argv: list[str] | None = None) -> None:
     ov = json.loads(a.overrides)
     if a.step == "prepare":
         prepare(a.bundle, quick=a.quick, teacher=not a.no_teacher)
+    elif a.step == "descall":
+        add_descall(a.bundle, precomputed=a.precomputed)
     elif a.step == "train":
         train(a.bundle, a.out, a.device, a.arms, a.members, ov)
     elif a.step == "arm":

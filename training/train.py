@@ -29,6 +29,9 @@ class TrainConfig:
     pretrain_lr: float = 5e-4
     pretrain_batch: int = 64
     pretrain_augment: bool = True
+    # False: the targets come already scaled (e.g. PCA scores whose variances carry the
+    # weight of each direction); True: each target column is standardised here.
+    pretrain_standardise: bool = True
     # fine-tuning
     epochs: int = 8
     lr: float = 5e-4
@@ -170,8 +173,9 @@ def pretrain(cfg: TrainConfig, tokenizer, smiles: list[str], log=print):
         lo, hi = np.percentile(desc, 1, axis=0), np.percentile(desc, 99, axis=0)
         desc = np.clip(desc, lo, hi)
         desc = desc[:, desc.std(0) > 1e-6]
-    mu, sd = desc.mean(0), desc.std(0) + 1e-8
-    desc = torch.tensor((desc - mu) / sd, dtype=torch.float32)
+    if cfg.pretrain_standardise:
+        desc = (desc - desc.mean(0)) / (desc.std(0) + 1e-8)
+    desc = torch.tensor(desc, dtype=torch.float32)
     bconf = bert_config(cfg, len(tokenizer), tokenizer.pad_token_id, D.N_TASKS)
     model = PretrainModel(bconf, desc.shape[1]).to(cfg.device)
     desc = desc.to(cfg.device)
