@@ -68,19 +68,29 @@ def uncertainty_table(m: dict) -> str:
     return "\n".join(rows)
 
 
-def lever_table(levers: dict | None) -> str:
-    if not levers:
-        return "_No lever study recorded for this checkpoint._"
+def _study(study: dict, first_column: str) -> str:
     rows = [
-        "| Pre-training corpus | val score ↓ | "
+        f"| {first_column} | val score ↓ | "
         + " | ".join(f"val RMSE {k}" for k in SHORT)
         + " | time (s) |",
         "| --- | --- | " + " | ".join("---" for _ in SHORT) + " | --- |",
     ]
-    for r in levers["results"]:
+    for r in study["results"]:
         rmse = " | ".join(_f(v) for v in r["val_rmse"])
-        rows.append(f"| {r['lever']} | {_f(r['val_score'])} | {rmse} | {r['seconds']:.0f} |")
-    return levers.get("setup", "") + "\n\n" + "\n".join(rows) + "\n\n" + levers.get("notes", "")
+        secs = "—" if r.get("seconds") is None else f"{r['seconds']:.0f}"
+        rows.append(f"| {r['lever']} | {_f(r['val_score'])} | {rmse} | {secs} |")
+    return study.get("setup", "") + "\n\n" + "\n".join(rows) + "\n\n" + study.get("notes", "")
+
+
+def lever_table(levers: dict | None) -> str:
+    """The lever study, then any later studies (``followups``: title, setup, results, notes)
+    made against the shipped weights, each read on validation only."""
+    if not levers:
+        return "_No lever study recorded for this checkpoint._"
+    parts = [_study(levers, "Pre-training corpus")]
+    for study in levers.get("followups", []):
+        parts.append(f"### {study['title']}\n\n" + _study(study, "Arm"))
+    return "\n\n".join(parts)
 
 
 def _summary(m: dict) -> str:
@@ -99,8 +109,19 @@ def _summary(m: dict) -> str:
     return "\n".join(out)
 
 
+DOMAIN_START, DOMAIN_END = "<!-- domain-table:start -->", "<!-- domain-table:end -->"
+
+
 def write_card(output: str, m: dict, levers: dict | None = None) -> None:
-    Path(output, "README.md").write_text(card_text(m, levers))
+    """Write the card; a domain section already there (``bench/bench_domain.py --card``
+    measures it with the site's rules) is kept, since training cannot recompute it."""
+    card = Path(output, "README.md")
+    text = card_text(m, levers)
+    old = card.read_text() if card.exists() else ""
+    if DOMAIN_START in old and DOMAIN_END in old:
+        kept = old[old.index(DOMAIN_START) : old.index(DOMAIN_END) + len(DOMAIN_END)]
+        text = text.rstrip("\n") + "\n\n" + kept + "\n"
+    card.write_text(text)
 
 
 def card_text(m: dict, levers: dict | None = None) -> str:
@@ -135,14 +156,19 @@ Load with plain `transformers`, no custom code:
 ```python
 import json, torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
-from chemcore.standardise import standardise_smiles      # the site's standardisation
+from chemcore.standardise import standardise_smiles  # the site's standardisation
+
 d = "checkpoints/default"
 manifest = json.load(open(f"{{d}}/ensemble.json"))
 tok = AutoTokenizer.from_pretrained(f"{{d}}/member-0")
 enc = tok([standardise_smiles("OCC")], return_tensors="pt", return_token_type_ids=False)
 with torch.no_grad():
-    ys = torch.stack([AutoModelForSequenceClassification.from_pretrained(f"{{d}}/{{m}}")(**enc).logits
-                      for m in manifest["members"]])
+    ys = torch.stack(
+        [
+            AutoModelForSequenceClassification.from_pretrained(f"{{d}}/{{m}}")(**enc).logits
+            for m in manifest["members"]
+        ]
+    )
 value = ys.mean(0)[0]
 spread = ys.std(0, unbiased=False)[0] * torch.tensor(manifest["uncertainty"]["scale"])
 # + the distance term: chemcore.uncertainty.combine(spread, nearest, 1, distance_scale)
