@@ -71,6 +71,10 @@ def test_masked_mse_ignores_missing_labels():
     mask = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
     # task 0: mean(1, 0) = 0.5 ; task 1: only the first row -> 4 ; task 2: no label -> ignored
     assert math.isclose(float(masked_mse(pred, y, mask)), 4.5, rel_tol=1e-6)
+    # every label once: (1 + 0 + 4) / 3 labels, times 3 tasks
+    assert math.isclose(float(masked_mse(pred, y, mask, "label")), 5.0, rel_tol=1e-6)
+    # per-task factors: task 1 doubled -> 0.5 + 8
+    assert math.isclose(float(masked_mse(pred, y, mask, "task", [1, 2, 1])), 8.5, rel_tol=1e-6)
 
 
 def test_metrics_bootstrap_and_uncertainty_quality():

@@ -51,6 +51,10 @@ ARMS: dict[str, dict] = {
         "overrides": {"pretrain_batch": 256, "pretrain_lr": 1e-3},
     },
     "descall-deep": {"targets": ["descall"], "overrides": {"layers": 4, "intermediate": 512}},
+    # fine-tuning levers (from a given pre-trained start: ``train --pretrained``)
+    "desc-label": {"targets": ["desc"], "overrides": {"task_weighting": "label"}},
+    "desc-logd2": {"targets": ["desc"], "overrides": {"task_weights": [1.0, 2.0, 1.0]}},
+    "desc-label60": {"targets": ["desc"], "overrides": {"task_weighting": "label", "epochs": 60}},
 }
 DEFAULT_ARMS = ["desc", "desc+teacher"]
 DESCALL_COMPONENTS = 48  # PCA components kept of the standardised 217 descriptors
@@ -220,19 +224,36 @@ def _config(b: dict, arm: str, device: str, overrides: dict) -> T.TrainConfig:
     )
 
 
-def run_arm(bundle: Path, out: Path, arm: str, device: str, members: int, overrides: dict) -> None:
-    """Pre-train once, then fine-tune ``members`` seeds in parallel child processes."""
+def run_arm(
+    bundle: Path,
+    out: Path,
+    arm: str,
+    device: str,
+    members: int,
+    overrides: dict,
+    pretrained: Path | None = None,
+) -> None:
+    """Pre-train once (or start from ``pretrained``, the ``pretrained.pt`` of an earlier arm
+    with the same encoder: a fine-tuning lever then compares member for member), then
+    fine-tune ``members`` seeds in parallel child processes."""
     import torch
 
     torch.set_num_threads(1)
-    b, tok = _load(bundle, arm)
-    cfg = _config(b, arm, device, overrides)
     adir = out / arm
     adir.mkdir(parents=True, exist_ok=True)
-    t0 = time.time()
-    state = T.pretrain(cfg, tok, b["corpus"], log=lambda m: print(f"[{arm}] {m}", flush=True))
-    torch.save(state, adir / "pretrained.pt")
-    (adir / "pretrain.json").write_text(json.dumps({"seconds": time.time() - t0}))
+    if pretrained:
+        shutil.copy(pretrained, adir / "pretrained.pt")
+        seconds = json.loads((pretrained.parent / "pretrain.json").read_text())["seconds"]
+        (adir / "pretrain.json").write_text(
+            json.dumps({"seconds": seconds, "from": str(pretrained)})
+        )
+    else:
+        b, tok = _load(bundle, arm)
+        cfg = _config(b, arm, device, overrides)
+        t0 = time.time()
+        state = T.pretrain(cfg, tok, b["corpus"], log=lambda m: print(f"[{arm}] {m}", flush=True))
+        torch.save(state, adir / "pretrained.pt")
+        (adir / "pretrain.json").write_text(json.dumps({"seconds": time.time() - t0}))
     procs = [
         subprocess.Popen(
             [
@@ -283,7 +304,15 @@ def run_member(bundle: Path, out: Path, arm: str, k: int, device: str, overrides
     )
 
 
-def train(bundle: Path, out: Path, device: str, arms: list[str], members: int, overrides: dict):
+def train(
+    bundle: Path,
+    out: Path,
+    device: str,
+    arms: list[str],
+    members: int,
+    overrides: dict,
+    pretrained: Path | None = None,
+):
     """All arms at once (separate processes: the GPU is mostly idle for a model this small)."""
     out.mkdir(parents=True, exist_ok=True)
     procs = [
@@ -305,6 +334,7 @@ def train(bundle: Path, out: Path, device: str, arms: list[str], members: int, o
                 str(members),
                 "--overrides",
                 json.dumps(overrides),
+                *(["--pretrained", str(pretrained)] if pretrained else []),
             ]  # fmt: skip
         )
         for arm in arms
@@ -423,6 +453,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-teacher", action="store_true")
     p.add_argument("--arms", nargs="*", default=DEFAULT_ARMS, choices=list(ARMS))
     p.add_argument("--precomputed", type=Path, help="descall: an .npy of all descriptors")
+    p.add_argument(
+        "--pretrained", type=Path, help="train: skip pre-training, start every arm from this file"
+    )
     p.add_argument("--arm", default=None)
     p.add_argument("--k", type=int, default=0)
     p.add_argument("--members", type=int, default=5)
@@ -440,9 +473,9 @@ def main(argv: list[str] | None = None) -> None:
     elif a.step == "descall":
         add_descall(a.bundle, precomputed=a.precomputed)
     elif a.step == "train":
-        train(a.bundle, a.out, a.device, a.arms, a.members, ov)
+        train(a.bundle, a.out, a.device, a.arms, a.members, ov, a.pretrained)
     elif a.step == "arm":
-        run_arm(a.bundle, a.out, a.arm, a.device, a.members, ov)
+        run_arm(a.bundle, a.out, a.arm, a.device, a.members, ov, a.pretrained)
     elif a.step == "member":
         run_member(a.bundle, a.out, a.arm, a.k, a.device, ov)
     else:

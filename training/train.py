@@ -37,6 +37,10 @@ class TrainConfig:
     lr: float = 5e-4
     batch: int = 32
     augment: float = 0.5  # probability of a randomised SMILES per molecule per epoch
+    # "task": each task's mean squared error counts once (a batch's 3 ΔG labels weigh as much
+    # as its 23 logD labels); "label": every label counts once (scaled by the task count).
+    task_weighting: str = "task"
+    task_weights: list[float] | None = None  # extra per-task factors, e.g. [1, 2, 1]
     weight_decay: float = 0.01
     warmup_frac: float = 0.06
     device: str = "cpu"  # the shipped path is CPU; "cuda" only speeds up the lever study
@@ -237,9 +241,14 @@ def pretrain(cfg: TrainConfig, tokenizer, smiles: list[str], log=print):
     return {k: v.detach().cpu() for k, v in model.bert.state_dict().items()}
 
 
-def masked_mse(pred, y, mask):
-    """Mean over available labels of each task, summed over tasks."""
+def masked_mse(pred, y, mask, weighting: str = "task", weights=None):
+    """Mean over available labels of each task, summed over tasks ("task"), or the mean over
+    all available labels times the number of tasks ("label"); optional per-task factors."""
     se = (pred - y) ** 2 * mask
+    if weights is not None:
+        se = se * torch.as_tensor(weights, dtype=se.dtype, device=se.device)
+    if weighting == "label":
+        return se.sum() / mask.sum().clamp(min=1) * mask.shape[1]
     per_task = se.sum(0) / mask.sum(0).clamp(min=1)
     return per_task[mask.sum(0) > 0].sum()
 
@@ -294,7 +303,10 @@ def finetune(cfg: TrainConfig, tokenizer, splits: D.Splits, bert_state=None, log
             smi = _augment([splits.train_smiles[i] for i in bi], cfg.augment, rng)
             ids, am = (x.to(cfg.device) for x in b.encode(smi))
             pred = model(input_ids=ids, attention_mask=am).logits
-            loss = masked_mse(pred, Yz[bi].to(cfg.device), M[bi].to(cfg.device))
+            loss = masked_mse(
+                pred, Yz[bi].to(cfg.device), M[bi].to(cfg.device),
+                cfg.task_weighting, cfg.task_weights,
+            )  # fmt: skip
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
