@@ -52,6 +52,24 @@ def test_offload_prepare_train_finish(tmp_path):
     assert metrics["offload"]["arm"] == min(
         metrics["offload"]["arm_val_scores"], key=metrics["offload"]["arm_val_scores"].get
     )
+    # A fine-tuning lever: start every arm from that pre-trained encoder, skip pre-training.
+    tuned, out2 = tmp_path / "tuned", tmp_path / "ckpt2"
+    offload("train", "--bundle", str(bundle), "--out", str(tuned), "--members", "2",
+            "--arms", "desc-label", "--pretrained", str(remote / "desc" / "pretrained.pt"),
+            extra_env=no_rdkit)  # fmt: skip
+    assert (tuned / "desc-label" / "pretrained.pt").read_bytes() == (
+        remote / "desc" / "pretrained.pt"
+    ).read_bytes()
+    offload("finish", "--bundle", str(bundle), "--remote", str(tuned), "--output", str(out2),
+            "--skip-rf", "--start-note", "the earlier call's")  # fmt: skip
+    tuned_metrics = json.loads((out2 / C.METRICS).read_text())
+    assert tuned_metrics["train_config"]["task_weighting"] == "label"
+    assert tuned_metrics["offload"]["pretrained_from"] == "the earlier call's"
+    card = (out2 / C.CARD).read_text()
+    assert "1 fine-tuning arm was trained from one pre-trained start, that of an earlier" in card
+    assert "(the earlier call's)" in card
+    assert "each label counts once" in card
+
     from predictions.inference import Predictor
 
     predictor = Predictor(out, threads=1)

@@ -250,8 +250,8 @@ installed.
   {c["pretrain_batch"]}, randomised SMILES.
 * Fine-tuning, per member (seeds {m["seed"]} … {m["seed"] + c["ensemble"] - 1}: head initialisation,
   batch order, augmentation): {c["epochs"]} epochs max, AdamW lr {c["lr"]}, batch {c["batch"]},
-  warm-up + linear decay, randomised-SMILES augmentation (p={c["augment"]}); weights of the best
-  validation epoch kept (epochs {", ".join(str(e) for e in m["best_epochs"])}).
+  warm-up + linear decay, randomised-SMILES augmentation (p={c["augment"]}); {_loss_text(c)};
+  weights of the best validation epoch kept (epochs {", ".join(str(e) for e in m["best_epochs"])}).
 * Wall-time caps (so the CPU pipeline fits its budget): pre-training {c["pretrain_budget_s"]:.0f} s,
   fine-tuning {c["time_budget_s"]:.0f} s per member, checked after each epoch; this run
   {_caps(m)}. Because of the caps a faster or less busy machine trains further: the
@@ -346,15 +346,40 @@ def _where_text(m: dict) -> str:
             f"baselines and evaluation {m['pipeline_seconds']:.0f} s on {m['hardware']}."
         )
     arms = "; ".join(f"{k} {v:.3f}" for k, v in off["arm_val_scores"].items())
+    n = len(off["arm_val_scores"])
+    if off.get("pretrained_from"):
+        arms_text = (
+            f"{n} fine-tuning arm{'s were' if n != 1 else ' was'} trained from one pre-trained "
+            "start, that of an earlier "
+            f"call ({off['pretrained_from']}), and the one whose member mean scored best on "
+            "validation was shipped"
+        )
+    else:  # the default: pre-training arms desc and desc+teacher (DEFAULT_ARMS)
+        arms_text = (
+            "Two pre-training arms were trained and the one whose member mean scored best on "
+            "validation was shipped"
+        )
     return (
         f"Trained with `python -m training.offload` on {off['trained_on']} (the same training "
         "code, RDKit inputs precomputed here; members fine-tuned in parallel processes, 1 thread "
-        f"each): {times}. Two pre-training arms were trained and the one whose member mean "
-        f"scored best on validation was shipped (val score, mean RMSE/SD over tasks: {arms}; "
+        f"each): {times}. {arms_text} (val score, mean RMSE/SD over tasks: {arms}; "
         f"shipped: **{off['arm']}**). Calibration, evaluation and baselines ran on "
         f"{m['hardware']}. The CPU pipeline (`python -m training`) runs the same code with "
         "smaller settings and wall-time caps, and gives a weaker model (see the lever study)."
     )
+
+
+def _loss_text(c: dict) -> str:
+    if c.get("task_weighting", "task") == "label":
+        text = (
+            "loss: masked MSE on standardised targets over every available label (each label "
+            "counts once, so logD's many labels weigh by their number)"
+        )
+    else:
+        text = "loss: masked MSE on standardised targets, each task's mean counted once"
+    if c.get("task_weights"):
+        text += f", per-task factors {c['task_weights']}"
+    return text
 
 
 def _domain(m: dict) -> str:
@@ -370,7 +395,9 @@ def _caps(m: dict) -> str:
     c = m["train_config"]
     done = [len(h) for h in m["val_histories"]]
     pre = (
-        "stopped pre-training at the cap"
+        "reused an earlier pre-trained start"
+        if (m.get("offload") or {}).get("pretrained_from")
+        else "stopped pre-training at the cap"
         if m["pretrain_seconds"] >= c["pretrain_budget_s"]
         else "finished pre-training"
     )

@@ -365,8 +365,10 @@ def build_members(splits: D.Splits, tok, remote: Path, arm: str, output: Path) -
         members.append(mdir.name)
         histories.append(meta["history"])
         seconds.append(meta["seconds"])
-    pre = json.loads((remote / arm / "pretrain.json").read_text())["seconds"]
+    pre_info = json.loads((remote / arm / "pretrain.json").read_text())
+    pre = pre_info["seconds"]
     return {
+        "pretrained_from": pre_info.get("from"),
         "splits": splits,
         "cfg": cfg,
         "members": members,
@@ -396,6 +398,7 @@ def finish(
     skip_rf: bool = False,
     arm: str | None = None,
     baselines_from: Path | None = None,
+    start_note: str | None = None,
 ):
     """Build every trained arm once (in a scratch directory beside ``output``), score each on
     validation, move the chosen (or best) one to ``output`` and finish it there."""
@@ -426,10 +429,13 @@ def finish(
         shutil.move(str(scratch / arm / member), output / member)
     shutil.rmtree(scratch)
     info = built[arm]
+    if info["pretrained_from"] and start_note:
+        info["pretrained_from_note"] = start_note
     extra = {
         "offload": {
             "arm": arm,
             "arm_val_scores": scores,
+            "pretrained_from": info.get("pretrained_from_note") or info["pretrained_from"],
             "trained_on": (remote / "device.txt").read_text().strip()
             if (remote / "device.txt").exists()
             else "unknown",
@@ -453,6 +459,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--no-teacher", action="store_true")
     p.add_argument("--arms", nargs="*", default=DEFAULT_ARMS, choices=list(ARMS))
     p.add_argument("--precomputed", type=Path, help="descall: an .npy of all descriptors")
+    p.add_argument(
+        "--start-note",
+        help="finish: how to name the reused pre-trained start in the card (default: its path)",
+    )
     p.add_argument(
         "--pretrained", type=Path, help="train: skip pre-training, start every arm from this file"
     )
@@ -479,7 +489,7 @@ def main(argv: list[str] | None = None) -> None:
     elif a.step == "member":
         run_member(a.bundle, a.out, a.arm, a.k, a.device, ov)
     else:
-        finish(a.bundle, a.out, a.output, a.skip_rf, a.arm, a.baselines_from)
+        finish(a.bundle, a.out, a.output, a.skip_rf, a.arm, a.baselines_from, a.start_note)
 
 
 if __name__ == "__main__":
