@@ -14,8 +14,8 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from . import search
-from .batch.profiles import ensure_profile
 from .models import Prediction, Source
+from .profile_store import ensure_profile
 
 # What a plain gallery search looks in (besides the exact structure, when it is a SMILES).
 GALLERY_TEXT_FIELDS = ("canonical_smiles", "title", "input_text")

@@ -7,91 +7,39 @@ each stored chunk while the worker predicts the next (`Ahead`); once every row i
 worker stores those that arrived and computes the rest itself (`Ahead.finish`, `fill_batch`;
 stage "profiling"), and only then is the batch done.
 A prediction opened, or a batch exported, before that gets its profile there and then
-(`ensure_profile`, `complete_rows`), so no page or file ever shows a prediction without it.
+(`predictions.profile_store.ensure_profile`, `complete_rows`), so no page or file ever shows
+a prediction without it.
 
-A profile is a pure function of the canonical SMILES, so filling is idempotent and a race is
-harmless: two workers that compute one molecule store the same value, and storing it again
-changes nothing. The predictions are updated first, then every batch row still pending that
-copied them (any batch: another batch may have copied a pending prediction), each update a
-conditional single-document one (`profile_pending=True`); no transaction is relied on
-(MongoDB), though on SQLite a page's updates share one commit, for speed. A worker killed
-half-way leaves some rows pending; the resumed batch (or, for a finished one,
-`fill_left_over`) fills them.
+Storing and filling live in `predictions.profile_store`: a profile is a pure function of the
+canonical SMILES, so filling is idempotent and a race is harmless (two workers that compute
+one molecule store the same value). The predictions are updated first, then every batch row
+still pending that copied them (any batch: another batch may have copied a pending
+prediction), each update a conditional single-document one (`profile_pending=True`); no
+transaction is relied on (MongoDB), though on SQLite a page's updates share one commit, for
+speed. A worker killed half-way leaves some rows pending; the resumed batch (or, for a
+finished one, `fill_left_over`) fills them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import os
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 
 from django.conf import settings
-from django.db import connection, transaction
-from django.utils import timezone
 
 from predictions import profile
 from predictions.models import Batch, BatchRow, Prediction
+from predictions.profile_store import fill, store, stored_profiles
 
 log = logging.getLogger(__name__)
 # Molecules per step of the pass: ~1 s of profiles; the page's count moves after each.
 PAGE = 64
-
-
-def _stored_profiles(smiles: Iterable[str]) -> dict[str, dict]:
-    """Profiles already stored for these canonical SMILES, by any model's prediction."""
-    stored = Prediction.objects.filter(canonical_smiles__in=set(smiles), profile_pending=False)
-    return {
-        text: value
-        for text, value in stored.values_list("canonical_smiles", "profile")
-        if value and value.get("version") == profile.PROFILE_VERSION
-    }
-
-
-def profiles_for(smiles: Iterable[str]) -> dict[str, dict]:
-    """The profiles of these canonical SMILES: one already stored is reused, the others computed."""
-    wanted = set(smiles)
-    found = _stored_profiles(wanted)
-    return {text: found.get(text) or profile.profile_for_smiles(text) for text in wanted}
-
-
-def _one_commit():
-    """One commit for a page's updates where the database has transactions (SQLite: ~2 ms a
-    molecule less); only for speed, correctness never depends on it (each update stands
-    alone, and MongoDB may run them one by one)."""
-    if connection.features.supports_transactions:
-        return transaction.atomic()
-    return contextlib.nullcontext()
-
-
-def _store(values: dict) -> None:
-    """Store {prediction pk: profile} on the predictions, then on every batch row still pending
-    that copied them."""
-    now = timezone.now()  # moves: a download's ETag must not keep a file made before the profile
-    with _one_commit():
-        for pk, value in values.items():
-            Prediction.objects.filter(pk=pk, profile_pending=True).update(
-                profile=value, profile_pending=False, updated_at=now
-            )
-    with _one_commit():
-        for pk, value in values.items():
-            BatchRow.objects.filter(prediction_id=pk, profile_pending=True).update(
-                profile=value, profile_pending=False
-            )
-
-
-def fill(pending: dict) -> dict:
-    """Store the profiles of these predictions ({pk: canonical SMILES}) and of every batch row
-    that copied them; returns {pk: profile}."""
-    values = profiles_for(pending.values())
-    filled = {pk: values[smiles] for pk, smiles in pending.items()}
-    _store(filled)
-    return filled
 
 
 _pool: ProcessPoolExecutor | None = None
@@ -150,8 +98,8 @@ class Ahead:
             row_number__lte=last_row,
         ).exclude(prediction_id=None)
         pending = dict(rows.values_list("prediction_id", "canonical_smiles"))
-        stored = _stored_profiles(pending.values())  # another model's prediction lends its own
-        _store({pk: stored[smiles] for pk, smiles in pending.items() if smiles in stored})
+        stored = stored_profiles(pending.values())  # another model's prediction lends its own
+        store({pk: stored[smiles] for pk, smiles in pending.items() if smiles in stored})
         todo = [(pk, smiles) for pk, smiles in pending.items() if smiles not in stored]
         for start in range(0, len(todo), PAGE):
             piece = dict(todo[start : start + PAGE])
@@ -169,7 +117,7 @@ class Ahead:
         except Exception as error:  # the piece stays pending: the pass computes it here
             _drop_pool(error)
             return
-        _store(dict(zip(piece, values, strict=True)))
+        store(dict(zip(piece, values, strict=True)))
 
     def store_arrived(self) -> None:
         """Store the pieces already computed, in order, without waiting."""
@@ -241,14 +189,6 @@ def complete_rows(rows: list[BatchRow]) -> list[BatchRow]:
             )
             row.profile_pending = False
     return rows
-
-
-def ensure_profile(prediction: Prediction) -> Prediction:
-    """The prediction with its profile, filled now if its batch has not got to it yet."""
-    if prediction.profile_pending:
-        prediction.profile = fill({prediction.pk: prediction.canonical_smiles})[prediction.pk]
-        prediction.profile_pending = False
-    return prediction
 
 
 def fill_left_over(*, seconds: float = 50.0) -> int:
