@@ -84,7 +84,11 @@ def main() -> None:
         rows = [
             ("model (shipped)", vp, tp),
             ("kNN alone", vk, tk),
-            (f"blend, w = {const:.2f}", blend(vp, vk, vs, const, None), blend(tp, tk, ts, const, None)),
+            (
+                f"blend, w = {const:.2f}",
+                blend(vp, vk, vs, const, None),
+                blend(tp, tk, ts, const, None),
+            ),
             (
                 f"blend, w = {scaled[0]:.2f} · s^{scaled[1]}",
                 blend(vp, vk, vs, *scaled),

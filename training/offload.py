@@ -13,8 +13,9 @@ tokenizer, a set of randomised SMILES per molecule and (optionally) *teacher* ta
 predictions of a random forest fitted on the training split only, for every corpus molecule
 (distillation of the forest into the network's pre-training; no validation, test or external
 label is used). ``descall`` adds all 217 RDKit 2D descriptors (the forest's inputs) as PCA
-scores, the targets of the ``descall*`` arms. ``train`` pre-trains once per arm and fine-tunes the members in parallel
-processes; it writes plain state dicts and histories. ``finish`` picks the arm whose member
+scores, the targets of the ``descall*`` arms. ``train`` pre-trains once per arm (or, with
+``--pretrained``, starts every arm from an earlier encoder) and fine-tunes the members in
+parallel processes; it writes plain state dicts and histories. ``finish`` picks the arm whose member
 mean scores best on VALIDATION, writes standard HF member directories with the site's config
 keys, and runs the rest of the pipeline (calibration on validation, test and external
 evaluation, baselines, card), exactly as ``python -m training`` does after training.
