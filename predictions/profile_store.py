@@ -77,3 +77,15 @@ def ensure_profile(prediction: Prediction) -> Prediction:
         prediction.profile = fill({prediction.pk: prediction.canonical_smiles})[prediction.pk]
         prediction.profile_pending = False
     return prediction
+
+
+def ensure_profiles(predictions: list[Prediction]) -> list[Prediction]:
+    """`ensure_profile` for a page of cards at once (a curator may list a batch's prediction
+    before the batch profiled it): one look-up and one pass of stores for the pending ones."""
+    pending = {p.pk: p.canonical_smiles for p in predictions if p.profile_pending}
+    if pending:
+        filled = fill(pending)
+        for prediction in predictions:
+            if prediction.pk in filled:
+                prediction.profile, prediction.profile_pending = filled[prediction.pk], False
+    return predictions

@@ -15,7 +15,7 @@ from django.http import Http404
 
 from . import search
 from .models import Prediction, Source
-from .profile_store import ensure_profile
+from .profile_store import ensure_profile, ensure_profiles
 
 # What a plain gallery search looks in (besides the exact structure, when it is a SMILES).
 GALLERY_TEXT_FIELDS = ("canonical_smiles", "title", "input_text")
@@ -68,7 +68,7 @@ def gallery_page(
     """A page of listed predictions matching a name/SMILES, substructure or similarity search
     (see predictions.search; raises its SearchError), and a note if matches were cut short."""
     listed = gallery_list(featured_only=featured_only, verdict=verdict)
-    return search.search_page(
+    page, note = search.search_page(
         listed,
         query=query,
         mode=mode,
@@ -78,6 +78,8 @@ def gallery_page(
         number=number,
         cache_key=("gallery", featured_only, verdict),
     )
+    page.object_list = ensure_profiles(list(page.object_list))  # a card's alert count
+    return page, note
 
 
 def home_lists(*, size: int = 8) -> dict:
@@ -86,8 +88,10 @@ def home_lists(*, size: int = 8) -> dict:
     recent = listed.filter(featured=False).exclude(source=Source.EXAMPLE)
     recent = recent.order_by("-published_at")
     return {
-        "featured": list(listed.filter(featured=True).order_by("-updated_at")[:size]),
-        "recent": list(recent[:size]),
+        "featured": ensure_profiles(
+            list(listed.filter(featured=True).order_by("-updated_at")[:size])
+        ),
+        "recent": ensure_profiles(list(recent[:size])),
     }
 
 

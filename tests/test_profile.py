@@ -208,3 +208,18 @@ def test_batch_worker_stores_the_profile_and_every_batch_export_carries_it(
     with zipfile.ZipFile(archive.zip_file(batch=batch)) as bundle:
         packed = list(csv.DictReader(io.StringIO(bundle.read("results.csv").decode())))
     assert packed == table
+
+
+def test_a_listed_prediction_still_pending_gets_its_profile_on_the_gallery_and_home(
+    client, make_prediction
+):
+    """A curator can list a batch's prediction before the batch profiled it: its card must not
+    read as "no alerts"; the list fills the profile (and stores it), as its own page would."""
+    stored = make_prediction(RHODANINE, title="Benzylidene rhodanine")
+    Prediction.objects.filter(pk=stored.pk).update(profile={}, profile_pending=True)
+    for url in (reverse("predictions:gallery"), reverse("predictions:home")):
+        html = client.get(url).content.decode()
+        card = next(c for c in html.split('<li class="card">')[1:] if "rhodanine" in c)
+        assert "4 structural alerts" in card
+    stored.refresh_from_db()
+    assert not stored.profile_pending and stored.profile["alerts"]
