@@ -265,7 +265,7 @@ class BatchDownloadView(APIView):
             raise Http404("No such download.")
         batch = _own_batch(request, public_id)
         full = request.query_params.get("precision") == "full"
-        response = downloads.download_response(batch, filename, full=full)
+        response = downloads.download_response(batch, filename, full=full, request=request)
         if response is None:
             raise NotReady(
                 f"results.zip is not built yet: POST /api/v1/batches/{batch.public_id}/zip, "

@@ -2,15 +2,21 @@
 
 CSV and SDF are streamed from the rows; the ZIP is served only as the file the worker
 finished (predictions/batch/archive.py), with its Content-Length, so a broken transfer
-cannot look complete.
+cannot look complete. A finished batch's streamed files carry an ETag, so a client that
+downloads them again gets a 304 instead of the whole file streamed anew.
 """
 
 from __future__ import annotations
 
-from django.http import FileResponse, HttpResponseBase, StreamingHttpResponse
+import hashlib
+from pathlib import Path
+
+from django.http import FileResponse, HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.utils.cache import get_conditional_response, patch_cache_control, quote_etag
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
+from predictions import profile_exports, reference, rendering, units
 from predictions.models import Batch
 
 from . import archive, exports
@@ -23,12 +29,51 @@ def attachment_name(batch: Batch, filename: str) -> str:
     return f"{stem}-{batch.public_id}-{filename}"
 
 
+def _code_version() -> str:
+    """Names the code that writes the streamed files: changed code is a new version."""
+    modules = (exports, reference, profile_exports, rendering, units)
+    digest = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in modules))
+    return digest.hexdigest()[:16]
+
+
+CODE_VERSION = _code_version()
+
+
+def etag(batch: Batch, filename: str, *, full: bool = False) -> str | None:
+    """The version of a finished batch's streamed file, quoted; None while it can change.
+
+    Once a batch is done its rows, their copied values and profiles are fixed, so the file
+    depends only on the batch and its finish, the file and precision, the approved-drug
+    reference (percentile columns) and the code. A batch queued, running, cancelled or
+    failed may still gain rows or profiles: no ETag then.
+    """
+    if batch.status != Batch.Status.DONE or batch.finished_at is None:
+        return None
+    if filename not in exports.DOWNLOADS:
+        return None
+    parts = (
+        batch.public_id,
+        batch.model_hash,
+        batch.finished_at.isoformat(),
+        batch.done_count,
+        batch.failed_count,
+        filename,
+        full,
+        reference.cache_key(),
+        CODE_VERSION,
+    )
+    return quote_etag(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:32])
+
+
 def download_response(
-    batch: Batch, filename: str, *, full: bool = False
+    batch: Batch, filename: str, *, full: bool = False, request: HttpRequest | None = None
 ) -> HttpResponseBase | None:
     """The file named `filename` (one of NAMES); None while the ZIP is not built.
 
     `full`: the full-precision variant where there is one (results.csv; `?precision=full`).
+    With the `request`, a finished batch's streamed file answers conditional requests
+    (If-None-Match: 304, If-Match: 412) before any row is read. Batches are private to
+    their owner, so every answer is `Cache-Control: private`, revalidated each time.
     """
     if filename == archive.ZIP_NAME:
         path = archive.zip_file(batch=batch)
@@ -41,9 +86,19 @@ def download_response(
             content_type="application/zip",
         )
     download = exports.DOWNLOADS[filename]
+    tag = etag(batch, filename, full=bool(full and download.full))
+    if tag is not None and request is not None:
+        answer = get_conditional_response(request, etag=tag)
+        if answer is not None:
+            answer["ETag"] = tag
+            patch_cache_control(answer, private=True, no_cache=True)
+            return answer
     build = (full and download.full) or download.build
     response = StreamingHttpResponse(build(batch), content_type=download.content_type)
     response["Content-Disposition"] = content_disposition_header(
         True, attachment_name(batch, filename)
     )
+    if tag is not None:
+        response["ETag"] = tag
+    patch_cache_control(response, private=True, no_cache=True)
     return response

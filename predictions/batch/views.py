@@ -160,7 +160,7 @@ def batch_download(request: HttpRequest, public_id: str, filename: str) -> HttpR
         raise Http404("No such download.")
     batch = _own_batch(request, public_id)
     full = request.GET.get("precision") == "full"
-    response = downloads.download_response(batch, filename, full=full)
+    response = downloads.download_response(batch, filename, full=full, request=request)
     if response is None:  # the ZIP is not built yet: the batch page offers to prepare it
         return redirect(f"{batch.get_absolute_url()}#zip")
     return response
