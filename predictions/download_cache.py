@@ -18,21 +18,25 @@ from . import exports, profile_exports, reference, rendering, report, selectors,
 from .models import Prediction
 
 
-def _code_version() -> str:
-    """Names the code that draws and writes the downloads: changed code is a new version."""
-    modules = (exports, report, rendering, reference, profile_exports, units)
+def code_version(*modules) -> str:
+    """Names the code that draws and writes some downloads: changed code is a new version."""
     digest = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in modules))
     return digest.hexdigest()[:16]
 
 
-CODE_VERSION = _code_version()
+def version_tag(*parts) -> str:
+    """A short hash of everything a file depends on (an ETag's value, unquoted)."""
+    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:32]
+
+
+CODE_VERSION = code_version(exports, report, rendering, reference, profile_exports, units)
 
 
 def etag(version: Prediction, filename: str, *, saved: bool, full: bool) -> str:
     """The download's version, hashed: the prediction's (its random id, weights, last change,
     listing), the file, the reference in use, the day of a captioned download (`saved`), the
     precision (`full`) and the code. Also its key in the render cache."""
-    parts = (
+    return version_tag(
         version.public_id,
         version.model_hash,
         version.updated_at.isoformat(),
@@ -44,7 +48,6 @@ def etag(version: Prediction, filename: str, *, saved: bool, full: bool) -> str:
         full,
         CODE_VERSION,
     )
-    return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
 def built(public_id: str, filename: str, build) -> tuple[bytes, str]:

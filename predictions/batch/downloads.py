@@ -8,15 +8,13 @@ downloads them again gets a 304 instead of the whole file streamed anew.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 from django.http import FileResponse, HttpRequest, HttpResponseBase, StreamingHttpResponse
 from django.utils.cache import get_conditional_response, patch_cache_control, quote_etag
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
 from predictions import profile_exports, reference, rendering, units
+from predictions.download_cache import code_version, version_tag
 from predictions.models import Batch
 
 from . import archive, exports
@@ -29,14 +27,7 @@ def attachment_name(batch: Batch, filename: str) -> str:
     return f"{stem}-{batch.public_id}-{filename}"
 
 
-def _code_version() -> str:
-    """Names the code that writes the streamed files: changed code is a new version."""
-    modules = (exports, reference, profile_exports, rendering, units)
-    digest = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in modules))
-    return digest.hexdigest()[:16]
-
-
-CODE_VERSION = _code_version()
+CODE_VERSION = code_version(exports, reference, profile_exports, rendering, units)
 
 
 def etag(batch: Batch, filename: str, *, full: bool = False) -> str | None:
@@ -51,7 +42,7 @@ def etag(batch: Batch, filename: str, *, full: bool = False) -> str | None:
         return None
     if filename not in exports.DOWNLOADS:
         return None
-    parts = (
+    tag = version_tag(
         batch.public_id,
         batch.model_hash,
         batch.finished_at.isoformat(),
@@ -62,7 +53,7 @@ def etag(batch: Batch, filename: str, *, full: bool = False) -> str | None:
         reference.cache_key(),
         CODE_VERSION,
     )
-    return quote_etag(hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:32])
+    return quote_etag(tag)
 
 
 def download_response(
