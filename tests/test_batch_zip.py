@@ -70,6 +70,9 @@ def test_zip_is_built_by_the_task_valid_with_every_row(client, queue, predictor)
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     assert int(response["Content-Length"]) == len(body)
     assert f"{batch.public_id}-results.zip" in response["Content-Disposition"]
+    assert "private" in response["Cache-Control"]
+    again = client.get(_zip_url(batch), HTTP_IF_NONE_MATCH=response["ETag"])
+    assert again.status_code == 304 and not again.content
     bundle = zipfile.ZipFile(io.BytesIO(body))
     assert bundle.testzip() is None
     table = list(csv.DictReader(io.StringIO(bundle.read("results.csv").decode())))

@@ -2,8 +2,8 @@
 
 CSV and SDF are streamed from the rows; the ZIP is served only as the file the worker
 finished (predictions/batch/archive.py), with its Content-Length, so a broken transfer
-cannot look complete. A finished batch's streamed files carry an ETag, so a client that
-downloads them again gets a 304 instead of the whole file streamed anew.
+cannot look complete. A finished batch's streamed files, and the ZIP, carry an ETag, so a
+client that downloads them again gets a 304 instead of the whole file anew.
 """
 
 from __future__ import annotations
@@ -62,34 +62,49 @@ def download_response(
     """The file named `filename` (one of NAMES); None while the ZIP is not built.
 
     `full`: the full-precision variant where there is one (results.csv; `?precision=full`).
-    With the `request`, a finished batch's streamed file answers conditional requests
-    (If-None-Match: 304, If-Match: 412) before any row is read. Batches are private to
+    With the `request`, a finished batch's streamed file (and the built ZIP) answers
+    conditional requests (If-None-Match: 304, If-Match: 412) before any row is read. Batches are private to
     their owner, so every answer is `Cache-Control: private`, revalidated each time.
     """
     if filename == archive.ZIP_NAME:
         path = archive.zip_file(batch=batch)
         if path is None:
             return None
-        return FileResponse(
-            path.open("rb"),
-            as_attachment=True,
-            filename=attachment_name(batch, filename),
-            content_type="application/zip",
+        stat = path.stat()  # the file is only ever replaced whole (archive.py)
+        tag = quote_etag(version_tag(batch.public_id, filename, stat.st_size, stat.st_mtime_ns))
+        return _conditional(request, tag) or _private(
+            FileResponse(
+                path.open("rb"),
+                as_attachment=True,
+                filename=attachment_name(batch, filename),
+                content_type="application/zip",
+            ),
+            tag,
         )
     download = exports.DOWNLOADS[filename]
     tag = etag(batch, filename, full=bool(full and download.full))
-    if tag is not None and request is not None:
-        answer = get_conditional_response(request, etag=tag)
-        if answer is not None:
-            answer["ETag"] = tag
-            patch_cache_control(answer, private=True, no_cache=True)
-            return answer
+    answer = _conditional(request, tag)
+    if answer is not None:
+        return answer
     build = (full and download.full) or download.build
     response = StreamingHttpResponse(build(batch), content_type=download.content_type)
     response["Content-Disposition"] = content_disposition_header(
         True, attachment_name(batch, filename)
     )
+    return _private(response, tag)
+
+
+def _private(response: HttpResponseBase, tag: str | None) -> HttpResponseBase:
+    """A batch is its owner's alone: no shared cache keeps its files; revalidated each time."""
     if tag is not None:
         response["ETag"] = tag
     patch_cache_control(response, private=True, no_cache=True)
     return response
+
+
+def _conditional(request: HttpRequest | None, tag: str | None) -> HttpResponseBase | None:
+    """304 (If-None-Match) or 412 (If-Match) for this version, else None."""
+    if tag is None or request is None:
+        return None
+    answer = get_conditional_response(request, etag=tag)
+    return None if answer is None else _private(answer, tag)
