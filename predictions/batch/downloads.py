@@ -63,8 +63,9 @@ def download_response(
 
     `full`: the full-precision variant where there is one (results.csv; `?precision=full`).
     With the `request`, a finished batch's streamed file (and the built ZIP) answers
-    conditional requests (If-None-Match: 304, If-Match: 412) before any row is read. Batches are private to
-    their owner, so every answer is `Cache-Control: private`, revalidated each time.
+    conditional requests (If-None-Match: 304, If-Match: 412) before any row is read.
+    Batches are private to their owner, so every answer is `Cache-Control: private`,
+    revalidated each time.
     """
     if filename == archive.ZIP_NAME:
         path = archive.zip_file(batch=batch)
