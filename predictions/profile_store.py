@@ -73,10 +73,7 @@ def fill(pending: dict) -> dict:
 
 def ensure_profile(prediction: Prediction) -> Prediction:
     """The prediction with its profile, filled now if its batch has not got to it yet."""
-    if prediction.profile_pending:
-        prediction.profile = fill({prediction.pk: prediction.canonical_smiles})[prediction.pk]
-        prediction.profile_pending = False
-    return prediction
+    return ensure_profiles([prediction])[0]
 
 
 def ensure_profiles(predictions: list[Prediction]) -> list[Prediction]:

@@ -241,8 +241,6 @@ def test_shipped_card_is_what_card_only_writes(tmp_path):
     """`python -m training --card-only` rewrites the shipped card byte for byte: the later
     studies in levers.json are rendered, and the domain section that bench_domain measured
     (which training cannot recompute) is kept."""
-    import shutil
-
     from training.pipeline import rewrite_card
 
     shipped = Path(__file__).resolve().parents[1] / "checkpoints" / "default"

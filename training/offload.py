@@ -430,13 +430,11 @@ def finish(
         shutil.move(str(scratch / arm / member), output / member)
     shutil.rmtree(scratch)
     info = built[arm]
-    if info["pretrained_from"] and start_note:
-        info["pretrained_from_note"] = start_note
     extra = {
         "offload": {
             "arm": arm,
             "arm_val_scores": scores,
-            "pretrained_from": info.get("pretrained_from_note") or info["pretrained_from"],
+            "pretrained_from": info["pretrained_from"] and (start_note or info["pretrained_from"]),
             "trained_on": (remote / "device.txt").read_text().strip()
             if (remote / "device.txt").exists()
             else "unknown",
