@@ -43,7 +43,11 @@ def main() -> None:
     args = parser.parse_args()
     predictor = Predictor(args.dir, threads=1)
     rules = domain.for_checkpoint(
-        args.dir, predictor.outputs, predictor.test_metrics, distance_scale=predictor.distance_scale
+        args.dir,
+        predictor.outputs,
+        predictor.test_metrics,
+        distance_scale=predictor.distance_scale,
+        read_across=predictor.read_across,
     )
     splits = make_splits(seed=0)
     timings = []
@@ -70,7 +74,7 @@ def main() -> None:
             judged = rules.assess(parsed.mol, result.values, result.uncertainties)
             timings.append(time.perf_counter() - start)
             output = judged["outputs"][index]
-            error = result.values[index] - measured
+            error = output["value"] - measured  # the value the site stores (read-across)
             by_verdict[output["verdict"]].append(error)
             sim = output["nearest_similarity"]
             for low, high in BINS:

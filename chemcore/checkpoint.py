@@ -3,8 +3,10 @@
 A checkpoint is either a plain Hugging Face sequence-classification/regression directory
 (config.json, *.safetensors, tokenizer files) or an ensemble directory: `ensemble.json`
 naming member sub-directories, each a plain HF directory loadable on its own by
-`AutoModelForSequenceClassification`. The ensemble's prediction is the member mean and its
-uncertainty the member standard deviation times a per-output calibration scale.
+`AutoModelForSequenceClassification`. The ensemble's prediction is the member mean, blended
+with its nearest measured molecules where the manifest says so (chemcore.readacross), and its
+uncertainty the calibrated member standard deviation plus a distance term
+(chemcore.uncertainty).
 """
 
 from __future__ import annotations
@@ -44,20 +46,33 @@ class EnsembleManifest:
     # (older checkpoints) means the member spread alone.
     distance_scale: list[float] = field(default_factory=list)
     method: str = "deep ensemble: member standard deviation"
+    # Per-output read-across (chemcore.readacross): weight and power of the blend with the
+    # nearest measured molecules; empty (older checkpoints) or weight 0 means the model alone.
+    read_across_weight: list[float] = field(default_factory=list)
+    read_across_power: list[float] = field(default_factory=list)
+    read_across_k: int = 5
+
+    @property
+    def reads_across(self) -> bool:
+        return any(self.read_across_weight)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "format": MANIFEST_FORMAT,
-                "members": self.members,
-                "uncertainty": {
-                    "method": self.method,
-                    "scale": self.uncertainty_scale,
-                    "distance_scale": self.distance_scale,
-                },
+        data = {
+            "format": MANIFEST_FORMAT,
+            "members": self.members,
+            "uncertainty": {
+                "method": self.method,
+                "scale": self.uncertainty_scale,
+                "distance_scale": self.distance_scale,
             },
-            indent=2,
-        )
+        }
+        if self.reads_across:
+            data["read_across"] = {
+                "k": self.read_across_k,
+                "weight": self.read_across_weight,
+                "power": self.read_across_power,
+            }
+        return json.dumps(data, indent=2)
 
 
 def read_manifest(directory: Path | str) -> EnsembleManifest | None:
@@ -72,11 +87,19 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
     if not members:
         raise ValueError(f"{path}: an ensemble needs at least one member")
     unc = data.get("uncertainty") or {}
+    across = data.get("read_across") or {}
+    weights = [float(w) for w in across.get("weight") or []]
+    powers = [float(p) for p in across.get("power") or []]
+    if len(powers) != len(weights):
+        raise ValueError(f"{path}: read_across needs one power per weight")
     return EnsembleManifest(
         members=members,
         uncertainty_scale=[float(s) for s in unc.get("scale") or []],
         distance_scale=[float(s) for s in unc.get("distance_scale") or []],
         method=str(unc.get("method") or EnsembleManifest.method),
+        read_across_weight=weights,
+        read_across_power=powers,
+        read_across_k=int(across.get("k") or 5),
     )
 
 

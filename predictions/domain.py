@@ -21,6 +21,7 @@ import numpy as np
 from rdkit import Chem
 
 from chemcore.checkpoint import TRAINING_SET
+from chemcore.readacross import blend, neighbour_mean
 from chemcore.uncertainty import combine
 
 from .chemistry import (
@@ -156,9 +157,11 @@ def for_checkpoint(
     test_metrics: dict,
     thresholds: Thresholds | None = None,
     distance_scale: Sequence[float] = (),
+    read_across: Sequence[tuple[float, float]] = (),
 ) -> Domain:
     """The rules for a checkpoint: `specs` have .label/.unit/.range (inference.OutputSpec);
-    `distance_scale` (the ensemble manifest's) adds the distance term to the uncertainty."""
+    `distance_scale` (the ensemble manifest's) adds the distance term to the uncertainty and
+    `read_across` ((weight, power) per output) blends the value with the nearest measured."""
     outputs = [
         OutputInfo(
             label=spec.label,
@@ -166,6 +169,7 @@ def for_checkpoint(
             range=spec.range,
             test_rmse=(test_metrics.get(spec.label) or {}).get("rmse"),
             distance_scale=distance_scale[i] if i < len(distance_scale) else 0.0,
+            read_across=read_across[i] if i < len(read_across) else (0.0, 1.0),
         )
         for i, spec in enumerate(specs)
     ]
@@ -189,6 +193,7 @@ class OutputInfo:
     test_rmse: float | None = None
     unit: str = ""
     distance_scale: float = 0.0  # chemcore.uncertainty: weight of (1 - nearest similarity)
+    read_across: tuple[float, float] = (0.0, 1.0)  # chemcore.readacross (weight, power)
 
 
 class Domain:
@@ -240,6 +245,23 @@ class Domain:
                 (CARE, f"an ion (net charge {charge:+d}); the measured molecules are neutral")
             )
         return reasons
+
+    def read_across(self, index: int, value: float, sims) -> tuple[float, dict | None]:
+        """`value` blended with the molecules measured for output `index` that are most like
+        this one (chemcore.readacross) and what was blended, or `value` and None where the
+        output has no read-across or nothing is measured."""
+        weight, power = self.outputs[index].read_across
+        if not weight or sims is None or self.training is None:
+            return value, None
+        measured = self._measured[index]
+        if not measured.any():
+            return value, None
+        near, nearest = neighbour_mean(sims[measured], self.training.values[measured, index])
+        return float(blend(value, near, nearest, weight, power)), {
+            "model_value": float(value),
+            "neighbour_mean": near,
+            "weight": float(weight * nearest**power),
+        }
 
     def output_reasons(
         self, index: int, mol: Chem.Mol, value: float, sigma: float | None, sims, compose=True
@@ -318,25 +340,31 @@ class Domain:
     ) -> dict:
         """The verdict and reasons to store: {"verdict", "reasons", "outputs": [...]}.
 
-        `uncertainties` are the model's (scaled member spread); with `compose` the distance
-        term is added (chemcore.uncertainty) and each output's final one is stored in
-        "uncertainty". Pass compose=False for uncertainties that already include it."""
+        `values` and `uncertainties` are the model's (member mean, scaled member spread); with
+        `compose` each value is blended with the nearest measured molecules where the
+        checkpoint says so (chemcore.readacross, what was blended in "read_across") and the
+        distance term is added to its uncertainty (chemcore.uncertainty): each output's final
+        "value" and "uncertainty", the ones to store. Pass compose=False for values and
+        uncertainties that are final already (stored ones)."""
         common = self.molecule_reasons(mol)
         sims = self.training.similarities(mol) if self.training is not None else None
         sigmas = list(uncertainties or [None] * len(values))
         per_output = []
         for index, (value, sigma) in enumerate(zip(values, sigmas)):
+            value, across = self.read_across(index, value, sims) if compose else (value, None)
             own, nearest, sigma = self.output_reasons(index, mol, value, sigma, sims, compose)
             reasons = common + own
-            per_output.append(
-                {
-                    "label": self.outputs[index].label,
-                    "verdict": worst([v for v, _ in reasons]),
-                    "reasons": [text for _, text in own],
-                    "nearest_similarity": None if nearest is None else round(nearest, 3),
-                    "uncertainty": sigma,
-                }
-            )
+            judged = {
+                "label": self.outputs[index].label,
+                "verdict": worst([v for v, _ in reasons]),
+                "reasons": [text for _, text in own],
+                "nearest_similarity": None if nearest is None else round(nearest, 3),
+                "value": value,
+                "uncertainty": sigma,
+            }
+            if across:
+                judged["read_across"] = across
+            per_output.append(judged)
         return {
             "verdict": worst([o["verdict"] for o in per_output] + [v for v, _ in common]),
             "reasons": [text for _, text in common],

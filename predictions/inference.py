@@ -5,7 +5,9 @@ lazily on first use (never before gunicorn forks), guarded by a lock so concurre
 threads share it. Output kind, labels, units and ranges come from the checkpoint's config
 (member 0's for an ensemble, see `chemcore.checkpoint`). An ensemble predicts the member
 mean, with the member standard deviation (times the calibration scale) as uncertainty; a
-plain checkpoint has no uncertainty.
+plain checkpoint has no uncertainty. The final value and uncertainty need the nearest
+measured molecules (read-across blend, distance term), which the domain check adds
+(`predictions.domain.Domain.assess`).
 
 Engines: BERT members (the shipped kind) run stacked, all members in one batched forward
 (`predictions.stacked_bert`, torch only, same numbers to float rounding); anything else, or
@@ -52,18 +54,29 @@ class ModelOutput:
     uncertainties: list[float] | None = None
 
 
-def _weights_hash(directories: list[Path]) -> str:
-    """SHA-256 over every member's weight files in member order (one directory: as always)."""
+def _weights_hash(directories: list[Path], top: Path | None = None) -> str:
+    """SHA-256 over every member's weight files in member order (one directory: as always),
+    then, for an ensemble (`top`), its manifest and training set: the read-across blend and
+    the uncertainty calibration change the values served as much as the weights do, and
+    stored predictions and cached files are keyed by this hash."""
     digest = hashlib.sha256()
     for directory in directories:
         files = sorted(directory.glob("*.safetensors")) or sorted(directory.glob("*.bin"))
         if not files:
             raise FileNotFoundError(f"No weights (*.safetensors or *.bin) in {directory}")
         for path in files:
-            with path.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+            _update(digest, path)
+    if top is not None:
+        for name in (contract.ENSEMBLE_MANIFEST, contract.TRAINING_SET):
+            if (top / name).exists():
+                _update(digest, top / name)
     return digest.hexdigest()
+
+
+def _update(digest, path: Path) -> None:
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
 
 
 def _same_tokenizer(directories: list[Path]) -> None:
@@ -96,7 +109,9 @@ class Predictor:
             if self.manifest
             else [self.directory]
         )
-        self.weights_hash = _weights_hash(members)  # fails first, and clearly
+        self.weights_hash = _weights_hash(  # fails first, and clearly
+            members, self.directory if self.manifest else None
+        )
         _same_tokenizer(members)
         self.tokenizer = AutoTokenizer.from_pretrained(members[0])
         self.models = [
@@ -136,6 +151,13 @@ class Predictor:
         # The distance term of the uncertainty (chemcore.uncertainty), added by the domain
         # check, which knows each molecule's nearest training neighbour.
         self.distance_scale = list(self.manifest.distance_scale) if self.manifest else []
+        # The read-across blend (chemcore.readacross), (weight, power) per output, also applied
+        # by the domain check: it needs the nearest measured molecules.
+        self.read_across: list[tuple[float, float]] = (
+            list(zip(self.manifest.read_across_weight, self.manifest.read_across_power))
+            if self.manifest
+            else []
+        )
         scale = list(self.manifest.uncertainty_scale) if self.manifest else []
         self.uncertainty_scale = [
             scale[i] if i < len(scale) else 1.0 for i in range(config.num_labels)

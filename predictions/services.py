@@ -66,9 +66,29 @@ def get_domain(predictor: Predictor) -> domain.Domain:
                     predictor.outputs,
                     predictor.test_metrics,
                     distance_scale=predictor.distance_scale,
+                    read_across=predictor.read_across,
                 )
                 _domains[predictor.weights_hash] = found
     return found
+
+
+def finalise(predictor: Predictor, mol, result: ModelOutput) -> tuple[ModelOutput, dict]:
+    """The model's output made final by the domain check (read-across blend, distance term of
+    the uncertainty), and the verdict: what is stored and served."""
+    judged = get_domain(predictor).assess(mol, result.values, result.uncertainties)
+    values = [o["value"] for o in judged["outputs"]]
+    if result.uncertainties is None:
+        return ModelOutput(values), judged
+    return ModelOutput(values, [o["uncertainty"] for o in judged["outputs"]]), judged
+
+
+def predict_final(predictor: Predictor, smiles: list[str], *, batch_size: int = 64):
+    """Final outputs (`finalise`) of canonical SMILES, in order: one forward pass for all."""
+    results = predictor.predict_with_uncertainty(smiles, batch_size=batch_size)
+    return [
+        finalise(predictor, chemistry.parse_smiles(text, max_chars=10**6).mol, result)[0]
+        for text, result in zip(smiles, results, strict=True)
+    ]
 
 
 def warm_up() -> None:
@@ -87,11 +107,17 @@ def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
     if not redo:
         todo = todo.filter(verdict="")
     judged = 0
-    for prediction in todo.only("pk", "canonical_smiles", "outputs").iterator():
+    for prediction in todo.only("pk", "canonical_smiles", "outputs", "domain").iterator():
         mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
         values = [o["value"] for o in prediction.outputs]
         sigmas = [o.get("uncertainty") for o in prediction.outputs]
         result = rules.assess(mol, values, sigmas, compose=False)
+        # What the stored value was blended from (read-across) needs the model's own value,
+        # which only inference gives: keep the record made when it was predicted.
+        before = (prediction.domain or {}).get("outputs") or []
+        for output, old in zip(result["outputs"], before):
+            if old.get("read_across"):
+                output["read_across"] = old["read_across"]
         fields = {"domain": result, "verdict": result["verdict"]}
         Prediction.objects.filter(pk=prediction.pk).update(**fields)  # keeps updated_at
         BatchRow.objects.filter(prediction_id=prediction.pk).update(**fields)
@@ -230,9 +256,7 @@ def build_prediction(
     """
     if result is None:
         result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
-    judged = get_domain(predictor).assess(parsed.mol, result.values, result.uncertainties)
-    if result.uncertainties is not None:  # the final uncertainty includes the distance term
-        result = ModelOutput(result.values, [o["uncertainty"] for o in judged["outputs"]])
+    result, judged = finalise(predictor, parsed.mol, result)
     prediction = Prediction(
         input_text=parsed.input_text,
         canonical_smiles=parsed.canonical_smiles,

@@ -222,10 +222,27 @@ def test_assess_domain_command_judges_old_predictions_and_their_batch_rows(predi
     call_command("assess_domain", stdout=out)
     assert "1 prediction(s) judged; 1 made by another model" in out.getvalue()
     water = Prediction.objects.get(canonical_smiles="O")
-    assert water.domain == expected[water.pk] and water.verdict == OUT
+    # The same verdicts, reasons, values and uncertainties; what read-across blended the value
+    # from needs inference and is gone with the cleared record.
+    judged_before = expected[water.pk]
+    assert any(o.get("read_across") for o in judged_before["outputs"])
+    for output in judged_before["outputs"]:
+        output.pop("read_across", None)
+    assert water.domain == judged_before and water.verdict == OUT
     rows = {r.input_smiles: r for r in BatchRow.objects.filter(batch_id=batch.pk)}
     assert rows["O"].verdict == OUT and rows["O"].domain == water.domain
     assert rows["CCO"].verdict == "" and Prediction.objects.get(pk=other.pk).domain == {}
+
+
+@pytest.mark.django_db
+def test_redoing_the_domain_check_keeps_the_read_across_record(predictor):
+    from predictions.services import domain_backfill, prediction_get_or_create
+
+    made = prediction_get_or_create(text="CCCCCCO").prediction  # an alcohol: measured analogues
+    before = Prediction.objects.get(pk=made.pk).domain
+    assert [o.get("read_across") is not None for o in before["outputs"]][:2] == [True, True]
+    assert domain_backfill(redo=True)[0] == 1
+    assert Prediction.objects.get(pk=made.pk).domain == before
 
 
 def test_distance_term_is_added_to_the_uncertainty_far_from_the_training_molecules(tmp_path):

@@ -134,6 +134,28 @@ def test_weights_hash_covers_every_member_in_order(identical, disagreeing, plain
     assert Predictor(root).weights_hash != disagreeing.weights_hash
 
 
+def test_model_hash_moves_with_the_manifest(tmp_path):
+    """The blend and the calibration change the values served, so stored predictions and
+    cached files (keyed by this hash) must not outlive a change to them."""
+    root = _ensemble(tmp_path, [0.0, 0.05], scale=SCALE)
+    before = Predictor(root).weights_hash
+    manifest = read_manifest(root)
+    n = len(SCALE)
+    write_manifest(
+        root,
+        EnsembleManifest(
+            members=manifest.members,
+            uncertainty_scale=manifest.uncertainty_scale,
+            read_across_weight=[0.5] * n,
+            read_across_power=[2.0] * n,
+        ),
+    )
+    blended = Predictor(root)
+    assert blended.weights_hash != before and blended.read_across == [(0.5, 2.0)] * n
+    shutil.copy(SHIPPED / "training_set.csv", root / "training_set.csv")
+    assert Predictor(root).weights_hash not in (before, blended.weights_hash)
+
+
 def test_members_with_different_tokenizers_are_refused(tmp_path):
     root = _ensemble(tmp_path, [0.0, 0.0])
     data = json.loads((root / "member_1" / "tokenizer.json").read_text())

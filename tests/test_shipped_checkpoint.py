@@ -36,29 +36,39 @@ def ensemble(manifest):
         AutoModelForSequenceClassification.from_pretrained(CKPT / m).eval()
         for m in manifest.members
     ]
-    return tok, models, np.asarray(manifest.uncertainty_scale), manifest.distance_scale
+    return tok, models, manifest
 
 
-def _nearest(smiles: list[str]) -> np.ndarray:
-    """(n, 3) Tanimoto (Morgan r2, 2,048 bits) to the most similar training molecule measured
-    for each output: written out here, independent of chemcore.similarity."""
+def _neighbours(smiles: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, 3) each: Tanimoto (Morgan r2, 2,048 bits) to the most similar training molecule
+    measured for each output, and the similarity-weighted mean of the k most similar ones'
+    measured values (ties in file order): written out here, independent of chemcore."""
     from rdkit import Chem, DataStructs
     from rdkit.Chem import rdFingerprintGenerator
 
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
     with open(CKPT / C.TRAINING_SET, newline="") as f:
         rows = list(csv.reader(f))[1:]
-    refs = [
-        [gen.GetFingerprint(Chem.MolFromSmiles(r[0])) for r in rows if r[1 + t]] for t in range(3)
-    ]
-    fps = [gen.GetFingerprint(Chem.MolFromSmiles(s)) for s in smiles]
-    return np.array([[max(DataStructs.BulkTanimotoSimilarity(fp, r)) for r in refs] for fp in fps])
+    measured = [[r for r in rows if r[1 + t]] for t in range(3)]
+    refs = [[gen.GetFingerprint(Chem.MolFromSmiles(r[0])) for r in m] for m in measured]
+    nearest, near = np.zeros((len(smiles), 3)), np.zeros((len(smiles), 3))
+    for i, text in enumerate(smiles):
+        fp = gen.GetFingerprint(Chem.MolFromSmiles(text))
+        for t in range(3):
+            sims = DataStructs.BulkTanimotoSimilarity(fp, refs[t])
+            top = sorted(range(len(sims)), key=lambda j: -sims[j])[:k]  # stable: file order
+            weights = [max(sims[j], 1e-3) for j in top]
+            values = [float(measured[t][j][1 + t]) for j in top]
+            nearest[i, t] = sims[top[0]]
+            near[i, t] = sum(w * v for w, v in zip(weights, values)) / sum(weights)
+    return nearest, near
 
 
 def predict(ensemble, smiles, batch=128):
-    """(mean, sigma) per output: member mean; sigma = member std (ddof 0) x calibration scale,
-    combined with distance_scale x (1 - nearest training similarity) in quadrature."""
-    tok, models, scale, distance = ensemble
+    """(value, sigma) per output: member mean, blended with the k nearest measured molecules
+    as the manifest says (w = weight * s^power); sigma = member std (ddof 0) x calibration
+    scale, combined with distance_scale x (1 - nearest training similarity) in quadrature."""
+    tok, models, manifest = ensemble
     can = [standardise_smiles(s) for s in smiles]
     outs = []
     with torch.no_grad():
@@ -68,10 +78,17 @@ def predict(ensemble, smiles, batch=128):
             )
             outs.append(torch.stack([m(**enc).logits for m in models]).double().numpy())
     ys = np.concatenate(outs, axis=1)
-    sigma = ys.std(0) * scale
-    if any(distance):
-        sigma = np.sqrt(sigma**2 + (np.asarray(distance) * (1 - _nearest(can))) ** 2)
-    return ys.mean(0), sigma
+    value = ys.mean(0)
+    sigma = ys.std(0) * np.asarray(manifest.uncertainty_scale)
+    if any(manifest.distance_scale) or manifest.reads_across:
+        nearest, near = _neighbours(can, manifest.read_across_k)
+        sigma = np.sqrt(sigma**2 + (np.asarray(manifest.distance_scale) * (1 - nearest)) ** 2)
+        if manifest.reads_across:
+            w = np.asarray(manifest.read_across_weight) * nearest ** np.asarray(
+                manifest.read_across_power
+            )
+            value = (1 - w) * value + w * near
+    return value, sigma
 
 
 def test_files_and_size(manifest):

@@ -100,19 +100,32 @@ def fit_uncertainty(y, p, spread, nearest) -> tuple[float, float]:
     return a * k, b * k
 
 
-def nearest_similarity(smiles: list[str], reference: list[str]) -> np.ndarray:
-    """Tanimoto (chemcore.similarity) of each molecule to its most similar reference molecule."""
+def read_across_neighbours(
+    smiles: list[str], reference: list[str], values
+) -> tuple[np.ndarray, np.ndarray]:
+    """(neighbour mean, nearest similarity) of each molecule among ``reference`` (measured
+    ``values``), as chemcore.readacross computes them; reference order breaks ties."""
     from rdkit import Chem
 
+    from chemcore.readacross import neighbour_mean
     from chemcore.similarity import bulk_similarity, fingerprint
 
+    if not reference:
+        return np.full(len(smiles), np.nan), np.zeros(len(smiles))
     ref = [fingerprint(Chem.MolFromSmiles(s)) for s in reference]
-    return np.array([max(bulk_similarity(Chem.MolFromSmiles(s), ref), default=0.0) for s in smiles])
+    sims = np.array([bulk_similarity(Chem.MolFromSmiles(s), ref) for s in smiles])
+    return neighbour_mean(sims.reshape(len(smiles), len(ref)), np.asarray(values, float))
 
 
-def training_nearest(path: str | Path, smiles: list[str]) -> np.ndarray:
-    """(n, outputs) nearest similarity to the checkpoint's training_set.csv molecules measured
-    for each output: what the site computes when it serves these molecules."""
+def nearest_similarity(smiles: list[str], reference: list[str]) -> np.ndarray:
+    """Tanimoto (chemcore.similarity) of each molecule to its most similar reference molecule."""
+    return read_across_neighbours(smiles, reference, np.zeros(len(reference)))[1]
+
+
+def training_neighbours(path: str | Path, smiles: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(neighbour mean, nearest similarity), each (n, outputs), among the checkpoint's
+    training_set.csv molecules measured for each output: what the site computes when it serves
+    these molecules (same molecules, same order)."""
     import csv
 
     from chemcore.checkpoint import TRAINING_SET
@@ -120,10 +133,32 @@ def training_nearest(path: str | Path, smiles: list[str]) -> np.ndarray:
     with open(Path(path) / TRAINING_SET, newline="") as f:
         rows = list(csv.reader(f))
     header, rows = rows[0], rows[1:]
-    cols = []
+    near, nearest = [], []
     for t in range(1, len(header)):
-        cols.append(nearest_similarity(smiles, [r[0] for r in rows if r[t].strip()]))
-    return np.stack(cols, axis=1)
+        measured = [r for r in rows if r[t].strip()]
+        mean, top = read_across_neighbours(
+            smiles, [r[0] for r in measured], [float(r[t]) for r in measured]
+        )
+        near.append(mean)
+        nearest.append(top)
+    return np.stack(near, axis=1), np.stack(nearest, axis=1)
+
+
+def fit_read_across(y, p, near, nearest) -> tuple[float, float]:
+    """(weight, power) of chemcore.readacross.blend with the lowest validation RMSE, on the
+    grid the study used (weight 0 to 1 by 0.05, power 1, 2 or 4); (0, 1) keeps the model."""
+    from chemcore.readacross import blend
+
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    if not len(y):
+        return 0.0, 1.0
+
+    def rmse(weight: float, power: float) -> float:
+        return float(np.sqrt(np.mean((blend(p, near, nearest, weight, power) - y) ** 2)))
+
+    grid = [(round(w, 2), g) for w in np.linspace(0.0, 1.0, 21) for g in (1.0, 2.0, 4.0)]
+    weight, power = min(grid, key=lambda wg: (rmse(*wg), wg))  # ties: the smaller weight
+    return float(weight), float(power)
 
 
 # --- loading checkpoints (plain transformers + manifest) --------------------------------------
@@ -162,31 +197,42 @@ def predict_checkpoint(tok, model, smiles: list[str], batch: int = 64) -> np.nda
     return np.concatenate(outs) if outs else np.zeros((0, model.config.num_labels))
 
 
+def predict_members(path: str | Path, smiles: list[str]) -> np.ndarray:
+    """(members, n, outputs): each member's plain transformers inference."""
+    return np.stack([predict_checkpoint(*load_checkpoint(d), smiles) for d in member_dirs(path)[0]])
+
+
 def predict_ensemble(path: str | Path, smiles: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    """(member mean, calibrated sigma or None for a plain checkpoint), (n, outputs); sigma is
-    composed exactly as the site composes it (chemcore.uncertainty.combine)."""
+    """(value, calibrated sigma or None for a plain checkpoint), (n, outputs), exactly as the
+    site serves them: the member mean blended with the nearest measured molecules where the
+    manifest says so (chemcore.readacross), sigma composed by chemcore.uncertainty.combine."""
     from chemcore.checkpoint import read_manifest
+    from chemcore.readacross import blend
     from chemcore.uncertainty import combine
 
-    dirs, scale = member_dirs(path)
-    preds = np.stack([predict_checkpoint(*load_checkpoint(d), smiles) for d in dirs])
-    if len(dirs) == 1 and not scale:
-        return preds[0], None
-    spread = preds.std(axis=0, ddof=0)
-    n_out = spread.shape[1]
-    scale = list(scale) or [1.0] * n_out
+    preds = predict_members(path, smiles)
     manifest = read_manifest(path)
-    dscale = list(manifest.distance_scale) if manifest and manifest.distance_scale else []
-    if not any(dscale):
-        return preds.mean(axis=0), spread * np.asarray(scale)[None, :]
-    nearest = training_nearest(path, smiles)
+    if manifest is None:
+        return preds[0], None
+    mean, spread = preds.mean(axis=0), preds.std(axis=0, ddof=0)
+    n_out = spread.shape[1]
+    scale = list(manifest.uncertainty_scale) or [1.0] * n_out
+    dscale = list(manifest.distance_scale) or [0.0] * n_out
+    if not any(dscale) and not manifest.reads_across:
+        return mean, spread * np.asarray(scale)[None, :]
+    near, nearest = training_neighbours(path, smiles)
+    for t, (weight, power) in enumerate(
+        zip(manifest.read_across_weight, manifest.read_across_power)
+    ):
+        if weight:
+            mean[:, t] = blend(mean[:, t], near[:, t], nearest[:, t], weight, power)
     sigma = np.array(
         [
             [combine(spread[i, t], nearest[i, t], scale[t], dscale[t]) for t in range(n_out)]
             for i in range(len(smiles))
         ]
     )
-    return preds.mean(axis=0), sigma
+    return mean, sigma
 
 
 def evaluate_checkpoint(path, test_smiles: dict, test_y: dict, tasks: list[str]) -> dict:

