@@ -131,3 +131,37 @@ def test_site_stores_the_value_training_evaluates(predictor):
                 assert output["read_across"]["model_value"] == pytest.approx(own, abs=1e-6)
                 blended += output["value"] != pytest.approx(own, abs=1e-6)
     assert blended  # the blend moved at least one stored value away from the member mean
+
+
+@pytest.mark.django_db
+def test_result_page_says_what_read_across_did(client, predictor):
+    from predictions.services import prediction_get_or_create
+    from predictions.units import output_decimals
+
+    prediction = prediction_get_or_create(text="CCCCCCCCO").prediction  # octanol, measured
+    html = client.get(prediction.get_absolute_url()).content.decode()
+    moved = [o for o in prediction.domain["outputs"] if o.get("read_across")]
+    assert moved and "Values pulled toward measured analogues" in html
+    for output in moved:
+        d = output_decimals(output["label"])
+        across = output["read_across"]
+        assert (
+            f"{output['label']}: the model gave {across['model_value']:.{d}f} and the five most "
+            f"similar molecules measured for it average {across['neighbour_mean']:.{d}f}; the "
+            f"value shown, {output['value']:.{d}f}, lies {round(100 * across['weight'])} % of the "
+            "way toward them." in html
+        )
+
+
+def test_only_a_weight_worth_telling_is_told():
+    from predictions.templatetags.trust import read_across
+
+    stored = {
+        "outputs": [
+            {"label": "A", "read_across": {"weight": 0.005}},
+            {"label": "B", "read_across": {"weight": 0.4}},
+            {"label": "C"},
+        ]
+    }
+    assert [o["label"] for o in read_across(stored)] == ["B"]
+    assert read_across({}) == [] and read_across(None) == []

@@ -25,3 +25,14 @@ def domain_for(stored: dict | None, label: str) -> dict:
         if output.get("label") == label:
             return output
     return {}
+
+
+@register.filter
+def read_across(stored: dict | None) -> list[dict]:
+    """The stored per-output results whose value read-across moved by a weight worth telling
+    (1 % or more): the result page says what the model gave and what the analogues did."""
+    return [
+        output
+        for output in (stored or {}).get("outputs") or []
+        if (output.get("read_across") or {}).get("weight", 0.0) >= 0.01
+    ]
