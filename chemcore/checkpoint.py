@@ -4,7 +4,8 @@ A checkpoint is either a plain Hugging Face sequence-classification/regression d
 (config.json, *.safetensors, tokenizer files) or an ensemble directory: `ensemble.json`
 naming member sub-directories, each a plain HF directory loadable on its own by
 `AutoModelForSequenceClassification`. The ensemble's prediction is the member mean, blended
-with its nearest measured molecules where the manifest says so (chemcore.readacross), and its
+with a descriptor model (chemcore.descriptor_model) and then with its nearest measured
+molecules (chemcore.readacross) where the manifest says so, and its
 uncertainty the calibrated member standard deviation plus a distance term
 (chemcore.uncertainty).
 """
@@ -22,6 +23,7 @@ TRAINING_SET = (
 )
 CARD = "README.md"
 METRICS = "metrics.json"
+DESCRIPTOR_MODEL = "descriptor_model.json"  # chemcore.descriptor_model, when the manifest blends it
 MEMBER_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
 # Extra keys in each (member's) config.json, read by the site.
@@ -52,9 +54,18 @@ class EnsembleManifest:
     read_across_power: list[float] = field(default_factory=list)
     read_across_k: int = 5
 
+    # Per-output weight of the descriptor model (chemcore.descriptor_model, in the file named
+    # here) in the value, blended before read-across; empty or 0 means the members alone.
+    descriptor_weight: list[float] = field(default_factory=list)
+    descriptor_model: str = DESCRIPTOR_MODEL
+
     @property
     def reads_across(self) -> bool:
         return any(self.read_across_weight)
+
+    @property
+    def blends_descriptors(self) -> bool:
+        return any(self.descriptor_weight)
 
     def to_json(self) -> str:
         data = {
@@ -66,6 +77,11 @@ class EnsembleManifest:
                 "distance_scale": self.distance_scale,
             },
         }
+        if self.blends_descriptors:
+            data["descriptor_blend"] = {
+                "file": self.descriptor_model,
+                "weight": self.descriptor_weight,
+            }
         if self.reads_across:
             data["read_across"] = {
                 "k": self.read_across_k,
@@ -88,6 +104,7 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
         raise ValueError(f"{path}: an ensemble needs at least one member")
     unc = data.get("uncertainty") or {}
     across = data.get("read_across") or {}
+    trees = data.get("descriptor_blend") or {}
     weights = [float(w) for w in across.get("weight") or []]
     powers = [float(p) for p in across.get("power") or []]
     if len(powers) != len(weights):
@@ -100,6 +117,8 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
         read_across_weight=weights,
         read_across_power=powers,
         read_across_k=int(across.get("k") or 5),
+        descriptor_weight=[float(w) for w in trees.get("weight") or []],
+        descriptor_model=str(trees.get("file") or DESCRIPTOR_MODEL),
     )
 
 

@@ -5,7 +5,9 @@ lazily on first use (never before gunicorn forks), guarded by a lock so concurre
 threads share it. Output kind, labels, units and ranges come from the checkpoint's config
 (member 0's for an ensemble, see `chemcore.checkpoint`). An ensemble predicts the member
 mean, with the member standard deviation (times the calibration scale) as uncertainty; a
-plain checkpoint has no uncertainty. The final value and uncertainty need the nearest
+plain checkpoint has no uncertainty. Where the manifest says so, the member mean is blended
+with a descriptor model (gradient-boosted trees on RDKit descriptors, chemcore.descriptor_model)
+before anything else. The final value and uncertainty need the nearest
 measured molecules (read-across blend, distance term), which the domain check adds
 (`predictions.domain.Domain.assess`).
 
@@ -21,6 +23,8 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from chemcore import checkpoint as contract
 
@@ -67,7 +71,7 @@ def _weights_hash(directories: list[Path], top: Path | None = None) -> str:
         for path in files:
             _update(digest, path)
     if top is not None:
-        for name in (contract.ENSEMBLE_MANIFEST, contract.TRAINING_SET):
+        for name in (contract.ENSEMBLE_MANIFEST, contract.TRAINING_SET, contract.DESCRIPTOR_MODEL):
             if (top / name).exists():
                 _update(digest, top / name)
     return digest.hexdigest()
@@ -158,6 +162,22 @@ class Predictor:
             if self.manifest
             else []
         )
+        # The descriptor model (chemcore.descriptor_model) and its weight per output, blended
+        # into the member mean here: together they are what "the model" predicts.
+        self.descriptor_weight: list[float] = []
+        self.descriptor_model = None
+        if self.manifest and self.manifest.blends_descriptors:
+            from chemcore import descriptor_model
+
+            self.descriptor_model = descriptor_model.read(
+                self.directory / self.manifest.descriptor_model
+            )
+            self.descriptor_weight = [
+                self.manifest.descriptor_weight[i]
+                if i < len(self.manifest.descriptor_weight)
+                else 0.0
+                for i in range(config.num_labels)
+            ]
         scale = list(self.manifest.uncertainty_scale) if self.manifest else []
         self.uncertainty_scale = [
             scale[i] if i < len(scale) else 1.0 for i in range(config.num_labels)
@@ -238,13 +258,32 @@ class Predictor:
                     [smiles[i] for i in chunk], padding=True, return_tensors="pt"
                 )
                 members = self._postprocess(self._logits(encoded).double())
-                values = members.mean(dim=0).tolist()
+                values = self._blend_descriptors(
+                    members.mean(dim=0), [smiles[i] for i in chunk]
+                ).tolist()
                 spread = (members.std(dim=0, correction=0) * scale).tolist()
                 for index, row, sigma in zip(chunk, values, spread):
                     results[index] = ModelOutput(row, sigma if self.has_uncertainty else None)
                 if progress is not None:
                     progress(start + len(chunk))
         return results
+
+    def _blend_descriptors(self, mean, smiles: list[str]):
+        """(1 - beta) * member mean + beta * descriptor model, per output (beta 0: unchanged).
+        Descriptors are computed from the SMILES as given: the canonical SMILES, as in
+        training."""
+        if self.descriptor_model is None:
+            return mean
+        import torch
+
+        from chemcore.descriptors import from_smiles
+
+        trees = self.descriptor_model.predict(
+            from_smiles(smiles, self.descriptor_model.descriptors)
+        )
+        beta = torch.tensor(self.descriptor_weight, dtype=torch.float64)
+        trees = torch.from_numpy(np.nan_to_num(trees)).to(torch.float64)
+        return (1.0 - beta) * mean + beta * trees
 
     def _logits(self, encoded):
         """(members, batch, labels) logits, from the stacked engine or each member's HF forward."""

@@ -240,7 +240,8 @@ def test_redoing_the_domain_check_keeps_the_read_across_record(predictor):
 
     made = prediction_get_or_create(text="CCCCCCO").prediction  # an alcohol: measured analogues
     before = Prediction.objects.get(pk=made.pk).domain
-    assert [o.get("read_across") is not None for o in before["outputs"]][:2] == [True, True]
+    blended = [o.get("read_across") is not None for o in before["outputs"]]
+    assert blended == [bool(weight) for weight, _ in predictor.read_across] and any(blended)
     assert domain_backfill(redo=True)[0] == 1
     assert Prediction.objects.get(pk=made.pk).domain == before
 

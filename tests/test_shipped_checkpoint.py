@@ -64,9 +64,41 @@ def _neighbours(smiles: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
     return nearest, near
 
 
+def _descriptor_model(smiles: list[str]) -> np.ndarray:
+    """(n, 3) of the checkpoint's descriptor model, read from its JSON and walked tree by tree,
+    node by node: written out here, independent of chemcore."""
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors
+
+    data = json.loads((CKPT / C.DESCRIPTOR_MODEL).read_text())
+    table = dict(Descriptors.descList)
+    out = np.full((len(smiles), 3), np.nan)
+    for i, text in enumerate(smiles):
+        mol = Chem.MolFromSmiles(text)
+        x = []
+        for name in data["descriptors"]:
+            try:
+                value = float(table[name](mol))
+            except Exception:
+                value = 0.0
+            x.append(min(max(value if np.isfinite(value) else 0.0, -1e6), 1e6))
+        for t, trees in enumerate(data["outputs"]):
+            if trees is None:
+                continue
+            total = trees["baseline"]
+            for node in trees["roots"]:
+                while not trees["leaf"][node]:
+                    go_left = x[trees["feature"][node]] <= trees["threshold"][node]
+                    node = trees["left"][node] if go_left else trees["right"][node]
+                total += trees["value"][node]
+            out[i, t] = total
+    return out
+
+
 def predict(ensemble, smiles, batch=128):
-    """(value, sigma) per output: member mean, blended with the k nearest measured molecules
-    as the manifest says (w = weight * s^power); sigma = member std (ddof 0) x calibration
+    """(value, sigma) per output: member mean, blended with the descriptor model (weight beta)
+    and then with the k nearest measured molecules (w = weight * s^power), as the manifest
+    says; sigma = member std (ddof 0) x calibration
     scale, combined with distance_scale x (1 - nearest training similarity) in quadrature."""
     tok, models, manifest = ensemble
     can = [standardise_smiles(s) for s in smiles]
@@ -79,6 +111,9 @@ def predict(ensemble, smiles, batch=128):
             outs.append(torch.stack([m(**enc).logits for m in models]).double().numpy())
     ys = np.concatenate(outs, axis=1)
     value = ys.mean(0)
+    if manifest.blends_descriptors:
+        beta = np.asarray(manifest.descriptor_weight)
+        value = (1 - beta) * value + beta * np.nan_to_num(_descriptor_model(can))
     sigma = ys.std(0) * np.asarray(manifest.uncertainty_scale)
     if any(manifest.distance_scale) or manifest.reads_across:
         nearest, near = _neighbours(can, manifest.read_across_k)

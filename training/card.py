@@ -309,34 +309,66 @@ def _read_across(m: dict) -> dict:
     return across if any(across.get("weight") or []) else {}
 
 
-def _value_text(m: dict) -> str:
+def _descriptor_text(m: dict) -> str:
+    blend = m.get("descriptor_blend") or {}
+    betas = blend.get("weight") or []
+    if not any(betas):
+        return ""
+    fitted = ", ".join(f"{SHORT[t]} {b:g}" for t, b in enumerate(betas))
+    return (
+        "**a descriptor model**: gradient-boosted trees (scikit-learn's "
+        f"HistGradientBoostingRegressor, 300 rounds, seeded) on {blend['descriptors']} RDKit 2D "
+        "descriptors (all but the 17 slowest, `chemcore.descriptors`), one per output, fitted "
+        "on the fitting molecules and shipped as plain arrays in `descriptor_model.json` "
+        "(`chemcore.descriptor_model`; no pickle); value = (1 − β) · value + β · trees, with β "
+        f"per output {fitted}"
+    )
+
+
+def _across_text(m: dict) -> str:
     across = _read_across(m)
     if not across:
-        return "**Prediction = member mean**"
+        return ""
     fitted = ", ".join(
         f"{SHORT[t]} {w:g} · s^{g:g}" if w else f"{SHORT[t]} 0"
         for t, (w, g) in enumerate(zip(across["weight"], across["power"]))
     )
     return (
-        "**Prediction = member mean, blended with the nearest measured molecules** "
-        "(read-across, `chemcore.readacross`): value = (1 − w) · member mean + w · kNN, where kNN "
-        f"is the similarity-weighted mean of the {across['k']} training molecules measured for "
-        "that output that are most similar to this one (Tanimoto, as for σ below), and "
-        "w = weight · s^power with s the nearest one's similarity: the closer a measured "
-        "analogue, the more it counts. weight and power were chosen per output on the validation "
-        "molecules only (their neighbours among the fitting molecules; weight 0–1 by 0.05, power "
-        f"1, 2 or 4, lowest RMSE): {fitted}. The site stores the blended value and, in the "
-        "prediction's domain record, the member mean it came from"
+        "**the nearest measured molecules** (read-across, `chemcore.readacross`): "
+        "value = (1 − w) · value + w · kNN, where kNN is the similarity-weighted mean of the "
+        f"{across['k']} training molecules measured for that output that are most similar to "
+        "this one (Tanimoto, as for σ below) and w = weight · s^power, s the nearest one's "
+        f"similarity (the closer a measured analogue, the more it counts), with {fitted}; the "
+        "site stores the final value and, in the prediction's domain record, the value before "
+        "read-across"
+    )
+
+
+def _value_text(m: dict) -> str:
+    steps = [text for text in (_descriptor_text(m), _across_text(m)) if text]
+    if not steps:
+        return "**Prediction = member mean**"
+    listed = "; then ".join(f"({i}) {text}" for i, text in enumerate(steps, 1))
+    return (
+        "**Prediction = member mean, blended in turn with** "
+        f"{listed}. Each weight was chosen on the validation molecules only, on the value "
+        "blended so far (a grid of 0–1 by 0.05, powers 1, 2 or 4; lowest RMSE; validation "
+        "neighbours searched among the fitting molecules)"
     )
 
 
 def _blend_line(m: dict) -> str:
-    if not _read_across(m):
-        return ""
-    return (
-        "\n# and the read-across: value = chemcore.readacross.blend(value, *neighbour_mean(sims, "
-        "measured), weight, power)"
-    )
+    lines = []
+    if _descriptor_text(m):
+        lines.append(
+            "# then the descriptor model: chemcore.descriptor_model (beta in ensemble.json)"
+        )
+    if _read_across(m):
+        lines.append(
+            "# then read-across: chemcore.readacross.blend(value, *neighbour_mean(sims, measured), "
+            "weight, power)"
+        )
+    return "".join("\n" + line for line in lines)
 
 
 def _sigma_text(m: dict) -> str:

@@ -435,21 +435,12 @@ def descriptor_targets(smiles: list[str]) -> np.ndarray:
     return out
 
 
-def full_descriptors(smiles: list[str]) -> np.ndarray:
-    """All RDKit 2D descriptors (for the random-forest baseline)."""
-    from rdkit import Chem
-    from rdkit.Chem import Descriptors
+def full_descriptors(smiles: list[str], names=None) -> np.ndarray:
+    """RDKit 2D descriptors (all of them: the random-forest baseline; `names`: the descriptor
+    model's), computed as the site computes them (chemcore.descriptors)."""
+    from chemcore.descriptors import ALL, from_smiles
 
-    X = np.zeros((len(smiles), len(Descriptors.descList)), dtype=np.float64)
-    for i, s in enumerate(smiles):
-        mol = Chem.MolFromSmiles(s)
-        for j, (_, fn) in enumerate(Descriptors.descList):
-            try:
-                X[i, j] = fn(mol)
-            except Exception:
-                X[i, j] = np.nan
-    X = np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0)
-    return np.clip(X, -1e6, 1e6)
+    return from_smiles(smiles, ALL if names is None else names)
 
 
 def randomized_smiles(smiles: str, rng: np.random.RandomState) -> str:

@@ -202,10 +202,39 @@ def predict_members(path: str | Path, smiles: list[str]) -> np.ndarray:
     return np.stack([predict_checkpoint(*load_checkpoint(d), smiles) for d in member_dirs(path)[0]])
 
 
+def descriptor_values(path: str | Path, manifest, smiles: list[str]) -> np.ndarray:
+    """(n, outputs) of the checkpoint's descriptor model (chemcore.descriptor_model)."""
+    from chemcore import descriptor_model
+
+    from .data import full_descriptors
+
+    model = descriptor_model.read(Path(path) / manifest.descriptor_model)
+    return model.predict(full_descriptors(smiles, model.descriptors))
+
+
+def blend_descriptors(mean: np.ndarray, trees: np.ndarray, manifest) -> np.ndarray:
+    """(1 - beta) * member mean + beta * descriptor model, per output (beta 0: unchanged)."""
+    out = mean.copy()
+    for t, beta in enumerate(manifest.descriptor_weight):
+        if beta:
+            out[:, t] = (1.0 - beta) * mean[:, t] + beta * trees[:, t]
+    return out
+
+
+def fit_descriptor_weight(y, p, trees) -> float:
+    """beta of `blend_descriptors` with the lowest validation RMSE (0 to 1 by 0.05)."""
+    y, p, trees = (np.asarray(a, float) for a in (y, p, trees))
+    if not len(y):
+        return 0.0
+    grid = [round(b, 2) for b in np.linspace(0.0, 1.0, 21)]
+    return float(min(grid, key=lambda b: (np.mean(((1 - b) * p + b * trees - y) ** 2), b)))
+
+
 def predict_ensemble(path: str | Path, smiles: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
     """(value, calibrated sigma or None for a plain checkpoint), (n, outputs), exactly as the
-    site serves them: the member mean blended with the nearest measured molecules where the
-    manifest says so (chemcore.readacross), sigma composed by chemcore.uncertainty.combine."""
+    site serves them: the member mean blended with the descriptor model and then with the
+    nearest measured molecules where the manifest says so (chemcore.descriptor_model,
+    chemcore.readacross), sigma composed by chemcore.uncertainty.combine."""
     from chemcore.checkpoint import read_manifest
     from chemcore.readacross import blend
     from chemcore.uncertainty import combine
@@ -215,6 +244,8 @@ def predict_ensemble(path: str | Path, smiles: list[str]) -> tuple[np.ndarray, n
     if manifest is None:
         return preds[0], None
     mean, spread = preds.mean(axis=0), preds.std(axis=0, ddof=0)
+    if manifest.blends_descriptors:
+        mean = blend_descriptors(mean, descriptor_values(path, manifest, smiles), manifest)
     n_out = spread.shape[1]
     scale = list(manifest.uncertainty_scale) or [1.0] * n_out
     dscale = list(manifest.distance_scale) or [0.0] * n_out
@@ -276,6 +307,30 @@ def baselines(splits, tasks: list[str], seed: int = 0, n_trees: int = 500, log=p
                 f"RF RMSE={res[key]['rf']['rmse']:.3f}"
             )
     return res
+
+
+def fit_descriptor_model(smiles: list[str], y: np.ndarray, seed: int = 0, max_iter: int = 300):
+    """chemcore.descriptor_model.DescriptorModel: per output, gradient-boosted trees on the RDKit
+    descriptors but the slowest (chemcore.descriptors.SLOW), fitted on the molecules measured
+    for it among ``smiles`` (the fitting split; ``y`` (n, outputs), NaN = unmeasured)."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from chemcore.descriptor_model import DescriptorModel, Trees
+    from chemcore.descriptors import ALL, SLOW
+
+    from .data import full_descriptors
+
+    names = [name for name in ALL if name not in SLOW]
+    X = full_descriptors(smiles, names)
+    outputs = []
+    for t in range(y.shape[1]):
+        m = np.isfinite(y[:, t])
+        if m.sum() < 20:
+            outputs.append(None)
+            continue
+        model = HistGradientBoostingRegressor(random_state=seed, max_iter=max_iter)
+        outputs.append(Trees.from_sklearn(model.fit(X[m], y[m, t])))
+    return DescriptorModel(descriptors=names, outputs=outputs)
 
 
 def mean_baselines(splits, tasks: list[str]) -> dict:

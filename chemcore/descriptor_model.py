@@ -1,0 +1,133 @@
+"""Gradient-boosted trees on RDKit descriptors, stored as plain arrays in the checkpoint.
+
+The ensemble's member mean is blended with this model's value per output,
+value = (1 - beta) * member mean + beta * trees (beta fitted on validation, in the manifest),
+before read-across (chemcore.readacross). Trees are fitted by scikit-learn's
+HistGradientBoostingRegressor at training time and exported to JSON here, so the site needs
+neither scikit-learn nor pickle (which would run code from the checkpoint) to evaluate them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FORMAT = "smiles-site-descriptor-trees/1"
+FIELDS = ("feature", "threshold", "left", "right", "leaf", "missing_left", "value")
+
+
+@dataclass
+class Trees:
+    """One output's boosted trees, every node of every tree in one set of arrays (node ids
+    global), so all trees are walked at once: one NumPy step per level, not per tree."""
+
+    baseline: float
+    roots: np.ndarray
+    feature: np.ndarray
+    threshold: np.ndarray
+    left: np.ndarray
+    right: np.ndarray
+    leaf: np.ndarray
+    missing_left: np.ndarray
+    value: np.ndarray
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        rows = np.arange(len(X))[:, None]
+        node = np.broadcast_to(self.roots, (len(X), len(self.roots))).copy()
+        while True:
+            inner = ~self.leaf[node]
+            if not inner.any():
+                break
+            x = X[rows, self.feature[node]]
+            go_left = np.where(np.isnan(x), self.missing_left[node], x <= self.threshold[node])
+            node = np.where(inner, np.where(go_left, self.left[node], self.right[node]), node)
+        return self.baseline + self.value[node].sum(axis=1)
+
+    def to_dict(self) -> dict:
+        data = {"baseline": self.baseline, "roots": self.roots.tolist()}
+        for name in FIELDS:
+            data[name] = getattr(self, name).tolist()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Trees:
+        return cls(
+            baseline=float(data["baseline"]),
+            roots=np.asarray(data["roots"], dtype=np.int64),
+            feature=np.asarray(data["feature"], dtype=np.int64),
+            threshold=np.asarray(data["threshold"], dtype=np.float64),
+            left=np.asarray(data["left"], dtype=np.int64),
+            right=np.asarray(data["right"], dtype=np.int64),
+            leaf=np.asarray(data["leaf"], dtype=bool),
+            missing_left=np.asarray(data["missing_left"], dtype=bool),
+            value=np.asarray(data["value"], dtype=np.float64),
+        )
+
+    @classmethod
+    def from_sklearn(cls, model) -> Trees:
+        """From a fitted HistGradientBoostingRegressor (numerical features, one output)."""
+        parts, roots, offset = [], [], 0
+        for (predictor,) in model._predictors:
+            nodes = predictor.nodes
+            if nodes["is_categorical"].any():
+                raise ValueError("categorical splits are not supported")
+            leaf = nodes["is_leaf"].astype(bool)
+            parts.append(
+                (
+                    nodes["feature_idx"].astype(np.int64),
+                    nodes["num_threshold"].astype(np.float64),
+                    np.where(leaf, 0, nodes["left"].astype(np.int64) + offset),
+                    np.where(leaf, 0, nodes["right"].astype(np.int64) + offset),
+                    leaf,
+                    nodes["missing_go_to_left"].astype(bool),
+                    np.where(leaf, nodes["value"], 0.0),
+                )
+            )
+            roots.append(offset)
+            offset += len(nodes)
+        arrays = [np.concatenate(column) for column in zip(*parts)]
+        return cls(float(np.ravel(model._baseline_prediction)[0]), np.asarray(roots), *arrays)
+
+
+@dataclass
+class DescriptorModel:
+    """The descriptor names (chemcore.descriptors) and, per output, its trees (None: no model
+    for that output, its blend weight is 0)."""
+
+    descriptors: list[str]
+    outputs: list[Trees | None]
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """(n, outputs); NaN for an output without trees."""
+        columns = [
+            np.full(len(X), np.nan) if trees is None else trees.predict(X) for trees in self.outputs
+        ]
+        return np.stack(columns, axis=1)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format": FORMAT,
+                "descriptors": self.descriptors,
+                "outputs": [None if t is None else t.to_dict() for t in self.outputs],
+            },
+            separators=(",", ":"),
+        )
+
+
+def read(path: Path | str) -> DescriptorModel:
+    data = json.loads(Path(path).read_text())
+    if data.get("format") != FORMAT:
+        raise ValueError(f"{path}: unknown descriptor model format {data.get('format')!r}")
+    return DescriptorModel(
+        descriptors=[str(name) for name in data["descriptors"]],
+        outputs=[None if t is None else Trees.from_dict(t) for t in data["outputs"]],
+    )
+
+
+def write(path: Path | str, model: DescriptorModel) -> None:
+    Path(path).write_text(model.to_json() + "\n")
