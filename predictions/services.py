@@ -175,8 +175,9 @@ def model_card() -> dict:
             "range": spec.range,
             "metrics": predictor.test_metrics.get(spec.label) or {},
             "measured": count,
+            **blend_weights(predictor, index),
         }
-        for spec, count in zip(predictor.outputs, counts)
+        for index, (spec, count) in enumerate(zip(predictor.outputs, counts))
     ]
     return {
         "predictor": predictor,
@@ -184,6 +185,18 @@ def model_card() -> dict:
         "thresholds": rules.thresholds,
         "training_size": len(training.smiles) if training else None,
         "card_html": _card_html(text),
+    }
+
+
+def blend_weights(predictor: Predictor, index: int) -> dict:
+    """How output `index`'s value is made beyond the member mean: the descriptor model's
+    weight (beta) and the read-across weight and power, None where not used."""
+    betas, across = predictor.descriptor_weight, predictor.read_across
+    beta = betas[index] if index < len(betas) and betas[index] else None
+    weight, power = across[index] if index < len(across) else (0.0, 1.0)
+    return {
+        "descriptor_weight": beta,
+        "read_across": {"weight": weight, "power": power} if weight else None,
     }
 
 

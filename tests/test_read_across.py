@@ -165,3 +165,24 @@ def test_only_a_weight_worth_telling_is_told():
     }
     assert [o["label"] for o in read_across(stored)] == ["B"]
     assert read_across({}) == [] and read_across(None) == []
+
+
+@pytest.mark.django_db
+def test_model_page_and_api_say_how_a_value_is_made(client, predictor):
+    """The shares of the descriptor model and read-across, per output, as the manifest has
+    them: on the model page and in GET /api/v1/model."""
+    manifest = read_manifest(predictor.directory)
+    html = client.get("/model/").content.decode()
+    assert "How a value is made" in html
+    outputs = client.get("/api/v1/model").json()["outputs"]
+    for index, (spec, output) in enumerate(zip(predictor.outputs, outputs)):
+        beta = manifest.descriptor_weight[index]
+        weight = manifest.read_across_weight[index]
+        assert output["descriptor_weight"] == (beta or None)
+        if weight:
+            power = manifest.read_across_power[index]
+            assert output["read_across"] == {"weight": weight, "power": power}
+        else:
+            assert output["read_across"] is None
+        share = f"{round(100 * beta)} % descriptor model" if beta else "members only"
+        assert f"{spec.label}: {share}" in html

@@ -372,7 +372,12 @@ class ModelInfoSerializer(serializers.Serializer):
     kind = serializers.CharField(help_text="regression, or a classification problem type.")
     max_tokens = serializers.IntegerField()
     outputs = serializers.ListField(
-        child=serializers.DictField(), help_text="label, unit and training range of each output."
+        child=serializers.DictField(),
+        help_text=(
+            "label, unit and training range of each output; descriptor_weight (the descriptor "
+            "model's share of the value, null if none) and read_across ({weight, power} of the "
+            "blend with the nearest measured molecules, null if none)."
+        ),
     )
     test_metrics = serializers.DictField(help_text="Per output: RMSE, MAE, R² on the test set.")
 

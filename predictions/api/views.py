@@ -114,8 +114,13 @@ class ModelView(APIView):
     def get(self, request: Request) -> Response:
         predictor = get_predictor()
         outputs = [
-            {"label": spec.label, "unit": spec.unit, "training_range": spec.range}
-            for spec in predictor.outputs
+            {
+                "label": spec.label,
+                "unit": spec.unit,
+                "training_range": spec.range,
+                **services.blend_weights(predictor, index),
+            }
+            for index, spec in enumerate(predictor.outputs)
         ]
         return Response(
             {
