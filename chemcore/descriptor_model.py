@@ -119,6 +119,16 @@ class DescriptorModel:
         )
 
 
+def blend(values: np.ndarray, trees: np.ndarray, weights) -> np.ndarray:
+    """(1 - beta) * values + beta * trees, per output (columns; beta 0 or missing: unchanged,
+    and an output without trees, NaN, is left as it was)."""
+    values = np.asarray(values, dtype=np.float64)
+    beta = np.zeros(values.shape[-1])
+    beta[: len(weights)] = weights
+    beta = np.where(np.isnan(trees).all(axis=0), 0.0, beta) if np.ndim(trees) == 2 else beta
+    return (1.0 - beta) * values + beta * np.nan_to_num(trees)
+
+
 def read(path: Path | str) -> DescriptorModel:
     data = json.loads(Path(path).read_text())
     if data.get("format") != FORMAT:

@@ -340,7 +340,8 @@ class Domain:
     ) -> dict:
         """The verdict and reasons to store: {"verdict", "reasons", "outputs": [...]}.
 
-        `values` and `uncertainties` are the model's (member mean, scaled member spread); with
+        `values` and `uncertainties` are the predictor's (member mean, blended with the
+        descriptor model where the checkpoint has one; scaled member spread); with
         `compose` each value is blended with the nearest measured molecules where the
         checkpoint says so (chemcore.readacross, what was blended in "read_across") and the
         distance term is added to its uncertainty (chemcore.uncertainty): each output's final

@@ -24,8 +24,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from chemcore import checkpoint as contract
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -60,8 +58,8 @@ class ModelOutput:
 
 def _weights_hash(directories: list[Path], top: Path | None = None) -> str:
     """SHA-256 over every member's weight files in member order (one directory: as always),
-    then, for an ensemble (`top`), its manifest and training set: the read-across blend and
-    the uncertainty calibration change the values served as much as the weights do, and
+    then, for an ensemble (`top`), its manifest, training set and descriptor model: the blends
+    and the uncertainty calibration change the values served as much as the weights do, and
     stored predictions and cached files are keyed by this hash."""
     digest = hashlib.sha256()
     for directory in directories:
@@ -276,14 +274,13 @@ class Predictor:
             return mean
         import torch
 
+        from chemcore.descriptor_model import blend
         from chemcore.descriptors import from_smiles
 
         trees = self.descriptor_model.predict(
             from_smiles(smiles, self.descriptor_model.descriptors)
         )
-        beta = torch.tensor(self.descriptor_weight, dtype=torch.float64)
-        trees = torch.from_numpy(np.nan_to_num(trees)).to(torch.float64)
-        return (1.0 - beta) * mean + beta * trees
+        return torch.from_numpy(blend(mean.numpy(), trees, self.descriptor_weight))
 
     def _logits(self, encoded):
         """(members, batch, labels) logits, from the stacked engine or each member's HF forward."""

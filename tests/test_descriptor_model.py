@@ -47,6 +47,14 @@ def test_exported_trees_give_scikit_learns_numbers_and_survive_the_file(tmp_path
         DM.read(tmp_path / "bad.json")
 
 
+def test_blend_weighs_each_output_and_leaves_one_without_trees():
+    values = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    trees = np.array([[3.0, 4.0, np.nan], [0.0, 1.0, np.nan]])
+    blended = DM.blend(values, trees, [0.5, 1.0, 0.7])
+    np.testing.assert_allclose(blended, [[2.0, 4.0, 3.0], [2.0, 1.0, 6.0]])
+    np.testing.assert_allclose(DM.blend(values, trees, [0.25]), [[1.5, 2.0, 3.0], [3.0, 5.0, 6.0]])
+
+
 def test_descriptors_are_computed_by_name_and_never_break_a_batch():
     names = ["MolLogP", "TPSA", "NumHDonors"]
     values = from_smiles(["CCO", "c1ccccc1O"], names)

@@ -212,17 +212,9 @@ def descriptor_values(path: str | Path, manifest, smiles: list[str]) -> np.ndarr
     return model.predict(full_descriptors(smiles, model.descriptors))
 
 
-def blend_descriptors(mean: np.ndarray, trees: np.ndarray, manifest) -> np.ndarray:
-    """(1 - beta) * member mean + beta * descriptor model, per output (beta 0: unchanged)."""
-    out = mean.copy()
-    for t, beta in enumerate(manifest.descriptor_weight):
-        if beta:
-            out[:, t] = (1.0 - beta) * mean[:, t] + beta * trees[:, t]
-    return out
-
-
 def fit_descriptor_weight(y, p, trees) -> float:
-    """beta of `blend_descriptors` with the lowest validation RMSE (0 to 1 by 0.05)."""
+    """beta of chemcore.descriptor_model.blend with the lowest validation RMSE (0 to 1 by
+    0.05)."""
     y, p, trees = (np.asarray(a, float) for a in (y, p, trees))
     if not len(y):
         return 0.0
@@ -245,7 +237,10 @@ def predict_ensemble(path: str | Path, smiles: list[str]) -> tuple[np.ndarray, n
         return preds[0], None
     mean, spread = preds.mean(axis=0), preds.std(axis=0, ddof=0)
     if manifest.blends_descriptors:
-        mean = blend_descriptors(mean, descriptor_values(path, manifest, smiles), manifest)
+        from chemcore.descriptor_model import blend as blend_trees
+
+        trees = descriptor_values(path, manifest, smiles)
+        mean = blend_trees(mean, trees, manifest.descriptor_weight)
     n_out = spread.shape[1]
     scale = list(manifest.uncertainty_scale) or [1.0] * n_out
     dscale = list(manifest.distance_scale) or [0.0] * n_out
