@@ -218,6 +218,38 @@ def test_identical_members_give_zero_uncertainty_and_the_member_value(quick_run,
 
 
 @pytest.mark.slow  # trains
+def test_site_serves_what_the_quick_run_evaluated(quick_run):
+    """Whatever the quick run fitted after the members (descriptor model, read-across, σ),
+    the site's predictor and domain check give the values and σ training evaluated."""
+    from rdkit import Chem
+
+    from predictions import domain
+    from predictions.inference import Predictor
+    from training.evaluate import predict_ensemble
+
+    out, metrics = quick_run
+    manifest = C.read_manifest(out)
+    assert (out / C.DESCRIPTOR_MODEL).exists() == manifest.blends_descriptors
+    assert metrics["descriptor_blend"]["weight"] == manifest.descriptor_weight
+    predictor = Predictor(out, threads=1)
+    rules = domain.for_checkpoint(
+        out,
+        predictor.outputs,
+        predictor.test_metrics,
+        distance_scale=predictor.distance_scale,
+        read_across=predictor.read_across,
+    )
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CCCCCCCCO"]
+    values, sigmas = predict_ensemble(out, smiles)
+    for text, result, row, sigma in zip(
+        smiles, predictor.predict_with_uncertainty(smiles), values, sigmas
+    ):
+        judged = rules.assess(Chem.MolFromSmiles(text), result.values, result.uncertainties)
+        assert [o["value"] for o in judged["outputs"]] == pytest.approx(row, abs=1e-4)
+        assert [o["uncertainty"] for o in judged["outputs"]] == pytest.approx(sigma, abs=1e-4)
+
+
+@pytest.mark.slow  # trains
 def test_quick_run_card(quick_run):
     out, metrics = quick_run
     card = (out / C.CARD).read_text()
