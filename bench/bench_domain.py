@@ -42,13 +42,7 @@ def main() -> None:
     parser.add_argument("--card", action="store_true", help="write the table into the card")
     args = parser.parse_args()
     predictor = Predictor(args.dir, threads=1)
-    rules = domain.for_checkpoint(
-        args.dir,
-        predictor.outputs,
-        predictor.test_metrics,
-        distance_scale=predictor.distance_scale,
-        read_across=predictor.read_across,
-    )
+    rules = domain.for_predictor(predictor)
     splits = make_splits(seed=0)
     timings = []
     lines = ["| output (test set) | class | n | RMSE |", "| --- | --- | --- | --- |"]

@@ -158,10 +158,12 @@ def for_checkpoint(
     thresholds: Thresholds | None = None,
     distance_scale: Sequence[float] = (),
     read_across: Sequence[tuple[float, float]] = (),
+    read_across_k: int = 5,
 ) -> Domain:
     """The rules for a checkpoint: `specs` have .label/.unit/.range (inference.OutputSpec);
     `distance_scale` (the ensemble manifest's) adds the distance term to the uncertainty and
-    `read_across` ((weight, power) per output) blends the value with the nearest measured."""
+    `read_across` ((weight, power) per output) blends the value with its `read_across_k`
+    nearest measured molecules."""
     outputs = [
         OutputInfo(
             label=spec.label,
@@ -174,7 +176,21 @@ def for_checkpoint(
         for i, spec in enumerate(specs)
     ]
     training = load_training_set(directory, [spec.label for spec in specs])
-    return Domain(outputs, training, thresholds)
+    return Domain(outputs, training, thresholds, read_across_k=read_across_k)
+
+
+def for_predictor(predictor, thresholds: Thresholds | None = None) -> Domain:
+    """The rules for the checkpoint an `inference.Predictor` serves, with its manifest's
+    distance term and read-across."""
+    return for_checkpoint(
+        predictor.directory,
+        predictor.outputs,
+        predictor.test_metrics,
+        thresholds,
+        distance_scale=predictor.distance_scale,
+        read_across=predictor.read_across,
+        read_across_k=predictor.read_across_k,
+    )
 
 
 def _number(text: str | None) -> float:
@@ -204,8 +220,10 @@ class Domain:
         outputs: Sequence[OutputInfo],
         training: TrainingSet | None = None,
         thresholds: Thresholds | None = None,
+        read_across_k: int = 5,
     ) -> None:
         self.outputs = list(outputs)
+        self.read_across_k = read_across_k
         self.training = training
         self.thresholds = thresholds or Thresholds()
         self._measured = [
@@ -256,7 +274,9 @@ class Domain:
         measured = self._measured[index]
         if not measured.any():
             return value, None
-        near, nearest = neighbour_mean(sims[measured], self.training.values[measured, index])
+        near, nearest = neighbour_mean(
+            sims[measured], self.training.values[measured, index], k=self.read_across_k
+        )
         return float(blend(value, near, nearest, weight, power)), {
             "model_value": float(value),
             "neighbour_mean": near,

@@ -160,6 +160,7 @@ class Predictor:
             if self.manifest
             else []
         )
+        self.read_across_k = self.manifest.read_across_k if self.manifest else 5
         # The descriptor model (chemcore.descriptor_model) and its weight per output, blended
         # into the member mean here: together they are what "the model" predicts.
         self.descriptor_weight: list[float] = []

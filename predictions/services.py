@@ -61,13 +61,7 @@ def get_domain(predictor: Predictor) -> domain.Domain:
         with _domains_lock:
             found = _domains.get(predictor.weights_hash)
             if found is None:
-                found = domain.for_checkpoint(
-                    predictor.directory,
-                    predictor.outputs,
-                    predictor.test_metrics,
-                    distance_scale=predictor.distance_scale,
-                    read_across=predictor.read_across,
-                )
+                found = domain.for_predictor(predictor)
                 _domains[predictor.weights_hash] = found
     return found
 

@@ -99,6 +99,11 @@ def test_domain_check_blends_the_value_and_records_what_it_blended(tmp_path):
     assert a["value"] == pytest.approx(near)  # w = 1 · 1²: the neighbours' mean
     assert a["read_across"] == {"model_value": 3.0, "neighbour_mean": near, "weight": 1.0}
     assert b["value"] == 3.0 and "read_across" not in b
+    # The manifest's k: with one neighbour, a measured molecule gets its own value back.
+    one = Domain(
+        [OutputInfo("A", read_across=(1.0, 2.0)), OutputInfo("B")], training, read_across_k=1
+    )
+    assert one.assess(mol, [3.0, 3.0], None)["outputs"][0]["value"] == pytest.approx(0.1)
     # Stored values are final: judging them again leaves them as they are.
     again = rules.assess(mol, [a["value"], b["value"]], [0.2, 0.2], compose=False)
     assert [o["value"] for o in again["outputs"]] == [a["value"], 3.0]

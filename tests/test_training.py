@@ -232,13 +232,7 @@ def test_site_serves_what_the_quick_run_evaluated(quick_run):
     assert (out / C.DESCRIPTOR_MODEL).exists() == manifest.blends_descriptors
     assert metrics["descriptor_blend"]["weight"] == manifest.descriptor_weight
     predictor = Predictor(out, threads=1)
-    rules = domain.for_checkpoint(
-        out,
-        predictor.outputs,
-        predictor.test_metrics,
-        distance_scale=predictor.distance_scale,
-        read_across=predictor.read_across,
-    )
+    rules = domain.for_predictor(predictor)
     smiles = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CCCCCCCCO"]
     values, sigmas = predict_ensemble(out, smiles)
     for text, result, row, sigma in zip(

@@ -101,7 +101,7 @@ def fit_uncertainty(y, p, spread, nearest) -> tuple[float, float]:
 
 
 def read_across_neighbours(
-    smiles: list[str], reference: list[str], values
+    smiles: list[str], reference: list[str], values, k: int = 5
 ) -> tuple[np.ndarray, np.ndarray]:
     """(neighbour mean, nearest similarity) of each molecule among ``reference`` (measured
     ``values``), as chemcore.readacross computes them; reference order breaks ties."""
@@ -114,7 +114,7 @@ def read_across_neighbours(
         return np.full(len(smiles), np.nan), np.zeros(len(smiles))
     ref = [fingerprint(Chem.MolFromSmiles(s)) for s in reference]
     sims = np.array([bulk_similarity(Chem.MolFromSmiles(s), ref) for s in smiles])
-    return neighbour_mean(sims.reshape(len(smiles), len(ref)), np.asarray(values, float))
+    return neighbour_mean(sims.reshape(len(smiles), len(ref)), np.asarray(values, float), k)
 
 
 def nearest_similarity(smiles: list[str], reference: list[str]) -> np.ndarray:
@@ -122,7 +122,9 @@ def nearest_similarity(smiles: list[str], reference: list[str]) -> np.ndarray:
     return read_across_neighbours(smiles, reference, np.zeros(len(reference)))[1]
 
 
-def training_neighbours(path: str | Path, smiles: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def training_neighbours(
+    path: str | Path, smiles: list[str], k: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
     """(neighbour mean, nearest similarity), each (n, outputs), among the checkpoint's
     training_set.csv molecules measured for each output: what the site computes when it serves
     these molecules (same molecules, same order)."""
@@ -137,7 +139,7 @@ def training_neighbours(path: str | Path, smiles: list[str]) -> tuple[np.ndarray
     for t in range(1, len(header)):
         measured = [r for r in rows if r[t].strip()]
         mean, top = read_across_neighbours(
-            smiles, [r[0] for r in measured], [float(r[t]) for r in measured]
+            smiles, [r[0] for r in measured], [float(r[t]) for r in measured], k
         )
         near.append(mean)
         nearest.append(top)
@@ -246,7 +248,7 @@ def predict_ensemble(path: str | Path, smiles: list[str]) -> tuple[np.ndarray, n
     dscale = list(manifest.distance_scale) or [0.0] * n_out
     if not any(dscale) and not manifest.reads_across:
         return mean, spread * np.asarray(scale)[None, :]
-    near, nearest = training_neighbours(path, smiles)
+    near, nearest = training_neighbours(path, smiles, manifest.read_across_k)
     for t, (weight, power) in enumerate(
         zip(manifest.read_across_weight, manifest.read_across_power)
     ):
