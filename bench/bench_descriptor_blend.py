@@ -10,7 +10,7 @@ Test RMSE is printed for the record; the ESOL external set is not read. Also pri
 descriptors cost per molecule, since the site would compute them for every prediction.
 
 python bench/bench_descriptor_blend.py [--dir checkpoints/default] [--fast | --no-slow]
-(--fast: only the cheap descriptors, see FAST; --no-slow: all but the slowest, see SLOW)
+(--fast: only the cheap descriptors, see FAST; --no-slow: all but chemcore.descriptors.SLOW)
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chemcore.checkpoint import read_manifest  # noqa: E402
+from chemcore.descriptors import ALL, SLOW, from_smiles  # noqa: E402
 from chemcore.readacross import blend  # noqa: E402
 from training.data import make_splits  # noqa: E402
 from training.evaluate import (  # noqa: E402
@@ -41,31 +42,12 @@ FAST = (
     "NumAliphaticRings LabuteASA"
 ).split()
 
-# The slowest RDKit descriptors (about 12 of the 18 ms all of them take on this machine).
-SLOW = (
-    "qed BCUT2D_MWHI BCUT2D_MWLOW BCUT2D_CHGHI BCUT2D_CHGLO BCUT2D_LOGPHI BCUT2D_LOGPLOW "
-    "BCUT2D_MRHI BCUT2D_MRLOW MinAbsEStateIndex MaxEStateIndex MinEStateIndex MaxAbsEStateIndex "
-    "BertzCT SPS AvgIpc Ipc"
-).split()
 
-
-def descriptors(smiles: list[str], names: list[str] | None) -> tuple[np.ndarray, float]:
-    """(n, d) descriptors and the seconds per molecule they took."""
-    from rdkit import Chem
-    from rdkit.Chem import Descriptors
-
-    table = [(n, f) for n, f in Descriptors.descList if names is None or n in names]
+def descriptors(smiles: list[str], names) -> tuple[np.ndarray, float]:
+    """(n, d) descriptors as the site computes them, and the seconds per molecule they took."""
     start = time.perf_counter()
-    X = np.zeros((len(smiles), len(table)))
-    for i, s in enumerate(smiles):
-        mol = Chem.MolFromSmiles(s)
-        for j, (_, fn) in enumerate(table):
-            try:
-                X[i, j] = fn(mol)
-            except Exception:
-                X[i, j] = np.nan
-    seconds = (time.perf_counter() - start) / max(len(smiles), 1)
-    return np.clip(np.nan_to_num(X, nan=0.0, posinf=0.0, neginf=0.0), -1e6, 1e6), seconds
+    X = from_smiles(smiles, names)
+    return X, (time.perf_counter() - start) / max(len(smiles), 1)
 
 
 def rmse(p, y) -> float:
@@ -80,16 +62,14 @@ def main() -> None:
     p.add_argument("--fast", action="store_true")
     p.add_argument("--no-slow", action="store_true")
     a = p.parse_args()
-    names = FAST if a.fast else None
+    names = FAST if a.fast else ALL
     if a.no_slow:
-        from rdkit.Chem import Descriptors
-
-        names = [n for n, _ in Descriptors.descList if n not in SLOW]
+        names = [n for n in ALL if n not in SLOW]
     splits = make_splits(seed=0)
     manifest = read_manifest(a.dir)
     members = predict_members(a.dir, splits.val_smiles).mean(axis=0)
     cost = []
-    print(f"{a.dir}: {len(names) if names else 'all'} descriptors; validation decides β")
+    print(f"{a.dir}: {len(names)} descriptors; validation decides β")
     for t, task in enumerate(splits.test_smiles):
         fit = np.isfinite(splits.train_y[:, t])
         measured = sorted(

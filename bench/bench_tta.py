@@ -44,7 +44,7 @@ def main() -> None:
     rng = np.random.RandomState(0)
     flat = [v for s in smiles for v in [s] + [randomized_smiles(s, rng) for _ in range(kmax)]]
     t0 = time.time()
-    dirs, _ = member_dirs(a.dir)
+    dirs = member_dirs(a.dir)
     P = np.stack([predict_checkpoint(*load_checkpoint(d), flat, batch=128) for d in dirs])
     P = P.reshape(len(dirs), len(smiles), kmax + 1, -1)  # member, molecule, variant, output
     print(f"{a.dir}: {len(dirs)} members x {kmax + 1} SMILES x {len(smiles)} validation "

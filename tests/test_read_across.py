@@ -135,7 +135,7 @@ def test_site_stores_the_value_training_evaluates(predictor):
             if weight:
                 assert output["read_across"]["model_value"] == pytest.approx(own, abs=1e-6)
                 blended += output["value"] != pytest.approx(own, abs=1e-6)
-    assert blended  # the blend moved at least one stored value away from the member mean
+    assert blended  # the blend moved at least one stored value away from the predictor's
 
 
 @pytest.mark.django_db

@@ -117,11 +117,6 @@ def read_across_neighbours(
     return neighbour_mean(sims.reshape(len(smiles), len(ref)), np.asarray(values, float), k)
 
 
-def nearest_similarity(smiles: list[str], reference: list[str]) -> np.ndarray:
-    """Tanimoto (chemcore.similarity) of each molecule to its most similar reference molecule."""
-    return read_across_neighbours(smiles, reference, np.zeros(len(reference)))[1]
-
-
 def training_neighbours(
     path: str | Path, smiles: list[str], k: int = 5
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -166,15 +161,13 @@ def fit_read_across(y, p, near, nearest) -> tuple[float, float]:
 # --- loading checkpoints (plain transformers + manifest) --------------------------------------
 
 
-def member_dirs(path: str | Path) -> tuple[list[Path], list[float]]:
-    """Member directories and uncertainty scales (a plain checkpoint is its own member)."""
+def member_dirs(path: str | Path) -> list[Path]:
+    """Member directories (a plain checkpoint is its own member)."""
     from chemcore.checkpoint import read_manifest
 
     path = Path(path)
     manifest = read_manifest(path)
-    if manifest is None:
-        return [path], []
-    return [path / m for m in manifest.members], manifest.uncertainty_scale
+    return [path] if manifest is None else [path / m for m in manifest.members]
 
 
 def load_checkpoint(path: str | Path):
@@ -201,7 +194,7 @@ def predict_checkpoint(tok, model, smiles: list[str], batch: int = 64) -> np.nda
 
 def predict_members(path: str | Path, smiles: list[str]) -> np.ndarray:
     """(members, n, outputs): each member's plain transformers inference."""
-    return np.stack([predict_checkpoint(*load_checkpoint(d), smiles) for d in member_dirs(path)[0]])
+    return np.stack([predict_checkpoint(*load_checkpoint(d), smiles) for d in member_dirs(path)])
 
 
 def descriptor_values(path: str | Path, manifest, smiles: list[str]) -> np.ndarray:

@@ -251,7 +251,7 @@ def latency(output: str, n: int = 100) -> dict:
 
     prev = torch.get_num_threads()
     torch.set_num_threads(1)
-    loaded = [load_checkpoint(d) for d in member_dirs(output)[0]]
+    loaded = [load_checkpoint(d) for d in member_dirs(output)]
     tok = loaded[0][0]
     smiles = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"]
     times = []
