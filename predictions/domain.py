@@ -60,6 +60,10 @@ class Thresholds:
     # clearly larger one is flagged: σ above this many test RMSEs of that output.
     uncertainty_care: float = 1.5
     uncertainty_out: float = 3.0
+    # An element in fewer molecules measured for an output than this, and in under 1 % of
+    # them: use with care (logD's 5 boron molecules among about 4,000).
+    rare_element_count: int = 10
+    rare_element_share: float = 0.01
 
 
 @dataclass
@@ -90,10 +94,13 @@ class TrainingSet:
     heavy_atoms: np.ndarray
     weights: np.ndarray
     elements: frozenset[str]
+    # Per output: how many molecules measured for it contain each element (computed at load).
+    element_counts: list[dict[str, int]] = field(default_factory=list)
 
     @classmethod
     def from_csv(cls, path: Path | str, labels: Sequence[str]) -> TrainingSet:
         smiles, rows, mols = [], [], []
+        counts: list[dict[str, int]] = [{} for _ in labels]
         with Path(path).open(newline="", encoding="utf-8") as handle:
             for record in csv.DictReader(handle):
                 mol = Chem.MolFromSmiles(record["smiles"])
@@ -102,6 +109,11 @@ class TrainingSet:
                 mols.append(mol)
                 smiles.append(record["smiles"])
                 rows.append([_number(record.get(label)) for label in labels])
+                symbols = elements(mol)
+                for index, value in enumerate(rows[-1]):
+                    if not math.isnan(value):
+                        for symbol in symbols:
+                            counts[index][symbol] = counts[index].get(symbol, 0) + 1
         return cls(
             smiles=smiles,
             values=np.array(rows, dtype=np.float64).reshape(len(rows), len(labels)),
@@ -109,6 +121,7 @@ class TrainingSet:
             heavy_atoms=np.array([m.GetNumHeavyAtoms() for m in mols]),
             weights=np.array([molecular_weight(m) for m in mols]),
             elements=frozenset(symbol for m in mols for symbol in elements(m)),
+            element_counts=counts,
         )
 
     def measured_counts(self) -> list[int]:
@@ -264,6 +277,37 @@ class Domain:
             )
         return reasons
 
+    def element_reasons(self, index: int, mol: Chem.Mol) -> list[tuple[str, str]]:
+        """Elements no molecule measured for output `index` contains (out of domain), or only
+        a few do (use with care). Elements absent from every training molecule, and metals,
+        are the molecule's reasons (`molecule_reasons`), not repeated here."""
+        training = self.training
+        if training is None or index >= len(training.element_counts):
+            return []
+        counts = training.element_counts[index]
+        symbols = [s for s in elements(mol) if s in training.elements and not metals([s])]
+        reasons = []
+        unseen = [s for s in symbols if not counts.get(s)]
+        if unseen:
+            reasons.append(
+                (OUT, f"contains {', '.join(unseen)}, which no molecule measured for it contains")
+            )
+        measured = int(self._measured[index].sum())
+        limit = min(
+            self.thresholds.rare_element_count, self.thresholds.rare_element_share * measured
+        )
+        rare = [s for s in symbols if 0 < counts.get(s, 0) < limit]
+        if rare:
+            held = ", ".join(f"{s} {counts[s]}" for s in rare)
+            reasons.append(
+                (
+                    CARE,
+                    f"contains {', '.join(rare)}, which few molecules measured for it "
+                    f"contain ({held})",
+                )
+            )
+        return reasons
+
     def read_across(self, index: int, value: float, sims) -> tuple[float, dict | None]:
         """`value` blended with the molecules measured for output `index` that are most like
         this one (chemcore.readacross) and what was blended, or `value` and None where the
@@ -289,6 +333,7 @@ class Domain:
         """(verdict, reason) for one output, the nearest measured neighbour's similarity and the
         uncertainty (the model's, with the distance term added when `compose`)."""
         spec, limits, reasons = self.outputs[index], self.thresholds, []
+        reasons += self.element_reasons(index, mol)
         sizes = self._sizes[index]
         if sizes is not None:
             heavy, weight = mol.GetNumHeavyAtoms(), molecular_weight(mol)

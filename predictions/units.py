@@ -21,6 +21,15 @@ import math
 import re
 from dataclasses import dataclass
 
+# What the number after "±" is, in the words every surface uses (page, report, exports, API).
+UNCERTAINTY_SHORT = "± σ: one standard deviation of the prediction"
+UNCERTAINTY_HELP = (
+    "σ, the uncertainty: one standard deviation of the prediction, in the output's unit (the "
+    "ensemble members' calibrated spread, with a term for the distance to the nearest measured "
+    "molecule where the model card says so). About 90 % of true values should lie within "
+    "value ± 1.645 σ (nominal; the model card reports the coverage measured on the test sets)."
+)
+
 DEFAULT_DECIMALS = 2
 MAX_DECIMALS = 4
 RMSE_FRACTION = 20  # show digits down to RMSE / 20
@@ -54,6 +63,27 @@ def decimals_for_rmse(rmse: float | None) -> int:
         return DEFAULT_DECIMALS
     decimals = math.ceil(-math.log10(rmse / RMSE_FRACTION) - 1e-9)
     return min(max(decimals, 0), MAX_DECIMALS)
+
+
+def format_value(value: float | None, label: str) -> str:
+    """A value of output `label` (a prediction, σ, a training-range bound) as display text:
+    the decimals its test RMSE supports; "" for None. Every page and report uses this."""
+    if value is None:
+        return ""
+    return f"{float(value):.{output_decimals(label)}f}"
+
+
+def clean(value: float | None) -> float | None:
+    """A float without binary noise (0.09299999999999956 -> 0.093): twelve significant
+    digits, for numbers served as JSON where full precision is kept but noise is not."""
+    return None if value is None else float(f"{float(value):.12g}")
+
+
+def clean_range(found: dict | None) -> dict | None:
+    """A training-range dict ({"min", "max", "p05", ...}) with every number `clean`ed."""
+    if not found:
+        return found
+    return {key: clean(v) if isinstance(v, float) else v for key, v in found.items()}
 
 
 def rounded(value: float | None, decimals: int) -> float | None:

@@ -63,20 +63,29 @@ def test_predict_one_molecule_stores_a_private_prediction(client, predictor):
     # Private: reachable by id, never listed.
     assert client.get(f"{API}/predictions/{stored.public_id}").json()["id"] == stored.public_id
     assert client.get(f"{API}/predictions").json()["count"] == 0
-    # The stored outputs come back exactly as stored (extra keys such as uncertainty included).
-    assert result["outputs"] == stored.outputs
+    # The stored values and uncertainties come back at full precision, each with its verdict.
+    assert [(o["value"], o["uncertainty"]) for o in result["outputs"]] == [
+        (o["value"], o["uncertainty"]) for o in stored.outputs
+    ]
+    assert all(o["domain"]["verdict"] in ("in", "care", "out") for o in result["outputs"])
     # The shipped ensemble's uncertainty and the domain verdict are judged and stored on this path.
     assert stored.verdict and stored.domain["verdict"] == stored.verdict
     if predictor.has_uncertainty:
         assert all(o["uncertainty"] > 0 for o in result["outputs"])
 
 
-def test_stored_output_fields_pass_through(client, make_prediction):
+def test_outputs_are_documented_fields_not_free_json(client, make_prediction):
+    """Stray keys in a stored output dict stay out; a prediction never assessed has a null
+    verdict (as the page says "not assessed")."""
     prediction = make_prediction("c1ccccc1O")
-    outputs = [{**o, "uncertainty": 0.25, "domain": {"verdict": "in"}} for o in prediction.outputs]
-    Prediction.objects.filter(pk=prediction.pk).update(outputs=outputs)
+    outputs = [{**o, "uncertainty": 0.25, "internal": 1} for o in prediction.outputs]
+    Prediction.objects.filter(pk=prediction.pk).update(outputs=outputs, domain={}, verdict="")
     result = client.get(f"{API}/predictions/{prediction.public_id}").json()
-    assert result["outputs"] == outputs
+    assert [set(o) for o in result["outputs"]] == [
+        {"label", "unit", "value", "kind", "uncertainty", "domain"}
+    ] * len(outputs)
+    assert all(o["uncertainty"] == 0.25 and o["domain"] is None for o in result["outputs"])
+    assert result["domain"] is None
 
 
 def test_predict_a_list_keeps_input_order_with_reasons_for_invalid_ones(client, predictor):

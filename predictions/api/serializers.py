@@ -1,5 +1,5 @@
-"""What the API reads and writes. Stored output dicts pass through as stored, so fields
-added by other models (uncertainty, applicability-domain verdicts) appear without a change here.
+"""What the API reads and writes. Every output carries its value, uncertainty (σ) and
+applicability-domain verdict, read from the same stored records as the result page.
 """
 
 from __future__ import annotations
@@ -8,31 +8,132 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from predictions import reference
+from predictions import domain, reference, salts, units
 from predictions.batch.downloads import NAMES as BATCH_DOWNLOADS
 from predictions.batch.selectors import batch_progress
 from predictions.exports import DOWNLOADS
 from predictions.models import Batch, BatchRow, Prediction
+from predictions.templatetags import trust
+
+VERDICT_HELP = (
+    "Applicability domain: in (in domain), care (use with care) or out (out of domain); "
+    "the worst of the reasons that apply. null: predicted before the check existed."
+)
 
 
-class OutputSchema(serializers.Serializer):
-    """One predicted property (documentation only: outputs are served as stored)."""
+class OutputDomainSerializer(serializers.Serializer):
+    """One output's applicability-domain verdict, as the result page shows it."""
+
+    verdict = serializers.ChoiceField(
+        choices=list(domain.VERDICTS),
+        help_text="in, care or out for this output: its own reasons and the molecule's "
+        "(prediction.domain.reasons) together, worst wins.",
+    )
+    verdict_label = serializers.CharField(help_text="The verdict in words, as on the page.")
+    reasons = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Why, for this output only (size, similarity, value range, uncertainty); "
+        "the molecule's own reasons are in prediction.domain.reasons.",
+    )
+    nearest_similarity = serializers.FloatField(
+        allow_null=True,
+        min_value=0,
+        max_value=1,
+        help_text="Tanimoto similarity (Morgan radius 2, 2,048 bits) of the most similar "
+        "training molecule measured for this output; null without a training set.",
+    )
+
+
+class OutputSerializer(serializers.Serializer):
+    """One predicted property with its uncertainty and applicability-domain verdict."""
 
     label = serializers.CharField()
     unit = serializers.CharField(allow_blank=True)
-    value = serializers.FloatField()
+    value = serializers.FloatField(help_text="Full precision (pages round it).")
     kind = serializers.ChoiceField(choices=["regression", "probability"], required=False)
     uncertainty = serializers.FloatField(
-        required=False, allow_null=True, help_text="Spread of the models' predictions, if any."
+        allow_null=True,
+        help_text=units.UNCERTAINTY_HELP + " null: the model gives none.",
     )
-    domain = serializers.JSONField(
-        required=False, help_text="Applicability-domain verdict, where the model gives one."
+    domain = OutputDomainSerializer(allow_null=True, help_text=VERDICT_HELP)
+
+
+def served_outputs(outputs: list[dict], stored_domain: dict | None) -> list[dict]:
+    """Stored outputs with each one's verdict, read from the stored domain record exactly as
+    the result page reads it (templatetags.trust.domain_for)."""
+    served = []
+    for output in outputs or []:
+        judged = trust.domain_for(stored_domain, output["label"])
+        served.append(
+            {
+                "label": output["label"],
+                "unit": output.get("unit") or "",
+                "value": output["value"],
+                "kind": output.get("kind") or "regression",
+                "uncertainty": output.get("uncertainty"),
+                "domain": {
+                    "verdict": judged["verdict"],
+                    "verdict_label": domain.verdict_label(judged["verdict"]),
+                    "reasons": list(judged.get("reasons") or []),
+                    "nearest_similarity": judged.get("nearest_similarity"),
+                }
+                if judged.get("verdict")
+                else None,
+            }
+        )
+    return served
+
+
+@extend_schema_field(OutputSerializer(many=True))
+class OutputsField(serializers.Field):
+    """The stored outputs, each with its verdict from the stored domain record (`source="*"`:
+    the record's `outputs` and `domain`)."""
+
+    def to_representation(self, record) -> list[dict]:
+        return OutputSerializer(served_outputs(record.outputs, record.domain), many=True).data
+
+
+class DomainSerializer(serializers.Serializer):
+    """The molecule's overall applicability-domain verdict, as the result page shows it."""
+
+    verdict = serializers.ChoiceField(
+        choices=list(domain.VERDICTS), help_text="The worst verdict of any output."
+    )
+    verdict_label = serializers.CharField(help_text="The verdict in words, as on the page.")
+    reasons = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="What holds for every output: what kind of species this is (metal, "
+        "element absent from the training molecules, inorganic, ion...).",
+    )
+    all_reasons = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Every reason the result page lists: these, then each output's, prefixed "
+        "with its label.",
     )
 
 
-@extend_schema_field(OutputSchema(many=True))
-class OutputsField(serializers.JSONField):
-    """The stored list of output dicts, unchanged."""
+@extend_schema_field(DomainSerializer(allow_null=True, help_text=VERDICT_HELP))
+class DomainField(serializers.Field):
+    """The stored domain record's overall verdict (null when never assessed)."""
+
+    def to_representation(self, stored: dict | None) -> dict | None:
+        if not stored or not stored.get("verdict"):
+            return None
+        return DomainSerializer(
+            {
+                "verdict": stored["verdict"],
+                "verdict_label": domain.verdict_label(stored["verdict"]),
+                "reasons": list(stored.get("reasons") or []),
+                "all_reasons": domain.all_reasons(stored),
+            }
+        ).data
+
+
+PARENT_NOTE_HELP = (
+    "For a salt or mixture input: the values are for the parent compound (counter-ions "
+    "removed; the model is trained on neutral parent compounds) and why the salt as given can "
+    "differ. Empty for other inputs."
+)
 
 
 class AlertSchema(serializers.Serializer):
@@ -103,7 +204,9 @@ def links(request, base: str, names) -> dict[str, str]:
 class PredictionSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
     url = serializers.SerializerMethodField(help_text="The result page.")
-    outputs = OutputsField()
+    outputs = OutputsField(source="*")
+    domain = DomainField()
+    parent_note = serializers.SerializerMethodField(help_text=PARENT_NOTE_HELP)
     profile = ProfileField(help_text="Exact RDKit profile: computed (RDKit), not predicted.")
     approved_drugs = serializers.SerializerMethodField(
         help_text=(
@@ -126,7 +229,10 @@ class PredictionSerializer(serializers.ModelSerializer):
             "formula",
             "molecular_weight",
             "title",
+            "standardisation_note",
+            "parent_note",
             "outputs",
+            "domain",
             "profile",
             "approved_drugs",
             "model",
@@ -139,6 +245,9 @@ class PredictionSerializer(serializers.ModelSerializer):
 
     def get_url(self, prediction: Prediction) -> str:
         return absolute(self.context.get("request"), prediction.get_absolute_url())
+
+    def get_parent_note(self, prediction: Prediction) -> str:
+        return salts.parent_note(prediction.standardisation_note, prediction.formula)
 
     @extend_schema_field(ApprovedDrugsSchema(allow_null=True))
     def get_approved_drugs(self, prediction: Prediction) -> dict | None:
@@ -217,7 +326,10 @@ class PredictResultSerializer(serializers.Serializer):
     created = serializers.BooleanField(
         required=False, help_text="Predicted now (false: the stored result was reused)."
     )
-    standardisation_note = serializers.CharField(required=False)
+    standardisation_note = serializers.CharField(
+        required=False, help_text="What standardisation removed from this input, if anything."
+    )
+    parent_note = serializers.CharField(required=False, help_text=PARENT_NOTE_HELP)
     prediction = PredictionSerializer(required=False)
 
 
@@ -323,7 +435,9 @@ class BatchSerializer(serializers.ModelSerializer):
 
 class BatchRowSerializer(serializers.ModelSerializer):
     prediction_id = serializers.CharField(source="prediction_public_id", read_only=True)
-    outputs = OutputsField()
+    outputs = OutputsField(source="*")
+    domain = DomainField()
+    parent_note = serializers.SerializerMethodField(help_text=PARENT_NOTE_HELP)
     extra = serializers.DictField(help_text="The row's other columns (or SD fields).")
     percentiles = serializers.SerializerMethodField(
         help_text="Among approved drugs (as `approved_drugs.percentiles` of a prediction); "
@@ -341,10 +455,15 @@ class BatchRowSerializer(serializers.ModelSerializer):
             "error",
             "canonical_smiles",
             "outputs",
+            "domain",
+            "parent_note",
             "percentiles",
             "prediction_id",
         ]
         read_only_fields = fields
+
+    def get_parent_note(self, row: BatchRow) -> str:
+        return salts.parent_note_for_input(row.input_smiles) if row.status == "ok" else ""
 
     @extend_schema_field(
         {

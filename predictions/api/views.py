@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from predictions import owners, selectors, services, tasks
+from predictions import owners, salts, selectors, services, tasks, units
 from predictions.batch import archive, downloads
 from predictions.batch import selectors as batch_selectors
 from predictions.batch import services as batch_services
@@ -47,6 +47,7 @@ def _predict_item(text: str, outcome, request: Request) -> dict:
         "ok": True,
         "created": outcome.created,
         "standardisation_note": outcome.standardisation_note,
+        "parent_note": salts.parent_note(outcome.standardisation_note, outcome.prediction.formula),
         "prediction": prediction,
     }
 
@@ -117,7 +118,7 @@ class ModelView(APIView):
             {
                 "label": spec.label,
                 "unit": spec.unit,
-                "training_range": spec.range,
+                "training_range": units.clean_range(spec.range),
                 **services.blend_weights(predictor, index),
             }
             for index, spec in enumerate(predictor.outputs)

@@ -12,9 +12,13 @@ register = template.Library()
 @register.filter
 def output_value(value: float | None, label: str) -> str:
     """A predicted value (or its uncertainty) to the decimals its output's test RMSE supports."""
-    if value is None:
-        return ""
-    return f"{float(value):.{units.output_decimals(label)}f}"
+    return units.format_value(value, label)
+
+
+@register.simple_tag
+def uncertainty_help() -> str:
+    """What the number after "±" is (units.UNCERTAINTY_HELP): for a title and a legend."""
+    return units.UNCERTAINTY_HELP
 
 
 @register.filter
