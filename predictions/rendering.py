@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 import re
 import threading
@@ -19,16 +20,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from django.conf import settings  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.backends.backend_mixed import MixedModeRenderer  # noqa: E402
 from matplotlib.backends.backend_svg import RendererSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
 from rdkit import Chem  # noqa: E402
-from rdkit.Chem import rdDepictor  # noqa: E402
 from rdkit.Chem.Draw import rdMolDraw2D  # noqa: E402
 
-rdDepictor.SetPreferCoordGen(True)
+from . import bounded  # noqa: E402
+
+log = logging.getLogger(__name__)
 # SVG text stays text (smaller, selectable, ~30 % faster to write); set once at import.
 matplotlib.rcParams["svg.fonttype"] = "none"
 # Stable SVG ids (clip paths, marker shapes) and no timestamp: the same plot gives the same
@@ -67,48 +70,119 @@ class PlotOutput:
     drugs: DrugDensity | None = None
 
 
-def _prepared(mol: Chem.Mol) -> Chem.Mol:
-    copy = Chem.Mol(mol)
-    rdDepictor.Compute2DCoords(copy)
-    return rdMolDraw2D.PrepareMolForDrawing(copy)
+def _depicted(mol: Chem.Mol, draw, *, budget: float | None = None):
+    """`draw(prepared molecule)` on the first 2D layout that can be drawn, each layout computed
+    within the depiction budget (predictions.bounded: CoordGen, else RDKit's own layout);
+    None when no layout finishes in time or none can be drawn. A strained molecule's CoordGen
+    layout can make RDKit's drawing fail ("Cannot normalize a zero length vector"): the next
+    layout is tried, and a picture that cannot be drawn is a placeholder, never an error."""
+    limit = settings.DEPICTION_BUDGET_SECONDS
+    limit = limit if budget is None else max(0.0, min(limit, budget))
+    for laid in bounded.layouts(mol, limit):
+        try:
+            return draw(rdMolDraw2D.PrepareMolForDrawing(laid))
+        except (RuntimeError, ValueError) as error:
+            log.warning("Drawing %s failed: %s", Chem.MolToSmiles(mol), error)
+    return None
+
+
+def laid_out(mol: Chem.Mol) -> Chem.Mol:
+    """A copy of `mol` with a 2D layout computed within the depiction budget (an SD file's
+    coordinates); without coordinates if no layout finished in time."""
+    return next(bounded.layouts(mol, settings.DEPICTION_BUDGET_SECONDS), Chem.Mol(mol))
+
+
+PLACEHOLDER = "Structure not drawn: its layout took too long"
+
+
+def placeholder_svg(size: tuple[int, int] = MOLECULE_SIZE, text: str = PLACEHOLDER) -> str:
+    """A picture saying the structure could not be drawn (its place kept on the page)."""
+    width, height = size
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" version="1.1" width="{width}px" '
+        f'height="{height}px" viewBox="0 0 {width} {height}">\n'
+        f'<rect width="{width}" height="{height}" fill="#ffffff" stroke="#8a8a8a"/>\n'
+        f'<text x="{width / 2:g}" y="{height / 2:g}" text-anchor="middle" font-size="'
+        f'{max(9, min(14, width // 30))}" font-family="sans-serif" fill="#4a4a4a">'
+        f"{text}</text>\n</svg>\n"
+    )
+
+
+def placeholder_png(size: tuple[int, int] = MOLECULE_SIZE, text: str = PLACEHOLDER) -> bytes:
+    image = Image.new("RGB", size, "white")
+    pen = ImageDraw.Draw(image)
+    pen.rectangle((0, 0, size[0] - 1, size[1] - 1), outline="#8a8a8a")
+    pen.text((size[0] / 2, size[1] / 2), text, fill="#4a4a4a", anchor="mm")
+    png = io.BytesIO()
+    image.save(png, format="png")
+    return png.getvalue()
 
 
 def molecule_png(mol: Chem.Mol, size: tuple[int, int] = MOLECULE_SIZE) -> bytes:
-    drawer = rdMolDraw2D.MolDraw2DCairo(*size)
-    drawer.drawOptions().clearBackground = True
-    drawer.DrawMolecule(_prepared(mol))
-    drawer.FinishDrawing()
-    return drawer.GetDrawingText()
+    def draw(prepared: Chem.Mol) -> bytes:
+        drawer = rdMolDraw2D.MolDraw2DCairo(*size)
+        drawer.drawOptions().clearBackground = True
+        drawer.DrawMolecule(prepared)
+        drawer.FinishDrawing()
+        return drawer.GetDrawingText()
+
+    return _depicted(mol, draw) or placeholder_png(size)
 
 
 def molecule_svg(mol: Chem.Mol, size: tuple[int, int] = MOLECULE_SIZE) -> str:
-    drawer = rdMolDraw2D.MolDraw2DSVG(*size)
-    drawer.DrawMolecule(_prepared(mol))
-    drawer.FinishDrawing()
-    return drawer.GetDrawingText()
+    def draw(prepared: Chem.Mol) -> str:
+        drawer = rdMolDraw2D.MolDraw2DSVG(*size)
+        drawer.DrawMolecule(prepared)
+        drawer.FinishDrawing()
+        return drawer.GetDrawingText()
+
+    return _depicted(mol, draw) or placeholder_svg(size)
 
 
 ALERT_HIGHLIGHT = (1.0, 0.72, 0.30)  # orange: reads as a warning and differs from the ACCENT blue
 
 
 def molecule_svg_highlighted(
-    mol: Chem.Mol, atoms: list[int], size: tuple[int, int] = MOLECULE_SIZE
+    mol: Chem.Mol,
+    atoms: list[int],
+    size: tuple[int, int] = MOLECULE_SIZE,
+    *,
+    colour: tuple[float, float, float] | None = ALERT_HIGHLIGHT,
+    clear_background: bool = True,
+    budget: float | None = None,
+    placeholder: bool = True,
 ) -> str:
-    """The structure with `atoms` (and the bonds between them) highlighted."""
+    """The structure with `atoms` (and the bonds between them) highlighted (in `colour`, or
+    RDKit's default); drawn without them if the highlighted picture cannot be drawn. If no
+    layout finished within `budget` (at most the depiction budget) or none can be drawn: a
+    placeholder picture, or "" with `placeholder=False`."""
     marked = set(atoms)
     bonds = [
         bond.GetIdx()
         for bond in mol.GetBonds()
         if bond.GetBeginAtomIdx() in marked and bond.GetEndAtomIdx() in marked
     ]
+    colours = {}
+    if colour is not None:
+        colours = {
+            "highlightAtomColors": {atom: colour for atom in marked},
+            "highlightBondColors": {bond: colour for bond in bonds},
+        }
+
+    def draw(prepared: Chem.Mol) -> str:
+        try:
+            return _svg_of(prepared, size, clear_background, sorted(marked), bonds, colours)
+        except (RuntimeError, ValueError) as error:  # the same layout, without highlights
+            log.warning("Highlighting %s failed: %s", Chem.MolToSmiles(mol), error)
+            return _svg_of(prepared, size, clear_background, [], [], {})
+
+    return _depicted(mol, draw, budget=budget) or (placeholder_svg(size) if placeholder else "")
+
+
+def _svg_of(prepared, size, clear_background: bool, atoms, bonds, colours: dict) -> str:
     drawer = rdMolDraw2D.MolDraw2DSVG(*size)
-    drawer.DrawMolecule(
-        _prepared(mol),
-        highlightAtoms=sorted(marked),
-        highlightBonds=bonds,
-        highlightAtomColors={atom: ALERT_HIGHLIGHT for atom in marked},
-        highlightBondColors={bond: ALERT_HIGHLIGHT for bond in bonds},
-    )
+    drawer.drawOptions().clearBackground = clear_background
+    drawer.DrawMolecule(prepared, highlightAtoms=atoms, highlightBonds=bonds, **colours)
     drawer.FinishDrawing()
     return drawer.GetDrawingText()
 

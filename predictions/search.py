@@ -16,6 +16,7 @@ and compares them with numpy, 64 bits at a time.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,9 +26,10 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Max, Q, QuerySet
 from rdkit import Chem, DataStructs
-from rdkit.Chem.Draw import rdMolDraw2D
 
-from . import chemistry
+from . import bounded, chemistry, rendering
+
+log = logging.getLogger(__name__)
 
 FP_BYTES = 256  # 2,048 bits
 MODES = {"": "Name or SMILES", "substructure": "Substructure", "similar": "Similar to"}
@@ -130,18 +132,15 @@ class Hits:
     truncated: str = ""
 
 
-def _trusted_mol(smiles: str) -> Chem.Mol | None:
-    """A stored canonical SMILES read without full sanitisation (RDKit wrote it): valences and
-    rings (SSSR, for ring-size queries) only, ~40 % cheaper than MolFromSmiles."""
-    mol = Chem.MolFromSmiles(smiles, sanitize=False)
-    if mol is not None:
-        mol.UpdatePropertyCache(strict=False)
-        Chem.SanitizeMol(mol, Chem.SanitizeFlags.SANITIZE_SYMMRINGS)
-    return mol
+def substructure_hits(
+    candidates: QuerySet, pattern: Chem.Mol, *, budget: float | None = None
+) -> Hits:
+    """Records of `candidates` (in their order) containing `pattern`.
 
-
-def substructure_hits(candidates: QuerySet, pattern: Chem.Mol) -> Hits:
-    """Records of `candidates` (in their order) containing `pattern`."""
+    RDKit checks the candidates that pass the fingerprint screen in a helper process within
+    `budget` seconds (settings.SEARCH_BUDGET_SECONDS): one match check of a long `*~*` path
+    against a dense cage can run for minutes. When the budget runs out, the hits found so far
+    are returned and `truncated` says how many candidates were checked."""
     rows = list(
         candidates.filter(pattern_fp__isnull=False).values_list(
             "pk", "pattern_fp", "canonical_smiles"
@@ -152,19 +151,32 @@ def substructure_hits(candidates: QuerySet, pattern: Chem.Mol) -> Hits:
     screen = np.frombuffer(_packed(_pattern(pattern)), dtype=np.uint64)
     stored = _matrix([r[1] for r in rows])
     survivors = np.flatnonzero(~np.any(screen & ~stored, axis=1))
-    pks, truncated = [], ""
-    for checked, index in enumerate(survivors):
-        if len(pks) >= MAX_MATCHES:
-            truncated = f"Showing the first {MAX_MATCHES:,} matches."
-            break
-        if checked >= MAX_CHECKS:
-            truncated = f"Stopped after checking {MAX_CHECKS:,} candidates; narrow the pattern."
-            break
-        pk, _, smiles = rows[index]
-        mol = _trusted_mol(smiles)
-        if mol is not None and mol.HasSubstructMatch(pattern):
-            pks.append(pk)
-    return Hits(pks, truncated=truncated)
+    if not len(survivors):
+        return Hits([])
+    budget = settings.SEARCH_BUDGET_SECONDS if budget is None else budget
+    smiles = [rows[index][2] for index in survivors[:MAX_CHECKS]]
+    found, checked, truncated = [], 0, ""
+    try:
+        for progress, indices in bounded.stream(
+            "screen", pattern.ToBinary(), smiles, MAX_MATCHES, budget=budget
+        ):
+            checked = progress
+            found.extend(indices)
+    except bounded.OverBudget:
+        left = len(survivors) - checked
+        truncated = (
+            f"The search ran out of its {budget:g} s time budget: {checked:,} of "
+            f"{len(survivors):,} candidate structures checked, {len(found):,} matching; the "
+            f"other {left:,} were not searched. A more specific pattern searches faster."
+        )
+    except bounded.HelperError as error:
+        log.warning("Substructure search for %s failed: %s", Chem.MolToSmarts(pattern), error)
+        raise SearchError(f"RDKit could not search for this pattern ({error}).") from None
+    if not truncated and len(found) >= MAX_MATCHES:
+        truncated = f"Showing the first {MAX_MATCHES:,} matches."
+    elif not truncated and len(survivors) > MAX_CHECKS:
+        truncated = f"Stopped after checking {MAX_CHECKS:,} candidates; narrow the pattern."
+    return Hits([rows[survivors[index]][0] for index in found], truncated=truncated)
 
 
 @dataclass
@@ -252,23 +264,44 @@ def similar_hits(
     return Hits([pks[i] for i in order], {pks[i]: float(similarity[i]) for i in order})
 
 
-def highlight_svg(smiles: str, pattern: Chem.Mol, size: tuple[int, int] = (200, 150)) -> str:
-    """A small drawing of `smiles` with the atoms and bonds of every `pattern` match marked."""
+# Matches drawn on a result's picture: its first ones are enough to see where the pattern is.
+HIGHLIGHT_MATCHES = 100
+
+
+def highlight_svg(
+    smiles: str,
+    pattern: Chem.Mol,
+    size: tuple[int, int] = (200, 150),
+    *,
+    budget: float | None = None,
+) -> str:
+    """A small drawing of `smiles` with the atoms and bonds of `pattern`'s matches marked;
+    "" when it cannot be drawn within `budget` (the page then shows the stored picture).
+
+    The matches are found in a helper process (within the search budget) and the layout is
+    budgeted (rendering); a molecule RDKit cannot draw highlighted is drawn plain."""
+    budget = settings.SEARCH_BUDGET_SECONDS if budget is None else budget
     mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
+    if mol is None or budget <= 0:
         return ""
-    atoms = sorted({a for match in mol.GetSubstructMatches(pattern) for a in match})
-    bonds = [
-        b.GetIdx()
-        for b in mol.GetBonds()
-        if b.GetBeginAtomIdx() in atoms and b.GetEndAtomIdx() in atoms
-    ]
-    drawer = rdMolDraw2D.MolDraw2DSVG(*size)
-    drawer.drawOptions().clearBackground = False
-    rdMolDraw2D.PrepareAndDrawMolecule(drawer, mol, highlightAtoms=atoms, highlightBonds=bonds)
-    drawer.FinishDrawing()
-    svg = drawer.GetDrawingText()
-    return svg[svg.index("<svg") :]  # inline in the page: no XML declaration
+    started = time.monotonic()
+    try:
+        atoms = bounded.call(
+            "highlight", smiles, pattern.ToBinary(), HIGHLIGHT_MATCHES, budget=budget
+        )
+    except (bounded.OverBudget, bounded.HelperError) as error:
+        log.warning("Matches of %s in %s not drawn: %r", Chem.MolToSmarts(pattern), smiles, error)
+        atoms = []
+    svg = rendering.molecule_svg_highlighted(
+        mol,
+        atoms,
+        size,
+        colour=None,
+        clear_background=False,
+        budget=budget - (time.monotonic() - started),
+        placeholder=False,
+    )
+    return svg[svg.index("<svg") :] if svg else ""  # inline in the page: no XML declaration
 
 
 def search_page(
@@ -301,9 +334,12 @@ def search_page(
     page = Paginator(hits.pks, per_page).get_page(number)
     shown = {record.pk: record for record in candidates.filter(pk__in=list(page.object_list))}
     records = [shown[pk] for pk in page.object_list if pk in shown]
+    # The page's highlighted pictures share one budget; past it, the stored pictures are shown.
+    deadline = time.monotonic() + settings.SEARCH_BUDGET_SECONDS
     for record in records:
         if mode == "substructure":
-            record.search_svg = highlight_svg(record.canonical_smiles, pattern)
+            left = deadline - time.monotonic()
+            record.search_svg = highlight_svg(record.canonical_smiles, pattern, budget=left)
         else:
             record.search_similarity = hits.scores[record.pk]
     page.object_list = records

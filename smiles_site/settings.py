@@ -226,7 +226,17 @@ CONTENT_SECURITY_POLICY = {
 # Attempts are counted in Redis when REDIS_URL is set (shared by every web worker, and no
 # models used: the way on MongoDB), else in axes' tables (SQLite).
 REDIS_URL = env("REDIS_URL")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The default cache holds the API's throttle counters (and, with Redis, axes' login attempts).
+# Without Redis it is a directory of files under SMILES_VAR_DIR, shared by every web worker
+# of this host (a per-process memory cache let each worker count its own 60/min); one check
+# costs ~0.6 ms (3 ms with 1,000 clients counted in the last minute). Several hosts: Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": env("THROTTLE_CACHE_DIR", str(VAR_DIR / "throttle-cache")),
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    }
+}
 if REDIS_URL:
     CACHES["default"] = {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -242,7 +252,11 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours, as a floa
 AXES_LOCKOUT_PARAMETERS = ["ip_address"]
 AXES_RESET_ON_SUCCESS = True
 # Behind a reverse proxy, the client address is the last proxy's X-Forwarded-For entry.
-AXES_IPWARE_PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0) or None
+# DJANGO_PROXY_COUNT: how many proxies of ours add an entry (docker-compose.yml: nginx, 1);
+# 0 (the default): X-Forwarded-For is ignored, the client is the connection's address. The
+# API throttle (REST_FRAMEWORK["NUM_PROXIES"]) and the admin lockout read the same count.
+PROXY_COUNT = env_int("DJANGO_PROXY_COUNT", 0)
+AXES_IPWARE_PROXY_COUNT = PROXY_COUNT or None
 if AXES_IPWARE_PROXY_COUNT:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 
@@ -281,12 +295,22 @@ TORCH_THREADS = env_int(
 # Longest SMILES text accepted (characters); the model's token limit is checked separately.
 SMILES_MAX_CHARS = env_int("SMILES_MAX_CHARS", 500)
 
+# --- Time budgets on RDKit calls that can run for minutes (predictions/bounded.py) -----
+# Enforced: the call runs in a helper process, killed at the deadline.
+# A 2D layout (CoordGen, then RDKit's own) gets this long each; then the picture is a
+# placeholder. The picture is stored either way, so the time is spent once.
+DEPICTION_BUDGET_SECONDS = float(env("DEPICTION_BUDGET_SECONDS", "0.4"))
+# A substructure search's atom-by-atom matching gets this long (the page then says how many
+# candidates were checked); drawing its page's highlighted matches as long again.
+SEARCH_BUDGET_SECONDS = float(env("SEARCH_BUDGET_SECONDS", "3"))
+
 # --- Gallery ---------------------------------------------------------------------------
 GALLERY_PAGE_SIZES = (12, 24, 48, 96)
 
 # --- JSON API (/api/v1/) ---------------------------------------------------------------
 # Throttle counters live in the default cache: Redis when REDIS_URL is set (above, shared by
-# every web worker), else Django's per-process local memory.
+# every web worker), else files shared by the workers of this host. The client is the
+# connection's address, or with DJANGO_PROXY_COUNT proxies the entry the last one added.
 # Requests without an API token: this many per minute (per client address), "60/min".
 API_ANON_RATE = env("API_ANON_RATE", "60/min")
 # Most molecules in one POST /api/v1/predict call.
@@ -305,6 +329,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "predictions.api.schema.ApiSchema",
     "EXCEPTION_HANDLER": "predictions.api.errors.exception_handler",
+    "NUM_PROXIES": PROXY_COUNT,
     "URL_FORMAT_OVERRIDE": None,
 }
 SPECTACULAR_SETTINGS = {

@@ -16,7 +16,6 @@ from typing import BinaryIO
 
 from django.db import reset_queries
 from rdkit import Chem
-from rdkit.Chem import rdDepictor
 
 from predictions import profile_exports, reference, rendering, units
 from predictions import services as core
@@ -126,7 +125,7 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
     if mol is None:
         mol = Chem.Mol()  # failed rows stay in the file, in order, as empty records
     else:
-        rdDepictor.Compute2DCoords(mol)
+        mol = rendering.laid_out(mol)  # within the depiction budget (a large ring: RDKit's)
     mol.SetProp("_Name", sd_line(row.input_id) or f"row {row.row_number}")
     block = Chem.MolToMolBlock(mol).rstrip("\n") + "\n"
     fields = {
