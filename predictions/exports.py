@@ -13,7 +13,7 @@ from typing import NamedTuple
 
 from django.utils.text import slugify
 
-from . import profile_exports, reference, report, units
+from . import profile_exports, reference, report, salts, units
 from .domain import all_reasons, verdict_label
 from .models import Prediction
 
@@ -67,17 +67,31 @@ def uncertainty_header(output: dict) -> str:
 
 
 def trust_header(specs: list[dict]) -> list[str]:
-    """Columns after the values: each output's uncertainty, then the domain verdict and reasons."""
-    return [*(uncertainty_header(o) for o in specs), "domain_verdict", "domain_reasons"]
+    """Columns after the values: each output's uncertainty (σ, one standard deviation), the
+    domain verdict and reasons, and for a salt or mixture what the values are for."""
+    return [
+        *(uncertainty_header(o) for o in specs),
+        "domain_verdict",
+        "domain_reasons",
+        "parent_note",
+    ]
 
 
-def trust_cells(specs: list[dict], outputs: list[dict], domain: dict | None) -> list:
+def trust_cells(
+    specs: list[dict], outputs: list[dict], domain: dict | None, parent_note: str = ""
+) -> list:
     """Cells for `trust_header`: blank uncertainty when the model gives none, blank verdict
-    for predictions stored before the domain check existed."""
+    for predictions stored before the domain check existed; `parent_note`
+    (salts.parent_note) blank for anything but a salt or mixture."""
     sigmas = {o["label"]: o.get("uncertainty") for o in outputs}
     cells = ["" if sigmas.get(o["label"]) is None else float(sigmas[o["label"]]) for o in specs]
     verdict = verdict_label(domain.get("verdict")) if domain else ""
-    return [*cells, verdict, "; ".join(all_reasons(domain))]
+    return [*cells, verdict, "; ".join(all_reasons(domain)), parent_note]
+
+
+def parent_note(prediction: Prediction) -> str:
+    """What a salt's values are for (salts.parent_note), from the stored note."""
+    return salts.parent_note(prediction.standardisation_note, prediction.formula)
 
 
 def download_stem(prediction: Prediction) -> str:
@@ -131,7 +145,7 @@ def values_csv(prediction: Prediction, *, full: bool = False) -> str:
             prediction.model_version,
         ]
         + [float(o["value"]) for o in outputs]
-        + trust_cells(outputs, outputs, prediction.domain)
+        + trust_cells(outputs, outputs, prediction.domain, parent_note(prediction))
         + reference.percentile_cells(prediction.model_hash, outputs, prediction.outputs)
         + profile_exports.profile_cells(prediction.profile, full=full)
     )
@@ -147,6 +161,9 @@ def values_dict(prediction: Prediction) -> dict:
         "formula": prediction.formula,
         "molecular_weight": prediction.molecular_weight,
         "standardisation_note": prediction.standardisation_note,
+        # A salt or mixture: the values are for the parent compound, and why that matters.
+        "parent_note": parent_note(prediction),
+        "uncertainty_meaning": units.UNCERTAINTY_HELP,
         "model": {
             "name": prediction.model_name,
             "version": prediction.model_version,

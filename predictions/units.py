@@ -73,6 +73,11 @@ def format_value(value: float | None, label: str) -> str:
     return f"{float(value):.{output_decimals(label)}f}"
 
 
+def shorten(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, an ellipsis marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def clean(value: float | None) -> float | None:
     """A float without binary noise (0.09299999999999956 -> 0.093): twelve significant
     digits, for numbers served as JSON where full precision is kept but noise is not."""

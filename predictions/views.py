@@ -14,7 +14,17 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import condition, require_http_methods, require_safe
 
-from . import download_cache, exports, owners, reference, search, selectors, services, tasks
+from . import (
+    download_cache,
+    exports,
+    owners,
+    reference,
+    salts,
+    search,
+    selectors,
+    services,
+    tasks,
+)
 from .batch import paste
 from .batch.parsing import BatchRefused
 from .forms import GalleryForm, PredictForm
@@ -40,7 +50,9 @@ def home(request: HttpRequest) -> HttpResponse:
             else:
                 # The result page shows the stored note: repeat only a different one (once each).
                 if result.standardisation_note not in ("", result.prediction.standardisation_note):
-                    messages.info(request, result.standardisation_note)
+                    note = result.standardisation_note
+                    parent = salts.parent_note(note, result.prediction.formula)
+                    messages.info(request, f"{note} {parent}".strip())
                 if result.was_public:  # never say so of a private (batch) molecule
                     messages.info(
                         request, "This molecule was predicted before; showing the stored result."
@@ -74,6 +86,7 @@ def detail(request: HttpRequest, public_id: str) -> HttpResponse:
         "downloads": list(exports.DOWNLOADS),
         "edit_form": PredictForm(initial=initial),
         "neighbours": services.nearest_measured(prediction),
+        "parent_note": exports.parent_note(prediction),
         "drug_context": reference.page_context(prediction),
     }
     response = render(request, "predictions/detail.html", context)

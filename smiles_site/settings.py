@@ -117,6 +117,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "predictions.middleware.BodySizeLimitMiddleware",  # before anything reads the body
+    "predictions.middleware.ApiJsonErrorsMiddleware",  # JSON errors under /api/, DEBUG or not
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -17,7 +17,7 @@ from typing import BinaryIO
 from django.db import reset_queries
 from rdkit import Chem
 
-from predictions import profile_exports, reference, rendering, units
+from predictions import profile_exports, reference, rendering, salts, units
 from predictions import services as core
 from predictions.exports import (
     Download,
@@ -77,6 +77,11 @@ def _percentile_cells(batch: Batch, row: BatchRow) -> list:
     return reference.percentile_cells(batch.model_hash, batch.output_specs, row.outputs)
 
 
+def _parent_note(row: BatchRow) -> str:
+    """A salt or mixture row: what its values are for (salts.parent_note)."""
+    return salts.parent_note_for_input(row.input_smiles) if row.status == "ok" else ""
+
+
 def csv_record(batch: Batch, row: BatchRow, *, full: bool = False) -> list:
     """One CSV row; values rounded to what the model can back (units.py) unless `full`."""
     extra = [row.extra.get(column, "") for column in batch.columns]
@@ -88,7 +93,7 @@ def csv_record(batch: Batch, row: BatchRow, *, full: bool = False) -> list:
         row.input_smiles,
         row.canonical_smiles,
         *_values(batch, outputs),
-        *trust_cells(batch.output_specs, outputs, row.domain),
+        *trust_cells(batch.output_specs, outputs, row.domain, _parent_note(row)),
         *_percentile_cells(batch, row),
         *profile_exports.profile_cells(row.profile, full=full),
         row.status,
@@ -139,7 +144,7 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
             [output_header(o) for o in batch.output_specs], _values(batch, row.outputs), strict=True
         )
     )
-    trust = trust_cells(batch.output_specs, row.outputs, row.domain)
+    trust = trust_cells(batch.output_specs, row.outputs, row.domain, _parent_note(row))
     fields.update(zip(trust_header(batch.output_specs), trust, strict=True))
     percentiles = _percentile_cells(batch, row)
     fields.update(zip(reference.percentile_header(batch.output_specs), percentiles, strict=True))

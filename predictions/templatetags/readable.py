@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from predictions import profile, units
+from predictions import profile, salts, units
 
 register = template.Library()
 
@@ -81,3 +81,30 @@ def profile_panel(prediction) -> dict:
         "veber_broken": profile.rule_texts(profile.VEBER, stored.get("veber_broken", [])),
         "alerts": stored.get("alerts") or [],
     }
+
+
+HEADING_MAX_CHARS = 40
+
+
+@register.filter
+def heading(prediction) -> str:
+    """A short page heading for a prediction: its title (cut at 60 characters), else its
+    SMILES when short, else its formula; the full SMILES is shown below it (`heading_is_smiles`)."""
+    if prediction.title:
+        return units.shorten(prediction.title, 60)
+    smiles = prediction.canonical_smiles or ""
+    if len(smiles) <= HEADING_MAX_CHARS or not prediction.formula:
+        return units.shorten(smiles, HEADING_MAX_CHARS)
+    return prediction.formula
+
+
+@register.filter
+def heading_is_smiles(prediction) -> bool:
+    """Whether `heading` shows the whole canonical SMILES (nothing more to show below it)."""
+    return heading(prediction) == prediction.canonical_smiles
+
+
+@register.filter
+def parent_note_for_input(text: str) -> str:
+    """salts.parent_note_for_input: what a salt row's values are for ("" for others)."""
+    return salts.parent_note_for_input(text)
