@@ -99,8 +99,9 @@ def test_result_page_shows_logs_in_other_units_and_rounded_values(client, aspiri
     assert "≥ -6 and &lt; -4 log(mol/L)" in html and "&lt; 0.1 mg/mL" in html  # thresholds
     for output in aspirin.outputs:  # each value to its output's decimals, not more
         decimals = units.decimals_for_rmse(predictor.test_metrics[output["label"]]["rmse"])
-        assert f"<td>{output['value']:.{decimals}f}" in html
-        assert f"<td>{output['value']:.{decimals + 1}f}" not in html
+        cell = '<td class="value"><span class="nowrap">'
+        assert f"{cell}{output['value']:.{decimals}f}" in html
+        assert f"{cell}{output['value']:.{decimals + 1}f}" not in html
 
 
 def _rows(response) -> list[dict]:
@@ -141,8 +142,8 @@ def test_batch_csv_is_rounded_unless_full_precision_is_asked(db, client, queue, 
         stored = Prediction.objects.get(public_id=low["prediction_id"])
         for output in stored.outputs:
             decimals = units.output_decimals(output["label"])  # the rows table rounds too
-            assert f"<td>{output['value']:.{decimals}f} ±" in page
-            assert f"<td>{output['value']:.{decimals + 1}f} ±" not in page
+            assert f'<td class="value">{output["value"]:.{decimals}f} ±' in page
+            assert f'<td class="value">{output["value"]:.{decimals + 1}f} ±' not in page
             header = f"{output['label']} [{output['unit']}]"
             assert float(low[header]) == round(
                 output["value"], units.output_decimals(output["label"])
