@@ -13,8 +13,8 @@ process itself (measured: tests/test_budgets.py). A helper killed at a deadline 
 at once (the new one imports RDKit while the caller goes on), and the time a helper takes to
 start is not counted against a budget.
 
-    bounded.call("layout", mol_bytes, True, budget=0.3)      # -> the result, or OverBudget
-    for message in bounded.stream("screen", ..., budget=2):  # progress as it comes
+    bounded.call("layout", mol_bytes, True, budget=0.3)  # the result, or OverBudget
+    bounded.screen(pattern_bytes, smiles, 1000, budget=3)  # as far as it got in 3 s
 
 This file is also the helper itself (`__main__` below); the functions it runs are the
 `task_…` functions here, so they import nothing from the site.
@@ -25,10 +25,12 @@ from __future__ import annotations
 import array
 import atexit
 import logging
+import mmap
 import os
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -82,35 +84,38 @@ def task_highlight(smiles: str, pattern_bytes: bytes, max_matches: int) -> list[
     return sorted({atom for match in matches for atom in match})
 
 
-def task_screen(pattern_bytes: bytes, smiles: list[str], max_matches: int, every: float = 0.01):
-    """Which of `smiles` contain the pickled pattern, in order, stopping after `max_matches`.
+# Shared with the process that started the helper: where `task_screen` says how far it got,
+# readable after the helper is killed. Bytes 0-7: candidates checked; then one per candidate
+# (1: it matches).
+SHARED_BYTES = 1 << 20
+SHARED: mmap.mmap | None = None
 
-    Yields (checked so far, indices found since the last message) every `every` seconds and
-    at the end, so a caller that kills the helper at its deadline knows how far it got."""
+
+def task_screen(pattern_bytes: bytes, smiles: list[str], max_matches: int) -> int:
+    """Which of `smiles` contain the pickled pattern, in order, stopping after `max_matches`:
+    written to SHARED as it goes (a killed helper's progress is known to the last molecule);
+    returns the number of matches."""
     pattern = Chem.Mol(pattern_bytes)
-    found, total, last = [], 0, time.monotonic()
+    found = 0
     for index, text in enumerate(smiles):
         mol = trusted_mol(text)
         if mol is not None and mol.HasSubstructMatch(pattern):
-            found.append(index)
-            total += 1
-        now = time.monotonic()
-        if now - last >= every:
-            yield index + 1, found
-            found, last = [], now
-        if total >= max_matches:
-            yield index + 1, found
-            return
-    yield len(smiles), found
+            SHARED[8 + index] = 1
+            found += 1
+        SHARED[0:8] = (index + 1).to_bytes(8, "little")
+        if found >= max_matches:
+            break
+    return found
 
 
 TASKS = {"layout": task_layout, "highlight": task_highlight, "screen": task_screen}
-STREAMS = {"screen"}
 
 
-def _serve(fd: int) -> None:
+def _serve(fd: int, shared_fd: int) -> None:
     """The helper's loop: one request at a time, until the socket closes."""
+    global SHARED
     _die_with_parent()
+    SHARED = mmap.mmap(shared_fd, SHARED_BYTES)
     rdDepictor.SetPreferCoordGen(True)
     conn = Connection(fd)
     conn.send(("ready", os.getpid()))
@@ -120,12 +125,7 @@ def _serve(fd: int) -> None:
         except (EOFError, OSError):
             return
         try:
-            if name in STREAMS:
-                for message in TASKS[name](*args):
-                    conn.send(("more", message))
-                conn.send(("done", None))
-            else:
-                conn.send(("done", TASKS[name](*args)))
+            conn.send(("done", TASKS[name](*args)))
         except Exception as error:  # an RDKit error is the caller's answer, not the helper's end
             conn.send(("error", f"{type(error).__name__}: {error}"))
 
@@ -159,13 +159,23 @@ class HelperError(RuntimeError):
 class _Helper:
     def __init__(self) -> None:
         ours, theirs = socket.socketpair()
-        with theirs:
-            self.process = subprocess.Popen(
-                [sys.executable, "-I", os.path.abspath(__file__), str(theirs.fileno())],
-                pass_fds=(theirs.fileno(),),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-            )
+        shared = os.memfd_create("rdkit-helper") if hasattr(os, "memfd_create") else None
+        if shared is None:
+            with tempfile.TemporaryFile() as file:
+                shared = os.dup(file.fileno())
+        try:
+            os.ftruncate(shared, SHARED_BYTES)  # sparse: pages cost memory once written
+            self.shared = mmap.mmap(shared, SHARED_BYTES)
+            with theirs:
+                fds = (theirs.fileno(), shared)
+                self.process = subprocess.Popen(
+                    [sys.executable, "-I", os.path.abspath(__file__), *map(str, fds)],
+                    pass_fds=fds,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                )
+        finally:
+            os.close(shared)
         self.conn = Connection(ours.detach())
         self.ready = False
 
@@ -235,32 +245,41 @@ def _replace() -> None:
     _give(_Helper())
 
 
-def stream(name: str, *args, budget: float):
-    """Messages of a streaming task as they come; OverBudget when `budget` seconds pass."""
+def screen(
+    pattern_bytes: bytes, smiles: list[str], max_matches: int, *, budget: float
+) -> tuple[int, list[int], bool]:
+    """`task_screen` within `budget` seconds: (candidates checked, indices of those that
+    match, whether it finished). Killed at the deadline, the helper has still said (SHARED)
+    how far it got, to the molecule."""
+    if len(smiles) > SHARED_BYTES - 8:
+        raise ValueError(f"at most {SHARED_BYTES - 8:,} candidates per call")
+    if budget <= 0:
+        return 0, [], False
     helper = _take()
+    helper.wait_ready()
+    helper.shared[: 8 + len(smiles)] = bytes(8 + len(smiles))
+    finished, kind, value = True, "done", None
     try:
-        helper.wait_ready()
-        deadline = time.monotonic() + budget
-        helper.conn.send((name, args))
-        while True:
-            kind, value = helper.receive(deadline)
-            if kind != "more":
-                break
-            yield value
+        helper.conn.send(("screen", (pattern_bytes, smiles, max_matches)))
+        kind, value = helper.receive(time.monotonic() + budget)
     except OverBudget:
+        finished = False
         _replace()
-        raise
-    except GeneratorExit:  # the caller stopped early: the helper may still be busy
-        helper.kill()
-        _replace()
-        raise
-    _give(helper)
+    checked = int.from_bytes(helper.shared[:8], "little")
+    flags = helper.shared[8 : 8 + checked]
+    found = [index for index, flag in enumerate(flags) if flag]
+    if finished:
+        _give(helper)
     if kind == "error":
         raise HelperError(value)
+    return checked, found, finished
 
 
 def call(name: str, *args, budget: float):
-    """The result of task `name` run in a helper, or OverBudget after `budget` seconds."""
+    """The result of task `name` run in a helper, or OverBudget after `budget` seconds (at
+    once for a budget <= 0)."""
+    if budget <= 0:
+        raise OverBudget
     helper = _take()
     try:
         helper.wait_ready()
@@ -320,4 +339,4 @@ def _close_idle() -> None:
 
 
 if __name__ == "__main__":
-    _serve(int(sys.argv[1]))
+    _serve(int(sys.argv[1]), int(sys.argv[2]))

@@ -155,23 +155,21 @@ def substructure_hits(
         return Hits([])
     budget = settings.SEARCH_BUDGET_SECONDS if budget is None else budget
     smiles = [rows[index][2] for index in survivors[:MAX_CHECKS]]
-    found, checked, truncated = [], 0, ""
+    truncated = ""
     try:
-        for progress, indices in bounded.stream(
-            "screen", pattern.ToBinary(), smiles, MAX_MATCHES, budget=budget
-        ):
-            checked = progress
-            found.extend(indices)
-    except bounded.OverBudget:
-        left = len(survivors) - checked
-        truncated = (
-            f"The search ran out of its {budget:g} s time budget: {checked:,} of "
-            f"{len(survivors):,} candidate structures checked, {len(found):,} matching; the "
-            f"other {left:,} were not searched. A more specific pattern searches faster."
+        checked, found, finished = bounded.screen(
+            pattern.ToBinary(), smiles, MAX_MATCHES, budget=budget
         )
     except bounded.HelperError as error:
         log.warning("Substructure search for %s failed: %s", Chem.MolToSmarts(pattern), error)
         raise SearchError(f"RDKit could not search for this pattern ({error}).") from None
+    if not finished:
+        left = len(survivors) - checked
+        truncated = (
+            f"The search ran out of its {budget:g} s time budget after checking {checked:,} of "
+            f"{len(survivors):,} candidate structures ({len(found):,} matching); {left:,} "
+            "were not searched. A more specific pattern searches faster."
+        )
     if not truncated and len(found) >= MAX_MATCHES:
         truncated = f"Showing the first {MAX_MATCHES:,} matches."
     elif not truncated and len(survivors) > MAX_CHECKS:
