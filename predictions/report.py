@@ -20,7 +20,7 @@ from matplotlib.backends.backend_pdf import FigureCanvasPdf
 from matplotlib.figure import Figure
 from PIL import Image
 
-from . import reference, rendering
+from . import reference, rendering, units
 from .domain import all_reasons, verdict_label
 from .inference import get_predictor
 from .models import Prediction
@@ -221,9 +221,9 @@ def _value_rows(prediction: Prediction) -> list[list[str]]:
     percents = reference.percentiles(prediction.model_hash, prediction.outputs)
     rows = []
     for output, percent in zip(prediction.outputs, percents):
-        value = f"{output['value']:.2f}"
+        value = units.format_value(output["value"], output["label"])
         if output.get("uncertainty") is not None:
-            value += f" ± {output['uncertainty']:.2f}"
+            value += f" ± {units.format_value(output['uncertainty'], output['label'])}"
         judged = next(
             (
                 o
@@ -263,71 +263,217 @@ def _profile_lines(prediction: Prediction) -> list[str]:
     return lines
 
 
-def _report_figure(prediction: Prediction) -> Figure:
-    fig = Figure(figsize=A4, dpi=100)
-    fig.text(0.05, 0.965, molecule_name(prediction, 60), fontsize=18, weight="bold", va="top")
-    facts = f"{prediction.formula} · {prediction.molecular_weight or 0:.2f} g/mol"
-    fig.text(0.05, 0.93, facts, fontsize=10, va="top")
-    smiles = textwrap.wrap(prediction.canonical_smiles, 95)[:2]
-    fig.text(0.05, 0.912, "\n".join(smiles), fontsize=8, family="monospace", va="top")
+GAP = 0.012  # between blocks, as a fraction of the page height
+LEFT, WIDTH = 0.05, 0.9  # the text column
+PROFILE_TOP = 0.215  # the RDKit profile, the notes and the footer sit below this
 
-    picture = fig.add_axes((0.04, 0.69, 0.44, 0.205))
-    picture.imshow(Image.open(io.BytesIO(bytes(prediction.molecule_png))).convert("RGB"))
-    picture.set_axis_off()
 
+def report_title(prediction: Prediction) -> str:
+    """The card's heading, short as the result page's (its title, a short SMILES, or the
+    formula; the full SMILES is printed below it)."""
+    from .templatetags.readable import heading
+
+    return heading(prediction)
+
+
+def _bottom(fig: Figure, artist, renderer) -> float:
+    """The lowest point of an artist, as a fraction of the page height."""
+    return artist.get_window_extent(renderer).y0 / fig.bbox.height
+
+
+def _fit_width(fig: Figure, text, renderer, width: float, smallest: float) -> None:
+    """Shrink `text` until it is at most `width` of the page wide; at `smallest` points, cut
+    it with an ellipsis instead."""
+    limit = width * fig.bbox.width
+    while text.get_window_extent(renderer).width > limit and text.get_fontsize() > smallest:
+        text.set_fontsize(text.get_fontsize() - 0.5)
+    content = text.get_text()
+    while text.get_window_extent(renderer).width > limit and len(content) > 2:
+        content = content[:-2]
+        text.set_text(content + "…")
+
+
+def _wrapped(text: str, width: int, lines: int) -> str:
+    """`text` wrapped at `width` characters (breaking anywhere: SMILES have no spaces), at
+    most `lines` lines, the last ending in an ellipsis when cut."""
+    parts = [text[i : i + width] for i in range(0, len(text), width)]
+    if len(parts) > lines:
+        parts = parts[:lines]
+        parts[-1] = parts[-1][:-1] + "…"
+    return "\n".join(parts)
+
+
+def _reasons_text(prediction: Prediction, fontsize: float, max_lines: int) -> str:
     verdict = (prediction.domain or {}).get("verdict")
     lines = [f"Applicability domain: {verdict_label(verdict) if verdict else 'not assessed'}"]
-    for reason in all_reasons(prediction.domain)[:6]:
-        lines += textwrap.wrap(f"• {reason}", 52)
-    fig.text(0.52, 0.87, "\n".join(lines[:14]), fontsize=9, va="top", linespacing=1.4)
+    width = int(52 * 9 / fontsize)  # characters per line in the right-hand column
+    reasons = all_reasons(prediction.domain)
+    for shown, reason in enumerate(reasons):
+        wrapped = textwrap.wrap(f"• {reason}", width)
+        if len(lines) + len(wrapped) > max_lines - (1 if shown < len(reasons) - 1 else 0):
+            lines.append(f"… and {len(reasons) - shown} more on the result page")
+            break
+        lines += wrapped
+    return "\n".join(lines)
 
-    table_ax = fig.add_axes((0.05, 0.56, 0.9, 0.12))
-    table_ax.set_axis_off()
-    header = ["Property", "Value ± σ", "Unit", "Among approved drugs", "Domain"]
-    table = table_ax.table(
-        cellText=_value_rows(prediction), colLabels=header, loc="upper center", cellLoc="left"
+
+def _report_figure(prediction: Prediction) -> Figure:
+    """The one-page card, laid out top to bottom by measuring each block (long names and
+    SMILES, many reasons, any number of outputs stay on the page without overlapping:
+    tests/test_report_layout.py)."""
+    fig = Figure(figsize=A4, dpi=100)
+    FigureCanvasAgg(fig)
+    renderer = fig.canvas.get_renderer()
+
+    title = fig.text(LEFT, 0.965, report_title(prediction), fontsize=18, weight="bold", va="top")
+    _fit_width(fig, title, renderer, WIDTH, 11)
+    top = _bottom(fig, title, renderer) - GAP
+    facts = f"{prediction.formula} · {prediction.molecular_weight or 0:.2f} g/mol"
+    facts_text = fig.text(LEFT, top, facts, fontsize=10, va="top")
+    top = _bottom(fig, facts_text, renderer) - GAP / 2
+    smiles = fig.text(
+        LEFT,
+        top,
+        _wrapped(prediction.canonical_smiles, 110, 3),
+        fontsize=7.5,
+        family="monospace",
+        va="top",
     )
+    _fit_width(fig, smiles, renderer, WIDTH, 5)
+    top = _bottom(fig, smiles, renderer) - GAP
+
+    picture_height = 0.2
+    picture = fig.add_axes((0.04, top - picture_height, 0.44, picture_height))
+    picture.imshow(Image.open(io.BytesIO(bytes(prediction.molecule_png))).convert("RGB"))
+    picture.set_axis_off()
+    floor = top - picture_height  # the reasons end no lower than the picture
+    for fontsize in (9, 8, 7):
+        max_lines = 16
+        reasons = fig.text(
+            0.52,
+            top,
+            _reasons_text(prediction, fontsize, max_lines),
+            fontsize=fontsize,
+            va="top",
+            linespacing=1.35,
+        )
+        while _bottom(fig, reasons, renderer) < floor and max_lines > 3:
+            max_lines -= 1
+            reasons.set_text(_reasons_text(prediction, fontsize, max_lines))
+        if _bottom(fig, reasons, renderer) >= floor or fontsize == 7:
+            break
+        reasons.remove()
+    top = min(floor, _bottom(fig, reasons, renderer)) - GAP
+
+    rows = _value_rows(prediction)
+    header = ["Property", "Value ± σ", "Unit", "Among approved drugs", "Domain"]
+    table_ax = fig.add_axes((LEFT, top - 0.1, WIDTH, 0.1))
+    table_ax.set_axis_off()
+    table = table_ax.table(cellText=rows, colLabels=header, loc="upper center", cellLoc="left")
     table.auto_set_font_size(False)
-    table.set_fontsize(9)
-    table.auto_set_column_width(list(range(len(header))))
+    for fontsize in (9, 8, 7, 6):
+        table.set_fontsize(fontsize)
+        table.auto_set_column_width(list(range(len(header))))
+        if table.get_window_extent(renderer).width <= WIDTH * fig.bbox.width:
+            break
     table.scale(1, 1.5)
+    top = _bottom(fig, table, renderer) - GAP
 
     outputs, kind = _plot_data(prediction)
     if kind == "regression":
-        step = 0.31 / max(len(outputs), 1)
-        axes = [
-            fig.add_axes((0.05, 0.525 - step * (i + 1) + step * 0.45, 0.9, step * 0.5))
-            for i in range(len(outputs))
-        ]
-        rendering._draw_regression(fig, outputs, axes)
-        for ax in axes:  # the page's plot, a little smaller on paper
-            ax.legend_ and ax.legend_.set_frame_on(False)
-            ax.xaxis.label.set_fontsize(11)
-            ax.tick_params(labelsize=10)
-            for text in ax.texts:
-                text.set_fontsize(12)
+        _report_plots(fig, outputs, top, renderer)
     else:
-        rendering._draw_probabilities(fig, outputs, fig.add_axes((0.3, 0.25, 0.6, 0.25)))
+        height = max(min(0.25, top - PROFILE_TOP - 2 * GAP), 0.08)
+        rendering._draw_probabilities(
+            fig, outputs, fig.add_axes((0.3, top - GAP - height, 0.6, height))
+        )
 
+    footer = textwrap.wrap("  ·  ".join(caption(prediction)[1:]), 130)
+    footer_text = fig.text(LEFT, 0.012, "\n".join(footer), fontsize=8, color="#444444")
+    above_footer = footer_text.get_window_extent(renderer).y1 / fig.bbox.height + GAP / 2
+    notes = (
+        f"{units.UNCERTAINTY_HELP} Among approved drugs: the percentile of this value among "
+        "ChEMBL's approved small-molecule drugs predicted by the same model (the share "
+        "predicted lower)."
+    )
+    notes_text = fig.text(
+        LEFT, above_footer, "\n".join(textwrap.wrap(notes, 140)), fontsize=7, color="#444"
+    )
+    _fit_width(fig, notes_text, renderer, WIDTH, 5)
+    above_notes = notes_text.get_window_extent(renderer).y1 / fig.bbox.height + GAP
     profile = _profile_lines(prediction)
     if profile:
-        fig.text(0.05, 0.195, "Computed (RDKit), exact", fontsize=10, weight="bold", va="top")
+        heading = fig.text(
+            LEFT,
+            PROFILE_TOP - GAP,
+            "Computed (RDKit), exact",
+            fontsize=10,
+            weight="bold",
+            va="top",
+        )
+        below = _bottom(fig, heading, renderer) - GAP / 2
         third = -(-len(profile) // 3)
         for column in range(3):
             chunk = profile[column * third : (column + 1) * third][:10]
-            fig.text(0.05 + 0.31 * column, 0.175, "\n".join(chunk), fontsize=8, va="top")
-    notes = (
-        "σ: the model's uncertainty, one standard deviation (the ensemble's spread, with the "
-        "distance to the nearest measured molecule when the model card says so). Among approved "
-        "drugs: the percentile of "
-        "this value among ChEMBL's approved small-molecule drugs predicted by the same model (the "
-        "share predicted lower)."
-    )
-    fig.text(0.05, 0.075, "\n".join(textwrap.wrap(notes, 120)), fontsize=8, va="top", color="#444")
-    footer = textwrap.wrap("  ·  ".join(caption(prediction)[1:]), 130)
-    fig.text(0.05, 0.015, "\n".join(footer), fontsize=8, color="#444444")
-    FigureCanvasAgg(fig)
+            block = fig.text(LEFT + 0.31 * column, below, "\n".join(chunk), fontsize=8, va="top")
+            while _bottom(fig, block, renderer) < above_notes and block.get_fontsize() > 5:
+                block.set_fontsize(block.get_fontsize() - 0.5)
     return fig
+
+
+def _unstack(fig: Figure, axes: list, per_column: int, renderer) -> None:
+    """Make each plot's axes lower (labels kept) until no plot's text reaches the next one's
+    in its column: many outputs leave each little room."""
+    columns = [axes[i : i + per_column] for i in range(0, len(axes), per_column)]
+    for _ in range(8):
+        touching = any(
+            upper.get_tightbbox(renderer).overlaps(lower.get_tightbbox(renderer))
+            for column in columns
+            for upper, lower in zip(column, column[1:])
+        )
+        if not touching:
+            return
+        for ax in axes:
+            x0, y0, width, height = ax.get_position().bounds
+            lower = height * 0.8
+            ax.set_position((x0, y0 + (height - lower) / 2, width, lower))
+
+
+def _report_plots(fig: Figure, outputs, top: float, renderer) -> None:
+    """One small plot per output between `top` and the profile: one column up to four
+    outputs, two beyond; a shared legend above them."""
+    columns = 1 if len(outputs) <= 4 else 2
+    per_column = -(-len(outputs) // columns)
+    legend_height = 0.03
+    region = top - legend_height - (PROFILE_TOP + GAP)
+    step = region / max(per_column, 1)
+    width = WIDTH if columns == 1 else WIDTH / 2 - 0.03
+    small = columns > 1 or per_column > 3
+    axes = []
+    for index in range(len(outputs)):
+        column, row = divmod(index, per_column)
+        bottom = top - legend_height - step * (row + 1) + step * 0.42
+        axes.append(fig.add_axes((LEFT + column * (WIDTH / 2 + 0.03), bottom, width, step * 0.3)))
+    rendering._draw_regression(fig, outputs, axes)
+    for ax in axes:  # the page's plot, smaller on paper
+        if ax.legend_:
+            ax.legend_.remove()
+        ax.xaxis.label.set_fontsize(8 if small else 11)
+        ax.tick_params(labelsize=7 if small else 10, pad=2)
+        for text in ax.texts:
+            text.set_fontsize(9 if small else 12)
+    _unstack(fig, axes, per_column, renderer)
+    handles, labels = axes[0].get_legend_handles_labels() if axes else ([], [])
+    if handles:
+        fig.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, top),
+            ncols=len(handles),
+            frameon=False,
+            fontsize=8,
+        )
 
 
 def report_png(prediction: Prediction) -> bytes:
