@@ -205,3 +205,25 @@ def test_throttle_counts_are_shared_by_the_processes_of_a_host(client, settings,
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert out.stdout.strip() == "3", out.stderr[-2000:]
+
+
+# --- 3. Slow request bodies: gunicorn only behind a buffering proxy ---------------------
+
+
+def test_compose_publishes_only_the_buffering_proxy():
+    yaml = pytest.importorskip("yaml")
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}
+    proxy, web = services["proxy"], services["web"]
+    assert proxy["image"].startswith("nginx:")
+    assert "./docker/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in proxy["volumes"]
+    assert web["environment"]["DJANGO_PROXY_COUNT"] == "1"  # one proxy adds an entry
+    config = (ROOT / "docker" / "nginx.conf").read_text()
+    for line in (
+        "proxy_request_buffering on;",
+        "proxy_buffering on;",
+        "set $web http://web:8000;",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+    ):
+        assert line in config
