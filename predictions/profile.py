@@ -19,6 +19,7 @@ per process; each alert carries the atoms of its (first) match.
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from typing import NamedTuple
@@ -150,7 +151,11 @@ HELPER_NICENESS = 10
 def start_helper(parent: int) -> None:
     """In a helper process of the batch worker (predictions/batch/profiles.py): run niced (the
     profiles are background work: predictions and web requests come first), and exit once
-    `parent` (the worker) is gone, even killed (SIGKILL closes no pipe the helper waits on)."""
+    `parent` (the worker) is gone, even killed (SIGKILL closes no pipe the helper waits on).
+
+    Ctrl-C in the terminal of `./scripts/run.sh` reaches the whole process group: the helper
+    ignores it (no KeyboardInterrupt traceback); the worker shuts down, and the helper follows."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(HELPER_NICENESS)
 
     def watch() -> None:
