@@ -8,10 +8,13 @@ is made in a helper process that is killed when the budget runs out.
 A helper is a plain `python -I predictions/bounded.py` (RDKit only: no Django, no torch, no
 matplotlib; ~60 MB), started on first use and kept, one per thread that needs one at a time
 (a sync gunicorn worker or a Huey worker thread: one), talking over a socket pair with
-`multiprocessing.connection` (pickled messages). A call costs about 0.1 ms more than in the
-process itself (measured: tests/test_budgets.py). A helper killed at a deadline is replaced
-at once (the new one imports RDKit while the caller goes on), and the time a helper takes to
-start is not counted against a budget.
+`multiprocessing.connection` (pickled messages). A call costs ~0.2 ms more than in the
+process itself (an aspirin layout: 0.4 ms instead of 0.2). A helper killed at a deadline is
+replaced at once (the new one imports RDKit, ~0.3 s, while the caller goes on), and the time
+a helper takes to start is not counted against a budget. A helper dies with the process that
+started it (Linux: PR_SET_PDEATHSIG), so one busy with a long call never outlives a killed
+gunicorn worker; since that signal follows the *thread* that started it, helpers are started
+by one long-lived thread of each process (`_spawn`), not by request threads that end.
 
     bounded.call("layout", mol_bytes, True, budget=0.3)  # the result, or OverBudget
     bounded.screen(pattern_bytes, smiles, 1000, budget=3)  # as far as it got in 3 s
@@ -27,6 +30,7 @@ import atexit
 import logging
 import mmap
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -145,7 +149,7 @@ def _die_with_parent() -> None:
 # --- The caller's side ---------------------------------------------------------------------
 
 START_TIMEOUT = 30.0  # seconds a new helper may take to import RDKit (not part of a budget)
-KEEP_IDLE = 2  # helpers kept per process for the next call
+KEEP_IDLE = 1  # helpers kept per process for the next call (more start when threads need them)
 
 
 class OverBudget(Exception):
@@ -168,11 +172,8 @@ class _Helper:
             self.shared = mmap.mmap(shared, SHARED_BYTES)
             with theirs:
                 fds = (theirs.fileno(), shared)
-                self.process = subprocess.Popen(
-                    [sys.executable, "-I", os.path.abspath(__file__), *map(str, fds)],
-                    pass_fds=fds,
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
+                self.process = _spawn(
+                    [sys.executable, "-I", os.path.abspath(__file__), *map(str, fds)], fds
                 )
         finally:
             os.close(shared)
@@ -210,9 +211,56 @@ class _Helper:
         return not self.conn.closed and self.process.poll() is None
 
 
+_spawner: tuple[int, threading.Thread, queue.SimpleQueue] | None = None
+
+
+def _spawn(command: list[str], fds: tuple[int, ...]) -> subprocess.Popen:
+    """`command` started by this process's spawner thread (see the module's docstring)."""
+    global _spawner
+    with _lock:
+        if _spawner is None or _spawner[0] != os.getpid() or not _spawner[1].is_alive():
+            requests = queue.SimpleQueue()
+            thread = threading.Thread(
+                target=_spawn_loop, args=(requests,), name="rdkit-helpers", daemon=True
+            )
+            thread.start()
+            _spawner = (os.getpid(), thread, requests)
+        requests = _spawner[2]
+    answer = queue.SimpleQueue()
+    requests.put((command, fds, answer))
+    started = answer.get()
+    if isinstance(started, BaseException):
+        raise started
+    return started
+
+
+def _spawn_loop(requests: queue.SimpleQueue) -> None:
+    while True:
+        command, fds, answer = requests.get()
+        try:
+            answer.put(
+                subprocess.Popen(
+                    command, pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+                )
+            )
+        except BaseException as error:  # the caller raises it
+            answer.put(error)
+
+
 _idle: list[_Helper] = []
 _lock = threading.Lock()
 _owner = os.getpid()
+
+
+def _after_fork_in_child() -> None:
+    """A forked child starts afresh: its parent's helpers, spawner and lock are not its own."""
+    global _lock, _owner, _spawner
+    _lock, _owner, _spawner = threading.Lock(), os.getpid(), None
+    _idle.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _take() -> _Helper:
@@ -237,12 +285,16 @@ def _give(helper: _Helper) -> None:
         helper.kill()
 
 
-def _replace() -> None:
-    """After a kill: a fresh helper starts importing RDKit now, for the next call."""
+def start_helper() -> None:
+    """A helper starts importing RDKit now, for the next call (unless one is idle): after a
+    kill, and in a gunicorn worker as it starts (gunicorn.conf.py), so no request waits."""
     with _lock:
         if _idle:
             return
     _give(_Helper())
+
+
+_replace = start_helper
 
 
 def screen(

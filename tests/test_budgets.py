@@ -10,6 +10,7 @@ with a 500 (the strained molecule).
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -101,6 +102,69 @@ def test_a_normal_picture_is_what_coordgen_draws_in_process():
     drawer.DrawMolecule(rdMolDraw2D.PrepareMolForDrawing(copy))
     drawer.FinishDrawing()
     assert rendering.molecule_svg(mol) == drawer.GetDrawingText()
+
+
+# --- The helper processes (predictions/bounded.py) -----------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and ") Z" not in Path(f"/proc/{pid}/stat").read_text()
+
+
+def _helper_pid() -> int:
+    bounded.call("highlight", "CCO", Chem.MolFromSmarts("CO").ToBinary(), 10, budget=30)
+    return bounded._idle[-1].process.pid
+
+
+def test_a_helper_over_budget_is_killed_and_an_error_keeps_it():
+    ring = Chem.MolFromSmiles(RING_40)
+    pid = _helper_pid()
+    with pytest.raises(bounded.HelperError, match="pickle"):
+        bounded.call("highlight", "CCO", b"not a molecule", 10, budget=30)
+    assert _helper_pid() == pid  # an RDKit error is an answer: the helper is kept
+    with pytest.raises(bounded.OverBudget):
+        bounded.call("layout", ring.ToBinary(), True, budget=0.2)  # CoordGen: minutes
+    assert not _alive(pid)  # killed, not left computing
+    assert _helper_pid() != pid  # a fresh one answers
+
+
+def test_a_helper_started_from_a_short_lived_thread_is_kept():
+    """Helpers are started by one long-lived thread: one started for a request thread (as
+    runserver's or Huey's) does not die with it (PR_SET_PDEATHSIG follows the thread)."""
+    bounded._close_idle()
+    pids = []
+    thread = threading.Thread(target=lambda: pids.append(_helper_pid()))
+    thread.start()
+    thread.join()
+    time.sleep(0.2)
+    assert _alive(pids[0]) and _helper_pid() == pids[0]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_helper_busy_with_a_long_call_dies_with_its_process():
+    """A gunicorn worker killed at its timeout takes its helper with it, even mid-call."""
+    code = (
+        "import sys; from rdkit import Chem; from predictions import bounded;"
+        f"ring = Chem.MolFromSmiles({RING_40!r}).ToBinary();"
+        "bounded.call('layout', ring, False, budget=30);"
+        "print(bounded._idle[-1].process.pid, flush=True);"
+        "bounded.call('layout', ring, True, budget=3600)"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    helper = int(process.stdout.readline())
+    time.sleep(0.5)  # the helper is deep in CoordGen now
+    process.kill()
+    process.wait()
+    deadline = time.monotonic() + 10
+    while _alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(helper)
 
 
 # --- 2. Substructure search -------------------------------------------------------------
