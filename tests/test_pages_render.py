@@ -158,7 +158,7 @@ def test_salt_says_its_values_are_for_the_parent(client, queue, make_prediction)
 def test_wide_tables_scroll_inside_a_box_that_says_so(client, queue, make_prediction):
     batch = _batch(client, queue, ["CCO", "C1CC"])
     html = client.get(batch.get_absolute_url()).content.decode()
-    for label in ("Results", "Bad rows"):
+    for label in ("Results table", "Bad rows table"):
         assert (
             f'<div class="table-scroll" data-scroll-hint tabindex="0" role="region" '
             f'aria-label="{label}">' in html
