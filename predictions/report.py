@@ -20,7 +20,7 @@ from matplotlib.backends.backend_pdf import FigureCanvasPdf
 from matplotlib.figure import Figure
 from PIL import Image
 
-from . import reference, rendering, units
+from . import reference, rendering, salts, units
 from .domain import all_reasons, verdict_label
 from .inference import get_predictor
 from .models import Prediction
@@ -341,6 +341,18 @@ def _report_figure(prediction: Prediction) -> Figure:
     )
     _fit_width(fig, smiles, renderer, WIDTH, 5)
     top = _bottom(fig, smiles, renderer) - GAP
+    parent = salts.parent_note(prediction.standardisation_note, prediction.formula)
+    if parent:  # a salt or mixture: what the values are for
+        note = fig.text(
+            LEFT,
+            top,
+            "\n".join(textwrap.wrap(parent, 125)),
+            fontsize=8,
+            va="top",
+            color="#6b4100",
+        )
+        _fit_width(fig, note, renderer, WIDTH, 5)
+        top = _bottom(fig, note, renderer) - GAP
 
     picture_height = 0.2
     picture = fig.add_axes((0.04, top - picture_height, 0.44, picture_height))

@@ -86,6 +86,7 @@ def _with_many_reasons(prediction, outputs: int = 7):
     [
         (PACLITAXEL, "", False),
         (ATORVASTATIN, "Atorvastatin", False),
+        ("[Na+].[O-]C(=O)c1ccccc1", "", False),
         (ERYTHROMYCIN, "", False),
         (
             PACLITAXEL,
@@ -105,3 +106,5 @@ def test_report_card_text_stays_inside_the_page_without_overlap(
     problems = layout_problems(fig)
     assert not problems, "\n".join(problems)
     assert report.report_pdf(prediction).startswith(b"%PDF")
+    said = " ".join(text.get_text() for text in fig.texts).replace("\n", " ")
+    assert ("Values are for the parent compound" in said) == ("." in smiles)
