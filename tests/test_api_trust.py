@@ -73,9 +73,13 @@ def test_api_verdicts_match_the_result_page(client, predictor):
             )
             similarity = output["domain"]["nearest_similarity"]
             assert similarity is None or 0 <= similarity <= 1
-        # GET by id serves the same.
+        # GET by id serves the same, and the page's nearest measured molecules.
         again = client.get(f"{API}/predictions/{body['id']}").json()
         assert again["domain"] == body["domain"] and again["outputs"] == body["outputs"]
+        assert len(again["nearest_measured"]) == 5
+        for neighbour in again["nearest_measured"]:
+            assert neighbour["smiles"] in html
+            assert f"Similarity {neighbour['similarity']:.2f} (Tanimoto)" in html
         seen.add(overall)
     assert seen >= {"in", "out"}
 
@@ -162,6 +166,7 @@ def test_schema_documents_the_trust_fields(client):
     assert {"verdict", "verdict_label", "reasons", "nearest_similarity"} <= set(judged)
     overall = components["Domain"]["properties"]
     assert {"verdict", "reasons", "all_reasons"} <= set(overall)
+    assert "nearest_measured" in components["PredictionDetail"]["properties"]
     for name in ("Prediction", "BatchRow"):
         props = components[name]["properties"]
         assert {"outputs", "domain", "parent_note"} <= set(props), name

@@ -281,6 +281,41 @@ class PredictionSerializer(serializers.ModelSerializer):
         return links(self.context.get("request"), prediction.get_absolute_url(), DOWNLOADS)
 
 
+class MeasuredValueSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    unit = serializers.CharField(allow_blank=True)
+    value = serializers.FloatField(allow_null=True, help_text="Measured; null: not measured.")
+
+
+class NeighbourSerializer(serializers.Serializer):
+    """A training molecule most like this one, as the result page lists it."""
+
+    smiles = serializers.CharField(help_text="Canonical SMILES of the training molecule.")
+    similarity = serializers.FloatField(
+        min_value=0, max_value=1, help_text="Tanimoto (Morgan radius 2, 2,048 bits)."
+    )
+    measured = MeasuredValueSerializer(many=True, help_text="Its measured value per output.")
+
+
+class PredictionDetailSerializer(PredictionSerializer):
+    """One prediction by id: also the nearest measured molecules the result page shows."""
+
+    nearest_measured = serializers.SerializerMethodField(
+        help_text="The five training molecules most similar to this one, most similar first, "
+        "with their measured values; empty when another model made the prediction."
+    )
+
+    class Meta(PredictionSerializer.Meta):
+        fields = [*PredictionSerializer.Meta.fields, "nearest_measured"]
+        read_only_fields = fields
+
+    @extend_schema_field(NeighbourSerializer(many=True))
+    def get_nearest_measured(self, prediction: Prediction) -> list[dict]:
+        from predictions.services import nearest_measured  # loads the model's training set
+
+        return NeighbourSerializer(nearest_measured(prediction), many=True).data
+
+
 @extend_schema_field(
     {
         "oneOf": [

@@ -104,10 +104,15 @@ class PredictionListView(generics.ListAPIView):
 
 
 class PredictionDetailView(APIView):
-    @extend_schema(operation_id="prediction_get", responses={200: api.PredictionSerializer})
+    @extend_schema(
+        operation_id="prediction_get",
+        summary="One prediction, with its nearest measured molecules",
+        responses={200: api.PredictionDetailSerializer},
+    )
     def get(self, request: Request, public_id: str) -> Response:
         prediction = selectors.prediction_get(public_id)
-        return Response(api.PredictionSerializer(prediction, context={"request": request}).data)
+        body = api.PredictionDetailSerializer(prediction, context={"request": request}).data
+        return Response(body)
 
 
 class ModelView(APIView):
