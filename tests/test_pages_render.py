@@ -155,6 +155,16 @@ def test_salt_says_its_values_are_for_the_parent(client, queue, make_prediction)
     assert rows.count('class="parent-note"') == 1
 
 
+def test_salt_given_after_its_parent_still_says_so(client, make_prediction):
+    """The parent was stored first: the salt reuses it, and the page's message says what the
+    values are for."""
+    acid = make_prediction("OC(=O)c1ccccc1")
+    response = client.post("/", {"smiles": SODIUM_BENZOATE}, follow=True)
+    assert response.redirect_chain[-1][0] == acid.get_absolute_url()
+    html = response.content.decode()
+    assert "removed [Na+]" in html and "Values are for the parent compound" in html
+
+
 def test_wide_tables_scroll_inside_a_box_that_says_so(client, queue, make_prediction):
     batch = _batch(client, queue, ["CCO", "C1CC"])
     html = client.get(batch.get_absolute_url()).content.decode()
