@@ -183,6 +183,22 @@ def test_the_torus_search_stops_at_its_budget_and_says_what_was_searched(
     assert "ran out of its 0.5 s time budget after checking" in html
 
 
+def test_a_match_too_costly_to_highlight_is_listed_with_its_plain_picture(
+    client, small_budgets, store_predictions
+):
+    """A 25-atom path fits the torus (found at once), but listing its matches to highlight
+    them took 59 s (every path covers the same 25 atoms): the card shows the stored picture."""
+    (torus,) = store_predictions([TORUS])
+    path = "~".join(["[C;X4]"] * 25)
+    response, seconds = _timed(
+        client.get, reverse("predictions:gallery"), {"q": path, "mode": "substructure"}
+    )
+    assert response.status_code == 200 and seconds < 10, f"{seconds:.1f} s"
+    html = response.content.decode()
+    assert f"/predictions/{torus.public_id}/molecule.png" in html  # no highlight drawn
+    assert "search-match" not in html
+
+
 def test_search_budget_reports_how_far_it_got(small_budgets, store_predictions):
     """Candidates are checked in the gallery's order: the ones before the torus are checked."""
     store_predictions([LONG_CHAINS[0], TORUS, LONG_CHAINS[1]])
