@@ -263,3 +263,23 @@ def test_distance_term_is_added_to_the_uncertainty_far_from_the_training_molecul
     plain = Domain([OutputInfo("A"), OutputInfo("B")], training)
     judged = plain.assess(Chem.MolFromSmiles("c1ccncc1"), [0.0, 0.0], [0.3, 0.3])
     assert [o["uncertainty"] for o in judged["outputs"]] == [0.3, 0.3]
+
+
+def test_an_element_no_molecule_measured_for_an_output_holds_is_out_for_that_output(tmp_path):
+    """Counted per output from training_set.csv: Se measured for A only, B for none."""
+    path = tmp_path / "training_set.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["smiles", "A", "B"])
+        rows = [[f"{'C' * n}O", "0.1", "0.2"] for n in range(1, 30)]
+        writer.writerows([*rows, ["C[Se]C", "0.3", ""]])
+    training = TrainingSet.from_csv(path, ["A", "B"])
+    assert training.element_counts[0]["Se"] == 1 and "Se" not in training.element_counts[1]
+    rules = Domain([OutputInfo("A"), OutputInfo("B")], training, Thresholds())
+    judged = rules.assess(Chem.MolFromSmiles("CC[Se]CC"), [0.0, 0.0])
+    a, b = judged["outputs"]
+    assert b["verdict"] == OUT
+    assert "contains Se, which no molecule measured for it contains" in b["reasons"]
+    # A holds one Se molecule among 30 (over 1 %): not rare by the share rule.
+    assert not any("Se" in reason for reason in a["reasons"])
+    assert judged["verdict"] == OUT
