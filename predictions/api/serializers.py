@@ -25,7 +25,7 @@ class OutputDomainSerializer(serializers.Serializer):
     """One output's applicability-domain verdict, as the result page shows it."""
 
     verdict = serializers.ChoiceField(
-        choices=list(domain.VERDICTS),
+        choices=list(domain.VERDICT_LABELS.items()),
         help_text="in, care or out for this output: its own reasons and the molecule's "
         "(prediction.domain.reasons) together, worst wins.",
     )
@@ -97,7 +97,7 @@ class DomainSerializer(serializers.Serializer):
     """The molecule's overall applicability-domain verdict, as the result page shows it."""
 
     verdict = serializers.ChoiceField(
-        choices=list(domain.VERDICTS), help_text="The worst verdict of any output."
+        choices=list(domain.VERDICT_LABELS.items()), help_text="The worst verdict of any output."
     )
     verdict_label = serializers.CharField(help_text="The verdict in words, as on the page.")
     reasons = serializers.ListField(
