@@ -31,6 +31,7 @@ import logging
 import mmap
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -119,6 +120,9 @@ def _serve(fd: int, shared_fd: int) -> None:
     """The helper's loop: one request at a time, until the socket closes."""
     global SHARED
     _die_with_parent()
+    # Ctrl-C in the terminal of ./scripts/run.sh reaches every process of the group: the
+    # helper leaves with its parent (above), quietly, not with a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     SHARED = mmap.mmap(shared_fd, SHARED_BYTES)
     rdDepictor.SetPreferCoordGen(True)
     conn = Connection(fd)
@@ -139,7 +143,6 @@ def _die_with_parent() -> None:
     so a helper busy with a long call never outlives a killed gunicorn worker."""
     try:
         import ctypes
-        import signal
 
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):

@@ -35,3 +35,19 @@ def test_profile_helper_ignores_ctrl_c():
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ignored True"
+
+
+def test_rdkit_budget_helper_ignores_ctrl_c():
+    """predictions/bounded.py's helpers (layouts, searches) run beside the web process and the
+    worker: the same quiet exit."""
+    from rdkit import Chem
+
+    from predictions import bounded
+
+    bounded.call("highlight", "CCO", Chem.MolFromSmarts("CO").ToBinary(), 10, budget=30)
+    pid = bounded._idle[-1].process.pid
+    status = Path(f"/proc/{pid}/status").read_text()
+    ignored = int(
+        next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16
+    )
+    assert ignored & (1 << (2 - 1)), "SIGINT (2) is not ignored by the helper"
