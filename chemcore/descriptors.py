@@ -25,16 +25,45 @@ SLOW = frozenset(
 )
 
 
+# "MorganCount:<i>": bit i of the Morgan count fingerprint (radius 2, MORGAN_SIZE bits), so a
+# descriptor model can read substructure counts beside the RDKit descriptors.
+MORGAN_PREFIX, MORGAN_SIZE = "MorganCount:", 1024
+MORGAN_COUNTS = tuple(f"{MORGAN_PREFIX}{i}" for i in range(MORGAN_SIZE))
+
+
+def _morgan_counts(mol: Chem.Mol) -> np.ndarray:
+    from rdkit.Chem import rdFingerprintGenerator
+
+    global _GENERATOR
+    if _GENERATOR is None:
+        _GENERATOR = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=MORGAN_SIZE)
+    return _GENERATOR.GetCountFingerprintAsNumPy(mol).astype(np.float64)
+
+
+_GENERATOR = None
+
+
 def compute(mols: Sequence[Chem.Mol], names: Sequence[str] = ALL) -> np.ndarray:
     """(molecules, names) descriptor values; unknown names raise KeyError."""
-    functions = [_TABLE[name] for name in names]
-    values = np.zeros((len(mols), len(functions)), dtype=np.float64)
+    columns = [
+        (j, _TABLE[name]) for j, name in enumerate(names) if not name.startswith(MORGAN_PREFIX)
+    ]
+    bits = [
+        (j, int(name[len(MORGAN_PREFIX) :]))
+        for j, name in enumerate(names)
+        if name.startswith(MORGAN_PREFIX)
+    ]
+    where = np.array([j for j, _ in bits], dtype=np.intp)
+    which = np.array([bit for _, bit in bits], dtype=np.intp)
+    values = np.zeros((len(mols), len(names)), dtype=np.float64)
     for i, mol in enumerate(mols):
-        for j, function in enumerate(functions):
+        for j, function in columns:
             try:
                 values[i, j] = function(mol)
             except Exception:  # RDKit raises for some descriptors on some molecules
                 values[i, j] = np.nan
+        if bits:
+            values[i, where] = _morgan_counts(mol)[which]
     values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
     return np.clip(values, -1e6, 1e6)
 

@@ -46,6 +46,11 @@ class OutputSpec:
     label: str
     unit: str = ""
     range: dict | None = None  # {"min", "max", "p05", "p95"} of the training targets
+    # From the checkpoint's config where it says (chemcore.checkpoint), else empty:
+    description: str = ""  # one line for a chemist
+    favourable: str = ""  # "higher", "lower" or "" (a range, or no preference)
+    group: str = ""  # e.g. "Physical chemistry", "ADME (in vitro)"
+    linear_unit: str = ""  # unit of 10**value for a log output (shown beside the log value)
 
 
 @dataclass(frozen=True)
@@ -140,13 +145,28 @@ class Predictor:
         units = list(getattr(config, contract.KEY_UNITS, None) or [])
         ranges = list(getattr(config, contract.KEY_RANGES, None) or [])
         id2label = config.id2label or {}
+
+        def per_output(key: str) -> list[str]:
+            found = list(getattr(config, key, None) or [])
+            return [str(found[i]) if i < len(found) else "" for i in range(config.num_labels)]
+
+        extra = zip(
+            per_output(contract.KEY_DESCRIPTIONS),
+            per_output(contract.KEY_FAVOURABLE),
+            per_output(contract.KEY_GROUPS),
+            per_output(contract.KEY_LINEAR_UNITS),
+        )
         self.outputs = [
             OutputSpec(
                 label=str(id2label.get(i, f"Output {i}")),
                 unit=units[i] if i < len(units) else "",
                 range=ranges[i] if i < len(ranges) else None,
+                description=description,
+                favourable=favourable,
+                group=group,
+                linear_unit=linear_unit,
             )
-            for i in range(config.num_labels)
+            for i, (description, favourable, group, linear_unit) in enumerate(extra)
         ]
         # Per output label: n, RMSE (with its 95 % interval), MAE, R² on the test set; served by
         # GET /api/v1/model.

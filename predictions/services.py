@@ -38,16 +38,21 @@ class PredictionResult:
 def outputs_for(predictor: Predictor, result: ModelOutput) -> list[dict]:
     """Pair model values (and uncertainties, None without) with labels and units, as stored."""
     sigmas = result.uncertainties or [None] * len(result.values)
-    return [
-        {
+    out = []
+    for spec, value, sigma in zip(predictor.outputs, result.values, sigmas):
+        stored = {
             "label": spec.label,
             "unit": spec.unit,
             "value": float(value),
             "uncertainty": None if sigma is None else float(sigma),
             "kind": predictor.value_kind,
         }
-        for spec, value, sigma in zip(predictor.outputs, result.values, sigmas)
-    ]
+        # what the page shows beside the value, kept with it (older models give none)
+        for key in ("group", "linear_unit", "favourable"):
+            if getattr(spec, key):
+                stored[key] = getattr(spec, key)
+        out.append(stored)
+    return out
 
 
 _domains: dict[str, domain.Domain] = {}

@@ -123,12 +123,28 @@ def test_no_test_or_external_molecule_in_training(splits):
     corpus, _ = D.pretrain_corpus(splits, 0)
     assert not set(corpus) & splits.excluded
     n = {label: len(s) for label, s in splits.test_smiles.items()}
-    assert n[D.TASKS[D.LOGS]] == 257 and n[D.TASKS[D.DG]] == 128
+    assert n[D.TASKS[D.DG]] == 128 and set(n) == set(D.TASKS)
     assert 0.18 * 4200 < n[D.TASKS[D.LOGD]] < 0.21 * 4200
-    # the external ESOL molecules are in no data file at all
-    files = D.load_huuskonen("train")[0] + D.load_huuskonen("test")[0] + D.load_freesolv()[0]
-    assert not keys(splits.external_smiles) & keys(files + D.load_lipophilicity()[0])
-    assert 250 < len(splits.external_smiles) < 300
+    # logS: a scaffold fifth of the pooled AqSolDB parents + Huuskonen train + ESOL
+    assert 0.18 * splits.info["n_logs_pool"] < n[D.TASKS[D.LOGS]] < 0.21 * splits.info["n_logs_pool"]
+    # the ADME outputs: one scaffold split of the Biogen compounds (about a fifth each)
+    for t in (D.HLM, D.RLM, D.ER, D.KSOL):
+        assert 300 < n[D.TASKS[t]] < 0.25 * splits.info["n_biogen"]
+    # the external set is Huuskonen's own test file, in no training source
+    assert len(splits.external_smiles) == 257
+    assert not keys(splits.external_smiles) & keys(splits.train_smiles + splits.val_smiles)
+
+
+@pytest.mark.slow  # standardises every AqSolDB row
+def test_aqsoldb_salts_are_left_out_and_measured_parents_kept():
+    smiles, y, counts = D.load_aqsoldb()
+    assert counts["aqsoldb_salts"] > 500 and len(smiles) == len(y) > 7000
+    assert all("." not in s for s in smiles)  # no counter-ion survives
+    salts = D.load_aqsoldb_salts()
+    assert len(salts) == counts["aqsoldb_salts"]
+    # sodium benzoate is a salt: left out; benzoic acid itself (a parent) is kept
+    parents = {parent for _, parent, _ in salts}
+    assert "O=C(O)c1ccccc1" in parents or "O=C(O)c1ccccc1" in smiles
 
 
 def test_archives_are_checksummed(tmp_path, monkeypatch):
@@ -166,15 +182,16 @@ def test_quick_run_writes_an_ensemble_checkpoint(quick_run):
         assert (out / f).is_file(), f
     manifest = C.read_manifest(out)
     assert manifest.members == ["member-0", "member-1"]
-    assert len(manifest.uncertainty_scale) == 3 and min(manifest.uncertainty_scale) > 0
+    n_out = len(D.TASKS)
+    assert len(manifest.uncertainty_scale) == n_out and min(manifest.uncertainty_scale) > 0
     configs = []
     for member in manifest.members:
         for f in MEMBER_FILES:
             assert (out / member / f).is_file(), (member, f)
         tok, model = load_checkpoint(out / member)
-        assert model.config.problem_type == "regression" and model.config.num_labels == 3
+        assert model.config.problem_type == "regression" and model.config.num_labels == n_out
         y = predict_checkpoint(tok, model, ["CCO", "c1ccccc1O"])
-        assert y.shape == (2, 3) and np.isfinite(y).all()
+        assert y.shape == (2, n_out) and np.isfinite(y).all()
         conf = json.loads((out / member / "config.json").read_text())
         configs.append({k: conf[k] for k in SITE_CONFIG_KEYS})
     assert configs[0] == configs[1]  # the site's keys are identical in every member
@@ -207,7 +224,7 @@ def test_identical_members_give_zero_uncertainty_and_the_member_value(quick_run,
         shutil.copytree(out / "member-0", twin / name)
     C.write_manifest(
         twin,
-        C.EnsembleManifest(members=["member-0", "member-1"], uncertainty_scale=[2.0, 2.0, 2.0]),
+        C.EnsembleManifest(members=["member-0", "member-1"], uncertainty_scale=[2.0] * 7),
     )
     smiles = ["CCO", "OCC1OC(O)C(O)C(O)C1O"]
     mean, sigma = predict_ensemble(twin, smiles)
@@ -247,7 +264,9 @@ def test_site_serves_what_the_quick_run_evaluated(quick_run):
 def test_quick_run_card(quick_run):
     out, metrics = quick_run
     card = (out / C.CARD).read_text()
-    assert "QUICK" in card and "ESOL" in card and "coverage" in card
+    assert "QUICK" in card and "Huuskonen test file" in card and "coverage" in card
+    for label in D.TASKS:  # every output in the card's table
+        assert D.SHORT[D.TASKS.index(label)] in card
     assert f"{metrics['external']['rmse']:.3f}" in card
 
 

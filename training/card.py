@@ -344,7 +344,13 @@ def _descriptor_text(m: dict) -> str:
     return (
         "**a descriptor model**: gradient-boosted trees (scikit-learn's "
         f"HistGradientBoostingRegressor, 300 rounds, seeded) on {blend['descriptors']} RDKit 2D "
-        "descriptors (all but the 17 slowest, `chemcore.descriptors`), one per output, fitted "
+        "descriptors (all but the 17 slowest, `chemcore.descriptors`)"
+        + (
+            f" and {blend['morgan_counts']:,} Morgan counts (radius 2)"
+            if blend.get("morgan_counts")
+            else ""
+        )
+        + ", one per output, fitted "
         "on the fitting molecules and shipped as plain arrays in `descriptor_model.json` "
         "(`chemcore.descriptor_model`; no pickle); value = (1 − β) · value + β · trees, with β "
         f"per output {fitted}"

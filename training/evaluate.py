@@ -326,18 +326,21 @@ def baselines(splits, tasks: list[str], seed: int = 0, n_trees: int = 500, log=p
     return res
 
 
-def fit_descriptor_model(smiles: list[str], y: np.ndarray, seed: int = 0, max_iter: int = 300):
+def fit_descriptor_model(
+    smiles: list[str], y: np.ndarray, seed: int = 0, max_iter: int = 300, morgan: bool = True
+):
     """chemcore.descriptor_model.DescriptorModel: per output, gradient-boosted trees on the RDKit
-    descriptors but the slowest (chemcore.descriptors.SLOW), fitted on the molecules measured
-    for it among ``smiles`` (the fitting split; ``y`` (n, outputs), NaN = unmeasured)."""
+    descriptors but the slowest (chemcore.descriptors.SLOW), plus (``morgan``) 1,024 Morgan
+    counts, fitted on the molecules measured for it among ``smiles`` (the fitting split;
+    ``y`` (n, outputs), NaN = unmeasured)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     from chemcore.descriptor_model import DescriptorModel, Trees
-    from chemcore.descriptors import ALL, SLOW
+    from chemcore.descriptors import ALL, MORGAN_COUNTS, SLOW
 
     from .data import full_descriptors
 
-    names = [name for name in ALL if name not in SLOW]
+    names = [name for name in ALL if name not in SLOW] + (list(MORGAN_COUNTS) if morgan else [])
     X = full_descriptors(smiles, names)
     outputs = []
     for t in range(y.shape[1]):

@@ -382,7 +382,8 @@ def finish_checkpoint(
         "distance_scale": dscales,
         "descriptor_blend": {
             "weight": manifest.descriptor_weight,
-            "descriptors": len(_descriptor_names(output)),
+            "descriptors": sum(not n.startswith("MorganCount:") for n in _descriptor_names(output)),
+            "morgan_counts": sum(n.startswith("MorganCount:") for n in _descriptor_names(output)),
         },
         "read_across": {
             "k": manifest.read_across_k,

@@ -1,0 +1,28 @@
+"""Outputs as a chemist reads them: the linear value beside a log value, grouped outputs."""
+
+from __future__ import annotations
+
+from django import template
+
+from predictions import units
+
+register = template.Library()
+
+
+def linear_text(output: dict, molecular_weight: float | None = None) -> str:
+    """ "≈ 12 mL/min/kg" for a log output whose stored ``linear_unit`` says what 10**value is
+    ("≈ 35 µg/mL (88 µM)" for µg/mL with the molecule's weight); "" otherwise."""
+    unit = output.get("linear_unit") or ""
+    value = output.get("value")
+    if not unit or value is None:
+        return ""
+    linear = 10.0 ** float(value)
+    text = f"≈ {units.significant(linear)}" + ("" if unit == "ratio" else f" {unit}")
+    if unit == "µg/mL" and molecular_weight:
+        text += f" ({units.significant(1000.0 * linear / float(molecular_weight))} µM)"
+    return text
+
+
+@register.filter
+def as_read(output: dict, molecular_weight: float | None = None) -> str:
+    return linear_text(output, molecular_weight)

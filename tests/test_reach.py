@@ -1,0 +1,62 @@
+"""Reach: long drugs fit, stereo/isotope variants of known atoms are read as the known atom,
+unknown elements are still refused (chemcore.tokens, predictions.inference)."""
+
+import pytest
+from rdkit import Chem
+
+from chemcore.standardise import standardise_smiles
+from chemcore.tokens import candidates, readable
+
+CYCLOSPORIN = (
+    "CC[C@H]1C(=O)N(CC(=O)N([C@H](C(=O)N[C@H](C(=O)N([C@H](C(=O)N[C@H](C(=O)N[C@@H](C(=O)"
+    "N([C@H](C(=O)N([C@H](C(=O)N([C@H](C(=O)N([C@H](C(=O)N1)[C@@H]([C@H](C)C/C=C/C)O)C)"
+    "C(C)C)C)CC(C)C)C)CC(C)C)C)C)C)CC(C)C)C)C(C)C)CC(C)C)C)C"
+)
+SOFOSBUVIR = (
+    "CC(C)OC(=O)[C@H](C)N[P@](=O)(OC[C@H]1O[C@@H](n2ccc(=O)[nH]c2=O)[C@](C)(F)[C@@H]1O)Oc1ccccc1"
+)
+
+
+def test_candidates_keep_element_and_charge():
+    assert candidates("[N@]")[:2] == ["[N]", "N"]
+    assert candidates("[13CH3]")[:2] == ["[CH3]", "C"]
+    assert candidates("[N@@+]")[0] == "[N+]" and "N" not in candidates("[N@@+]")
+    assert all(c.startswith("[Na") and c.endswith("+]") for c in candidates("[Na+]"))
+    assert candidates("C") == [] and candidates("(") == []
+
+
+def test_readable_maps_each_unknown_once_and_keeps_what_has_no_stand_in():
+    vocab = {"C", "N", "[C@H]", "1", "(", ")", "[Si]"}
+    pieces = ["C", "[N@]", "1", "[N@]", "[SiH3]", "[Pt]", "[Pt]"]
+    out, mapped, unknown = readable(pieces, vocab)
+    assert out == ["C", "N", "1", "N", "[Si]", "[Pt]", "[Pt]"]
+    assert mapped == [("[N@]", "N"), ("[SiH3]", "[Si]")]
+    assert unknown == ["[Pt]"]
+
+
+def test_cyclosporin_fits_the_model(predictor):
+    smiles = standardise_smiles(CYCLOSPORIN)
+    assert Chem.MolFromSmiles(smiles).GetNumHeavyAtoms() == 85
+    predictor.check_length(smiles)
+    predictor.check_tokens(smiles)
+    (result,) = predictor.predict_with_uncertainty([smiles])
+    assert len(result.values) == len(predictor.outputs)
+
+
+def test_unseen_stereo_tokens_are_read_as_the_atom(predictor):
+    smiles = standardise_smiles(SOFOSBUVIR)
+    text, mapped, unknown = predictor.reading(smiles)
+    assert not unknown
+    assert all(piece in predictor.tokenizer.get_vocab() for piece, _ in [(t, 0) for _, t in mapped])
+    # what is read for an unseen stereo form is what is read without the stereo mark
+    flat = Chem.MolToSmiles(Chem.MolFromSmiles(smiles), isomericSmiles=False)
+    (with_stereo,) = predictor.predict_with_uncertainty([smiles])
+    assert with_stereo.values and not predictor.unknown_tokens(flat)
+
+
+@pytest.mark.parametrize("smiles", ["CC[Pb](CC)(CC)CC", "[Fe]", "C[Hg]Cl"])
+def test_metals_are_still_refused(predictor, smiles):
+    from predictions.inference import UnknownTokens
+
+    with pytest.raises(UnknownTokens):
+        predictor.check_tokens(smiles)
