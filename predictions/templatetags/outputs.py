@@ -17,7 +17,11 @@ def linear_text(output: dict, molecular_weight: float | None = None) -> str:
     if not unit or value is None:
         return ""
     linear = 10.0 ** float(value)
-    text = f"≈ {units.significant(linear)}" + ("" if unit == "ratio" else f" {unit}")
+    text = (
+        f"ratio ≈ {units.significant(linear)}"
+        if unit == "ratio"
+        else f"≈ {units.significant(linear)} {unit}"
+    )
     if unit == "µg/mL" and molecular_weight:
         text += f" ({units.significant(1000.0 * linear / float(molecular_weight))} µM)"
     return text

@@ -1,0 +1,72 @@
+"""Every output of the shipped model (seven in v3) reaches every surface: the result page
+(grouped, with the value a chemist reads), the API with its verdict, and the batch exports."""
+
+import csv
+import io
+
+import pytest
+from django.core.cache import cache
+from django.test import TestCase
+
+from predictions.batch import services as batch_services
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_the_shipped_model_has_seven_described_outputs(predictor):
+    assert len(predictor.outputs) == 7
+    groups = [spec.group for spec in predictor.outputs]
+    assert groups[:3] == ["Physical chemistry"] * 3 and set(groups[3:]) == {"ADME (in vitro)"}
+    assert all(spec.description and spec.unit and spec.range for spec in predictor.outputs)
+    linear = {spec.label: spec.linear_unit for spec in predictor.outputs if spec.linear_unit}
+    assert sorted(set(linear.values())) == ["mL/min/kg", "ratio", "µg/mL"]
+
+
+def test_result_page_groups_outputs_and_shows_linear_values(client, predictor):
+    response = client.post("/", {"smiles": "CC(=O)Oc1ccccc1C(=O)O"})
+    html = client.get(response["Location"]).content.decode()
+    table = html[html.index('<table class="values"') : html.index("</table>")]
+    for spec in predictor.outputs:
+        assert f'<th scope="row">{spec.label}</th>' in table.replace("&#x27;", "'")
+    assert table.index(">Physical chemistry<") < table.index(">ADME (in vitro)<")
+    # CLint as mL/min/kg, the efflux ratio as a ratio, the kinetic solubility as µg/mL and µM
+    assert table.count(" mL/min/kg</span>") == 2
+    assert "ratio ≈ " in table and " µg/mL (" in table and " µM)" in table
+    assert "lower is better" in table and "higher is better" in table
+
+
+def test_api_gives_every_output_with_its_verdict(client, predictor):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(
+            "/api/v1/predict", {"smiles": ["CCO", "c1ccccc1O"]}, content_type="application/json"
+        )
+    assert response.status_code == 200
+    for result in response.json()["results"]:
+        outputs = result["prediction"]["outputs"]
+        assert [o["label"] for o in outputs] == [s.label for s in predictor.outputs]
+        for output in outputs:
+            assert output["domain"]["verdict"] in ("in", "care", "out")
+            assert output["uncertainty"] > 0
+
+
+def test_batch_exports_carry_every_output(predictor):
+    batch = batch_services.batch_create(text="CCO\nc1ccccc1O\nCC(=O)Oc1ccccc1C(=O)O\n")
+    assert batch_services.batch_run(batch_pk=batch.pk) == "done"
+    from predictions.batch import exports
+
+    text = "".join(exports.stream_csv(batch))
+    rows = list(csv.reader(io.StringIO(text)))
+    header = rows[0]
+    for spec in predictor.outputs:
+        assert f"{spec.label} [{spec.unit}]" in header, spec.label
+    assert len(rows) == 4 and all(len(r) == len(header) for r in rows)
+    sdf = "".join(exports.sdf_record(batch, row) for row in exports.iter_batch_rows(batch))
+    for spec in predictor.outputs:
+        assert sdf.count(spec.label) >= 3, spec.label
