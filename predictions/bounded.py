@@ -37,7 +37,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 from multiprocessing.connection import Connection
 
 from rdkit import Chem
@@ -183,19 +182,19 @@ class _Helper:
         self.conn = Connection(ours.detach())
         self.ready = False
 
-    def wait_ready(self) -> None:
-        if self.ready:
-            return
-        if not self.conn.poll(START_TIMEOUT):
-            self.kill()
-            raise HelperError("the RDKit helper did not start")
-        self.conn.recv()
-        self.ready = True
-
-    def receive(self, deadline: float):
-        """The next message, or OverBudget (the helper killed) once `deadline` has passed."""
+    def ask(self, name: str, args: tuple, budget: float):
+        """Send one request and wait for its answer, at most `budget` seconds from when the
+        helper is ready (its start is not counted): the (kind, value) answer, OverBudget or
+        HelperError (the helper killed in both cases)."""
         try:
-            if self.conn.poll(max(0.0, deadline - time.monotonic())):
+            if not self.ready:
+                if not self.conn.poll(START_TIMEOUT):
+                    self.kill()
+                    raise HelperError("the RDKit helper did not start")
+                self.conn.recv()
+                self.ready = True
+            self.conn.send((name, args))
+            if self.conn.poll(budget):
                 return self.conn.recv()
         except (EOFError, OSError) as error:
             self.kill()
@@ -311,12 +310,10 @@ def screen(
     if budget <= 0:
         return 0, [], False
     helper = _take()
-    helper.wait_ready()
     helper.shared[: 8 + len(smiles)] = bytes(8 + len(smiles))
     finished, kind, value = True, "done", None
     try:
-        helper.conn.send(("screen", (pattern_bytes, smiles, max_matches)))
-        kind, value = helper.receive(time.monotonic() + budget)
+        kind, value = helper.ask("screen", (pattern_bytes, smiles, max_matches), budget)
     except OverBudget:
         finished = False
         _replace()
@@ -337,9 +334,7 @@ def call(name: str, *args, budget: float):
         raise OverBudget
     helper = _take()
     try:
-        helper.wait_ready()
-        helper.conn.send((name, args))
-        kind, value = helper.receive(time.monotonic() + budget)
+        kind, value = helper.ask(name, args, budget)
     except OverBudget:
         _replace()
         raise

@@ -81,7 +81,7 @@ def _depicted(mol: Chem.Mol, draw, *, budget: float | None = None):
     for laid in bounded.layouts(mol, limit):
         try:
             return draw(rdMolDraw2D.PrepareMolForDrawing(laid))
-        except (RuntimeError, ValueError) as error:
+        except Exception as error:  # whatever RDKit raises: the next layout, or a placeholder
             log.warning("Drawing %s failed: %s", Chem.MolToSmiles(mol), error)
     return None
 
@@ -172,7 +172,7 @@ def molecule_svg_highlighted(
     def draw(prepared: Chem.Mol) -> str:
         try:
             return _svg_of(prepared, size, clear_background, sorted(marked), bonds, colours)
-        except (RuntimeError, ValueError) as error:  # the same layout, without highlights
+        except Exception as error:  # the same layout, without highlights
             log.warning("Highlighting %s failed: %s", Chem.MolToSmiles(mol), error)
             return _svg_of(prepared, size, clear_background, [], [], {})
 

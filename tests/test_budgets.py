@@ -144,6 +144,15 @@ def test_a_helper_started_from_a_short_lived_thread_is_kept():
     assert _alive(pids[0]) and _helper_pid() == pids[0]
 
 
+def test_a_helper_that_dies_costs_a_picture_nothing_but_time():
+    """A helper killed from outside (a crash, the OOM killer) is an error for that call, and
+    the picture is drawn by the next layout or a fresh helper, never a 500."""
+    _helper_pid()
+    bounded._idle[-1].process.kill()
+    aspirin = Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O")
+    assert rendering.PLACEHOLDER not in rendering.molecule_svg(aspirin)
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
 def test_a_helper_busy_with_a_long_call_dies_with_its_process():
     """A gunicorn worker killed at its timeout takes its helper with it, even mid-call."""
