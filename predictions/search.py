@@ -341,4 +341,5 @@ def search_page(
         else:
             record.search_similarity = hits.scores[record.pk]
     page.object_list = records
+    page.search_note = hits.truncated  # also on the page, for callers that keep only it
     return page, hits.truncated

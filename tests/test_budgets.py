@@ -217,6 +217,21 @@ def test_search_budget_reports_how_far_it_got(small_budgets, store_predictions):
     assert "after checking 1 of 3 candidate structures (0 matching); 2 were not" in hits.truncated
 
 
+def test_the_budget_note_travels_with_the_page(small_budgets, store_predictions):
+    """A batch's results page keeps only the page: the note is on it too."""
+    store_predictions([LONG_CHAINS[0], TORUS])
+    page, note = search.search_page(
+        Prediction.objects.order_by("pk"),
+        query=SLOW_PATTERN,
+        mode="substructure",
+        threshold=0.5,
+        text_fields=("title",),
+        per_page=10,
+    )
+    assert "after checking 1 of 2 candidate structures" in note
+    assert page.search_note == note
+
+
 def test_a_search_within_budget_is_complete(small_budgets, store_predictions):
     stored = store_predictions(NORMAL)
     pattern = search.substructure_query("c1ccccc1")
