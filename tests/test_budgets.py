@@ -57,8 +57,13 @@ def _download(client, prediction, name):
 # --- 1. Depiction -----------------------------------------------------------------------
 
 
-def test_the_40_atom_ring_is_drawn_at_once_and_kept(client, small_budgets, store_predictions):
-    (ring,) = store_predictions([RING_40])
+@pytest.mark.parametrize(
+    "smiles",
+    [RING_40, "O=C1" + "C" * 40 + "C1", "C1" + "C" * 20 + "O" + "C" * 19 + "C1"],
+    ids=["carbons", "ketone", "ether"],
+)
+def test_a_40_atom_ring_is_drawn_at_once_and_kept(client, small_budgets, store_predictions, smiles):
+    (ring,) = store_predictions([smiles])
     for name, kind in (("molecule.svg", "image/svg+xml"), ("molecule.png", "image/png")):
         response, seconds = _timed(_download, client, ring, name)
         assert response.status_code == 200 and response["Content-Type"].startswith(kind)
