@@ -70,19 +70,29 @@ class PlotOutput:
     drugs: DrugDensity | None = None
 
 
-def _depicted(mol: Chem.Mol, draw, *, budget: float | None = None):
-    """`draw(prepared molecule)` on the first 2D layout that can be drawn, each layout computed
-    within the depiction budget (predictions.bounded: CoordGen, else RDKit's own layout);
-    None when no layout finishes in time or none can be drawn. A strained molecule's CoordGen
-    layout can make RDKit's drawing fail ("Cannot normalize a zero length vector"): the next
-    layout is tried, and a picture that cannot be drawn is a placeholder, never an error."""
+def _depicted(mol: Chem.Mol, *draws, budget: float | None = None):
+    """The first `draw(prepared molecule)` of `draws` that succeeds on a 2D layout, each draw
+    tried on every layout in turn before the next draw: the layouts are computed (once each)
+    within the depiction budget (predictions.bounded: CoordGen, else RDKit's own layout).
+    None when no layout finishes in time or nothing can be drawn. A strained molecule's layout
+    can make RDKit's drawing fail ("Cannot normalize a zero length vector"): the next layout
+    is tried, and a picture that cannot be drawn is a placeholder, never an error."""
     limit = settings.DEPICTION_BUDGET_SECONDS
     limit = limit if budget is None else max(0.0, min(limit, budget))
-    for laid in bounded.layouts(mol, limit):
-        try:
-            return draw(rdMolDraw2D.PrepareMolForDrawing(laid))
-        except Exception as error:  # whatever RDKit raises: the next layout, or a placeholder
-            log.warning("Drawing %s failed: %s", Chem.MolToSmiles(mol), error)
+    source, kept = bounded.layouts(mol, limit), []
+
+    def each_layout():
+        yield from list(kept)
+        for laid in source:
+            kept.append(laid)
+            yield laid
+
+    for draw in draws:
+        for laid in each_layout():
+            try:
+                return draw(rdMolDraw2D.PrepareMolForDrawing(laid))
+            except Exception as error:  # whatever RDKit raises: the next layout or draw
+                log.warning("Drawing %s failed: %s", Chem.MolToSmiles(mol), error)
     return None
 
 
@@ -169,14 +179,14 @@ def molecule_svg_highlighted(
             "highlightBondColors": {bond: colour for bond in bonds},
         }
 
-    def draw(prepared: Chem.Mol) -> str:
-        try:
-            return _svg_of(prepared, size, clear_background, sorted(marked), bonds, colours)
-        except Exception as error:  # the same layout, without highlights
-            log.warning("Highlighting %s failed: %s", Chem.MolToSmiles(mol), error)
-            return _svg_of(prepared, size, clear_background, [], [], {})
+    def highlighted(prepared: Chem.Mol) -> str:
+        return _svg_of(prepared, size, clear_background, sorted(marked), bonds, colours)
 
-    return _depicted(mol, draw, budget=budget) or (placeholder_svg(size) if placeholder else "")
+    def plain(prepared: Chem.Mol) -> str:  # when no layout can be drawn highlighted
+        return _svg_of(prepared, size, clear_background, [], [], {})
+
+    svg = _depicted(mol, highlighted, plain, budget=budget)
+    return svg or (placeholder_svg(size) if placeholder else "")
 
 
 def _svg_of(prepared, size, clear_background: bool, atoms, bonds, colours: dict) -> str:

@@ -260,7 +260,7 @@ def test_a_strained_molecule_is_found_and_drawn_not_a_500(client, small_budgets,
 def test_highlight_falls_back_when_rdkit_cannot_draw_it():
     canonical = Chem.MolToSmiles(Chem.MolFromSmiles(STRAINED))
     svg = search.highlight_svg(canonical, search.substructure_query("C=C"))
-    assert svg.startswith("<svg")
+    assert svg.startswith("<svg") and "#FF7F7F" in svg  # drawn, with its matches highlighted
 
 
 # --- 4. API throttle --------------------------------------------------------------------
