@@ -18,6 +18,17 @@ _BRACKET = re.compile(
     r"(?P<h>H\d*)?(?P<charge>[+-]\d*|[+-]{2,})?(?P<map>:\d+)?\]$"
 )
 ORGANIC_SUBSET = frozenset("B C N O P S F Cl Br I b c n o p s".split())
+# Not metals: non-metals, noble gases, metalloids B Si As Se Te (aromatic forms lower-case).
+NON_METALS = frozenset(
+    "H He B C N O F Ne Si P S Cl Ar As Se Br Kr Te I Xe At Rn b c n o p s as se te si".split()
+)
+
+
+def is_metal_token(token: str) -> bool:
+    """A bracket atom of a metal ([Pb], [Hg+2], [Na+]): the site never serves these, even where
+    a training molecule (an AqSolDB organometallic) put the token in the vocabulary."""
+    found = _BRACKET.match(token)
+    return bool(found) and found["symbol"] not in NON_METALS and found["symbol"] != "*"
 
 
 def candidates(token: str) -> list[str]:

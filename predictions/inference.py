@@ -121,7 +121,15 @@ class Predictor:
         )
         _same_tokenizer(members)
         self.tokenizer = AutoTokenizer.from_pretrained(members[0])
-        self._vocab = self.tokenizer.get_vocab()
+        from chemcore.tokens import is_metal_token
+
+        # What the network may read: its vocabulary less any metal atom (refused: the site
+        # predicts organic molecules; a few organometallics in the training data put some in).
+        self._vocab = {
+            token: index
+            for token, index in self.tokenizer.get_vocab().items()
+            if not is_metal_token(token)
+        }
         self.models = [
             AutoModelForSequenceClassification.from_pretrained(member).eval() for member in members
         ]
@@ -273,9 +281,10 @@ class Predictor:
         if unknown:
             names = ", ".join(unknown)
             raise UnknownTokens(
-                f"The model cannot read {names}: it never saw "
-                f"{'this atom or token' if len(unknown) == 1 else 'these atoms or tokens'} "
-                "in training, so it would predict as if they were not there. Nothing is predicted."
+                f"The model cannot read {names}: "
+                f"{'this atom or token is' if len(unknown) == 1 else 'these atoms or tokens are'} "
+                "a metal (the model predicts organic molecules) or never seen in training, so it "
+                "would predict as if they were not there. Nothing is predicted."
             )
 
     def predict(self, smiles: list[str], *, batch_size: int = 64) -> list[list[float]]:

@@ -354,7 +354,7 @@ def _report_figure(prediction: Prediction) -> Figure:
         _fit_width(fig, note, renderer, WIDTH, 5)
         top = _bottom(fig, note, renderer) - GAP
 
-    picture_height = 0.2
+    picture_height = 0.2 if len(prediction.outputs) <= 4 else 0.17  # room for more plots
     picture = fig.add_axes((0.04, top - picture_height, 0.44, picture_height))
     picture.imshow(Image.open(io.BytesIO(bytes(prediction.molecule_png))).convert("RGB"))
     picture.set_axis_off()
@@ -437,7 +437,7 @@ def _unstack(fig: Figure, axes: list, per_column: int, renderer) -> None:
     """Make each plot's axes lower (labels kept) until no plot's text reaches the next one's
     in its column: many outputs leave each little room."""
     columns = [axes[i : i + per_column] for i in range(0, len(axes), per_column)]
-    for _ in range(8):
+    for attempt in range(16):
         touching = any(
             upper.get_tightbbox(renderer).overlaps(lower.get_tightbbox(renderer))
             for column in columns
@@ -449,6 +449,9 @@ def _unstack(fig: Figure, axes: list, per_column: int, renderer) -> None:
             x0, y0, width, height = ax.get_position().bounds
             lower = height * 0.8
             ax.set_position((x0, y0 + (height - lower) / 2, width, lower))
+            if attempt >= 4:  # the axes are thin already: smaller text too
+                for text in [ax.xaxis.label, *ax.texts, *ax.get_xticklabels()]:
+                    text.set_fontsize(max(text.get_fontsize() - 0.5, 5))
 
 
 def _report_plots(fig: Figure, outputs, top: float, renderer) -> None:

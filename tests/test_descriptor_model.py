@@ -95,7 +95,9 @@ def blended_dir(tmp_path_factory):
     X = from_smiles(MOLECULES * 5, names)
     y = np.arange(len(X), dtype=float) % 7
     trees = DM.Trees.from_sklearn(_fitted(X, y, min_samples_leaf=2))
-    DM.write(root / "descriptor_model.json", DM.DescriptorModel(names, [trees, trees, None]))
+    n_out = len(json.loads((root / manifest.members[0] / "config.json").read_text())["id2label"])
+    outputs = [trees, trees] + [None] * (n_out - 2)
+    DM.write(root / "descriptor_model.json", DM.DescriptorModel(names, outputs))
     write_manifest(
         root,
         EnsembleManifest(members=manifest.members[:2], descriptor_weight=[1.0, 0.5, 0.0]),

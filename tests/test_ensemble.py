@@ -24,7 +24,7 @@ SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
 # A plain checkpoint to build from: the shipped one, or its first member if it is an ensemble.
 _MANIFEST = read_manifest(SHIPPED)
 PLAIN = SHIPPED / _MANIFEST.members[0] if _MANIFEST else SHIPPED
-SCALE = [2.0, 0.5, 1.5, 0.8, 1.2][
+SCALE = [2.0, 0.5, 1.5, 0.8, 1.2, 1.0, 0.7][
     : len(json.loads((PLAIN / "config.json").read_text())["id2label"])
 ]
 MOLECULES = [
@@ -102,10 +102,10 @@ def test_identical_members_give_the_member_value_and_zero_uncertainty(identical,
     assert identical.has_uncertainty and len(identical.models) == 3
     results = identical.predict_with_uncertainty(MOLECULES, batch_size=3)
     for result, single in zip(results, predictor.predict(MOLECULES, batch_size=3)):
-        # Exactly zero spread: the members' outputs are bitwise equal. The value equals the plain
-        # model's to float32 rounding: the stacked engine runs 3 members and 1 member through
-        # differently blocked matrix products.
-        assert result.uncertainties == [0.0] * len(predictor.outputs)
+        # Zero spread to float32 rounding (the stacked engine's batched products need not give
+        # bitwise-equal slices for equal members; a real spread is 1e-2 or more). The value
+        # equals the plain model's to float32 rounding too.
+        assert result.uncertainties == pytest.approx([0.0] * len(predictor.outputs), abs=1e-6)
         assert result.values == pytest.approx(single, rel=1e-6, abs=1e-6)
     # Labels, units, ranges, name and metrics come from member 0's config.
     assert identical.outputs == predictor.outputs

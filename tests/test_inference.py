@@ -10,7 +10,7 @@ from predictions.inference import Predictor, SmilesTooLong
 
 
 def test_shipped_model_labels_units_and_identity(predictor):
-    assert len(predictor.outputs) == 3  # v2: logS, logD7.4, ΔG_hyd
+    assert len(predictor.outputs) == 7  # v3: logS, logD7.4, ΔG_hyd and four ADME outputs
     assert "solubility" in predictor.outputs[0].label.lower()
     assert "logD" in predictor.outputs[1].label
     assert predictor.outputs[0].unit and predictor.outputs[2].unit == "kcal/mol"

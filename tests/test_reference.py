@@ -61,7 +61,12 @@ def test_percentiles_against_a_small_known_reference(tmp_path, predictor):
 def test_a_reference_made_for_other_weights_is_ignored_and_said_so(
     tmp_path, predictor, caplog, client, db, settings, make_prediction
 ):
-    path = _tiny(tmp_path / "old.csv", predictor, [[1.0] * 3, [2.0] * 3], weights="ab" * 32)
+    path = _tiny(
+        tmp_path / "old.csv",
+        predictor,
+        [[1.0] * len(predictor.outputs), [2.0] * len(predictor.outputs)],
+        weights="ab" * 32,
+    )
     with caplog.at_level(logging.WARNING, logger="predictions.reference"):
         assert reference.load_for(predictor, path) == (None, reference.STALE)
     assert "build_drug_reference" in caplog.text and "abababababab" in caplog.text
@@ -101,7 +106,7 @@ def test_tiny_reference_gives_the_page_and_exports_their_percentiles(
     html = client.get(aspirin.get_absolute_url()).content.decode()
     panel = html.split('id="drugs-heading"', 1)[1].split("</section>", 1)[0]
     assert "among 4 approved small-molecule drugs" in panel
-    assert panel.count("75th percentile") == 3
+    assert panel.count("75th percentile") == len(predictor.outputs)
     base = aspirin.get_absolute_url()
     row = next(csv.DictReader(io.StringIO(client.get(base + "values.csv").content.decode())))
     for output in predictor.outputs:

@@ -17,6 +17,7 @@ from training.pipeline import SITE_CONFIG_KEYS
 
 CKPT = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
 LOGS, LOGD, DG = 0, 1, 2
+N_OUT = 7  # logS, logD7.4, ΔG_hyd, HLM and RLM CLint, MDR1-MDCK ER, solubility at pH 6.8
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def ensemble(manifest):
 
 
 def _neighbours(smiles: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(n, 3) each: Tanimoto (Morgan r2, 2,048 bits) to the most similar training molecule
+    """(n, outputs) each: Tanimoto (Morgan r2, 2,048 bits) to the most similar training molecule
     measured for each output, and the similarity-weighted mean of the k most similar ones'
     measured values (ties in file order): written out here, independent of chemcore."""
     from rdkit import Chem, DataStructs
@@ -49,12 +50,12 @@ def _neighbours(smiles: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
     with open(CKPT / C.TRAINING_SET, newline="") as f:
         rows = list(csv.reader(f))[1:]
-    measured = [[r for r in rows if r[1 + t]] for t in range(3)]
+    measured = [[r for r in rows if r[1 + t]] for t in range(N_OUT)]
     refs = [[gen.GetFingerprint(Chem.MolFromSmiles(r[0])) for r in m] for m in measured]
-    nearest, near = np.zeros((len(smiles), 3)), np.zeros((len(smiles), 3))
+    nearest, near = np.zeros((len(smiles), N_OUT)), np.zeros((len(smiles), N_OUT))
     for i, text in enumerate(smiles):
         fp = gen.GetFingerprint(Chem.MolFromSmiles(text))
-        for t in range(3):
+        for t in range(N_OUT):
             sims = DataStructs.BulkTanimotoSimilarity(fp, refs[t])
             top = sorted(range(len(sims)), key=lambda j: -sims[j])[:k]  # stable: file order
             weights = [max(sims[j], 1e-3) for j in top]
@@ -65,18 +66,24 @@ def _neighbours(smiles: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _descriptor_model(smiles: list[str]) -> np.ndarray:
-    """(n, 3) of the checkpoint's descriptor model, read from its JSON and walked tree by tree,
-    node by node: written out here, independent of chemcore."""
+    """(n, outputs) of the checkpoint's descriptor model, read from its JSON and walked tree by
+    tree, node by node, on RDKit descriptors and Morgan counts (radius 2, 1,024 bits) named
+    ``MorganCount:<bit>``: written out here, independent of chemcore."""
     from rdkit import Chem
-    from rdkit.Chem import Descriptors
+    from rdkit.Chem import Descriptors, rdFingerprintGenerator
 
     data = json.loads((CKPT / C.DESCRIPTOR_MODEL).read_text())
     table = dict(Descriptors.descList)
-    out = np.full((len(smiles), 3), np.nan)
+    counts = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+    out = np.full((len(smiles), N_OUT), np.nan)
     for i, text in enumerate(smiles):
         mol = Chem.MolFromSmiles(text)
+        morgan = counts.GetCountFingerprintAsNumPy(mol)
         x = []
         for name in data["descriptors"]:
+            if name.startswith("MorganCount:"):
+                x.append(float(morgan[int(name.split(":")[1])]))
+                continue
             try:
                 value = float(table[name](mol))
             except Exception:
@@ -134,32 +141,36 @@ def test_files_and_size(manifest):
         for f in C.MEMBER_FILES:
             assert (CKPT / member / f).is_file(), (member, f)
     total = sum(p.stat().st_size for p in CKPT.rglob("*") if p.is_file())
-    assert total <= 30e6
+    assert total <= 40e6
 
 
 def test_config_keys_identical_in_every_member(manifest):
     confs = [json.loads((CKPT / m / "config.json").read_text()) for m in manifest.members]
     first = {k: confs[0][k] for k in SITE_CONFIG_KEYS}
     assert all({k: c[k] for k in SITE_CONFIG_KEYS} == first for c in confs[1:])
-    labels = [first["id2label"][str(i)] for i in range(3)]
+    labels = [first["id2label"][str(i)] for i in range(N_OUT)]
     assert "logS" in labels[LOGS] and "logD" in labels[LOGD] and "ΔG_hyd" in labels[DG]
+    assert "HLM" in labels[3] and "RLM" in labels[4] and "ER" in labels[5] and "6.8" in labels[6]
     assert first["problem_type"] == "regression"
-    assert first[C.KEY_UNITS] == ["log(mol/L)", "log units", "kcal/mol"]
+    assert first[C.KEY_UNITS][:3] == ["log(mol/L)", "log units", "kcal/mol"]
+    assert first[C.KEY_LINEAR_UNITS][3:] == ["mL/min/kg", "mL/min/kg", "ratio", "µg/mL"]
+    assert all(first[C.KEY_DESCRIPTIONS]) and len(set(first[C.KEY_GROUPS])) == 2
     for r in first[C.KEY_RANGES]:
         assert r["min"] <= r["p05"] <= r["p95"] <= r["max"]
     assert set(first[C.KEY_TEST_METRICS]) == set(labels)
-    assert len(manifest.uncertainty_scale) == 3 and min(manifest.uncertainty_scale) > 0
+    assert len(manifest.uncertainty_scale) == N_OUT and min(manifest.uncertainty_scale) > 0
 
 
 def test_training_set_file():
     with open(CKPT / C.TRAINING_SET, newline="") as f:
         rows = list(csv.reader(f))
     conf = json.loads((CKPT / "member-0" / "config.json").read_text())
-    assert rows[0] == ["smiles", *(conf["id2label"][str(i)] for i in range(3))]
+    assert rows[0] == ["smiles", *(conf["id2label"][str(i)] for i in range(N_OUT))]
     metrics = json.loads((CKPT / C.METRICS).read_text())
     assert len(rows) - 1 == metrics["splits"]["n_train"] + metrics["splits"]["n_val"]
-    for t in range(3):
+    for t in range(N_OUT):
         assert sum(r[1 + t] != "" for r in rows[1:]) > 50
+    assert sum(r[1 + LOGS] != "" for r in rows[1:]) > 5000  # AqSolDB parents and more
 
 
 def test_solubility_ordering(ensemble):
@@ -176,6 +187,13 @@ def test_solubility_ordering(ensemble):
 def test_lipophilicity_ordering(ensemble):
     (octanol, ethanol), _ = predict(ensemble, ["CCCCCCCCO", "CCO"])
     assert octanol[LOGD] > ethanol[LOGD]
+    # a carboxylic acid (ionised at pH 7.4) sits below its methyl ester
+    for acid, ester in [
+        ("OC(=O)c1ccccc1", "COC(=O)c1ccccc1"),
+        ("CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CC(C)Cc1ccc(C(C)C(=O)OC)cc1"),
+    ]:
+        (a, e), _ = predict(ensemble, [acid, ester])
+        assert a[LOGD] < e[LOGD], (acid, a[LOGD], e[LOGD])
 
 
 def test_hydration_ordering(ensemble):
@@ -231,7 +249,7 @@ def test_model_card_reports_the_recorded_numbers():
     assert "QUICK" not in card
     for label, m in [*metrics["test"].items(), ("external", metrics["external"])]:
         assert f"{m['rmse']:.3f}" in card and f"{100 * m['coverage90']:.1f} %" in card
-        for key in ("mean", "rf"):
+        for key in ("mean", "rf", "gbm"):
             assert f"{metrics['baselines'][label][key]['rmse']:.3f}" in card
     for word in (
         "CC-BY-SA 4.0",

@@ -126,7 +126,9 @@ def test_no_test_or_external_molecule_in_training(splits):
     assert n[D.TASKS[D.DG]] == 128 and set(n) == set(D.TASKS)
     assert 0.18 * 4200 < n[D.TASKS[D.LOGD]] < 0.21 * 4200
     # logS: a scaffold fifth of the pooled AqSolDB parents + Huuskonen train + ESOL
-    assert 0.18 * splits.info["n_logs_pool"] < n[D.TASKS[D.LOGS]] < 0.21 * splits.info["n_logs_pool"]
+    assert (
+        0.18 * splits.info["n_logs_pool"] < n[D.TASKS[D.LOGS]] < 0.21 * splits.info["n_logs_pool"]
+    )
     # the ADME outputs: one scaffold split of the Biogen compounds (about a fifth each)
     for t in (D.HLM, D.RLM, D.ER, D.KSOL):
         assert 300 < n[D.TASKS[t]] < 0.25 * splits.info["n_biogen"]

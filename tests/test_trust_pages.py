@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from predictions import owners, services
+from predictions import owners, services, units
 from predictions.models import BatchRow
 
 
@@ -117,7 +117,8 @@ def test_model_page_renders_the_card_metrics_ranges_and_thresholds(client, predi
     assert "<table>" in html  # the card's metric table
     first = predictor.outputs[0]
     assert f"{predictor.test_metrics[first.label]['rmse']:.3f}" in html
-    assert f"{first.range['min']} to {first.range['max']}" in html
+    shown = [units.format_value(first.range[k], first.label) for k in ("min", "max")]
+    assert f"{shown[0]} to {shown[1]}" in html  # rounded as the values are
     assert "less than 0.15 similar" in html and "less than 0.3 similar" in html
     training = services.get_domain(predictor).training
     assert f"{len(training.smiles)} molecules" in html
