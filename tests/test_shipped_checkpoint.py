@@ -75,8 +75,8 @@ def _descriptor_model(smiles: list[str]) -> np.ndarray:
     data = json.loads((CKPT / C.DESCRIPTOR_MODEL).read_text())
     table = dict(Descriptors.descList)
     counts = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
-    out = np.full((len(smiles), N_OUT), np.nan)
-    for i, text in enumerate(smiles):
+    rows = []
+    for text in smiles:
         mol = Chem.MolFromSmiles(text)
         morgan = counts.GetCountFingerprintAsNumPy(mol)
         x = []
@@ -89,16 +89,25 @@ def _descriptor_model(smiles: list[str]) -> np.ndarray:
             except Exception:
                 value = 0.0
             x.append(min(max(value if np.isfinite(value) else 0.0, -1e6), 1e6))
-        for t, trees in enumerate(data["outputs"]):
-            if trees is None:
-                continue
-            total = trees["baseline"]
-            for node in trees["roots"]:
-                while not trees["leaf"][node]:
-                    go_left = x[trees["feature"][node]] <= trees["threshold"][node]
-                    node = trees["left"][node] if go_left else trees["right"][node]
-                total += trees["value"][node]
-            out[i, t] = total
+        rows.append(x)
+    X = np.array(rows, dtype=np.float64).reshape(len(smiles), len(data["descriptors"]))
+    every = np.arange(len(smiles))
+    out = np.full((len(smiles), N_OUT), np.nan)
+    for t, trees in enumerate(data["outputs"]):
+        if trees is None:
+            continue
+        leaf = np.asarray(trees["leaf"], dtype=bool)
+        feature, threshold = np.asarray(trees["feature"]), np.asarray(trees["threshold"])
+        left, right = np.asarray(trees["left"]), np.asarray(trees["right"])
+        value = np.asarray(trees["value"], dtype=np.float64)
+        total = np.full(len(smiles), float(trees["baseline"]))
+        for root in trees["roots"]:  # one tree at a time, every molecule down it together
+            node = np.full(len(smiles), root)
+            while not leaf[node].all():
+                go_left = X[every, feature[node]] <= threshold[node]
+                node = np.where(leaf[node], node, np.where(go_left, left[node], right[node]))
+            total += value[node]
+        out[:, t] = total
     return out
 
 

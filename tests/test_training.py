@@ -285,17 +285,18 @@ def test_cli_parses_arguments():
 
 
 def test_shipped_card_is_what_card_only_writes(tmp_path):
-    """`python -m training --card-only` rewrites the shipped card byte for byte: the later
+    """`python -m training --card-only` rewrites the shipped card byte for byte: any lever
     studies in levers.json are rendered, and the domain section that bench_domain measured
     (which training cannot recompute) is kept."""
     from training.pipeline import rewrite_card
 
     shipped = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
     for name in ("metrics.json", "levers.json", "README.md"):
-        shutil.copy(shipped / name, tmp_path / name)
+        if (shipped / name).exists():
+            shutil.copy(shipped / name, tmp_path / name)
     card = tmp_path / "README.md"
     card.write_text(card.read_text().replace("| logS [log(mol/L)]", "| stale"))
     rewrite_card(str(tmp_path))
     text = card.read_text()
     assert text == (shipped / "README.md").read_text()
-    assert "### Later attempt" in text and "<!-- domain-table:end -->" in text
+    assert "| stale" not in text and "<!-- domain-table:end -->" in text
