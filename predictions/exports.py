@@ -178,8 +178,17 @@ def values_dict(prediction: Prediction) -> dict:
         "domain": prediction.domain or None,
         # Exact RDKit profile (predictions/profile.py); alert atoms index canonical_smiles.
         "profile": prediction.profile or None,
-        "created_at": prediction.created_at.isoformat() if prediction.created_at else None,
+        # When it was listed (what a molecule new to the public has); null for a private one:
+        # nothing tells when a molecule known only privately was first predicted.
+        "created_at": listed_since(prediction),
     }
+
+
+def listed_since(prediction: Prediction) -> str | None:
+    """A listed prediction's date (when it was published), as ISO 8601; None if private."""
+    if not prediction.public or prediction.published_at is None:
+        return None
+    return prediction.published_at.isoformat()
 
 
 def values_json(prediction: Prediction) -> str:

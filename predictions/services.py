@@ -312,6 +312,26 @@ def _reuse(existing: Prediction, parsed, public: bool) -> PredictionResult:
     return PredictionResult(existing, False, parsed.standardisation_note, was_public)
 
 
+def _as_new(existing: Prediction, parsed, predictor: Predictor, public: bool) -> PredictionResult:
+    """A stored molecule nobody listed (a batch's, a "keep private" one) answered as a new one.
+
+    Its existence is private: the caller gets what a never-seen molecule gets (`created`, the
+    timing of the model's run, and no date: a private prediction shows none), so the model runs
+    again (the work a new one costs: inference, domain check, profile, fingerprints) and the
+    result is thrown away; the stored row (the same weights, the same values) is what the link
+    shows. Nothing is written unless the caller lists it.
+    """
+    repredict(parsed, predictor)
+    if public:
+        prediction_publish(prediction=existing)
+    return PredictionResult(existing, True, parsed.standardisation_note, False)
+
+
+def repredict(parsed, predictor: Predictor, result: ModelOutput | None = None) -> Prediction:
+    """The unsaved Prediction a new molecule would get (`build_prediction` without pictures)."""
+    return build_prediction(parsed=parsed, predictor=predictor, result=result, draw=False)
+
+
 def prediction_get_or_create(
     *,
     text: str,
@@ -329,6 +349,8 @@ def prediction_get_or_create(
     parsed = parse_for_model(text, predictor)
     existing = find_existing(parsed.canonical_smiles, predictor)
     if existing is not None:
+        if not existing.public:  # known only privately: as new for whoever asks (see _as_new)
+            return _as_new(existing, parsed, predictor, public)
         return _reuse(existing, parsed, public)
     prediction = build_prediction(
         parsed=parsed,
@@ -426,13 +448,20 @@ def predictions_get_or_create_many(
         )
     }
     was_public = {smiles: p.public for smiles, p in stored.items()}
+    # A molecule stored but never listed is as new to the caller (see _as_new): predicted again
+    # in the same forward pass, thrown away, answered `created` with the stored row.
+    unlisted = [smiles for smiles, p in stored.items() if not p.public]
     new = [smiles for smiles in parsed if smiles not in stored]
-    results_new = (
-        predictor.predict_with_uncertainty(new, batch_size=settings.BATCH_INFERENCE_SIZE)
-        if new
+    again = new + unlisted
+    results_all = (
+        predictor.predict_with_uncertainty(again, batch_size=settings.BATCH_INFERENCE_SIZE)
+        if again
         else []
     )
-    created = set()
+    results_new = results_all[: len(new)]
+    for smiles, result in zip(unlisted, results_all[len(new) :]):
+        repredict(parsed[smiles], predictor, result)
+    created = set(unlisted)
     for smiles, result in zip(new, results_new):
         prediction = build_prediction(
             parsed=parsed[smiles],

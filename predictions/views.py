@@ -115,8 +115,14 @@ def _etag(request: HttpRequest, public_id: str, filename: str) -> str:
     return request._download_etag
 
 
-def _last_modified(request: HttpRequest, public_id: str, filename: str) -> datetime:
-    return _download_version(request, public_id, filename).updated_at
+def _last_modified(request: HttpRequest, public_id: str, filename: str) -> datetime | None:
+    """A listed prediction's last change, never before it was published (what a molecule new
+    to the public shows); none for a private one, whose dates would tell when it was first
+    predicted (its ETag still answers conditional requests)."""
+    version = _download_version(request, public_id, filename)
+    if not version.public or version.published_at is None:
+        return None
+    return max(version.updated_at, version.published_at)
 
 
 def _cached_by_listing(view):
