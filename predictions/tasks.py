@@ -4,12 +4,13 @@ Tasks call the batch services; services never enqueue (the upload view does, on 
 """
 
 import logging
+import secrets
 import time
 
 from django.conf import settings
 from django.db import close_old_connections
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task, on_startup
+from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
 from predictions import services as core
 from predictions.batch import archive, profiles, selectors, services
@@ -20,9 +21,33 @@ from predictions.models import Batch
 log = logging.getLogger("huey.predictions")
 
 
+class _Slice:
+    """`pause` for batch_run: after BATCH_SLICE_SECONDS of work, if any task waits in the
+    queue (another visitor's batch, a ZIP build), a new hand-off token; else carry on."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.token = ""
+
+    def __call__(self) -> str:
+        if time.monotonic() - self.started < settings.BATCH_SLICE_SECONDS:
+            return ""
+        if not HUEY.pending_count():  # nobody waits: no need to step aside
+            return ""
+        self.token = f"queued:{secrets.token_hex(6)}"
+        return self.token
+
+
 @db_task()
-def run_batch(batch_pk: str) -> str:
-    status = services.batch_run(batch_pk=batch_pk)
+def run_batch(batch_pk: str, handoff: str = "") -> str:
+    """One slice of a batch: its chunks until done, or until others wait and the slice is up;
+    then the rest is queued again behind them (services.batch_run, PAUSED), so batches of
+    different visitors take turns and a small one never waits for a big one to finish."""
+    pause = _Slice()
+    status = services.batch_run(batch_pk=batch_pk, handoff=handoff, pause=pause)
+    if status == services.PAUSED:
+        run_batch(batch_pk, pause.token)  # at the back of the queue, behind those waiting
+        return status
     if status in Batch.ACTIVE:
         # Another worker holds the lease; if it died, take over once the lease runs out.
         run_batch.schedule((batch_pk,), delay=settings.BATCH_LEASE_SECONDS)

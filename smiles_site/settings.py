@@ -314,6 +314,13 @@ GALLERY_PAGE_SIZES = (12, 24, 48, 96)
 # connection's address, or with DJANGO_PROXY_COUNT proxies the entry the last one added.
 # Requests without an API token: this many per minute (per client address), "60/min".
 API_ANON_RATE = env("API_ANON_RATE", "60/min")
+# Per visitor (client address; API tokens and signed-in staff are not counted), in the same
+# cache, answered 429 with Retry-After; "off" turns one off. Batch uploads from the batch
+# page, a pasted list or the API, counted together:
+BATCH_UPLOAD_RATE = env("BATCH_UPLOAD_RATE", "20/hour")
+# Report cards (report.png, report.pdf), bundle.zip and captioned plots (?download=1): seconds
+# of CPU each, drawn once per version (the render cache) but different molecules are not.
+HEAVY_DOWNLOAD_RATE = env("HEAVY_DOWNLOAD_RATE", "10/min")
 # Most molecules in one POST /api/v1/predict call.
 API_MAX_MOLECULES = env_int("API_MAX_MOLECULES", 100)
 REST_FRAMEWORK = {
@@ -391,6 +398,9 @@ BATCH_INFERENCE_SIZE = env_int("BATCH_INFERENCE_SIZE", 128)
 BATCH_PROFILE_PROCESSES = env_int(
     "BATCH_PROFILE_PROCESSES", max(0, min(2, (os.cpu_count() or 1) - 1))
 )
+# Fairness: after this many seconds of work a batch steps aside (between two chunks) when other
+# tasks wait in the queue, and is queued again behind them, so visitors' batches take turns.
+BATCH_SLICE_SECONDS = float(env("BATCH_SLICE_SECONDS", "5"))
 # A worker holds a batch this long between chunks; a dead worker's batch is taken over after it.
 BATCH_LEASE_SECONDS = env_int("BATCH_LEASE_SECONDS", 120)
 # Uploaded files wait here for the worker (share this directory between web and worker).

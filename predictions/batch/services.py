@@ -11,6 +11,13 @@ batch's exports and ZIP carry every profile. A lease
 (`lease_owner`/`lease_until`) keeps two workers off one batch; a dead worker's lease runs out,
 or is taken over at once by a worker on the same host that sees its process is gone.
 No transaction is relied on (MongoDB), only single-document conditional updates.
+
+Fairness (issue 21 item 6): a run may stop between two stored chunks when `pause()` says so
+(predictions/tasks.py: after BATCH_SLICE_SECONDS, when other work waits in the queue) and
+hand the batch over to a token (`lease_owner` = the token): the task queued again under that
+token, behind the waiting work, claims it back. So a small batch waits for one slice of a
+big one, not for all of it. Exactly-once is unchanged: a hand-off happens only where a
+lease renewal would, with the chunk stored and the cursor moved.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ from . import profiles
 from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows, too_large_message
 
 log = logging.getLogger(__name__)
+# What `batch_run` returns when it stopped between chunks to let other work go first.
+PAUSED = "paused"
 # Copied from each row's prediction, so a batch's results are searched without a join.
 SEARCH_FIELDS = ("morgan_fp", "morgan_bits", "pattern_fp")
 
@@ -129,14 +138,17 @@ def batch_cancel(*, batch: Batch) -> bool:
     return bool(changed)
 
 
-def _claim(batch_pk, owner: str) -> bool:
-    """Take the lease if it is free, expired, ours, or held by a process that is gone.
+def _claim(batch_pk, owner: str, handoff: str = "") -> bool:
+    """Take the lease if it is free, expired, ours, handed to us (`handoff`, the token a
+    paused run left), or held by a process that is gone.
 
     One conditional single-document update: of two workers that both see a dead holder,
     only the first replaces its name.
     """
     now = timezone.now()
     free = Q(lease_until__isnull=True) | Q(lease_until__lt=now) | Q(lease_owner=owner)
+    if handoff:
+        free |= Q(lease_owner=handoff)
     holder = Batch.objects.filter(pk=batch_pk).values_list("lease_owner", flat=True).first()
     if holder and workers.is_gone(holder):  # killed and restarted: no need to wait out the lease
         free |= Q(lease_owner=holder)
@@ -290,14 +302,16 @@ def _chunks(batch: Batch, size: int):
         yield chunk
 
 
-def batch_run(*, batch_pk) -> Batch.Status:
+def batch_run(*, batch_pk, handoff: str = "", pause=None) -> str:
     """Work through a batch from its cursor to the end; returns the batch's status after.
 
-    An active status (queued/running) back means another worker holds the batch.
+    An active status (queued/running) back means another worker holds the batch. With
+    `pause`, called after each stored chunk: a token it returns stops the run there, the
+    lease handed to that token, and PAUSED comes back (queue a run with `handoff=token`).
     The uploaded file is deleted once the batch is done or cancelled (its rows are stored);
     a failed batch keeps it so that it can be looked at or run again.
     """
-    status = _run(batch_pk)
+    status = _run(batch_pk, handoff, pause)
     if status in (Batch.Status.DONE, Batch.Status.CANCELLED):
         path = Batch.objects.values_list("input_path", flat=True).get(pk=batch_pk)
         Path(path).unlink(missing_ok=True)
@@ -308,9 +322,9 @@ def _status(batch_pk) -> Batch.Status:
     return Batch.Status(Batch.objects.values_list("status", flat=True).get(pk=batch_pk))
 
 
-def _run(batch_pk) -> Batch.Status:
+def _run(batch_pk, handoff: str = "", pause=None) -> str:
     owner = workers.lease_id()
-    if not _claim(batch_pk, owner):
+    if not _claim(batch_pk, owner, handoff):
         return _status(batch_pk)  # finished, or held by another worker
     batch = Batch.objects.get(pk=batch_pk)
     if batch.started_at is None:
@@ -349,6 +363,9 @@ def _run(batch_pk) -> Batch.Status:
                 return _status(batch_pk)
             ahead.send(rows[0].row_number, rows[-1].row_number)
             ahead.store_arrived()
+            more = batch.rows_processed < batch.total_rows
+            if more and pause is not None and (token := pause()):
+                return _hand_off(batch_pk, owner, token)
         if not _fill_profiles(batch_pk, owner, ahead):
             return _status(batch_pk)
     except Exception as error:  # a bug or a vanished file: say so on the page, keep the rows
@@ -363,6 +380,18 @@ def _run(batch_pk) -> Batch.Status:
         status=Batch.Status.DONE, stage="", finished_at=timezone.now(), lease_until=None
     )
     return _status(batch_pk)
+
+
+def _hand_off(batch_pk, owner: str, token: str) -> str:
+    """Stop between chunks: the lease goes to `token` (a lease's length to be claimed back
+    by the run queued under it; after that, like any run-out lease, by whoever comes)."""
+    handed = Batch.objects.filter(
+        pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING
+    ).update(
+        lease_owner=token,
+        lease_until=timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS),
+    )
+    return PAUSED if handed else _status(batch_pk)
 
 
 def _renew(batch_pk, owner: str) -> bool:
