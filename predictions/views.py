@@ -25,6 +25,7 @@ from . import (
     services,
     tasks,
 )
+from .api.throttling import refused, visitor_throttle
 from .batch import paste
 from .batch.parsing import BatchRefused
 from .forms import GalleryForm, PredictForm
@@ -65,6 +66,9 @@ def home(request: HttpRequest) -> HttpResponse:
 
 def _paste_batch(request: HttpRequest, form: PredictForm) -> HttpResponse:
     """Several pasted lines: start a batch (the visitor's own) and go to its page."""
+    too_many = refused(request, "batch_upload", "BATCH_UPLOAD_RATE", "batch uploads")
+    if too_many is not None:  # counted with the batch page's uploads and the API's
+        return too_many
     try:
         batch = paste.batch_from_paste(
             text=form.cleaned_data["smiles"], owner_key=owners.request_owner_key(request)
@@ -141,7 +145,21 @@ def _cached_by_listing(view):
     return wrapped
 
 
+# Drawn on request at a cost of seconds of CPU each: throttled per visitor.
+HEAVY_DOWNLOADS = ("report.png", "report.pdf", "bundle.zip")
+
+
+def is_heavy(request: HttpRequest, public_id: str, filename: str) -> bool:
+    """A report card, a bundle, or a captioned picture (`?download=1` of a plot or scatter)."""
+    download = exports.SERVED.get(filename)
+    captioned = download is not None and download.saved is not None and "download" in request.GET
+    return filename in HEAVY_DOWNLOADS or captioned
+
+
 @require_safe
+@visitor_throttle(
+    "heavy_download", "HEAVY_DOWNLOAD_RATE", "report, bundle and captioned downloads", when=is_heavy
+)
 @_cached_by_listing
 @condition(etag_func=_etag, last_modified_func=_last_modified)
 def download(request: HttpRequest, public_id: str, filename: str) -> HttpResponse:

@@ -6,6 +6,10 @@ import tempfile
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-not-for-production")
 os.environ.setdefault("DJANGO_SECURE", "false")
 os.environ.setdefault("SMILES_VAR_DIR", tempfile.mkdtemp(prefix="smiles-site-test-"))
+# Per-visitor throttles on uploads and heavy downloads: every test client is 127.0.0.1, so
+# they are off here; tests/test_visitor_throttles.py turns them on.
+os.environ.setdefault("BATCH_UPLOAD_RATE", "off")
+os.environ.setdefault("HEAVY_DOWNLOAD_RATE", "off")
 
 from .settings import *  # noqa: E402,F403
 

@@ -25,6 +25,7 @@ from predictions.models import Source
 
 from . import serializers as api
 from .schema import ErrorSerializer
+from .throttling import BatchUploadThrottle
 
 
 class Pages(pagination.PageNumberPagination):
@@ -146,6 +147,12 @@ def _own_batch(request: Request, public_id: str):
 
 
 class BatchListView(APIView):
+    def get_throttles(self):
+        throttles = super().get_throttles()
+        if self.request.method == "POST":  # uploads: also counted with the form's per visitor
+            throttles.append(BatchUploadThrottle())
+        return throttles
+
     @extend_schema(
         operation_id="batches_list",
         summary="Your batches (the token's, or this session's), newest first",
