@@ -13,7 +13,7 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
 from predictions import services as core
-from predictions.batch import archive, profiles, selectors, services
+from predictions.batch import archive, expiry, profiles, selectors, services
 from predictions.inference import predictor_loaded
 from predictions.models import Batch
 
@@ -107,3 +107,11 @@ def fill_left_over_profiles() -> None:
     filled = profiles.fill_left_over()
     if filled:
         log.info("Filled %d pending RDKit profiles", filled)
+
+
+@db_periodic_task(crontab(minute="7"))
+def expire_old_batches() -> None:
+    """Hourly: finished batches, ZIPs and temporary files past their expiry (batch/expiry.py)."""
+    counts = expiry.expire()
+    if any(counts.values()):
+        log.info("Expired: %s", counts)

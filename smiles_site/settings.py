@@ -407,3 +407,18 @@ BATCH_LEASE_SECONDS = env_int("BATCH_LEASE_SECONDS", 120)
 BATCH_UPLOAD_DIR = Path(env("BATCH_UPLOAD_DIR", str(VAR_DIR / "batches")))
 # results.zip files the worker builds, served from here (web and worker must share it too).
 BATCH_EXPORT_DIR = Path(env("BATCH_EXPORT_DIR", str(VAR_DIR / "exports")))
+# Storage a batch may take for the columns / SD fields it carries beside the SMILES (every row
+# keeps each one by name): estimated at upload as rows x names + the file's bytes; over it, the
+# upload is refused (a 100,000-record SDF with 200 fields once stored 229 MB of them).
+BATCH_MAX_CARRIED_BYTES = env_int("BATCH_MAX_CARRIED_BYTES", 64 * 1024 * 1024)
+# Expiry (`manage.py expire_batches`, run hourly by the worker): finished batches (their rows,
+# upload and ZIP) this many days after they finished; a built results.zip this many days after
+# it was built (asked for again, it is built again); partial files left by a killed upload or
+# ZIP build, and uploads no batch refers to, after this many hours. 0: never.
+BATCH_EXPIRY_DAYS = env_int("BATCH_EXPIRY_DAYS", 30)
+BATCH_ZIP_EXPIRY_DAYS = env_int("BATCH_ZIP_EXPIRY_DAYS", 7)
+BATCH_TEMP_EXPIRY_HOURS = env_int("BATCH_TEMP_EXPIRY_HOURS", 6)
+# Uploads over FILE_UPLOAD_MAX_MEMORY_SIZE are spooled here (not the system /tmp), so that a
+# request killed mid-upload leaves its temporary file where expiry finds it.
+FILE_UPLOAD_TEMP_DIR = Path(env("FILE_UPLOAD_TEMP_DIR", str(VAR_DIR / "upload-tmp")))
+FILE_UPLOAD_TEMP_DIR.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import ctypes
 import io
+import json
 import logging
 import uuid
 from datetime import timedelta
@@ -42,7 +43,15 @@ from predictions.inference import Predictor, get_predictor, predictor_loaded
 from predictions.models import Batch, BatchRow, Prediction, Source
 
 from . import profiles
-from .parsing import BatchRefused, InputRow, Layout, inspect_file, iter_rows, too_large_message
+from .parsing import (
+    BatchRefused,
+    InputRow,
+    Layout,
+    inspect_file,
+    iter_rows,
+    mib,
+    too_large_message,
+)
 
 log = logging.getLogger(__name__)
 # What `batch_run` returns when it stopped between chunks to let other work go first.
@@ -80,6 +89,29 @@ def layout_of(batch: Batch) -> Layout:
     )
 
 
+def carried_bytes(layout: Layout, file_size: int) -> int:
+    """About what a batch's rows store for the columns / SD fields they carry (BatchRow.extra):
+    every row keeps every carried column by name (JSON: name, quotes, separators), and the
+    values are at most the file's own bytes. 0 when nothing is carried."""
+    if not layout.columns:
+        return 0
+    per_row = sum(len(json.dumps(name)) + 6 for name in layout.columns) + 2
+    return layout.total_rows * per_row + file_size
+
+
+def _check_storage(layout: Layout, path: Path) -> None:
+    """Refuse a batch whose carried columns would take more than BATCH_MAX_CARRIED_BYTES."""
+    limit = settings.BATCH_MAX_CARRIED_BYTES
+    carried = carried_bytes(layout, path.stat().st_size)
+    if limit and carried > limit:
+        what = "SD fields" if layout.file_format == "sdf" else "other columns"
+        raise BatchRefused(
+            f"This file's {len(layout.columns):,} {what} over {layout.total_rows:,} rows would "
+            f"take about {mib(carried)} to store beside the results; the limit is {mib(limit)}. "
+            f"Keep only the {what} you need, or split the file."
+        )
+
+
 def batch_create(
     *,
     upload: UploadedFile | None = None,
@@ -108,6 +140,7 @@ def batch_create(
             max_rows=settings.BATCH_MAX_ROWS,
             max_columns=settings.BATCH_MAX_COLUMNS,
         )
+        _check_storage(layout, path)
     except BatchRefused:
         path.unlink(missing_ok=True)
         raise
