@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -37,13 +38,20 @@ PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 def safe_cell(value):
     """A CSV cell no spreadsheet will run: text with a formula start gets a leading `'`.
 
+    A formula start counts after leading spaces too (` =1+1`), and in its full-width or small
+    forms (`＝`, `＋`, `－`, `＠`, `﹦`: some spreadsheets read them as `=`, `+`, `-`, `@`).
     Numbers (ours, as int/float) pass unchanged, and so does text that is a plain number
     such as an assay value `-3.5` (a spreadsheet reads it as that number, never a formula).
     """
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        if not PLAIN_NUMBER.fullmatch(value):
-            return "'" + value
-    return value
+    if not isinstance(value, str) or not value:
+        return value
+    if value.startswith(FORMULA_STARTS):
+        plain = value
+    else:
+        plain = unicodedata.normalize("NFKC", value).lstrip(" \u00a0\u3000")
+        if not plain.startswith(FORMULA_STARTS):
+            return value
+    return value if PLAIN_NUMBER.fullmatch(plain) else "'" + value
 
 
 class SafeCsvWriter:

@@ -3,6 +3,7 @@
 import csv
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -294,3 +295,18 @@ def test_batch_status_says_what_the_worker_is_doing(client, queue, token, predic
     fields = schema["components"]["schemas"]["Batch"]["properties"]
     assert "RDKit profiles being computed" in fields["stage"]["description"]
     assert fields["profiled_rows"]["readOnly"] is True
+
+
+def test_a_failed_batch_never_shows_a_server_path(client, queue, predictor, settings):
+    """A worker's error naming a file (a vanished upload) is shown without the path."""
+    created = _post_json(client, "/batches", {"smiles": ["CCO", "CCN"]})
+    batch = Batch.objects.get(public_id=created.json()["id"])
+    Path(batch.input_path).unlink()  # removed before the worker reads it
+    queue()
+    body = client.get(f"{API}/batches/{batch.public_id}").json()
+    assert body["status"] == "failed" and "upload it again" in body["error"]
+    Batch.objects.filter(pk=batch.pk).update(
+        error=f"[Errno 13] Permission denied: '{settings.BATCH_UPLOAD_DIR}/x.csv'"
+    )
+    body = client.get(f"{API}/batches/{batch.public_id}").json()
+    assert str(settings.BATCH_UPLOAD_DIR) not in body["error"] and "(a file)" in body["error"]

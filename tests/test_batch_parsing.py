@@ -252,3 +252,46 @@ def test_limits_are_stated_in_mib():
         too_large_message(21 * 2**20 + 1, 20 * 2**20) == "The file is 21 MiB; the limit is 20 MiB."
     )
     assert too_large_message(int(2.5 * 2**20), 2**20) == "The file is 2.5 MiB; the limit is 1 MiB."
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_cell_over_the_limit_is_refused_as_too_large_with_its_line(tmp_path, quoted):
+    """An 11 MiB cell was refused as an "unbalanced quote" (issue 21, Low)."""
+    big = "x" * (11 * 1024 * 1024)
+    cell = f'"{big}"' if quoted else big
+    path = _write(tmp_path, "big.csv", f"smiles,note\nCCO,small\nCCN,{cell}\n")
+    with pytest.raises(BatchRefused) as refusal:
+        _read(path)
+    message = str(refusal.value)
+    assert "quote" not in message.lower()
+    assert "line 3" in message and "10 MiB" in message and "larger" in message
+
+
+def test_a_vanished_upload_is_refused_without_the_server_path(tmp_path):
+    """A batch whose file was removed (expired, deleted) fails with a reason, not a path."""
+    path = _write(tmp_path, "in.csv", "smiles\nCCO\n")
+    layout = inspect_file(path, filename="in.csv", max_rows=10)
+    path.unlink()
+    with pytest.raises(BatchRefused) as refusal:
+        list(iter_rows(path, layout))
+    message = str(refusal.value)
+    assert str(tmp_path) not in message and "in.csv" not in message
+    assert "upload it again" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        (
+            "[Errno 2] No such file or directory: '/srv/app/var/batches/ab12.csv'",
+            "[Errno 2] No such file or directory: '(a file)'",
+        ),
+        ("Could not build the ZIP: /var/x/exports/a.zip.part", "Could not build the ZIP: (a file)"),
+        ("C:\\srv\\var\\in.csv is locked", "(a file) is locked"),
+        ("Row 3: F/C=C/F is not valid", "Row 3: F/C=C/F is not valid"),  # SMILES stay
+    ],
+)
+def test_error_messages_never_show_server_paths(text, shown):
+    from predictions.batch.parsing import public_message
+
+    assert public_message(text) == shown

@@ -53,6 +53,17 @@ def hostile_batch(db, predictor):
         ("", ""),
         (-4.15, -4.15),
         (3, 3),
+        # After leading spaces, and in full-width or small forms (issue 21, Low)
+        (" =1+2", "' =1+2"),
+        ("\u00a0@SUM(1)", "'\u00a0@SUM(1)"),
+        ("＝HYPERLINK(1)", "'＝HYPERLINK(1)"),
+        ("＋1+2", "'＋1+2"),
+        ("－1+2", "'－1+2"),
+        ("＠SUM(1)", "'＠SUM(1)"),
+        ("﹦1", "'﹦1"),
+        ("\u3000＝1", "'\u3000＝1"),
+        (" -3.5", " -3.5"),  # still a plain number
+        ("a =1", "a =1"),
     ],
 )
 def test_safe_cell(value, written):
@@ -99,3 +110,23 @@ def test_an_id_with_a_newline_round_trips_through_sdf(db, predictor):
     supplier.SetData("".join(exports.stream_sdf(batch)))
     records = [(m.GetProp("_Name"), m.GetProp("note"), m.GetProp("row")) for m in supplier]
     assert records == [("ACME 001", "two lines", "1"), ("B", "x", "2")]
+
+
+def test_a_record_separator_in_an_id_or_value_does_not_end_the_sd_record(db, predictor):
+    """`$$$$` as a compound ID or a field value would end the record for line-based readers."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    text = _csv_text([["id", "smiles", "note"], ["$$$$", "CCO", "$$$$"], ["B", "CCN", "$$$$ x"]])
+    batch = services.batch_create(upload=SimpleUploadedFile("ids.csv", text.encode()))
+    assert services.batch_run(batch_pk=batch.pk) == Batch.Status.DONE
+    sdf = "".join(exports.stream_sdf(batch))
+    lines = sdf.splitlines()
+    # A line-based reader ends a record at a line starting $$$$: two records, two such lines.
+    assert [n for n, line in enumerate(lines) if line.startswith("$$$$")] == [
+        n for n, line in enumerate(lines) if line == "$$$$"
+    ]
+    assert sum(line == "$$$$" for line in lines) == 2 and lines[-1] == "$$$$"
+    supplier = Chem.SDMolSupplier()
+    supplier.SetData(sdf)
+    found = [(m.GetProp("_Name"), m.GetProp("note"), m.GetProp("row")) for m in supplier]
+    assert found == [("'$$$$", "'$$$$", "1"), ("B", "'$$$$ x", "2")]

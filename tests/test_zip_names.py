@@ -25,6 +25,12 @@ from predictions.models import Batch
         ("...", ""),
         ("x" * 300, "x" * 100),
         ("=HYPERLINK(1)", "HYPERLINK_1"),
+        # Windows reserves COM0/LPT0 and the superscript-digit forms too (issue 21, Low)
+        ("COM0", "_COM0"),
+        ("lpt0.png", "_lpt0.png"),
+        ("COM¹", "_COM1"),
+        ("LPT9", "_LPT9"),
+        ("COM10", "COM10"),
     ],
 )
 def test_safe_stem(text, stem):

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from predictions import domain, reference, salts, units
 from predictions.batch.downloads import NAMES as BATCH_DOWNLOADS
+from predictions.batch.parsing import public_message
 from predictions.batch.selectors import batch_progress
 from predictions.exports import DOWNLOADS
 from predictions.models import Batch, BatchRow, Prediction
@@ -399,8 +400,16 @@ class BatchCreateSerializer(serializers.Serializer):
         return data
 
 
+class PublicErrorField(serializers.CharField):
+    """An error message as a visitor may read it: no server file paths (parsing.public_message)."""
+
+    def to_representation(self, value) -> str:
+        return public_message(super().to_representation(value))
+
+
 class BatchSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
+    error = PublicErrorField(read_only=True, allow_blank=True, help_text="Why it failed.")
     url = serializers.SerializerMethodField(help_text="The batch's page on the site.")
     percent = serializers.IntegerField(read_only=True)
     rate = serializers.SerializerMethodField(help_text="Rows a second so far.")
@@ -544,5 +553,5 @@ class ZipStateSerializer(serializers.Serializer):
     total = serializers.IntegerField()
     percent = serializers.IntegerField()
     size = serializers.IntegerField(help_text="Bytes, once ready.")
-    error = serializers.CharField(allow_blank=True)
+    error = PublicErrorField(allow_blank=True)
     url = serializers.URLField(required=False, help_text="The download, once ready.")

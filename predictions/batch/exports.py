@@ -121,8 +121,11 @@ def stream_csv(batch: Batch, *, full: bool = False) -> Iterator[str]:
 
 def sd_line(value) -> str:
     """One line of text for an SD title or field: a line break would end or corrupt the record
-    (RDKit reads a title with a newline as a broken molfile), so lines are joined by spaces."""
-    return " ".join(part.strip() for part in str(value).splitlines() if part.strip())
+    (RDKit reads a title with a newline as a broken molfile), so lines are joined by spaces.
+    A line starting `$$$$` (the record separator: line-based readers end the record there) gets
+    a leading `'`, as a spreadsheet formula does in the CSV."""
+    line = " ".join(part.strip() for part in str(value).splitlines() if part.strip())
+    return "'" + line if line.startswith("$$$$") else line
 
 
 def sdf_record(batch: Batch, row: BatchRow) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,8 @@ FORMATS = {
     ".sd": "sdf",
 }
 DELIMITERS = {"csv": ",", "tsv": "\t"}
-csv.field_size_limit(10 * 1024 * 1024)
+MAX_CELL_BYTES = 10 * 1024 * 1024  # one CSV/TSV value (the csv module's field limit)
+csv.field_size_limit(MAX_CELL_BYTES)
 MAX_HEADER_CHARS = (
     200  # longer column names are refused (each row stores its carried cells by name)
 )
@@ -60,6 +62,15 @@ MAX_HEADER_CHARS = (
 
 class BatchRefused(ValueError):
     """An input file we will not queue; `str()` tells the user why."""
+
+
+# An absolute file path (two or more parts) in an error message: a server's, never shown.
+_SERVER_PATH = re.compile(r"""(?<![\w.])(?:[A-Za-z]:)?(?:[/\\][^\s'"/\\:]+){2,}[/\\]?""")
+
+
+def public_message(text: str) -> str:
+    """An error message as a visitor may read it: server file paths replaced by "(a file)"."""
+    return _SERVER_PATH.sub("(a file)", text or "")
 
 
 def mib(size: int) -> str:
@@ -133,7 +144,14 @@ def _text_lines(path: Path) -> Iterator[str]:
 
     Refuses binary files, other encodings and a NUL anywhere in the file, naming the line.
     """
-    with path.open("rb") as handle:
+    try:
+        handle = path.open("rb")
+    except OSError as error:  # removed meanwhile (expired, deleted): never name server paths
+        raise BatchRefused(
+            "The uploaded file is no longer on the server "
+            f"({error.strerror or 'unreadable'}): upload it again."
+        ) from None
+    with handle:
         encoding = _encoding(handle.read(4096))
         handle.seek(0)
         text = io.TextIOWrapper(handle, encoding=encoding, errors="strict", newline=None)
@@ -163,6 +181,12 @@ def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
         except StopIteration:
             return
         except csv.Error as error:
+            if "field larger than field limit" in str(error):
+                raise BatchRefused(
+                    f"A value in the record that starts on line {start} is larger than "
+                    f"{mib(MAX_CELL_BYTES)}, the most one cell may hold: shorten it or leave "
+                    "that column out."
+                ) from None
             ends = (
                 "is never closed"
                 if "end of data" in str(error)

@@ -14,7 +14,8 @@ import unicodedata
 MAX_STEM = 100
 _UNSAFE = re.compile(r"[^\w.-]+")  # letters and digits of any script, `_`, `.` and `-` stay
 _WINDOWS_RESERVED = frozenset(
-    ["con", "prn", "aux", "nul"] + [f"{name}{n}" for name in ("com", "lpt") for n in range(1, 10)]
+    # COM0/LPT0 too (Windows 11 reserves them), and ¹ ² ³ forms (NFKC makes them digits first)
+    ["con", "prn", "aux", "nul"] + [f"{name}{n}" for name in ("com", "lpt") for n in range(10)]
 )
 
 
