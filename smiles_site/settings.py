@@ -222,8 +222,9 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Admin login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords from one
-# client address, further logins are refused with HTTP 429 for AXES_COOLOFF_MINUTES.
+# Admin login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one
+# username from one client address, further logins of that username from that address are
+# refused with HTTP 429 for AXES_COOLOFF_MINUTES.
 # Attempts are counted in Redis when REDIS_URL is set (shared by every web worker, and no
 # models used: the way on MongoDB), else in axes' tables (SQLite).
 REDIS_URL = env("REDIS_URL")
@@ -250,7 +251,11 @@ else:
 AXES_ENABLE_ADMIN = not REDIS_URL  # lockouts are listed in the admin when stored as rows
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60  # hours, as a float
-AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+# Locked out: that username from that address. Per address alone, one attacker behind a
+# proxy (or DJANGO_PROXY_COUNT unset behind one) locked out every curator; per username alone,
+# anyone could lock a curator out from anywhere. Each username gets AXES_FAILURE_LIMIT tries
+# per address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 # Behind a reverse proxy, the client address is the last proxy's X-Forwarded-For entry.
 # DJANGO_PROXY_COUNT: how many proxies of ours add an entry (docker-compose.yml: nginx, 1);

@@ -107,6 +107,22 @@ def test_the_eleventh_wrong_admin_password_is_throttled():
     assert _login(Client(REMOTE_ADDR="10.0.0.7"), "a-wrong-password").status_code == 200
 
 
+def test_one_attacker_behind_a_proxy_does_not_lock_out_every_curator():
+    """Every request seems to come from the proxy's address (issue 21, Low): locking that
+    address locked out all curators. The lockout is per username and address."""
+    User.objects.create_superuser("curator", "c@example.org", "the-right-password-1")
+    User.objects.create_superuser("other", "o@example.org", "the-right-password-2")
+    attacker, colleague = Client(REMOTE_ADDR="10.0.0.1"), Client(REMOTE_ADDR="10.0.0.1")
+    for _ in range(12):
+        _login(attacker, "a-wrong-password")
+    assert _login(attacker, "the-right-password-1").status_code == 429
+    signed_in = colleague.post(
+        reverse("admin:login"),
+        {"username": "other", "password": "the-right-password-2", "next": "/admin/"},
+    )
+    assert signed_in.status_code == 302 and "_auth_user_id" in colleague.session
+
+
 def test_a_right_password_before_the_limit_logs_in_and_resets_the_count():
     User.objects.create_superuser("curator", "c@example.org", "the-right-password-1")
     client = Client()
