@@ -13,6 +13,7 @@ from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
 from predictions import services as core
+from predictions import workers
 from predictions.batch import archive, expiry, profiles, selectors, services
 from predictions.inference import predictor_loaded
 from predictions.models import Batch
@@ -55,8 +56,30 @@ def run_batch(batch_pk: str, handoff: str = "") -> str:
 
 
 @db_task()
-def build_batch_zip(batch_pk: str) -> str:
-    """results.zip of a finished batch, drawn and packed here, never in a web request."""
+def build_batch_zip(batch_pk: str, after_row: int = 0) -> str:
+    """results.zip of a finished batch, drawn and packed here, never in a web request.
+
+    The pictures (~80 ms each) are drawn first, in slices as a batch runs: when the slice is
+    up and other tasks wait, the rest of the drawing is queued again behind them, so a large
+    ZIP takes turns with other visitors' batches. Then archive.zip_build packs what is drawn.
+    """
+    batch = Batch.objects.filter(pk=batch_pk).only("pk", "public_id").first()
+    if batch is None:
+        return "none"  # deleted meanwhile
+    if archive.zip_file(batch=batch):
+        return "ready"
+    me = workers.worker_id()
+
+    def drawn(row: int) -> None:  # the page shows the build under way (archive's state file)
+        archive._write_state(batch.public_id, worker=me, rows=row)
+
+    paused_at = services.batch_draw_pictures(
+        batch_pk=batch_pk, after_row=after_row, pause=_Slice(), progress=drawn
+    )
+    if paused_at:
+        archive._write_state(batch.public_id, worker="", rows=paused_at)  # queued again
+        build_batch_zip(batch_pk, paused_at)
+        return "queued"
     return archive.zip_build(batch_pk=batch_pk)
 
 

@@ -187,3 +187,44 @@ def test_with_a_real_worker_small_batches_wait_one_slice_not_the_whole_big_batch
             )
         ]
     assert numbers == list(range(1, len(smiles) + 1))  # every row of the big one, once
+
+
+@pytest.mark.django_db
+def test_a_zip_build_takes_turns_with_another_owners_batch(queue, predictor, settings, monkeypatch):
+    """The ZIP's pictures are drawn in slices too: a batch queued behind a large ZIP build
+    runs after one slice of drawing, not after the whole archive."""
+    import zipfile
+
+    from predictions.batch import archive
+    from predictions.tasks import build_batch_zip
+
+    settings.BATCH_SLICE_SECONDS = 0
+    monkeypatch.setattr(batch_services, "DRAW_PIECE_ROWS", 2)
+    done = batch_services.batch_create(text="\n".join(BIG[:6]) + "\n", owner_key="session:a")
+    run_batch(str(done.pk))
+    queue()
+    done.refresh_from_db()
+    assert archive.zip_request(batch=done)
+    build_batch_zip(str(done.pk))
+    small = batch_services.batch_create(text="CCN\nCCCN\n", owner_key="session:b")
+    run_batch(str(small.pk))
+
+    drawn_before_small = []
+    original = batch_services.process_chunk
+
+    def note(**kwargs):
+        drawn_before_small.append(
+            BatchRow.objects.filter(batch=done, prediction__molecule_png__isnull=False).count()
+        )
+        return original(**kwargs)
+
+    monkeypatch.setattr(batch_services, "process_chunk", note)
+    ran = queue()
+    small.refresh_from_db()
+    assert small.status == "done"
+    assert drawn_before_small == [2]  # one slice (a piece of 2 rows) of drawing, then the batch
+    assert ran == 3  # a ZIP slice, the batch, then the rest of the ZIP (nobody waits)
+    path = archive.zip_file(batch=done)
+    assert path is not None
+    with zipfile.ZipFile(path) as bundle:
+        assert len([n for n in bundle.namelist() if n.startswith("molecules/")]) == 6

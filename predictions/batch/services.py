@@ -456,6 +456,43 @@ def _fill_profiles(batch_pk, owner: str, ahead: profiles.Ahead) -> bool:
     return True
 
 
+ZIP_PICTURES = ("molecule_png", "plot_png")
+DRAW_PIECE_ROWS = 100
+
+
+def batch_draw_pictures(*, batch_pk, after_row: int = 0, pause=None, progress=None) -> int:
+    """Draw the pictures results.zip packs (each predicted row's molecule and plot PNG) that are
+    not drawn yet, in row order after `after_row`, DRAW_PIECE_ROWS rows a piece, and keep them
+    on the predictions. Returns 0 once all are drawn, or the last row done when `pause()` (asked
+    after each piece) said to stop. `progress(row)` hears the last row done after each piece.
+
+    The ZIP task (predictions/tasks.py) draws first, in slices like a batch's, so a large ZIP
+    takes turns with other visitors' work; packing the drawn pictures is then quick.
+    """
+    fields = ("pk", "public_id", "canonical_smiles", "outputs", "model_hash", *ZIP_PICTURES)
+    last = after_row
+    while True:
+        reset_queries()
+        piece = list(
+            BatchRow.objects.filter(batch_id=batch_pk, row_number__gt=last)
+            .exclude(prediction_id=None)
+            .order_by("row_number")
+            .values_list("row_number", "prediction_id")[:DRAW_PIECE_ROWS]
+        )
+        if not piece:
+            return 0
+        ids = list({prediction_id for _, prediction_id in piece})
+        for prediction in Prediction.objects.filter(pk__in=ids).only(*fields):
+            core.prediction_ensure_blobs(prediction=prediction, fields=ZIP_PICTURES)
+        last = piece[-1][0]
+        if progress is not None:
+            progress(last)
+        if len(piece) < DRAW_PIECE_ROWS:
+            return 0
+        if pause is not None and pause():
+            return last
+
+
 def batch_create_any(
     *,
     upload: UploadedFile | None = None,
