@@ -324,7 +324,15 @@ def _as_new(existing: Prediction, parsed, predictor: Predictor, public: bool) ->
     repredict(parsed, predictor)
     if public:
         prediction_publish(prediction=existing)
+    _as_asked(existing, parsed)
     return PredictionResult(existing, True, parsed.standardisation_note, False)
+
+
+def _as_asked(prediction: Prediction, parsed) -> None:
+    """The answer describes the caller's own input, as a new row would (in memory only): the
+    stored note is whoever stored it first, and would tell how they wrote the molecule."""
+    prediction.input_text = parsed.input_text
+    prediction.standardisation_note = parsed.standardisation_note
 
 
 def repredict(parsed, predictor: Predictor, result: ModelOutput | None = None) -> Prediction:
@@ -461,6 +469,7 @@ def predictions_get_or_create_many(
     results_new = results_all[: len(new)]
     for smiles, result in zip(unlisted, results_all[len(new) :]):
         repredict(parsed[smiles], predictor, result)
+        _as_asked(stored[smiles], parsed[smiles])
     created = set(unlisted)
     for smiles, result in zip(new, results_new):
         prediction = build_prediction(

@@ -134,3 +134,21 @@ def test_the_form_predicts_a_private_only_molecule_again(queue, model_runs):
         HTTP_IF_NONE_MATCH=values["ETag"],
     )
     assert again.status_code == 304
+
+
+def test_the_answer_describes_the_callers_input_not_the_first_storers(queue, predictor):
+    """The batch stored the sodium salt; the caller asks for the acid: the answer's note is the
+    caller's (none), as for a never-seen molecule, not the batch's "salt" note."""
+    acid = "CC(C)(C)c1ccc(OCC(=O)O)cc1"
+    owner = Client()
+    upload = SimpleUploadedFile("acme.csv", b"smiles\nCC(C)(C)c1ccc(OCC(=O)[O-])cc1.[Na+]\n")
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        owner.post(reverse("predictions:batch_list"), {"file": upload})
+    queue()
+    stored = Prediction.objects.get()
+    assert stored.standardisation_note  # the batch's input was a salt
+    item = _predict(Client(), acid)
+    assert item["created"] is True and item["prediction"]["id"] == stored.public_id
+    assert item["standardisation_note"] == item["prediction"]["standardisation_note"] == ""
+    assert item["prediction"]["parent_note"] == ""
+    assert Prediction.objects.get().standardisation_note == stored.standardisation_note
