@@ -324,13 +324,13 @@ def _as_new(existing: Prediction, parsed, predictor: Predictor, public: bool) ->
     repredict(parsed, predictor)
     if public:
         prediction_publish(prediction=existing)
-    _as_asked(existing, parsed)
+    # The form's page shows the stored row; the view repeats the caller's note where it differs.
     return PredictionResult(existing, True, parsed.standardisation_note, False)
 
 
 def _as_asked(prediction: Prediction, parsed) -> None:
-    """The answer describes the caller's own input, as a new row would (in memory only): the
-    stored note is whoever stored it first, and would tell how they wrote the molecule."""
+    """An API answer describes the caller's own input, as a new row would (in memory only):
+    the stored note is whoever stored it first's, and would tell how they wrote the molecule."""
     prediction.input_text = parsed.input_text
     prediction.standardisation_note = parsed.standardisation_note
 
