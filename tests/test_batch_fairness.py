@@ -228,3 +228,20 @@ def test_a_zip_build_takes_turns_with_another_owners_batch(queue, predictor, set
     assert path is not None
     with zipfile.ZipFile(path) as bundle:
         assert len([n for n in bundle.namelist() if n.startswith("molecules/")]) == 6
+
+
+def test_the_profile_pass_takes_turns_too(db, predictor, settings, monkeypatch):
+    """A big batch's RDKit profile pass (after its rows) steps aside between pages too."""
+    from predictions.batch import profiles
+
+    settings.BATCH_CHUNK_ROWS = 100  # one chunk: only the profile pass can pause
+    settings.BATCH_PROFILE_PROCESSES = 0
+    monkeypatch.setattr(profiles, "PAGE", 3)
+    batch = batch_services.batch_create(text="\n".join(BIG[:9]) + "\n")
+    status = batch_services.batch_run(batch_pk=batch.pk, pause=lambda: "queued:p")
+    assert status == batch_services.PAUSED
+    batch.refresh_from_db()
+    assert (batch.status, batch.stage, batch.lease_owner) == ("running", "profiling", "queued:p")
+    assert batch.rows_processed == 9 and 0 < profiles.pending_rows(batch.pk) < 9
+    assert batch_services.batch_run(batch_pk=batch.pk, handoff="queued:p") == "done"
+    assert profiles.pending_rows(batch.pk) == 0

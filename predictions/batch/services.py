@@ -399,7 +399,10 @@ def _run(batch_pk, handoff: str = "", pause=None) -> str:
             more = batch.rows_processed < batch.total_rows
             if more and pause is not None and (token := pause()):
                 return _hand_off(batch_pk, owner, token)
-        if not _fill_profiles(batch_pk, owner, ahead):
+        filled = _fill_profiles(batch_pk, owner, ahead, pause)
+        if isinstance(filled, str):  # paused between two pages of profiles
+            return _hand_off(batch_pk, owner, filled)
+        if not filled:
             return _status(batch_pk)
     except Exception as error:  # a bug or a vanished file: say so on the page, keep the rows
         log.exception("Batch %s failed", batch_pk)
@@ -436,22 +439,28 @@ def _renew(batch_pk, owner: str) -> bool:
     )
 
 
-def _fill_profiles(batch_pk, owner: str, ahead: profiles.Ahead) -> bool:
+def _fill_profiles(batch_pk, owner: str, ahead: profiles.Ahead, pause=None) -> bool | str:
     """The second pass: every predicted row's RDKit profile (profiles.py: those computed by
     the helpers, then the rest), the page counting them; False if the batch was cancelled or
-    taken over meanwhile."""
+    taken over meanwhile, or the token `pause()` gave when it said to stop between pages."""
     mine = Batch.objects.filter(pk=batch_pk, lease_owner=owner)
     predicted = BatchRow.objects.filter(batch_id=batch_pk, status=BatchRow.Status.OK).count()
     left = profiles.pending_rows(batch_pk)
+    paused: list[str] = []
     if left:
         mine.update(stage=Batch.Stage.PROFILING, profiled_rows=predicted - left)
 
         def carry_on(left: int) -> bool:
             mine.update(profiled_rows=predicted - left)
-            return _renew(batch_pk, owner)
+            if not _renew(batch_pk, owner):
+                return False
+            if left and pause is not None and (token := pause()):
+                paused.append(token)
+                return False
+            return True
 
         if not (ahead.finish(carry_on) and profiles.fill_batch(batch_pk, carry_on=carry_on)):
-            return False
+            return paused[0] if paused else False
     mine.update(profiled_rows=predicted)
     return True
 
