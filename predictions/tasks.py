@@ -73,9 +73,14 @@ def build_batch_zip(batch_pk: str, after_row: int = 0) -> str:
     def drawn(row: int) -> None:  # the page shows the build under way (archive's state file)
         archive._write_state(batch.public_id, worker=me, rows=row)
 
-    paused_at = services.batch_draw_pictures(
-        batch_pk=batch_pk, after_row=after_row, pause=_Slice(), progress=drawn
-    )
+    try:
+        paused_at = services.batch_draw_pictures(
+            batch_pk=batch_pk, after_row=after_row, pause=_Slice(), progress=drawn
+        )
+    except Exception as error:  # as archive.zip_build does: the page says so, offers it again
+        message = f"Could not build the ZIP: {error}"[:500]
+        archive._write_state(batch.public_id, worker=me, rows=0, error=message)
+        raise
     if paused_at:
         archive._write_state(batch.public_id, worker="", rows=paused_at)  # queued again
         build_batch_zip(batch_pk, paused_at)

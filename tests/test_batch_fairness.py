@@ -245,3 +245,24 @@ def test_the_profile_pass_takes_turns_too(db, predictor, settings, monkeypatch):
     assert batch.rows_processed == 9 and 0 < profiles.pending_rows(batch.pk) < 9
     assert batch_services.batch_run(batch_pk=batch.pk, handoff="queued:p") == "done"
     assert profiles.pending_rows(batch.pk) == 0
+
+
+@pytest.mark.django_db
+def test_a_zip_whose_drawing_fails_says_so(queue, predictor, monkeypatch):
+    from predictions.batch import archive
+    from predictions.tasks import build_batch_zip
+
+    done = batch_services.batch_create(text="CCO\nCCN\n", owner_key="session:a")
+    run_batch(str(done.pk))
+    queue()
+    done.refresh_from_db()
+    assert archive.zip_request(batch=done)
+
+    def broken(**kwargs):
+        raise RuntimeError("no pictures today")
+
+    monkeypatch.setattr(batch_services, "batch_draw_pictures", broken)
+    with pytest.raises(RuntimeError):
+        build_batch_zip.call_local(str(done.pk))
+    state = archive.zip_state(batch=done)
+    assert state.status == "failed" and "no pictures today" in state.error
