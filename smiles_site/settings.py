@@ -322,7 +322,7 @@ API_ANON_RATE = env("API_ANON_RATE", "60/min")
 # Per visitor (client address; API tokens and signed-in staff are not counted), in the same
 # cache, answered 429 with Retry-After; "off" turns one off. Batch uploads from the batch
 # page, a pasted list or the API, counted together:
-BATCH_UPLOAD_RATE = env("BATCH_UPLOAD_RATE", "20/hour")
+BATCH_UPLOAD_RATE = env("BATCH_UPLOAD_RATE", "10/hour")
 # Report cards (report.png, report.pdf), bundle.zip and captioned plots (?download=1): seconds
 # of CPU each, drawn once per version (the render cache) but different molecules are not.
 HEAVY_DOWNLOAD_RATE = env("HEAVY_DOWNLOAD_RATE", "10/min")
