@@ -360,7 +360,12 @@ class PredictResultSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     error = serializers.CharField(required=False, help_text="Why RDKit or the model refused it.")
     created = serializers.BooleanField(
-        required=False, help_text="Predicted now (false: the stored result was reused)."
+        required=False,
+        help_text=(
+            "Predicted now. False only for a listed (public) molecule, whose stored result was "
+            "reused; a molecule known only privately is predicted again and says true, as a "
+            "never-seen one does."
+        ),
     )
     standardisation_note = serializers.CharField(
         required=False, help_text="What standardisation removed from this input, if anything."
