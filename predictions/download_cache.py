@@ -29,7 +29,9 @@ def version_tag(*parts) -> str:
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
-CODE_VERSION = code_version(exports, report, rendering, reference, profile_exports, units)
+CODE_VERSION = code_version(
+    exports, report, rendering, reference, profile_exports, units, selectors
+)
 
 
 def etag(version: Prediction, filename: str, *, saved: bool, full: bool) -> str:

@@ -35,7 +35,21 @@ def prediction_get(public_id: str, *, blobs: tuple[str, ...] = ()) -> Prediction
     A batch's prediction opened before its batch computed its RDKit profile gets it now.
     """
     skipped = [name for name in Prediction.BLOB_FIELDS if name not in blobs]
-    return ensure_profile(_get_visible(Prediction.objects.defer(*skipped), public_id))
+    return unattributed(ensure_profile(_get_visible(Prediction.objects.defer(*skipped), public_id)))
+
+
+def unattributed(prediction: Prediction) -> Prediction:
+    """A private prediction as its link shows it (page, downloads, API), in memory only.
+
+    Its link is shared by everyone who predicts the molecule privately (one row per molecule
+    and model), so it shows nothing of how the first of them wrote it: the input is the
+    canonical SMILES and there is no standardisation note (each caller is told their own when
+    they predict). A listed prediction shows them: its existence is public anyway.
+    """
+    if not prediction.public:
+        prediction.input_text = prediction.canonical_smiles
+        prediction.standardisation_note = ""
+    return prediction
 
 
 def prediction_version(public_id: str) -> Prediction:

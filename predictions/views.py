@@ -49,8 +49,11 @@ def home(request: HttpRequest) -> HttpResponse:
             except services.PredictionRefused as refusal:
                 form.add_error("smiles", str(refusal))
             else:
-                # The result page shows the stored note: repeat only a different one (once each).
-                if result.standardisation_note not in ("", result.prediction.standardisation_note):
+                # A listed result's page shows the stored note: repeat only a different one (once
+                # each). A private page shows none (selectors.unattributed): say the caller's.
+                prediction = result.prediction
+                shown = prediction.standardisation_note if prediction.public else ""
+                if result.standardisation_note not in ("", shown):
                     note = result.standardisation_note
                     parent = salts.parent_note(note, result.prediction.formula)
                     messages.info(request, f"{note} {parent}".strip())

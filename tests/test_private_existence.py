@@ -152,3 +152,33 @@ def test_the_answer_describes_the_callers_input_not_the_first_storers(queue, pre
     assert item["standardisation_note"] == item["prediction"]["standardisation_note"] == ""
     assert item["prediction"]["parent_note"] == ""
     assert Prediction.objects.get().standardisation_note == stored.standardisation_note
+
+
+def test_a_private_link_shows_nothing_of_how_the_first_caller_wrote_it(queue, predictor):
+    """The batch stored the sodium salt; someone predicts the acid privately: their page and
+    values.json are what a never-seen acid's would be (no "Input" salt, no salt note)."""
+    owner = Client()
+    upload = SimpleUploadedFile("acme.csv", b"smiles\nCC(C)(C)c1ccc(OCC(=O)[O-])cc1.[Na+]\n")
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        owner.post(reverse("predictions:batch_list"), {"file": upload})
+    queue()
+    stored = Prediction.objects.get()
+    visitor = Client()
+    acid = "CC(C)(C)c1ccc(OCC(=O)O)cc1"
+    page = visitor.post(
+        reverse("predictions:home"), {"smiles": acid, "keep_private": "on"}, follow=True
+    ).content.decode()
+    assert "Na+" not in page and "Mixture or salt" not in page
+    values = visitor.get(reverse("predictions:download", args=[stored.public_id, "values.json"]))
+    body = values.json()
+    assert body["input"] == body["canonical_smiles"] == stored.canonical_smiles
+    assert body["standardisation_note"] == "" and not body["parent_note"]
+    api = visitor.get(f"{API}/predictions/{stored.public_id}").json()
+    assert api["standardisation_note"] == "" and not api["parent_note"]
+    # Whoever types a salt privately is told what its values are for, once, as a message.
+    salt = Client().post(
+        reverse("predictions:home"),
+        {"smiles": "CC(C)(C)c1ccc(OCC(=O)[O-])cc1.[K+]", "keep_private": "on"},
+        follow=True,
+    )
+    assert salt.content.decode().count("Mixture or salt") == 1
