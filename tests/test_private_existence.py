@@ -28,14 +28,17 @@ API = "/api/v1"
 @pytest.fixture
 def model_runs(predictor, monkeypatch):
     """Every SMILES the model is run on, in order."""
+    from predictions.inference import get_predictor
+
     seen: list[str] = []
-    real = predictor.predict_with_uncertainty
+    serving = get_predictor()  # the one the site uses now (an earlier test may have reloaded it)
+    real = serving.predict_with_uncertainty
 
     def spy(smiles, *args, **kwargs):
         seen.extend(smiles)
         return real(smiles, *args, **kwargs)
 
-    monkeypatch.setattr(predictor, "predict_with_uncertainty", spy)
+    monkeypatch.setattr(serving, "predict_with_uncertainty", spy)
     return seen
 
 

@@ -26,6 +26,7 @@ from predictions import workers
 from predictions.models import Batch
 
 from .exports import write_zip
+from .parsing import public_message
 
 ZIP_NAME = "results.zip"
 
@@ -91,7 +92,7 @@ def zip_state(*, batch: Batch) -> ZipState:
     if state is None:
         return ZipState("none", total=batch.total_rows)
     if state.get("error"):
-        return ZipState("failed", total=batch.total_rows, error=state["error"])
+        return ZipState("failed", total=batch.total_rows, error=public_message(state["error"]))
     worker = state.get("worker", "")
     if worker and workers.is_gone(worker):  # its worker died mid-build: offer it again
         return ZipState("failed", total=batch.total_rows, error="The worker building it stopped.")

@@ -50,6 +50,7 @@ from .parsing import (
     inspect_file,
     iter_rows,
     mib,
+    public_message,
     too_large_message,
 )
 
@@ -407,7 +408,9 @@ def _run(batch_pk, handoff: str = "", pause=None) -> str:
     except Exception as error:  # a bug or a vanished file: say so on the page, keep the rows
         log.exception("Batch %s failed", batch_pk)
         Batch.objects.filter(pk=batch_pk, lease_owner=owner).update(
-            status=Batch.Status.FAILED, error=str(error)[:2000], finished_at=timezone.now()
+            status=Batch.Status.FAILED,
+            error=public_message(str(error))[:2000],  # never a server path on the page
+            finished_at=timezone.now(),
         )
         return Batch.Status.FAILED
     finally:
