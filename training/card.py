@@ -267,7 +267,8 @@ installed.
   intermediate {c["intermediate"]}, {m["n_parameters"]:,} parameters. Checkpoint directory:
   {m.get("checkpoint_bytes", 0) / 1e6:.1f} MB in all.
 * Tokenizer: atom-level SMILES regex → WordLevel vocabulary (`tokenizer.json`); unseen tokens →
-  `[UNK]`.
+  `[UNK]` (the site reads a stereo/isotope form of a known atom as that atom,
+  `chemcore/tokens.py`, and refuses other unseen tokens and metals).
 * Pre-training (once, shared start of every member): regression of 16 RDKit descriptors (logP,
   MR, TPSA, weight, H-bond donors/acceptors, rings, …, standardised) from the pooled [CLS]
   output{_teacher_text(m)}, {c["pretrain_epochs"]} epoch(s) max, lr {c["pretrain_lr"]}, batch
@@ -296,9 +297,9 @@ installed.
 * {_domain(m)}
 * Training target ranges (predictions outside are extrapolations; `output_ranges` in config.json):
 {ranges}
-* Salts and mixtures are reduced to the largest organic fragment; metals, organometallics,
-  peptides, macrocycles, polymers and inorganics are out of domain; tokens never seen in training
-  become `[UNK]`.
+* Salts and mixtures are reduced to the largest organic fragment (the values are the neutral
+  parent's; a salt as given can be far more soluble); metals and organometallics are refused by
+  the site; peptides, macrocycles, polymers and inorganics are out of domain.
 * FreeSolv is tiny and holds small molecules: ΔG_hyd for drug-like molecules is an
   extrapolation. AqSolDB and Huuskonen logS mix sources (~0.5–0.7 log unit experimental
   noise); no temperature, pH or polymorph information is modelled. logD is at pH 7.4 only.
