@@ -95,6 +95,34 @@ def _same_tokenizer(directories: list[Path]) -> None:
         raise ValueError(f"Ensemble members in {directories[0].parent} use different tokenizers")
 
 
+class _Readable:
+    """The pre-tokenized pieces the network reads as themselves: in the vocabulary, or (a
+    sub-word tokenizer) encoded without [UNK]; never a metal atom (refused: the site predicts
+    organic molecules, although a few training organometallics put such tokens in)."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.vocab = tokenizer.get_vocab()
+        self.unk = tokenizer.unk_token_id
+        self._seen: dict[str, bool] = {}
+
+    def __contains__(self, piece: str) -> bool:
+        from chemcore.tokens import is_metal_token
+
+        if is_metal_token(piece):
+            return False
+        if piece in self.vocab:
+            return True
+        found = self._seen.get(piece)
+        if found is None:
+            ids = self.tokenizer(piece, add_special_tokens=False)["input_ids"]
+            found = self.unk not in ids
+            if len(self._seen) > 10_000:  # pieces come from user input: stay bounded
+                self._seen.clear()
+            self._seen[piece] = found
+        return found
+
+
 class Predictor:
     """A sequence-classification/regression checkpoint, ready for batched inference."""
 
@@ -121,15 +149,7 @@ class Predictor:
         )
         _same_tokenizer(members)
         self.tokenizer = AutoTokenizer.from_pretrained(members[0])
-        from chemcore.tokens import is_metal_token
-
-        # What the network may read: its vocabulary less any metal atom (refused: the site
-        # predicts organic molecules; a few organometallics in the training data put some in).
-        self._vocab = {
-            token: index
-            for token, index in self.tokenizer.get_vocab().items()
-            if not is_metal_token(token)
-        }
+        self._vocab = _Readable(self.tokenizer)
         self.models = [
             AutoModelForSequenceClassification.from_pretrained(member).eval() for member in members
         ]

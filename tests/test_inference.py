@@ -142,3 +142,33 @@ def test_a_model_the_stacked_engine_does_not_reproduce_runs_member_by_member(tmp
     assert math.isfinite(tiny.predict(["CCO"])[0][0])
     with pytest.raises(ValueError, match="Unknown inference engine"):
         Predictor(tmp_path, engine="onnx")
+
+
+def test_a_sub_word_tokenizer_checkpoint_reads_words_it_can_split(tmp_path):
+    """Any Hugging Face checkpoint: a WordPiece tokenizer whose whole words are not vocabulary
+    entries still reads them (split into pieces); only what it maps to [UNK] is refused."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from predictions.inference import UnknownTokens
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "C", "O", "N", "##C", "##O", "##N", "(", ")"]
+    backend = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
+        sep_token="[SEP]",
+    )  # fmt: skip
+    cfg = BertConfig(
+        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=64, num_labels=1,
+        problem_type="regression",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    BertForSequenceClassification(cfg).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    tiny = Predictor(tmp_path)
+    tiny.check_tokens("CCO")  # "CCO" is no vocabulary entry, but C ##C ##O are
+    assert tiny.unknown_tokens("CC(N)O") == [] and math.isfinite(tiny.predict(["CCO"])[0][0])
+    with pytest.raises(UnknownTokens, match="cannot read CS"):
+        tiny.check_tokens("CS")  # no piece for S: WordPiece makes the whole word [UNK]
