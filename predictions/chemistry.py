@@ -15,6 +15,7 @@ from rdkit.Chem import Descriptors, rdMolDescriptors
 
 from chemcore.similarity import bulk_similarity, fingerprint  # noqa: F401  (re-exported)
 from chemcore.standardise import standardise_mol
+from chemcore.tokens import NON_METALS as _NON_METALS
 
 rdBase.LogToPythonLogger()
 _rdkit_logger = logging.getLogger("rdkit")
@@ -22,8 +23,8 @@ _rdkit_logger.propagate = False  # reasons are reported to the user, not to stde
 _rdkit_logger.handlers[:] = [logging.NullHandler()]  # drop RDKit's own stderr handler
 _capture_lock = threading.Lock()
 
-# Not metals, for the applicability domain: non-metals, noble gases, metalloids B Si As Se Te.
-NON_METALS = frozenset("H He B C N O F Ne Si P S Cl Ar As Se Br Kr Te I Xe At Rn".split())
+# Not metals, for the applicability domain: one list with the tokenizer's (chemcore.tokens).
+NON_METALS = _NON_METALS
 
 
 class InvalidSmiles(ValueError):
