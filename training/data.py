@@ -237,20 +237,17 @@ def load_esol() -> tuple[list[str], np.ndarray]:
     return _standardised(df["smiles"], df["measured log solubility in mols per litre"])
 
 
-def load_aqsoldb() -> tuple[list[str], np.ndarray, dict]:
-    """AqSolDB logS of neutral parent compounds (data/aqsoldb).
-
-    Rows whose standardisation removes a fragment other than water (salts: the value is the
-    salt's, often orders of magnitude above the parent's) are left out, so logS means the
-    parent compound's solubility; rows that fail standardisation (inorganics) drop out too.
-    Returns (smiles, logS, counts of what was left out)."""
+def _aqsoldb_rows():
+    """Each AqSolDB row (data/aqsoldb) as (kind, as given, standardised SMILES, logS): kind
+    "parent"; "salt" when standardisation removes a fragment other than water (the value is the
+    salt's, often orders of magnitude above the parent's); "failed" when the row cannot be
+    standardised to an organic molecule (inorganics) or has no value."""
     import pandas as pd
     from rdkit import Chem
 
     from chemcore.standardise import standardise_mol
 
     df = pd.read_csv(REPO_DATA / "aqsoldb" / "aqsoldb_train.csv")
-    smiles, y, counts = [], [], {"n_aqsoldb": len(df), "aqsoldb_salts": 0, "aqsoldb_failed": 0}
     with _rdkit_quiet():
         for text, value in zip(df["smiles"].astype(str), df["logS"].astype(float)):
             mol = Chem.MolFromSmiles(text)
@@ -261,39 +258,34 @@ def load_aqsoldb() -> tuple[list[str], np.ndarray, dict]:
                 except Exception:  # noqa: BLE001 - RDKit refuses some inorganics
                     std = None
             if std is None or not any(a.GetSymbol() == "C" for a in std.mol.GetAtoms()):
-                counts["aqsoldb_failed"] += 1
-                continue
-            if any(f not in ("O", "[OH2]") for f in std.removed_fragments):
-                counts["aqsoldb_salts"] += 1
-                continue
-            smiles.append(std.smiles)
-            y.append(float(value))
+                yield "failed", text, None, float(value)
+            elif any(f not in ("O", "[OH2]") for f in std.removed_fragments):
+                yield "salt", text, std.smiles, float(value)
+            else:
+                yield "parent", text, std.smiles, float(value)
+
+
+def load_aqsoldb() -> tuple[list[str], np.ndarray, dict]:
+    """AqSolDB logS of neutral parent compounds: salts and failed rows (``_aqsoldb_rows``) are
+    left out, so logS means the parent compound's solubility.
+    Returns (smiles, logS, counts of what was left out)."""
+    smiles, y = [], []
+    counts = {"n_aqsoldb": 0, "aqsoldb_salts": 0, "aqsoldb_failed": 0}
+    for kind, _, parent, value in _aqsoldb_rows():
+        counts["n_aqsoldb"] += 1
+        if kind == "parent":
+            smiles.append(parent)
+            y.append(value)
+        else:
+            counts["aqsoldb_salts" if kind == "salt" else "aqsoldb_failed"] += 1
     return smiles, np.asarray(y, dtype=np.float64), counts
 
 
 def load_aqsoldb_salts() -> list[tuple[str, str, float]]:
     """The AqSolDB salts left out of training: (as given, parent SMILES, logS of the salt)."""
-    import pandas as pd
-    from rdkit import Chem
-
-    from chemcore.standardise import standardise_mol
-
-    df = pd.read_csv(REPO_DATA / "aqsoldb" / "aqsoldb_train.csv")
-    out = []
-    with _rdkit_quiet():
-        for text, value in zip(df["smiles"].astype(str), df["logS"].astype(float)):
-            mol = Chem.MolFromSmiles(text)
-            if mol is None:
-                continue
-            try:
-                std = standardise_mol(mol)
-            except Exception:  # noqa: BLE001
-                continue
-            if any(a.GetSymbol() == "C" for a in std.mol.GetAtoms()) and any(
-                f not in ("O", "[OH2]") for f in std.removed_fragments
-            ):
-                out.append((text, std.smiles, float(value)))
-    return out
+    return [
+        (text, parent, value) for kind, text, parent, value in _aqsoldb_rows() if kind == "salt"
+    ]
 
 
 def load_biogen() -> tuple[list[str], np.ndarray]:
