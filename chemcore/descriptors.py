@@ -17,7 +17,8 @@ _TABLE = dict(Descriptors.descList)
 ALL = tuple(_TABLE)  # every RDKit 2D descriptor, in RDKit's order
 
 # The slowest ones (about 12 of the 18 ms all of them take per molecule here), left out of the
-# descriptor model: on validation they changed nothing that matters (bench_descriptor_blend.py).
+# descriptor model: on validation they changed nothing that matters
+# (docs/studies/descriptor-blend.md).
 SLOW = frozenset(
     "qed BCUT2D_MWHI BCUT2D_MWLOW BCUT2D_CHGHI BCUT2D_CHGLO BCUT2D_LOGPHI BCUT2D_LOGPLOW "
     "BCUT2D_MRHI BCUT2D_MRLOW MinAbsEStateIndex MaxEStateIndex MinEStateIndex "

@@ -6,10 +6,8 @@ Morgan bits), and w = weight * s ** power, with ``s`` the nearest one's similari
 a measured analogue, the more its value counts. ``weight`` and ``power`` are fitted per output
 on the validation molecules only (training.readacross); weight 0 leaves the model's value.
 
-Measured on v2.1 (bench/read_across_results.md): logD7.4 validation RMSE 0.905 -> 0.820;
-nothing for logS or hydration free energy, whose fits give them (almost) no weight. Training
-(evaluation, calibration) and serving (the domain check) both call this, so the value in the
-card is the value the site stores.
+Why: docs/studies/read-across.md. Calibration in training and chemcore.model's postprocess
+both call this.
 """
 
 from __future__ import annotations

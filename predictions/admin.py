@@ -9,8 +9,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from . import services
-from .inference import get_predictor
 from .models import Batch, Prediction, Source
+from .serving import get_model
 
 
 class PredictionAddForm(forms.ModelForm):
@@ -26,12 +26,12 @@ class PredictionAddForm(forms.ModelForm):
         fields = ["smiles", "title", "note", "featured", "hidden", "public"]
 
     def clean_smiles(self) -> str:
-        predictor = get_predictor()
+        model = get_model()
         try:
-            self.parsed = services.parse_for_model(self.cleaned_data["smiles"], predictor)
+            self.parsed = services.parse_for_model(self.cleaned_data["smiles"], model)
         except services.PredictionRefused as refusal:
             raise forms.ValidationError(str(refusal)) from None
-        existing = services.find_existing(self.parsed.canonical_smiles, predictor)
+        existing = services.find_existing(self.parsed.canonical_smiles, model)
         if existing is not None:
             url = reverse("admin:predictions_prediction_change", args=[existing.pk])
             raise forms.ValidationError(
@@ -120,7 +120,7 @@ class PredictionAdmin(admin.ModelAdmin):
         if not change:
             built = services.build_prediction(
                 parsed=form.parsed,
-                predictor=get_predictor(),
+                model=get_model(),
                 source=Source.ADMIN,
                 title=obj.title,
                 note=obj.note,

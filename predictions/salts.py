@@ -42,7 +42,7 @@ def parent_note_for_input(text: str, parent: str = "") -> str:
     several fragments (a '.'), so a batch of single molecules costs nothing here."""
     if "." not in (text or ""):
         return ""
-    from .chemistry import parse_smiles  # RDKit; parse errors mean no note
+    from chemcore.chemistry import parse_smiles  # RDKit; parse errors mean no note
 
     try:
         parsed = parse_smiles(text, max_chars=10**6)

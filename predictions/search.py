@@ -27,7 +27,9 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Max, Q, QuerySet
 from rdkit import Chem, DataStructs
 
-from . import bounded, chemistry, rendering
+from chemcore import chemistry
+
+from . import bounded, rendering
 
 log = logging.getLogger(__name__)
 

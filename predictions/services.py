@@ -7,22 +7,24 @@ The same canonical SMILES with the same model weights is stored once and reused.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError
 from django.utils import timezone
 
-from . import chemistry, domain, profile, reference, rendering, search
-from .inference import ModelOutput, Predictor, get_predictor
+from chemcore import chemistry
+from chemcore.model import Model, MoleculePrediction, Refused
+
+from . import profile, reference, rendering, search
 from .models import BatchRow, Prediction, Source
+from .serving import get_model
 
 log = logging.getLogger(__name__)
 
 
-class PredictionRefused(ValueError):
-    """User input we will not predict for; `str()` says which input and why."""
+# User input we will not predict for; `str()` says which input and why.
+PredictionRefused = Refused
 
 
 @dataclass
@@ -35,64 +37,29 @@ class PredictionResult:
     was_public: bool = False
 
 
-def outputs_for(predictor: Predictor, result: ModelOutput) -> list[dict]:
-    """Pair model values (and uncertainties, None without) with labels and units, as stored."""
-    sigmas = result.uncertainties or [None] * len(result.values)
+def outputs_for(model: Model, result: MoleculePrediction) -> list[dict]:
+    """The final outputs as stored: label, unit, value, σ (None without), and what the page
+    shows beside them (decimals from the test error, group, unit of 10**value, favourable
+    direction), so a stored prediction is shown with what was stored."""
+    from . import units
+
     out = []
-    for spec, value, sigma in zip(predictor.outputs, result.values, sigmas):
+    for spec, predicted in zip(model.outputs, result.outputs, strict=True):
         stored = {
             "label": spec.label,
             "unit": spec.unit,
-            "value": float(value),
-            "uncertainty": None if sigma is None else float(sigma),
-            "kind": predictor.value_kind,
+            "value": predicted.value,
+            "uncertainty": predicted.uncertainty,
+            "kind": model.value_kind,
+            "decimals": units.decimals_for_rmse(
+                (model.test_metrics.get(spec.label) or {}).get("rmse")
+            ),
         }
-        # what the page shows beside the value, kept with it (older models give none)
-        for key in ("group", "linear_unit", "favourable"):
+        for key in ("group", "linear_unit", "favourable"):  # older models give none
             if getattr(spec, key):
                 stored[key] = getattr(spec, key)
         out.append(stored)
     return out
-
-
-_domains: dict[str, domain.Domain] = {}
-_domains_lock = threading.Lock()
-
-
-def get_domain(predictor: Predictor) -> domain.Domain:
-    """The applicability-domain rules for this model, training set fingerprinted once."""
-    found = _domains.get(predictor.weights_hash)
-    if found is None:
-        with _domains_lock:
-            found = _domains.get(predictor.weights_hash)
-            if found is None:
-                found = domain.for_predictor(predictor)
-                _domains[predictor.weights_hash] = found
-    return found
-
-
-def finalise(predictor: Predictor, mol, result: ModelOutput) -> tuple[ModelOutput, dict]:
-    """The model's output made final by the domain check (read-across blend, distance term of
-    the uncertainty), and the verdict: what is stored and served."""
-    judged = get_domain(predictor).assess(mol, result.values, result.uncertainties)
-    values = [o["value"] for o in judged["outputs"]]
-    if result.uncertainties is None:
-        return ModelOutput(values), judged
-    return ModelOutput(values, [o["uncertainty"] for o in judged["outputs"]]), judged
-
-
-def predict_final(predictor: Predictor, smiles: list[str], *, batch_size: int = 64):
-    """Final outputs (`finalise`) of canonical SMILES, in order: one forward pass for all."""
-    results = predictor.predict_with_uncertainty(smiles, batch_size=batch_size)
-    return [
-        finalise(predictor, chemistry.parse_smiles(text, max_chars=10**6).mol, result)[0]
-        for text, result in zip(smiles, results, strict=True)
-    ]
-
-
-def warm_up() -> None:
-    """Load the model and its domain rules now (worker and web start), not on first use."""
-    get_domain(get_predictor())
 
 
 def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
@@ -100,9 +67,8 @@ def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
     from their stored values and uncertainties (no inference), and copy the verdict to their
     batch rows. Returns (judged, skipped: made by another model, which cannot be judged here).
     """
-    predictor = get_predictor()
-    rules = get_domain(predictor)
-    todo = Prediction.objects.filter(model_hash=predictor.weights_hash)
+    model = get_model()
+    todo = Prediction.objects.filter(model_hash=model.weights_hash)
     if not redo:
         todo = todo.filter(verdict="")
     judged = 0
@@ -110,7 +76,7 @@ def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
         mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
         values = [o["value"] for o in prediction.outputs]
         sigmas = [o.get("uncertainty") for o in prediction.outputs]
-        result = rules.assess(mol, values, sigmas, compose=False)
+        result = model.judge(mol, values, sigmas)
         # What the stored value was blended from (read-across) needs the model's own value,
         # which only inference gives: keep the record made when it was predicted.
         before = (prediction.domain or {}).get("outputs") or []
@@ -121,7 +87,7 @@ def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
         Prediction.objects.filter(pk=prediction.pk).update(**fields)  # keeps updated_at
         BatchRow.objects.filter(prediction_id=prediction.pk).update(**fields)
         judged += 1
-    skipped = Prediction.objects.exclude(model_hash=predictor.weights_hash).count()
+    skipped = Prediction.objects.exclude(model_hash=model.weights_hash).count()
     return judged, skipped
 
 
@@ -130,8 +96,8 @@ def nearest_measured(prediction: Prediction, k: int = 5) -> list[dict]:
 
     Only for the loaded model's own predictions: another model was trained on other data.
     """
-    predictor = get_predictor()
-    if prediction.model_hash != predictor.weights_hash:
+    model = get_model()
+    if prediction.model_hash != model.weights_hash:
         return []
     mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
     return [
@@ -141,16 +107,16 @@ def nearest_measured(prediction: Prediction, k: int = 5) -> list[dict]:
             "similarity": n.similarity,
             "measured": [
                 {"label": spec.label, "unit": spec.unit, "value": value}
-                for spec, value in zip(predictor.outputs, n.values)
+                for spec, value in zip(model.outputs, n.values)
             ],
         }
-        for n in get_domain(predictor).neighbours(mol, k)
+        for n in model.nearest(mol, k)
     ]
 
 
 def training_molecule_svg(index: int) -> str:
     """A small drawing of the loaded model's training molecule `index`; IndexError if none."""
-    training = get_domain(get_predictor()).training
+    training = get_model().training
     if training is None or not 0 <= index < len(training.smiles):
         raise IndexError(index)
     mol = chemistry.parse_smiles(training.smiles[index], max_chars=10**6).mol
@@ -159,38 +125,37 @@ def training_molecule_svg(index: int) -> str:
 
 def model_card() -> dict:
     """What the model page shows: the card (README.md as HTML), metrics, ranges, thresholds."""
-    predictor = get_predictor()
-    rules = get_domain(predictor)
-    card = predictor.directory / "README.md"
+    model = get_model()
+    card = model.directory / "README.md"
     text = card.read_text(encoding="utf-8") if card.exists() else ""
     if text.startswith("---"):  # Hugging Face front matter, not for people
         text = text.split("---", 2)[-1]
-    training = rules.training
-    counts = training.measured_counts() if training else [None] * len(predictor.outputs)
+    training = model.training
+    counts = training.measured_counts() if training else [None] * len(model.outputs)
     outputs = [
         {
             "label": spec.label,
             "unit": spec.unit,
             "range": spec.range,
-            "metrics": predictor.test_metrics.get(spec.label) or {},
+            "metrics": model.test_metrics.get(spec.label) or {},
             "measured": count,
-            **blend_weights(predictor, index),
+            **blend_weights(model, index),
         }
-        for index, (spec, count) in enumerate(zip(predictor.outputs, counts))
+        for index, (spec, count) in enumerate(zip(model.outputs, counts))
     ]
     return {
-        "predictor": predictor,
+        "model": model,
         "outputs": outputs,
-        "thresholds": rules.thresholds,
+        "thresholds": model.domain.thresholds,
         "training_size": len(training.smiles) if training else None,
         "card_html": _card_html(text),
     }
 
 
-def blend_weights(predictor: Predictor, index: int) -> dict:
+def blend_weights(model: Model, index: int) -> dict:
     """How output `index`'s value is made beyond the member mean: the descriptor model's
     weight (beta) and the read-across weight and power, None where not used."""
-    betas, across = predictor.descriptor_weight, predictor.read_across
+    betas, across = model.network.descriptor_weight, model.network.read_across
     beta = betas[index] if index < len(betas) and betas[index] else None
     weight, power = across[index] if index < len(across) else (0.0, 1.0)
     return {
@@ -231,22 +196,16 @@ def draw_blobs(
     return {name: drawers[name]() for name in fields}
 
 
-def parse_for_model(text: str, predictor: Predictor) -> chemistry.ParsedMolecule:
+def parse_for_model(text: str, model: Model) -> chemistry.ParsedMolecule:
     """Parse and check the molecule fits the model; raises PredictionRefused with the reason."""
-    try:
-        parsed = chemistry.parse_smiles(text, max_chars=settings.SMILES_MAX_CHARS)
-        predictor.check_length(parsed.canonical_smiles)
-        predictor.check_tokens(parsed.canonical_smiles)
-    except ValueError as error:  # InvalidSmiles, SmilesTooLong, UnknownTokens
-        raise PredictionRefused(str(error)) from error
-    return parsed
+    return model.preprocess(text, max_chars=settings.SMILES_MAX_CHARS)
 
 
-def find_existing(canonical_smiles: str, predictor: Predictor) -> Prediction | None:
+def find_existing(canonical_smiles: str, model: Model) -> Prediction | None:
     """The stored prediction of this molecule by this model, without its pictures."""
     return (
         Prediction.objects.without_blobs()
-        .filter(canonical_smiles=canonical_smiles, model_hash=predictor.weights_hash)
+        .filter(canonical_smiles=canonical_smiles, model_hash=model.weights_hash)
         .first()
     )
 
@@ -254,8 +213,8 @@ def find_existing(canonical_smiles: str, predictor: Predictor) -> Prediction | N
 def build_prediction(
     *,
     parsed: chemistry.ParsedMolecule,
-    predictor: Predictor,
-    result: ModelOutput | None = None,
+    model: Model,
+    result: MoleculePrediction | None = None,
     draw: bool = True,
     profiled: bool = True,
     **fields,
@@ -267,27 +226,26 @@ def build_prediction(
     `profiled=False` (batches) leaves the RDKit profile pending, for the batch's second pass.
     """
     if result is None:
-        result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
-    result, judged = finalise(predictor, parsed.mol, result)
+        result = model.run([parsed])[0]
     prediction = Prediction(
         input_text=parsed.input_text,
         canonical_smiles=parsed.canonical_smiles,
         formula=parsed.formula,
         molecular_weight=parsed.molecular_weight,
         standardisation_note=parsed.standardisation_note,
-        model_name=predictor.name,
-        model_version=predictor.version,
-        model_hash=predictor.weights_hash,
-        outputs=outputs_for(predictor, result),
-        domain=judged,
-        verdict=judged["verdict"],
+        model_name=model.name,
+        model_version=model.version,
+        model_hash=model.weights_hash,
+        outputs=outputs_for(model, result),
+        domain=result.domain,
+        verdict=result.verdict,
         profile=profile.profile_for_smiles(parsed.canonical_smiles) if profiled else {},
         profile_pending=not profiled,
         **search.fingerprint_fields(parsed.mol),
         **fields,
     )
     if draw:
-        outputs, kind = plot_inputs(prediction, predictor)
+        outputs, kind = plot_inputs(prediction, model)
         blobs = draw_blobs(mol=parsed.mol, outputs=outputs, kind=kind, fields=DRAWN_AT_CREATION)
         for name, blob in blobs.items():
             setattr(prediction, name, blob)
@@ -312,7 +270,7 @@ def _reuse(existing: Prediction, parsed, public: bool) -> PredictionResult:
     return PredictionResult(existing, False, parsed.standardisation_note, was_public)
 
 
-def _as_new(existing: Prediction, parsed, predictor: Predictor, public: bool) -> PredictionResult:
+def _as_new(existing: Prediction, parsed, model: Model, public: bool) -> PredictionResult:
     """A stored molecule nobody listed (a batch's, a "keep private" one) answered as a new one.
 
     Its existence is private: the caller gets what a never-seen molecule gets (`created`, the
@@ -321,7 +279,7 @@ def _as_new(existing: Prediction, parsed, predictor: Predictor, public: bool) ->
     result is thrown away; the stored row (the same weights, the same values) is what the link
     shows. Nothing is written unless the caller lists it.
     """
-    repredict(parsed, predictor)
+    repredict(parsed, model)
     if public:
         prediction_publish(prediction=existing)
     # The form's page shows the stored row; the view repeats the caller's note where it differs.
@@ -335,9 +293,9 @@ def _as_asked(prediction: Prediction, parsed) -> None:
     prediction.standardisation_note = parsed.standardisation_note
 
 
-def repredict(parsed, predictor: Predictor, result: ModelOutput | None = None) -> Prediction:
+def repredict(parsed, model: Model, result: MoleculePrediction | None = None) -> Prediction:
     """The unsaved Prediction a new molecule would get (`build_prediction` without pictures)."""
-    return build_prediction(parsed=parsed, predictor=predictor, result=result, draw=False)
+    return build_prediction(parsed=parsed, model=model, result=result, draw=False)
 
 
 def prediction_get_or_create(
@@ -353,16 +311,16 @@ def prediction_get_or_create(
     `public=True` lists it (new or stored before); `public=False` ("keep private") leaves
     a stored molecule as it was and stores a new one unlisted, reachable by its link only.
     """
-    predictor = get_predictor()
-    parsed = parse_for_model(text, predictor)
-    existing = find_existing(parsed.canonical_smiles, predictor)
+    model = get_model()
+    parsed = parse_for_model(text, model)
+    existing = find_existing(parsed.canonical_smiles, model)
     if existing is not None:
         if not existing.public:  # known only privately: as new for whoever asks (see _as_new)
-            return _as_new(existing, parsed, predictor, public)
+            return _as_new(existing, parsed, model, public)
         return _reuse(existing, parsed, public)
     prediction = build_prediction(
         parsed=parsed,
-        predictor=predictor,
+        model=model,
         draw=False,  # the result page's <img> requests draw them (prediction_ensure_blobs)
         source=source,
         title=title,
@@ -373,18 +331,16 @@ def prediction_get_or_create(
         prediction.save()
     except IntegrityError:
         # Another request stored the same molecule first: theirs is as good as ours.
-        existing = find_existing(parsed.canonical_smiles, predictor)
+        existing = find_existing(parsed.canonical_smiles, model)
         if existing is None:
             raise
         return _reuse(existing, parsed, public)
     return PredictionResult(prediction, True, parsed.standardisation_note)
 
 
-def plot_inputs(
-    prediction: Prediction, predictor: Predictor
-) -> tuple[list[rendering.PlotOutput], str]:
+def plot_inputs(prediction: Prediction, model: Model) -> tuple[list[rendering.PlotOutput], str]:
     """Plot data for a prediction; training ranges only when this model made it."""
-    specs = predictor.outputs if predictor.weights_hash == prediction.model_hash else []
+    specs = model.outputs if model.weights_hash == prediction.model_hash else []
     ranges = {spec.label: spec.range for spec in specs}
     drugs = reference.densities(prediction.model_hash, [o["label"] for o in prediction.outputs])
     outputs = [
@@ -421,7 +377,7 @@ def prediction_ensure_blobs(
         if needs_mol
         else None
     )
-    outputs, kind = plot_inputs(prediction, get_predictor())
+    outputs, kind = plot_inputs(prediction, get_model())
     blobs = draw_blobs(mol=mol, outputs=outputs, kind=kind, fields=missing)
     try:
         Prediction.objects.filter(pk=prediction.pk).update(**blobs)  # keeps updated_at (ETags)
@@ -441,18 +397,18 @@ def predictions_get_or_create_many(
     Pictures are left to be drawn on first view (as for batches), so a call costs inference
     and storage only. A molecule given twice is predicted once.
     """
-    predictor = get_predictor()
+    model = get_model()
     outcomes: list = []
     for text in texts:
         try:
-            outcomes.append(parse_for_model(text, predictor))
+            outcomes.append(parse_for_model(text, model))
         except PredictionRefused as refusal:
             outcomes.append(refusal)
     parsed = {o.canonical_smiles: o for o in reversed(outcomes) if not isinstance(o, Exception)}
     stored = {
         p.canonical_smiles: p
         for p in Prediction.objects.without_blobs().filter(
-            model_hash=predictor.weights_hash, canonical_smiles__in=list(parsed)
+            model_hash=model.weights_hash, canonical_smiles__in=list(parsed)
         )
     }
     was_public = {smiles: p.public for smiles, p in stored.items()}
@@ -462,19 +418,19 @@ def predictions_get_or_create_many(
     new = [smiles for smiles in parsed if smiles not in stored]
     again = new + unlisted
     results_all = (
-        predictor.predict_with_uncertainty(again, batch_size=settings.BATCH_INFERENCE_SIZE)
+        model.run([parsed[s] for s in again], batch_size=settings.BATCH_INFERENCE_SIZE)
         if again
         else []
     )
     results_new = results_all[: len(new)]
     for smiles, result in zip(unlisted, results_all[len(new) :]):
-        repredict(parsed[smiles], predictor, result)
+        repredict(parsed[smiles], model, result)
         _as_asked(stored[smiles], parsed[smiles])
     created = set(unlisted)
     for smiles, result in zip(new, results_new):
         prediction = build_prediction(
             parsed=parsed[smiles],
-            predictor=predictor,
+            model=model,
             result=result,
             draw=False,
             source=source,
@@ -484,7 +440,7 @@ def predictions_get_or_create_many(
             prediction.save()
             created.add(smiles)
         except IntegrityError:  # stored meanwhile by another request: use theirs
-            prediction = find_existing(smiles, predictor)
+            prediction = find_existing(smiles, model)
             if prediction is None:
                 raise
             was_public[smiles] = prediction.public

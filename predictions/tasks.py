@@ -12,11 +12,10 @@ from django.db import close_old_connections
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
-from predictions import services as core
 from predictions import workers
 from predictions.batch import archive, expiry, profiles, selectors, services
-from predictions.inference import predictor_loaded
 from predictions.models import Batch
+from predictions.serving import model_loaded, warm_up
 
 # Under Huey's logger: run_huey gives it a handler (the site configures no logging of its own).
 log = logging.getLogger("huey.predictions")
@@ -100,14 +99,14 @@ def resume_batches() -> list[str]:
 def load_model_on_startup() -> None:
     """Load the model (and the domain's training fingerprints) before taking any work, so a
     new batch never waits for it; batches already queued say "loading the model" meanwhile."""
-    if not settings.WORKER_PRELOAD_MODEL or predictor_loaded():
+    if not settings.WORKER_PRELOAD_MODEL or model_loaded():
         return
     try:
         waiting = Batch.objects.filter(status=Batch.Status.QUEUED, stage="")
         marked = list(waiting.values_list("pk", flat=True))
         Batch.objects.filter(pk__in=marked).update(stage=Batch.Stage.LOADING)
         started = time.monotonic()
-        core.warm_up()
+        warm_up()
         log.info("Model loaded in %.1f s; taking work", time.monotonic() - started)
         Batch.objects.filter(pk__in=marked, stage=Batch.Stage.LOADING).update(stage="")
     finally:

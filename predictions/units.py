@@ -65,12 +65,13 @@ def decimals_for_rmse(rmse: float | None) -> int:
     return min(max(decimals, 0), MAX_DECIMALS)
 
 
-def format_value(value: float | None, label: str) -> str:
-    """A value of output `label` (a prediction, σ, a training-range bound) as display text:
-    the decimals its test RMSE supports; "" for None. Every page and report uses this."""
+def format_value(value: float | None, output: str | dict) -> str:
+    """A value of `output` (a stored output dict, or a label) — a prediction, σ, a
+    training-range bound — as display text: the decimals its test RMSE supports; "" for None.
+    Every page and report uses this."""
     if value is None:
         return ""
-    return f"{float(value):.{output_decimals(label)}f}"
+    return f"{float(value):.{output_decimals(output)}f}"
 
 
 def shorten(text: str, limit: int) -> str:
@@ -95,28 +96,39 @@ def rounded(value: float | None, decimals: int) -> float | None:
     return None if value is None else round(float(value), decimals)
 
 
+_decimals: dict[str, int] = {}
+
+
+def remember_decimals(test_metrics: dict) -> None:
+    """Decimals per output label of the model this process serves, from its test RMSE (set
+    once when it loads: predictions.serving); a page never loads the model for them."""
+    _decimals.clear()
+    _decimals.update(
+        {label: decimals_for_rmse((m or {}).get("rmse")) for label, m in test_metrics.items()}
+    )
+
+
 def decimals_by_label() -> dict[str, int]:
-    """Decimals for each output of the loaded model, from its test RMSE."""
-    from .inference import get_predictor  # loaded once per process; torch stays out of here
-
-    metrics = get_predictor().test_metrics
-    return {label: decimals_for_rmse((m or {}).get("rmse")) for label, m in metrics.items()}
+    return dict(_decimals)
 
 
-def output_decimals(label: str) -> int:
-    return decimals_by_label().get(label, DEFAULT_DECIMALS)
+def output_decimals(output: str | dict) -> int:
+    """Decimals for a stored output dict (its own "decimals", stored with it) or a label (the
+    served model's)."""
+    if isinstance(output, dict):
+        if output.get("decimals") is not None:
+            return int(output["decimals"])
+        output = output.get("label", "")
+    return _decimals.get(output, DEFAULT_DECIMALS)
 
 
 def rounded_outputs(outputs: list[dict]) -> list[dict]:
     """Stored output dicts with value and uncertainty rounded to their output's decimals."""
-    decimals = decimals_by_label()
     return [
         {
             **o,
-            "value": rounded(o["value"], decimals.get(o["label"], DEFAULT_DECIMALS)),
-            "uncertainty": rounded(
-                o.get("uncertainty"), decimals.get(o["label"], DEFAULT_DECIMALS)
-            ),
+            "value": rounded(o["value"], output_decimals(o)),
+            "uncertainty": rounded(o.get("uncertainty"), output_decimals(o)),
         }
         for o in outputs
     ]

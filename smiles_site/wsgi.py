@@ -18,6 +18,6 @@ application = get_wsgi_application()
 # scripts/run.sh asks for this: runserver has no post-fork hook (gunicorn loads the model in
 # post_worker_init, after its fork; never set this with gunicorn's preload_app).
 if os.environ.get("WEB_PRELOAD_MODEL") == "true":
-    from predictions.services import warm_up
+    from predictions.serving import warm_up
 
     warm_up()

@@ -8,7 +8,8 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from predictions import domain, reference, salts, units
+from chemcore import domain
+from predictions import reference, salts, units
 from predictions.batch.downloads import NAMES as BATCH_DOWNLOADS
 from predictions.batch.parsing import public_message
 from predictions.batch.selectors import batch_progress

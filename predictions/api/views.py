@@ -20,8 +20,8 @@ from predictions.batch import archive, downloads
 from predictions.batch import selectors as batch_selectors
 from predictions.batch import services as batch_services
 from predictions.batch.parsing import BatchRefused
-from predictions.inference import get_predictor
 from predictions.models import Source
+from predictions.serving import get_model
 
 from . import serializers as api
 from .schema import ErrorSerializer
@@ -119,25 +119,25 @@ class PredictionDetailView(APIView):
 class ModelView(APIView):
     @extend_schema(operation_id="model_get", responses={200: api.ModelInfoSerializer})
     def get(self, request: Request) -> Response:
-        predictor = get_predictor()
+        model = get_model()
         outputs = [
             {
                 "label": spec.label,
                 "unit": spec.unit,
                 "training_range": units.clean_range(spec.range),
-                **services.blend_weights(predictor, index),
+                **services.blend_weights(model, index),
             }
-            for index, spec in enumerate(predictor.outputs)
+            for index, spec in enumerate(model.outputs)
         ]
         return Response(
             {
-                "name": predictor.name,
-                "version": predictor.version,
-                "weights_sha256": predictor.weights_hash,
-                "kind": predictor.kind,
-                "max_tokens": predictor.max_tokens,
+                "name": model.name,
+                "version": model.version,
+                "weights_sha256": model.weights_hash,
+                "kind": model.kind,
+                "max_tokens": model.max_tokens,
                 "outputs": outputs,
-                "test_metrics": predictor.test_metrics,
+                "test_metrics": model.test_metrics,
             }
         )
 

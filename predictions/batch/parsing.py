@@ -395,7 +395,7 @@ def inspect_file(
 
 def _mol_block_smiles(block: str) -> tuple[str, str]:
     """(SMILES, error) for one molfile, with RDKit's reason on failure."""
-    from predictions import chemistry
+    from chemcore import chemistry
 
     mol, reason = chemistry.read_with_reason(Chem.MolFromMolBlock, block)
     if mol is None:

@@ -37,10 +37,11 @@ from django.db import IntegrityError, reset_queries
 from django.db.models import Q
 from django.utils import timezone
 
+from chemcore.model import Model
 from predictions import services as core
 from predictions import workers
-from predictions.inference import Predictor, get_predictor, predictor_loaded
 from predictions.models import Batch, BatchRow, Prediction, Source
+from predictions.serving import get_model, model_loaded
 
 from . import profiles
 from .parsing import (
@@ -145,7 +146,7 @@ def batch_create(
     except BatchRefused:
         path.unlink(missing_ok=True)
         raise
-    predictor = get_predictor()
+    model = get_model()
     batch = Batch.objects.create(
         owner_key=owner_key,
         filename=filename[:255],
@@ -156,8 +157,8 @@ def batch_create(
         columns=layout.columns,
         has_header=layout.has_header,
         total_rows=layout.total_rows,
-        output_specs=[{"label": o.label, "unit": o.unit} for o in predictor.outputs],
-        model_hash=predictor.weights_hash,
+        output_specs=[{"label": o.label, "unit": o.unit} for o in model.outputs],
+        model_hash=model.weights_hash,
     )
     return batch
 
@@ -198,12 +199,12 @@ def _claim(batch_pk, owner: str, handoff: str = "") -> bool:
     )
 
 
-def _store_new(predictor: Predictor, parsed: dict, results: list) -> dict[str, Prediction]:
+def _store_new(model: Model, parsed: dict, results: list) -> dict[str, Prediction]:
     """Store predictions for new molecules; another worker's copy wins a race."""
     objects = [
         core.build_prediction(
             parsed=p,
-            predictor=predictor,
+            model=model,
             result=r,
             draw=False,
             profiled=False,  # filled after the batch's predictions (profiles.py)
@@ -214,24 +215,22 @@ def _store_new(predictor: Predictor, parsed: dict, results: list) -> dict[str, P
     try:
         Prediction.objects.bulk_create(objects)
         if any(o.pk is None for o in objects):  # a backend that returns no ids from bulk inserts
-            return _existing(predictor, list(parsed))
+            return _existing(model, list(parsed))
         return {o.canonical_smiles: o for o in objects}
     except IntegrityError:
-        stored = _existing(predictor, list(parsed))
+        stored = _existing(model, list(parsed))
         for obj in objects:
             if obj.canonical_smiles not in stored:
                 try:
                     obj.save()
                     stored[obj.canonical_smiles] = obj
                 except IntegrityError:
-                    stored.update(_existing(predictor, [obj.canonical_smiles]))
+                    stored.update(_existing(model, [obj.canonical_smiles]))
         return stored
 
 
-def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
-    found = Prediction.objects.filter(
-        model_hash=predictor.weights_hash, canonical_smiles__in=smiles
-    )
+def _existing(model: Model, smiles: list[str]) -> dict[str, Prediction]:
+    found = Prediction.objects.filter(model_hash=model.weights_hash, canonical_smiles__in=smiles)
     fields = (
         "pk",
         "public_id",
@@ -247,7 +246,7 @@ def _existing(predictor: Predictor, smiles: list[str]) -> dict[str, Prediction]:
 
 
 def process_chunk(
-    *, batch: Batch, rows: list[InputRow], predictor: Predictor, progress=None
+    *, batch: Batch, rows: list[InputRow], model: Model, progress=None
 ) -> tuple[int, int, int]:
     """Predict and store one chunk of rows; returns (done, failed, newly predicted).
 
@@ -260,13 +259,13 @@ def process_chunk(
             errors[row.row_number] = row.error or "No SMILES in this row."
             continue
         try:
-            molecule = core.parse_for_model(row.smiles, predictor)
+            molecule = core.parse_for_model(row.smiles, model)
         except core.PredictionRefused as refusal:
             errors[row.row_number] = str(refusal)
             continue
         canonical[row.row_number] = molecule.canonical_smiles
         parsed.setdefault(molecule.canonical_smiles, molecule)
-    stored = _existing(predictor, list(parsed))
+    stored = _existing(model, list(parsed))
     new = {smiles: p for smiles, p in parsed.items() if smiles not in stored}
     if new:
 
@@ -274,10 +273,10 @@ def process_chunk(
             if progress is not None:
                 progress(len(rows) * count // len(new))
 
-        results = predictor.predict_with_uncertainty(
-            list(new), batch_size=settings.BATCH_INFERENCE_SIZE, progress=predicted
+        results = model.run(
+            list(new.values()), batch_size=settings.BATCH_INFERENCE_SIZE, progress=predicted
         )
-        stored.update(_store_new(predictor, new, results))
+        stored.update(_store_new(model, new, results))
     records = []
     for row in rows:
         prediction = stored.get(canonical.get(row.row_number))
@@ -364,10 +363,9 @@ def _run(batch_pk, handoff: str = "", pause=None) -> str:
     if batch.started_at is None:
         Batch.objects.filter(pk=batch_pk).update(started_at=timezone.now())
     mine = Batch.objects.filter(pk=batch_pk, lease_owner=owner)
-    if not predictor_loaded():  # seconds: let the page say so
+    if not model_loaded():  # seconds: let the page say so
         mine.update(stage=Batch.Stage.LOADING)
-    core.warm_up()  # the model and the domain's training fingerprints, once per process
-    predictor = get_predictor()
+    model = get_model()  # with the domain's training fingerprints, once per process
     mine.update(stage="")
 
     def progress(rows_done: int) -> None:  # the page's count, inside a chunk
@@ -378,7 +376,7 @@ def _run(batch_pk, handoff: str = "", pause=None) -> str:
         for rows in _chunks(batch, settings.BATCH_CHUNK_ROWS):
             reset_queries()  # DEBUG keeps every query (with its data) per connection
             done, failed, new = process_chunk(
-                batch=batch, rows=rows, predictor=predictor, progress=progress
+                batch=batch, rows=rows, model=model, progress=progress
             )
             _release_memory()
             batch.rows_processed = rows[-1].row_number

@@ -11,8 +11,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
+from chemcore.domain import VERDICT_LABELS
 from predictions import owners, search, tasks
-from predictions.domain import VERDICT_LABELS
 from predictions.forms import StructureSearchForm
 
 from . import archive, downloads, exports, selectors, services

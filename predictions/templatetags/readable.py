@@ -10,9 +10,10 @@ register = template.Library()
 
 
 @register.filter
-def output_value(value: float | None, label: str) -> str:
-    """A predicted value (or its uncertainty) to the decimals its output's test RMSE supports."""
-    return units.format_value(value, label)
+def output_value(value: float | None, output: str | dict) -> str:
+    """A predicted value (or its uncertainty) to the decimals its output's test RMSE supports:
+    `output` is the stored output dict (its stored decimals) or a label."""
+    return units.format_value(value, output)
 
 
 @register.simple_tag

@@ -2,7 +2,7 @@
 
 from django import template
 
-from predictions import domain
+from chemcore import domain
 
 register = template.Library()
 

