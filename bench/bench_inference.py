@@ -1,15 +1,15 @@
-"""CPU inference of a checkpoint as the site runs it (plain or ensemble: every member).
+"""CPU prediction with the model object (chemcore.model.Model), as the site runs it.
 
 python bench/bench_inference.py [--dir checkpoints/default] [--threads 1] [--n 200] [--batch 1000]
     [--batch-size 128] [--rounds 2]
 
 Compares, in one run and interleaved (so both see the same machine load), the per-member HF
-loop (`Predictor(engine="hf")`, the old path) with the engine the site uses (`engine="auto"`:
-the stacked ensemble for BERT members). Single molecule: tokenise + all members + mean/spread
-(`Predictor.predict_with_uncertainty`), median and p95. Batch: the checkpoint's own training
-molecules in batches of `--batch-size` (the worker's `BATCH_INFERENCE_SIZE`), molecules per
-second (best of `--rounds`). Also the largest difference between the two engines' outputs and
-the load average. Inference only: no parsing, domain or storage.
+loop (`engine="hf"`) with the engine the site uses (`engine="auto"`: the stacked ensemble for
+BERT members). Single molecule: `model.predict(smiles)`, everything from parsing to the
+verdicts and all outputs, median and p95. Batch: the checkpoint's own training molecules
+through `model.predict(list)` in forward batches of `--batch-size` (the worker's
+`BATCH_INFERENCE_SIZE`), molecules per second (best of `--rounds`). Also the largest
+difference between the two engines' final values and σ, and the load average. No storage.
 """
 
 import argparse
@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from predictions.inference import Predictor  # noqa: E402
+from chemcore.model import Model  # noqa: E402
 
 SMILES = [
     "CCO",
@@ -38,13 +38,14 @@ def _load() -> str:
     return "load average " + ", ".join(f"{v:.2f}" for v in os.getloadavg())
 
 
-def _max_difference(a: Predictor, b: Predictor, smiles: list[str], batch_size: int) -> float:
-    left = a.predict_with_uncertainty(smiles, batch_size=batch_size)
-    right = b.predict_with_uncertainty(smiles, batch_size=batch_size)
+def _max_difference(a: Model, b: Model, smiles: list[str], batch_size: int) -> float:
+    left = a.predict(smiles, batch_size=batch_size)
+    right = b.predict(smiles, batch_size=batch_size)
     return max(
         abs(x - y)
         for p, q in zip(left, right)
-        for x, y in zip(p.values + (p.uncertainties or []), q.values + (q.uncertainties or []))
+        for x, y in zip(p.values + p.uncertainties, q.values + q.uncertainties)
+        if x is not None
     )
 
 
@@ -61,17 +62,18 @@ def main():
     engines = {}
     for name in ("hf", "auto"):
         t = time.perf_counter()
-        engines[name] = Predictor(a.dir, threads=a.threads, engine=name)
+        engines[name] = Model.load(a.dir, threads=a.threads, engine=name)
         print(
-            f"load ({name} -> {engines[name].engine}): {1e3 * (time.perf_counter() - t):.0f} ms"
-            f" ({len(engines[name].models)} member(s))"
+            f"load ({name} -> {engines[name].network.engine}): "
+            f"{1e3 * (time.perf_counter() - t):.0f} ms ({len(engines[name].network.models)} "
+            "member(s), domain included)"
         )
-    members = len(engines["hf"].models)
+    members = len(engines["hf"].network.models)
     times = {name: [] for name in engines}
     for i in range(a.n + 10):
-        for name, predictor in engines.items():
+        for name, model in engines.items():
             t = time.perf_counter()
-            predictor.predict_with_uncertainty([SMILES[i % len(SMILES)]])
+            model.predict(SMILES[i % len(SMILES)])
             if i >= 10:
                 times[name].append(1e3 * (time.perf_counter() - t))
     median = {}
@@ -79,7 +81,7 @@ def main():
         values.sort()
         median[name] = statistics.median(values)
         print(
-            f"single molecule, {engines[name].engine}, all {members} member(s), {a.threads} "
+            f"single molecule, {engines[name].network.engine}, all {members} member(s), {a.threads} "
             f"thread(s): median {median[name]:.2f} ms, p95 "
             f"{values[int(0.95 * len(values))]:.2f} ms (n={a.n})"
         )
@@ -89,16 +91,16 @@ def main():
         with path.open(newline="") as handle:
             rows = [row["smiles"] for row in csv.DictReader(handle)]
         limit = engines["hf"].max_tokens
-        smiles = [s for s in rows if engines["hf"].token_count(s) <= limit][: a.batch]
+        smiles = [s for s in rows if engines["hf"].network.token_count(s) <= limit][: a.batch]
         rates = {name: 0.0 for name in engines}
         for _ in range(a.rounds):
-            for name, predictor in engines.items():
+            for name, model in engines.items():
                 t = time.perf_counter()
-                predictor.predict_with_uncertainty(smiles, batch_size=a.batch_size)
+                model.predict(smiles, batch_size=a.batch_size)
                 rates[name] = max(rates[name], len(smiles) / (time.perf_counter() - t))
         for name, rate in rates.items():
             print(
-                f"batch of {len(smiles)} training molecules, {engines[name].engine}, batches of "
+                f"batch of {len(smiles)} training molecules, {engines[name].network.engine}, batches of "
                 f"{a.batch_size}, {a.threads} thread(s): {rate:.0f} mol/s (best of {a.rounds})"
             )
         print(f"batch, new / old: {rates['auto'] / rates['hf']:.2f}x")

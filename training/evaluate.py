@@ -1,7 +1,7 @@
 """Metrics, bootstrap CIs, uncertainty quality, checkpoint re-evaluation and baselines.
 
-Checkpoints are read the way any user would: plain transformers per member directory plus
-the `ensemble.json` manifest (chemcore.checkpoint); no training code is involved.
+Checkpoints are predicted with chemcore.model, the object the site serves, so the figures in
+the card are the site's.
 """
 
 from __future__ import annotations
@@ -117,30 +117,6 @@ def read_across_neighbours(
     return neighbour_mean(sims.reshape(len(smiles), len(ref)), np.asarray(values, float), k)
 
 
-def training_neighbours(
-    path: str | Path, smiles: list[str], k: int = 5
-) -> tuple[np.ndarray, np.ndarray]:
-    """(neighbour mean, nearest similarity), each (n, outputs), among the checkpoint's
-    training_set.csv molecules measured for each output: what the site computes when it serves
-    these molecules (same molecules, same order)."""
-    import csv
-
-    from chemcore.checkpoint import TRAINING_SET
-
-    with open(Path(path) / TRAINING_SET, newline="") as f:
-        rows = list(csv.reader(f))
-    header, rows = rows[0], rows[1:]
-    near, nearest = [], []
-    for t in range(1, len(header)):
-        measured = [r for r in rows if r[t].strip()]
-        mean, top = read_across_neighbours(
-            smiles, [r[0] for r in measured], [float(r[t]) for r in measured], k
-        )
-        near.append(mean)
-        nearest.append(top)
-    return np.stack(near, axis=1), np.stack(nearest, axis=1)
-
-
 def fit_read_across(y, p, near, nearest) -> tuple[float, float]:
     """(weight, power) of chemcore.readacross.blend with the lowest validation RMSE, on the
     grid the study used (weight 0 to 1 by 0.05, power 1, 2 or 4); (0, 1) keeps the model."""
@@ -158,53 +134,15 @@ def fit_read_across(y, p, near, nearest) -> tuple[float, float]:
     return float(weight), float(power)
 
 
-# --- loading checkpoints (plain transformers + manifest) --------------------------------------
-
-
-def member_dirs(path: str | Path) -> list[Path]:
-    """Member directories (a plain checkpoint is its own member)."""
-    from chemcore.checkpoint import read_manifest
-
-    path = Path(path)
-    manifest = read_manifest(path)
-    return [path] if manifest is None else [path / m for m in manifest.members]
-
-
-def load_checkpoint(path: str | Path):
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForSequenceClassification.from_pretrained(path)
-    model.eval()
-    return tok, model
-
-
-def predict_checkpoint(tok, model, smiles: list[str], batch: int = 64) -> np.ndarray:
-    """Plain inference: canonical SMILES in, real units out (no custom code)."""
-    import torch
-
-    outs = []
-    with torch.no_grad():
-        for i in range(0, len(smiles), batch):
-            enc = tok(smiles[i : i + batch], padding=True, truncation=True, return_tensors="pt")
-            enc.pop("token_type_ids", None)
-            outs.append(model(**enc).logits.double().numpy())
-    return np.concatenate(outs) if outs else np.zeros((0, model.config.num_labels))
+# --- predicting with a checkpoint (chemcore.model, as the site does) --------------------------
 
 
 def predict_members(path: str | Path, smiles: list[str]) -> np.ndarray:
-    """(members, n, outputs): each member's plain transformers inference."""
-    return np.stack([predict_checkpoint(*load_checkpoint(d), smiles) for d in member_dirs(path)])
+    """(members, n, outputs): each member's own values, read as the site reads the molecules
+    (chemcore.network): what the blends and σ are fitted on."""
+    from chemcore.network import Network
 
-
-def descriptor_values(path: str | Path, manifest, smiles: list[str]) -> np.ndarray:
-    """(n, outputs) of the checkpoint's descriptor model (chemcore.descriptor_model)."""
-    from chemcore import descriptor_model
-
-    from .data import full_descriptors
-
-    model = descriptor_model.read(Path(path) / manifest.descriptor_model)
-    return model.predict(full_descriptors(smiles, model.descriptors))
+    return Network(path).member_values(smiles)
 
 
 def fit_descriptor_weight(y, p, trees) -> float:
@@ -218,53 +156,42 @@ def fit_descriptor_weight(y, p, trees) -> float:
 
 
 def predict_ensemble(path: str | Path, smiles: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
-    """(value, calibrated sigma or None for a plain checkpoint), (n, outputs), exactly as the
-    site serves them: the member mean blended with the descriptor model and then with the
-    nearest measured molecules where the manifest says so (chemcore.descriptor_model,
-    chemcore.readacross), sigma composed by chemcore.uncertainty.combine."""
-    from chemcore.checkpoint import read_manifest
-    from chemcore.readacross import blend
-    from chemcore.uncertainty import combine
+    """(value, σ or None for a plain checkpoint), (n, outputs), from chemcore.model: what the
+    site serves. A molecule the model refuses (a metal, an unreadable token) gets NaN."""
+    from chemcore.model import Model, Refused
 
-    preds = predict_members(path, smiles)
-    manifest = read_manifest(path)
-    if manifest is None:
-        return preds[0], None
-    mean, spread = preds.mean(axis=0), preds.std(axis=0, ddof=0)
-    if manifest.blends_descriptors:
-        from chemcore.descriptor_model import blend as blend_trees
-
-        trees = descriptor_values(path, manifest, smiles)
-        mean = blend_trees(mean, trees, manifest.descriptor_weight)
-    n_out = spread.shape[1]
-    scale = list(manifest.uncertainty_scale) or [1.0] * n_out
-    dscale = list(manifest.distance_scale) or [0.0] * n_out
-    if not any(dscale) and not manifest.reads_across:
-        return mean, spread * np.asarray(scale)[None, :]
-    near, nearest = training_neighbours(path, smiles, manifest.read_across_k)
-    for t, (weight, power) in enumerate(
-        zip(manifest.read_across_weight, manifest.read_across_power)
-    ):
-        if weight:
-            mean[:, t] = blend(mean[:, t], near[:, t], nearest[:, t], weight, power)
-    sigma = np.array(
-        [
-            [combine(spread[i, t], nearest[i, t], scale[t], dscale[t]) for t in range(n_out)]
-            for i in range(len(smiles))
-        ]
-    )
-    return mean, sigma
+    model = Model.load(path)
+    n_out = len(model.outputs)
+    value = np.full((len(smiles), n_out), np.nan)
+    sigma = np.full((len(smiles), n_out), np.nan) if model.has_uncertainty else None
+    for i, predicted in enumerate(model.predict(smiles, batch_size=128)):
+        if isinstance(predicted, Refused):
+            continue
+        value[i] = predicted.values
+        if sigma is not None:
+            sigma[i] = predicted.uncertainties
+    return value, sigma
 
 
 def evaluate_checkpoint(path, test_smiles: dict, test_y: dict, tasks: list[str]) -> dict:
-    """Metrics per task label on its test set, from the saved checkpoint."""
+    """Metrics per task label on its test set, from the saved checkpoint (chemcore.model),
+    over the molecules it predicts; "refused" counts those it refuses (metals, unreadable)."""
     out = {}
     for t, label in enumerate(tasks):
         mean, sigma = predict_ensemble(path, test_smiles[label])
-        out[label] = model_metrics(
+        out[label] = served_metrics(
             test_y[label], mean[:, t], None if sigma is None else sigma[:, t]
         )
     return out
+
+
+def served_metrics(y, value, sigma=None) -> dict:
+    """`model_metrics` over the molecules with a value, and how many were refused (NaN)."""
+    y, value = np.asarray(y, float), np.asarray(value, float)
+    kept = np.isfinite(value)
+    found = model_metrics(y[kept], value[kept], None if sigma is None else np.asarray(sigma)[kept])
+    found["refused"] = int((~kept).sum())
+    return found
 
 
 # --- baselines ---------------------------------------------------------------------------------

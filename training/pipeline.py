@@ -256,24 +256,21 @@ def _domain_stats(smiles: list[str]) -> dict:
 
 
 def latency(output: str, n: int = 100) -> dict:
-    """Single-molecule latency through all members (tokenise + forwards), 1 torch thread."""
+    """Single-molecule latency of the whole model (chemcore.model: preprocess, members,
+    descriptor trees, read-across, verdicts), 1 torch thread, in ms."""
     import torch
 
-    from .evaluate import load_checkpoint, member_dirs
+    from chemcore.model import Model
 
     prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    loaded = [load_checkpoint(d) for d in member_dirs(output)]
-    tok = loaded[0][0]
+    model = Model.load(output, threads=1)
     smiles = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CC(C)Cc1ccc(C(C)C(=O)O)cc1"]
     times = []
-    with torch.inference_mode():
-        for i in range(n + 5):
-            t = time.perf_counter()
-            enc = tok([smiles[i % len(smiles)]], return_tensors="pt", return_token_type_ids=False)
-            torch.stack([model(**enc).logits for _, model in loaded]).std(0)
-            if i >= 5:
-                times.append(1e3 * (time.perf_counter() - t))
+    for i in range(n + 5):
+        t = time.perf_counter()
+        model.predict(smiles[i % len(smiles)])
+        if i >= 5:
+            times.append(1e3 * (time.perf_counter() - t))
     torch.set_num_threads(prev)
     return {"median": float(np.median(times)), "p95": float(np.percentile(times, 95))}
 
@@ -345,7 +342,7 @@ def finish_checkpoint(
     validation, held-out evaluation, baselines, metrics.json and the card."""
     from .card import write_card
     from .evaluate import baselines as rf_baselines
-    from .evaluate import evaluate_checkpoint, mean_baselines, model_metrics
+    from .evaluate import evaluate_checkpoint, mean_baselines, served_metrics
     from .evaluate import predict_ensemble as ens
 
     write_training_set(output, splits)
@@ -360,7 +357,7 @@ def finish_checkpoint(
     # Held-out evaluation, once, from the saved files.
     test = evaluate_checkpoint(output, splits.test_smiles, splits.test_y, D.TASKS)
     ext_mean, ext_sigma = ens(output, splits.external_smiles)
-    external = model_metrics(splits.external_y, ext_mean[:, D.LOGS], ext_sigma[:, D.LOGS])
+    external = served_metrics(splits.external_y, ext_mean[:, D.LOGS], ext_sigma[:, D.LOGS])
     record_test_metrics(output, info["members"], test)
     if baselines is not None:  # the same seeded baselines, computed by an earlier run
         base = baselines
