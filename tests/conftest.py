@@ -16,9 +16,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def predictor():
     """The site's real default model (checkpoints/default), loaded once."""
-    from predictions.inference import get_predictor
+    from predictions.serving import get_model
 
-    return get_predictor()
+    return get_model()
 
 
 @pytest.fixture(autouse=True)
@@ -47,11 +47,11 @@ def store_predictions(db, predictor):
 
     def store(smiles: list[str], *, public: bool = True) -> list:
         parsed = [services.parse_for_model(s, predictor) for s in smiles]
-        results = predictor.predict_with_uncertainty([p.canonical_smiles for p in parsed])
+        results = predictor.run(parsed)
         stored = []
         for p, r in zip(parsed, results, strict=True):
             prediction = services.build_prediction(
-                parsed=p, predictor=predictor, result=r, draw=False, public=public
+                parsed=p, model=predictor, result=r, draw=False, public=public
             )
             prediction.save()
             stored.append(prediction)

@@ -29,7 +29,7 @@ def test_a_crash_under_api_answers_json_under_debug(client, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(views, "get_predictor", boom)
+    monkeypatch.setattr(views, "get_model", boom)
     client.raise_request_exception = False
     _assert_json_error(client.get("/api/v1/model"), 500, "server_error")
 

@@ -7,7 +7,8 @@ from django.template.defaultfilters import floatformat
 from django.test import TestCase
 from django.utils.html import escape
 
-from predictions import domain, owners
+from chemcore import domain
+from predictions import owners
 from predictions.models import Batch
 
 pytestmark = pytest.mark.django_db
@@ -88,9 +89,7 @@ def test_api_verdicts_match_the_result_page(client, predictor):
 
 def test_elements_no_measured_molecule_holds_are_out_of_domain(client, predictor):
     """Per output, from the elements of the molecules measured for it (training_set.csv)."""
-    from predictions.services import get_domain
-
-    training = get_domain(predictor).training
+    training = predictor.training
     results = _predict(client, [MOLECULES["ebselen"], MOLECULES["bortezomib"]])
     for result, element in zip(results, ["Se", "B"]):
         body = result["prediction"]

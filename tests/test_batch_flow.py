@@ -152,11 +152,13 @@ def test_batch_molecules_are_drawn_on_first_view_and_stay_out_of_the_gallery(
 def test_molecules_already_stored_are_not_predicted_again(client, queue, predictor, monkeypatch):
     services.prediction_get_or_create(text="CCO")
     calls = []
-    original = type(predictor).predict_with_uncertainty
+    original = type(predictor).forward
     monkeypatch.setattr(
         type(predictor),
-        "predict_with_uncertainty",
-        lambda self, s, **k: calls.append(list(s)) or original(self, s, **k),
+        "forward",
+        lambda self, m, **k: (
+            calls.append([x.canonical_smiles for x in m]) or original(self, m, **k)
+        ),
     )
     batch = _run(client, queue)
     assert calls == [["Oc1ccccc1"]]
@@ -230,7 +232,7 @@ def test_a_chunk_rerun_after_a_crash_stores_each_row_once(predictor, settings):
     batch = batch_services.batch_create(text="C\nCC\nCCC\nCC\n")
     rows = list(batch_services._chunks(batch, 2))
     # A worker died after storing chunk 2's rows but before moving the cursor.
-    batch_services.process_chunk(batch=batch, rows=rows[1], predictor=predictor)
+    batch_services.process_chunk(batch=batch, rows=rows[1], model=predictor)
     assert batch_services.batch_run(batch_pk=batch.pk) == "done"
     numbers = list(BatchRow.objects.filter(batch=batch).values_list("row_number", flat=True))
     assert sorted(numbers) == [1, 2, 3, 4]

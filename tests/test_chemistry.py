@@ -2,7 +2,7 @@
 
 import pytest
 
-from predictions.chemistry import InvalidSmiles, parse_smiles
+from chemcore.chemistry import InvalidSmiles, parse_smiles
 
 
 def parse(text: str):

@@ -106,13 +106,13 @@ def blended_dir(tmp_path_factory):
 
 
 def test_site_blends_the_descriptor_model_into_the_member_mean(blended_dir):
-    from predictions.inference import Predictor
+    from chemcore.network import Network
 
-    blended = Predictor(blended_dir)
+    blended = Network(blended_dir)
     manifest = read_manifest(blended_dir)
     write_manifest(blended_dir, EnsembleManifest(members=manifest.members))
     try:
-        members_only = Predictor(blended_dir)
+        members_only = Network(blended_dir)
     finally:
         write_manifest(blended_dir, manifest)
     assert blended.weights_hash != members_only.weights_hash
@@ -124,11 +124,3 @@ def test_site_blends_the_descriptor_model_into_the_member_mean(blended_dir):
         assert got[0] == pytest.approx(own[0], abs=1e-9), text  # weight 1: the trees alone
         assert got[1] == pytest.approx((mean[1] + own[0]) / 2, abs=1e-6), text
         assert got[2] == pytest.approx(mean[2], abs=1e-9), text  # weight 0: the members
-
-
-def test_training_evaluates_the_blend_as_the_site_serves_it(blended_dir):
-    from predictions.inference import Predictor
-    from training.evaluate import predict_ensemble
-
-    values, _ = predict_ensemble(blended_dir, MOLECULES)
-    np.testing.assert_allclose(values, Predictor(blended_dir).predict(MOLECULES), atol=1e-5)

@@ -13,8 +13,9 @@ import pytest
 from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
-from predictions import chemistry, domain, services
-from predictions.domain import CARE, IN, OUT, Domain, OutputInfo, Thresholds, TrainingSet
+from chemcore import chemistry, domain
+from chemcore.domain import CARE, IN, OUT, Domain, OutputInfo, Thresholds, TrainingSet
+from predictions import services
 from predictions.models import BatchRow, Prediction
 
 PROBES = Path(__file__).parent / "data" / "domain_probes.csv"
@@ -24,16 +25,14 @@ INORGANIC = {"ion", "metal", "organometallic", "salt", "gas"}
 def _judge(predictor, smiles: str) -> dict | str:
     """The stored domain result for `smiles`, or the refusal message."""
     try:
-        parsed = services.parse_for_model(smiles, predictor)
+        return predictor.predict(smiles).domain
     except services.PredictionRefused as refusal:
         return str(refusal)
-    result = predictor.predict_with_uncertainty([parsed.canonical_smiles])[0]
-    return services.get_domain(predictor).assess(parsed.mol, result.values, result.uncertainties)
 
 
 def _value(predictor, smiles: str, label: str) -> float:
     index = [spec.label for spec in predictor.outputs].index(label)
-    return predictor.predict([smiles])[0][index]
+    return predictor.predict(smiles).values[index]
 
 
 def test_aspirin_is_in_domain_for_every_output(predictor):
@@ -69,7 +68,7 @@ def test_metal_is_out_of_domain(predictor):
     refused = _judge(predictor, "[Sn]")
     assert isinstance(refused, str) and "cannot read [Sn]" in refused and "metal" in refused
     # ... and the domain check, judging them directly, still calls them out of domain.
-    rules = services.get_domain(predictor)
+    rules = predictor.domain
     tin = rules.assess(Chem.MolFromSmiles("CC[Sn](CC)(CC)CC"), [0.0] * len(predictor.outputs))
     assert tin["verdict"] == OUT and any("contains a metal (Sn)" in r for r in tin["reasons"])
     cisplatin = rules.assess(Chem.MolFromSmiles("N.N.Cl[Pt]Cl"), [-2.0, -5.0])
@@ -177,7 +176,7 @@ def test_probe_list_rates(predictor):
     for probe in probes:
         # What the model would read: the standardised molecule (counter-ions removed).
         kept = chemistry.parse_smiles(probe["smiles"], max_chars=1000).canonical_smiles
-        has_unknown = bool(predictor.unknown_tokens(kept))
+        has_unknown = bool(predictor.network.unknown_tokens(kept))
         judged = _judge(predictor, probe["smiles"])
         refused = isinstance(judged, str)
         outcomes[probe["name"]] = (probe["category"], has_unknown, refused, judged)
@@ -244,7 +243,7 @@ def test_redoing_the_domain_check_keeps_the_read_across_record(predictor):
     made = prediction_get_or_create(text="CCCCCCO").prediction  # an alcohol: measured analogues
     before = Prediction.objects.get(pk=made.pk).domain
     blended = [o.get("read_across") is not None for o in before["outputs"]]
-    assert blended == [bool(weight) for weight, _ in predictor.read_across] and any(blended)
+    assert blended == [bool(weight) for weight, _ in predictor.network.read_across] and any(blended)
     assert domain_backfill(redo=True)[0] == 1
     assert Prediction.objects.get(pk=made.pk).domain == before
 

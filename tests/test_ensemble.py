@@ -17,7 +17,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from chemcore.checkpoint import EnsembleManifest, read_manifest, write_manifest
-from predictions.inference import Predictor, reset_predictor
+from chemcore.network import Network
+from predictions.serving import reset_model
 from predictions.units import output_decimals
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
@@ -71,7 +72,7 @@ def _member_logits(directory: Path, smiles: list[str]) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def identical(tmp_path_factory):
-    return Predictor(_ensemble(tmp_path_factory.mktemp("identical"), [0.0, 0.0, 0.0]))
+    return Network(_ensemble(tmp_path_factory.mktemp("identical"), [0.0, 0.0, 0.0]))
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +82,12 @@ def disagreeing_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def disagreeing(disagreeing_dir):
-    return Predictor(disagreeing_dir)
+    return Network(disagreeing_dir)
 
 
 @pytest.fixture(scope="module")
 def plain():
-    return Predictor(PLAIN)
+    return Network(PLAIN)
 
 
 def test_plain_checkpoint_predicts_without_uncertainty(plain):
@@ -131,14 +132,14 @@ def test_disagreeing_members_give_mean_and_scaled_std(disagreeing, disagreeing_d
 def test_weights_hash_covers_every_member_in_order(identical, disagreeing, plain, tmp_path):
     assert len({identical.weights_hash, disagreeing.weights_hash, plain.weights_hash}) == 3
     root = _ensemble(tmp_path, [0.05, 0.0])  # the same two members, the other way round
-    assert Predictor(root).weights_hash != disagreeing.weights_hash
+    assert Network(root).weights_hash != disagreeing.weights_hash
 
 
 def test_model_hash_moves_with_the_manifest(tmp_path):
     """The blend and the calibration change the values served, so stored predictions and
     cached files (keyed by this hash) must not outlive a change to them."""
     root = _ensemble(tmp_path, [0.0, 0.05], scale=SCALE)
-    before = Predictor(root).weights_hash
+    before = Network(root).weights_hash
     manifest = read_manifest(root)
     n = len(SCALE)
     write_manifest(
@@ -150,10 +151,10 @@ def test_model_hash_moves_with_the_manifest(tmp_path):
             read_across_power=[2.0] * n,
         ),
     )
-    blended = Predictor(root)
+    blended = Network(root)
     assert blended.weights_hash != before and blended.read_across == [(0.5, 2.0)] * n
     shutil.copy(SHIPPED / "training_set.csv", root / "training_set.csv")
-    assert Predictor(root).weights_hash not in (before, blended.weights_hash)
+    assert Network(root).weights_hash not in (before, blended.weights_hash)
 
 
 def test_members_with_different_tokenizers_are_refused(tmp_path):
@@ -162,15 +163,15 @@ def test_members_with_different_tokenizers_are_refused(tmp_path):
     data["model"]["vocab"]["[Na+]"] = len(data["model"]["vocab"])
     (root / "member_1" / "tokenizer.json").write_text(json.dumps(data))
     with pytest.raises(ValueError, match="different tokenizers"):
-        Predictor(root)
+        Network(root)
 
 
 def _serve(settings, directory):
     """The site serving `directory` for one test, then the default again."""
     settings.PREDICTION_MODEL_DIR = directory
-    reset_predictor()
+    reset_model()
     yield
-    reset_predictor()
+    reset_model()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForSequenceClassification
 
-from predictions.inference import Predictor, SmilesTooLong
+from chemcore.network import Network, SmilesTooLong
 
 
 def test_shipped_model_labels_units_and_identity(predictor):
@@ -14,7 +14,7 @@ def test_shipped_model_labels_units_and_identity(predictor):
     assert "solubility" in predictor.outputs[0].label.lower()
     assert "logD" in predictor.outputs[1].label
     assert predictor.outputs[0].unit and predictor.outputs[2].unit == "kcal/mol"
-    assert predictor.has_uncertainty and len(predictor.models) > 1  # a deep ensemble
+    assert predictor.has_uncertainty and len(predictor.network.models) > 1  # a deep ensemble
     assert predictor.outputs[0].range and "p05" in predictor.outputs[0].range
     assert len(predictor.weights_hash) == 64
     assert predictor.value_kind == "regression"
@@ -22,9 +22,9 @@ def test_shipped_model_labels_units_and_identity(predictor):
 
 def test_batched_prediction_matches_single_and_keeps_order(predictor):
     smiles = ["c1ccc2cc3ccccc3cc2c1", "CCO", "OC[C@H]1OC(O)[C@H](O)[C@@H](O)[C@@H]1O", "CC"]
-    batch = predictor.predict(smiles, batch_size=3)
+    batch = predictor.network.predict(smiles, batch_size=3)
     for text, values in zip(smiles, batch):
-        single = predictor.predict([text])[0]
+        single = predictor.network.predict([text])[0]
         assert values == pytest.approx(single, abs=1e-4)
         assert all(math.isfinite(v) for v in values)
 
@@ -32,13 +32,13 @@ def test_batched_prediction_matches_single_and_keeps_order(predictor):
 def test_too_long_smiles_is_refused_not_truncated(predictor):
     long_chain = "C" * (predictor.max_tokens + 5)
     with pytest.raises(SmilesTooLong, match="refused rather than silently truncated"):
-        predictor.predict([long_chain])
+        predictor.network.predict([long_chain])
 
 
 def _tiny_checkpoint(tmp_path, predictor, **config):
     """A 1-layer model reusing the shipped tokenizer, to test each output kind."""
     cfg = BertConfig(
-        vocab_size=predictor.tokenizer.vocab_size + 10,
+        vocab_size=predictor.network.tokenizer.vocab_size + 10,
         hidden_size=16,
         num_hidden_layers=1,
         num_attention_heads=2,
@@ -48,8 +48,8 @@ def _tiny_checkpoint(tmp_path, predictor, **config):
     )
     torch.manual_seed(0)
     BertForSequenceClassification(cfg).save_pretrained(tmp_path)
-    predictor.tokenizer.save_pretrained(tmp_path)
-    return Predictor(tmp_path)
+    predictor.network.tokenizer.save_pretrained(tmp_path)
+    return Network(tmp_path)
 
 
 def test_single_label_classification_gives_softmax_probabilities(tmp_path, predictor):
@@ -78,10 +78,10 @@ def test_multi_label_classification_gives_independent_sigmoids(tmp_path, predict
 
 
 def test_missing_weights_are_reported(tmp_path, predictor):
-    predictor.model.config.save_pretrained(tmp_path)
-    predictor.tokenizer.save_pretrained(tmp_path)
+    predictor.network.model.config.save_pretrained(tmp_path)
+    predictor.network.tokenizer.save_pretrained(tmp_path)
     with pytest.raises(FileNotFoundError, match="No weights"):
-        Predictor(tmp_path)
+        Network(tmp_path)
 
 
 # Molecules of very different token lengths (3 to ~60), so batches pad and sub-batches split.
@@ -102,7 +102,7 @@ def hf_loop():
     """The shipped ensemble run the old way: each member's own HF forward, in turn."""
     from django.conf import settings
 
-    return Predictor(settings.PREDICTION_MODEL_DIR, engine="hf")
+    return Network(settings.PREDICTION_MODEL_DIR, engine="hf")
 
 
 def _flat(outputs) -> list[float]:
@@ -110,24 +110,24 @@ def _flat(outputs) -> list[float]:
 
 
 def test_stacked_engine_equals_the_per_member_hf_loop(predictor, hf_loop, monkeypatch):
-    from predictions import stacked_bert
+    from chemcore import stacked_bert
 
-    assert predictor.engine == "stacked" and hf_loop.engine == "hf"
+    assert predictor.network.engine == "stacked" and hf_loop.engine == "hf"
     single = ENGINE_MOLECULES[2:3]
-    assert _flat(predictor.predict_with_uncertainty(single)) == pytest.approx(
+    assert _flat(predictor.network.predict_with_uncertainty(single)) == pytest.approx(
         _flat(hf_loop.predict_with_uncertainty(single)), abs=1e-5
     )
     expected = _flat(hf_loop.predict_with_uncertainty(ENGINE_MOLECULES, batch_size=5))
     for rows in (stacked_bert.ROWS, 64):  # 64 rows: every molecule in its own sub-batch
         monkeypatch.setattr(stacked_bert, "ROWS", rows)
-        got = _flat(predictor.predict_with_uncertainty(ENGINE_MOLECULES, batch_size=5))
+        got = _flat(predictor.network.predict_with_uncertainty(ENGINE_MOLECULES, batch_size=5))
         assert got == pytest.approx(expected, abs=1e-5)
     assert len(set(expected)) > len(expected) // 2  # real, varied numbers were compared
 
 
 def test_plain_checkpoint_runs_stacked_without_uncertainty(predictor):
-    member = predictor.directory / predictor.manifest.members[0]
-    plain, plain_hf = Predictor(member), Predictor(member, engine="hf")
+    member = predictor.directory / predictor.network.manifest.members[0]
+    plain, plain_hf = Network(member), Network(member, engine="hf")
     assert plain.engine == "stacked" and not plain.has_uncertainty
     got = plain.predict_with_uncertainty(ENGINE_MOLECULES, batch_size=3)
     assert all(o.uncertainties is None for o in got)
@@ -141,7 +141,7 @@ def test_a_model_the_stacked_engine_does_not_reproduce_runs_member_by_member(tmp
     assert tiny.engine == "hf"
     assert math.isfinite(tiny.predict(["CCO"])[0][0])
     with pytest.raises(ValueError, match="Unknown inference engine"):
-        Predictor(tmp_path, engine="onnx")
+        Network(tmp_path, engine="onnx")
 
 
 def test_a_sub_word_tokenizer_checkpoint_reads_words_it_can_split(tmp_path):
@@ -150,7 +150,7 @@ def test_a_sub_word_tokenizer_checkpoint_reads_words_it_can_split(tmp_path):
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    from predictions.inference import UnknownTokens
+    from chemcore.network import UnknownTokens
 
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "C", "O", "N", "##C", "##O", "##N", "(", ")"]
     backend = Tokenizer(models.WordPiece({t: i for i, t in enumerate(vocab)}, unk_token="[UNK]"))
@@ -167,7 +167,7 @@ def test_a_sub_word_tokenizer_checkpoint_reads_words_it_can_split(tmp_path):
     torch.manual_seed(0)
     BertForSequenceClassification(cfg).save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    tiny = Predictor(tmp_path)
+    tiny = Network(tmp_path)
     tiny.check_tokens("CCO")  # "CCO" is no vocabulary entry, but C ##C ##O are
     assert tiny.unknown_tokens("CC(N)O") == [] and math.isfinite(tiny.predict(["CCO"])[0][0])
     with pytest.raises(UnknownTokens, match="cannot read CS"):

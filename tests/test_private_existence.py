@@ -28,17 +28,17 @@ API = "/api/v1"
 @pytest.fixture
 def model_runs(predictor, monkeypatch):
     """Every SMILES the model is run on, in order."""
-    from predictions.inference import get_predictor
+    from predictions.serving import get_model
 
     seen: list[str] = []
-    serving = get_predictor()  # the one the site uses now (an earlier test may have reloaded it)
-    real = serving.predict_with_uncertainty
+    serving = get_model()  # the one the site uses now (an earlier test may have reloaded it)
+    real = serving.forward
 
-    def spy(smiles, *args, **kwargs):
-        seen.extend(smiles)
-        return real(smiles, *args, **kwargs)
+    def spy(molecules, *args, **kwargs):
+        seen.extend(m.canonical_smiles for m in molecules)
+        return real(molecules, *args, **kwargs)
 
-    monkeypatch.setattr(serving, "predict_with_uncertainty", spy)
+    monkeypatch.setattr(serving, "forward", spy)
     return seen
 
 

@@ -1,5 +1,5 @@
 """Reach: long drugs fit, stereo/isotope variants of known atoms are read as the known atom,
-unknown elements are still refused (chemcore.tokens, predictions.inference)."""
+unknown elements are still refused (chemcore.tokens, chemcore.network)."""
 
 import pytest
 from rdkit import Chem
@@ -37,26 +37,28 @@ def test_readable_maps_each_unknown_once_and_keeps_what_has_no_stand_in():
 def test_cyclosporin_fits_the_model(predictor):
     smiles = standardise_smiles(CYCLOSPORIN)
     assert Chem.MolFromSmiles(smiles).GetNumHeavyAtoms() == 85
-    predictor.check_length(smiles)
-    predictor.check_tokens(smiles)
-    (result,) = predictor.predict_with_uncertainty([smiles])
+    predictor.network.check_length(smiles)
+    predictor.network.check_tokens(smiles)
+    (result,) = predictor.network.predict_with_uncertainty([smiles])
     assert len(result.values) == len(predictor.outputs)
 
 
 def test_unseen_stereo_tokens_are_read_as_the_atom(predictor):
     smiles = standardise_smiles(SOFOSBUVIR)
-    text, mapped, unknown = predictor.reading(smiles)
+    text, mapped, unknown = predictor.network.reading(smiles)
     assert not unknown
-    assert all(piece in predictor.tokenizer.get_vocab() for piece, _ in [(t, 0) for _, t in mapped])
+    assert all(
+        piece in predictor.network.tokenizer.get_vocab() for piece, _ in [(t, 0) for _, t in mapped]
+    )
     # what is read for an unseen stereo form is what is read without the stereo mark
     flat = Chem.MolToSmiles(Chem.MolFromSmiles(smiles), isomericSmiles=False)
-    (with_stereo,) = predictor.predict_with_uncertainty([smiles])
-    assert with_stereo.values and not predictor.unknown_tokens(flat)
+    (with_stereo,) = predictor.network.predict_with_uncertainty([smiles])
+    assert with_stereo.values and not predictor.network.unknown_tokens(flat)
 
 
 @pytest.mark.parametrize("smiles", ["CC[Pb](CC)(CC)CC", "[Fe]", "C[Hg]Cl"])
 def test_metals_are_still_refused(predictor, smiles):
-    from predictions.inference import UnknownTokens
+    from chemcore.network import UnknownTokens
 
     with pytest.raises(UnknownTokens):
-        predictor.check_tokens(smiles)
+        predictor.network.check_tokens(smiles)

@@ -10,8 +10,8 @@ import pytest
 from rdkit import Chem
 
 from chemcore.checkpoint import EnsembleManifest, read_manifest, write_manifest
+from chemcore.domain import Domain, OutputInfo, TrainingSet
 from chemcore.readacross import blend, neighbour_mean
-from predictions.domain import Domain, OutputInfo, TrainingSet
 
 
 def test_neighbour_mean_weighs_the_k_most_similar_by_similarity():
@@ -120,17 +120,17 @@ def test_site_stores_the_value_training_evaluates(predictor):
     from predictions.services import prediction_get_or_create
     from training.evaluate import predict_ensemble
 
-    assert predictor.read_across and any(w for w, _ in predictor.read_across)
+    assert predictor.network.read_across and any(w for w, _ in predictor.network.read_across)
     smiles = ["CCCCCCCCO", "CC(=O)Nc1ccc(O)cc1", "c1ccc2ccccc2c1"]
     stored = [prediction_get_or_create(text=s).prediction for s in smiles]
     values, sigmas = predict_ensemble(predictor.directory, [p.canonical_smiles for p in stored])
-    model = predictor.predict([p.canonical_smiles for p in stored])
+    model = predictor.network.predict([p.canonical_smiles for p in stored])
     blended = 0
     for prediction, row, sigma, raw in zip(stored, values, sigmas, model):
         assert [o["value"] for o in prediction.outputs] == pytest.approx(row, abs=1e-4)
         assert [o["uncertainty"] for o in prediction.outputs] == pytest.approx(sigma, abs=1e-4)
         for output, (weight, _), own in zip(
-            prediction.domain["outputs"], predictor.read_across, raw
+            prediction.domain["outputs"], predictor.network.read_across, raw
         ):
             if weight:
                 assert output["read_across"]["model_value"] == pytest.approx(own, abs=1e-6)

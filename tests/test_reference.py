@@ -14,8 +14,9 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from predictions import chemistry, reference, services
-from predictions.inference import ModelOutput
+from chemcore import chemistry
+from chemcore.network import ModelOutput
+from predictions import reference
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 
@@ -34,7 +35,7 @@ def _tiny(path, predictor, rows: list[list[float]], weights: str | None = None):
         for i in range(1, len(rows) + 1)
     ]
     results = [ModelOutput(values, [0.5] * len(values)) for values in rows]
-    reference.write(path, predictor=predictor, drugs=drugs, results=results)
+    reference.write(path, model=predictor, drugs=drugs, results=results)
     if weights is not None:
         path.write_text(path.read_text().replace(predictor.weights_hash, weights))
     return path
@@ -127,9 +128,9 @@ def test_the_shipped_reference_was_made_by_the_shipped_checkpoint(predictor):
     for smiles in found.smiles[:: len(found) // 15]:  # the site's own standardisation
         parsed = chemistry.parse_smiles(smiles, max_chars=10**6)
         assert parsed.canonical_smiles == smiles and not parsed.removed_fragments
-        assert not predictor.unknown_tokens(smiles)
+        assert not predictor.network.unknown_tokens(smiles)
     sample = found.smiles[:5]
-    for smiles, result in zip(sample, services.predict_final(predictor, sample)):
+    for smiles, result in zip(sample, predictor.predict(sample)):
         index = found.smiles.index(smiles)
         for label, value in zip(found.labels, result.values):
             assert found.columns[label][index] == pytest.approx(value, rel=1e-4, abs=1e-4)
@@ -142,7 +143,7 @@ def test_command_builds_a_reference_for_the_served_weights(tmp_path, predictor):
     assert "of 12 approved drugs predicted" in out.getvalue()
     found = reference.read(target)
     assert found.weights_hash == predictor.weights_hash and 0 < len(found) <= 12
-    results = services.predict_final(predictor, found.smiles)  # as the site stores them
+    results = predictor.predict(found.smiles)  # as the site stores them
     for index, result in enumerate(results):
         for label, value in zip(found.labels, result.values):
             assert found.columns[label][index] == pytest.approx(value, rel=1e-4, abs=1e-4)

@@ -14,7 +14,8 @@ from django.test import Client, TestCase
 from django.urls import reverse
 from rdkit import Chem, DataStructs
 
-from predictions import chemistry, search
+from chemcore import chemistry
+from predictions import search
 from predictions.models import Batch, BatchRow, Prediction
 
 pytestmark = pytest.mark.django_db

@@ -3,8 +3,8 @@
 import pytest
 from rdkit import Chem
 
+from chemcore.chemistry import parse_smiles
 from chemcore.standardise import standardise_mol, standardise_smiles
-from predictions.chemistry import parse_smiles
 
 
 @pytest.mark.parametrize(

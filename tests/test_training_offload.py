@@ -71,10 +71,10 @@ def test_offload_prepare_train_finish(tmp_path):
     assert "(the earlier call's)" in card
     assert "each label counts once" in card
 
-    from predictions.inference import Predictor
+    from chemcore.model import Model
 
-    predictor = Predictor(out, threads=1)
-    result = predictor.predict_with_uncertainty(["CCO", "c1ccccc1"])
+    model = Model.load(out, threads=1)
+    result = model.predict(["CCO", "c1ccccc1"])
     assert all(len(r.values) == len(D.TASKS) and min(r.uncertainties) >= 0 for r in result)
 
 

@@ -120,7 +120,7 @@ def test_model_page_renders_the_card_metrics_ranges_and_thresholds(client, predi
     shown = [units.format_value(first.range[k], first.label) for k in ("min", "max")]
     assert f"{shown[0]} to {shown[1]}" in html  # rounded as the values are
     assert "less than 0.15 similar" in html and "less than 0.3 similar" in html
-    training = services.get_domain(predictor).training
+    training = predictor.domain.training
     assert f"{len(training.smiles)} molecules" in html
     footer = client.get("/").content.decode()
     assert f'href="{reverse("predictions:model")}"' in footer

@@ -3,7 +3,7 @@ forms of known atoms, such as [CH3] or [Cl], are read as the atom: chemcore.toke
 
 import pytest
 
-from predictions.inference import UnknownTokens
+from chemcore.network import UnknownTokens
 from predictions.models import BatchRow, Prediction
 
 
@@ -20,12 +20,12 @@ from predictions.models import BatchRow, Prediction
     ],
 )
 def test_unknown_tokens_are_found_by_their_text(predictor, smiles, unknown):
-    assert predictor.unknown_tokens(smiles) == unknown
+    assert predictor.network.unknown_tokens(smiles) == unknown
 
 
 def test_check_tokens_names_each_unknown_once(predictor):
     with pytest.raises(UnknownTokens, match=r"cannot read \[Pt\], \[Cl-\]"):
-        predictor.check_tokens("[Pt].[Cl-].[Cl-].[Pt]")
+        predictor.network.check_tokens("[Pt].[Cl-].[Cl-].[Pt]")
 
 
 @pytest.mark.django_db
