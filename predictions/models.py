@@ -171,7 +171,8 @@ class Batch(models.Model):
 
     The upload itself waits on disk (`input_path`, under settings.BATCH_UPLOAD_DIR) and is
     parsed by the worker; results are stored per row as BatchRow records, chunk by chunk.
-    `rows_processed` is the resume cursor: rows 1..rows_processed are stored.
+    Its rows are worked in chunks (BatchChunk), each leased on its own, so several workers
+    can run one batch together; `rows_processed` counts the rows of the chunks stored.
     `owner_key` says whose it is ("session:<hash>", "user:<id>", later "token:<id>"; see
     predictions/owners.py); only its owner (and curators, in the admin) can see it.
     """
@@ -216,7 +217,7 @@ class Batch(models.Model):
     # What the page says while it waits: "loading" while a worker loads the model for it.
     stage = models.CharField(max_length=10, blank=True, choices=Stage.choices, editable=False)
     # Rows handled so far, for the page only: moves after every forward pass inside a chunk,
-    # where `rows_processed` (the resume cursor) moves only when a chunk is stored.
+    # where `rows_processed` (rows of the chunks stored) moves only when a chunk is stored.
     progress_rows = models.PositiveIntegerField(default=0, editable=False)
     # Predicted rows whose RDKit profile is stored, for the page while the profiles are computed
     # after the predictions (stage "profiling").
@@ -305,3 +306,56 @@ class BatchRow(models.Model):
 
     def __str__(self) -> str:
         return f"row {self.row_number}: {self.input_id or self.input_smiles}"
+
+
+class BatchChunk(models.Model):
+    """One unit of a batch's work, leased on its own, so that any worker may take it: a range of
+    rows (`first_row`..`last_row`), or, last, the batch's RDKit profile pass (kind "profiles",
+    which may be taken only once every row chunk is done).
+
+    Created when a batch starts (predictions/batch/services.py); claimed, renewed and marked
+    done by single-document conditional updates (no transaction: MongoDB). A chunk's counts are
+    stored with it when it is done; the batch's are their sums, so a worker killed between the
+    two updates leaves nothing that the next chunk's tally does not put right.
+    """
+
+    class Kind(models.TextChoices):
+        ROWS = "rows", "Rows"
+        PROFILES = "profiles", "RDKit profiles"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ROWS)
+    first_row = models.PositiveIntegerField(default=0)
+    last_row = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    # Rows predicted so far inside the chunk (for the page); all of them once done.
+    rows_done = models.PositiveIntegerField(default=0)
+    done_count = models.PositiveIntegerField(default=0)
+    failed_count = models.PositiveIntegerField(default=0)
+    predicted_count = models.PositiveIntegerField(default=0)
+    # Who stored it (a lease id, `host:pid:token/run`): which workers did what.
+    done_by = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["batch_id", "index"]  # by id: no join to Batch
+        constraints = [
+            models.UniqueConstraint(fields=["batch", "index"], name="unique_batch_chunk")
+        ]
+        indexes = [models.Index(fields=["batch", "status", "index"], name="batchchunk_open")]
+
+    def __str__(self) -> str:
+        if self.kind == self.Kind.PROFILES:
+            return f"chunk {self.index}: profiles"
+        return f"chunk {self.index}: rows {self.first_row}-{self.last_row}"
+
+    @property
+    def rows(self) -> int:
+        return self.last_row - self.first_row + 1 if self.kind == self.Kind.ROWS else 0

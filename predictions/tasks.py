@@ -23,33 +23,60 @@ log = logging.getLogger("huey.predictions")
 
 class _Slice:
     """`pause` for batch_run: after BATCH_SLICE_SECONDS of work, if any task waits in the
-    queue (another visitor's batch, a ZIP build), a new hand-off token; else carry on."""
+    queue (another visitor's batch, a ZIP build; not this batch's own runs), a new hand-off
+    token; else carry on."""
 
-    def __init__(self) -> None:
+    def __init__(self, batch_pk: str | None = None) -> None:
         self.started = time.monotonic()
+        self.batch_pk = batch_pk
         self.token = ""
 
     def __call__(self) -> str:
         if time.monotonic() - self.started < settings.BATCH_SLICE_SECONDS:
             return ""
-        if not HUEY.pending_count():  # nobody waits: no need to step aside
+        if not _others_wait(self.batch_pk):  # nobody waits: no need to step aside
             return ""
         self.token = f"queued:{secrets.token_hex(6)}"
         return self.token
 
 
+# Queued tasks looked at to tell a batch's own runs from other work; more waiting: others.
+_LOOK_AT = 50
+
+
+def _others_wait(batch_pk: str | None) -> bool:
+    """Whether a task other than a run of `batch_pk` waits in the queue (any task, without)."""
+    waiting = HUEY.pending_count()
+    if not waiting or batch_pk is None or waiting > _LOOK_AT:
+        return bool(waiting)
+    return not all(_runs(task, batch_pk) for task in HUEY.pending(limit=_LOOK_AT))
+
+
+def _runs(task, batch_pk: str) -> bool:
+    """Whether a queued task is a run of this batch."""
+    return isinstance(task, run_batch.task_class) and str(task.args[0]) == batch_pk
+
+
 @db_task()
 def run_batch(batch_pk: str, handoff: str = "") -> str:
-    """One slice of a batch: its chunks until done, or until others wait and the slice is up;
-    then the rest is queued again behind them (services.batch_run, PAUSED), so batches of
-    different visitors take turns and a small one never waits for a big one to finish."""
-    pause = _Slice()
-    status = services.batch_run(batch_pk=batch_pk, handoff=handoff, pause=pause)
+    """One slice of a batch: free chunks of it, one after another, until none is left, or until
+    others wait and the slice is up; then the rest is queued again behind them
+    (services.batch_run, PAUSED), so batches of different visitors take turns and a small one
+    never waits for a big one to finish. The run that starts a batch queues
+    BATCH_PARALLEL_TASKS - 1 more runs of it: idle workers join in, chunk by chunk."""
+    batch_pk = str(batch_pk)
+    pause = _Slice(batch_pk)
+
+    def recruit(count: int) -> None:
+        for _ in range(count):
+            run_batch(batch_pk)
+
+    status = services.batch_run(batch_pk=batch_pk, handoff=handoff, pause=pause, recruit=recruit)
     if status == services.PAUSED:
         run_batch(batch_pk, pause.token)  # at the back of the queue, behind those waiting
         return status
     if status in Batch.ACTIVE:
-        # Another worker holds the lease; if it died, take over once the lease runs out.
+        # Other workers hold the chunks left; if one died, take its chunk once its lease ends.
         run_batch.schedule((batch_pk,), delay=settings.BATCH_LEASE_SECONDS)
     return status
 

@@ -20,7 +20,7 @@ from django.utils import timezone
 from predictions import profile, profile_exports
 from predictions.batch import profiles
 from predictions.batch import services as batch_services
-from predictions.models import Batch, BatchRow, Prediction
+from predictions.models import Batch, BatchChunk, BatchRow, Prediction
 
 pytestmark = pytest.mark.django_db
 
@@ -124,8 +124,10 @@ def test_resume_after_an_interrupted_profile_pass_fills_the_rest(predictor, monk
     assert Prediction.objects.filter(profile_pending=True).count() == 2
 
     monkeypatch.undo()
-    # The dead worker's lease runs out; another run takes the batch over.
-    Batch.objects.filter(pk=batch.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    # The dead worker's leases (the batch's and its chunk's) run out; another run takes over.
+    ended = timezone.now() - timedelta(seconds=1)
+    Batch.objects.filter(pk=batch.pk).update(lease_until=ended)
+    BatchChunk.objects.filter(batch=batch).exclude(status="done").update(lease_until=ended)
     assert batch_services.batch_run(batch_pk=batch.pk) == "done"
     batch.refresh_from_db()
     assert (batch.done_count, batch.predicted_count, batch.profiled_rows) == (5, 4, 5)

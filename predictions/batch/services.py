@@ -1,23 +1,34 @@
 """Batch workflows: accept an upload, run it chunk by chunk, cancel, resume.
 
-Each chunk is idempotent: its rows are parsed, deduplicated, matched against stored
-predictions (same canonical SMILES and weights), the rest predicted in one batched call
-and stored; the chunk's BatchRows replace any left by a worker killed mid-chunk; then the
-cursor (`rows_processed`) and counts move on together in one update. New molecules are
-stored without their RDKit profile, which costs more CPU than the prediction: once every
-row is stored, the same worker fills the profiles (profiles.py; stage "profiling") and
-only then marks the batch done, so its rows show at the model's speed and a finished
-batch's exports and ZIP carry every profile. A lease
-(`lease_owner`/`lease_until`) keeps two workers off one batch; a dead worker's lease runs out,
-or is taken over at once by a worker on the same host that sees its process is gone.
-No transaction is relied on (MongoDB), only single-document conditional updates.
+A batch's work is a list of chunks (BatchChunk, made when it starts): BATCH_CHUNK_ROWS rows
+each, then its RDKit profile pass. Each chunk has a lease of its own, so any worker may take
+any free chunk and several workers (processes or hosts sharing the database and the queue)
+work one batch together; the task that starts a batch queues BATCH_PARALLEL_TASKS - 1 more
+(predictions/tasks.py). A chunk is taken, renewed and marked done by single-document
+conditional updates (no transaction is relied on: MongoDB); a killed worker's chunk is taken
+over when its lease runs out, or at once by a worker on the same host that sees its process
+is gone. The batch's own lease (`lease_owner`/`lease_until`) names the last worker to take
+or renew a chunk: while it runs, resume leaves the batch alone; the run that takes it (the
+first, or the first after every worker on the batch died) makes the chunks.
+
+Each row chunk is idempotent: its rows are parsed, deduplicated, matched against stored
+predictions (same canonical SMILES and weights), the rest predicted in one batched call and
+stored; the chunk's BatchRows replace any left by a worker killed mid-chunk (one row per
+batch and row number: a unique constraint); then the chunk is marked done with its counts,
+and the batch's counts (`rows_processed`, `done_count`...) are set to the sums over its done
+chunks, only ever forwards. New molecules are stored without their RDKit profile, which costs
+more CPU than the prediction: helper processes compute those of each stored chunk beside the
+worker (profiles.py), and once every row chunk is done, the profile chunk fills the rest
+(stage "profiling"); the worker that completes it marks the batch done (a conditional update,
+also made by any later run that finds every chunk done). So rows show at the model's speed,
+and a finished batch's exports and ZIP carry every profile. Cancel is the batch's status,
+read by every worker after each chunk.
 
 Fairness (issue 21 item 6): a run may stop between two stored chunks when `pause()` says so
 (predictions/tasks.py: after BATCH_SLICE_SECONDS, when other work waits in the queue) and
-hand the batch over to a token (`lease_owner` = the token): the task queued again under that
-token, behind the waiting work, claims it back. So a small batch waits for one slice of a
-big one, not for all of it. Exactly-once is unchanged: a hand-off happens only where a
-lease renewal would, with the chunk stored and the cursor moved.
+reserve its next chunk for a token (`lease_owner` = the token): the task queued again under
+that token, behind the waiting work, claims it back. So a small batch waits for one slice of a
+big one, not for all of it. Exactly-once is unchanged: a hand-off happens only between chunks.
 """
 
 from __future__ import annotations
@@ -40,7 +51,7 @@ from django.utils import timezone
 from chemcore.model import Model
 from predictions import services as core
 from predictions import workers
-from predictions.models import Batch, BatchRow, Prediction, Source
+from predictions.models import Batch, BatchChunk, BatchRow, Prediction, Source
 from predictions.serving import get_model, model_loaded
 
 from . import profiles
@@ -174,8 +185,8 @@ def batch_cancel(*, batch: Batch) -> bool:
 
 
 def _claim(batch_pk, owner: str, handoff: str = "") -> bool:
-    """Take the lease if it is free, expired, ours, handed to us (`handoff`, the token a
-    paused run left), or held by a process that is gone.
+    """Take the batch's own lease (to start it: `_start`) if it is free, expired, ours, handed
+    to us (`handoff`, the token a paused run left), or held by a process that is gone.
 
     One conditional single-document update: of two workers that both see a dead holder,
     only the first replaces its name.
@@ -335,16 +346,21 @@ def _chunks(batch: Batch, size: int):
         yield chunk
 
 
-def batch_run(*, batch_pk, handoff: str = "", pause=None) -> str:
-    """Work through a batch from its cursor to the end; returns the batch's status after.
+def batch_run(*, batch_pk, handoff: str = "", pause=None, recruit=None) -> str:
+    """Work on a batch, chunk after chunk, while there is a chunk to take; returns the batch's
+    status after.
 
-    An active status (queued/running) back means another worker holds the batch. With
-    `pause`, called after each stored chunk: a token it returns stops the run there, the
-    lease handed to that token, and PAUSED comes back (queue a run with `handoff=token`).
-    The uploaded file is deleted once the batch is done or cancelled (its rows are stored);
-    a failed batch keeps it so that it can be looked at or run again.
+    An active status (queued/running) back means other workers hold what is left (or an older
+    worker holds the whole batch): try again once their leases may have run out. With `pause`,
+    called after each stored chunk: a token it returns stops the run there, the next chunk
+    reserved for that token, and PAUSED comes back (queue a run with `handoff=token`).
+    `recruit(n)`, called once when this run starts the batch (its first run, or the first after
+    every worker on it died), is to queue n more runs, so that n more workers join in
+    (settings.BATCH_PARALLEL_TASKS). The uploaded file is deleted once the batch is done or
+    cancelled (its rows are stored); a failed batch keeps it so that it can be looked at or run
+    again.
     """
-    status = _run(batch_pk, handoff, pause)
+    status = _run(batch_pk, handoff, pause, recruit)
     if status in (Batch.Status.DONE, Batch.Status.CANCELLED):
         path = Batch.objects.values_list("input_path", flat=True).get(pk=batch_pk)
         Path(path).unlink(missing_ok=True)
@@ -355,105 +371,301 @@ def _status(batch_pk) -> Batch.Status:
     return Batch.Status(Batch.objects.values_list("status", flat=True).get(pk=batch_pk))
 
 
-def _run(batch_pk, handoff: str = "", pause=None) -> str:
-    owner = workers.lease_id()
-    if not _claim(batch_pk, owner, handoff):
-        return _status(batch_pk)  # finished, or held by another worker
-    batch = Batch.objects.get(pk=batch_pk)
-    if batch.started_at is None:
-        Batch.objects.filter(pk=batch_pk).update(started_at=timezone.now())
-    mine = Batch.objects.filter(pk=batch_pk, lease_owner=owner)
-    if not model_loaded():  # seconds: let the page say so
-        mine.update(stage=Batch.Stage.LOADING)
-    model = get_model()  # with the domain's training fingerprints, once per process
-    mine.update(stage="")
+def _running(batch_pk) -> bool:
+    return Batch.objects.filter(pk=batch_pk, status=Batch.Status.RUNNING).exists()
 
-    def progress(rows_done: int) -> None:  # the page's count, inside a chunk
-        mine.update(progress_rows=batch.rows_processed + rows_done)
 
-    ahead = profiles.Ahead(batch_pk)  # profiles of stored chunks, computed beside the worker
-    try:
-        for rows in _chunks(batch, settings.BATCH_CHUNK_ROWS):
-            reset_queries()  # DEBUG keeps every query (with its data) per connection
-            done, failed, new = process_chunk(
-                batch=batch, rows=rows, model=model, progress=progress
-            )
-            _release_memory()
-            batch.rows_processed = rows[-1].row_number
-            batch.done_count += done
-            batch.failed_count += failed
-            batch.predicted_count += new
-            # The chunk is stored: move the cursor even if the batch was cancelled meanwhile.
-            moved = mine.update(
-                rows_processed=batch.rows_processed,
-                progress_rows=batch.rows_processed,
+def _until():
+    return timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS)
+
+
+def _ensure_chunks(batch: Batch) -> None:
+    """Make the batch's chunks, once: BATCH_CHUNK_ROWS rows each, then the profile pass.
+
+    Only the run that holds the batch's own lease (`_claim`) makes them, and other runs join
+    only once the profile chunk (made last, in the same insert) exists; a start killed half-way
+    left chunks nobody has worked, which are made again. A batch begun by a worker of before
+    chunks has its first `rows_processed` rows stored: they become one chunk, done, with the
+    batch's counts, and the rest is chunked after them.
+    """
+    chunks = BatchChunk.objects.filter(batch_id=batch.pk)
+    if chunks.filter(kind=BatchChunk.Kind.PROFILES).exists():
+        return
+    chunks.delete()
+    plan: list[BatchChunk] = []
+    base = min(batch.rows_processed, batch.total_rows)
+    if base:
+        plan.append(
+            BatchChunk(
+                batch_id=batch.pk,
+                index=0,
+                first_row=1,
+                last_row=base,
+                status=BatchChunk.Status.DONE,
+                rows_done=base,
                 done_count=batch.done_count,
                 failed_count=batch.failed_count,
                 predicted_count=batch.predicted_count,
             )
-            if not (moved and _renew(batch_pk, owner)):  # cancelled, or lease taken over
-                return _status(batch_pk)
-            ahead.send(rows[0].row_number, rows[-1].row_number)
+        )
+    size = settings.BATCH_CHUNK_ROWS
+    for first in range(base + 1, batch.total_rows + 1, size):
+        last = min(first + size - 1, batch.total_rows)
+        plan.append(BatchChunk(batch_id=batch.pk, index=len(plan), first_row=first, last_row=last))
+    plan.append(BatchChunk(batch_id=batch.pk, index=len(plan), kind=BatchChunk.Kind.PROFILES))
+    BatchChunk.objects.bulk_create(plan)
+
+
+def _claim_chunk(batch_pk, owner: str, handoff: str = "") -> BatchChunk | None:
+    """Take the first chunk not done that is free: never leased, lease run out, ours, reserved
+    for us (`handoff`), or held by a process of this host that is gone; the chunk reserved for
+    `handoff` first, then in row order. The profile pass only once every row chunk is done.
+
+    Each take is one conditional single-document update on the chunk's lease as it was read:
+    of two workers that both saw it free, only the first gets it; the other tries the next.
+    """
+    now = timezone.now()
+    open_chunks = list(
+        BatchChunk.objects.filter(batch_id=batch_pk)
+        .exclude(status=BatchChunk.Status.DONE)
+        .order_by("index")
+        .values_list("pk", "kind", "status", "lease_owner", "lease_until")
+    )
+    rows_left = any(kind == BatchChunk.Kind.ROWS for _, kind, *_ in open_chunks)
+    gone: dict[str, bool] = {}
+
+    def free(holder: str, until) -> bool:
+        if until is None or until < now or holder == owner or (handoff and holder == handoff):
+            return True
+        if holder not in gone:
+            gone[holder] = workers.is_gone(holder)
+        return gone[holder]
+
+    candidates = [
+        (pk, status, holder, until)
+        for pk, kind, status, holder, until in open_chunks
+        if free(holder, until) and not (kind == BatchChunk.Kind.PROFILES and rows_left)
+    ]
+    candidates.sort(key=lambda c: not (handoff and c[2] == handoff))  # stable: row order
+    for pk, status, holder, until in candidates:
+        taken = BatchChunk.objects.filter(
+            pk=pk, status=status, lease_owner=holder, lease_until=until
+        ).update(
+            status=BatchChunk.Status.RUNNING, lease_owner=owner, lease_until=_until(), rows_done=0
+        )
+        if taken:
+            return BatchChunk.objects.get(pk=pk)
+    return None
+
+
+def _beat(batch_pk, owner: str) -> bool:
+    """The batch's own lease says a live worker is on it (resume leaves it alone): the last
+    worker to take or renew a chunk holds it. False once the batch is no longer running."""
+    return bool(
+        Batch.objects.filter(pk=batch_pk, status=Batch.Status.RUNNING).update(
+            lease_owner=owner, lease_until=_until()
+        )
+    )
+
+
+def _renew(chunk: BatchChunk, owner: str) -> bool:
+    """Extend our chunk's lease (and the batch's); False once cancelled or taken over."""
+    mine = BatchChunk.objects.filter(
+        pk=chunk.pk, lease_owner=owner, status=BatchChunk.Status.RUNNING
+    ).update(lease_until=_until())
+    return bool(mine) and _beat(chunk.batch_id, owner)
+
+
+def _tally(batch_pk) -> None:
+    """The batch's counts as the sums over its stored row chunks, and the page's row count with
+    the rows predicted inside chunks under way. Written only forwards (a conditional update),
+    so a worker with an older tally never moves them back."""
+    processed = progress = done = failed = new = 0
+    chunks = BatchChunk.objects.filter(batch_id=batch_pk, kind=BatchChunk.Kind.ROWS)
+    fields = ("status", "first_row", "last_row", "rows_done", "done_count", "failed_count")
+    for status, first, last, rows_done, ok, bad, predicted in chunks.values_list(
+        *fields, "predicted_count"
+    ):
+        if status == BatchChunk.Status.DONE:
+            processed += last - first + 1
+            done, failed, new = done + ok, failed + bad, new + predicted
+            progress += last - first + 1
+        elif status == BatchChunk.Status.RUNNING:
+            progress += rows_done
+    Batch.objects.filter(pk=batch_pk, rows_processed__lte=processed).update(
+        rows_processed=processed, done_count=done, failed_count=failed, predicted_count=new
+    )
+    Batch.objects.filter(pk=batch_pk, progress_rows__lt=progress).update(progress_rows=progress)
+
+
+def _chunk_rows(batch: Batch, chunk: BatchChunk) -> list[InputRow]:
+    rows: list[InputRow] = []
+    for row in iter_rows(Path(batch.input_path), layout_of(batch), start=chunk.first_row - 1):
+        if row.row_number > chunk.last_row:
+            break
+        rows.append(row)
+    return rows
+
+
+def _store_rows(batch: Batch, chunk: BatchChunk, owner: str, model: Model) -> bool:
+    """Predict and store one row chunk; True if it was still ours when stored (a worker whose
+    lease ran out while it worked stores the same rows, which replace each other, and only
+    the holder marks the chunk done)."""
+    rows = _chunk_rows(batch, chunk)
+    if not rows:  # the file holds fewer rows than counted at upload
+        raise RuntimeError(f"Rows {chunk.first_row}-{chunk.last_row} are missing from the file.")
+
+    def progress(rows_done: int) -> None:  # the page's count, inside a chunk
+        BatchChunk.objects.filter(pk=chunk.pk, lease_owner=owner).update(
+            rows_done=rows_done, lease_until=_until()
+        )
+        _tally(batch.pk)
+
+    try:
+        done, failed, new = process_chunk(batch=batch, rows=rows, model=model, progress=progress)
+    except IntegrityError:  # another worker's copy of these rows landed between our two writes
+        done, failed, new = process_chunk(batch=batch, rows=rows, model=model)
+    # The chunk is stored: mark it done even if the batch was cancelled meanwhile.
+    stored = BatchChunk.objects.filter(
+        pk=chunk.pk, lease_owner=owner, status=BatchChunk.Status.RUNNING
+    ).update(
+        status=BatchChunk.Status.DONE,
+        rows_done=len(rows),
+        done_count=done,
+        failed_count=failed,
+        predicted_count=new,
+        lease_until=None,
+        done_by=owner,
+    )
+    _tally(batch.pk)
+    return bool(stored)
+
+
+def _rows_left(batch_pk) -> bool:
+    chunks = BatchChunk.objects.filter(batch_id=batch_pk, kind=BatchChunk.Kind.ROWS)
+    return chunks.exclude(status=BatchChunk.Status.DONE).exists()
+
+
+def _finish(batch_pk) -> str:
+    """Mark the batch done once every chunk is (idempotent: also after a worker killed between
+    storing the last chunk and this update); returns its status."""
+    chunks = BatchChunk.objects.filter(batch_id=batch_pk)
+    if chunks.exists() and not chunks.exclude(status=BatchChunk.Status.DONE).exists():
+        _tally(batch_pk)
+        Batch.objects.filter(pk=batch_pk, status=Batch.Status.RUNNING).update(
+            status=Batch.Status.DONE, stage="", finished_at=timezone.now(), lease_until=None
+        )
+    return _status(batch_pk)
+
+
+def _start(batch_pk, owner: str, handoff: str, recruit) -> bool:
+    """Start (or join) the batch; False when there is nothing for this run to do yet.
+
+    The run that takes the batch's own lease (its first run, a run whose worker was the last on
+    it, or the first after every worker on it died) makes the chunks and, unless it came back
+    from a hand-off, asks for helpers; any other run joins when the chunks exist.
+    """
+    if _claim(batch_pk, owner, handoff):
+        batch = Batch.objects.get(pk=batch_pk)
+        _ensure_chunks(batch)
+        if batch.started_at is None:
+            Batch.objects.filter(pk=batch_pk, started_at=None).update(started_at=timezone.now())
+        if recruit is not None and not handoff:
+            free = BatchChunk.objects.filter(
+                batch_id=batch_pk, kind=BatchChunk.Kind.ROWS, status=BatchChunk.Status.PENDING
+            ).count()
+            helpers = min(settings.BATCH_PARALLEL_TASKS - 1, free - 1)
+            if helpers > 0:
+                recruit(helpers)
+        return True
+    chunks = BatchChunk.objects.filter(batch_id=batch_pk, kind=BatchChunk.Kind.PROFILES)
+    return _running(batch_pk) and chunks.exists()
+
+
+def _run(batch_pk, handoff: str = "", pause=None, recruit=None) -> str:
+    owner = workers.lease_id()
+    if not _start(batch_pk, owner, handoff, recruit):
+        return _status(batch_pk)  # finished, or held whole by another worker
+    batch = Batch.objects.get(pk=batch_pk)
+    if not model_loaded():  # seconds: let the page say so
+        Batch.objects.active().filter(pk=batch_pk).update(stage=Batch.Stage.LOADING)
+    model = get_model()  # with the domain's training fingerprints, once per process
+    Batch.objects.filter(pk=batch_pk, stage=Batch.Stage.LOADING).update(stage="")
+
+    ahead = profiles.Ahead(batch_pk)  # profiles of stored chunks, computed beside the worker
+    try:
+        while True:
+            reset_queries()  # DEBUG keeps every query (with its data) per connection
+            chunk = _claim_chunk(batch_pk, owner, handoff)
+            if chunk is None:
+                if ahead.sent and _running(batch_pk):  # ours to store before we go
+                    ahead.finish(lambda left: _running(batch_pk))
+                    continue  # the profile pass may be free now
+                break
+            if not _beat(batch_pk, owner):  # cancelled (or failed) meanwhile
+                break
+            if chunk.kind == BatchChunk.Kind.PROFILES:
+                filled = _fill_profiles(chunk, owner, ahead, pause)
+                if isinstance(filled, str):  # paused between two pages of profiles
+                    return _hand_off(batch_pk, owner, filled, chunk)
+                if filled:
+                    BatchChunk.objects.filter(pk=chunk.pk, lease_owner=owner).update(
+                        status=BatchChunk.Status.DONE, lease_until=None, done_by=owner
+                    )
+                break
+            _store_rows(batch, chunk, owner, model)
+            _release_memory()
+            if not _running(batch_pk):  # cancelled
+                break
+            ahead.send(chunk.first_row, chunk.last_row)
             ahead.store_arrived()
-            more = batch.rows_processed < batch.total_rows
-            if more and pause is not None and (token := pause()):
+            if pause is not None and _rows_left(batch_pk) and (token := pause()):
                 return _hand_off(batch_pk, owner, token)
-        filled = _fill_profiles(batch_pk, owner, ahead, pause)
-        if isinstance(filled, str):  # paused between two pages of profiles
-            return _hand_off(batch_pk, owner, filled)
-        if not filled:
-            return _status(batch_pk)
     except Exception as error:  # a bug or a vanished file: say so on the page, keep the rows
         log.exception("Batch %s failed", batch_pk)
-        Batch.objects.filter(pk=batch_pk, lease_owner=owner).update(
+        Batch.objects.active().filter(pk=batch_pk).update(
             status=Batch.Status.FAILED,
             error=public_message(str(error))[:2000],  # never a server path on the page
             finished_at=timezone.now(),
         )
-        return Batch.Status.FAILED
+        return _status(batch_pk)
     finally:
         ahead.drop()  # stopped early: the helpers need not finish this batch's pieces
-    Batch.objects.filter(pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING).update(
-        status=Batch.Status.DONE, stage="", finished_at=timezone.now(), lease_until=None
-    )
-    return _status(batch_pk)
+    return _finish(batch_pk)
 
 
-def _hand_off(batch_pk, owner: str, token: str) -> str:
-    """Stop between chunks: the lease goes to `token` (a lease's length to be claimed back
-    by the run queued under it; after that, like any run-out lease, by whoever comes)."""
-    handed = Batch.objects.filter(
-        pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING
-    ).update(
-        lease_owner=token,
-        lease_until=timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS),
+def _hand_off(batch_pk, owner: str, token: str, chunk: BatchChunk | None = None) -> str:
+    """Stop between chunks: the next row chunk (or, in the profile pass, its chunk) is reserved
+    for `token` for a lease's length, to be claimed by the run queued under it (after that,
+    like any run-out lease, by whoever comes); the batch's own lease goes to the token too."""
+    if chunk is not None:
+        BatchChunk.objects.filter(pk=chunk.pk, lease_owner=owner).update(
+            lease_owner=token, lease_until=_until()
+        )
+    else:
+        _claim_chunk(batch_pk, token)
+    handed = Batch.objects.filter(pk=batch_pk, status=Batch.Status.RUNNING).update(
+        lease_owner=token, lease_until=_until()
     )
     return PAUSED if handed else _status(batch_pk)
 
 
-def _renew(batch_pk, owner: str) -> bool:
-    """Extend our lease while the batch still runs; False once cancelled or taken over."""
-    return bool(
-        Batch.objects.filter(pk=batch_pk, lease_owner=owner, status=Batch.Status.RUNNING).update(
-            lease_until=timezone.now() + timedelta(seconds=settings.BATCH_LEASE_SECONDS)
-        )
-    )
-
-
-def _fill_profiles(batch_pk, owner: str, ahead: profiles.Ahead, pause=None) -> bool | str:
-    """The second pass: every predicted row's RDKit profile (profiles.py: those computed by
-    the helpers, then the rest), the page counting them; False if the batch was cancelled or
-    taken over meanwhile, or the token `pause()` gave when it said to stop between pages."""
-    mine = Batch.objects.filter(pk=batch_pk, lease_owner=owner)
+def _fill_profiles(chunk: BatchChunk, owner: str, ahead: profiles.Ahead, pause=None) -> bool | str:
+    """The profile pass (the batch's last chunk): every predicted row's RDKit profile
+    (profiles.py: those computed by the helpers, then the rest), the page counting them; False
+    if the batch was cancelled or the chunk taken over meanwhile, or the token `pause()` gave
+    when it said to stop between pages."""
+    batch_pk = chunk.batch_id
+    page = Batch.objects.filter(pk=batch_pk)
     predicted = BatchRow.objects.filter(batch_id=batch_pk, status=BatchRow.Status.OK).count()
     left = profiles.pending_rows(batch_pk)
     paused: list[str] = []
     if left:
-        mine.update(stage=Batch.Stage.PROFILING, profiled_rows=predicted - left)
+        page.update(stage=Batch.Stage.PROFILING, profiled_rows=predicted - left)
 
         def carry_on(left: int) -> bool:
-            mine.update(profiled_rows=predicted - left)
-            if not _renew(batch_pk, owner):
+            page.update(profiled_rows=predicted - left)
+            if not _renew(chunk, owner):
                 return False
             if left and pause is not None and (token := pause()):
                 paused.append(token)
@@ -462,7 +674,7 @@ def _fill_profiles(batch_pk, owner: str, ahead: profiles.Ahead, pause=None) -> b
 
         if not (ahead.finish(carry_on) and profiles.fill_batch(batch_pk, carry_on=carry_on)):
             return paused[0] if paused else False
-    mine.update(profiled_rows=predicted)
+    page.update(profiled_rows=predicted)
     return True
 
 

@@ -37,8 +37,13 @@ BATCH_PROFILE_PROCESSES = env_int(
 # Fairness: after this many seconds of work a batch steps aside (between two chunks) when other
 # tasks wait in the queue, and is queued again behind them, so visitors' batches take turns.
 BATCH_SLICE_SECONDS = env_float("BATCH_SLICE_SECONDS", 5.0)
-# A worker holds a batch this long between chunks; a dead worker's batch is taken over after it.
+# A worker holds a chunk of a batch this long between renewals; a dead worker's chunk is taken
+# over after it (at once by a worker on the same host that sees the process is gone).
 BATCH_LEASE_SECONDS = env_int("BATCH_LEASE_SECONDS", 120, minimum=1)
+# Scale-out: a batch starting queues this many tasks in all (itself included), each taking its
+# chunks one at a time, so as many workers (on any hosts sharing the database and the queue)
+# work one batch together. 1: one worker per batch at a time.
+BATCH_PARALLEL_TASKS = 2
 # Storage a batch may take for the columns / SD fields it carries beside the SMILES (every row
 # keeps each one by name): estimated at upload as rows x names + the file's bytes; over it, the
 # upload is refused (a 100,000-record SDF with 200 fields once stored 229 MB of them).
