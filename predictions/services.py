@@ -6,7 +6,10 @@ The same canonical SMILES with the same model weights is stored once and reused.
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -91,15 +94,16 @@ def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
     return judged, skipped
 
 
-def nearest_measured(prediction: Prediction, k: int = 5) -> list[dict]:
-    """The k training molecules most like this one, with their measured values.
+# The nearest measured molecules of the latest molecules shown, per process: (model hash,
+# canonical SMILES, k) -> what nearest_measured gives. A new prediction puts its own here (its
+# similarities are computed anyway), so the result page it redirects to reuses them.
+_NEAREST: OrderedDict[tuple[str, str, int], list[dict]] = OrderedDict()
+_NEAREST_SIZE = 512
+NEAREST_SHOWN = 5  # on a result page and in the API's prediction detail
+_nearest_lock = threading.Lock()
 
-    Only for the loaded model's own predictions: another model was trained on other data.
-    """
-    model = get_model()
-    if prediction.model_hash != model.weights_hash:
-        return []
-    mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
+
+def _neighbour_dicts(model: Model, neighbours) -> list[dict]:
     return [
         {
             "index": n.index,
@@ -110,8 +114,34 @@ def nearest_measured(prediction: Prediction, k: int = 5) -> list[dict]:
                 for spec, value in zip(model.outputs, n.values)
             ],
         }
-        for n in model.nearest(mol, k)
+        for n in neighbours
     ]
+
+
+def _remember_nearest(key: tuple[str, str, int], found: list[dict]) -> None:
+    with _nearest_lock:
+        _NEAREST[key] = found
+        _NEAREST.move_to_end(key)
+        while len(_NEAREST) > _NEAREST_SIZE:
+            _NEAREST.popitem(last=False)
+
+
+def nearest_measured(prediction: Prediction, k: int = NEAREST_SHOWN) -> list[dict]:
+    """The k training molecules most like this one, with their measured values.
+
+    Only for the loaded model's own predictions: another model was trained on other data.
+    Kept per process for the latest molecules (a copy is returned).
+    """
+    model = get_model()
+    if prediction.model_hash != model.weights_hash:
+        return []
+    key = (model.weights_hash, prediction.canonical_smiles, k)
+    found = _NEAREST.get(key)
+    if found is None:
+        mol = chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
+        found = _neighbour_dicts(model, model.nearest(mol, k))
+    _remember_nearest(key, found)
+    return copy.deepcopy(found)
 
 
 def training_molecule_svg(index: int) -> str:
@@ -226,7 +256,17 @@ def build_prediction(
     `profiled=False` (batches) leaves the RDKit profile pending, for the batch's second pass.
     """
     if result is None:
-        result = model.run([parsed])[0]
+        # The nearest measured molecules come from the similarities computed anyway: kept for
+        # the result page (nearest_measured), which would compute them again.
+        # Kept only where the page's molecule (read again from the canonical SMILES) has the
+        # same fingerprint as the one predicted, so the page shows what it always showed.
+        result = model.run([parsed], neighbours=NEAREST_SHOWN)[0]
+        again = chemistry.parse_smiles(parsed.canonical_smiles, max_chars=10**6).mol
+        if chemistry.fingerprint(again) == chemistry.fingerprint(parsed.mol):
+            _remember_nearest(
+                (model.weights_hash, parsed.canonical_smiles, NEAREST_SHOWN),
+                _neighbour_dicts(model, result.neighbours),
+            )
     prediction = Prediction(
         input_text=parsed.input_text,
         canonical_smiles=parsed.canonical_smiles,
