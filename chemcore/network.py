@@ -113,6 +113,22 @@ class _Readable:
         return found
 
 
+def _stacked_from_files(members: list[Path], configs: list):
+    """The stacked engine read straight from each member's model.safetensors, or None where
+    the files are not plain float32 BERT sequence classifiers (chemcore.stacked_bert)."""
+    from chemcore import stacked_bert
+
+    files = [member / "model.safetensors" for member in members]
+    if not all(path.exists() for path in files):
+        return None
+    from safetensors.torch import load_file
+
+    state_dicts = [load_file(path) for path in files]
+    if not stacked_bert.supports_files(configs, state_dicts):
+        return None
+    return stacked_bert.StackedBert(configs[0], state_dicts)
+
+
 class Network:
     """A sequence-classification/regression checkpoint (or an ensemble), ready for batched
     inference."""
@@ -121,7 +137,7 @@ class Network:
         self, directory: Path | str, *, threads: int | None = None, engine: str = "auto"
     ) -> None:
         import torch
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoConfig, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
@@ -141,21 +157,24 @@ class Network:
         _same_tokenizer(members)
         self.tokenizer = AutoTokenizer.from_pretrained(members[0])
         self._vocab = _Readable(self.tokenizer)
-        self.models = [
-            AutoModelForSequenceClassification.from_pretrained(member).eval() for member in members
-        ]
-        self.model = self.models[0]
         if engine not in ("auto", "hf"):
             raise ValueError(f"Unknown inference engine {engine!r}: 'auto' or 'hf'")
+        self._members = members
+        self._models: list | None = None
+        self.configs = [AutoConfig.from_pretrained(member) for member in members]
         self._stacked = None
         if engine == "auto":
-            from chemcore import stacked_bert
+            self._stacked = _stacked_from_files(members, self.configs)
+            if self._stacked is None:  # not plain float32 BERT files: through the HF models
+                from chemcore import stacked_bert
 
-            if stacked_bert.supports(self.models):
-                self._stacked = stacked_bert.StackedBert(self.models)
+                if stacked_bert.supports(self.models):
+                    self._stacked = stacked_bert.StackedBert.from_models(self.models)
+        else:
+            self.models  # noqa: B018  (loaded now: the HF engine runs them)
         self.engine = "stacked" if self._stacked is not None else "hf"
-        config = self.model.config
-        if any(m.config.num_labels != config.num_labels for m in self.models):
+        config = self.configs[0]
+        if any(c.num_labels != config.num_labels for c in self.configs):
             raise ValueError(f"Ensemble members in {self.directory} differ in their outputs")
         self.name = getattr(config, contract.KEY_DISPLAY_NAME, None) or self.directory.name
         self.version = str(getattr(config, contract.KEY_VERSION, "") or self.weights_hash[:12])
@@ -223,12 +242,31 @@ class Network:
         ]
 
     @property
+    def models(self) -> list:
+        """The members as transformers models (eval mode). The stacked engine serves from the
+        weight files without them, so they are built only when asked for (the HF engine,
+        training, tests): transformers' modelling code costs a process about 130 MB."""
+        if self._models is None:
+            from transformers import AutoModelForSequenceClassification
+
+            self._models = [
+                AutoModelForSequenceClassification.from_pretrained(member).eval()
+                for member in self._members
+            ]
+        return self._models
+
+    @property
+    def model(self):
+        """The first member as a transformers model."""
+        return self.models[0]
+
+    @property
     def has_uncertainty(self) -> bool:
         """Only an ensemble gives an uncertainty (its member spread)."""
         return self.manifest is not None
 
     def _max_tokens(self) -> int:
-        limits = [getattr(m.config, "max_position_embeddings", None) for m in self.models]
+        limits = [getattr(c, "max_position_embeddings", None) for c in self.configs]
         tokenizer_limit = getattr(self.tokenizer, "model_max_length", None)
         if tokenizer_limit and tokenizer_limit < 1_000_000:  # HF's "no limit" sentinel is huge
             limits.append(tokenizer_limit)
@@ -346,7 +384,7 @@ class Network:
         texts = [self.model_text(item) for item in smiles]
         lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
         order = sorted(range(len(smiles)), key=lengths.__getitem__)
-        out = np.zeros((len(self.models), len(smiles), self.model.config.num_labels))
+        out = np.zeros((len(self.configs), len(smiles), self.configs[0].num_labels))
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 chunk = order[start : start + batch_size]

@@ -22,31 +22,82 @@ import torch.nn.functional as F
 ROWS = 4096
 
 
+SHAPE_KEYS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "max_position_embeddings",
+    "vocab_size",
+    "type_vocab_size",
+    "num_labels",
+    "layer_norm_eps",
+)
+_LAYER_KEYS = (
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "attention.output.LayerNorm",
+    "intermediate.dense",
+    "output.dense",
+    "output.LayerNorm",
+)
+
+
+def _config_supported(config, first) -> bool:
+    if config.model_type != "bert" or config.hidden_act != "gelu":
+        return False
+    if getattr(config, "is_decoder", False):
+        return False
+    if getattr(config, "position_embedding_type", "absolute") != "absolute":
+        return False
+    return all(getattr(config, key) == getattr(first, key) for key in SHAPE_KEYS)
+
+
 def supports(models: list) -> bool:
     """True when every member is an eval-mode-equivalent BERT this engine reproduces exactly."""
     first = models[0].config
-    shape_keys = (
-        "hidden_size",
-        "num_hidden_layers",
-        "num_attention_heads",
-        "intermediate_size",
-        "max_position_embeddings",
-        "vocab_size",
-        "type_vocab_size",
-        "num_labels",
-        "layer_norm_eps",
-    )
     for model in models:
-        config = model.config
-        if type(model).__name__ != "BertForSequenceClassification" or config.model_type != "bert":
-            return False
-        if config.hidden_act != "gelu" or getattr(config, "is_decoder", False):
-            return False
-        if getattr(config, "position_embedding_type", "absolute") != "absolute":
+        if type(model).__name__ != "BertForSequenceClassification":
             return False
         if model.bert.pooler is None or model.dtype != torch.float32:
             return False
-        if any(getattr(config, key) != getattr(first, key) for key in shape_keys):
+        if not _config_supported(model.config, first):
+            return False
+    return True
+
+
+def expected_keys(config) -> set[str]:
+    """The parameter names of a BertForSequenceClassification with this config (with pooler)."""
+    keys = {
+        f"bert.embeddings.{name}.weight"
+        for name in ("word_embeddings", "position_embeddings", "token_type_embeddings")
+    }
+    keys |= {"bert.embeddings.LayerNorm.weight", "bert.embeddings.LayerNorm.bias"}
+    for i in range(config.num_hidden_layers):
+        for name in _LAYER_KEYS:
+            keys |= {f"bert.encoder.layer.{i}.{name}.weight", f"bert.encoder.layer.{i}.{name}.bias"}
+    keys |= {"bert.pooler.dense.weight", "bert.pooler.dense.bias"}
+    keys |= {"classifier.weight", "classifier.bias"}
+    return keys
+
+
+def supports_files(configs: list, state_dicts: list[dict]) -> bool:
+    """True when each member's checkpoint is a float32 BertForSequenceClassification holding
+    exactly its parameters (nothing missing for transformers to initialise at random, nothing
+    renamed), so stacking its tensors equals stacking the loaded HF model's."""
+    first = configs[0]
+    for config, tensors in zip(configs, state_dicts, strict=True):
+        if list(getattr(config, "architectures", None) or []) != ["BertForSequenceClassification"]:
+            return False
+        if str(getattr(config, "dtype", None) or "float32").replace("torch.", "") != "float32":
+            return False
+        if not _config_supported(config, first):
+            return False
+        if set(tensors) != expected_keys(config):
+            return False
+        if any(t.dtype != torch.float32 for t in tensors.values()):
             return False
     return True
 
@@ -58,42 +109,48 @@ def _stack(tensors: list[torch.Tensor], *, linear: bool = False) -> torch.Tensor
 
 
 class StackedBert:
-    """The members' weights stacked; calling it gives logits of shape (members, batch, labels)."""
+    """The members' weights stacked; calling it gives logits of shape (members, batch, labels).
 
-    def __init__(self, models: list) -> None:
-        config = models[0].config
+    Built from the members' parameters by name (`state_dicts`: HF's names, as a loaded model's
+    `state_dict()` or its model.safetensors gives them), so the site need not build the HF
+    models (and import their modelling code) to serve them."""
+
+    def __init__(self, config, state_dicts: list[dict]) -> None:
         self.hidden = config.hidden_size
         self.heads = config.num_attention_heads
         self.eps = config.layer_norm_eps
-        bert = [m.bert for m in models]
-        emb = [b.embeddings for b in bert]
-        self.word = _stack([e.word_embeddings.weight for e in emb])
-        self.position = _stack([e.position_embeddings.weight for e in emb])
-        self.token_type = _stack([e.token_type_embeddings.weight for e in emb])
-        self.emb_norm = self._norm([e.LayerNorm for e in emb])
+        self._members = state_dicts
+        self.word = self._stack("bert.embeddings.word_embeddings.weight")
+        self.position = self._stack("bert.embeddings.position_embeddings.weight")
+        self.token_type = self._stack("bert.embeddings.token_type_embeddings.weight")
+        self.emb_norm = self._norm("bert.embeddings.LayerNorm")
         self.layers = [
-            self._layer([b.encoder.layer[i] for b in bert])
-            for i in range(len(bert[0].encoder.layer))
+            self._layer(f"bert.encoder.layer.{i}.") for i in range(config.num_hidden_layers)
         ]
-        self.pooler = self._linear([b.pooler.dense for b in bert])
-        self.classifier = self._linear([m.classifier for m in models])
+        self.pooler = self._linear("bert.pooler.dense")
+        self.classifier = self._linear("classifier")
+        del self._members  # only the stacked copies are kept
 
-    @staticmethod
-    def _linear(modules: list) -> tuple[torch.Tensor, torch.Tensor]:
-        weight = _stack([m.weight for m in modules], linear=True)
-        return weight, _stack([m.bias for m in modules]).unsqueeze(1)
+    @classmethod
+    def from_models(cls, models: list) -> StackedBert:
+        return cls(models[0].config, [m.state_dict() for m in models])
 
-    @staticmethod
-    def _norm(modules: list) -> tuple[torch.Tensor, torch.Tensor]:
-        return _stack([m.weight for m in modules]).unsqueeze(1), _stack(
-            [m.bias for m in modules]
+    def _stack(self, name: str, *, linear: bool = False) -> torch.Tensor:
+        return _stack([member[name] for member in self._members], linear=linear)
+
+    def _linear(self, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
+        weight = self._stack(f"{prefix}.weight", linear=True)
+        return weight, self._stack(f"{prefix}.bias").unsqueeze(1)
+
+    def _norm(self, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._stack(f"{prefix}.weight").unsqueeze(1), self._stack(
+            f"{prefix}.bias"
         ).unsqueeze(1)
 
-    def _layer(self, layers: list) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        attention = [layer.attention.self for layer in layers]
-        query = self._linear([a.query for a in attention])
-        key = self._linear([a.key for a in attention])
-        value = self._linear([a.value for a in attention])
+    def _layer(self, prefix: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        query = self._linear(prefix + "attention.self.query")
+        key = self._linear(prefix + "attention.self.key")
+        value = self._linear(prefix + "attention.self.value")
         return {
             "qkv": (
                 torch.cat([query[0], key[0], value[0]], 2),
@@ -101,11 +158,11 @@ class StackedBert:
             ),
             "q": query,
             "kv": (torch.cat([key[0], value[0]], 2), torch.cat([key[1], value[1]], 2)),
-            "out": self._linear([layer.attention.output.dense for layer in layers]),
-            "out_norm": self._norm([layer.attention.output.LayerNorm for layer in layers]),
-            "up": self._linear([layer.intermediate.dense for layer in layers]),
-            "down": self._linear([layer.output.dense for layer in layers]),
-            "down_norm": self._norm([layer.output.LayerNorm for layer in layers]),
+            "out": self._linear(prefix + "attention.output.dense"),
+            "out_norm": self._norm(prefix + "attention.output.LayerNorm"),
+            "up": self._linear(prefix + "intermediate.dense"),
+            "down": self._linear(prefix + "output.dense"),
+            "down_norm": self._norm(prefix + "output.LayerNorm"),
         }
 
     def _layer_norm(self, x: torch.Tensor, norm: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:

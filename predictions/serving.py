@@ -27,7 +27,21 @@ def get_model() -> Model:
 
                 _model = Model.load(settings.PREDICTION_MODEL_DIR, threads=settings.TORCH_THREADS)
                 units.remember_decimals(_model.test_metrics)
+                _release_free_memory()
     return _model
+
+
+def _release_free_memory() -> None:
+    """Give the heap that loading freed (parsed JSON, checkpoint buffers) back to the system:
+    glibc keeps freed memory in the process otherwise. Nothing where there is no glibc."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def model_loaded() -> bool:
