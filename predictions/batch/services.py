@@ -602,7 +602,10 @@ def _run(batch_pk, handoff: str = "", pause=None, recruit=None) -> str:
                     ahead.finish(lambda left: _running(batch_pk))
                     continue  # the profile pass may be free now
                 break
-            if not _beat(batch_pk, owner):  # cancelled (or failed) meanwhile
+            if not _beat(batch_pk, owner):  # cancelled (or failed) meanwhile: leave it
+                BatchChunk.objects.filter(pk=chunk.pk, lease_owner=owner).update(
+                    status=BatchChunk.Status.PENDING, lease_owner="", lease_until=None
+                )
                 break
             if chunk.kind == BatchChunk.Kind.PROFILES:
                 filled = _fill_profiles(chunk, owner, ahead, pause)
