@@ -22,7 +22,6 @@ from rdkit import Chem
 
 from chemcore.checkpoint import TRAINING_SET
 from chemcore.chemistry import (
-    bulk_similarity,
     elements,
     fingerprint,
     is_inorganic,
@@ -30,6 +29,7 @@ from chemcore.chemistry import (
     molecular_weight,
 )
 from chemcore.readacross import blend, neighbour_mean
+from chemcore.similarity import packed, packed_similarity
 from chemcore.uncertainty import combine
 
 IN, CARE, OUT = "in", "care", "out"
@@ -96,6 +96,12 @@ class TrainingSet:
     # Per output: how many molecules measured for it contain each element (computed at load).
     element_counts: list[dict[str, int]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # The fingerprints packed for NumPy's Tanimoto (chemcore.similarity.packed_similarity,
+        # equal to RDKit's bulk one): 2.9 MB for 11,000 molecules.
+        self._matrix = packed(self.fingerprints)
+        self._bits = np.bitwise_count(self._matrix).sum(axis=1, dtype=np.int64)
+
     @classmethod
     def from_csv(cls, path: Path | str, labels: Sequence[str]) -> TrainingSet:
         # One molecule at a time: keeping all ~11,000 RDKit molecules until the end held about
@@ -134,7 +140,9 @@ class TrainingSet:
         return [int(n) for n in (~np.isnan(self.values)).sum(axis=0)]
 
     def similarities(self, mol: Chem.Mol) -> np.ndarray:
-        return np.fromiter(bulk_similarity(mol, self.fingerprints), dtype=np.float64)
+        if not self.fingerprints:
+            return np.zeros(0, dtype=np.float64)
+        return packed_similarity(mol, self._matrix, self._bits)
 
     def sizes(self, output: int, percentile: float) -> _Sizes | None:
         measured = ~np.isnan(self.values[:, output])
