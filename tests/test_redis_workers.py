@@ -1,10 +1,10 @@
 """The scale-out path run for real: Huey on a real Redis, two `run_huey` worker processes.
 
-A large batch is queued twice (as the web view and the periodic resume would); the worker
-that gets it holds its lease, the other waits on it. The one holding the lease is killed
-with SIGKILL mid-batch; the other takes the batch over once the lease runs out and
-finishes it: every row exactly once, both workers did part of the work. The lease owner
-names its process (host:pid:token/run), which is how the test knows who worked.
+A large batch is queued twice (as the web view and the periodic resume would); both workers
+take its chunks (a lease per chunk; tests/test_batch_scale_out.py goes further). The one that
+last renewed the batch's own lease is killed with SIGKILL mid-batch; the other takes its chunk
+over and finishes the batch: every row exactly once, both workers did part of the work. A
+lease owner names its process (host:pid:token/run), which is how the test knows who worked.
 Then the API and batch-flow tests run again, in a child pytest, on the Redis queue and
 Redis cache.
 """
