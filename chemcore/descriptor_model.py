@@ -162,6 +162,18 @@ class DescriptorModel:
             if parts:
                 columns = [np.concatenate(column) for column in zip(*parts)]
                 combined = Trees(0.0, *columns)
+                # Each output's own arrays become views of the joint ones where no node id is
+                # shifted (the same values): only the shifted child ids are held twice.
+                combined.left = combined.left.astype(np.int32 if nodes < 2**31 else np.int64)
+                combined.right = combined.right.astype(combined.left.dtype)
+                start = 0
+                for trees in self.outputs:
+                    if trees is None:
+                        continue
+                    end = start + len(trees.leaf)
+                    for name in ("feature", "threshold", "leaf", "missing_left", "value"):
+                        setattr(trees, name, getattr(combined, name)[start:end])
+                    start = end
             cached = self._combined_cache = (combined, spans)
         return cached
 
@@ -190,10 +202,12 @@ def read(path: Path | str) -> DescriptorModel:
     data = json.loads(Path(path).read_text())
     if data.get("format") != FORMAT:
         raise ValueError(f"{path}: unknown descriptor model format {data.get('format')!r}")
-    return DescriptorModel(
+    model = DescriptorModel(
         descriptors=[str(name) for name in data["descriptors"]],
         outputs=[None if t is None else Trees.from_dict(t) for t in data["outputs"]],
     )
+    model._combined()  # built now, sharing the outputs' arrays (not on a first request)
+    return model
 
 
 def write(path: Path | str, model: DescriptorModel) -> None:

@@ -7,6 +7,7 @@ The same canonical SMILES with the same model weights is stored once and reused.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import threading
 from collections import OrderedDict
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError
 from django.utils import timezone
+from rdkit import Chem
 
 from chemcore import chemistry
 from chemcore.model import Model, MoleculePrediction, Refused
@@ -231,6 +233,33 @@ def parse_for_model(text: str, model: Model) -> chemistry.ParsedMolecule:
     return model.preprocess(text, max_chars=settings.SMILES_MAX_CHARS)
 
 
+# The latest texts read by the form and the API, per process: (model hash, text) -> what
+# parse_for_model gave. A molecule asked for again (the stored case) skips RDKit's parse and
+# standardisation and the tokenizer's checks (~1.2 ms); refusals are not kept.
+_PARSED: OrderedDict[tuple[str, str, int], chemistry.ParsedMolecule] = OrderedDict()
+_PARSED_SIZE = 256
+_parsed_lock = threading.Lock()
+
+
+def parse_remembered(text: str, model: Model) -> chemistry.ParsedMolecule:
+    """`parse_for_model`, kept for the latest texts; each caller gets its own copy (its own
+    RDKit molecule too)."""
+    key = (model.weights_hash, text, settings.SMILES_MAX_CHARS)
+    with _parsed_lock:
+        found = _PARSED.get(key)
+        if found is not None:
+            _PARSED.move_to_end(key)
+    if found is None:
+        found = parse_for_model(text, model)
+        with _parsed_lock:
+            _PARSED[key] = found
+            while len(_PARSED) > _PARSED_SIZE:
+                _PARSED.popitem(last=False)
+    return dataclasses.replace(
+        found, mol=Chem.Mol(found.mol), removed_fragments=list(found.removed_fragments)
+    )
+
+
 def find_existing(canonical_smiles: str, model: Model) -> Prediction | None:
     """The stored prediction of this molecule by this model, without its pictures."""
     return (
@@ -352,7 +381,7 @@ def prediction_get_or_create(
     a stored molecule as it was and stores a new one unlisted, reachable by its link only.
     """
     model = get_model()
-    parsed = parse_for_model(text, model)
+    parsed = parse_remembered(text, model)
     existing = find_existing(parsed.canonical_smiles, model)
     if existing is not None:
         if not existing.public:  # known only privately: as new for whoever asks (see _as_new)
