@@ -16,7 +16,6 @@ from datetime import date
 
 from django.utils import timezone
 from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.backends.backend_pdf import FigureCanvasPdf
 from matplotlib.figure import Figure
 from PIL import Image
 
@@ -168,6 +167,10 @@ def _save(fig: Figure, fmt: str, prediction: Prediction | None) -> bytes | str:
         return svg.getvalue()
     out = io.BytesIO()
     if fmt == "pdf":
+        # Imported here: the PDF backend (and fontTools under it) costs a process ~10 MB, and
+        # only report.pdf needs it.
+        from matplotlib.backends.backend_pdf import FigureCanvasPdf
+
         FigureCanvasPdf(fig)
         meta.update(Creator=SITE, Author=SITE, Keywords="approved drugs; prediction report")
     fig.savefig(out, format=fmt, metadata=meta)
