@@ -275,3 +275,37 @@ def test_the_worker_never_waits_for_a_busy_helper(settings, predictor, monkeypat
         gate.set()
         pool.shutdown(cancel_futures=True)
         manager.shutdown()
+
+
+def test_a_chunks_profiles_are_filled_while_other_workers_still_predict(predictor, settings):
+    """Per-chunk leases: the profile pass of a stored chunk's rows may start while another
+    worker still predicts other rows; the batch counts its profiles only once every row is
+    stored, and is done when every chunk is."""
+    settings.BATCH_CHUNK_ROWS = 2
+    settings.BATCH_PROFILE_PROCESSES = 0
+    batch = batch_services.batch_create(text="CCO\nCCN\nCCCl\nCCCBr\n")
+    one, two = "elsewhere:1:aaaa/1", "elsewhere:2:bbbb/2"  # two live workers on another host
+    assert batch_services._start(batch.pk, one, "", None)
+    first = batch_services._claim_chunk(batch.pk, one)
+    second = batch_services._claim_chunk(batch.pk, two)
+    assert (first.first_row, second.first_row) == (1, 3)
+    batch_services._store_rows(Batch.objects.get(pk=batch.pk), first, one, predictor)
+    rows_1_2 = batch_services._claim_chunk(batch.pk, one)
+    assert (rows_1_2.kind, rows_1_2.first_row, rows_1_2.last_row) == ("profiles", 1, 2)
+    third = "elsewhere:3:cccc/3"
+    assert batch_services._claim_chunk(batch.pk, third) is None  # 3-4's wait for their rows
+    assert batch_services._fill_profiles(rows_1_2, one, profiles.Ahead(batch.pk)) is True
+    BatchChunk.objects.filter(pk=rows_1_2.pk).update(status="done")  # as the run does next
+    assert profiles.pending_rows(batch.pk) == 0  # rows 3-4 are not stored yet
+    batch.refresh_from_db()
+    assert (batch.stage, batch.profiled_rows, batch.rows_processed) == ("", 0, 2)
+
+    batch_services._store_rows(Batch.objects.get(pk=batch.pk), second, two, predictor)
+    assert profiles.pending_rows(batch.pk) == 2
+    # Another run joins (the batch's lease is held) and does what is left.
+    assert batch_services.batch_run(batch_pk=batch.pk) == "done"
+    batch.refresh_from_db()
+    assert (batch.profiled_rows, batch.rows_processed, batch.done_count) == (4, 4, 4)
+    for row in BatchRow.objects.filter(batch=batch):
+        expected = profile.profile_for_smiles(row.canonical_smiles)
+        assert (row.profile, row.profile_pending) == (expected, False)

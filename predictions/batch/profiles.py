@@ -156,23 +156,36 @@ def _fill_rows(rows: list[tuple]) -> None:
             )
 
 
-def pending_rows(batch_pk) -> int:
-    return BatchRow.objects.filter(batch_id=batch_pk, profile_pending=True).count()
+def _pending(batch_pk, rows: tuple[int, int] | None = None):
+    pending = BatchRow.objects.filter(batch_id=batch_pk, profile_pending=True)
+    if rows is not None:  # (first, last) row numbers: one chunk's
+        pending = pending.filter(row_number__gte=rows[0], row_number__lte=rows[1])
+    return pending
 
 
-def fill_batch(batch_pk, *, carry_on: Callable[[int], bool] = lambda left: True) -> bool:
-    """Fill a batch's pending rows in row order, PAGE molecules at a time; True once none is left.
+def pending_rows(batch_pk, *, rows: tuple[int, int] | None = None) -> int:
+    return _pending(batch_pk, rows).count()
+
+
+def fill_batch(
+    batch_pk,
+    *,
+    carry_on: Callable[[int], bool] = lambda left: True,
+    rows: tuple[int, int] | None = None,
+) -> bool:
+    """Fill a batch's pending rows (those numbered rows[0]..rows[1], with `rows`) in row order,
+    PAGE molecules at a time; True once none is left.
 
     After each page `carry_on(rows still pending)` is asked whether to go on (the worker
     reports progress there, and stops when the batch was cancelled or its lease taken over).
     """
-    rows = BatchRow.objects.filter(batch_id=batch_pk, profile_pending=True).order_by("row_number")
+    pending = _pending(batch_pk, rows).order_by("row_number")
     while True:
-        page = list(rows.values_list("pk", "prediction_id", "canonical_smiles")[:PAGE])
+        page = list(pending.values_list("pk", "prediction_id", "canonical_smiles")[:PAGE])
         if not page:
             return True
         _fill_rows(page)
-        if not carry_on(pending_rows(batch_pk)):
+        if not carry_on(pending_rows(batch_pk, rows=rows)):
             return False
 
 

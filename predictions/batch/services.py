@@ -380,16 +380,17 @@ def _until():
 
 
 def _ensure_chunks(batch: Batch) -> None:
-    """Make the batch's chunks, once: BATCH_CHUNK_ROWS rows each, then the profile pass.
+    """Make the batch's chunks, once: BATCH_CHUNK_ROWS rows each, then the profile pass of
+    each row chunk's range (so that the profile pass too is shared by the workers).
 
     Only the run that holds the batch's own lease (`_claim`) makes them, and other runs join
-    only once the profile chunk (made last, in the same insert) exists; a start killed half-way
-    left chunks nobody has worked, which are made again. A batch begun by a worker of before
-    chunks has its first `rows_processed` rows stored: they become one chunk, done, with the
-    batch's counts, and the rest is chunked after them.
+    only once the profile chunk of the first rows (made last, in the same insert) exists; a
+    start killed half-way left chunks nobody has worked, which are made again. A batch begun by
+    a worker of before chunks has its first `rows_processed` rows stored: they become one chunk,
+    done, with the batch's counts, and the rest is chunked after them.
     """
     chunks = BatchChunk.objects.filter(batch_id=batch.pk)
-    if chunks.filter(kind=BatchChunk.Kind.PROFILES).exists():
+    if chunks.filter(_MADE).exists():
         return
     chunks.delete()
     plan: list[BatchChunk] = []
@@ -412,14 +413,29 @@ def _ensure_chunks(batch: Batch) -> None:
     for first in range(base + 1, batch.total_rows + 1, size):
         last = min(first + size - 1, batch.total_rows)
         plan.append(BatchChunk(batch_id=batch.pk, index=len(plan), first_row=first, last_row=last))
-    plan.append(BatchChunk(batch_id=batch.pk, index=len(plan), kind=BatchChunk.Kind.PROFILES))
+    ranges = [(c.first_row, c.last_row) for c in plan] or [(1, 0)]  # no rows: the whole batch
+    for first, last in reversed(ranges):  # the first rows' last: `_MADE`
+        plan.append(
+            BatchChunk(
+                batch_id=batch.pk,
+                index=len(plan),
+                kind=BatchChunk.Kind.PROFILES,
+                first_row=first,
+                last_row=last,
+            )
+        )
     BatchChunk.objects.bulk_create(plan)
+
+
+# The chunk made last when a batch starts: once it exists, all of them do.
+_MADE = Q(kind=BatchChunk.Kind.PROFILES, first_row=1)
 
 
 def _claim_chunk(batch_pk, owner: str, handoff: str = "") -> BatchChunk | None:
     """Take the first chunk not done that is free: never leased, lease run out, ours, reserved
     for us (`handoff`), or held by a process of this host that is gone; the chunk reserved for
-    `handoff` first, then in row order. The profile pass only once every row chunk is done.
+    `handoff` first, then row chunks in row order, then profile chunks, each only once the
+    rows of its range are stored.
 
     Each take is one conditional single-document update on the chunk's lease as it was read:
     of two workers that both saw it free, only the first gets it; the other tries the next.
@@ -429,9 +445,9 @@ def _claim_chunk(batch_pk, owner: str, handoff: str = "") -> BatchChunk | None:
         BatchChunk.objects.filter(batch_id=batch_pk)
         .exclude(status=BatchChunk.Status.DONE)
         .order_by("index")
-        .values_list("pk", "kind", "status", "lease_owner", "lease_until")
+        .values_list("pk", "kind", "status", "lease_owner", "lease_until", "first_row")
     )
-    rows_left = any(kind == BatchChunk.Kind.ROWS for _, kind, *_ in open_chunks)
+    rows_left = {first for _, kind, *_, first in open_chunks if kind == BatchChunk.Kind.ROWS}
     gone: dict[str, bool] = {}
 
     def free(holder: str, until) -> bool:
@@ -441,13 +457,18 @@ def _claim_chunk(batch_pk, owner: str, handoff: str = "") -> BatchChunk | None:
             gone[holder] = workers.is_gone(holder)
         return gone[holder]
 
+    def waits(kind: str, first: int) -> bool:  # a profile chunk whose rows are not all stored
+        whole = first == 0  # (the whole batch)
+        return kind == BatchChunk.Kind.PROFILES and (first in rows_left or (whole and rows_left))
+
     candidates = [
-        (pk, status, holder, until)
-        for pk, kind, status, holder, until in open_chunks
-        if free(holder, until) and not (kind == BatchChunk.Kind.PROFILES and rows_left)
+        (pk, kind, status, holder, until, first)
+        for pk, kind, status, holder, until, first in open_chunks
+        if free(holder, until) and not waits(kind, first)
     ]
-    candidates.sort(key=lambda c: not (handoff and c[2] == handoff))  # stable: row order
-    for pk, status, holder, until in candidates:
+    # The reserved chunk, then rows, then profiles, each in row order.
+    candidates.sort(key=lambda c: (not (handoff and c[3] == handoff), c[1] != "rows", c[5]))
+    for pk, _, status, holder, until, _ in candidates:
         taken = BatchChunk.objects.filter(
             pk=pk, status=status, lease_owner=holder, lease_until=until
         ).update(
@@ -578,8 +599,7 @@ def _start(batch_pk, owner: str, handoff: str, recruit) -> bool:
             if helpers > 0:
                 recruit(helpers)
         return True
-    chunks = BatchChunk.objects.filter(batch_id=batch_pk, kind=BatchChunk.Kind.PROFILES)
-    return _running(batch_pk) and chunks.exists()
+    return _running(batch_pk) and BatchChunk.objects.filter(_MADE, batch_id=batch_pk).exists()
 
 
 def _run(batch_pk, handoff: str = "", pause=None, recruit=None) -> str:
@@ -615,14 +635,18 @@ def _run(batch_pk, handoff: str = "", pause=None, recruit=None) -> str:
                     BatchChunk.objects.filter(pk=chunk.pk, lease_owner=owner).update(
                         status=BatchChunk.Status.DONE, lease_until=None, done_by=owner
                     )
-                break
-            _store_rows(batch, chunk, owner, model)
-            _release_memory()
-            if not _running(batch_pk):  # cancelled
-                break
-            ahead.send(chunk.first_row, chunk.last_row)
-            ahead.store_arrived()
-            if pause is not None and _rows_left(batch_pk) and (token := pause()):
+            else:
+                _store_rows(batch, chunk, owner, model)
+                _release_memory()
+                if not _running(batch_pk):  # cancelled
+                    break
+                ahead.send(chunk.first_row, chunk.last_row)
+                ahead.store_arrived()
+            if chunk.kind == BatchChunk.Kind.ROWS:
+                more = _rows_left(batch_pk)
+            else:  # as between two pages of one profile pass
+                more = profiles.pending_rows(batch_pk) > 0
+            if more and pause is not None and (token := pause()):
                 return _hand_off(batch_pk, owner, token)
     except Exception as error:  # a bug or a vanished file: say so on the page, keep the rows
         log.exception("Batch %s failed", batch_pk)
@@ -654,20 +678,27 @@ def _hand_off(batch_pk, owner: str, token: str, chunk: BatchChunk | None = None)
 
 
 def _fill_profiles(chunk: BatchChunk, owner: str, ahead: profiles.Ahead, pause=None) -> bool | str:
-    """The profile pass (the batch's last chunk): every predicted row's RDKit profile
-    (profiles.py: those computed by the helpers, then the rest), the page counting them; False
-    if the batch was cancelled or the chunk taken over meanwhile, or the token `pause()` gave
-    when it said to stop between pages."""
+    """A profile chunk: the RDKit profiles of its rows still pending (profiles.py: those the
+    helpers computed, then the rest), the page counting the batch's; False if the batch was
+    cancelled or the chunk taken over meanwhile, or the token `pause()` gave when it said to stop
+    between pages. The page says "profiling" once every row of the batch is stored."""
     batch_pk = chunk.batch_id
     page = Batch.objects.filter(pk=batch_pk)
-    predicted = BatchRow.objects.filter(batch_id=batch_pk, status=BatchRow.Status.OK).count()
-    left = profiles.pending_rows(batch_pk)
+    rows = (chunk.first_row, chunk.last_row) if chunk.last_row else None
     paused: list[str] = []
-    if left:
-        page.update(stage=Batch.Stage.PROFILING, profiled_rows=predicted - left)
+
+    def counted() -> None:  # once every row is stored: the batch's predicted rows with profiles
+        if _rows_left(batch_pk):
+            return
+        ok = BatchRow.objects.filter(batch_id=batch_pk, status=BatchRow.Status.OK)
+        profiled = ok.filter(profile_pending=False).count()
+        page.update(stage=Batch.Stage.PROFILING, profiled_rows=profiled)
+
+    if profiles.pending_rows(batch_pk, rows=rows):
+        counted()
 
         def carry_on(left: int) -> bool:
-            page.update(profiled_rows=predicted - left)
+            counted()
             if not _renew(chunk, owner):
                 return False
             if left and pause is not None and (token := pause()):
@@ -675,9 +706,12 @@ def _fill_profiles(chunk: BatchChunk, owner: str, ahead: profiles.Ahead, pause=N
                 return False
             return True
 
-        if not (ahead.finish(carry_on) and profiles.fill_batch(batch_pk, carry_on=carry_on)):
+        filled = ahead.finish(carry_on) and profiles.fill_batch(
+            batch_pk, carry_on=carry_on, rows=rows
+        )
+        if not filled:
             return paused[0] if paused else False
-    page.update(profiled_rows=predicted)
+    counted()
     return True
 
 
