@@ -59,6 +59,9 @@ def run(workers: int, rows: int, batches: int, chunk: int) -> float:
                 "TORCH_THREADS": "1",
                 "TOKENIZERS_PARALLELISM": "false",
                 "BATCH_CHUNK_ROWS": str(chunk),
+                # One core each: no RDKit profile helper processes beside the worker (its
+                # profile chunks compute them itself).
+                "BATCH_PROFILE_PROCESSES": "0",
             }
             manage = [sys.executable, "manage.py"]
             subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
