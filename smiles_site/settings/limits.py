@@ -43,7 +43,7 @@ BATCH_LEASE_SECONDS = env_int("BATCH_LEASE_SECONDS", 120, minimum=1)
 # Scale-out: a batch starting queues this many tasks in all (itself included), each taking its
 # chunks one at a time, so as many workers (on any hosts sharing the database and the queue)
 # work one batch together. 1: one worker per batch at a time.
-BATCH_PARALLEL_TASKS = 2
+BATCH_PARALLEL_TASKS = env_int("BATCH_PARALLEL_TASKS", 2, minimum=1)
 # Storage a batch may take for the columns / SD fields it carries beside the SMILES (every row
 # keeps each one by name): estimated at upload as rows x names + the file's bytes; over it, the
 # upload is refused (a 100,000-record SDF with 200 fields once stored 229 MB of them).
