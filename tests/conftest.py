@@ -77,3 +77,12 @@ def queue():
 
     yield drain
     HUEY.flush()
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A fresh real redis-server (tests.redis_support) for one test; its URL."""
+    from tests.redis_support import running_redis
+
+    with running_redis(tmp_path) as url:
+        yield url

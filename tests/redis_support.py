@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
+
+# Tests that start a real redis-server skip where Debian's is missing.
+needs_redis = pytest.mark.skipif(
+    not (shutil.which("redis-server") or Path("/usr/bin/redis-server").exists()),
+    reason="needs Debian's redis-server (scripts/test.sh installs it)",
+)
+
+
+def pid_of(owner: str) -> int | None:
+    """The process id in a lease or `done_by` (host:pid:token/run)."""
+    match = re.match(r"[^:]*:(\d+):", owner or "")
+    return int(match.group(1)) if match else None
 
 
 def free_port() -> int:

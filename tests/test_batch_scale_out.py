@@ -9,8 +9,6 @@ which is how the tests know who did what. Read with plain sqlite3, as tests/test
 
 import csv
 import io
-import re
-import shutil
 import signal
 import sqlite3
 import time
@@ -18,27 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.redis_support import running_redis
+from tests.redis_support import needs_redis, pid_of
 from tests.test_batch_worker import _env, _manage, _worker, assert_every_row_once, molecules
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (shutil.which("redis-server") or Path("/usr/bin/redis-server").exists()),
-        reason="needs Debian's redis-server (scripts/test.sh installs it)",
-    ),
-]
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    with running_redis(tmp_path) as url:
-        yield url
-
-
-def _pid(owner: str) -> int | None:
-    match = re.match(r"[^:]*:(\d+):", owner or "")  # host:pid:token/run
-    return int(match.group(1)) if match else None
+pytestmark = [pytest.mark.slow, needs_redis]
 
 
 def _read(db: Path) -> dict:
@@ -56,9 +37,9 @@ def _read(db: Path) -> dict:
     processed, progress, total, status, done = batch
     done_rows: dict[int, int] = {}  # pid -> rows of the row chunks it stored
     for state, kind, first, last, _, by in chunks:
-        if state == "done" and kind == "rows" and _pid(by):
-            done_rows[_pid(by)] = done_rows.get(_pid(by), 0) + last - first + 1
-    running = {_pid(c[4]) for c in chunks if c[0] == "running" and c[1] == "rows"}
+        if state == "done" and kind == "rows" and pid_of(by):
+            done_rows[pid_of(by)] = done_rows.get(pid_of(by), 0) + last - first + 1
+    running = {pid_of(c[4]) for c in chunks if c[0] == "running" and c[1] == "rows"}
     return {
         "processed": processed,
         "progress": progress,
@@ -153,7 +134,7 @@ def test_two_workers_on_one_batch_every_row_once_after_a_sigkill(tmp_path, redis
         # Progress counts every worker's rows: more than either stored alone.
         assert state["processed"] > max(state["done_rows"].values())
         assert state["progress"] >= state["processed"]
-        first = _pid(state["chunks"][0][5])
+        first = pid_of(state["chunks"][0][5])
         victim = next(w for w in workers if (w.pid == first) == (killed == "first-chunk"))
         [survivor] = [w for w in workers if w is not victim]
         victim.send_signal(signal.SIGKILL)

@@ -11,7 +11,6 @@ Redis cache.
 
 import os
 import re
-import shutil
 import signal
 import sqlite3
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.redis_support import running_redis
+from tests.redis_support import needs_redis, pid_of
 from tests.test_batch_worker import (
     ROOT,
     _env,
@@ -31,19 +30,7 @@ from tests.test_batch_worker import (
     molecules,
 )
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (shutil.which("redis-server") or Path("/usr/bin/redis-server").exists()),
-        reason="needs Debian's redis-server (scripts/test.sh installs it)",
-    ),
-]
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    with running_redis(tmp_path) as url:
-        yield url
+pytestmark = [pytest.mark.slow, needs_redis]
 
 
 def _state(db: Path) -> tuple[int, int, str, str]:
@@ -51,11 +38,6 @@ def _state(db: Path) -> tuple[int, int, str, str]:
         return connection.execute(
             "SELECT rows_processed, total_rows, status, lease_owner FROM predictions_batch"
         ).fetchone()
-
-
-def _pid_of(lease_owner: str) -> int | None:
-    match = re.match(r"[^:]*:(\d+):", lease_owner or "")  # host:pid:token/run
-    return int(match.group(1)) if match else None
 
 
 def _wait(db, done, seconds, workers, logs):
@@ -93,11 +75,11 @@ def test_two_redis_workers_share_a_batch_and_survive_a_sigkill(tmp_path, redis_u
             ),
         )
         processed, total, _, owner = _wait(
-            db, lambda s: s[0] >= 50 and _pid_of(s[3]), 120, workers, logs
+            db, lambda s: s[0] >= 50 and pid_of(s[3]), 120, workers, logs
         )
         pids = {w.pid: w for w in workers}
-        assert _pid_of(owner) in pids, owner
-        first = pids.pop(_pid_of(owner))
+        assert pid_of(owner) in pids, owner
+        first = pids.pop(pid_of(owner))
         first.send_signal(signal.SIGKILL)
         first.wait()
         killed_at = _state(db)[0]
@@ -116,7 +98,7 @@ def test_two_redis_workers_share_a_batch_and_survive_a_sigkill(tmp_path, redis_u
     # Both did work: the killed one held the lease while rows 1..killed_at were stored,
     # the survivor holds it at the end, having stored the rest.
     assert 0 < killed_at < len(smiles)
-    assert _pid_of(final[3]) == survivor.pid != first.pid
+    assert pid_of(final[3]) == survivor.pid != first.pid
 
 
 def test_api_and_batch_tests_pass_on_the_redis_queue_and_cache(tmp_path, redis_url):
