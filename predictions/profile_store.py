@@ -3,8 +3,8 @@
 A profile is a pure function of the canonical SMILES (`predictions.profile`), so it is computed
 once and stored on the prediction and on every batch row that copied it. A batch leaves its new
 molecules' profiles pending and fills them after its predictions (`predictions.batch.profiles`);
-any read that needs one first (a prediction's page, an export) fills it here, so no page or
-file ever shows a prediction without it. Each update is a conditional single-document one
+a read that needs one first (a prediction's page, a card) computes it in memory
+(`with_profiles`, nothing stored), so no page ever shows a prediction without it. Each update is a conditional single-document one
 (`profile_pending=True`): filling is idempotent and no transaction is relied on (MongoDB).
 """
 
@@ -71,18 +71,19 @@ def fill(pending: dict) -> dict:
     return filled
 
 
-def ensure_profile(prediction: Prediction) -> Prediction:
-    """The prediction with its profile, filled now if its batch has not got to it yet."""
-    return ensure_profiles([prediction])[0]
+def with_profile(prediction: Prediction) -> Prediction:
+    """The prediction with its profile, computed in memory if its batch has not got to it yet."""
+    return with_profiles([prediction])[0]
 
 
-def ensure_profiles(predictions: list[Prediction]) -> list[Prediction]:
-    """`ensure_profile` for a page of cards at once (a curator may list a batch's prediction
-    before the batch profiled it): one look-up and one pass of stores for the pending ones."""
-    pending = {p.pk: p.canonical_smiles for p in predictions if p.profile_pending}
+def with_profiles(predictions: list[Prediction]) -> list[Prediction]:
+    """`with_profile` for a page of cards at once (a curator may list a batch's prediction
+    before the batch profiled it): one look-up for the pending ones, nothing stored. Reads
+    never write; the batch's profile pass or the periodic fill (`fill_left_over_profiles`)
+    stores them."""
+    pending = [p for p in predictions if p.profile_pending]
     if pending:
-        filled = fill(pending)
-        for prediction in predictions:
-            if prediction.pk in filled:
-                prediction.profile, prediction.profile_pending = filled[prediction.pk], False
+        found = profiles_for(p.canonical_smiles for p in pending)
+        for prediction in pending:
+            prediction.profile = found[prediction.canonical_smiles]
     return predictions

@@ -15,7 +15,7 @@ from django.http import Http404
 
 from . import search
 from .models import Prediction, Source
-from .profile_store import ensure_profile, ensure_profiles
+from .profile_store import with_profile, with_profiles
 
 # What a plain gallery search looks in (besides the exact structure, when it is a SMILES).
 GALLERY_TEXT_FIELDS = ("canonical_smiles", "title", "input_text")
@@ -32,10 +32,11 @@ def _get_visible(predictions: QuerySet[Prediction], public_id: str) -> Predictio
 def prediction_get(public_id: str, *, blobs: tuple[str, ...] = ()) -> Prediction:
     """The visible prediction with this link id, loading only the blobs named in `blobs`.
 
-    A batch's prediction opened before its batch computed its RDKit profile gets it now.
+    A batch's prediction opened before its batch stored its RDKit profile shows it computed
+    in memory (a read never writes).
     """
     skipped = [name for name in Prediction.BLOB_FIELDS if name not in blobs]
-    return unattributed(ensure_profile(_get_visible(Prediction.objects.defer(*skipped), public_id)))
+    return unattributed(with_profile(_get_visible(Prediction.objects.defer(*skipped), public_id)))
 
 
 def unattributed(prediction: Prediction) -> Prediction:
@@ -92,7 +93,7 @@ def gallery_page(
         number=number,
         cache_key=("gallery", featured_only, verdict),
     )
-    page.object_list = ensure_profiles(list(page.object_list))  # a card's alert count
+    page.object_list = with_profiles(list(page.object_list))  # a card's alert count
     return page, note
 
 
@@ -102,10 +103,10 @@ def home_lists(*, size: int = 8) -> dict:
     recent = listed.filter(featured=False).exclude(source=Source.EXAMPLE)
     recent = recent.order_by("-published_at")
     return {
-        "featured": ensure_profiles(
+        "featured": with_profiles(
             list(listed.filter(featured=True).order_by("-updated_at")[:size])
         ),
-        "recent": ensure_profiles(list(recent[:size])),
+        "recent": with_profiles(list(recent[:size])),
     }
 
 

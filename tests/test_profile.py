@@ -214,12 +214,21 @@ def test_a_listed_prediction_still_pending_gets_its_profile_on_the_gallery_and_h
     client, make_prediction
 ):
     """A curator can list a batch's prediction before the batch profiled it: its card must not
-    read as "no alerts"; the list fills the profile (and stores it), as its own page would."""
+    read as "no alerts"; the list and its own page compute the profile in memory, and store
+    nothing (reads never write): the periodic fill stores it."""
     stored = make_prediction(RHODANINE, title="Benzylidene rhodanine")
     Prediction.objects.filter(pk=stored.pk).update(profile={}, profile_pending=True)
     for url in (reverse("predictions:gallery"), reverse("predictions:home")):
         html = client.get(url).content.decode()
         card = next(c for c in html.split('<li class="card">')[1:] if "rhodanine" in c)
         assert "4 structural alerts" in card
+    page = client.get(reverse("predictions:detail", args=[stored.public_id])).content.decode()
+    assert "structural alert" in page
+    stored.refresh_from_db()
+    assert stored.profile_pending and stored.profile == {}
+
+    from predictions.tasks import fill_left_over_profiles
+
+    fill_left_over_profiles.call_local()
     stored.refresh_from_db()
     assert not stored.profile_pending and stored.profile["alerts"]

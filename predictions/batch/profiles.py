@@ -7,7 +7,7 @@ each stored chunk while the worker predicts the next (`Ahead`); once every row i
 worker stores those that arrived and computes the rest itself (`Ahead.finish`, `fill_batch`;
 stage "profiling"), and only then is the batch done.
 A prediction opened, or a batch exported, before that gets its profile there and then
-(`predictions.profile_store.ensure_profile`, `complete_rows`), so no page or file ever shows
+(`predictions.profile_store.with_profile`, `complete_rows`), so no page or file ever shows
 a prediction without it.
 
 Storing and filling live in `predictions.profile_store`: a profile is a pure function of the
