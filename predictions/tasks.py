@@ -6,9 +6,10 @@ Tasks call the batch services; services never enqueue (the upload view does, on 
 import logging
 import secrets
 import time
+from functools import partial
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
@@ -55,6 +56,12 @@ def _others_wait(batch_pk: str | None) -> bool:
 def _runs(task, batch_pk: str) -> bool:
     """Whether a queued task is a run of this batch."""
     return isinstance(task, run_batch.task_class) and str(task.args[0]) == batch_pk
+
+
+def enqueue_batch(batch: Batch) -> None:
+    """Queue a new batch's run once the transaction that stored it commits (the worker must
+    find it): the one way the web side starts a batch (form, paste, API)."""
+    transaction.on_commit(partial(run_batch, str(batch.pk)))
 
 
 @db_task()

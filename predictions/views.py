@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial, wraps
+from functools import wraps
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
@@ -80,7 +79,7 @@ def _paste_batch(request: HttpRequest, form: PredictForm) -> HttpResponse:
         form.add_error("smiles", str(refusal))
         context = {"form": form, **selectors.home_lists()}
         return render(request, "predictions/home.html", context, status=400)
-    transaction.on_commit(partial(tasks.run_batch, str(batch.pk)))  # once it is committed
+    tasks.enqueue_batch(batch)
     return redirect(batch)
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
-from django.db import transaction
 from django.http import Http404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -186,7 +183,7 @@ class BatchListView(APIView):
             )
         except BatchRefused as refusal:
             raise serializers.ValidationError({"file": [str(refusal)]}) from refusal
-        transaction.on_commit(partial(tasks.run_batch, str(batch.pk)))
+        tasks.enqueue_batch(batch)
         body = api.BatchSerializer(batch, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
 

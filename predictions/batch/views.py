@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
@@ -37,8 +34,7 @@ def batch_list(request: HttpRequest) -> HttpResponse:
             except BatchRefused as refusal:
                 form.add_error(None, str(refusal))
             else:
-                # The worker must find the batch: queue it once it is committed.
-                transaction.on_commit(partial(tasks.run_batch, str(batch.pk)))
+                tasks.enqueue_batch(batch)
                 return redirect(batch)
         status = 400
     batches = selectors.batch_list(owners=owners.request_owner_keys(request))
