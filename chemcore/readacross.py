@@ -28,7 +28,10 @@ def neighbour_mean(sims: np.ndarray, values: np.ndarray, k: int = K) -> tuple:
     """
     sims = np.asarray(sims, dtype=np.float64)
     values = np.asarray(values, dtype=np.float64)
-    top = np.argsort(-sims, axis=-1, kind="stable")[..., :k]
+    if sims.ndim == 1:
+        top = top_k(sims, k)
+    else:
+        top = np.argsort(-sims, axis=-1, kind="stable")[..., :k]
     near_sims = np.take_along_axis(sims, top, axis=-1)
     weights = np.maximum(near_sims, MIN_WEIGHT)
     mean = (weights * values[top]).sum(axis=-1) / weights.sum(axis=-1)
@@ -36,6 +39,17 @@ def neighbour_mean(sims: np.ndarray, values: np.ndarray, k: int = K) -> tuple:
     if sims.ndim == 1:
         return float(mean), float(nearest)
     return mean, nearest
+
+
+def top_k(sims: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k largest of ``sims`` (1-D), ties in index order: the first k of a
+    stable argsort of -sims, without sorting all of them (a serving molecule is compared
+    with thousands of training molecules)."""
+    if sims.shape[0] <= k:
+        return np.argsort(-sims, kind="stable")[:k]
+    kth = np.partition(sims, sims.shape[0] - k)[sims.shape[0] - k]  # the k-th largest
+    candidates = np.flatnonzero(sims >= kth)  # index order
+    return candidates[np.argsort(-sims[candidates], kind="stable")[:k]]
 
 
 def blend(value, near, nearest, weight: float, power: float):

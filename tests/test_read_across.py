@@ -11,7 +11,7 @@ from rdkit import Chem
 
 from chemcore.checkpoint import EnsembleManifest, read_manifest, write_manifest
 from chemcore.domain import Domain, OutputInfo, TrainingSet
-from chemcore.readacross import blend, neighbour_mean
+from chemcore.readacross import blend, neighbour_mean, top_k
 
 
 def test_neighbour_mean_weighs_the_k_most_similar_by_similarity():
@@ -29,6 +29,20 @@ def test_neighbour_mean_weighs_the_k_most_similar_by_similarity():
     assert means[1] == pytest.approx(neighbour_mean(sims[::-1], values, k=3)[0])
     # Nothing similar at all: every neighbour still counts (equally), no division by zero.
     assert neighbour_mean(np.zeros(4), np.array([1.0, 2.0, 3.0, 4.0]), k=2)[0] == 1.5
+
+
+def test_top_k_is_the_stable_sort_s_first_k_ties_included():
+    """The partial selection picks what a full stable sort would, ties in index order
+    (training's matrix path sorts fully: both must choose the same neighbours)."""
+    rng = np.random.default_rng(0)
+    for size in (1, 3, 5, 6, 50, 2000):
+        for levels in (3, 20, 10_000):  # few distinct values: many ties at the k-th
+            sims = rng.integers(0, levels, size) / levels
+            for k in (1, 5):
+                expected = np.argsort(-sims, kind="stable")[:k]
+                assert top_k(sims, k).tolist() == expected.tolist()
+    sims = np.array([0.5, 0.9, 0.5, 0.5, 0.9, 0.1, 0.5])
+    assert top_k(sims, 3).tolist() == [1, 4, 0]
 
 
 def test_blend_trusts_a_close_analogue_more():
