@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chemcore.model import Model  # noqa: E402
+from chemcore.model import Model, Refused  # noqa: E402
 
 SMILES = [
     "CCO",
@@ -44,6 +44,7 @@ def _max_difference(a: Model, b: Model, smiles: list[str], batch_size: int) -> f
     return max(
         abs(x - y)
         for p, q in zip(left, right)
+        if not isinstance(p, Refused)  # refused by both: a metal at the door
         for x, y in zip(p.values + p.uncertainties, q.values + q.uncertainties)
         if x is not None
     )

@@ -259,6 +259,8 @@ class Domain:
         self._measured = [
             ~np.isnan(training.values[:, i]) if training else None for i in range(len(outputs))
         ]
+        # Rows measured for each output, as indices (read once per output and molecule).
+        self._measured_rows = [None if m is None else np.flatnonzero(m) for m in self._measured]
         self._sizes = [
             training.sizes(i, self.thresholds.size_care_percentile) if training else None
             for i in range(len(self.outputs))
@@ -294,7 +296,9 @@ class Domain:
             )
         return reasons
 
-    def element_reasons(self, index: int, mol: Chem.Mol) -> list[tuple[str, str]]:
+    def element_reasons(
+        self, index: int, mol: Chem.Mol, symbols: list[str] | None = None
+    ) -> list[tuple[str, str]]:
         """Elements no molecule measured for output `index` contains (out of domain), or only
         a few do (use with care). Elements absent from every training molecule, and metals,
         are the molecule's reasons (`molecule_reasons`), not repeated here."""
@@ -302,14 +306,16 @@ class Domain:
         if training is None or index >= len(training.element_counts):
             return []
         counts = training.element_counts[index]
-        symbols = [s for s in elements(mol) if s in training.elements and not metals([s])]
+        if symbols is None:
+            symbols = elements(mol)
+        symbols = [s for s in symbols if s in training.elements and not metals([s])]
         reasons = []
         unseen = [s for s in symbols if not counts.get(s)]
         if unseen:
             reasons.append(
                 (OUT, f"contains {', '.join(unseen)}, which no molecule measured for it contains")
             )
-        measured = int(self._measured[index].sum())
+        measured = len(self._measured_rows[index])
         limit = min(
             self.thresholds.rare_element_count, self.thresholds.rare_element_share * measured
         )
@@ -325,18 +331,23 @@ class Domain:
             )
         return reasons
 
-    def read_across(self, index: int, value: float, sims) -> tuple[float, dict | None]:
+    def read_across(
+        self, index: int, value: float, sims, measured_sims=None
+    ) -> tuple[float, dict | None]:
         """`value` blended with the molecules measured for output `index` that are most like
         this one (chemcore.readacross) and what was blended, or `value` and None where the
-        output has no read-across or nothing is measured."""
+        output has no read-across or nothing is measured. `measured_sims`: `sims` of those
+        molecules only, when the caller has them already."""
         weight, power = self.outputs[index].read_across
         if not weight or sims is None or self.training is None:
             return value, None
-        measured = self._measured[index]
-        if not measured.any():
+        rows = self._measured_rows[index]
+        if not len(rows):
             return value, None
+        if measured_sims is None:
+            measured_sims = sims[rows]
         near, nearest = neighbour_mean(
-            sims[measured], self.training.values[measured, index], k=self.read_across_k
+            measured_sims, self.training.values[rows, index], k=self.read_across_k
         )
         return float(blend(value, near, nearest, weight, power)), {
             "model_value": float(value),
@@ -345,15 +356,27 @@ class Domain:
         }
 
     def output_reasons(
-        self, index: int, mol: Chem.Mol, value: float, sigma: float | None, sims, compose=True
+        self,
+        index: int,
+        mol: Chem.Mol,
+        value: float,
+        sigma: float | None,
+        sims,
+        compose=True,
+        facts: dict | None = None,
     ) -> tuple[list[tuple[str, str]], float | None, float | None]:
         """(verdict, reason) for one output, the nearest measured neighbour's similarity and the
-        uncertainty (the model's, with the distance term added when `compose`)."""
+        uncertainty (the model's, with the distance term added when `compose`). `facts`: what
+        `assess` worked out once for the molecule (symbols, heavy atoms, weight, the
+        similarities of this output's measured molecules)."""
+        facts = facts or {}
         spec, limits, reasons = self.outputs[index], self.thresholds, []
-        reasons += self.element_reasons(index, mol)
+        reasons += self.element_reasons(index, mol, facts.get("symbols"))
         sizes = self._sizes[index]
         if sizes is not None:
-            heavy, weight = mol.GetNumHeavyAtoms(), molecular_weight(mol)
+            if "heavy" not in facts:
+                facts["heavy"], facts["weight"] = mol.GetNumHeavyAtoms(), molecular_weight(mol)
+            heavy, weight = facts["heavy"], facts["weight"]
             factor = limits.size_out_factor
             if heavy > factor * sizes.heavy_max or weight > factor * sizes.weight_max:
                 reasons.append(
@@ -374,9 +397,12 @@ class Domain:
                 )
         nearest = None
         if sims is not None and self.training is not None:
-            measured = self._measured[index]
-            if measured.any():
-                nearest = float(sims[measured].max())
+            rows = self._measured_rows[index]
+            if len(rows):
+                measured_sims = facts.get("measured_sims")
+                if measured_sims is None:
+                    measured_sims = sims[rows]
+                nearest = float(measured_sims.max())
                 if nearest < limits.similarity_out:
                     verdict = OUT
                 elif nearest < limits.similarity_care:
@@ -435,9 +461,20 @@ class Domain:
             sims = self.similarities(mol)
         sigmas = list(uncertainties or [None] * len(values))
         per_output = []
+        molecule = {"symbols": elements(mol)}  # worked out once, not once per output
         for index, (value, sigma) in enumerate(zip(values, sigmas)):
-            value, across = self.read_across(index, value, sims) if compose else (value, None)
-            own, nearest, sigma = self.output_reasons(index, mol, value, sigma, sims, compose)
+            facts = dict(molecule)
+            rows = self._measured_rows[index]
+            if sims is not None and rows is not None:
+                facts["measured_sims"] = sims[rows]
+            if compose:
+                value, across = self.read_across(index, value, sims, facts.get("measured_sims"))
+            else:
+                across = None
+            own, nearest, sigma = self.output_reasons(
+                index, mol, value, sigma, sims, compose, facts
+            )
+            molecule.update((k, facts[k]) for k in ("heavy", "weight") if k in facts)
             reasons = common + own
             judged = {
                 "label": self.outputs[index].label,
