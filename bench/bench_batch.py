@@ -7,7 +7,7 @@
 
 `mol_per_s` is rows over the time to "done" (profiles included); `rows_counted_mol_per_s`
 over the time until every row is counted on the page (where the profiles are filled after
-the predictions, predictions/batch/profiles.py; the same figure otherwise).
+the predictions, batches/profiles.py; the same figure otherwise).
 
 Each size runs in its own process against a throwaway SQLite database, with the model from
 settings (PREDICTION_MODEL_DIR, default checkpoints/default). It writes a CSV of distinct
@@ -138,9 +138,10 @@ def run_one(rows: int) -> dict:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
 
-    from predictions.batch import exports
-    from predictions.batch.services import batch_create, batch_run
-    from predictions.models import Batch, Prediction
+    from batches import exports
+    from batches.models import Batch
+    from batches.services import batch_create, batch_run
+    from predictions.models import Prediction
     from predictions.serving import get_model
 
     call_command("migrate", verbosity=0)
@@ -156,7 +157,7 @@ def run_one(rows: int) -> dict:
     batch = batch_create(upload=SimpleUploadedFile("bench.csv", data))
     validated = time.perf_counter()
     samples = []
-    import predictions.batch.services as services
+    import batches.services as services
 
     original = services.process_chunk
 

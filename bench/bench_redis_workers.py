@@ -37,7 +37,7 @@ MOLECULES = [
 
 
 def _loaded(logs: list[Path], seconds: float = 180) -> None:
-    """Wait until every worker says it loaded the model (predictions/tasks.py, on start-up)."""
+    """Wait until every worker says it loaded the model (batches/tasks.py, on start-up)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if all("Model loaded" in log.read_text(errors="replace") for log in logs):
@@ -84,8 +84,8 @@ def run(workers: int, rows: int, batches: int, chunk: int) -> float:
                 script = (
                     "import sys, time;"
                     "from django.core.files.uploadedfile import SimpleUploadedFile as F;"
-                    "from predictions.batch.services import batch_create;"
-                    "from predictions.tasks import run_batch;"
+                    "from batches.services import batch_create;"
+                    "from batches.tasks import run_batch;"
                     "from predictions.serving import get_model;"
                     "from predictions.models import Batch, BatchChunk;"
                     "get_model();"

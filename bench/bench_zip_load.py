@@ -37,14 +37,14 @@ from bench_batch import molecules  # noqa: E402
 SESSION_SETUP = """
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.files.uploadedfile import SimpleUploadedFile
-from predictions import owners
-from predictions.batch.services import batch_create
+from batches import owners
+from batches.services import batch_create
 store = SessionStore(); store[owners.SESSION_TOKEN] = "bench-token"; store.create()
 batch = batch_create(
     upload=SimpleUploadedFile("bench.csv", open({path!r}, "rb").read()),
     owner_key=owners.session_owner_key("bench-token"),
 )
-from predictions.tasks import run_batch; run_batch(str(batch.pk))
+from batches.tasks import run_batch; run_batch(str(batch.pk))
 print(store.session_key, batch.public_id)
 """
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from . import services
-from .models import Batch, Prediction, Source
+from .models import Prediction, Source
 from .serving import get_model
 
 
@@ -163,27 +163,3 @@ class PredictionAdmin(admin.ModelAdmin):
     @admin.action(description="Show selected predictions again")
     def unhide(self, request, queryset):
         self._bulk_update(request, queryset, "shown again", hidden=False)
-
-
-@admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
-    """Read-only view of batch uploads; they are created and run from the site."""
-
-    list_display = (
-        "filename",
-        "owner_key",
-        "status",
-        "total_rows",
-        "done_count",
-        "failed_count",
-        "created_at",
-    )
-    list_filter = ("status", "file_format")
-    search_fields = ("filename", "owner_key", "public_id")
-    readonly_fields = [f.name for f in Batch._meta.fields]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False

@@ -99,3 +99,13 @@ class GalleryForm(StructureSearchForm):
             "verdict": "",
             "page_size": settings.GALLERY_PAGE_SIZES[1],
         }
+
+
+def molecule_lines(text: str) -> list[str]:
+    """The non-blank lines of text pasted into the SMILES box."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def is_list(text: str) -> bool:
+    """Several molecules, not one: what the home page hands to the batches (views.py)."""
+    return len(molecule_lines(text)) > 1

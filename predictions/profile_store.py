@@ -1,8 +1,8 @@
 """Stored RDKit profiles: reuse one already stored, fill a pending one, keep it everywhere.
 
 A profile is a pure function of the canonical SMILES (`predictions.profile`), so it is computed
-once and stored on the prediction and on every batch row that copied it. A batch leaves its new
-molecules' profiles pending and fills them after its predictions (`predictions.batch.profiles`);
+once and stored on the prediction, and the batch rows that copied it follow (signals.py). A batch leaves its new
+molecules' profiles pending and fills them after its predictions (`batches.profiles`);
 a read that needs one first (a prediction's page, a card) computes it in memory
 (`with_profiles`, nothing stored), so no page ever shows a prediction without it. Each update is a conditional single-document one
 (`profile_pending=True`): filling is idempotent and no transaction is relied on (MongoDB).
@@ -17,7 +17,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from predictions import profile
-from predictions.models import BatchRow, Prediction
+from predictions.models import Prediction
+from predictions.signals import profiles_stored
 
 
 def stored_profiles(smiles: Iterable[str]) -> dict[str, dict]:
@@ -37,7 +38,7 @@ def profiles_for(smiles: Iterable[str]) -> dict[str, dict]:
     return {text: found.get(text) or profile.profile_for_smiles(text) for text in wanted}
 
 
-def _one_commit():
+def one_commit():
     """One commit for a page's updates where the database has transactions (SQLite: ~2 ms a
     molecule less); only for speed, correctness never depends on it (each update stands
     alone, and MongoDB may run them one by one)."""
@@ -50,16 +51,12 @@ def store(values: dict) -> None:
     """Store {prediction pk: profile} on the predictions, then on every batch row still pending
     that copied them."""
     now = timezone.now()  # moves: a download's ETag must not keep a file made before the profile
-    with _one_commit():
+    with one_commit():
         for pk, value in values.items():
             Prediction.objects.filter(pk=pk, profile_pending=True).update(
                 profile=value, profile_pending=False, updated_at=now
             )
-    with _one_commit():
-        for pk, value in values.items():
-            BatchRow.objects.filter(prediction_id=pk, profile_pending=True).update(
-                profile=value, profile_pending=False
-            )
+    profiles_stored.send(sender=Prediction, profiles=values)  # batch rows' copies
 
 
 def fill(pending: dict) -> dict:

@@ -22,8 +22,9 @@ from chemcore import chemistry
 from chemcore.model import Model, MoleculePrediction, Refused
 
 from . import profile, reference, rendering, search
-from .models import BatchRow, Prediction, Source
+from .models import Prediction, Source
 from .serving import get_model
+from .signals import verdict_stored
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def domain_backfill(*, redo: bool = False) -> tuple[int, int]:
                 output["read_across"] = old["read_across"]
         fields = {"domain": result, "verdict": result["verdict"]}
         Prediction.objects.filter(pk=prediction.pk).update(**fields)  # keeps updated_at
-        BatchRow.objects.filter(prediction_id=prediction.pk).update(**fields)
+        verdict_stored.send(sender=Prediction, pk=prediction.pk, fields=fields)  # batch rows
         judged += 1
     skipped = Prediction.objects.exclude(model_hash=model.weights_hash).count()
     return judged, skipped

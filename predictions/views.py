@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 
@@ -13,22 +14,20 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import condition, require_http_methods, require_safe
 
-from . import (
-    download_cache,
-    exports,
-    owners,
-    reference,
-    salts,
-    search,
-    selectors,
-    services,
-    tasks,
-)
-from .api.throttling import refused, visitor_throttle
-from .batch import paste
-from .batch.parsing import BatchRefused
-from .forms import GalleryForm, PredictForm
+from . import download_cache, exports, reference, salts, search, selectors, services
+from .forms import GalleryForm, PredictForm, is_list
 from .models import Prediction, Source
+from .throttling import visitor_throttle
+
+# The view that answers a home-page form holding several lines: set by an app built on this
+# one (batches turns the list into a batch); without one, a list is refused as a bad SMILES.
+_list_view: Callable[[HttpRequest, PredictForm], HttpResponse] | None = None
+
+
+def take_pasted_lists(view: Callable[[HttpRequest, PredictForm], HttpResponse]) -> None:
+    """Let `view` answer the home page's pasted lists (called from an AppConfig.ready)."""
+    global _list_view
+    _list_view = view
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -36,8 +35,8 @@ def home(request: HttpRequest) -> HttpResponse:
     form = PredictForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        if form.is_valid() and paste.is_list(form.cleaned_data["smiles"]):
-            return _paste_batch(request, form)
+        if form.is_valid() and _list_view is not None and is_list(form.cleaned_data["smiles"]):
+            return _list_view(request, form)
         if form.is_valid():
             try:
                 result = services.prediction_get_or_create(
@@ -64,23 +63,6 @@ def home(request: HttpRequest) -> HttpResponse:
         status = 400
     context = {"form": form, **selectors.home_lists()}
     return render(request, "predictions/home.html", context, status=status)
-
-
-def _paste_batch(request: HttpRequest, form: PredictForm) -> HttpResponse:
-    """Several pasted lines: start a batch (the visitor's own) and go to its page."""
-    too_many = refused(request, "batch_upload", "BATCH_UPLOAD_RATE", "batch uploads")
-    if too_many is not None:  # counted with the batch page's uploads and the API's
-        return too_many
-    try:
-        batch = paste.batch_from_paste(
-            text=form.cleaned_data["smiles"], owner_key=owners.request_owner_key(request)
-        )
-    except BatchRefused as refusal:
-        form.add_error("smiles", str(refusal))
-        context = {"form": form, **selectors.home_lists()}
-        return render(request, "predictions/home.html", context, status=400)
-    tasks.enqueue_batch(batch)
-    return redirect(batch)
 
 
 @require_safe

@@ -6,10 +6,11 @@ admin.site.site_title = "SMILES predictor admin"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("api/v1/", include("predictions.api.urls")),
+    path("api/v1/", include("api.urls")),
+    path("batches/", include("batches.urls")),
     path("", include("predictions.urls")),
 ]
 
 # JSON under /api/, the site's pages elsewhere.
-handler404 = "predictions.api.errors.not_found"
-handler500 = "predictions.api.errors.server_error"
+handler404 = "api.errors.not_found"
+handler500 = "api.errors.server_error"

@@ -27,9 +27,10 @@ def pipeline(queryset) -> list[dict]:
 def site_queries() -> dict[str, list[dict]]:
     from bson import ObjectId
 
+    from batches import selectors as batch_selectors
+    from batches.models import Batch, BatchRow
     from predictions import search, selectors
-    from predictions.batch import selectors as batch_selectors
-    from predictions.models import Batch, BatchRow, Prediction, Source
+    from predictions.models import Prediction, Source
 
     batch = Batch(pk=ObjectId("0" * 24))
     rows = batch_selectors.batch_rows(batch=batch)

@@ -12,7 +12,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from rest_framework.authtoken.models import Token
 
-from predictions.models import Batch, Prediction
+from batches.models import Batch
+from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
 

@@ -24,7 +24,7 @@ def test_unknown_api_url_answers_json_under_debug(client):
 
 @override_settings(DEBUG=True)
 def test_a_crash_under_api_answers_json_under_debug(client, monkeypatch):
-    from predictions.api import views
+    from api import views
 
     def boom(*args, **kwargs):
         raise RuntimeError("a bug")

@@ -7,9 +7,9 @@ from django.template.defaultfilters import floatformat
 from django.test import TestCase
 from django.utils.html import escape
 
+from batches import owners
+from batches.models import Batch
 from chemcore import domain
-from predictions import owners
-from predictions.models import Batch
 
 pytestmark = pytest.mark.django_db
 

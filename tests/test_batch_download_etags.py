@@ -7,7 +7,7 @@ from django.test import Client, TestCase
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from predictions.models import Batch
+from batches.models import Batch
 
 pytestmark = pytest.mark.django_db
 
@@ -15,14 +15,14 @@ pytestmark = pytest.mark.django_db
 def _upload(client: Client) -> Batch:
     with TestCase.captureOnCommitCallbacks(execute=True):
         client.post(
-            reverse("predictions:batch_list"),
+            reverse("batches:list"),
             {"file": SimpleUploadedFile("a.csv", b"smiles\nCCO\nc1ccccc1O\nnot-a-smiles\n")},
         )
     return Batch.objects.get()
 
 
 def _url(batch: Batch, name: str) -> str:
-    return reverse("predictions:batch_download", args=[batch.public_id, name])
+    return reverse("batches:download", args=[batch.public_id, name])
 
 
 def test_a_finished_batch_file_answers_304_to_its_etag(client, queue, predictor):

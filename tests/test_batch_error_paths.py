@@ -4,9 +4,9 @@ paths (issue 21, Low: "a batch error shows the server's file path")."""
 import pytest
 from django.urls import reverse
 
-from predictions import owners
-from predictions.batch import services as batch_services
-from predictions.models import Batch
+from batches import owners
+from batches import services as batch_services
+from batches.models import Batch
 
 pytestmark = pytest.mark.django_db
 
@@ -26,5 +26,5 @@ def test_a_failed_batch_shows_no_server_path(client, predictor, monkeypatch):
     assert batch_services.batch_run(batch_pk=batch.pk) == Batch.Status.FAILED
     stored = Batch.objects.get(pk=batch.pk).error
     assert "/srv/app" not in stored and "(a file)" in stored and "No such file" in stored
-    page = client.get(reverse("predictions:batch_detail", args=[batch.public_id]))
+    page = client.get(reverse("batches:detail", args=[batch.public_id]))
     assert page.status_code == 200 and "/srv/app" not in page.content.decode()

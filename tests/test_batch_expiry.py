@@ -19,11 +19,11 @@ from django.urls import reverse
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from predictions.batch import expiry
-from predictions.batch import services as batch_services
-from predictions.batch.parsing import BatchRefused, Layout
-from predictions.models import Batch, BatchRow
-from predictions.tasks import expire_old_batches
+from batches import expiry
+from batches import services as batch_services
+from batches.models import Batch, BatchRow
+from batches.parsing import BatchRefused, Layout
+from batches.tasks import expire_old_batches
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,7 @@ def test_a_batch_carrying_too_much_is_refused_at_upload(client, predictor, setti
     uploads = list(Path(settings.BATCH_UPLOAD_DIR).glob("*"))
     with TestCase.captureOnCommitCallbacks(execute=True):
         response = client.post(
-            reverse("predictions:batch_list"), {"file": SimpleUploadedFile("wide.sdf", data)}
+            reverse("batches:list"), {"file": SimpleUploadedFile("wide.sdf", data)}
         )
     assert response.status_code == 400
     page = response.content.decode()

@@ -1,6 +1,6 @@
 """Issue 21 item 6: one big batch must not starve everyone else's.
 
-A batch runs in slices (predictions/tasks.py `run_batch`): after BATCH_SLICE_SECONDS, if
+A batch runs in slices (batches/tasks.py `run_batch`): after BATCH_SLICE_SECONDS, if
 other tasks wait in the queue, it stops between two stored chunks, hands its lease to a token
 and is queued again behind them. Here through the real SQLite Huey queue, drained task by
 task as the consumer does (conftest `queue`), and with a real `run_huey` worker.
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from huey.contrib.djhuey import HUEY
 
-from predictions.batch import services as batch_services
-from predictions.models import Batch, BatchChunk, BatchRow
-from predictions.tasks import run_batch
+from batches import services as batch_services
+from batches.models import Batch, BatchChunk, BatchRow
+from batches.tasks import run_batch
 from tests.test_batch_worker import _env, _manage, _worker, molecules
 
 BIG = [f"C{'C' * (n % 7)}O{'C' * (n // 7)}" for n in range(24)]  # 24 distinct molecules
@@ -121,8 +121,8 @@ def _batches(db: Path) -> dict:
 def _queue_small_batches(env: dict, tmp_path: Path, count: int) -> None:
     """`count` 3-row batches of other visitors, queued as the upload view does."""
     script = (
-        "from predictions.batch.services import batch_create;"
-        "from predictions.tasks import run_batch;"
+        "from batches.services import batch_create;"
+        "from batches.tasks import run_batch;"
         f"[run_batch(str(batch_create(text='CCN\\nCCCN\\nCCCCN\\n', owner_key=f'session:b{{i}}').pk))"
         f" for i in range({count})]"
     )
@@ -143,8 +143,8 @@ def test_with_a_real_worker_small_batches_wait_one_slice_not_the_whole_big_batch
     _manage(env, "migrate", "-v", "0")
     script = (
         "from django.core.files.uploadedfile import SimpleUploadedFile as F;"
-        "from predictions.batch.services import batch_create;"
-        "from predictions.tasks import run_batch;"
+        "from batches.services import batch_create;"
+        "from batches.tasks import run_batch;"
         f"b = batch_create(upload=F('in.csv', open({str(tmp_path / 'in.csv')!r}, 'rb').read()),"
         " owner_key='session:a'); run_batch(str(b.pk))"
     )
@@ -199,8 +199,8 @@ def test_a_zip_build_takes_turns_with_another_owners_batch(queue, predictor, set
     runs after one slice of drawing, not after the whole archive."""
     import zipfile
 
-    from predictions.batch import archive
-    from predictions.tasks import build_batch_zip
+    from batches import archive
+    from batches.tasks import build_batch_zip
 
     settings.BATCH_SLICE_SECONDS = 0
     monkeypatch.setattr(batch_services, "DRAW_PIECE_ROWS", 2)
@@ -236,7 +236,7 @@ def test_a_zip_build_takes_turns_with_another_owners_batch(queue, predictor, set
 
 def test_the_profile_pass_takes_turns_too(db, predictor, settings, monkeypatch):
     """A big batch's RDKit profile pass (after its rows) steps aside between pages too."""
-    from predictions.batch import profiles
+    from batches import profiles
 
     settings.BATCH_CHUNK_ROWS = 100  # one chunk: only the profile pass can pause
     settings.BATCH_PROFILE_PROCESSES = 0
@@ -253,8 +253,8 @@ def test_the_profile_pass_takes_turns_too(db, predictor, settings, monkeypatch):
 
 @pytest.mark.django_db
 def test_a_zip_whose_drawing_fails_says_so(queue, predictor, monkeypatch):
-    from predictions.batch import archive
-    from predictions.tasks import build_batch_zip
+    from batches import archive
+    from batches.tasks import build_batch_zip
 
     done = batch_services.batch_create(text="CCO\nCCN\n", owner_key="session:a")
     run_batch(str(done.pk))

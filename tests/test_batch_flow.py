@@ -16,10 +16,12 @@ from django.test import TestCase
 from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
-from predictions import owners, services
-from predictions.batch import services as batch_services
-from predictions.models import Batch, BatchRow, Prediction
-from predictions.tasks import run_batch
+from batches import owners
+from batches import services as batch_services
+from batches.models import Batch, BatchRow
+from batches.tasks import run_batch
+from predictions import services
+from predictions.models import Prediction
 from predictions.units import output_decimals
 
 pytestmark = pytest.mark.django_db
@@ -38,7 +40,7 @@ def _post(client, data: dict):
     """POST to the upload page; the test's transaction never commits, so run what the view
     registered for "on commit" as a commit would (queueing the batch)."""
     with TestCase.captureOnCommitCallbacks(execute=True):
-        return client.post(reverse("predictions:batch_list"), data)
+        return client.post(reverse("batches:list"), data)
 
 
 def _upload(client, data, name="screen.csv", **fields):
@@ -65,7 +67,7 @@ def _owner(client) -> str:
 
 
 def _download(client, batch, name):
-    response = client.get(reverse("predictions:batch_download", args=[batch.public_id, name]))
+    response = client.get(reverse("batches:download", args=[batch.public_id, name]))
     assert response.status_code == 200 and response.streaming
     return b"".join(response.streaming_content)
 
@@ -120,7 +122,7 @@ def test_sdf_and_zip_exports_hold_every_row(client, queue, predictor):
     assert float(records[0].GetProp(header)) == first.outputs[0]["value"]
     assert records[1].GetProp("site") == "south" and records[2].GetProp("status") == "error"
 
-    client.post(reverse("predictions:batch_zip", args=[batch.public_id]))
+    client.post(reverse("batches:zip", args=[batch.public_id]))
     assert queue() == 1  # the worker builds the ZIP
     bundle = zipfile.ZipFile(io.BytesIO(_download(client, batch, "results.zip")))
     names = bundle.namelist()
@@ -167,7 +169,7 @@ def test_molecules_already_stored_are_not_predicted_again(client, queue, predict
 
 def test_progress_fragment_reports_the_true_counts_and_stops_polling(client, queue, predictor):
     batch = _run(client, queue)
-    url = reverse("predictions:batch_progress", args=[batch.public_id])
+    url = reverse("batches:progress", args=[batch.public_id])
     response = client.get(url, headers={"HX-Request": "true"})
     assert response.status_code == 286
     text = response.content.decode()
@@ -179,9 +181,7 @@ def test_progress_fragment_reports_the_true_counts_and_stops_polling(client, que
 
 def test_progress_fragment_polls_while_running(client, predictor):
     batch = batch_services.batch_create(text="CCO\nCCN\n", owner_key=_owner(client))
-    text = client.get(
-        reverse("predictions:batch_progress", args=[batch.public_id])
-    ).content.decode()
+    text = client.get(reverse("batches:progress", args=[batch.public_id])).content.decode()
     assert 'hx-trigger="every 1s"' in text and 'aria-valuenow="0"' in text
 
 
@@ -200,9 +200,7 @@ def test_cancel_stops_the_batch(client, queue, predictor, settings):
     page = client.get(batch.get_absolute_url()).content.decode()
     assert "Cancel batch" in page and "csrfmiddlewaretoken" in page
     assert response.status_code == 302
-    assert (
-        client.post(reverse("predictions:batch_cancel", args=[batch.public_id])).status_code == 302
-    )
+    assert client.post(reverse("batches:cancel", args=[batch.public_id])).status_code == 302
     queue()
     batch.refresh_from_db()
     assert batch.status == "cancelled" and batch.rows_processed == 0
@@ -291,14 +289,11 @@ def test_user_text_is_escaped(client, queue, predictor):
 
 def test_batch_list_and_unknown_ids(client, queue, predictor):
     batch = _run(client, queue)
-    assert "screen.csv" in client.get(reverse("predictions:batch_list")).content.decode()
+    assert "screen.csv" in client.get(reverse("batches:list")).content.decode()
     assert client.get("/batches/999999/").status_code == 404
     assert client.get("/batches/not-an-id/").status_code == 404
     assert (
-        client.get(
-            reverse("predictions:batch_download", args=[batch.public_id, "x.exe"])
-        ).status_code
-        == 404
+        client.get(reverse("batches:download", args=[batch.public_id, "x.exe"])).status_code == 404
     )
 
 
@@ -343,7 +338,7 @@ def test_smi_upload_with_tsv_style_names(client, queue, predictor):
 def test_the_batch_is_queued_only_once_committed(client, queue, predictor):
     upload = SimpleUploadedFile("screen.csv", CSV.encode())
     with TestCase.captureOnCommitCallbacks(execute=False) as callbacks:
-        response = client.post(reverse("predictions:batch_list"), {"file": upload})
+        response = client.post(reverse("batches:list"), {"file": upload})
         assert response.status_code == 302 and Batch.objects.count() == 1
         assert HUEY.pending_count() == 0  # not before the commit: the worker could miss it
     assert len(callbacks) == 1
@@ -362,8 +357,8 @@ def test_resume_queues_active_batches_no_live_worker_holds(queue, predictor):
 
     from django.utils import timezone
 
-    from predictions.batch import selectors
-    from predictions.tasks import resume_batches
+    from batches import selectors
+    from batches.tasks import resume_batches
 
     now = timezone.now()
     made = {}
@@ -424,9 +419,7 @@ def test_a_body_over_the_upload_limit_is_refused_from_its_content_length(client,
     settings.BATCH_MAX_UPLOAD_BYTES = 2**20
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2**20
     # The declared length alone decides: the body is never read (here it is not even sent).
-    response = client.generic(
-        "POST", reverse("predictions:batch_list"), b"", CONTENT_LENGTH=str(5 * 2**20)
-    )
+    response = client.generic("POST", reverse("batches:list"), b"", CONTENT_LENGTH=str(5 * 2**20))
     assert response.status_code == 413
     assert "The request is 5 MiB; batch files are limited to 1 MiB" in response.content.decode()
     assert not Batch.objects.exists()

@@ -1,4 +1,4 @@
-"""A batch's RDKit profiles, filled after its predictions (predictions/batch/profiles.py).
+"""A batch's RDKit profiles, filled after its predictions (batches/profiles.py).
 
 Real queue, worker code, SQLite, checkpoint and RDKit throughout. Helper processes
 are off except in the test that is about them. An interrupted profile pass is made by raising a BaseException from inside it (what a killed worker leaves: no error
@@ -17,10 +17,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from batches import profiles
+from batches import services as batch_services
+from batches.models import Batch, BatchChunk, BatchRow
 from predictions import profile, profile_exports
-from predictions.batch import profiles
-from predictions.batch import services as batch_services
-from predictions.models import Batch, BatchChunk, BatchRow, Prediction
+from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +46,7 @@ def _create(smiles=SMILES) -> Batch:
 
 def session_batch_owner(client, batch) -> None:
     """Make the test client's session the batch's owner, as its upload would have."""
-    from predictions import owners
+    from batches import owners
 
     session = client.session
     session[owners.SESSION_TOKEN] = "profiles-test"
@@ -89,14 +90,14 @@ def test_rows_count_as_done_first_then_the_worker_fills_every_profile(
 
     def watch(pending):  # the page and the rows as the pass starts each step
         state = Batch.objects.get(pk=batch.pk)
-        page = client.get(reverse("predictions:batch_progress", args=[batch.public_id]))
+        page = client.get(reverse("batches:progress", args=[batch.public_id]))
         still = BatchRow.objects.filter(batch=batch, profile_pending=True).count()
         seen.append((state.status, state.stage, state.rows_processed, still, page.content.decode()))
         return real(pending)
 
     monkeypatch.setattr(profiles, "PAGE", 2)
     monkeypatch.setattr(profiles, "fill", watch)
-    from predictions.tasks import run_batch
+    from batches.tasks import run_batch
 
     run_batch(str(batch.pk))
     assert queue() == 1
@@ -135,7 +136,7 @@ def test_resume_after_an_interrupted_profile_pass_fills_the_rest(predictor, monk
 
 
 def _csv_rows(client, batch) -> list[dict]:
-    url = reverse("predictions:batch_download", args=[batch.public_id, "results.csv"])
+    url = reverse("batches:download", args=[batch.public_id, "results.csv"])
     body = b"".join(client.get(url).streaming_content).decode("utf-8-sig")
     return list(csv.DictReader(io.StringIO(body)))
 
@@ -202,7 +203,7 @@ def test_a_batch_cancelled_during_its_profile_pass_gets_them_when_the_queue_is_i
     assert BatchRow.objects.filter(batch=batch, profile_pending=True).exists()
     assert batch_services.batch_run(batch_pk=other.pk) == "done"
 
-    from predictions.tasks import fill_left_over_profiles
+    from batches.tasks import fill_left_over_profiles
 
     fill_left_over_profiles.call_local()
     _assert_complete(batch)

@@ -72,7 +72,7 @@ HELPER_SCRIPT = """
 import os, sys, time
 import django
 django.setup()
-from predictions.batch import profiles
+from batches import profiles
 print(profiles.helper_pool().submit(os.getpid).result(), flush=True)
 time.sleep(120)
 """

@@ -79,8 +79,8 @@ def _start(env: dict, tmp_path: Path) -> tuple[list, list[Path], list[str]]:
         "-c",
         (
             "from django.core.files.uploadedfile import SimpleUploadedFile as F;"
-            "from predictions.batch.services import batch_create;"
-            "from predictions.tasks import run_batch;"
+            "from batches.services import batch_create;"
+            "from batches.tasks import run_batch;"
             f"b = batch_create(upload=F('in.csv', open({str(tmp_path / 'in.csv')!r}, 'rb').read()));"
             "run_batch(str(b.pk))"
         ),
@@ -110,7 +110,7 @@ def _exported_ids(env: dict) -> list[str]:
     """The batch's results.csv as the download streams it: its ID column, in file order."""
     script = (
         "import sys;"
-        "from predictions.batch.exports import stream_csv;"
+        "from batches.exports import stream_csv;"
         "from predictions.models import Batch;"
         "sys.stdout.write(''.join(stream_csv(Batch.objects.get())))"
     )
@@ -164,7 +164,7 @@ def test_cancel_stops_both_workers(tmp_path, redis_url):
             "shell",
             "-c",
             (
-                "from predictions.batch.services import batch_cancel;"
+                "from batches.services import batch_cancel;"
                 "from predictions.models import Batch;"
                 "assert batch_cancel(batch=Batch.objects.get())"
             ),

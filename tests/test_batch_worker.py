@@ -107,7 +107,7 @@ def store_batch(env: dict, tmp_path: Path, smiles: list[str]) -> None:
         "-c",
         (
             "from django.core.files.uploadedfile import SimpleUploadedFile as F;"
-            "from predictions.batch.services import batch_create;"
+            "from batches.services import batch_create;"
             f"batch_create(upload=F('in.csv', open({str(tmp_path / 'in.csv')!r}, 'rb').read()))"
         ),
     )

@@ -17,9 +17,9 @@ from django.test import Client, TestCase
 from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
-from predictions import workers
-from predictions.batch import archive
-from predictions.models import Batch, BatchRow, Prediction
+from batches import archive, workers
+from batches.models import Batch, BatchRow
+from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +32,7 @@ CSV = "id,smiles\n" + "".join(
 def _batch(client: Client, queue) -> Batch:
     upload = SimpleUploadedFile("zip.csv", CSV.encode())
     with TestCase.captureOnCommitCallbacks(execute=True):
-        response = client.post(reverse("predictions:batch_list"), {"file": upload})
+        response = client.post(reverse("batches:list"), {"file": upload})
     assert response.status_code == 302
     queue()
     batch = Batch.objects.get()
@@ -41,11 +41,11 @@ def _batch(client: Client, queue) -> Batch:
 
 
 def _zip_url(batch: Batch) -> str:
-    return reverse("predictions:batch_download", args=[batch.public_id, "results.zip"])
+    return reverse("batches:download", args=[batch.public_id, "results.zip"])
 
 
 def _prepare(client: Client, batch: Batch):
-    return client.post(reverse("predictions:batch_zip", args=[batch.public_id]))
+    return client.post(reverse("batches:zip", args=[batch.public_id]))
 
 
 def _drawn() -> int:
@@ -61,7 +61,7 @@ def test_zip_is_built_by_the_task_valid_with_every_row(client, queue, predictor)
     assert _prepare(client, batch).status_code == 302
     assert _prepare(client, batch).status_code == 302  # asked twice: queued once
     assert HUEY.pending_count() == 1
-    fragment = client.get(reverse("predictions:batch_zip", args=[batch.public_id]))
+    fragment = client.get(reverse("batches:zip", args=[batch.public_id]))
     assert "waiting for the worker" in fragment.content.decode()
     assert queue() == 1
 
@@ -107,7 +107,7 @@ def test_the_web_download_draws_nothing(client, queue, predictor):
 def test_another_visitor_gets_404_for_the_zip(queue, predictor):
     owner, other = Client(), Client()
     batch = _batch(owner, queue)
-    state_url = reverse("predictions:batch_zip", args=[batch.public_id])
+    state_url = reverse("batches:zip", args=[batch.public_id])
     assert other.post(state_url).status_code == 404
     assert HUEY.pending_count() == 0
     _prepare(owner, batch)
@@ -121,7 +121,7 @@ def test_another_visitor_gets_404_for_the_zip(queue, predictor):
 def test_progress_is_polled_and_polling_stops_when_ready(client, queue, predictor):
     batch = _batch(client, queue)
     _prepare(client, batch)
-    state_url = reverse("predictions:batch_zip", args=[batch.public_id])
+    state_url = reverse("batches:zip", args=[batch.public_id])
     polled = client.get(state_url, headers={"HX-Request": "true"})
     assert polled.status_code == 200 and 'hx-trigger="every 1s"' in polled.content.decode()
     queue()

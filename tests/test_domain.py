@@ -13,10 +13,11 @@ import pytest
 from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
+from batches.models import BatchRow
 from chemcore import chemistry, domain
 from chemcore.domain import CARE, IN, OUT, Domain, OutputInfo, Thresholds, TrainingSet
 from predictions import services
-from predictions.models import BatchRow, Prediction
+from predictions.models import Prediction
 
 PROBES = Path(__file__).parent / "data" / "domain_probes.csv"
 INORGANIC = {"ion", "metal", "organometallic", "salt", "gas"}
@@ -193,7 +194,7 @@ def test_probe_list_rates(predictor):
 
 @pytest.mark.django_db
 def test_domain_is_stored_with_form_and_batch_predictions(client, predictor):
-    from predictions.batch import services as batch_services
+    from batches import services as batch_services
 
     client.post("/", {"smiles": "O"})
     water = Prediction.objects.get(canonical_smiles="O")
@@ -210,7 +211,7 @@ def test_domain_is_stored_with_form_and_batch_predictions(client, predictor):
 def test_assess_domain_command_judges_old_predictions_and_their_batch_rows(predictor):
     from django.core.management import call_command
 
-    from predictions.batch import services as batch_services
+    from batches import services as batch_services
 
     batch = batch_services.batch_create(text="O\nCCO\n")
     batch_services.batch_run(batch_pk=batch.pk)

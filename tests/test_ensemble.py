@@ -229,8 +229,8 @@ def test_plain_checkpoint_stores_none_and_exports_blank(client, served_plain):
 
 @pytest.mark.django_db
 def test_batch_rows_carry_the_uncertainty(served_ensemble, disagreeing):
-    from predictions.batch import services as batch_services
-    from predictions.models import BatchRow
+    from batches import services as batch_services
+    from batches.models import BatchRow
 
     batch = batch_services.batch_create(text="CCO\nCCCN\nnot-a-smiles\n")
     assert batch_services.batch_run(batch_pk=batch.pk) == "done"

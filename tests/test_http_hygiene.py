@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, TestCase
 from django.urls import reverse
 
-from predictions.models import Batch
+from batches.models import Batch
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def site(client, queue, make_prediction):
     prediction = make_prediction("CCO")
     with TestCase.captureOnCommitCallbacks(execute=True):
         client.post(
-            reverse("predictions:batch_list"),
+            reverse("batches:list"),
             {"file": SimpleUploadedFile("a.csv", b"smiles\nCCN\n")},
         )
     queue()
@@ -32,11 +32,11 @@ def site(client, queue, make_prediction):
         "home": reverse("predictions:home"),
         "gallery": reverse("predictions:gallery"),
         "prediction": prediction.get_absolute_url(),
-        "batches": reverse("predictions:batch_list"),
+        "batches": reverse("batches:list"),
         "batch": batch.get_absolute_url(),
-        "batch progress": reverse("predictions:batch_progress", args=[batch.public_id]),
-        "batch zip": reverse("predictions:batch_zip", args=[batch.public_id]),
-        "results.csv": reverse("predictions:batch_download", args=[batch.public_id, "results.csv"]),
+        "batch progress": reverse("batches:progress", args=[batch.public_id]),
+        "batch zip": reverse("batches:zip", args=[batch.public_id]),
+        "results.csv": reverse("batches:download", args=[batch.public_id, "results.csv"]),
         "molecule.svg": reverse(
             "predictions:download", args=[prediction.public_id, "molecule.svg"]
         ),

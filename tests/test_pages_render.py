@@ -10,8 +10,9 @@ from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.test import TestCase
 
-from predictions import owners, units
-from predictions.models import Batch
+from batches import owners
+from batches.models import Batch
+from predictions import units
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,8 @@ import pytest
 from django.test import Client, TestCase
 from django.urls import reverse
 
-from predictions.models import Batch, BatchRow, Prediction
+from batches.models import Batch, BatchRow
+from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 
+from batches.models import Batch
 from predictions import reference
-from predictions.models import Batch
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client, TestCase
 from django.urls import reverse
 
-from predictions.models import Batch, Prediction
+from batches.models import Batch
+from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ BEFORE = "This molecule was predicted before"
 def _upload(client: Client, queue, data: str = CSV, name: str = "acme.csv") -> Batch:
     upload = SimpleUploadedFile(name, data.encode())
     with TestCase.captureOnCommitCallbacks(execute=True):
-        response = client.post(reverse("predictions:batch_list"), {"file": upload})
+        response = client.post(reverse("batches:list"), {"file": upload})
     assert response.status_code == 302, response.content.decode()[:2000]
     queue()
     batch = Batch.objects.get(public_id=response["Location"].split("/")[-2])
@@ -35,13 +36,13 @@ def _upload(client: Client, queue, data: str = CSV, name: str = "acme.csv") -> B
 
 
 def _batch_urls(batch: Batch) -> list[str]:
-    names = ["batch_detail", "batch_progress", "batch_rows"]
-    urls = [reverse(f"predictions:{name}", args=[batch.public_id]) for name in names]
+    names = ["detail", "progress", "rows"]
+    urls = [reverse(f"batches:{name}", args=[batch.public_id]) for name in names]
     downloads = ["results.csv", "results.sdf", "results.zip"]
     return [
         *urls,
-        *[reverse("predictions:batch_download", args=[batch.public_id, n]) for n in downloads],
-        reverse("predictions:batch_zip", args=[batch.public_id]),
+        *[reverse("batches:download", args=[batch.public_id, n]) for n in downloads],
+        reverse("batches:zip", args=[batch.public_id]),
     ]
 
 
@@ -65,15 +66,15 @@ def test_another_visitor_cannot_list_open_export_or_cancel_a_batch(queue, predic
     owner, other, cookieless = Client(), Client(), Client()
     batch = _upload(owner, queue)
     _upload(other, queue, data="smiles\nCCN\n", name="other.csv")  # other has a session too
-    zip_url = reverse("predictions:batch_zip", args=[batch.public_id])
+    zip_url = reverse("batches:zip", args=[batch.public_id])
     assert other.post(zip_url).status_code == 404 and cookieless.post(zip_url).status_code == 404
     assert owner.post(zip_url).status_code == 302  # the owner asks for the ZIP; it is built
     queue()
 
-    listing = owner.get(reverse("predictions:batch_list")).content.decode()
+    listing = owner.get(reverse("batches:list")).content.decode()
     assert "acme.csv" in listing and "other.csv" not in listing
-    assert "acme.csv" not in other.get(reverse("predictions:batch_list")).content.decode()
-    assert "acme.csv" not in cookieless.get(reverse("predictions:batch_list")).content.decode()
+    assert "acme.csv" not in other.get(reverse("batches:list")).content.decode()
+    assert "acme.csv" not in cookieless.get(reverse("batches:list")).content.decode()
 
     for url in _batch_urls(batch):
         assert owner.get(url).status_code == 200, url
@@ -83,7 +84,7 @@ def test_another_visitor_cannot_list_open_export_or_cancel_a_batch(queue, predic
 
     running = _upload(owner, queue, data="smiles\nCCCl\n", name="running.csv")
     Batch.objects.filter(pk=running.pk).update(status=Batch.Status.RUNNING)
-    cancel = reverse("predictions:batch_cancel", args=[running.public_id])
+    cancel = reverse("batches:cancel", args=[running.public_id])
     assert other.post(cancel).status_code == 404
     assert cookieless.post(cancel).status_code == 404
     assert Batch.objects.get(pk=running.pk).status == Batch.Status.RUNNING
@@ -167,7 +168,7 @@ def test_a_signed_in_user_owns_batches_across_sessions(queue, predictor):
     signed_in = _upload(laptop, queue, name="signed-in.csv")
     assert signed_in.owner_key == f"user:{user.pk}"
     assert anonymous.owner_key.startswith("session:") and len(anonymous.owner_key) > 30
-    listing = laptop.get(reverse("predictions:batch_list")).content.decode()
+    listing = laptop.get(reverse("batches:list")).content.decode()
     assert "before-login.csv" in listing and "signed-in.csv" in listing
     desktop.force_login(user)
     assert desktop.get(signed_in.get_absolute_url()).status_code == 200
@@ -179,11 +180,11 @@ def test_curators_see_every_batch_and_private_molecule_in_the_admin(queue, predi
     _upload(Client(), queue)
     curator = Client()
     curator.force_login(User.objects.create_superuser("curator", "c@example.org", "pw-tests"))
-    batches = curator.get("/admin/predictions/batch/").content.decode()
+    batches = curator.get("/admin/batches/batch/").content.decode()
     assert "acme.csv" in batches and "session:" in batches
     private = curator.get("/admin/predictions/prediction/?public__exact=0").content.decode()
     assert SECRET in private
-    assert curator.get(reverse("predictions:batch_list")).content.decode().count("acme.csv") == 0
+    assert curator.get(reverse("batches:list")).content.decode().count("acme.csv") == 0
 
 
 @pytest.mark.django_db(transaction=True)

@@ -16,7 +16,8 @@ from django.test import Client, TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from predictions.models import Batch, Prediction
+from batches.models import Batch
+from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
 
@@ -46,7 +47,7 @@ def _batch_only(queue, smiles: str = SECRET) -> Prediction:
     owner = Client()
     upload = SimpleUploadedFile("acme.csv", f"compound_id,smiles\nACME-1,{smiles}\n".encode())
     with TestCase.captureOnCommitCallbacks(execute=True):
-        response = owner.post(reverse("predictions:batch_list"), {"file": upload})
+        response = owner.post(reverse("batches:list"), {"file": upload})
     assert response.status_code == 302
     queue()
     assert Batch.objects.get().status == Batch.Status.DONE
@@ -146,7 +147,7 @@ def test_the_answer_describes_the_callers_input_not_the_first_storers(queue, pre
     owner = Client()
     upload = SimpleUploadedFile("acme.csv", b"smiles\nCC(C)(C)c1ccc(OCC(=O)[O-])cc1.[Na+]\n")
     with TestCase.captureOnCommitCallbacks(execute=True):
-        owner.post(reverse("predictions:batch_list"), {"file": upload})
+        owner.post(reverse("batches:list"), {"file": upload})
     queue()
     stored = Prediction.objects.get()
     assert stored.standardisation_note  # the batch's input was a salt
@@ -163,7 +164,7 @@ def test_a_private_link_shows_nothing_of_how_the_first_caller_wrote_it(queue, pr
     owner = Client()
     upload = SimpleUploadedFile("acme.csv", b"smiles\nCC(C)(C)c1ccc(OCC(=O)[O-])cc1.[Na+]\n")
     with TestCase.captureOnCommitCallbacks(execute=True):
-        owner.post(reverse("predictions:batch_list"), {"file": upload})
+        owner.post(reverse("batches:list"), {"file": upload})
     queue()
     stored = Prediction.objects.get()
     visitor = Client()

@@ -9,16 +9,18 @@ import json
 import zipfile
 
 import pytest
-from django.apps import apps
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.test import TestCase
 from django.urls import reverse
 from rdkit import Chem
 from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
 
+from batches import archive
+from batches.models import Batch, BatchRow
 from predictions import profile, profile_exports
-from predictions.batch import archive
-from predictions.models import Batch, BatchRow, Prediction
+from predictions.models import Prediction
 
 DRUGS = {
     "aspirin": "CC(=O)Oc1ccccc1C(=O)O",
@@ -106,7 +108,9 @@ def test_the_migration_backfills_stored_predictions_and_their_batch_rows(make_pr
     BatchRow.objects.create(batch=batch, row_number=1, status="ok", prediction=prediction)
     Prediction.objects.update(profile={})  # as stored before the profile existed
     migration = importlib.import_module("predictions.migrations.0004_profile")
-    migration.backfill(apps, None)
+    # The models as that migration knew them (BatchRow was still in `predictions` then).
+    state = MigrationLoader(connection).project_state(("predictions", "0004_profile"))
+    migration.backfill(state.apps, None)
     prediction.refresh_from_db()
     assert prediction.profile == profile.profile_for_smiles(prediction.canonical_smiles)
     assert BatchRow.objects.get().profile == prediction.profile
@@ -171,13 +175,13 @@ def test_api_prediction_carries_the_profile(client, make_prediction):
 def _batch(client, queue, text: str) -> Batch:
     upload = SimpleUploadedFile("screen.csv", text.encode())
     with TestCase.captureOnCommitCallbacks(execute=True):
-        assert client.post(reverse("predictions:batch_list"), {"file": upload}).status_code == 302
+        assert client.post(reverse("batches:list"), {"file": upload}).status_code == 302
     queue()
     return Batch.objects.get()
 
 
 def _download(client, batch, name, query=""):
-    url = reverse("predictions:batch_download", args=[batch.public_id, name]) + query
+    url = reverse("batches:download", args=[batch.public_id, name]) + query
     return b"".join(client.get(url).streaming_content).decode()
 
 
@@ -203,7 +207,7 @@ def test_batch_worker_stores_the_profile_and_every_batch_export_carries_it(
     assert float(records[0].GetProp("rdkit_clogp")) == rows[0].profile["clogp"]
     assert "ene_rhod_A(235)" in records[0].GetProp("rdkit_alerts")
 
-    client.post(reverse("predictions:batch_zip", args=[batch.public_id]))
+    client.post(reverse("batches:zip", args=[batch.public_id]))
     queue()
     with zipfile.ZipFile(archive.zip_file(batch=batch)) as bundle:
         packed = list(csv.DictReader(io.StringIO(bundle.read("results.csv").decode())))
@@ -227,7 +231,7 @@ def test_a_listed_prediction_still_pending_gets_its_profile_on_the_gallery_and_h
     stored.refresh_from_db()
     assert stored.profile_pending and stored.profile == {}
 
-    from predictions.tasks import fill_left_over_profiles
+    from batches.tasks import fill_left_over_profiles
 
     fill_left_over_profiles.call_local()
     stored.refresh_from_db()

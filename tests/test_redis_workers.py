@@ -68,8 +68,8 @@ def test_two_redis_workers_share_a_batch_and_survive_a_sigkill(tmp_path, redis_u
             "-c",
             (
                 "from django.core.files.uploadedfile import SimpleUploadedFile as F;"
-                "from predictions.batch.services import batch_create;"
-                "from predictions.tasks import run_batch;"
+                "from batches.services import batch_create;"
+                "from batches.tasks import run_batch;"
                 f"b = batch_create(upload=F('in.csv', open({str(tmp_path / 'in.csv')!r}, 'rb').read()));"
                 "run_batch(str(b.pk)); run_batch(str(b.pk))"
             ),

@@ -169,8 +169,8 @@ def test_result_page_shows_percentiles_from_the_shipped_reference(client, make_p
 
 
 def test_batch_exports_carry_percentiles(client, predictor, db):
-    from predictions import owners
-    from predictions.batch import services as batch_services
+    from batches import owners
+    from batches import services as batch_services
 
     session = client.session
     session[owners.SESSION_TOKEN] = "token-of-this-test-client"
@@ -179,7 +179,7 @@ def test_batch_exports_carry_percentiles(client, predictor, db):
     batch = batch_services.batch_create(text=f"{ASPIRIN}\nCCO\n[Fe]\n", owner_key=owner)
     batch_services.batch_run(batch_pk=batch.pk)
     found = reference.get_reference()
-    url = reverse("predictions:batch_download", args=[batch.public_id, "results.csv"])
+    url = reverse("batches:download", args=[batch.public_id, "results.csv"])
     url += "?precision=full"  # percentiles come from the stored values, not the rounded ones
     records = list(
         csv.DictReader(io.StringIO(b"".join(client.get(url).streaming_content).decode()))
@@ -189,7 +189,7 @@ def test_batch_exports_carry_percentiles(client, predictor, db):
     values = [r[f"{label} [{predictor.outputs[1].unit}]"] for r in records]
     expected = [f"{round(found.percentile(label, float(v)), 1)}" if v else "" for v in values]
     assert [r[column] for r in records] == expected and expected[2] == ""
-    sdf = reverse("predictions:batch_download", args=[batch.public_id, "results.sdf"])
+    sdf = reverse("batches:download", args=[batch.public_id, "results.sdf"])
     text = b"".join(client.get(sdf).streaming_content).decode()
     assert text.count(f">  <{column}>\n") == 3 and f">  <{column}>\n{expected[0]}\n" in text
 

@@ -10,9 +10,9 @@ import io
 import pytest
 from rdkit import Chem
 
-from predictions.batch import exports, services
+from batches import exports, services
+from batches.models import Batch
 from predictions.exports import safe_cell
-from predictions.models import Batch
 
 HOSTILE_HEADERS = ['=HYPERLINK("http://evil.example","h")', "@note"]
 HOSTILE_ROWS = [

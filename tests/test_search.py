@@ -7,16 +7,18 @@ Real RDKit, real model, real SQLite: the expected answers are computed here by b
 import re
 
 import pytest
-from django.apps import apps
 from django.contrib.auth.models import User
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 from django.test import Client, TestCase
 from django.urls import reverse
 from rdkit import Chem, DataStructs
 
+from batches.models import Batch, BatchRow
 from chemcore import chemistry
 from predictions import search
-from predictions.models import Batch, BatchRow, Prediction
+from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +76,8 @@ def test_migration_backfill_fills_predictions_and_their_batch_rows(stored):
     batch = Batch.objects.create(filename="x.smi", input_path="/nonexistent", file_format="smi")
     BatchRow.objects.create(batch=batch, row_number=1, status="ok", prediction=aspirin)
     Prediction.objects.update(morgan_fp=None, morgan_bits=None, pattern_fp=None)
-    backfill(apps, None)
+    # The models as that migration knew them (BatchRow was still in `predictions` then).
+    backfill(MigrationLoader(connection).project_state(("predictions", "0005_search")).apps, None)
     expected = search.fingerprint_fields_of(aspirin.canonical_smiles)
     for record in (Prediction.objects.get(pk=aspirin.pk), BatchRow.objects.get(batch=batch)):
         assert bytes(record.morgan_fp) == expected["morgan_fp"]
@@ -183,14 +186,14 @@ def test_a_bad_query_gets_a_clear_message_not_a_500(client, stored, params, mess
 def _batch(client, queue, lines: list[str]) -> Batch:
     upload = SimpleUploadedFile("set.smi", "\n".join(lines).encode())
     with TestCase.captureOnCommitCallbacks(execute=True):
-        response = client.post(reverse("predictions:batch_list"), {"file": upload})
+        response = client.post(reverse("batches:list"), {"file": upload})
     assert response.status_code == 302
     queue()
     return Batch.objects.get(public_id=response["Location"].split("/")[-2])
 
 
 def _row_numbers(client, batch: Batch, **params) -> list[int]:
-    url = reverse("predictions:batch_rows", args=[batch.public_id])
+    url = reverse("batches:rows", args=[batch.public_id])
     html = client.get(url, params).content.decode()
     return [int(n) for n in re.findall(r'<tr class="row-\w+">\s*<td>(\d+)</td>', html)]
 
@@ -211,7 +214,7 @@ def test_batch_results_searched_by_structure(client, queue, predictor):
     assert _row_numbers(client, batch, q="m1") == [1, 10, 11, 12]  # IDs as text
     similar = _row_numbers(client, batch, q=ASPIRIN, mode="similar", similarity=0.3)
     assert similar[0] == 1 and 1 < len(similar) < len(SMILES)
-    url = reverse("predictions:batch_rows", args=[batch.public_id])
+    url = reverse("batches:rows", args=[batch.public_id])
     bad = client.get(url, {"q": "[C;", "mode": "substructure"})
     assert bad.status_code == 200 and "Not a valid SMILES or SMARTS pattern" in bad.content.decode()
 

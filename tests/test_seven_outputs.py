@@ -8,7 +8,7 @@ import pytest
 from django.core.cache import cache
 from django.test import TestCase
 
-from predictions.batch import services as batch_services
+from batches import services as batch_services
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ def test_api_gives_every_output_with_its_verdict(client, predictor):
 def test_batch_exports_carry_every_output(predictor):
     batch = batch_services.batch_create(text="CCO\nc1ccccc1O\nCC(=O)Oc1ccccc1C(=O)O\n")
     assert batch_services.batch_run(batch_pk=batch.pk) == "done"
-    from predictions.batch import exports
+    from batches import exports
 
     text = "".join(exports.stream_csv(batch))
     rows = list(csv.reader(io.StringIO(text)))

@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
-from predictions import owners, services, units
-from predictions.models import BatchRow
+from batches import owners
+from batches.models import BatchRow
+from predictions import services, units
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +81,7 @@ def test_values_exports_carry_uncertainty_and_verdict(client, make_prediction):
 
 
 def test_batch_rows_and_exports_carry_verdicts(client, predictor):
-    from predictions.batch import services as batch_services
+    from batches import services as batch_services
 
     batch = batch_services.batch_create(
         text="O\nCC(=O)Oc1ccccc1C(=O)O\n[Fe]\n", owner_key=_owner(client)
@@ -88,11 +89,11 @@ def test_batch_rows_and_exports_carry_verdicts(client, predictor):
     batch_services.batch_run(batch_pk=batch.pk)
     rows = list(BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number"))
     assert [r.domain.get("verdict") for r in rows] == ["out", "in", None]
-    page = client.get(reverse("predictions:batch_rows", args=[batch.public_id])).content.decode()
+    page = client.get(reverse("batches:rows", args=[batch.public_id])).content.decode()
     assert 'class="verdict verdict-out"' in page and 'class="verdict verdict-in"' in page
     assert "The model cannot read [Fe]" in page
 
-    url = reverse("predictions:batch_download", args=[batch.public_id, "results.csv"])
+    url = reverse("batches:download", args=[batch.public_id, "results.csv"])
     url += "?precision=full"
     body = b"".join(client.get(url).streaming_content).decode()
     records = list(csv.DictReader(io.StringIO(body)))
@@ -100,7 +101,7 @@ def test_batch_rows_and_exports_carry_verdicts(client, predictor):
     header = f"{rows[0].outputs[0]['label']} [{rows[0].outputs[0]['unit']}] uncertainty"
     sigmas = [r.outputs[0]["uncertainty"] if r.outputs else None for r in rows]
     assert [r[header] for r in records] == ["" if s is None else repr(s) for s in sigmas]
-    sdf = reverse("predictions:batch_download", args=[batch.public_id, "results.sdf"])
+    sdf = reverse("batches:download", args=[batch.public_id, "results.sdf"])
     text = b"".join(client.get(sdf).streaming_content).decode()
     assert text.count(">  <domain_verdict>\n") == 3 and "out of domain" in text
 
@@ -141,13 +142,13 @@ def test_gallery_filters_by_verdict(client, make_prediction):
 
 
 def test_batch_rows_filter_by_verdict(client, predictor):
-    from predictions.batch import services as batch_services
+    from batches import services as batch_services
 
     batch = batch_services.batch_create(
         text="O\nCC(=O)Oc1ccccc1C(=O)O\nCCO\n[Fe]\n", owner_key=_owner(client)
     )
     batch_services.batch_run(batch_pk=batch.pk)
-    url = reverse("predictions:batch_detail", args=[batch.public_id])
+    url = reverse("batches:detail", args=[batch.public_id])
 
     def shown(show: str) -> list[str]:
         page = client.get(url, {"show": show}).content.decode()
@@ -164,13 +165,13 @@ def test_batch_rows_filter_by_verdict(client, predictor):
 
 
 def test_batch_summary_counts_verdicts_and_draws_histograms(client, predictor):
-    from predictions.batch import services as batch_services
+    from batches import services as batch_services
 
     batch = batch_services.batch_create(
         text="O\nCC(=O)Oc1ccccc1C(=O)O\nCCO\nCCCO\n[Fe]\n", owner_key=_owner(client)
     )
     batch_services.batch_run(batch_pk=batch.pk)
-    page = client.get(reverse("predictions:batch_detail", args=[batch.public_id])).content.decode()
+    page = client.get(reverse("batches:detail", args=[batch.public_id])).content.decode()
     summary = page.split('id="summary-heading"', 1)[1].split("</section>", 1)[0]
     counts = {
         verdict: BatchRow.objects.filter(batch_id=batch.pk, verdict=verdict).count()
@@ -184,12 +185,12 @@ def test_batch_summary_counts_verdicts_and_draws_histograms(client, predictor):
     ):
         n = counts[verdict]
         assert f"{label}</span></a>: {n} row{'s' if n != 1 else ''}" in summary
-    svg_url = reverse("predictions:batch_download", args=[batch.public_id, "histograms.svg"])
+    svg_url = reverse("batches:download", args=[batch.public_id, "histograms.svg"])
     assert svg_url in summary
     svg = b"".join(client.get(svg_url).streaming_content).decode()
     assert svg.startswith("<?xml") and "out of domain" in svg
     assert predictor.outputs[0].label in svg
-    png_url = reverse("predictions:batch_download", args=[batch.public_id, "histograms.png"])
+    png_url = reverse("batches:download", args=[batch.public_id, "histograms.png"])
     png = b"".join(client.get(png_url).streaming_content)
     assert png.startswith(b"\x89PNG")
     stranger = type(client)()  # another visitor: the summary pictures are private too
@@ -197,13 +198,13 @@ def test_batch_summary_counts_verdicts_and_draws_histograms(client, predictor):
 
 
 def test_batch_rows_sort_by_output_and_verdict(client, predictor):
-    from predictions.batch import services as batch_services
+    from batches import services as batch_services
 
     smiles = ["CCCCCCCCO", "O", "OCC(O)CO", "[Fe]", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O"]
     batch = batch_services.batch_create(text="\n".join(smiles) + "\n", owner_key=_owner(client))
     batch_services.batch_run(batch_pk=batch.pk)
     rows = {r.input_smiles: r for r in BatchRow.objects.filter(batch_id=batch.pk)}
-    url = reverse("predictions:batch_detail", args=[batch.public_id])
+    url = reverse("batches:detail", args=[batch.public_id])
 
     def order(**params) -> list[str]:
         page = client.get(url, params).content.decode()

@@ -11,8 +11,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.urls import reverse
 
+from batches.models import Batch
 from predictions import units
-from predictions.models import Batch, Prediction
+from predictions.models import Prediction
 
 
 def test_caffeine_measured_solubility_converts_back_to_its_units():
@@ -130,10 +131,10 @@ def test_values_csv_is_rounded_unless_full_precision_is_asked(client, aspirin):
 def test_batch_csv_is_rounded_unless_full_precision_is_asked(db, client, queue, predictor):
     upload = SimpleUploadedFile("b.csv", b"id,smiles\nA,CCO\nB,c1ccccc1O\n")
     with TestCase.captureOnCommitCallbacks(execute=True):
-        client.post(reverse("predictions:batch_list"), {"file": upload})
+        client.post(reverse("batches:list"), {"file": upload})
     queue()
     batch = Batch.objects.get()
-    url = reverse("predictions:batch_download", args=[batch.public_id, "results.csv"])
+    url = reverse("batches:download", args=[batch.public_id, "results.csv"])
     rounded, full = _rows(client.get(url)), _rows(client.get(url + "?precision=full"))
     api = _rows(client.get(f"/api/v1/batches/{batch.public_id}/results.csv?precision=full"))
     assert api == full

@@ -3,8 +3,9 @@ forms of known atoms, such as [CH3] or [Cl], are read as the atom: chemcore.toke
 
 import pytest
 
+from batches.models import BatchRow
 from chemcore.network import UnknownTokens
-from predictions.models import BatchRow, Prediction
+from predictions.models import Prediction
 
 
 @pytest.mark.parametrize(
@@ -45,7 +46,7 @@ def test_form_refuses_unknown_tokens_beside_the_field(client, smiles, named):
 
 @pytest.mark.django_db
 def test_batch_row_with_unknown_tokens_fails_with_the_reason(predictor):
-    from predictions.batch import services as batch_services
+    from batches import services as batch_services
 
     batch = batch_services.batch_create(text="CCO\nCC[Pb](CC)(CC)CC\n[Na+]\n")
     assert batch_services.batch_run(batch_pk=batch.pk) == "done"

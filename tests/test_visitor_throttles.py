@@ -14,7 +14,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from predictions.models import Batch
+from batches.models import Batch
 
 pytestmark = pytest.mark.django_db
 
@@ -76,11 +76,11 @@ def test_batch_uploads_are_throttled_per_visitor_form_paste_and_api(settings, pr
 
     def upload() -> int:
         data = SimpleUploadedFile("mols.csv", b"smiles\nCCO\nCCN\n")
-        return visitor.post(reverse("predictions:batch_list"), {"file": data}).status_code
+        return visitor.post(reverse("batches:list"), {"file": data}).status_code
 
     assert [upload(), upload()] == [302, 302]
     refused = visitor.post(
-        reverse("predictions:batch_list"), {"file": SimpleUploadedFile("m.csv", b"smiles\nC\n")}
+        reverse("batches:list"), {"file": SimpleUploadedFile("m.csv", b"smiles\nC\n")}
     )
     _assert_429(refused, most=3600)
     assert int(refused["Retry-After"]) > 60  # an hour's window: wait for its oldest upload
@@ -92,13 +92,13 @@ def test_batch_uploads_are_throttled_per_visitor_form_paste_and_api(settings, pr
     assert api.status_code == 429 and api.json()["error"]["code"] == "throttled"
     assert Batch.objects.count() == 2
     # The visitor can still list their batches and predict single molecules.
-    assert visitor.get(reverse("predictions:batch_list")).status_code == 200
+    assert visitor.get(reverse("batches:list")).status_code == 200
     single = visitor.post(reverse("predictions:home"), {"smiles": "CCO"})
     assert single.status_code == 302
     # Someone else is not held back by this visitor.
     other = Client(REMOTE_ADDR="198.51.100.4")
     data = SimpleUploadedFile("mols.csv", b"smiles\nCCO\n")
-    assert other.post(reverse("predictions:batch_list"), {"file": data}).status_code == 302
+    assert other.post(reverse("batches:list"), {"file": data}).status_code == 302
 
 
 def test_api_tokens_lift_the_batch_upload_throttle(settings, predictor):

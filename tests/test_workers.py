@@ -1,4 +1,4 @@
-"""Telling a dead worker from a live one (predictions/workers.py), and taking over its batch.
+"""Telling a dead worker from a live one (batches/workers.py), and taking over its batch.
 
 Real processes: a child that has exited is gone; this process and its parent are not.
 """
@@ -12,11 +12,10 @@ import pytest
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from predictions import workers
-from predictions.batch import selectors
-from predictions.batch import services as batch_services
-from predictions.models import Batch, BatchRow
-from predictions.tasks import run_batch
+from batches import selectors, workers
+from batches import services as batch_services
+from batches.models import Batch, BatchRow
+from batches.tasks import run_batch
 
 
 def _exited_pid() -> int:

@@ -7,9 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.urls import reverse
 
-from predictions.batch import archive
-from predictions.batch.picture_names import PictureNames, safe_stem
-from predictions.models import Batch
+from batches import archive
+from batches.models import Batch
+from batches.picture_names import PictureNames, safe_stem
 
 
 @pytest.mark.parametrize(
@@ -56,10 +56,10 @@ def test_zip_pictures_are_named_by_compound_id(db, client, queue, predictor):
     )
     upload = SimpleUploadedFile("ids.csv", text.encode())
     with TestCase.captureOnCommitCallbacks(execute=True):
-        client.post(reverse("predictions:batch_list"), {"file": upload})
+        client.post(reverse("batches:list"), {"file": upload})
     queue()
     batch = Batch.objects.get()
-    client.post(reverse("predictions:batch_zip", args=[batch.public_id]))
+    client.post(reverse("batches:zip", args=[batch.public_id]))
     queue()
     with zipfile.ZipFile(archive.zip_file(batch=batch)) as bundle:
         names = bundle.namelist()

@@ -9,14 +9,14 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
     # API_ANON_RATE (security.py), in the default cache (queue.py).
-    "DEFAULT_THROTTLE_CLASSES": ["predictions.api.throttling.AnonymousThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["predictions.throttling.AnonymousThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
         "rest_framework.parsers.JSONParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "predictions.api.schema.ApiSchema",
-    "EXCEPTION_HANDLER": "predictions.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ApiSchema",
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
     "NUM_PROXIES": PROXY_COUNT,
     "URL_FORMAT_OVERRIDE": None,
 }

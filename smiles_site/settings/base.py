@@ -21,14 +21,17 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "predictions",
+    # The site's own apps; each builds only on those above it in this list.
+    "predictions",  # the catalogue: stored predictions, pages, gallery, search, downloads
+    "batches",  # uploads and pasted lists, worked by Huey
+    "api",  # the JSON API over both
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
-    "predictions.middleware.BodySizeLimitMiddleware",  # before anything reads the body
-    "predictions.middleware.ApiJsonErrorsMiddleware",  # JSON errors under /api/, DEBUG or not
+    "smiles_site.middleware.BodySizeLimitMiddleware",  # before anything reads the body
+    "smiles_site.middleware.ApiJsonErrorsMiddleware",  # JSON errors under /api/, DEBUG or not
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

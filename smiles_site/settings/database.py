@@ -25,6 +25,7 @@ if USING_MONGODB:
         "contenttypes": "smiles_site.mongo_migrations.contenttypes",
         "axes": "smiles_site.mongo_migrations.axes",
         "predictions": "predictions.mongo_migrations",
+        "batches": "batches.mongo_migrations",
     }
 else:
     contrib_apps = [

@@ -1,0 +1,16 @@
+from django.apps import AppConfig
+
+
+class BatchesConfig(AppConfig):
+    """Uploaded files and pasted lists of molecules, predicted in the background by Huey."""
+
+    name = "batches"
+    verbose_name = "Batches"
+
+    def ready(self) -> None:
+        from predictions import views as catalogue_views
+
+        from . import signals  # noqa: F401  (batch files, copies of verdicts and profiles)
+        from .views import paste_list
+
+        catalogue_views.take_pasted_lists(paste_list)  # the home page's box: a list is a batch

@@ -1,0 +1,42 @@
+"""What batches do when something they hang on changes.
+
+- A batch's files go with it: its waiting upload and its ZIP (and build state). A receiver,
+  not `Batch.delete()`, so that the admin's bulk delete removes them too.
+- Batch rows copy their prediction's verdict and RDKit profile (no join on their pages): when
+  the catalogue stores new ones (predictions.signals), the copies follow.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from predictions.profile_store import one_commit
+from predictions.signals import profiles_stored, verdict_stored
+
+from . import archive
+from .models import Batch, BatchRow
+
+
+@receiver(post_delete, sender=Batch, dispatch_uid="batch_files_removed")
+def remove_batch_files(sender, instance: Batch, **kwargs) -> None:
+    if instance.input_path:
+        Path(instance.input_path).unlink(missing_ok=True)
+    archive.zip_delete(public_id=instance.public_id)
+
+
+@receiver(profiles_stored, dispatch_uid="batch_rows_profiles")
+def copy_profiles(sender, profiles: dict, **kwargs) -> None:
+    """Every batch row still pending that copied these predictions gets their profile."""
+    with one_commit():
+        for pk, value in profiles.items():
+            BatchRow.objects.filter(prediction_id=pk, profile_pending=True).update(
+                profile=value, profile_pending=False
+            )
+
+
+@receiver(verdict_stored, dispatch_uid="batch_rows_verdict")
+def copy_verdict(sender, pk, fields: dict, **kwargs) -> None:
+    BatchRow.objects.filter(prediction_id=pk).update(**fields)
