@@ -25,7 +25,7 @@ accesslog = "-"
 def post_worker_init(worker):
     # Runs in the worker after the fork and after Django is set up: load the model now, so
     # the first request does not pay for it.
-    from predictions import bounded
+    from chemreport import bounded
     from predictions.serving import warm_up
 
     bounded.start_helper()  # RDKit's budgeted helper process imports while the model loads

@@ -13,7 +13,8 @@ from batches.models import Batch, BatchRow
 from batches.parsing import public_message
 from batches.selectors import batch_progress
 from chemcore import domain
-from predictions import reference, salts, units
+from chemreport import salts, units
+from predictions import reference
 from predictions.exports import DOWNLOADS
 from predictions.models import Prediction
 from predictions.templatetags import trust

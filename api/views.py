@@ -16,7 +16,8 @@ from batches import archive, downloads, owners, tasks
 from batches import selectors as batch_selectors
 from batches import services as batch_services
 from batches.parsing import BatchRefused
-from predictions import salts, selectors, services, units
+from chemreport import salts, units
+from predictions import selectors, services
 from predictions.models import Source
 from predictions.serving import get_model
 from predictions.throttling import BatchUploadThrottle

@@ -14,7 +14,8 @@ from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
 from batches.models import Batch
-from predictions import profile_exports, reference, rendering, units
+from chemreport import rendering, units
+from predictions import profile_exports, reference
 from predictions.download_cache import code_version, version_tag
 
 from . import archive, exports

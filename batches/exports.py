@@ -18,7 +18,8 @@ from django.db import reset_queries
 from rdkit import Chem
 
 from batches.models import Batch, BatchRow
-from predictions import profile_exports, reference, rendering, salts, units
+from chemreport import rendering, salts, units
+from predictions import profile_exports, reference
 from predictions import services as core
 from predictions.exports import (
     Download,

@@ -34,7 +34,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from django.conf import settings
 
 from batches.models import Batch, BatchRow
-from predictions import profile
+from chemreport import profile
 from predictions.models import Prediction
 from predictions.profile_store import fill, store, stored_profiles
 
@@ -49,7 +49,7 @@ _pool_lock = threading.Lock()
 
 def helper_pool() -> ProcessPoolExecutor | None:
     """settings.BATCH_PROFILE_PROCESSES helper processes, started on first use and kept
-    (spawned: they import RDKit and predictions.profile only; niced, so the predictions and
+    (spawned: they import RDKit and chemreport.profile only; niced, so the predictions and
     the web come first); None when set to 0."""
     global _pool
     if settings.BATCH_PROFILE_PROCESSES <= 0:

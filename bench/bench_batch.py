@@ -168,9 +168,9 @@ def run_one(rows: int) -> dict:
 
     services.process_chunk = sampled
     if os.environ.get("BENCH_PROFILE", "1") == "0":  # the same run without the RDKit profile
-        import predictions.profile
+        import chemreport.profile
 
-        predictions.profile.profile_for_smiles = lambda smiles: {}
+        chemreport.profile.profile_for_smiles = lambda smiles: {}
     visible = []  # when every row is counted (the profile pass starts), where profiles are deferred
     if hasattr(services, "_fill_profiles"):
         fill_profiles = services._fill_profiles

@@ -1,6 +1,6 @@
 """Cost of the RDKit profile (descriptors, QED, stereocentres, FilterCatalog alerts) per molecule.
 
-Runs `predictions.profile.profile_for_smiles` over the checkpoint's training molecules (real,
+Runs `chemreport.profile.profile_for_smiles` over the checkpoint's training molecules (real,
 varied, drug-sized and small) and prints the catalog's one-off build time and the per-molecule
 median, p95 and mean in ms (wall), and the CPU time per molecule (steadier on a shared, loaded
 machine). No Django needed.
@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from predictions import profile  # noqa: E402
+from chemreport import profile  # noqa: E402
 
 
 def parts(smiles: list[str]) -> None:

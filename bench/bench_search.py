@@ -67,7 +67,7 @@ def pictures() -> dict:
     """Picture fields as a form prediction stores them (drawn once, the same for every row)."""
     from rdkit import Chem
 
-    from predictions import rendering
+    from chemreport import rendering
 
     aspirin = Chem.MolFromSmiles("CC(=O)Oc1ccccc1C(=O)O")
     plot = rendering.PlotOutput(label="logS", value=-2.0, unit="log mol/L")

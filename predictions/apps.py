@@ -8,3 +8,10 @@ class PredictionsConfig(AppConfig):
     # and ObjectIdAutoField on MongoDB.
     name = "predictions"
     verbose_name = "Predictions"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from chemreport import rendering
+
+        rendering.depiction_budget = lambda: settings.DEPICTION_BUDGET_SECONDS

@@ -14,7 +14,9 @@ from pathlib import Path
 from django.core.cache import caches
 from django.utils import timezone
 
-from . import exports, profile_exports, reference, rendering, report, selectors, services, units
+from chemreport import rendering, units
+
+from . import exports, profile_exports, reference, report, selectors, services
 from .models import Prediction
 
 

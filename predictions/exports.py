@@ -15,8 +15,9 @@ from typing import NamedTuple
 from django.utils.text import slugify
 
 from chemcore.domain import all_reasons, verdict_label
+from chemreport import salts, units
 
-from . import profile_exports, reference, report, salts, units
+from . import profile_exports, reference, report
 from .models import Prediction
 
 
@@ -185,7 +186,7 @@ def values_dict(prediction: Prediction) -> dict:
         "approved_drugs": reference.json_context(prediction.model_hash, prediction.outputs),
         # Applicability domain as judged when predicted; null before the check existed.
         "domain": prediction.domain or None,
-        # Exact RDKit profile (predictions/profile.py); alert atoms index canonical_smiles.
+        # Exact RDKit profile (chemreport/profile.py); alert atoms index canonical_smiles.
         "profile": prediction.profile or None,
         # When it was listed (what a molecule new to the public has); null for a private one:
         # nothing tells when a molecule known only privately was first predicted.

@@ -77,7 +77,7 @@ class Prediction(models.Model):
     domain = models.JSONField(default=dict, blank=True)
     # domain["verdict"], as a plain column: filtered on any backend without JSON lookups.
     verdict = models.CharField(max_length=5, blank=True, db_index=True)
-    # Exact RDKit profile of the canonical SMILES (predictions.profile): descriptors, rule
+    # Exact RDKit profile of the canonical SMILES (chemreport.profile): descriptors, rule
     # violations, structural alerts with atom indices. Computed once: when predicted, or, for
     # a batch's new molecules, by the batch's second pass (batches/profiles.py).
     profile = models.JSONField(default=dict, blank=True)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from rdkit import Chem
 
-from . import rendering
+from chemreport import rendering
+from chemreport.profile import FIELDS, alert_atoms
+
 from .models import Prediction
-from .profile import FIELDS, alert_atoms
 
 
 def profile_header() -> list[str]:

@@ -1,6 +1,6 @@
 """Stored RDKit profiles: reuse one already stored, fill a pending one, keep it everywhere.
 
-A profile is a pure function of the canonical SMILES (`predictions.profile`), so it is computed
+A profile is a pure function of the canonical SMILES (`chemreport.profile`), so it is computed
 once and stored on the prediction, and the batch rows that copied it follow (signals.py). A batch leaves its new
 molecules' profiles pending and fills them after its predictions (`batches.profiles`);
 a read that needs one first (a prediction's page, a card) computes it in memory
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from django.db import connection, transaction
 from django.utils import timezone
 
-from predictions import profile
+from chemreport import profile
 from predictions.models import Prediction
 from predictions.signals import profiles_stored
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from django.conf import settings
 
 from chemcore.model import Model, Refused
+from chemreport.rendering import DrugDensity
 
-from .rendering import DrugDensity
 from .serving import get_model
 
 log = logging.getLogger(__name__)

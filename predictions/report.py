@@ -20,8 +20,9 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from chemcore.domain import all_reasons, verdict_label
+from chemreport import rendering, salts, units
 
-from . import reference, rendering, salts, units
+from . import reference
 from .models import Prediction
 from .services import plot_inputs
 from .serving import get_model
@@ -249,9 +250,9 @@ def _value_rows(prediction: Prediction) -> list[list[str]]:
 
 
 def _profile_lines(prediction: Prediction) -> list[str]:
-    """The stored RDKit profile (predictions.profile) as labelled 'name: value' lines, in the
+    """The stored RDKit profile (chemreport.profile) as labelled 'name: value' lines, in the
     page's order and decimals, then the rules broken and the structural alerts by name."""
-    from . import profile as rdkit_profile
+    from chemreport import profile as rdkit_profile
 
     stored = getattr(prediction, "profile", None)
     if not isinstance(stored, dict) or not stored:

@@ -28,8 +28,7 @@ from django.db.models import Max, Q, QuerySet
 from rdkit import Chem, DataStructs
 
 from chemcore import chemistry
-
-from . import bounded, rendering
+from chemreport import bounded, rendering
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,9 @@ from rdkit import Chem
 
 from chemcore import chemistry
 from chemcore.model import Model, MoleculePrediction, Refused
+from chemreport import profile, rendering
 
-from . import profile, reference, rendering, search
+from . import reference, search
 from .models import Prediction, Source
 from .serving import get_model
 from .signals import verdict_stored
@@ -47,7 +48,7 @@ def outputs_for(model: Model, result: MoleculePrediction) -> list[dict]:
     """The final outputs as stored: label, unit, value, σ (None without), and what the page
     shows beside them (decimals from the test error, group, unit of 10**value, favourable
     direction), so a stored prediction is shown with what was stored."""
-    from . import units
+    from chemreport import units
 
     out = []
     for spec, predicted in zip(model.outputs, result.outputs, strict=True):

@@ -23,7 +23,7 @@ def get_model() -> Model:
             if _model is None:
                 from django.conf import settings
 
-                from . import units
+                from chemreport import units
 
                 _model = Model.load(settings.PREDICTION_MODEL_DIR, threads=settings.TORCH_THREADS)
                 units.remember_decimals(_model.test_metrics)

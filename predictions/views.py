@@ -14,7 +14,9 @@ from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import condition, require_http_methods, require_safe
 
-from . import download_cache, exports, reference, salts, search, selectors, services
+from chemreport import salts
+
+from . import download_cache, exports, reference, search, selectors, services
 from .forms import GalleryForm, PredictForm, is_list
 from .models import Prediction, Source
 from .throttling import visitor_throttle

@@ -20,9 +20,9 @@ from batches import owners
 from batches import services as batch_services
 from batches.models import Batch, BatchRow
 from batches.tasks import run_batch
+from chemreport.units import output_decimals
 from predictions import services
 from predictions.models import Prediction
-from predictions.units import output_decimals
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,8 @@ from django.utils import timezone
 from batches import profiles
 from batches import services as batch_services
 from batches.models import Batch, BatchChunk, BatchRow
-from predictions import profile, profile_exports
+from chemreport import profile
+from predictions import profile_exports
 from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from predictions.profile import profile_for_smiles
+from chemreport.profile import profile_for_smiles
 from tests.test_batch_worker import ROOT, _env, _wait, _worker, molecules, store_batch
 
 pytestmark = pytest.mark.slow

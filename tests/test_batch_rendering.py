@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from predictions import rendering
+from chemreport import rendering
 
 RANGES = [{"min": -11.6, "max": 1.6, "p05": -7, "p95": 0.5}, {"min": -25, "max": 3.4}]
 VALUES = [(-3.0, -8.5), (1.2, -24.0), (5.0, 0.0), (-0.004, 3.3)]

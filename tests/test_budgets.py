@@ -19,7 +19,8 @@ from django.core.cache import cache
 from django.urls import reverse
 from rdkit import Chem
 
-from predictions import bounded, rendering, search
+from chemreport import bounded, rendering
+from predictions import search
 from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
@@ -109,7 +110,7 @@ def test_a_normal_picture_is_what_coordgen_draws_in_process():
     assert rendering.molecule_svg(mol) == drawer.GetDrawingText()
 
 
-# --- The helper processes (predictions/bounded.py) -----------------------------------------
+# --- The helper processes (chemreport/bounded.py) -----------------------------------------
 
 
 def _alive(pid: int) -> bool:
@@ -162,7 +163,7 @@ def test_a_helper_that_dies_costs_a_picture_nothing_but_time():
 def test_a_helper_busy_with_a_long_call_dies_with_its_process():
     """A gunicorn worker killed at its timeout takes its helper with it, even mid-call."""
     code = (
-        "import sys; from rdkit import Chem; from predictions import bounded;"
+        "import sys; from rdkit import Chem; from chemreport import bounded;"
         f"ring = Chem.MolFromSmiles({RING_40!r}).ToBinary();"
         "bounded.call('layout', ring, False, budget=30);"
         "print(bounded._idle[-1].process.pid, flush=True);"

@@ -18,8 +18,8 @@ from safetensors.torch import load_file, save_file
 
 from chemcore.checkpoint import EnsembleManifest, read_manifest, write_manifest
 from chemcore.network import Network
+from chemreport.units import output_decimals
 from predictions.serving import reset_model
-from predictions.units import output_decimals
 
 SHIPPED = Path(__file__).resolve().parents[1] / "checkpoints" / "default"
 # A plain checkpoint to build from: the shipped one, or its first member if it is an ensemble.
@@ -243,7 +243,7 @@ def test_batch_rows_carry_the_uncertainty(served_ensemble, disagreeing):
 
 
 def test_plot_draws_the_uncertainty_as_an_error_bar():
-    from predictions import rendering
+    from chemreport import rendering
 
     plain = rendering.PlotOutput(label="logS", value=-2.0, unit="u", range=None)
     bar = rendering.PlotOutput(label="logS", value=-2.0, unit="u", range=None, uncertainty=0.4)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.slow  # starts a spawned helper process
 CODE = """
 import multiprocessing, os, signal
 from concurrent.futures import ProcessPoolExecutor
-from predictions import profile
+from chemreport import profile
 
 if __name__ == "__main__":
     # As in a terminal: Ctrl-C not ignored (a background job of a script inherits SIG_IGN).
@@ -38,11 +38,11 @@ def test_profile_helper_ignores_ctrl_c():
 
 
 def test_rdkit_budget_helper_ignores_ctrl_c():
-    """predictions/bounded.py's helpers (layouts, searches) run beside the web process and the
+    """chemreport/bounded.py's helpers (layouts, searches) run beside the web process and the
     worker: the same quiet exit."""
     from rdkit import Chem
 
-    from predictions import bounded
+    from chemreport import bounded
 
     bounded.call("highlight", "CCO", Chem.MolFromSmarts("CO").ToBinary(), 10, budget=30)
     pid = bounded._idle[-1].process.pid

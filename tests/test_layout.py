@@ -20,7 +20,7 @@ from .test_settings import run_manage, slow
 ROOT = Path(__file__).resolve().parent.parent
 
 # Bottom to top: a module may import its own package and those before it, never one after.
-LAYERS = ["chemcore", "predictions", "batches", "api", "smiles_site"]
+LAYERS = ["chemcore", "chemreport", "predictions", "batches", "api", "smiles_site"]
 # Beside the site: training builds the model package's checkpoint and knows nothing of the web.
 BESIDE = {"training": {"chemcore", "training"}}
 WEB = {"django", "rest_framework", "drf_spectacular", "huey", "django_htmx", "csp", "axes"}
@@ -57,9 +57,9 @@ def test_no_app_imports_one_above_it(package):
     assert not upward
 
 
-def test_the_model_package_and_training_know_nothing_of_the_web():
-    for package in ("chemcore", "training"):
-        site = set(LAYERS) - BESIDE.get(package, {"chemcore"})
+def test_the_django_free_packages_and_training_know_nothing_of_the_web():
+    for package in ("chemcore", "chemreport", "training"):
+        site = set(LAYERS) - BESIDE.get(package, {"chemcore", "chemreport"})
         for path in _modules(package):
             assert not _imports(path) & (site | WEB), path.relative_to(ROOT)
 

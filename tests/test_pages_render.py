@@ -12,7 +12,7 @@ from django.test import TestCase
 
 from batches import owners
 from batches.models import Batch
-from predictions import units
+from chemreport import units
 
 pytestmark = pytest.mark.django_db
 

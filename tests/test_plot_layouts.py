@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from predictions import rendering
+from chemreport import rendering
 
 RANGE = {"min": -10.0, "max": 2.0, "p05": -7.0, "p95": 0.5}  # span 12: steps of 3
 

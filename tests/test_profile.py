@@ -19,7 +19,8 @@ from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
 
 from batches import archive
 from batches.models import Batch, BatchRow
-from predictions import profile, profile_exports
+from chemreport import profile
+from predictions import profile_exports
 from predictions.models import Prediction
 
 DRUGS = {

@@ -154,8 +154,8 @@ def test_site_stores_the_value_training_evaluates(predictor):
 
 @pytest.mark.django_db
 def test_result_page_says_what_read_across_did(client, predictor):
+    from chemreport.units import output_decimals
     from predictions.services import prediction_get_or_create
-    from predictions.units import output_decimals
 
     prediction = prediction_get_or_create(text="CCCCCCCCO").prediction  # octanol, measured
     html = client.get(prediction.get_absolute_url()).content.decode()

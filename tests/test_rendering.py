@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from rdkit import Chem
 
-from predictions.rendering import (
+from chemreport.rendering import (
     PlotOutput,
     molecule_png,
     molecule_svg,

@@ -148,7 +148,7 @@ def test_bundle_carries_the_labelled_pictures_and_the_report(client, make_predic
 def test_cached_layout_plots_equal_fresh_ones_with_error_bars_and_drugs():
     """The fast path (a cached figure, only value, error bar and label redrawn) gives exactly a
     fresh figure's SVG text and PNG pixels, with uncertainties and the drugs' density drawn."""
-    from predictions import rendering
+    from chemreport import rendering
 
     ranges = [{"min": -11, "max": 1.5, "p05": -7, "p95": 0.5}, {"min": -25.5, "max": 3.4}]
     xs = tuple(x / 10 for x in range(-100, 10))

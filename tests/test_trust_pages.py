@@ -11,7 +11,8 @@ from django.utils.html import escape
 
 from batches import owners
 from batches.models import BatchRow
-from predictions import services, units
+from chemreport import units
+from predictions import services
 
 
 @pytest.fixture(autouse=True)

@@ -12,7 +12,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from batches.models import Batch
-from predictions import units
+from chemreport import units
 from predictions.models import Prediction
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 
 def backfill(apps, schema_editor):
-    from predictions.profile import profile_for_smiles
+    from chemreport.profile import profile_for_smiles
 
     Prediction = apps.get_model("predictions", "Prediction")
     BatchRow = apps.get_model("predictions", "BatchRow")

@@ -14,7 +14,7 @@ from django.utils.html import conditional_escape, escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
-from predictions import units
+from chemreport import units
 
 from .trust import verdict_label
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from predictions import units
+from chemreport import units
 
 register = template.Library()
 

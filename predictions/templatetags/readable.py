@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from predictions import profile, salts, units
+from chemreport import profile, salts, units
 
 register = template.Library()
 

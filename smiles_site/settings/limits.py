@@ -12,7 +12,7 @@ SMILES_MAX_CHARS = env_int("SMILES_MAX_CHARS", 500, minimum=1)
 # Most molecules in one POST /api/v1/predict call.
 API_MAX_MOLECULES = env_int("API_MAX_MOLECULES", 100, minimum=1)
 
-# --- Time budgets on RDKit calls that can run for minutes (predictions/bounded.py) -----
+# --- Time budgets on RDKit calls that can run for minutes (chemreport/bounded.py) -----
 # Enforced: the call runs in a helper process, killed at the deadline.
 # A 2D layout (CoordGen, then RDKit's own) gets this long each; then the picture is a
 # placeholder. The picture is stored either way, so the time is spent once.

@@ -14,13 +14,13 @@ import math
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import matplotlib
 
 matplotlib.use("Agg")
 
-from django.conf import settings  # noqa: E402
 from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.backends.backend_mixed import MixedModeRenderer  # noqa: E402
 from matplotlib.backends.backend_svg import RendererSVG  # noqa: E402
@@ -32,6 +32,11 @@ from rdkit.Chem.Draw import rdMolDraw2D  # noqa: E402
 from . import bounded  # noqa: E402
 
 log = logging.getLogger(__name__)
+
+# Seconds a 2D layout may take (bounded.layouts), asked at each drawing so that a changed
+# setting applies at once: the site points it at settings.DEPICTION_BUDGET_SECONDS
+# (predictions/apps.py); without Django, the site's default.
+depiction_budget: Callable[[], float] = lambda: 0.4  # noqa: E731
 # SVG text stays text (smaller, selectable, ~30 % faster to write); set once at import.
 matplotlib.rcParams["svg.fonttype"] = "none"
 # Stable SVG ids (clip paths, marker shapes) and no timestamp: the same plot gives the same
@@ -73,11 +78,11 @@ class PlotOutput:
 def _depicted(mol: Chem.Mol, *draws, budget: float | None = None):
     """The first `draw(prepared molecule)` of `draws` that succeeds on a 2D layout, each draw
     tried on every layout in turn before the next draw: the layouts are computed (once each)
-    within the depiction budget (predictions.bounded: CoordGen, else RDKit's own layout).
+    within the depiction budget (chemreport.bounded: CoordGen, else RDKit's own layout).
     None when no layout finishes in time or nothing can be drawn. A strained molecule's layout
     can make RDKit's drawing fail ("Cannot normalize a zero length vector"): the next layout
     is tried, and a picture that cannot be drawn is a placeholder, never an error."""
-    limit = settings.DEPICTION_BUDGET_SECONDS
+    limit = depiction_budget()
     limit = limit if budget is None else max(0.0, min(limit, budget))
     source, kept = bounded.layouts(mol, limit), []
 
@@ -99,7 +104,7 @@ def _depicted(mol: Chem.Mol, *draws, budget: float | None = None):
 def laid_out(mol: Chem.Mol) -> Chem.Mol:
     """A copy of `mol` with a 2D layout computed within the depiction budget (an SD file's
     coordinates); without coordinates if no layout finished in time."""
-    return next(bounded.layouts(mol, settings.DEPICTION_BUDGET_SECONDS), Chem.Mol(mol))
+    return next(bounded.layouts(mol, depiction_budget()), Chem.Mol(mol))
 
 
 PLACEHOLDER = "Structure not drawn: its layout took too long"

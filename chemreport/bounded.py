@@ -5,7 +5,7 @@ Some RDKit calls can run for minutes on a small input: CoordGen's 2D layout on a
 dense cage (exponential). Python cannot interrupt a C++ call from another thread, so the call
 is made in a helper process that is killed when the budget runs out.
 
-A helper is a plain `python -I predictions/bounded.py` (RDKit only: no Django, no torch, no
+A helper is a plain `python -I chemreport/bounded.py` (RDKit only: no Django, no torch, no
 matplotlib; ~60 MB), started on first use and kept, one per thread that needs one at a time
 (a sync gunicorn worker or a Huey worker thread: one), talking over a socket pair with
 `multiprocessing.connection` (pickled messages). A call costs ~0.2 ms more than in the

@@ -1,0 +1,3 @@
+"""What the site shows about one molecule, without Django: 2D pictures and plots drawn within
+time budgets (rendering, bounded), the RDKit profile (drug-likeness, alerts), the units a
+chemist reads, and what a salt's value means. The Django apps call it; it calls none of them."""
