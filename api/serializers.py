@@ -8,14 +8,14 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from batches.downloads import NAMES as BATCH_DOWNLOADS
+from batches.files.downloads import NAMES as BATCH_DOWNLOADS
 from batches.models import Batch, BatchRow
 from batches.parsing import public_message
 from batches.selectors import batch_progress
 from chemcore import domain
 from chemreport import salts, units
 from predictions import reference
-from predictions.exports import DOWNLOADS
+from predictions.downloads.exports import DOWNLOADS
 from predictions.models import Prediction
 from predictions.templatetags import trust
 

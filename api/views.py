@@ -12,9 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from batches import archive, downloads, owners, tasks
+from batches import owners, tasks
 from batches import selectors as batch_selectors
 from batches import services as batch_services
+from batches.files import archive, downloads
 from batches.parsing import BatchRefused
 from chemreport import salts, units
 from predictions import selectors, services

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Batch
+from batches.models import Batch
 
 
 @admin.register(Batch)

@@ -8,9 +8,8 @@ class BatchesConfig(AppConfig):
     verbose_name = "Batches"
 
     def ready(self) -> None:
+        from batches import signals  # noqa: F401  (batch files, copies of verdicts and profiles)
+        from batches.views import paste_list
         from predictions import views as catalogue_views
-
-        from . import signals  # noqa: F401  (batch files, copies of verdicts and profiles)
-        from .views import paste_list
 
         catalogue_views.take_pasted_lists(paste_list)  # the home page's box: a list is a batch

@@ -1,9 +1,8 @@
 from django import forms
 from django.conf import settings
 
+from batches.parsing import mib
 from predictions.forms import SiteForm
-
-from .parsing import mib
 
 
 class BatchForm(SiteForm):

@@ -12,10 +12,9 @@ import re
 
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from batches.models import Batch
+from batches.services import batch_create
 from predictions.forms import molecule_lines
-
-from .models import Batch
-from .services import batch_create
 
 _SEPARATOR = re.compile(r"\s*,\s*|\s+")
 

@@ -48,15 +48,9 @@ from django.db import IntegrityError, reset_queries
 from django.db.models import Q
 from django.utils import timezone
 
-from batches import workers
+from batches import profiles, workers
 from batches.models import Batch, BatchChunk, BatchRow
-from chemcore.model import Model
-from predictions import services as core
-from predictions.models import Prediction, Source
-from predictions.serving import get_model, model_loaded
-
-from . import profiles
-from .parsing import (
+from batches.parsing import (
     BatchRefused,
     InputRow,
     Layout,
@@ -66,6 +60,10 @@ from .parsing import (
     public_message,
     too_large_message,
 )
+from chemcore.model import Model
+from predictions import services as core
+from predictions.models import Prediction, Source
+from predictions.serving import get_model, model_loaded
 
 log = logging.getLogger(__name__)
 # What `batch_run` returns when it stopped between chunks to let other work go first.

@@ -13,11 +13,10 @@ from pathlib import Path
 from django.db.models.signals import post_delete
 from django.dispatch import receiver
 
+from batches.files import archive
+from batches.models import Batch, BatchRow
 from predictions.profile_store import one_commit
 from predictions.signals import profiles_stored, verdict_stored
-
-from . import archive
-from .models import Batch, BatchRow
 
 
 @receiver(post_delete, sender=Batch, dispatch_uid="batch_files_removed")

@@ -13,7 +13,8 @@ from django.db import close_old_connections, transaction
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
-from batches import archive, expiry, profiles, selectors, services, workers
+from batches import expiry, profiles, selectors, services, workers
+from batches.files import archive
 from batches.models import Batch
 from predictions.serving import model_loaded, warm_up
 

@@ -1,8 +1,7 @@
 from django.urls import path
 
+from batches import views
 from predictions.throttling import visitor_throttle
-
-from . import views
 
 app_name = "batches"
 

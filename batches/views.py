@@ -8,15 +8,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
+from batches import owners, paste, selectors, services, tasks
+from batches.files import archive, downloads, exports
+from batches.forms import BatchForm
+from batches.parsing import BatchRefused
 from chemcore.domain import VERDICT_LABELS
 from predictions import search
 from predictions import selectors as catalogue_selectors
 from predictions.forms import PredictForm, StructureSearchForm
 from predictions.throttling import refused
-
-from . import archive, downloads, exports, owners, paste, selectors, services, tasks
-from .forms import BatchForm
-from .parsing import BatchRefused
 
 
 def paste_list(request: HttpRequest, form: PredictForm) -> HttpResponse:

@@ -138,7 +138,7 @@ def run_one(rows: int) -> dict:
     from django.core.files.uploadedfile import SimpleUploadedFile
     from django.core.management import call_command
 
-    from batches import exports
+    from batches.files import exports
     from batches.models import Batch
     from batches.services import batch_create, batch_run
     from predictions.models import Prediction

@@ -8,9 +8,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from . import services
-from .models import Prediction, Source
-from .serving import get_model
+from predictions import services
+from predictions.models import Prediction, Source
+from predictions.serving import get_model
 
 
 class PredictionAddForm(forms.ModelForm):

@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 
-from .search import MODES
+from predictions.search import MODES
 
 
 class SiteForm(forms.Form):

@@ -28,8 +28,7 @@ from django.conf import settings
 
 from chemcore.model import Model, Refused
 from chemreport.rendering import DrugDensity
-
-from .serving import get_model
+from predictions.serving import get_model
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +258,7 @@ def plots_redrawn(model_hash: str) -> int:
     reference): each is drawn again, with the drugs, when next viewed. Returns how many."""
     from django.db import DatabaseError
 
-    from .models import Prediction
+    from predictions.models import Prediction
 
     try:
         return Prediction.objects.filter(model_hash=model_hash).update(plot_png=None, plot_svg="")

@@ -13,9 +13,9 @@ from django.core.paginator import Page
 from django.db.models import QuerySet
 from django.http import Http404
 
-from . import search
-from .models import Prediction, Source
-from .profile_store import with_profile, with_profiles
+from predictions import search
+from predictions.models import Prediction, Source
+from predictions.profile_store import with_profile, with_profiles
 
 # What a plain gallery search looks in (besides the exact structure, when it is a SMILES).
 GALLERY_TEXT_FIELDS = ("canonical_smiles", "title", "input_text")

@@ -21,11 +21,10 @@ from rdkit import Chem
 from chemcore import chemistry
 from chemcore.model import Model, MoleculePrediction, Refused
 from chemreport import profile, rendering
-
-from . import reference, search
-from .models import Prediction, Source
-from .serving import get_model
-from .signals import verdict_stored
+from predictions import reference, search
+from predictions.models import Prediction, Source
+from predictions.serving import get_model
+from predictions.signals import verdict_stored
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import model_views, views
+from predictions import model_views, views
 
 app_name = "predictions"
 

@@ -15,11 +15,12 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import condition, require_http_methods, require_safe
 
 from chemreport import salts
-
-from . import download_cache, exports, reference, search, selectors, services
-from .forms import GalleryForm, PredictForm, is_list
-from .models import Prediction, Source
-from .throttling import visitor_throttle
+from predictions import reference, search, selectors, services
+from predictions.downloads import cache as download_cache
+from predictions.downloads import exports
+from predictions.forms import GalleryForm, PredictForm, is_list
+from predictions.models import Prediction, Source
+from predictions.throttling import visitor_throttle
 
 # The view that answers a home-page form holding several lines: set by an app built on this
 # one (batches turns the list into a batch); without one, a list is refused as a bad SMILES.

@@ -199,7 +199,7 @@ def test_a_zip_build_takes_turns_with_another_owners_batch(queue, predictor, set
     runs after one slice of drawing, not after the whole archive."""
     import zipfile
 
-    from batches import archive
+    from batches.files import archive
     from batches.tasks import build_batch_zip
 
     settings.BATCH_SLICE_SECONDS = 0
@@ -253,7 +253,7 @@ def test_the_profile_pass_takes_turns_too(db, predictor, settings, monkeypatch):
 
 @pytest.mark.django_db
 def test_a_zip_whose_drawing_fails_says_so(queue, predictor, monkeypatch):
-    from batches import archive
+    from batches.files import archive
     from batches.tasks import build_batch_zip
 
     done = batch_services.batch_create(text="CCO\nCCN\n", owner_key="session:a")

@@ -21,7 +21,7 @@ from batches import profiles
 from batches import services as batch_services
 from batches.models import Batch, BatchChunk, BatchRow
 from chemreport import profile
-from predictions import profile_exports
+from predictions.downloads import profile_exports
 from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db

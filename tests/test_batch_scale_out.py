@@ -110,7 +110,7 @@ def _exported_ids(env: dict) -> list[str]:
     """The batch's results.csv as the download streams it: its ID column, in file order."""
     script = (
         "import sys;"
-        "from batches.exports import stream_csv;"
+        "from batches.files.exports import stream_csv;"
         "from predictions.models import Batch;"
         "sys.stdout.write(''.join(stream_csv(Batch.objects.get())))"
     )

@@ -17,7 +17,8 @@ from django.test import Client, TestCase
 from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
-from batches import archive, workers
+from batches import workers
+from batches.files import archive
 from batches.models import Batch, BatchRow
 from predictions.models import Prediction
 

@@ -7,7 +7,7 @@ import zipfile
 
 import pytest
 
-from predictions.exports import DOWNLOADS
+from predictions.downloads.exports import DOWNLOADS
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ from django.urls import reverse
 from rdkit import Chem
 from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
 
-from batches import archive
+from batches.files import archive
 from batches.models import Batch, BatchRow
 from chemreport import profile
-from predictions import profile_exports
+from predictions.downloads import profile_exports
 from predictions.models import Prediction
 
 DRUGS = {

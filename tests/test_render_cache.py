@@ -5,7 +5,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from predictions import download_cache, report
+from predictions.downloads import cache as download_cache
+from predictions.downloads import report
 from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db

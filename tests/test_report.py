@@ -9,7 +9,8 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from predictions import reference, report, selectors
+from predictions import reference, selectors
+from predictions.downloads import report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"

@@ -6,7 +6,8 @@ import itertools
 import pytest
 from matplotlib.transforms import Bbox
 
-from predictions import reference, report, services
+from predictions import reference, services
+from predictions.downloads import report
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,10 @@ import io
 import pytest
 from rdkit import Chem
 
-from batches import exports, services
+from batches import services
+from batches.files import exports
 from batches.models import Batch
-from predictions.exports import safe_cell
+from predictions.downloads.exports import safe_cell
 
 HOSTILE_HEADERS = ['=HYPERLINK("http://evil.example","h")', "@note"]
 HOSTILE_ROWS = [

@@ -59,7 +59,7 @@ def test_api_gives_every_output_with_its_verdict(client, predictor):
 def test_batch_exports_carry_every_output(predictor):
     batch = batch_services.batch_create(text="CCO\nc1ccccc1O\nCC(=O)Oc1ccccc1C(=O)O\n")
     assert batch_services.batch_run(batch_pk=batch.pk) == "done"
-    from batches import exports
+    from batches.files import exports
 
     text = "".join(exports.stream_csv(batch))
     rows = list(csv.reader(io.StringIO(text)))

@@ -7,9 +7,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 from django.urls import reverse
 
-from batches import archive
+from batches.files import archive
+from batches.files.picture_names import PictureNames, safe_stem
 from batches.models import Batch
-from batches.picture_names import PictureNames, safe_stem
 
 
 @pytest.mark.parametrize(

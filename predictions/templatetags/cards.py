@@ -15,8 +15,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
 
 from chemreport import units
-
-from .trust import verdict_label
+from predictions.templatetags.trust import verdict_label
 
 register = template.Library()
 

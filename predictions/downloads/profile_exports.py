@@ -11,8 +11,7 @@ from rdkit import Chem
 
 from chemreport import rendering
 from chemreport.profile import FIELDS, alert_atoms
-
-from .models import Prediction
+from predictions.models import Prediction
 
 
 def profile_header() -> list[str]:

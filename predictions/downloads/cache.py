@@ -15,9 +15,9 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from chemreport import rendering, units
-
-from . import exports, profile_exports, reference, report, selectors, services
-from .models import Prediction
+from predictions import reference, selectors, services
+from predictions.downloads import exports, profile_exports, report
+from predictions.models import Prediction
 
 
 def code_version(*modules) -> str:

@@ -17,11 +17,14 @@ from typing import BinaryIO
 from django.db import reset_queries
 from rdkit import Chem
 
+from batches import profiles
+from batches.files.picture_names import PictureNames
 from batches.models import Batch, BatchRow
 from chemreport import rendering, salts, units
-from predictions import profile_exports, reference
+from predictions import reference
 from predictions import services as core
-from predictions.exports import (
+from predictions.downloads import profile_exports
+from predictions.downloads.exports import (
     Download,
     SafeCsvWriter,
     output_header,
@@ -29,9 +32,6 @@ from predictions.exports import (
     trust_header,
 )
 from predictions.models import Prediction
-
-from . import profiles
-from .picture_names import PictureNames
 
 PAGE = 1000
 
@@ -184,7 +184,7 @@ def write_zip(batch: Batch, target: BinaryIO, progress: Callable[[int], None]) -
     by the row's compound ID (picture_names.py: safe, unique; `row-<n>` without one).
 
     Draws every picture not drawn yet (~80 ms a molecule): only the worker calls this
-    (batches/archive.py). `progress(rows)` is told how many rows are packed.
+    (batches/files/archive.py). `progress(rows)` is told how many rows are packed.
     """
     names = PictureNames()
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as bundle:

@@ -23,10 +23,9 @@ from pathlib import Path
 from django.conf import settings
 
 from batches import workers
+from batches.files.exports import write_zip
 from batches.models import Batch
-
-from .exports import write_zip
-from .parsing import public_message
+from batches.parsing import public_message
 
 ZIP_NAME = "results.zip"
 

@@ -1,7 +1,7 @@
 """A batch's files as HTTP responses, for the pages and the API alike.
 
 CSV and SDF are streamed from the rows; the ZIP is served only as the file the worker
-finished (batches/archive.py), with its Content-Length, so a broken transfer
+finished (batches/files/archive.py), with its Content-Length, so a broken transfer
 cannot look complete. A finished batch's streamed files, and the ZIP, carry an ETag, so a
 client that downloads them again gets a 304 instead of the whole file anew.
 """
@@ -13,12 +13,12 @@ from django.utils.cache import get_conditional_response, patch_cache_control, qu
 from django.utils.http import content_disposition_header
 from django.utils.text import slugify
 
+from batches.files import archive, exports
 from batches.models import Batch
 from chemreport import rendering, units
-from predictions import profile_exports, reference
-from predictions.download_cache import code_version, version_tag
-
-from . import archive, exports
+from predictions import reference
+from predictions.downloads import profile_exports
+from predictions.downloads.cache import code_version, version_tag
 
 NAMES = (*exports.DOWNLOADS, archive.ZIP_NAME)
 

@@ -21,11 +21,10 @@ from PIL import Image
 
 from chemcore.domain import all_reasons, verdict_label
 from chemreport import rendering, salts, units
-
-from . import reference
-from .models import Prediction
-from .services import plot_inputs
-from .serving import get_model
+from predictions import reference
+from predictions.models import Prediction
+from predictions.services import plot_inputs
+from predictions.serving import get_model
 
 SITE = "SMILES property predictor"
 GREY = "#9a9a9a"
@@ -276,7 +275,7 @@ PROFILE_TOP = 0.215  # the RDKit profile, the notes and the footer sit below thi
 def report_title(prediction: Prediction) -> str:
     """The card's heading, short as the result page's (its title, a short SMILES, or the
     formula; the full SMILES is printed below it)."""
-    from .templatetags.readable import heading
+    from predictions.templatetags.readable import heading
 
     return heading(prediction)
 
