@@ -87,7 +87,7 @@ def run(workers: int, rows: int, batches: int, chunk: int) -> float:
                     "from batches.services import batch_create;"
                     "from batches.tasks import run_batch;"
                     "from predictions.serving import get_model;"
-                    "from predictions.models import Batch, BatchChunk;"
+                    "from batches.models import Batch, BatchChunk;"
                     "get_model();"
                     f"mols = {MOLECULES[: rows * batches]!r};"
                     f"files = [mols[i * {rows}:(i + 1) * {rows}] for i in range({batches})];"

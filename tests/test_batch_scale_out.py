@@ -111,7 +111,7 @@ def _exported_ids(env: dict) -> list[str]:
     script = (
         "import sys;"
         "from batches.files.exports import stream_csv;"
-        "from predictions.models import Batch;"
+        "from batches.models import Batch;"
         "sys.stdout.write(''.join(stream_csv(Batch.objects.get())))"
     )
     out = _manage(env, "shell", "--no-imports", "-c", script).stdout
@@ -165,7 +165,7 @@ def test_cancel_stops_both_workers(tmp_path, redis_url):
             "-c",
             (
                 "from batches.services import batch_cancel;"
-                "from predictions.models import Batch;"
+                "from batches.models import Batch;"
                 "assert batch_cancel(batch=Batch.objects.get())"
             ),
         )
