@@ -25,8 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from tests.batches.test_batch_worker import molecules  # noqa: E402
 from tests.live_site import LiveSite, batch_id_of  # noqa: E402
-from tests.test_batch_worker import molecules  # noqa: E402
 
 STATUS = re.compile(r"<strong>(\w+)</strong>([^:]*):")
 # The worker is ready: the consumer has started (before: it loads the model on first use),

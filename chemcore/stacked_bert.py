@@ -7,7 +7,7 @@ HF's eval-mode forward with each op covering every member at once (`baddbmm` ins
 `linear` per member): one molecule pays Python/dispatch overhead once instead of once per member.
 Only the [CLS] token reaches the pooler, so the last layer computes keys and values for all tokens
 but queries, attention output and feed-forward for [CLS] alone. Outputs equal the per-member HF
-loop to float rounding (tested in tests/test_inference.py).
+loop to float rounding (tested in tests/chemcore/test_inference.py).
 """
 
 from __future__ import annotations

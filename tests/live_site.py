@@ -1,7 +1,7 @@
 """A real site in processes of its own: `runserver` and a `run_huey` worker on a file database.
 
 For what an in-process test cannot show: how soon a real worker picks a batch up, and what
-the progress fragment says meanwhile. Used by tests/test_batch_progress.py and
+the progress fragment says meanwhile. Used by tests/batches/test_batch_progress.py and
 bench/bench_progress.py (which also runs it on an older checkout, for the before figures).
 """
 

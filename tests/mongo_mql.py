@@ -4,7 +4,7 @@
 JSON, the aggregation pipeline each of the site's read queries becomes on MongoDB. Nothing is
 executed: the compiler only builds the pipeline, so a query the backend cannot express
 (NotSupportedError) or expresses wrongly shows up on machines with no MongoDB server. Used by
-tests/test_mongo_queries.py; the live tests are in tests/test_mongodb.py.
+tests/site/test_mongo_queries.py; the live tests are in tests/site/test_mongodb.py.
 """
 
 from __future__ import annotations

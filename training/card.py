@@ -219,7 +219,7 @@ Each number below was computed once, after training, from the saved files.
 * Scaffold splits keep every Bemis–Murcko scaffold on one side; groups larger than half the test
   size (incl. acyclic molecules) stay in training, so these test sets hold only ring molecules
   with scaffolds unseen in training.
-* `tests/test_shipped_checkpoint.py` re-evaluates the shipped weights (plain transformers + the
+* `tests/chemcore/test_shipped_checkpoint.py` re-evaluates the shipped weights (plain transformers + the
   manifest) and checks these numbers.
 
 ### Uncertainty

@@ -324,7 +324,7 @@ def _reasons_text(prediction: Prediction, fontsize: float, max_lines: int) -> st
 def _report_figure(prediction: Prediction) -> Figure:
     """The one-page card, laid out top to bottom by measuring each block (long names and
     SMILES, many reasons, any number of outputs stay on the page without overlapping:
-    tests/test_report_layout.py)."""
+    tests/predictions/test_report_layout.py)."""
     fig = Figure(figsize=A4, dpi=100)
     FigureCanvasAgg(fig)
     renderer = fig.canvas.get_renderer()

@@ -1,5 +1,5 @@
 """A gallery or home-page card, written in Python: the same HTML as
-templates/predictions/_card.html, byte for byte (tests/test_cards.py renders both), at about a
+templates/predictions/_card.html, byte for byte (tests/predictions/test_cards.py renders both), at about a
 tenth of the template's cost (24 cards: ~5 ms through the template engine, which resolves
 ~30 variables and two includes per card).
 

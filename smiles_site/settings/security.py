@@ -52,7 +52,7 @@ SESSION_COOKIE_HTTPONLY = True
 # code runs from blob: URLs (static/js/editor.js). Two allowances, both for JSME (GWT):
 # its two fixed handler attributes, allowed by their hashes (JSME_HANDLERS), and styles: it
 # injects <style> elements and style attributes at run time, so styles may be inline (they
-# cannot run script; our own templates have none: tests/test_http_hygiene.py).
+# cannot run script; our own templates have none: tests/site/test_http_hygiene.py).
 # Responses that set their own policy (SVG downloads) keep it.
 JSME_HANDLERS = [
     "'sha256-g7wg5CBiTBg4MgIAay55gUlhimBUFQMQ7aF7FDBNvos='",  # this.__gwtLastUnhandledEvent="load";

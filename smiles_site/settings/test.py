@@ -19,7 +19,7 @@ globals().update(https(secure=False))
 globals().update(under(var_dir(None) or Path(tempfile.mkdtemp(prefix="smiles-site-test-"))))
 
 # Per-visitor throttles on uploads and heavy downloads: every test client is 127.0.0.1, so
-# they are off here; tests/test_visitor_throttles.py turns them on.
+# they are off here; tests/api/test_visitor_throttles.py turns them on.
 BATCH_UPLOAD_RATE = "off"
 HEAVY_DOWNLOAD_RATE = "off"
 

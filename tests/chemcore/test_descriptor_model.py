@@ -1,0 +1,126 @@
+"""The descriptor model beside the network (chemcore.descriptor_model): scikit-learn's boosted
+trees exported to plain arrays give scikit-learn's numbers, survive the JSON file, and the site
+blends them into the member mean as the manifest says."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from chemcore import descriptor_model as DM
+from chemcore.checkpoint import EnsembleManifest, read_manifest, write_manifest
+from chemcore.descriptors import ALL, SLOW, from_smiles
+
+sklearn = pytest.importorskip("sklearn")
+
+SHIPPED = Path(__file__).resolve().parents[2] / "checkpoints" / "default"
+MOLECULES = ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O", "CCCCCCCCO", "Oc1ccccc1", "CCN(CC)CC"]
+
+
+def _fitted(X, y, **options):
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    return HistGradientBoostingRegressor(random_state=0, max_iter=60, **options).fit(X, y)
+
+
+def test_exported_trees_give_scikit_learns_numbers_and_survive_the_file(tmp_path):
+    rng = np.random.RandomState(0)
+    X = rng.normal(size=(600, 8))
+    X[rng.rand(600) < 0.1, 2] = np.nan  # missing values: a learned side for each split
+    y = 2 * np.nan_to_num(X[:, 2], nan=3.0) + np.sin(X[:, 0]) + rng.normal(0, 0.1, 600)
+    model = _fitted(X, y)
+    trees = DM.Trees.from_sklearn(model)
+    probe = rng.normal(size=(200, 8))
+    probe[::7, 2] = np.nan
+    np.testing.assert_allclose(trees.predict(probe), model.predict(probe), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(trees.predict(probe[:1]), model.predict(probe[:1]), atol=1e-12)
+    written = DM.DescriptorModel(descriptors=[f"d{i}" for i in range(8)], outputs=[trees, None])
+    DM.write(tmp_path / "trees.json", written)
+    again = DM.read(tmp_path / "trees.json")
+    both = again.predict(probe)
+    np.testing.assert_array_equal(both[:, 0], trees.predict(probe))  # exactly: floats round-trip
+    assert np.isnan(both[:, 1]).all()  # no model for that output
+    (tmp_path / "bad.json").write_text(json.dumps({"format": "pickle"}))
+    with pytest.raises(ValueError, match="unknown descriptor model format"):
+        DM.read(tmp_path / "bad.json")
+
+
+def test_blend_weighs_each_output_and_leaves_one_without_trees():
+    values = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    trees = np.array([[3.0, 4.0, np.nan], [0.0, 1.0, np.nan]])
+    blended = DM.blend(values, trees, [0.5, 1.0, 0.7])
+    np.testing.assert_allclose(blended, [[2.0, 4.0, 3.0], [2.0, 1.0, 6.0]])
+    np.testing.assert_allclose(DM.blend(values, trees, [0.25]), [[1.5, 2.0, 3.0], [3.0, 5.0, 6.0]])
+
+
+def test_descriptors_are_computed_by_name_and_never_break_a_batch():
+    names = ["MolLogP", "TPSA", "NumHDonors"]
+    values = from_smiles(["CCO", "c1ccccc1O"], names)
+    assert values.shape == (2, 3) and values[0, 2] == 1 and values[1, 1] > 0
+    assert len(ALL) > 200 and SLOW < set(ALL)
+    with pytest.raises(KeyError):
+        from_smiles(["CCO"], ["NoSuchDescriptor"])
+
+
+def test_manifest_carries_the_descriptor_blend(tmp_path):
+    manifest = EnsembleManifest(members=["m0"], descriptor_weight=[0.5, 0.0, 0.25])
+    write_manifest(tmp_path, manifest)
+    assert read_manifest(tmp_path) == manifest and manifest.blends_descriptors
+    write_manifest(tmp_path, EnsembleManifest(members=["m0"]))
+    assert not read_manifest(tmp_path).blends_descriptors
+    assert "descriptor_blend" not in (tmp_path / "ensemble.json").read_text()
+
+
+def test_fit_weight_picks_what_validation_supports():
+    from training.evaluate import fit_descriptor_weight
+
+    rng = np.random.RandomState(0)
+    y = rng.normal(0, 1, 300)
+    good, bad = y + rng.normal(0, 0.2, 300), y + rng.normal(0, 1.0, 300)
+    assert fit_descriptor_weight(y, bad, good) >= 0.9  # the trees know better
+    assert fit_descriptor_weight(y, good, bad) <= 0.1  # the members know better
+
+
+@pytest.fixture(scope="module")
+def blended_dir(tmp_path_factory):
+    """The shipped members with a descriptor model fitted here on a few molecules, weight 1
+    for the first output and 0.5 for the second."""
+    root = tmp_path_factory.mktemp("blended")
+    manifest = read_manifest(SHIPPED)
+    for name in manifest.members[:2]:
+        shutil.copytree(SHIPPED / name, root / name)
+    names = ["MolLogP", "TPSA", "HeavyAtomCount"]
+    X = from_smiles(MOLECULES * 5, names)
+    y = np.arange(len(X), dtype=float) % 7
+    trees = DM.Trees.from_sklearn(_fitted(X, y, min_samples_leaf=2))
+    n_out = len(json.loads((root / manifest.members[0] / "config.json").read_text())["id2label"])
+    outputs = [trees, trees] + [None] * (n_out - 2)
+    DM.write(root / "descriptor_model.json", DM.DescriptorModel(names, outputs))
+    write_manifest(
+        root,
+        EnsembleManifest(members=manifest.members[:2], descriptor_weight=[1.0, 0.5, 0.0]),
+    )
+    return root
+
+
+def test_site_blends_the_descriptor_model_into_the_member_mean(blended_dir):
+    from chemcore.network import Network
+
+    blended = Network(blended_dir)
+    manifest = read_manifest(blended_dir)
+    write_manifest(blended_dir, EnsembleManifest(members=manifest.members))
+    try:
+        members_only = Network(blended_dir)
+    finally:
+        write_manifest(blended_dir, manifest)
+    assert blended.weights_hash != members_only.weights_hash
+    model = DM.read(blended_dir / "descriptor_model.json")
+    trees = model.predict(from_smiles(MOLECULES, model.descriptors))
+    for text, got, mean, own in zip(
+        MOLECULES, blended.predict(MOLECULES), members_only.predict(MOLECULES), trees
+    ):
+        assert got[0] == pytest.approx(own[0], abs=1e-9), text  # weight 1: the trees alone
+        assert got[1] == pytest.approx((mean[1] + own[0]) / 2, abs=1e-6), text
+        assert got[2] == pytest.approx(mean[2], abs=1e-9), text  # weight 0: the members

@@ -1,0 +1,276 @@
+"""The shipped default checkpoint: an ensemble of plain transformers checkpoints described by
+ensemble.json; it behaves chemically sensibly, carries the keys the site reads, and the numbers
+in its card and metrics.json are reproduced by re-evaluating the shipped weights (read here
+with plain transformers + the manifest, independently of the training and serving code)."""
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from chemcore import checkpoint as C
+from chemcore.standardise import standardise_smiles
+from training.pipeline import SITE_CONFIG_KEYS
+
+CKPT = Path(__file__).resolve().parents[2] / "checkpoints" / "default"
+LOGS, LOGD, DG = 0, 1, 2
+N_OUT = 7  # logS, logD7.4, ΔG_hyd, HLM and RLM CLint, MDR1-MDCK ER, solubility at pH 6.8
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    m = C.read_manifest(CKPT)
+    assert m is not None, "checkpoints/default is an ensemble directory"
+    return m
+
+
+@pytest.fixture(scope="module")
+def ensemble(manifest):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    tok = AutoTokenizer.from_pretrained(CKPT / manifest.members[0])
+    models = [
+        AutoModelForSequenceClassification.from_pretrained(CKPT / m).eval()
+        for m in manifest.members
+    ]
+    return tok, models, manifest
+
+
+def _neighbours(smiles: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, outputs) each: Tanimoto (Morgan r2, 2,048 bits) to the most similar training molecule
+    measured for each output, and the similarity-weighted mean of the k most similar ones'
+    measured values (ties in file order): written out here, independent of chemcore."""
+    from rdkit import Chem, DataStructs
+    from rdkit.Chem import rdFingerprintGenerator
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
+    with open(CKPT / C.TRAINING_SET, newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    measured = [[r for r in rows if r[1 + t]] for t in range(N_OUT)]
+    refs = [[gen.GetFingerprint(Chem.MolFromSmiles(r[0])) for r in m] for m in measured]
+    nearest, near = np.zeros((len(smiles), N_OUT)), np.zeros((len(smiles), N_OUT))
+    for i, text in enumerate(smiles):
+        fp = gen.GetFingerprint(Chem.MolFromSmiles(text))
+        for t in range(N_OUT):
+            sims = DataStructs.BulkTanimotoSimilarity(fp, refs[t])
+            top = sorted(range(len(sims)), key=lambda j: -sims[j])[:k]  # stable: file order
+            weights = [max(sims[j], 1e-3) for j in top]
+            values = [float(measured[t][j][1 + t]) for j in top]
+            nearest[i, t] = sims[top[0]]
+            near[i, t] = sum(w * v for w, v in zip(weights, values)) / sum(weights)
+    return nearest, near
+
+
+def _descriptor_model(smiles: list[str]) -> np.ndarray:
+    """(n, outputs) of the checkpoint's descriptor model, read from its JSON and walked tree by
+    tree, node by node, on RDKit descriptors and Morgan counts (radius 2, 1,024 bits) named
+    ``MorganCount:<bit>``: written out here, independent of chemcore."""
+    from rdkit import Chem
+    from rdkit.Chem import Descriptors, rdFingerprintGenerator
+
+    data = json.loads((CKPT / C.DESCRIPTOR_MODEL).read_text())
+    table = dict(Descriptors.descList)
+    counts = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=1024)
+    rows = []
+    for text in smiles:
+        mol = Chem.MolFromSmiles(text)
+        morgan = counts.GetCountFingerprintAsNumPy(mol)
+        x = []
+        for name in data["descriptors"]:
+            if name.startswith("MorganCount:"):
+                x.append(float(morgan[int(name.split(":")[1])]))
+                continue
+            try:
+                value = float(table[name](mol))
+            except Exception:
+                value = 0.0
+            x.append(min(max(value if np.isfinite(value) else 0.0, -1e6), 1e6))
+        rows.append(x)
+    X = np.array(rows, dtype=np.float64).reshape(len(smiles), len(data["descriptors"]))
+    every = np.arange(len(smiles))
+    out = np.full((len(smiles), N_OUT), np.nan)
+    for t, trees in enumerate(data["outputs"]):
+        if trees is None:
+            continue
+        leaf = np.asarray(trees["leaf"], dtype=bool)
+        feature, threshold = np.asarray(trees["feature"]), np.asarray(trees["threshold"])
+        left, right = np.asarray(trees["left"]), np.asarray(trees["right"])
+        value = np.asarray(trees["value"], dtype=np.float64)
+        total = np.full(len(smiles), float(trees["baseline"]))
+        for root in trees["roots"]:  # one tree at a time, every molecule down it together
+            node = np.full(len(smiles), root)
+            while not leaf[node].all():
+                go_left = X[every, feature[node]] <= threshold[node]
+                node = np.where(leaf[node], node, np.where(go_left, left[node], right[node]))
+            total += value[node]
+        out[:, t] = total
+    return out
+
+
+def predict(ensemble, smiles, batch=128):
+    """(value, sigma) per output: member mean, blended with the descriptor model (weight beta)
+    and then with the k nearest measured molecules (w = weight * s^power), as the manifest
+    says; sigma = member std (ddof 0) x calibration
+    scale, combined with distance_scale x (1 - nearest training similarity) in quadrature."""
+    tok, models, manifest = ensemble
+    can = [standardise_smiles(s) for s in smiles]
+    outs = []
+    with torch.no_grad():
+        for i in range(0, len(can), batch):
+            enc = tok(
+                can[i : i + batch], padding=True, return_tensors="pt", return_token_type_ids=False
+            )
+            outs.append(torch.stack([m(**enc).logits for m in models]).double().numpy())
+    ys = np.concatenate(outs, axis=1)
+    value = ys.mean(0)
+    if manifest.blends_descriptors:
+        beta = np.asarray(manifest.descriptor_weight)
+        value = (1 - beta) * value + beta * np.nan_to_num(_descriptor_model(can))
+    sigma = ys.std(0) * np.asarray(manifest.uncertainty_scale)
+    if any(manifest.distance_scale) or manifest.reads_across:
+        nearest, near = _neighbours(can, manifest.read_across_k)
+        sigma = np.sqrt(sigma**2 + (np.asarray(manifest.distance_scale) * (1 - nearest)) ** 2)
+        if manifest.reads_across:
+            w = np.asarray(manifest.read_across_weight) * nearest ** np.asarray(
+                manifest.read_across_power
+            )
+            value = (1 - w) * value + w * near
+    return value, sigma
+
+
+def test_files_and_size(manifest):
+    for f in (C.ENSEMBLE_MANIFEST, C.TRAINING_SET, C.CARD, C.METRICS):
+        assert (CKPT / f).is_file(), f
+    assert len(manifest.members) >= 3
+    for member in manifest.members:
+        for f in C.MEMBER_FILES:
+            assert (CKPT / member / f).is_file(), (member, f)
+    total = sum(p.stat().st_size for p in CKPT.rglob("*") if p.is_file())
+    assert total <= 40e6
+
+
+def test_config_keys_identical_in_every_member(manifest):
+    confs = [json.loads((CKPT / m / "config.json").read_text()) for m in manifest.members]
+    first = {k: confs[0][k] for k in SITE_CONFIG_KEYS}
+    assert all({k: c[k] for k in SITE_CONFIG_KEYS} == first for c in confs[1:])
+    labels = [first["id2label"][str(i)] for i in range(N_OUT)]
+    assert "logS" in labels[LOGS] and "logD" in labels[LOGD] and "ΔG_hyd" in labels[DG]
+    assert "HLM" in labels[3] and "RLM" in labels[4] and "ER" in labels[5] and "6.8" in labels[6]
+    assert first["problem_type"] == "regression"
+    assert first[C.KEY_UNITS][:3] == ["log(mol/L)", "log units", "kcal/mol"]
+    assert first[C.KEY_LINEAR_UNITS][3:] == ["mL/min/kg", "mL/min/kg", "ratio", "µg/mL"]
+    assert all(first[C.KEY_DESCRIPTIONS]) and len(set(first[C.KEY_GROUPS])) == 2
+    for r in first[C.KEY_RANGES]:
+        assert r["min"] <= r["p05"] <= r["p95"] <= r["max"]
+    assert set(first[C.KEY_TEST_METRICS]) == set(labels)
+    assert len(manifest.uncertainty_scale) == N_OUT and min(manifest.uncertainty_scale) > 0
+
+
+def test_training_set_file():
+    with open(CKPT / C.TRAINING_SET, newline="") as f:
+        rows = list(csv.reader(f))
+    conf = json.loads((CKPT / "member-0" / "config.json").read_text())
+    assert rows[0] == ["smiles", *(conf["id2label"][str(i)] for i in range(N_OUT))]
+    metrics = json.loads((CKPT / C.METRICS).read_text())
+    assert len(rows) - 1 == metrics["splits"]["n_train"] + metrics["splits"]["n_val"]
+    for t in range(N_OUT):
+        assert sum(r[1 + t] != "" for r in rows[1:]) > 50
+    assert sum(r[1 + LOGS] != "" for r in rows[1:]) > 5000  # AqSolDB parents and more
+
+
+def test_solubility_ordering(ensemble):
+    (glucose, naphthalene, anthracene), _ = predict(
+        ensemble, ["OCC1OC(O)C(O)C(O)C1O", "c1ccc2ccccc2c1", "c1ccc2cc3ccccc3cc2c1"]
+    )
+    assert glucose[LOGS] > naphthalene[LOGS] > anthracene[LOGS]
+    (benzene, hexachloro, hexanol, hexane), _ = predict(
+        ensemble, ["c1ccccc1", "Clc1c(Cl)c(Cl)c(Cl)c(Cl)c1Cl", "CCCCCCO", "CCCCCC"]
+    )
+    assert benzene[LOGS] > hexachloro[LOGS] and hexanol[LOGS] > hexane[LOGS]
+
+
+def test_lipophilicity_ordering(ensemble):
+    (octanol, ethanol), _ = predict(ensemble, ["CCCCCCCCO", "CCO"])
+    assert octanol[LOGD] > ethanol[LOGD]
+    # a carboxylic acid (ionised at pH 7.4) sits below its methyl ester
+    for acid, ester in [
+        ("OC(=O)c1ccccc1", "COC(=O)c1ccccc1"),
+        ("CC(C)Cc1ccc(C(C)C(=O)O)cc1", "CC(C)Cc1ccc(C(C)C(=O)OC)cc1"),
+    ]:
+        (a, e), _ = predict(ensemble, [acid, ester])
+        assert a[LOGD] < e[LOGD], (acid, a[LOGD], e[LOGD])
+
+
+def test_hydration_ordering(ensemble):
+    (ethanol, ethane, phenol, benzene), _ = predict(
+        ensemble, ["CCO", "CC", "Oc1ccccc1", "c1ccccc1"]
+    )
+    assert ethanol[DG] < ethane[DG] and phenol[DG] < benzene[DG]
+
+
+def test_every_prediction_has_a_positive_uncertainty(ensemble):
+    mean, sigma = predict(ensemble, ["CCO", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O"])
+    assert np.isfinite(mean).all() and (sigma > 0).all()
+
+
+def _check(recorded: dict, y, p, s):
+    from scipy.stats import spearmanr
+
+    err = p - y
+    fresh = {
+        "rmse": np.sqrt(np.mean(err**2)),
+        "mae": np.mean(np.abs(err)),
+        "r2": 1 - np.sum(err**2) / np.sum((y - y.mean()) ** 2),
+        "spearman": spearmanr(y, p).statistic,
+        "unc_spearman": spearmanr(np.abs(err), s).statistic,
+        "coverage90": np.mean(np.abs(err) <= 1.645 * s),
+    }
+    assert recorded["n"] == len(y)
+    for k, v in fresh.items():
+        assert abs(recorded[k] - v) < 2e-3, (k, recorded[k], v)
+
+
+@pytest.mark.slow  # evaluates the checkpoint on every test set
+def test_recorded_metrics_match_reevaluation(ensemble):
+    pytest.importorskip("datamol")
+    from training import data as D
+
+    if not D.data_available():
+        pytest.skip("data archives not cached: python -m training --fetch-data")
+    metrics = json.loads((CKPT / C.METRICS).read_text())
+    conf = json.loads((CKPT / "member-0" / "config.json").read_text())
+    sp = D.make_splits(seed=metrics["seed"])
+    for t, label in enumerate(D.TASKS):
+        mean, sigma = predict(ensemble, sp.test_smiles[label])
+        for rec in (conf[C.KEY_TEST_METRICS][label], metrics["test"][label]):
+            _check(rec, sp.test_y[label], mean[:, t], sigma[:, t])
+    mean, sigma = predict(ensemble, sp.external_smiles)
+    _check(metrics["external"], sp.external_y, mean[:, LOGS], sigma[:, LOGS])
+
+
+def test_model_card_reports_the_recorded_numbers():
+    card = (CKPT / C.CARD).read_text()
+    metrics = json.loads((CKPT / C.METRICS).read_text())
+    assert "QUICK" not in card
+    for label, m in [*metrics["test"].items(), ("external", metrics["external"])]:
+        assert f"{m['rmse']:.3f}" in card and f"{100 * m['coverage90']:.1f} %" in card
+        for key in ("mean", "rf", "gbm"):
+            assert f"{metrics['baselines'][label][key]['rmse']:.3f}" in card
+    for word in (
+        "CC-BY-SA 4.0",
+        "CC-BY-SA 3.0",
+        "MIT",
+        "Apache-2.0",
+        "ESOL",
+        "InChIKey",
+        "PREDICTION_MODEL_DIR",
+        "python -m training",
+        "Limitations",
+        "scaffold",
+        "Lever study",
+    ):
+        assert word in card, word

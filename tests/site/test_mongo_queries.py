@@ -1,0 +1,121 @@
+"""The site's queries as django-mongodb-backend compiles them, checked with no server.
+
+No MongoDB server can run on the development and CI machines, so the live tests
+(tests/site/test_mongodb.py) run only where MONGODB_URI is set. This file runs everywhere: a
+subprocess configured for MongoDB, pointed at a port nothing listens on, compiles the site's
+real querysets (tests/mongo_mql.py) into aggregation pipelines. Any query the backend would
+refuse fails here, and the pipelines are checked for what the SQLite tests cannot see: user
+text escaped in $regex, the verdict rank and JSON output sorts, offsets, index-friendly
+$match stages. Nothing is executed; a query that tried would fail on the closed port.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bson import json_util
+from bson.regex import Regex
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def pipelines() -> dict[str, list[dict]]:
+    env = {
+        **os.environ,
+        "MONGODB_URI": "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300",
+        "DJANGO_SECRET_KEY": "compile-only",
+        "DJANGO_SETTINGS_MODULE": "smiles_site.settings",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.mongo_mql"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json_util.loads(done.stdout)
+
+
+def _match(pipeline: list[dict]) -> dict:
+    return pipeline[0]["$match"]
+
+
+def _sort(pipeline: list[dict]) -> list[tuple[str, int]]:
+    (stage,) = [s["$sort"] for s in pipeline if "$sort" in s]
+    return list(stage.items())
+
+
+def test_user_text_is_escaped_in_regex(pipelines):
+    """A search for `C(=O)O.*` matches those characters, not a regular expression."""
+    clauses = _match(pipelines["gallery_text"])["$and"][-1]["$or"]
+    # Extended JSON reads {"$regex", "$options"} back as a bson Regex.
+    regexes = {(c[f].pattern, c[f].flags) for c in clauses for f in c if isinstance(c[f], Regex)}
+    assert regexes == {(r"C\(=O\)O\.\*", re.IGNORECASE)}
+    assert len(clauses) == 4  # three fields, and the canonical form of the parsed SMILES
+
+
+def test_equivalent_smiles_matches_the_canonical_form_exactly(pipelines):
+    clauses = _match(pipelines["gallery_exact"])["$and"][-1]["$or"]
+    assert {"canonical_smiles": "CC(=O)Oc1ccccc1C(=O)O"} in clauses
+
+
+def test_gallery_lists_only_public_unhidden_featured_first(pipelines):
+    match = _match(pipelines["gallery"])["$and"]
+    assert {"hidden": False} in match and {"public": True} in match
+    assert _sort(pipelines["gallery"]) == [("featured", -1), ("published_at", -1)]
+    recent = _match(pipelines["home_recent"])["$and"]
+    assert {"$nor": [{"source": "example"}]} in recent
+    assert pipelines["home_recent"][-1] == {"$limit": 8}
+
+
+def test_random_example_uses_a_stable_order_and_an_offset(pipelines):
+    stages = pipelines["random_offset"]
+    assert _sort(stages) == [("created_at", 1), ("_id", 1)]
+    assert stages[-2:] == [{"$skip": 7}, {"$limit": 1}]
+
+
+def test_verdict_sort_ranks_in_care_out_then_rest(pipelines):
+    stages = pipelines["batch_sort_verdict"]
+    (rank,) = [s["$addFields"]["__order1"] for s in stages if "$addFields" in s]
+    branches = rank["$switch"]["branches"]
+    assert [(b["case"]["$eq"][1], b["then"]["$literal"]) for b in branches] == [
+        ("in", 0),
+        ("care", 1),
+        ("out", 2),
+    ]
+    assert rank["$switch"]["default"] == {"$literal": 3}
+    assert _sort(stages) == [("__order1", 1), ("row_number", 1)]
+
+
+def test_output_sort_reads_the_json_list_by_index(pipelines):
+    stages = pipelines["batch_sort_output_desc"]
+    (value,) = [s["$addFields"]["__order1"] for s in stages if "$addFields" in s]
+    assert value["$getField"]["field"] == "value"
+    assert value["$getField"]["input"]["$cond"]["then"] == {"$arrayElemAt": ["$outputs", 1]}
+    # Bad rows ("error" < "ok") last, high values first, ties in input order.
+    assert _sort(stages) == [("status", -1), ("__order1", -1), ("row_number", 1)]
+
+
+def test_fingerprint_screens_are_plain_field_matches(pipelines):
+    """Range and existence tests in $match (not $expr), so an index on the field can serve them."""
+    similarity = _match(pipelines["similarity_screen"])["$and"]
+    assert {"morgan_bits": {"$gte": 12}} in similarity
+    assert "$expr" not in str(similarity)
+    assert pipelines["similarity_screen"][-1] == {"$project": {"_id": 1, "morgan_fp": 1}}
+    substructure = str(_match(pipelines["substructure_screen"]))
+    assert "'pattern_fp': {'$ne': None}" in substructure and "$expr" not in substructure
+
+
+def test_batch_rows_filter_by_batch_and_status(pipelines):
+    match = _match(pipelines["batch_rows_errors"])["$and"]
+    assert {"status": "error"} in match
+    assert _sort(pipelines["batch_rows_errors"]) == [("row_number", 1)]
+    assert _match(pipelines["batch_resume"]) == {"status": {"$in": ["queued", "running"]}}
