@@ -2,6 +2,7 @@ from django import forms
 from django.conf import settings
 
 from predictions.search import MODES
+from predictions.selectors import gallery_sort_choices
 
 
 class SiteForm(forms.Form):
@@ -91,6 +92,12 @@ class GalleryForm(StructureSearchForm):
         choices=[(n, str(n)) for n in settings.GALLERY_PAGE_SIZES],
         label="Per page",
     )
+    # Newest first, or by one of the loaded model's outputs (selectors.gallery_sort_choices).
+    sort = forms.ChoiceField(required=False, label="Sort by")
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["sort"].choices = gallery_sort_choices()
 
     def defaults(self) -> dict:
         return {
@@ -98,6 +105,7 @@ class GalleryForm(StructureSearchForm):
             "featured": False,
             "verdict": "",
             "page_size": settings.GALLERY_PAGE_SIZES[1],
+            "sort": "",
         }
 
 

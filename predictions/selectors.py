@@ -9,13 +9,14 @@ from __future__ import annotations
 import random
 
 from django.core.exceptions import ValidationError
-from django.core.paginator import Page
-from django.db.models import QuerySet
+from django.core.paginator import Page, Paginator
+from django.db.models import Case, F, FloatField, QuerySet, When
 from django.http import Http404
 
 from predictions import search
 from predictions.models import Prediction, Source
 from predictions.profile_store import with_profile, with_profiles
+from predictions.serving import get_model
 
 # What a plain gallery search looks in (besides the exact structure, when it is a SMILES).
 GALLERY_TEXT_FIELDS = ("canonical_smiles", "title", "input_text")
@@ -59,7 +60,40 @@ def prediction_version(public_id: str) -> Prediction:
     return _get_visible(Prediction.objects.only(*fields), public_id)
 
 
-def gallery_list(*, query: str = "", featured_only: bool = False, verdict: str = ""):
+def gallery_sort_choices() -> list[tuple[str, str]]:
+    """The orders the gallery can be shown in: `sort` value -> what it says. "" is newest
+    first (featured first, as always); `o<i>` / `-o<i>` order by the loaded model's output i,
+    low or high first, the direction the model calls favourable saying so."""
+    choices = [("", "Newest first")]
+    for index, spec in enumerate(get_model().outputs):
+        for sort, words, favourable in (
+            (f"o{index}", "low to high", "lower"),
+            (f"-o{index}", "high to low", "higher"),
+        ):
+            best = " (favourable first)" if spec.favourable == favourable else ""
+            choices.append((sort, f"{spec.label}, {words}{best}"))
+    return choices
+
+
+def by_output(predictions: QuerySet[Prediction], sort: str, model_hash: str) -> QuerySet:
+    """`predictions` ordered by output `sort` ("o3": the fourth output, low to high; "-o3":
+    high to low) of the model with `model_hash`, newest first among equal values.
+
+    The value is read from the stored JSON list by index (JSON_EXTRACT on SQLite,
+    $arrayElemAt on MongoDB, as a batch's rows are sorted), only for that model's
+    predictions: another model's list may hold other outputs in other places. Theirs, and
+    any without the value, read as null and come last either way."""
+    value = F(f"outputs__{int(sort.lstrip('-o'))}__value")
+    mine = Case(When(model_hash=model_hash, then=value), default=None, output_field=FloatField())
+    mine = mine.desc(nulls_last=True) if sort.startswith("-") else mine.asc(nulls_last=True)
+    return predictions.order_by(mine, "-published_at")
+
+
+def gallery_list(
+    *, query: str = "", featured_only: bool = False, verdict: str = "", sort: str = ""
+):
+    """Listed predictions, filtered, newest first (featured first) or in `sort` order (a
+    value of `gallery_sort_choices`, checked by the caller's form)."""
     predictions = Prediction.objects.listed().without_blobs()
     if featured_only:
         predictions = predictions.filter(featured=True)
@@ -67,6 +101,8 @@ def gallery_list(*, query: str = "", featured_only: bool = False, verdict: str =
         predictions = predictions.filter(verdict=verdict)
     if query:
         predictions = predictions.filter(search.text_or_exact(query, GALLERY_TEXT_FIELDS))
+    if sort:
+        return by_output(predictions, sort, get_model().weights_hash)
     return predictions.order_by("-featured", "-published_at")
 
 
@@ -77,12 +113,31 @@ def gallery_page(
     threshold: float = 0.5,
     featured_only: bool = False,
     verdict: str = "",
+    sort: str = "",
     per_page: int,
     number=None,
 ) -> tuple[Page, str]:
     """A page of listed predictions matching a name/SMILES, substructure or similarity search
-    (see predictions.search; raises its SearchError), and a note if matches were cut short."""
-    listed = gallery_list(featured_only=featured_only, verdict=verdict)
+    (see predictions.search; raises its SearchError), and a note if matches were cut short.
+
+    A `sort` orders every kind of result: a substructure search keeps its candidates' order
+    anyway, and a similarity search's hits (most similar first without one) are put in it."""
+    listed = gallery_list(featured_only=featured_only, verdict=verdict, sort=sort)
+    cache_key = ("gallery", featured_only, verdict)
+    if sort and query and mode == "similar":
+        hits = search.similar_hits(
+            listed, search.similarity_query(query), threshold, cache_key=cache_key
+        )
+        found = set(hits.pks)
+        ordered = [pk for pk in listed.values_list("pk", flat=True) if pk in found]
+        page = Paginator(ordered, per_page).get_page(number)
+        shown = {p.pk: p for p in listed.filter(pk__in=list(page.object_list))}
+        records = [shown[pk] for pk in page.object_list if pk in shown]
+        for record in records:
+            record.search_similarity = hits.scores[record.pk]
+        page.object_list = with_profiles(records)
+        page.search_note = ""
+        return page, ""
     page, note = search.search_page(
         listed,
         query=query,
@@ -91,7 +146,7 @@ def gallery_page(
         text_fields=GALLERY_TEXT_FIELDS,
         per_page=per_page,
         number=number,
-        cache_key=("gallery", featured_only, verdict),
+        cache_key=cache_key,
     )
     page.object_list = with_profiles(list(page.object_list))  # a card's alert count
     return page, note

@@ -181,6 +181,7 @@ def gallery(request: HttpRequest) -> HttpResponse:
             threshold=terms["similarity"],
             featured_only=terms["featured"],
             verdict=terms["verdict"],
+            sort=terms["sort"],
             per_page=terms["page_size"],
             number=request.GET.get("page"),
         )

@@ -1,7 +1,11 @@
 """Gallery paging and search, and the random-example redirect on an empty and a full site."""
 
+import copy
+import re
+
 import pytest
 from django.urls import reverse
+from rdkit import Chem
 
 from predictions.models import Prediction
 
@@ -120,3 +124,150 @@ def test_random_picks_any_visible_when_none_featured(client, stored):
     seen = {client.get("/random/")["Location"] for _ in range(40)}
     assert len(seen) > 1
     assert seen <= {p.get_absolute_url() for p in stored}
+
+
+# Sorting by a predicted output (issue #20, item 5).
+
+CARD_LINK = re.compile(r'<li class="card">\s*<a href="/predictions/([^/]+)/">')
+
+
+def shown(response) -> list[str]:
+    """The public ids of the cards on the page, in page order."""
+    return CARD_LINK.findall(response.content.decode())
+
+
+def by_value(predictions, index: int, *, descending: bool) -> list[str]:
+    ranked = sorted(predictions, key=lambda p: p.outputs[index]["value"], reverse=descending)
+    return [p.public_id for p in ranked]
+
+
+@pytest.mark.parametrize("index", [0, 3])
+def test_sort_by_an_output_both_ways(client, stored, index):
+    low_first = shown(client.get(f"/gallery/?sort=o{index}"))
+    assert low_first == by_value(stored, index, descending=False)
+    high_first = shown(client.get(f"/gallery/?sort=-o{index}"))
+    assert high_first == by_value(stored, index, descending=True)
+    assert len(set(p.outputs[index]["value"] for p in stored)) > 1  # the order means something
+
+
+def test_sort_choices_come_from_the_model_and_the_form_shows_the_one_used(
+    client, stored, predictor
+):
+    html = client.get("/gallery/?sort=-o0").content.decode()
+    assert '<label for="id_sort">Sort by</label>' in html
+    assert '<option value="" >' not in html  # "newest" is not the selected one
+    solubility = predictor.outputs[0]
+    assert solubility.favourable == "higher"
+    assert f'<option value="-o0" selected>{solubility.label}, high to low (favourable first)' in (
+        html.replace("&#x27;", "'")
+    )
+    for index, spec in enumerate(predictor.outputs):
+        assert f'<option value="o{index}">{spec.label}, low to high' in html
+    # The default: featured first, then newest, as before.
+    Prediction.objects.filter(pk=stored[2].pk).update(featured=True)
+    assert shown(client.get("/gallery/"))[0] == stored[2].public_id
+    assert (
+        '<option value="" selected>Newest first</option>'
+        in client.get("/gallery/").content.decode()
+    )
+
+
+@pytest.mark.parametrize("value", ["o99", "-o7", "bogus", "o-1", "-"])
+def test_a_bad_sort_falls_back_to_newest(client, stored, value):
+    response = client.get("/gallery/", {"sort": value})
+    assert response.status_code == 200
+    assert shown(response) == shown(client.get("/gallery/"))
+    assert '<option value="" selected>Newest first</option>' in response.content.decode()
+
+
+def test_sort_combines_with_a_verdict_filter_and_a_text_search(client, stored):
+    out = [p for p in stored if p.canonical_smiles in ("CCO", "CCCCO", "c1ccccc1", "CC(=O)O")]
+    Prediction.objects.filter(pk__in=[p.pk for p in out]).update(verdict="out")
+    Prediction.objects.exclude(pk__in=[p.pk for p in out]).update(verdict="in")
+    filtered = shown(client.get("/gallery/?verdict=out&sort=-o1"))
+    assert filtered == by_value(out, 1, descending=True)
+    # A text search ("O": every alcohol and the acid) and the filter, low first.
+    matching = [p for p in out if "O" in p.canonical_smiles]
+    assert len(matching) == 3
+    both = shown(client.get("/gallery/?q=O&verdict=out&sort=o1"))
+    assert both == by_value(matching, 1, descending=False)
+
+
+def test_sort_combines_with_structure_searches(client, stored):
+    # Substructure: the matches in the chosen order.
+    pattern = Chem.MolFromSmiles("CCO")
+    matches = [
+        p for p in stored if Chem.MolFromSmiles(p.canonical_smiles).HasSubstructMatch(pattern)
+    ]
+    assert len(matches) == 6  # the alcohols and acetic acid
+    found = shown(client.get("/gallery/?q=CCO&mode=substructure&sort=-o2"))
+    assert found == by_value(matches, 2, descending=True)
+    # Similarity: the hits put in the chosen order (not most similar first), scores still shown.
+    similar = client.get("/gallery/?q=CCCCO&mode=similar&similarity=0.1&sort=o0")
+    ids = shown(similar)
+    hits = [p for p in stored if p.public_id in ids]
+    assert len(hits) >= 3 and ids == by_value(hits, 0, descending=False)
+    assert "Similarity 1.00" in similar.content.decode()
+    unsorted = shown(client.get("/gallery/?q=CCCCO&mode=similar&similarity=0.1"))
+    assert sorted(unsorted) == sorted(ids) and unsorted[0] == stored[2].public_id
+
+
+def _more_of_this_model(stored, count: int) -> list[Prediction]:
+    """Listed copies of a real prediction with made-up values for output 0 (what a card needs)."""
+    template = stored[0]
+    made = []
+    for i in range(count):
+        outputs = copy.deepcopy(template.outputs)
+        outputs[0]["value"] = -12.0 + i * 0.37
+        made.append(
+            Prediction(
+                input_text=f"x{i}",
+                canonical_smiles=f"C{'C' * i}N",
+                model_name=template.model_name,
+                model_hash=template.model_hash,
+                outputs=outputs,
+                domain=template.domain,
+                verdict=template.verdict,
+                public=True,
+            )
+        )
+    return Prediction.objects.bulk_create(made)
+
+
+def test_page_two_keeps_the_sort(client, stored):
+    everything = [*stored, *_more_of_this_model(stored, 20)]
+    expected = by_value(everything, 0, descending=True)
+    first = client.get("/gallery/?sort=-o0&page_size=12")
+    html = first.content.decode()
+    assert 'href="?sort=-o0&amp;page_size=12&amp;page=2"' in html
+    second = client.get("/gallery/?sort=-o0&page_size=12&page=2")
+    assert 'href="?sort=-o0&amp;page_size=12&amp;page=1"' in second.content.decode()
+    assert 'href="?sort=-o0&amp;page_size=12&amp;page=3"' in second.content.decode()
+    third = client.get("/gallery/?sort=-o0&page_size=12&page=3")
+    assert shown(first) + shown(second) + shown(third) == expected
+
+
+def test_another_models_predictions_and_missing_values_sort_last(client, stored):
+    template = stored[0]
+    outputs = copy.deepcopy(template.outputs)
+    outputs[0]["value"] = 1000.0  # another model's first output: not this model's logS
+    other = Prediction.objects.create(
+        input_text="other",
+        canonical_smiles="CCCl",
+        model_name="older",
+        model_hash="0" * 64,
+        outputs=outputs,
+        public=True,
+    )
+    empty = Prediction.objects.create(
+        input_text="empty",
+        canonical_smiles="CCBr",
+        model_name=template.model_name,
+        model_hash=template.model_hash,
+        outputs=[],
+        public=True,
+    )
+    for sort, descending in (("o0", False), ("-o0", True)):
+        ids = shown(client.get(f"/gallery/?sort={sort}"))
+        assert ids[: len(stored)] == by_value(stored, 0, descending=descending)
+        assert set(ids[len(stored) :]) == {other.public_id, empty.public_id}
