@@ -24,8 +24,8 @@ from bson.regex import Regex
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def pipelines() -> dict[str, list[dict]]:
+def _compiled(*args: str) -> dict:
+    """What `python *args` prints as Extended JSON, in a subprocess configured for MongoDB."""
     env = {
         **os.environ,
         "MONGODB_URI": "mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=300",
@@ -33,7 +33,7 @@ def pipelines() -> dict[str, list[dict]]:
         "DJANGO_SETTINGS_MODULE": "smiles_site.settings",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "tests.mongo_mql"],
+        [sys.executable, *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -42,6 +42,36 @@ def pipelines() -> dict[str, list[dict]]:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return json_util.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def pipelines() -> dict[str, list[dict]]:
+    return _compiled("-m", "tests.mongo_mql")
+
+
+# The gallery's sorts by a predicted output, compiled with the loaded model (its hash and
+# outputs) as the gallery view uses them: a page of a filtered listing, and the keys a sorted
+# similarity search reads.
+GALLERY_SORTS = """
+import sys
+import django
+django.setup()
+from bson import json_util
+from predictions import selectors
+from predictions.serving import get_model
+from tests.mongo_mql import pipeline
+sys.stdout.write(json_util.dumps({
+    "model_hash": get_model().weights_hash,
+    "choices": selectors.gallery_sort_choices(),
+    "page": pipeline(selectors.gallery_list(verdict="in", sort="-o3")[24:36]),
+    "keys": pipeline(selectors.gallery_list(sort="o0").values_list("pk", flat=True)),
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def gallery_sorts() -> dict:
+    return _compiled("-c", GALLERY_SORTS)
 
 
 def _match(pipeline: list[dict]) -> dict:
@@ -119,3 +149,44 @@ def test_batch_rows_filter_by_batch_and_status(pipelines):
     assert {"status": "error"} in match
     assert _sort(pipelines["batch_rows_errors"]) == [("row_number", 1)]
     assert _match(pipelines["batch_resume"]) == {"status": {"$in": ["queued", "running"]}}
+
+
+def _output_of_this_model(expression: dict, model_hash: str, index: int) -> None:
+    """`expression` is the stored output `index`'s value for `model_hash`'s rows, else null."""
+    (branch,) = expression["$switch"]["branches"]
+    assert branch["case"] == {"$eq": ["$model_hash", model_hash]}
+    value = branch["then"]["$getField"]
+    assert value["field"] == "value"
+    assert value["input"]["$cond"]["then"] == {"$arrayElemAt": ["$outputs", index]}
+    assert expression["$switch"]["default"] is None
+
+
+def test_gallery_sorts_by_an_output_of_the_loaded_model_other_rows_last(gallery_sorts):
+    stages, model_hash = gallery_sorts["page"], gallery_sorts["model_hash"]
+    assert [next(iter(stage)) for stage in stages] == [
+        "$match",
+        "$addFields",
+        "$sort",
+        "$skip",
+        "$limit",
+    ]
+    assert _match(stages) == {"$and": [{"hidden": False}, {"public": True}, {"verdict": "in"}]}
+    fields = stages[1]["$addFields"]
+    _output_of_this_model(fields["__order1"], model_hash, 3)
+    # Nulls last: 1 where the value is missing or null (another model, no such output), else 0.
+    (missing,) = fields["__order2"]["$switch"]["branches"]
+    assert missing["then"] == {"$literal": 1} and fields["__order2"]["$switch"]["default"] == {
+        "$literal": 0
+    }
+    assert {"$eq": [{"$type": fields["__order1"]}, "missing"]} in missing["case"]["$or"]
+    assert _sort(stages) == [("__order2", 1), ("__order1", -1), ("published_at", -1)]
+    assert stages[-2:] == [{"$skip": 24}, {"$limit": 12}]
+
+
+def test_sorted_similarity_search_reads_keys_in_the_same_order(gallery_sorts):
+    stages, model_hash = gallery_sorts["keys"], gallery_sorts["model_hash"]
+    _output_of_this_model(stages[1]["$project"]["__order1"], model_hash, 0)
+    assert _sort(stages) == [("__order2", 1), ("__order1", 1), ("published_at", -1)]
+    choices = dict(gallery_sorts["choices"])
+    assert choices[""] == "Newest first" and len(choices) == 1 + 2 * 7
+    assert choices["-o0"].endswith("high to low (favourable first)")
