@@ -36,7 +36,7 @@ from django.conf import settings
 from batches.models import Batch, BatchRow
 from chemreport import profile
 from predictions.models import Prediction
-from predictions.profile_store import fill, store, stored_profiles
+from predictions.profile_store import fill, profiles_for, store, stored_profiles
 
 log = logging.getLogger(__name__)
 # Molecules per step of the pass: ~1 s of profiles; the page's count moves after each.
@@ -191,16 +191,14 @@ def fill_batch(
 
 
 def complete_rows(rows: list[BatchRow]) -> list[BatchRow]:
-    """Batch rows as an export needs them: a row still waiting for its profile gets it now."""
+    """Batch rows as an export needs them: a row still waiting for its profile gets it in
+    memory (one stored by any prediction reused, else computed). A download only reads: the
+    batch's profile pass, or the periodic fill, stores it."""
     waiting = [row for row in rows if row.profile_pending]
     if waiting:
-        filled = fill(
-            {row.prediction_id: row.canonical_smiles for row in waiting if row.prediction_id}
-        )
+        found = profiles_for(row.canonical_smiles for row in waiting)
         for row in waiting:
-            row.profile = filled.get(row.prediction_id) or profile.profile_for_smiles(
-                row.canonical_smiles
-            )
+            row.profile = found[row.canonical_smiles]
             row.profile_pending = False
     return rows
 
