@@ -83,18 +83,38 @@ AMINES = (
     ]
 )
 RINGS = ["c1cc({a})cc({b})c1", "c1c({a})cccc1{b}", "c1ncc({a})cc1{b}", "c1cc({a})c({b})s1"]
+# Used only past the ~41,000 molecules the rings above give (the 100,000-row run), so the
+# smaller sizes keep their molecules.
+MORE_RINGS = [
+    "c1cc({a})c({b})cc1",
+    "c1c({a})cc({b})cn1",
+    "c1cc({a})c({b})o1",
+    "c1nc({a})c({b})s1",
+    "c1cc({a})c2ccccc2c1{b}",
+    "C1CC({a})CC({b})C1",
+    "c1c[nH]c({a})c1{b}",
+]
 
 
 def molecules(count: int) -> list[str]:
     seen, out = set(), []
+    for rings in (RINGS, MORE_RINGS):
+        _add(rings, seen, out)
+    return _distinct(out, count)
+
+
+def _add(rings: list[str], seen: set, out: list) -> None:
     for amine in AMINES:
-        for ring in RINGS:
+        for ring in rings:
             for a in SUBS:
                 for b in SUBS:
                     text = f"O=C({ring.format(a=a, b=b)}){amine}".replace("()", "")
                     if text not in seen:
                         seen.add(text)
                         out.append(text)
+
+
+def _distinct(out: list[str], count: int) -> list[str]:
     from rdkit import Chem
 
     canonical = {}
