@@ -15,7 +15,7 @@ from django.utils.text import slugify
 
 from batches.files import archive, exports
 from batches.models import Batch
-from chemreport import rendering, units
+from chemreport import drugs, rendering, units
 from predictions import reference
 from predictions.downloads import profile_exports
 from predictions.downloads.cache import code_version, version_tag
@@ -28,7 +28,7 @@ def attachment_name(batch: Batch, filename: str) -> str:
     return f"{stem}-{batch.public_id}-{filename}"
 
 
-CODE_VERSION = code_version(exports, reference, profile_exports, rendering, units)
+CODE_VERSION = code_version(exports, reference, drugs, profile_exports, rendering, units)
 
 
 def etag(batch: Batch, filename: str, *, full: bool = False) -> str | None:

