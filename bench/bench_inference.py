@@ -3,13 +3,13 @@
 python bench/bench_inference.py [--dir checkpoints/default] [--threads 1] [--n 200] [--batch 1000]
     [--batch-size 128] [--rounds 2]
 
-Compares, in one run and interleaved (so both see the same machine load), the per-member HF
-loop (`engine="hf"`) with the engine the site uses (`engine="auto"`: the stacked ensemble for
-BERT members). Single molecule: `model.predict(smiles)`, everything from parsing to the
+Compares, in one run and interleaved (so all see the same machine load), the per-member HF
+loop (`engine="hf"`), torch's stacked ensemble (`engine="auto"`, MODEL_ENGINE=torch) and the
+NumPy engine the site uses by default (`engine="numpy"`, no torch in the process). Single molecule: `model.predict(smiles)`, everything from parsing to the
 verdicts and all outputs, median and p95. Batch: the checkpoint's own training molecules
 through `model.predict(list)` in forward batches of `--batch-size` (the worker's
 `BATCH_INFERENCE_SIZE`), molecules per second (best of `--rounds`). Also the largest
-difference between the two engines' final values and σ, and the load average. No storage.
+difference between the engines' final values and σ, and the load average. No storage.
 """
 
 import argparse
@@ -61,15 +61,15 @@ def main():
     a = p.parse_args()
     print(_load())
     engines = {}
-    for name in ("hf", "auto"):
+    for name in ("hf", "auto", "numpy"):
         t = time.perf_counter()
         engines[name] = Model.load(a.dir, threads=a.threads, engine=name)
         print(
             f"load ({name} -> {engines[name].network.engine}): "
-            f"{1e3 * (time.perf_counter() - t):.0f} ms ({len(engines[name].network.models)} "
+            f"{1e3 * (time.perf_counter() - t):.0f} ms ({len(engines[name].network.configs)} "
             "member(s), domain included)"
         )
-    members = len(engines["hf"].network.models)
+    members = len(engines["hf"].network.configs)
     times = {name: [] for name in engines}
     for i in range(a.n + 10):
         for name, model in engines.items():
@@ -86,7 +86,10 @@ def main():
             f"thread(s): median {median[name]:.2f} ms, p95 "
             f"{values[int(0.95 * len(values))]:.2f} ms (n={a.n})"
         )
-    print(f"single molecule, old / new: {median['hf'] / median['auto']:.2f}x")
+    print(
+        f"single molecule, hf / stacked: {median['hf'] / median['auto']:.2f}x, "
+        f"stacked / numpy: {median['auto'] / median['numpy']:.2f}x"
+    )
     path = Path(a.dir) / "training_set.csv"
     if path.exists() and a.batch:
         with path.open(newline="") as handle:
@@ -104,9 +107,16 @@ def main():
                 f"batch of {len(smiles)} training molecules, {engines[name].network.engine}, batches of "
                 f"{a.batch_size}, {a.threads} thread(s): {rate:.0f} mol/s (best of {a.rounds})"
             )
-        print(f"batch, new / old: {rates['auto'] / rates['hf']:.2f}x")
-        difference = _max_difference(engines["hf"], engines["auto"], smiles, a.batch_size)
-        print(f"largest |old - new| over values and uncertainties: {difference:.2e}")
+        print(
+            f"batch, stacked / hf: {rates['auto'] / rates['hf']:.2f}x, "
+            f"numpy / stacked: {rates['numpy'] / rates['auto']:.2f}x"
+        )
+        for name in ("auto", "numpy"):
+            difference = _max_difference(engines["hf"], engines[name], smiles, a.batch_size)
+            print(
+                f"largest |hf - {engines[name].network.engine}| over values and uncertainties: "
+                f"{difference:.2e}"
+            )
     print(_load())
 
 

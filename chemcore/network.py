@@ -21,6 +21,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 REGRESSION = "regression"
 SINGLE_LABEL = "single_label_classification"
 MULTI_LABEL = "multi_label_classification"
+# "auto": torch, the stacked engine where it applies, else each member's HF forward; "hf": the
+# latter always; "numpy": chemcore.numpy_bert without torch where it applies, else as "auto".
+ENGINES = ("auto", "hf", "numpy")
 
 
 class SmilesTooLong(ValueError):
@@ -113,6 +116,16 @@ class _Readable:
         return found
 
 
+def _limit_blas_threads(threads: int) -> None:
+    """NumPy's BLAS threads, as torch.set_num_threads does for torch (threadpoolctl where
+    installed; else the BLAS default, usually the OPENBLAS_NUM_THREADS/OMP_NUM_THREADS limit)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(threads, user_api="blas")
+
+
 def _stacked_from_files(members: list[Path], configs: list):
     """The stacked engine read straight from each member's model.safetensors, or None where
     the files are not plain float32 BERT sequence classifiers (chemcore.stacked_bert)."""
@@ -136,14 +149,8 @@ class Network:
     def __init__(
         self, directory: Path | str, *, threads: int | None = None, engine: str = "auto"
     ) -> None:
-        import torch
-        from transformers import AutoConfig, AutoTokenizer
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-        if threads:
-            torch.set_num_threads(threads)
+        if engine not in ENGINES:
+            raise ValueError(f"Unknown inference engine {engine!r}: one of {', '.join(ENGINES)}")
         self.directory = Path(directory)
         self.manifest = contract.read_manifest(self.directory)
         members = (
@@ -155,24 +162,15 @@ class Network:
             members, self.directory if self.manifest else None
         )
         _same_tokenizer(members)
-        self.tokenizer = AutoTokenizer.from_pretrained(members[0])
-        self._vocab = _Readable(self.tokenizer)
-        if engine not in ("auto", "hf"):
-            raise ValueError(f"Unknown inference engine {engine!r}: 'auto' or 'hf'")
         self._members = members
         self._models: list | None = None
-        self.configs = [AutoConfig.from_pretrained(member) for member in members]
         self._stacked = None
-        if engine == "auto":
-            self._stacked = _stacked_from_files(members, self.configs)
-            if self._stacked is None:  # not plain float32 BERT files: through the HF models
-                from chemcore import stacked_bert
-
-                if stacked_bert.supports(self.models):
-                    self._stacked = stacked_bert.StackedBert.from_models(self.models)
-        else:
-            self.models  # noqa: B018  (loaded now: the HF engine runs them)
-        self.engine = "stacked" if self._stacked is not None else "hf"
+        self._threads = threads
+        loaded = engine == "numpy" and self._load_without_torch(members)
+        if not loaded:
+            self._load_with_torch(members, engine)
+        self._vocab = _Readable(self.tokenizer)
+        self.engine = "numpy" if loaded else "stacked" if self._stacked is not None else "hf"
         config = self.configs[0]
         if any(c.num_labels != config.num_labels for c in self.configs):
             raise ValueError(f"Ensemble members in {self.directory} differ in their outputs")
@@ -240,6 +238,51 @@ class Network:
         self.uncertainty_scale = [
             scale[i] if i < len(scale) else 1.0 for i in range(config.num_labels)
         ]
+
+    def _load_without_torch(self, members: list[Path]) -> bool:
+        """The NumPy engine (chemcore.numpy_bert), where every member is plain float32 BERT
+        files with a plain fast tokenizer and a config that spells out its shape; False (and
+        nothing kept) otherwise."""
+        from chemcore import numpy_bert
+
+        if not numpy_bert.Tokenizer.supports(members[0]):
+            return False
+        configs = [numpy_bert.JsonConfig(member / "config.json") for member in members]
+        files = [member / "model.safetensors" for member in members]
+        if not all(c.complete for c in configs) or not all(path.exists() for path in files):
+            return False
+        from safetensors.numpy import load_file
+
+        state_dicts = [load_file(path) for path in files]
+        if not numpy_bert.plain_bert_files(configs, state_dicts):
+            return False
+        if self._threads:
+            _limit_blas_threads(self._threads)
+        self.configs = configs
+        self.tokenizer = numpy_bert.Tokenizer(members[0])
+        self._stacked = numpy_bert.NumpyBert(configs[0], state_dicts)
+        return True
+
+    def _load_with_torch(self, members: list[Path], engine: str) -> None:
+        import torch
+        from transformers import AutoConfig, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        if self._threads:
+            torch.set_num_threads(self._threads)
+        self.tokenizer = AutoTokenizer.from_pretrained(members[0])
+        self.configs = [AutoConfig.from_pretrained(member) for member in members]
+        if engine == "hf":
+            self.models  # noqa: B018  (loaded now: the HF engine runs them)
+            return
+        self._stacked = _stacked_from_files(members, self.configs)
+        if self._stacked is None:  # not plain float32 BERT files: through the HF models
+            from chemcore import stacked_bert
+
+            if stacked_bert.supports(self.models):
+                self._stacked = stacked_bert.StackedBert.from_models(self.models)
 
     @property
     def models(self) -> list:
@@ -347,7 +390,7 @@ class Network:
 
         `progress(n)`, if given, is called after each forward pass with the molecules done.
         """
-        import torch
+        import numpy as np
 
         texts = [self.model_text(item) for item in smiles]
         lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
@@ -357,41 +400,32 @@ class Network:
         # Sort by length so each batch pads little, then restore input order.
         order = sorted(range(len(smiles)), key=lengths.__getitem__)
         results: list[ModelOutput] = [ModelOutput([]) for _ in smiles]
-        scale = torch.tensor(self.uncertainty_scale, dtype=torch.float64)
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                encoded = self.tokenizer(
-                    [texts[i] for i in chunk], padding=True, return_tensors="pt"
-                )
-                members = self._postprocess(self._logits(encoded).double())
-                values = self._blend_descriptors(
-                    members.mean(dim=0), [smiles[i] for i in chunk]
-                ).tolist()
-                spread = (members.std(dim=0, correction=0) * scale).tolist()
-                for index, row, sigma in zip(chunk, values, spread):
-                    results[index] = ModelOutput(row, sigma if self.has_uncertainty else None)
-                if progress is not None:
-                    progress(start + len(chunk))
+        scale = np.array(self.uncertainty_scale, dtype=np.float64)
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            members = self._member_outputs([texts[i] for i in chunk])
+            values = self._blend_descriptors(
+                members.mean(axis=0), [smiles[i] for i in chunk]
+            ).tolist()
+            spread = (members.std(axis=0, ddof=0) * scale).tolist()
+            for index, row, sigma in zip(chunk, values, spread):
+                results[index] = ModelOutput(row, sigma if self.has_uncertainty else None)
+            if progress is not None:
+                progress(start + len(chunk))
         return results
 
     def member_values(self, smiles: list[str], *, batch_size: int = 64):
         """(members, n, outputs) NumPy array of each member's own values, in input order: what
         training fits the blends and the uncertainty on (training.pipeline.calibrate)."""
         import numpy as np
-        import torch
 
         texts = [self.model_text(item) for item in smiles]
         lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
         order = sorted(range(len(smiles)), key=lengths.__getitem__)
         out = np.zeros((len(self.configs), len(smiles), self.configs[0].num_labels))
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                encoded = self.tokenizer(
-                    [texts[i] for i in chunk], padding=True, truncation=True, return_tensors="pt"
-                )
-                out[:, chunk, :] = self._postprocess(self._logits(encoded).double()).numpy()
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            out[:, chunk, :] = self._member_outputs([texts[i] for i in chunk], truncate=True)
         return out
 
     def _blend_descriptors(self, mean, smiles: list[str]):
@@ -400,33 +434,42 @@ class Network:
         training."""
         if self.descriptor_model is None:
             return mean
-        import torch
-
         from chemcore.descriptor_model import blend
         from chemcore.descriptors import from_smiles
 
         trees = self.descriptor_model.predict(
             from_smiles(smiles, self.descriptor_model.descriptors)
         )
-        return torch.from_numpy(blend(mean.numpy(), trees, self.descriptor_weight))
+        return blend(mean, trees, self.descriptor_weight)
 
-    def _logits(self, encoded):
-        """(members, batch, labels) logits, from the stacked engine or each member's HF forward."""
-        import torch
+    def _member_outputs(self, texts: list[str], *, truncate: bool = False):
+        """(members, batch, labels) float64 NumPy array: each member's values (logits, or
+        probabilities for a classifier) for texts already read as the network reads them."""
+        import numpy as np
 
-        if self._stacked is not None:
-            return self._stacked(
-                encoded["input_ids"], encoded["attention_mask"], encoded.get("token_type_ids")
-            )
-        return torch.stack([m(**encoded).logits for m in self.models])
+        if self.engine == "numpy":
+            encoded = self.tokenizer(texts, padding=True, truncation=truncate, return_tensors="np")
+            logits = self._stacked(encoded["input_ids"], encoded["attention_mask"])
+        else:
+            import torch
 
-    def _postprocess(self, logits):
-        import torch
-
+            encoded = self.tokenizer(texts, padding=True, truncation=truncate, return_tensors="pt")
+            with torch.inference_mode():
+                if self._stacked is not None:
+                    found = self._stacked(
+                        encoded["input_ids"],
+                        encoded["attention_mask"],
+                        encoded.get("token_type_ids"),
+                    )
+                else:
+                    found = torch.stack([m(**encoded).logits for m in self.models])
+            logits = found.numpy()
+        logits = logits.astype(np.float64)
         if self.kind == SINGLE_LABEL:
-            return torch.softmax(logits, dim=-1)
+            shifted = np.exp(logits - logits.max(axis=-1, keepdims=True))
+            return shifted / shifted.sum(axis=-1, keepdims=True)
         if self.kind == MULTI_LABEL:
-            return torch.sigmoid(logits)
+            return 1.0 / (1.0 + np.exp(-logits))
         return logits
 
     @property

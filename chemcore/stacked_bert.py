@@ -1,6 +1,6 @@
 """All members of a BERT ensemble run as one batched forward (issue #8's speed goals).
 
-Used only by `predictions.inference`, which stays the site's door to torch. The checkpoints are
+Used by chemcore.network (chemcore.numpy_bert does the same without torch). The checkpoints are
 untouched plain HF `BertForSequenceClassification` members; at load time their weights are
 stacked into one tensor per parameter (member first), and inference does the same arithmetic as
 HF's eval-mode forward with each op covering every member at once (`baddbmm` instead of one
@@ -17,42 +17,13 @@ import math
 import torch
 import torch.nn.functional as F
 
+from chemcore.numpy_bert import config_supported as _config_supported
+from chemcore.numpy_bert import expected_keys  # noqa: F401  (callers and tests)
+from chemcore.numpy_bert import plain_bert_files as supports_files  # noqa: F401
+
 # Member-token rows per forward: the 5-member ensemble runs ~22 molecules of 36 tokens at a time,
 # few enough for the activations to stay in cache (measured: bench/bench_inference.py).
 ROWS = 4096
-
-
-SHAPE_KEYS = (
-    "hidden_size",
-    "num_hidden_layers",
-    "num_attention_heads",
-    "intermediate_size",
-    "max_position_embeddings",
-    "vocab_size",
-    "type_vocab_size",
-    "num_labels",
-    "layer_norm_eps",
-)
-_LAYER_KEYS = (
-    "attention.self.query",
-    "attention.self.key",
-    "attention.self.value",
-    "attention.output.dense",
-    "attention.output.LayerNorm",
-    "intermediate.dense",
-    "output.dense",
-    "output.LayerNorm",
-)
-
-
-def _config_supported(config, first) -> bool:
-    if config.model_type != "bert" or config.hidden_act != "gelu":
-        return False
-    if getattr(config, "is_decoder", False):
-        return False
-    if getattr(config, "position_embedding_type", "absolute") != "absolute":
-        return False
-    return all(getattr(config, key) == getattr(first, key) for key in SHAPE_KEYS)
 
 
 def supports(models: list) -> bool:
@@ -64,40 +35,6 @@ def supports(models: list) -> bool:
         if model.bert.pooler is None or model.dtype != torch.float32:
             return False
         if not _config_supported(model.config, first):
-            return False
-    return True
-
-
-def expected_keys(config) -> set[str]:
-    """The parameter names of a BertForSequenceClassification with this config (with pooler)."""
-    keys = {
-        f"bert.embeddings.{name}.weight"
-        for name in ("word_embeddings", "position_embeddings", "token_type_embeddings")
-    }
-    keys |= {"bert.embeddings.LayerNorm.weight", "bert.embeddings.LayerNorm.bias"}
-    for i in range(config.num_hidden_layers):
-        for name in _LAYER_KEYS:
-            keys |= {f"bert.encoder.layer.{i}.{name}.weight", f"bert.encoder.layer.{i}.{name}.bias"}
-    keys |= {"bert.pooler.dense.weight", "bert.pooler.dense.bias"}
-    keys |= {"classifier.weight", "classifier.bias"}
-    return keys
-
-
-def supports_files(configs: list, state_dicts: list[dict]) -> bool:
-    """True when each member's checkpoint is a float32 BertForSequenceClassification holding
-    exactly its parameters (nothing missing for transformers to initialise at random, nothing
-    renamed), so stacking its tensors equals stacking the loaded HF model's."""
-    first = configs[0]
-    for config, tensors in zip(configs, state_dicts, strict=True):
-        if list(getattr(config, "architectures", None) or []) != ["BertForSequenceClassification"]:
-            return False
-        if str(getattr(config, "dtype", None) or "float32").replace("torch.", "") != "float32":
-            return False
-        if not _config_supported(config, first):
-            return False
-        if set(tensors) != expected_keys(config):
-            return False
-        if any(t.dtype != torch.float32 for t in tensors.values()):
             return False
     return True
 

@@ -25,7 +25,11 @@ def get_model() -> Model:
 
                 from chemreport import units
 
-                _model = Model.load(settings.PREDICTION_MODEL_DIR, threads=settings.TORCH_THREADS)
+                _model = Model.load(
+                    settings.PREDICTION_MODEL_DIR,
+                    threads=settings.TORCH_THREADS,
+                    engine="numpy" if settings.MODEL_ENGINE == "numpy" else "auto",
+                )
                 units.remember_decimals(_model.test_metrics)
                 _release_free_memory()
     return _model

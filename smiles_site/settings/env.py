@@ -57,6 +57,14 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
     return number
 
 
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (any case; unset or blank: the default)."""
+    value = env_str(name).strip().lower() or default
+    if value not in choices:
+        raise _bad(name, value, " or ".join(choices))
+    return value
+
+
 def env_path(name: str, default: Path | None) -> Path | None:
     value = env_str(name)
     return Path(value) if value.strip() else default

@@ -3,13 +3,17 @@
 import os
 
 from .base import BASE_DIR
-from .env import env_int, env_path, env_str
+from .env import env_choice, env_int, env_path, env_str
 
 PREDICTION_MODEL_DIR = env_path("PREDICTION_MODEL_DIR", BASE_DIR / "checkpoints" / "default")
 # Approved drugs predicted by that checkpoint (`manage.py build_drug_reference`); empty: its
 # approved_drugs.csv. Ignored when made for other weights.
 DRUG_REFERENCE_PATH = env_str("DRUG_REFERENCE_PATH", "")
-# Threads torch may use in each process (gunicorn worker / Huey consumer): by default the
+# What runs the network: "numpy" serves plain BERT checkpoints (the shipped one) without torch,
+# ~190 MB less per process (chemcore.numpy_bert; others still load through torch); "torch"
+# always loads torch (its batched products are faster on long batches).
+MODEL_ENGINE = env_choice("MODEL_ENGINE", "numpy", ("numpy", "torch"))
+# Threads torch (or NumPy's BLAS) may use in each process (gunicorn worker / Huey consumer): by default the
 # cores shared among the WEB_CONCURRENCY web workers (gunicorn.conf.py sets it).
 TORCH_THREADS = env_int(
     "TORCH_THREADS",

@@ -193,7 +193,10 @@ def test_form_stores_and_shows_uncertainty(client, served_ensemble, disagreeing)
     prediction = Prediction.objects.get()
     expected = disagreeing.predict_with_uncertainty(["CCCCO"])[0]
     assert prediction.model_hash == disagreeing.weights_hash
-    assert [o["uncertainty"] for o in prediction.outputs] == pytest.approx(expected.uncertainties)
+    # The site serves through NumPy, the fixture through torch: equal to float32 rounding.
+    assert [o["uncertainty"] for o in prediction.outputs] == pytest.approx(
+        expected.uncertainties, abs=1e-5
+    )
     html = client.get(response["Location"]).content.decode()
     for output in prediction.outputs:
         d = output_decimals(output["label"])  # the page rounds to what the model's error backs
@@ -238,7 +241,9 @@ def test_batch_rows_carry_the_uncertainty(served_ensemble, disagreeing):
     assert [r.status for r in rows] == ["ok", "ok", "error"]
     expected = disagreeing.predict_with_uncertainty(["CCO", "CCCN"])
     for row, result in zip(rows, expected):
-        assert [o["uncertainty"] for o in row.outputs] == pytest.approx(result.uncertainties)
+        assert [o["uncertainty"] for o in row.outputs] == pytest.approx(
+            result.uncertainties, abs=1e-5
+        )  # NumPy (site) vs torch (fixture)
         assert all(o["uncertainty"] > 0 for o in row.outputs)
 
 

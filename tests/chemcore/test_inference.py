@@ -109,18 +109,31 @@ def _flat(outputs) -> list[float]:
     return [x for o in outputs for x in o.values + (o.uncertainties or [])]
 
 
-def test_stacked_engine_equals_the_per_member_hf_loop(predictor, hf_loop, monkeypatch):
-    from chemcore import stacked_bert
+@pytest.fixture(scope="module")
+def torch_stacked():
+    """The shipped ensemble through torch's stacked engine (MODEL_ENGINE=torch)."""
+    from django.conf import settings
 
-    assert predictor.network.engine == "stacked" and hf_loop.engine == "hf"
+    return Network(settings.PREDICTION_MODEL_DIR)
+
+
+@pytest.mark.parametrize("engine", ["stacked", "numpy"])
+def test_stacked_engines_equal_the_per_member_hf_loop(
+    engine, predictor, torch_stacked, hf_loop, monkeypatch
+):
+    from chemcore import numpy_bert, stacked_bert
+
+    network = {"stacked": torch_stacked, "numpy": predictor.network}[engine]
+    assert network.engine == engine and hf_loop.engine == "hf"
     single = ENGINE_MOLECULES[2:3]
-    assert _flat(predictor.network.predict_with_uncertainty(single)) == pytest.approx(
+    assert _flat(network.predict_with_uncertainty(single)) == pytest.approx(
         _flat(hf_loop.predict_with_uncertainty(single)), abs=1e-5
     )
     expected = _flat(hf_loop.predict_with_uncertainty(ENGINE_MOLECULES, batch_size=5))
-    for rows in (stacked_bert.ROWS, 64):  # 64 rows: every molecule in its own sub-batch
-        monkeypatch.setattr(stacked_bert, "ROWS", rows)
-        got = _flat(predictor.network.predict_with_uncertainty(ENGINE_MOLECULES, batch_size=5))
+    module = {"stacked": stacked_bert, "numpy": numpy_bert}[engine]
+    for rows in (module.ROWS, 64):  # 64 rows: every molecule in its own sub-batch
+        monkeypatch.setattr(module, "ROWS", rows)
+        got = _flat(network.predict_with_uncertainty(ENGINE_MOLECULES, batch_size=5))
         assert got == pytest.approx(expected, abs=1e-5)
     assert len(set(expected)) > len(expected) // 2  # real, varied numbers were compared
 
@@ -139,6 +152,7 @@ def test_plain_checkpoint_runs_stacked_without_uncertainty(predictor):
 def test_a_model_the_stacked_engine_does_not_reproduce_runs_member_by_member(tmp_path, predictor):
     tiny = _tiny_checkpoint(tmp_path, predictor, num_labels=1, hidden_act="gelu_new")
     assert tiny.engine == "hf"
+    assert Network(tmp_path, engine="numpy").engine == "hf"  # neither stacked engine applies
     assert math.isfinite(tiny.predict(["CCO"])[0][0])
     with pytest.raises(ValueError, match="Unknown inference engine"):
         Network(tmp_path, engine="onnx")
@@ -172,3 +186,7 @@ def test_a_sub_word_tokenizer_checkpoint_reads_words_it_can_split(tmp_path):
     assert tiny.unknown_tokens("CC(N)O") == [] and math.isfinite(tiny.predict(["CCO"])[0][0])
     with pytest.raises(UnknownTokens, match="cannot read CS"):
         tiny.check_tokens("CS")  # no piece for S: WordPiece makes the whole word [UNK]
+    light = Network(tmp_path, engine="numpy")  # the same through tokenizers and NumPy
+    assert light.engine == "numpy" and light.unknown_tokens("CC(N)O CS") == ["CS"]
+    for mine, theirs in zip(light.predict(["CCO", "CC(N)O"]), tiny.predict(["CCO", "CC(N)O"])):
+        assert mine == pytest.approx(theirs, abs=1e-5)

@@ -155,12 +155,13 @@ VARIABLES = """
     DJANGO_ALLOWED_HOSTS DJANGO_CSRF_TRUSTED_ORIGINS DJANGO_DEBUG DJANGO_HSTS_SECONDS
     DJANGO_PROXY_COUNT DJANGO_SECRET_KEY DJANGO_SECURE DJANGO_SECURE_SSL_REDIRECT
     DJANGO_STATIC_ROOT DRUG_REFERENCE_PATH FILE_UPLOAD_TEMP_DIR HEAVY_DOWNLOAD_RATE
-    HUEY_IMMEDIATE HUEY_MAX_DELAY HUEY_SQLITE_PATH MONGODB_NAME MONGODB_URI PREDICTION_MODEL_DIR
+    HUEY_IMMEDIATE HUEY_MAX_DELAY HUEY_SQLITE_PATH MODEL_ENGINE MONGODB_NAME MONGODB_URI
+    PREDICTION_MODEL_DIR
     REDIS_URL RENDER_CACHE RENDER_CACHE_DIR RENDER_CACHE_ENTRIES RENDER_CACHE_SECONDS
     SEARCH_BUDGET_SECONDS SMILES_MAX_CHARS SMILES_VAR_DIR SQLITE_PATH THROTTLE_CACHE_DIR
     TORCH_THREADS WEB_CONCURRENCY WORKER_PRELOAD_MODEL
 """.split()
-READ = re.compile(r"\benv_(?:str|bool|int|float|path|list)\(\s*\"([A-Z0-9_]+)\"")
+READ = re.compile(r"\benv_(?:str|bool|int|float|path|list|choice)\(\s*\"([A-Z0-9_]+)\"")
 
 
 def _modules() -> dict[str, str]:
@@ -201,6 +202,7 @@ def test_the_database_backend_is_chosen_in_one_module():
         (partial(env.env_float, "X_SETTINGS_TEST", 0.5), "nan", "at least 0"),
         (partial(env.env_float, "X_SETTINGS_TEST", 0.5), "3s", "a number (seconds)"),
         (partial(env.env_bool, "X_SETTINGS_TEST"), "maybe", "true or false"),
+        (partial(env.env_choice, "X_SETTINGS_TEST", "a", ("a", "b")), "onnx", "a or b"),
     ],
 )
 def test_a_bad_value_is_refused_with_its_name(monkeypatch, read, value, message):
@@ -221,6 +223,10 @@ def test_unset_or_blank_takes_the_default(monkeypatch):
     assert env.env_bool("X_TEST_BOOL") is True
     monkeypatch.setenv("X_TEST_LIST", " a, ,b ")
     assert env.env_list("X_TEST_LIST") == ["a", "b"]
+    monkeypatch.setenv("X_TEST_CHOICE", " ")
+    assert env.env_choice("X_TEST_CHOICE", "numpy", ("numpy", "torch")) == "numpy"
+    monkeypatch.setenv("X_TEST_CHOICE", "Torch")
+    assert env.env_choice("X_TEST_CHOICE", "numpy", ("numpy", "torch")) == "torch"
 
 
 def test_the_secret_key_is_only_optional_under_debug(monkeypatch):
