@@ -255,14 +255,28 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return out
 
 
-class NumpyBert:
-    """The members' weights stacked (member first); calling it gives logits (members, batch,
-    labels) as chemcore.stacked_bert.StackedBert does, [CLS]-only last layer included."""
+def sub_batches(sizes: list[int], members: int, rows: int) -> list[tuple[slice, slice]]:
+    """(molecules, tokens) cuts of a length-sorted batch: consecutive molecules while members ×
+    molecules × the longest of them stays within `rows`, each cut to that longest."""
+    cuts, start = [], 0
+    while start < len(sizes):
+        end, longest = start + 1, sizes[start]
+        while end < len(sizes) and (end + 1 - start) * members * max(longest, sizes[end]) <= rows:
+            longest = max(longest, sizes[end])
+            end += 1
+        cuts.append((slice(start, end), slice(0, longest)))
+        start = end
+    return cuts
+
+
+class StackedWeights:
+    """The members' parameters stacked member first (linear weights as (in, out)), by HF's
+    names: what both stacked engines compute with (chemcore.stacked_bert wraps these arrays
+    as torch tensors)."""
 
     def __init__(self, config, state_dicts: list[dict]) -> None:
         self.hidden = config.hidden_size
         self.heads = config.num_attention_heads
-        self.eps = np.float32(config.layer_norm_eps)
         self._members = state_dicts
         self.word = self._stack("bert.embeddings.word_embeddings.weight")
         self.position = self._stack("bert.embeddings.position_embeddings.weight")
@@ -273,7 +287,7 @@ class NumpyBert:
         ]
         self.pooler = self._linear("bert.pooler.dense")
         self.classifier = self._linear("classifier")
-        del self._members
+        del self._members  # only the stacked copies are kept
 
     def _stack(self, name: str, *, linear: bool = False) -> np.ndarray:
         parts = [np.asarray(m[name], dtype=np.float32) for m in self._members]
@@ -298,6 +312,15 @@ class NumpyBert:
             "down_norm": self._pair(prefix + "output.LayerNorm"),
         }
 
+
+class NumpyBert(StackedWeights):
+    """Calling it gives logits (members, batch, labels) as chemcore.stacked_bert.StackedBert
+    does, [CLS]-only last layer included."""
+
+    def __init__(self, config, state_dicts: list[dict]) -> None:
+        super().__init__(config, state_dicts)
+        self.eps = np.float32(config.layer_norm_eps)
+
     def _norm(self, x: np.ndarray, pair) -> np.ndarray:
         x = x - x.mean(-1, keepdims=True)
         scale = np.mean(x * x, axis=-1, keepdims=True)
@@ -317,19 +340,12 @@ class NumpyBert:
         right = np.array_equal(attention_mask != 0, np.arange(length) < lengths[:, None])
         sizes = lengths.tolist() if right else [length] * batch
         types = None if token_type_ids is None else np.asarray(token_type_ids)
-        parts, start = [], 0
-        while start < batch:
-            end, longest = start + 1, sizes[start]
-            while end < batch and (end + 1 - start) * members * max(longest, sizes[end]) <= ROWS:
-                longest = max(longest, sizes[end])
-                end += 1
-            cut = (slice(start, end), slice(0, longest))
-            parts.append(
-                self._forward(
-                    input_ids[cut], attention_mask[cut], None if types is None else types[cut]
-                )
+        parts = [
+            self._forward(
+                input_ids[cut], attention_mask[cut], None if types is None else types[cut]
             )
-            start = end
+            for cut in sub_batches(sizes, members, ROWS)
+        ]
         return parts[0] if len(parts) == 1 else np.concatenate(parts, 1)
 
     def _forward(self, input_ids, attention_mask, token_type_ids) -> np.ndarray:

@@ -17,8 +17,12 @@ import math
 import torch
 import torch.nn.functional as F
 
+from chemcore.numpy_bert import (
+    StackedWeights,
+    expected_keys,  # noqa: F401  (callers and tests)
+    sub_batches,
+)
 from chemcore.numpy_bert import config_supported as _config_supported
-from chemcore.numpy_bert import expected_keys  # noqa: F401  (callers and tests)
 from chemcore.numpy_bert import plain_bert_files as supports_files  # noqa: F401
 
 # Member-token rows per forward: the 5-member ensemble runs ~22 molecules of 36 tokens at a time,
@@ -39,68 +43,31 @@ def supports(models: list) -> bool:
     return True
 
 
-def _stack(tensors: list[torch.Tensor], *, linear: bool = False) -> torch.Tensor:
-    """One member-first tensor; a linear weight is transposed to (in, out) for `baddbmm`."""
-    parts = [t.detach().t() if linear else t.detach() for t in tensors]
-    return torch.stack(parts).contiguous()
-
-
 class StackedBert:
     """The members' weights stacked; calling it gives logits of shape (members, batch, labels).
 
     Built from the members' parameters by name (`state_dicts`: HF's names, as a loaded model's
     `state_dict()` or its model.safetensors gives them), so the site need not build the HF
-    models (and import their modelling code) to serve them."""
+    models (and import their modelling code) to serve them. The stacking is
+    chemcore.numpy_bert's, its arrays shared as tensors."""
 
     def __init__(self, config, state_dicts: list[dict]) -> None:
-        self.hidden = config.hidden_size
-        self.heads = config.num_attention_heads
+        weights = StackedWeights(config, [_as_numpy(member) for member in state_dicts])
+        self.hidden, self.heads = weights.hidden, weights.heads
         self.eps = config.layer_norm_eps
-        self._members = state_dicts
-        self.word = self._stack("bert.embeddings.word_embeddings.weight")
-        self.position = self._stack("bert.embeddings.position_embeddings.weight")
-        self.token_type = self._stack("bert.embeddings.token_type_embeddings.weight")
-        self.emb_norm = self._norm("bert.embeddings.LayerNorm")
+        self.word = torch.from_numpy(weights.word)
+        self.position = torch.from_numpy(weights.position)
+        self.token_type = torch.from_numpy(weights.token_type)
+        self.emb_norm = _tensors(weights.emb_norm)
         self.layers = [
-            self._layer(f"bert.encoder.layer.{i}.") for i in range(config.num_hidden_layers)
+            {name: _tensors(pair) for name, pair in layer.items()} for layer in weights.layers
         ]
-        self.pooler = self._linear("bert.pooler.dense")
-        self.classifier = self._linear("classifier")
-        del self._members  # only the stacked copies are kept
+        self.pooler = _tensors(weights.pooler)
+        self.classifier = _tensors(weights.classifier)
 
     @classmethod
     def from_models(cls, models: list) -> StackedBert:
         return cls(models[0].config, [m.state_dict() for m in models])
-
-    def _stack(self, name: str, *, linear: bool = False) -> torch.Tensor:
-        return _stack([member[name] for member in self._members], linear=linear)
-
-    def _linear(self, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
-        weight = self._stack(f"{prefix}.weight", linear=True)
-        return weight, self._stack(f"{prefix}.bias").unsqueeze(1)
-
-    def _norm(self, prefix: str) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._stack(f"{prefix}.weight").unsqueeze(1), self._stack(
-            f"{prefix}.bias"
-        ).unsqueeze(1)
-
-    def _layer(self, prefix: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        query = self._linear(prefix + "attention.self.query")
-        key = self._linear(prefix + "attention.self.key")
-        value = self._linear(prefix + "attention.self.value")
-        return {
-            "qkv": (
-                torch.cat([query[0], key[0], value[0]], 2),
-                torch.cat([query[1], key[1], value[1]], 2),
-            ),
-            "q": query,
-            "kv": (torch.cat([key[0], value[0]], 2), torch.cat([key[1], value[1]], 2)),
-            "out": self._linear(prefix + "attention.output.dense"),
-            "out_norm": self._norm(prefix + "attention.output.LayerNorm"),
-            "up": self._linear(prefix + "intermediate.dense"),
-            "down": self._linear(prefix + "output.dense"),
-            "down_norm": self._norm(prefix + "output.LayerNorm"),
-        }
 
     def _layer_norm(self, x: torch.Tensor, norm: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         flat = F.layer_norm(x, (self.hidden,), eps=self.eps)
@@ -121,21 +88,14 @@ class StackedBert:
             attention_mask.bool(), torch.arange(length) < lengths.unsqueeze(1)
         )
         sizes = lengths.tolist() if right_padded else [length] * batch
-        parts, start = [], 0
-        while start < batch:
-            end, longest = start + 1, sizes[start]
-            while end < batch and (end + 1 - start) * members * max(longest, sizes[end]) <= ROWS:
-                longest = max(longest, sizes[end])
-                end += 1
-            part = slice(start, end)
-            parts.append(
-                self._forward(
-                    input_ids[part, :longest],
-                    attention_mask[part, :longest],
-                    None if token_type_ids is None else token_type_ids[part, :longest],
-                )
+        parts = [
+            self._forward(
+                input_ids[cut],
+                attention_mask[cut],
+                None if token_type_ids is None else token_type_ids[cut],
             )
-            start = end
+            for cut in sub_batches(sizes, members, ROWS)
+        ]
         return parts[0] if len(parts) == 1 else torch.cat(parts, 1)
 
     def _forward(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
@@ -201,3 +161,14 @@ def _dense(x: torch.Tensor, linear: tuple[torch.Tensor, torch.Tensor], residual=
     """x @ W + b (+ residual): the residual joins the bias so the sum costs one pass, not two."""
     weight, bias = linear
     return torch.baddbmm(bias if residual is None else residual + bias, x, weight)
+
+
+def _as_numpy(member: dict) -> dict:
+    return {
+        name: t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else t
+        for name, t in member.items()
+    }
+
+
+def _tensors(pair) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.from_numpy(pair[0]), torch.from_numpy(pair[1])
