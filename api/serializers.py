@@ -10,13 +10,13 @@ from rest_framework import serializers
 
 from batches.files.downloads import NAMES as BATCH_DOWNLOADS
 from batches.models import Batch, BatchRow
-from batches.parsing import public_message
 from batches.selectors import batch_progress
 from chemcore import domain
 from chemreport import salts, units
-from predictions import reference
+from molfiles.parsing import public_message
 from predictions.downloads.exports import DOWNLOADS
 from predictions.models import Prediction
+from predictions.serving import reference
 from predictions.templatetags import trust
 
 VERDICT_HELP = (

@@ -16,8 +16,8 @@ from batches import owners, tasks
 from batches import selectors as batch_selectors
 from batches import services as batch_services
 from batches.files import archive, downloads
-from batches.parsing import BatchRefused
 from chemreport import salts, units
+from molfiles.parsing import BatchRefused
 from predictions import selectors, services
 from predictions.models import Source
 from predictions.serving import get_model

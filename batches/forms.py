@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 
-from batches.parsing import mib
+from molfiles.parsing import mib
 from predictions.forms import SiteForm
 
 

@@ -12,8 +12,8 @@ from django.db.models import Case, F, IntegerField, QuerySet, Value, When
 from django.http import Http404
 from django.utils import timezone
 
-from batches import workers
 from batches.models import Batch, BatchRow
+from batches.worker import holders
 from predictions import search
 
 ROWS_PER_PAGE = 50
@@ -128,6 +128,6 @@ def batch_ids_to_resume() -> list[str]:
     unleased = Batch.objects.active().unleased(now).values_list("pk", flat=True)
     leased = Batch.objects.active().filter(lease_until__gte=now)
     orphaned = [
-        pk for pk, holder in leased.values_list("pk", "lease_owner") if workers.is_gone(holder)
+        pk for pk, holder in leased.values_list("pk", "lease_owner") if holders.is_gone(holder)
     ]
     return [str(pk) for pk in [*unleased, *orphaned]]

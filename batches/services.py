@@ -38,6 +38,7 @@ import ctypes
 import io
 import json
 import logging
+import re
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -48,9 +49,10 @@ from django.db import IntegrityError, reset_queries
 from django.db.models import Q
 from django.utils import timezone
 
-from batches import profiles, workers
 from batches.models import Batch, BatchChunk, BatchRow
-from batches.parsing import (
+from batches.worker import holders, profiles
+from chemcore.model import Model
+from molfiles.parsing import (
     BatchRefused,
     InputRow,
     Layout,
@@ -60,8 +62,8 @@ from batches.parsing import (
     public_message,
     too_large_message,
 )
-from chemcore.model import Model
 from predictions import services as core
+from predictions.forms import molecule_lines
 from predictions.models import Prediction, Source
 from predictions.serving import get_model, model_loaded
 
@@ -195,7 +197,7 @@ def _claim(batch_pk, owner: str, handoff: str = "") -> bool:
     if handoff:
         free |= Q(lease_owner=handoff)
     holder = Batch.objects.filter(pk=batch_pk).values_list("lease_owner", flat=True).first()
-    if holder and workers.is_gone(holder):  # killed and restarted: no need to wait out the lease
+    if holder and holders.is_gone(holder):  # killed and restarted: no need to wait out the lease
         free |= Q(lease_owner=holder)
     return bool(
         Batch.objects.active()
@@ -453,7 +455,7 @@ def _claim_chunk(batch_pk, owner: str, handoff: str = "") -> BatchChunk | None:
         if until is None or until < now or holder == owner or (handoff and holder == handoff):
             return True
         if holder not in gone:
-            gone[holder] = workers.is_gone(holder)
+            gone[holder] = holders.is_gone(holder)
         return gone[holder]
 
     def waits(kind: str, first: int) -> bool:  # a profile chunk whose rows are not all stored
@@ -602,7 +604,7 @@ def _start(batch_pk, owner: str, handoff: str, recruit) -> bool:
 
 
 def _run(batch_pk, handoff: str = "", pause=None, recruit=None) -> str:
-    owner = workers.lease_id()
+    owner = holders.lease_id()
     if not _start(batch_pk, owner, handoff, recruit):
         return _status(batch_pk)  # finished, or held whole by another worker
     batch = Batch.objects.get(pk=batch_pk)
@@ -777,3 +779,25 @@ def batch_create_any(
     return batch_create(
         upload=upload, smiles_column=smiles_column, id_column=id_column, owner_key=owner_key
     )
+
+
+_SEPARATOR = re.compile(r"\s*,\s*|\s+")
+
+
+def _smi_line(line: str) -> str:
+    """`SMILES name` from `SMILES,name`, `SMILES<TAB>name` or `SMILES name`."""
+    parts = _SEPARATOR.split(line, maxsplit=1)
+    return " ".join(part.replace("\t", " ").strip() for part in parts if part.strip())
+
+
+def batch_from_paste(*, text: str, owner_key: str) -> Batch:
+    """A list pasted into the home page's SMILES box, stored as a queued batch; raises
+    BatchRefused.
+
+    Each line is a SMILES, optionally followed by a name after whitespace or a comma (a SMILES
+    holds neither), as copied from a spreadsheet column or two. The lines become a `.smi`
+    upload, so the upload's checks and limits apply unchanged; bad lines become bad rows.
+    """
+    data = "\n".join(_smi_line(line) for line in molecule_lines(text)) + "\n"
+    upload = SimpleUploadedFile("pasted.smi", data.encode("utf-8"), content_type="text/plain")
+    return batch_create(upload=upload, owner_key=owner_key)

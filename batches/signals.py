@@ -15,7 +15,7 @@ from django.dispatch import receiver
 
 from batches.files import archive
 from batches.models import Batch, BatchRow
-from predictions.profile_store import one_commit
+from predictions.services import one_commit
 from predictions.signals import profiles_stored, verdict_stored
 
 

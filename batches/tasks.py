@@ -13,9 +13,10 @@ from django.db import close_old_connections, transaction
 from huey import crontab
 from huey.contrib.djhuey import HUEY, db_periodic_task, db_task, on_startup
 
-from batches import expiry, profiles, selectors, services, workers
+from batches import selectors, services
 from batches.files import archive
 from batches.models import Batch
+from batches.worker import expiry, holders, profiles
 from predictions.serving import model_loaded, warm_up
 
 # Under Huey's logger: run_huey gives it a handler (the site configures no logging of its own).
@@ -101,7 +102,7 @@ def build_batch_zip(batch_pk: str, after_row: int = 0) -> str:
         return "none"  # deleted meanwhile
     if archive.zip_file(batch=batch):
         return "ready"
-    me = workers.worker_id()
+    me = holders.worker_id()
 
     def drawn(row: int) -> None:  # the page shows the build under way (archive's state file)
         archive._write_state(batch.public_id, worker=me, rows=row)
@@ -164,7 +165,7 @@ def resume_stale_batches() -> None:
 @db_periodic_task(crontab(minute="*"))
 def fill_left_over_profiles() -> None:
     """RDKit profiles a batch left pending and will not fill itself (cancelled during its profile
-    pass, say): filled while no batch is active (batches/profiles.py)."""
+    pass, say): filled while no batch is active (batches/worker/profiles.py)."""
     filled = profiles.fill_left_over()
     if filled:
         log.info("Filled %d pending RDKit profiles", filled)

@@ -8,11 +8,11 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 from django_htmx.http import HttpResponseStopPolling
 
-from batches import owners, paste, selectors, services, tasks
+from batches import owners, selectors, services, tasks
 from batches.files import archive, downloads, exports
 from batches.forms import BatchForm
-from batches.parsing import BatchRefused
 from chemcore.domain import VERDICT_LABELS
+from molfiles.parsing import BatchRefused
 from predictions import search
 from predictions import selectors as catalogue_selectors
 from predictions.forms import PredictForm, StructureSearchForm
@@ -26,7 +26,7 @@ def paste_list(request: HttpRequest, form: PredictForm) -> HttpResponse:
     if too_many is not None:  # counted with the batch page's uploads and the API's
         return too_many
     try:
-        batch = paste.batch_from_paste(
+        batch = services.batch_from_paste(
             text=form.cleaned_data["smiles"], owner_key=owners.request_owner_key(request)
         )
     except BatchRefused as refusal:

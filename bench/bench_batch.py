@@ -7,7 +7,7 @@
 
 `mol_per_s` is rows over the time to "done" (profiles included); `rows_counted_mol_per_s`
 over the time until every row is counted on the page (where the profiles are filled after
-the predictions, batches/profiles.py; the same figure otherwise).
+the predictions, batches/worker/profiles.py; the same figure otherwise).
 
 Each size runs in its own process against a throwaway SQLite database, with the model from
 settings (PREDICTION_MODEL_DIR, default checkpoints/default). It writes a CSV of distinct

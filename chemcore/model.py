@@ -16,8 +16,7 @@ from pathlib import Path
 
 from chemcore.chemistry import ParsedMolecule, parse_smiles
 from chemcore.domain import Domain, Neighbour, Thresholds, for_network
-
-from .network import ModelOutput, Network, OutputSpec, SmilesTooLong, UnknownTokens
+from chemcore.network import ModelOutput, Network, OutputSpec, SmilesTooLong, UnknownTokens
 
 __all__ = [
     "Model",

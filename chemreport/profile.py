@@ -149,7 +149,7 @@ HELPER_NICENESS = 10
 
 
 def start_helper(parent: int) -> None:
-    """In a helper process of the batch worker (batches/profiles.py): run niced (the
+    """In a helper process of the batch worker (batches/worker/profiles.py): run niced (the
     profiles are background work: predictions and web requests come first), and exit once
     `parent` (the worker) is gone, even killed (SIGKILL closes no pipe the helper waits on).
 
@@ -168,7 +168,7 @@ def start_helper(parent: int) -> None:
 
 def profiles_for_smiles(smiles: list[str]) -> list[dict]:
     """`profile_for_smiles` of each, in order: what a batch's helper process computes
-    (batches/profiles.py); this module imports RDKit only, so it starts fast."""
+    (batches/worker/profiles.py); this module imports RDKit only, so it starts fast."""
     return [profile_for_smiles(text) for text in smiles]
 
 

@@ -55,7 +55,7 @@ PHONE_WIDTH = 3.9
 
 @dataclass(frozen=True)
 class DrugDensity:
-    """The approved drugs' distribution of one output (predictions.reference), drawn behind."""
+    """The approved drugs' distribution of one output (predictions.serving.reference), drawn behind."""
 
     key: str  # names the reference (its file's digest): part of the cached layout's key
     xs: tuple[float, ...]

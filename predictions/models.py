@@ -79,7 +79,7 @@ class Prediction(models.Model):
     verdict = models.CharField(max_length=5, blank=True, db_index=True)
     # Exact RDKit profile of the canonical SMILES (chemreport.profile): descriptors, rule
     # violations, structural alerts with atom indices. Computed once: when predicted, or, for
-    # a batch's new molecules, by the batch's second pass (batches/profiles.py).
+    # a batch's new molecules, by the batch's second pass (batches/worker/profiles.py).
     profile = models.JSONField(default=dict, blank=True)
     # True until that second pass (or a first view or export) stores the profile.
     profile_pending = models.BooleanField(default=False, db_index=True, editable=False)

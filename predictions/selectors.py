@@ -7,15 +7,16 @@ unguessable `public_id` (private ones included), lists only `listed()` (public) 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import Case, F, FloatField, QuerySet, When
 from django.http import Http404
 
+from chemreport import profile
 from predictions import search
 from predictions.models import Prediction, Source
-from predictions.profile_store import with_profile, with_profiles
 from predictions.serving import get_model
 
 # What a plain gallery search looks in (besides the exact structure, when it is a SMILES).
@@ -173,3 +174,43 @@ def random_example() -> Prediction | None:
         if count:
             return candidates.order_by("created_at", "pk")[random.randrange(count)]
     return None
+
+
+# --- RDKit profiles: a pure function of the canonical SMILES, computed once and stored --------
+# (services.profiles_store). A batch leaves its new molecules' profiles pending and fills them
+# after its predictions (batches.worker.profiles); a read that needs one first computes it in
+# memory, so no page ever shows a prediction without it and no read writes.
+
+
+def stored_profiles(smiles: Iterable[str]) -> dict[str, dict]:
+    """Profiles already stored for these canonical SMILES, by any model's prediction."""
+    stored = Prediction.objects.filter(canonical_smiles__in=set(smiles), profile_pending=False)
+    return {
+        text: value
+        for text, value in stored.values_list("canonical_smiles", "profile")
+        if value and value.get("version") == profile.PROFILE_VERSION
+    }
+
+
+def profiles_for(smiles: Iterable[str]) -> dict[str, dict]:
+    """The profiles of these canonical SMILES: one already stored is reused, the others computed."""
+    wanted = set(smiles)
+    found = stored_profiles(wanted)
+    return {text: found.get(text) or profile.profile_for_smiles(text) for text in wanted}
+
+
+def with_profile(prediction: Prediction) -> Prediction:
+    """The prediction with its profile, computed in memory if its batch has not got to it yet."""
+    return with_profiles([prediction])[0]
+
+
+def with_profiles(predictions: list[Prediction]) -> list[Prediction]:
+    """`with_profile` for a page of cards at once (a curator may list a batch's prediction
+    before the batch profiled it): one look-up for the pending ones, nothing stored. The
+    batch's profile pass or the periodic fill (`fill_left_over_profiles`) stores them."""
+    pending = [p for p in predictions if p.profile_pending]
+    if pending:
+        found = profiles_for(p.canonical_smiles for p in pending)
+        for prediction in pending:
+            prediction.profile = found[prediction.canonical_smiles]
+    return predictions

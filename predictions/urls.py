@@ -1,6 +1,6 @@
 from django.urls import path
 
-from predictions import model_views, views
+from predictions import views
 
 app_name = "predictions"
 
@@ -10,8 +10,6 @@ urlpatterns = [
     path("predictions/<str:public_id>/<str:filename>", views.download, name="download"),
     path("gallery/", views.gallery, name="gallery"),
     path("random/", views.random_example, name="random"),
-    path("model/", model_views.model_card, name="model"),
-    path(
-        "model/molecules/<int:index>.svg", model_views.training_molecule, name="training_molecule"
-    ),
+    path("model/", views.model_card, name="model"),
+    path("model/molecules/<int:index>.svg", views.training_molecule, name="training_molecule"),
 ]

@@ -12,14 +12,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_cache_control
 from django.utils.http import content_disposition_header
-from django.views.decorators.http import condition, require_http_methods, require_safe
+from django.views.decorators.http import condition, require_GET, require_http_methods, require_safe
 
 from chemreport import salts
-from predictions import reference, search, selectors, services
+from predictions import search, selectors, services
 from predictions.downloads import cache as download_cache
 from predictions.downloads import exports
 from predictions.forms import GalleryForm, PredictForm, is_list
 from predictions.models import Prediction, Source
+from predictions.serving import reference
 from predictions.throttling import visitor_throttle
 
 # The view that answers a home-page form holding several lines: set by an app built on this
@@ -205,3 +206,22 @@ def random_example(request: HttpRequest) -> HttpResponse:
     if prediction is None:
         return render(request, "predictions/random_empty.html")
     return redirect(prediction)
+
+
+@require_GET
+def model_card(request: HttpRequest) -> HttpResponse:
+    """The model page (`/model/`)."""
+    return render(request, "predictions/model.html", services.model_card())
+
+
+@require_GET
+def training_molecule(request: HttpRequest, index: int) -> HttpResponse:
+    """A drawing of a training molecule the model page shows as a neighbour."""
+    try:
+        svg = services.training_molecule_svg(index)
+    except IndexError:
+        raise Http404("No such training molecule.") from None
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+    response["Cache-Control"] = "public, max-age=3600"
+    return response

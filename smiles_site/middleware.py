@@ -19,7 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from api.errors import is_api, json_error
-from batches.parsing import mib
+from molfiles.parsing import mib
 
 
 def max_body_bytes() -> int:

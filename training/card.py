@@ -285,8 +285,8 @@ installed.
 * Inference: one molecule through all {c["ensemble"]} members (tokenise + forwards), 1 thread:
   median {lat.get("median", float("nan")):.1f} ms (p95 {lat.get("p95", float("nan")):.1f} ms), each member's
   transformers forward in turn, measured as training finished. The site runs BERT members
-  stacked in one forward, in NumPy by default (`chemcore/numpy_bert.py`; torch:
-  `chemcore/stacked_bert.py`); `python bench/bench_inference.py` measures all three.
+  stacked in one forward, in NumPy by default (`chemcore/network/numpy_bert.py`; torch:
+  `chemcore/network/stacked_bert.py`); `python bench/bench_inference.py` measures all three.
 
 ## Lever study
 

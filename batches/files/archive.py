@@ -22,10 +22,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from batches import workers
 from batches.files.exports import write_zip
 from batches.models import Batch
-from batches.parsing import public_message
+from batches.worker import holders
+from molfiles.parsing import public_message
 
 ZIP_NAME = "results.zip"
 
@@ -93,7 +93,7 @@ def zip_state(*, batch: Batch) -> ZipState:
     if state.get("error"):
         return ZipState("failed", total=batch.total_rows, error=public_message(state["error"]))
     worker = state.get("worker", "")
-    if worker and workers.is_gone(worker):  # its worker died mid-build: offer it again
+    if worker and holders.is_gone(worker):  # its worker died mid-build: offer it again
         return ZipState("failed", total=batch.total_rows, error="The worker building it stopped.")
     rows = min(int(state.get("rows", 0)), batch.total_rows)
     return ZipState("building" if worker else "queued", rows, batch.total_rows)
@@ -121,7 +121,7 @@ def zip_build(*, batch_pk: str) -> str:
         return "none"  # deleted meanwhile
     if zip_file(batch=batch):
         return "ready"
-    me = workers.worker_id()
+    me = holders.worker_id()
     public_id = batch.public_id
     _write_state(public_id, worker=me, rows=0)
     target = _zip_path(public_id)

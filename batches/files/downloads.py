@@ -16,9 +16,9 @@ from django.utils.text import slugify
 from batches.files import archive, exports
 from batches.models import Batch
 from chemreport import drugs, rendering, units
-from predictions import reference
 from predictions.downloads import profile_exports
 from predictions.downloads.cache import code_version, version_tag
+from predictions.serving import reference
 
 NAMES = (*exports.DOWNLOADS, archive.ZIP_NAME)
 

@@ -17,11 +17,10 @@ from typing import BinaryIO
 from django.db import reset_queries
 from rdkit import Chem
 
-from batches import profiles
 from batches.files.picture_names import PictureNames
 from batches.models import Batch, BatchRow
+from batches.worker import profiles
 from chemreport import rendering, salts, units
-from predictions import reference
 from predictions import services as core
 from predictions.downloads import profile_exports
 from predictions.downloads.exports import (
@@ -32,6 +31,7 @@ from predictions.downloads.exports import (
     trust_header,
 )
 from predictions.models import Prediction
+from predictions.serving import reference
 
 PAGE = 1000
 

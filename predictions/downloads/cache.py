@@ -15,9 +15,10 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from chemreport import drugs, rendering, units
-from predictions import reference, selectors, services
+from predictions import selectors, services
 from predictions.downloads import exports, profile_exports, report
 from predictions.models import Prediction
+from predictions.serving import reference
 
 
 def code_version(*modules) -> str:

@@ -16,9 +16,9 @@ from django.utils.text import slugify
 
 from chemcore.domain import all_reasons, verdict_label
 from chemreport import salts, units
-from predictions import reference
 from predictions.downloads import profile_exports, report
 from predictions.models import Prediction
+from predictions.serving import reference
 
 
 class Download(NamedTuple):

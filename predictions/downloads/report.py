@@ -21,10 +21,9 @@ from PIL import Image
 
 from chemcore.domain import all_reasons, verdict_label
 from chemreport import rendering, salts, units
-from predictions import reference
 from predictions.models import Prediction
 from predictions.services import plot_inputs
-from predictions.serving import get_model
+from predictions.serving import get_model, reference
 
 SITE = "SMILES property predictor"
 GREY = "#9a9a9a"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from predictions import reference
+from predictions.serving import reference
 
 register = template.Library()
 

@@ -30,7 +30,7 @@ BATCH_MAX_COLUMNS = env_int("BATCH_MAX_COLUMNS", 200, minimum=1)
 # Rows per unit of work: parsed, predicted and stored together, then progress is saved.
 BATCH_CHUNK_ROWS = env_int("BATCH_CHUNK_ROWS", 500, minimum=1)
 # Helper processes that compute a batch's RDKit profiles while the worker predicts the next
-# rows (batches/profiles.py); 0: the worker computes them itself, after the rows.
+# rows (batches/worker/profiles.py); 0: the worker computes them itself, after the rows.
 BATCH_PROFILE_PROCESSES = env_int(
     "BATCH_PROFILE_PROCESSES", max(0, min(2, (os.cpu_count() or 1) - 1)), minimum=0
 )

@@ -10,7 +10,7 @@ PREDICTION_MODEL_DIR = env_path("PREDICTION_MODEL_DIR", BASE_DIR / "checkpoints"
 # approved_drugs.csv. Ignored when made for other weights.
 DRUG_REFERENCE_PATH = env_str("DRUG_REFERENCE_PATH", "")
 # What runs the network: "numpy" serves plain BERT checkpoints (the shipped one) without torch,
-# ~190 MB less per process (chemcore.numpy_bert; others still load through torch); "torch"
+# ~190 MB less per process (chemcore.network.numpy_bert; others still load through torch); "torch"
 # always loads torch (its batched products are faster on long batches).
 MODEL_ENGINE = env_choice("MODEL_ENGINE", "numpy", ("numpy", "torch"))
 # Threads torch (or NumPy's BLAS) may use in each process (gunicorn worker / Huey consumer): by default the

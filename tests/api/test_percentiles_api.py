@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase
 
 from batches.models import Batch
-from predictions import reference
+from predictions.serving import reference
 
 pytestmark = pytest.mark.django_db
 

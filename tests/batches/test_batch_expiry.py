@@ -19,11 +19,11 @@ from django.urls import reverse
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from batches import expiry
 from batches import services as batch_services
 from batches.models import Batch, BatchRow
-from batches.parsing import BatchRefused, Layout
 from batches.tasks import expire_old_batches
+from batches.worker import expiry
+from molfiles.parsing import BatchRefused, Layout
 
 pytestmark = pytest.mark.django_db
 

@@ -236,7 +236,7 @@ def test_a_zip_build_takes_turns_with_another_owners_batch(queue, predictor, set
 
 def test_the_profile_pass_takes_turns_too(db, predictor, settings, monkeypatch):
     """A big batch's RDKit profile pass (after its rows) steps aside between pages too."""
-    from batches import profiles
+    from batches.worker import profiles
 
     settings.BATCH_CHUNK_ROWS = 100  # one chunk: only the profile pass can pause
     settings.BATCH_PROFILE_PROCESSES = 0

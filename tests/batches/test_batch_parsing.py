@@ -2,7 +2,7 @@
 
 import pytest
 
-from batches.parsing import BatchRefused, inspect_file, iter_rows
+from molfiles.parsing import BatchRefused, inspect_file, iter_rows
 
 SDF = """aspirin
   RDKit          2D
@@ -246,7 +246,7 @@ def test_other_unicode_encodings_are_refused_by_name(tmp_path, data, message):
 
 
 def test_limits_are_stated_in_mib():
-    from batches.parsing import too_large_message
+    from molfiles.parsing import too_large_message
 
     assert (
         too_large_message(21 * 2**20 + 1, 20 * 2**20) == "The file is 21 MiB; the limit is 20 MiB."
@@ -292,6 +292,6 @@ def test_a_vanished_upload_is_refused_without_the_server_path(tmp_path):
     ],
 )
 def test_error_messages_never_show_server_paths(text, shown):
-    from batches.parsing import public_message
+    from molfiles.parsing import public_message
 
     assert public_message(text) == shown

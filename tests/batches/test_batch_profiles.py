@@ -1,4 +1,4 @@
-"""A batch's RDKit profiles, filled after its predictions (batches/profiles.py).
+"""A batch's RDKit profiles, filled after its predictions (batches/worker/profiles.py).
 
 Real queue, worker code, SQLite, checkpoint and RDKit throughout. Helper processes
 are off except in the test that is about them. An interrupted profile pass is made by raising a BaseException from inside it (what a killed worker leaves: no error
@@ -17,9 +17,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from batches import profiles
 from batches import services as batch_services
 from batches.models import Batch, BatchChunk, BatchRow
+from batches.worker import profiles
 from chemreport import profile
 from predictions.downloads import profile_exports
 from predictions.models import Prediction
@@ -87,7 +87,7 @@ def test_rows_count_as_done_first_then_the_worker_fills_every_profile(
     batch = _create()
     session_batch_owner(client, batch)
     seen = []
-    real = profiles.fill
+    real = profiles.profiles_fill
 
     def watch(pending):  # the page and the rows as the pass starts each step
         state = Batch.objects.get(pk=batch.pk)
@@ -97,7 +97,7 @@ def test_rows_count_as_done_first_then_the_worker_fills_every_profile(
         return real(pending)
 
     monkeypatch.setattr(profiles, "PAGE", 2)
-    monkeypatch.setattr(profiles, "fill", watch)
+    monkeypatch.setattr(profiles, "profiles_fill", watch)
     from batches.tasks import run_batch
 
     run_batch(str(batch.pk))

@@ -72,7 +72,7 @@ HELPER_SCRIPT = """
 import os, sys, time
 import django
 django.setup()
-from batches import profiles
+from batches.worker import profiles
 print(profiles.helper_pool().submit(os.getpid).result(), flush=True)
 time.sleep(120)
 """

@@ -17,9 +17,9 @@ from django.test import Client, TestCase
 from django.urls import reverse
 from huey.contrib.djhuey import HUEY
 
-from batches import workers
 from batches.files import archive
 from batches.models import Batch, BatchRow
+from batches.worker import holders
 from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +137,7 @@ def test_a_build_whose_worker_died_is_offered_again(client, queue, predictor):
     HUEY.flush()  # the task was taken by a worker that then died mid-build:
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    host = workers.worker_id().rsplit(":", 2)[0]
+    host = holders.worker_id().rsplit(":", 2)[0]
     archive._write_state(batch.public_id, worker=f"{host}:{gone.pid}:0a1b2c3d", rows=3)
     state = archive.zip_state(batch=batch)
     assert state.status == "failed" and "stopped" in state.error

@@ -1,4 +1,4 @@
-"""Telling a dead worker from a live one (batches/workers.py), and taking over its batch.
+"""Telling a dead worker from a live one (batches/worker/holders.py), and taking over its batch.
 
 Real processes: a child that has exited is gone; this process and its parent are not.
 """
@@ -12,10 +12,11 @@ import pytest
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from batches import selectors, workers
+from batches import selectors
 from batches import services as batch_services
 from batches.models import Batch, BatchRow
 from batches.tasks import run_batch
+from batches.worker import holders
 
 
 def _exited_pid() -> int:
@@ -25,27 +26,27 @@ def _exited_pid() -> int:
 
 
 def _host() -> str:
-    return workers.worker_id().rsplit(":", 2)[0]
+    return holders.worker_id().rsplit(":", 2)[0]
 
 
 def test_ids_name_host_pid_and_start():
-    host, pid, token = workers.worker_id().rsplit(":", 2)
+    host, pid, token = holders.worker_id().rsplit(":", 2)
     assert int(pid) == os.getpid() and len(token) == 8
-    lease = workers.lease_id()
-    assert lease.startswith(workers.worker_id() + "/") and len(lease) <= 64
-    assert workers.lease_id() != lease  # one per run: two threads never share a lease
+    lease = holders.lease_id()
+    assert lease.startswith(holders.worker_id() + "/") and len(lease) <= 64
+    assert holders.lease_id() != lease  # one per run: two threads never share a lease
 
 
 def test_only_a_process_of_this_host_that_no_longer_runs_is_gone():
-    assert not workers.is_gone(workers.worker_id())
-    assert not workers.is_gone(workers.lease_id())
-    assert not workers.is_gone(f"{_host()}:{os.getppid()}:0a1b2c3d")  # alive, another process
-    assert workers.is_gone(f"{_host()}:{_exited_pid()}:0a1b2c3d/abc123")
+    assert not holders.is_gone(holders.worker_id())
+    assert not holders.is_gone(holders.lease_id())
+    assert not holders.is_gone(f"{_host()}:{os.getppid()}:0a1b2c3d")  # alive, another process
+    assert holders.is_gone(f"{_host()}:{_exited_pid()}:0a1b2c3d/abc123")
     # Our own pid with another start token: an earlier process that had this pid died.
-    assert workers.is_gone(f"{_host()}:{os.getpid()}:0a1b2c3d")
-    assert not workers.is_gone(f"another-host:{_exited_pid()}:0a1b2c3d")  # only its lease tells
+    assert holders.is_gone(f"{_host()}:{os.getpid()}:0a1b2c3d")
+    assert not holders.is_gone(f"another-host:{_exited_pid()}:0a1b2c3d")  # only its lease tells
     for other in ["", "3f2a9c0d1e", "another-worker", f"{_host()}:notapid:x"]:
-        assert not workers.is_gone(other)
+        assert not holders.is_gone(other)
 
 
 @pytest.mark.django_db
@@ -58,7 +59,7 @@ def test_a_batch_whose_holder_is_gone_is_taken_over_before_its_lease_ends(predic
     )
     live = batch_services.batch_create(text="CCO\n")
     Batch.objects.filter(pk=live.pk).update(
-        status=Batch.Status.RUNNING, lease_owner=workers.lease_id(), lease_until=until
+        status=Batch.Status.RUNNING, lease_owner=holders.lease_id(), lease_until=until
     )
     assert selectors.batch_ids_to_resume() == [str(batch.pk)]
     assert run_batch.call_local(str(batch.pk)) == Batch.Status.DONE

@@ -73,7 +73,7 @@ def test_result_page_shows_the_rdkit_profile_alerts_and_solubility_units(
 def test_result_page_places_the_molecule_among_approved_drugs(
     live_server, page, guard, axe_check, screenshot
 ):
-    from predictions import reference
+    from predictions.serving import reference
 
     page.goto(live_server.url + "/")
     _smiles_field(page).fill("CC(=O)Oc1ccccc1C(=O)O")

@@ -121,7 +121,7 @@ def torch_stacked():
 def test_stacked_engines_equal_the_per_member_hf_loop(
     engine, predictor, torch_stacked, hf_loop, monkeypatch
 ):
-    from chemcore import numpy_bert, stacked_bert
+    from chemcore.network import numpy_bert, stacked_bert
 
     network = {"stacked": torch_stacked, "numpy": predictor.network}[engine]
     assert network.engine == engine and hf_loop.engine == "hf"

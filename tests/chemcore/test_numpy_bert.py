@@ -1,4 +1,4 @@
-"""The NumPy engine (chemcore.numpy_bert): the site's default, serving without torch."""
+"""The NumPy engine (chemcore.network.numpy_bert): the site's default, serving without torch."""
 
 import csv
 import math
@@ -9,8 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chemcore import numpy_bert
-from chemcore.network import Network
+from chemcore.network import Network, numpy_bert
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKPOINT = ROOT / "checkpoints" / "default"

@@ -17,7 +17,7 @@ from django.urls import reverse
 from chemcore import chemistry
 from chemcore.network import ModelOutput
 from chemreport import drugs as drug_file
-from predictions import reference
+from predictions.serving import reference
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
 
@@ -69,7 +69,7 @@ def test_a_reference_made_for_other_weights_is_ignored_and_said_so(
         [[1.0] * len(predictor.outputs), [2.0] * len(predictor.outputs)],
         weights="ab" * 32,
     )
-    with caplog.at_level(logging.WARNING, logger="predictions.reference"):
+    with caplog.at_level(logging.WARNING, logger="predictions.serving.reference"):
         assert drug_file.load_for(predictor, path) == (None, drug_file.STALE)
     assert "build_drug_reference" in caplog.text and "abababababab" in caplog.text
 

@@ -9,8 +9,9 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
-from predictions import reference, selectors
+from predictions import selectors
 from predictions.downloads import report
+from predictions.serving import reference
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"

@@ -6,8 +6,9 @@ import itertools
 import pytest
 from matplotlib.transforms import Bbox
 
-from predictions import reference, services
+from predictions import services
 from predictions.downloads import report
+from predictions.serving import reference
 
 pytestmark = pytest.mark.django_db
 

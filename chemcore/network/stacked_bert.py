@@ -1,6 +1,6 @@
 """All members of a BERT ensemble run as one batched forward (issue #8's speed goals).
 
-Used by chemcore.network (chemcore.numpy_bert does the same without torch). The checkpoints are
+Used by chemcore.network (chemcore.network.numpy_bert does the same without torch). The checkpoints are
 untouched plain HF `BertForSequenceClassification` members; at load time their weights are
 stacked into one tensor per parameter (member first), and inference does the same arithmetic as
 HF's eval-mode forward with each op covering every member at once (`baddbmm` instead of one
@@ -17,13 +17,13 @@ import math
 import torch
 import torch.nn.functional as F
 
-from chemcore.numpy_bert import (
+from chemcore.network.numpy_bert import (
     StackedWeights,
     expected_keys,  # noqa: F401  (callers and tests)
     sub_batches,
 )
-from chemcore.numpy_bert import config_supported as _config_supported
-from chemcore.numpy_bert import plain_bert_files as supports_files  # noqa: F401
+from chemcore.network.numpy_bert import config_supported as _config_supported
+from chemcore.network.numpy_bert import plain_bert_files as supports_files  # noqa: F401
 
 # Member-token rows per forward: the 5-member ensemble runs ~22 molecules of 36 tokens at a time,
 # few enough for the activations to stay in cache (measured: bench/bench_inference.py).
@@ -49,7 +49,7 @@ class StackedBert:
     Built from the members' parameters by name (`state_dicts`: HF's names, as a loaded model's
     `state_dict()` or its model.safetensors gives them), so the site need not build the HF
     models (and import their modelling code) to serve them. The stacking is
-    chemcore.numpy_bert's, its arrays shared as tensors."""
+    chemcore.network.numpy_bert's, its arrays shared as tensors."""
 
     def __init__(self, config, state_dicts: list[dict]) -> None:
         weights = StackedWeights(config, [_as_numpy(member) for member in state_dicts])

@@ -22,7 +22,7 @@ REGRESSION = "regression"
 SINGLE_LABEL = "single_label_classification"
 MULTI_LABEL = "multi_label_classification"
 # "auto": torch, the stacked engine where it applies, else each member's HF forward; "hf": the
-# latter always; "numpy": chemcore.numpy_bert without torch where it applies, else as "auto".
+# latter always; "numpy": chemcore.network.numpy_bert without torch where it applies, else as "auto".
 ENGINES = ("auto", "hf", "numpy")
 
 
@@ -128,8 +128,8 @@ def _limit_blas_threads(threads: int) -> None:
 
 def _stacked_from_files(members: list[Path], configs: list):
     """The stacked engine read straight from each member's model.safetensors, or None where
-    the files are not plain float32 BERT sequence classifiers (chemcore.stacked_bert)."""
-    from chemcore import stacked_bert
+    the files are not plain float32 BERT sequence classifiers (chemcore.network.stacked_bert)."""
+    from chemcore.network import stacked_bert
 
     files = [member / "model.safetensors" for member in members]
     if not all(path.exists() for path in files):
@@ -240,10 +240,10 @@ class Network:
         ]
 
     def _load_without_torch(self, members: list[Path]) -> bool:
-        """The NumPy engine (chemcore.numpy_bert), where every member is plain float32 BERT
+        """The NumPy engine (chemcore.network.numpy_bert), where every member is plain float32 BERT
         files with a plain fast tokenizer and a config that spells out its shape; False (and
         nothing kept) otherwise."""
-        from chemcore import numpy_bert
+        from chemcore.network import numpy_bert
 
         if not numpy_bert.Tokenizer.supports(members[0]):
             return False
@@ -279,7 +279,7 @@ class Network:
             return
         self._stacked = _stacked_from_files(members, self.configs)
         if self._stacked is None:  # not plain float32 BERT files: through the HF models
-            from chemcore import stacked_bert
+            from chemcore.network import stacked_bert
 
             if stacked_bert.supports(self.models):
                 self._stacked = stacked_bert.StackedBert.from_models(self.models)
