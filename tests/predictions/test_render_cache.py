@@ -28,13 +28,13 @@ def predict(client: Client, smiles: str, *, private: bool) -> Prediction:
 def drawn(monkeypatch):
     """Counts report cards actually drawn (the real drawing still runs)."""
     calls = []
-    real = report._report_figure
+    real = report.report_figure
 
     def counting(prediction):
         calls.append(prediction.public_id)
         return real(prediction)
 
-    monkeypatch.setattr(report, "_report_figure", counting)
+    monkeypatch.setattr(report, "report_figure", counting)
     return calls
 
 

@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 from PIL import Image
 
+from chemreport.report import save
 from predictions import selectors
 from predictions.downloads import report
 from predictions.serving import reference
@@ -126,7 +127,7 @@ def test_report_card_holds_values_percentiles_verdict_and_profile(make_predictio
 
     services.prediction_ensure_blobs(prediction=stored, fields=("molecule_png",))
     drugs = reference.get_reference()
-    text = _texts(report._report_figure(stored))
+    text = _texts(report.report_figure(stored))
     assert "Aspirin" in text and stored.formula in text
     assert "Applicability domain: in domain" in text
     for output in stored.outputs:
@@ -135,7 +136,7 @@ def test_report_card_holds_values_percentiles_verdict_and_profile(make_predictio
     assert "Computed (RDKit), exact" in text and "Molecular weight: 180.16 g/mol" in text
     assert "H-bond donors (NH + OH): 1" in text and "Structural alerts: phenol_ester" in text
     stored.profile = {}  # a prediction stored before profiles existed: no profile block
-    assert "Computed (RDKit), exact" not in _texts(report._report_figure(stored))
+    assert "Computed (RDKit), exact" not in _texts(report.report_figure(stored))
 
 
 def test_bundle_carries_the_labelled_pictures_and_the_report(client, make_prediction):
@@ -184,7 +185,7 @@ def test_cached_scatter_equals_a_fresh_one(make_prediction):
     made = [make_prediction(smiles) for smiles in (ASPIRIN, "CCCCCCO", "c1ccccc1N", "C" * 40)]
     inside = 0
     for prediction in made:
-        fresh = report._save(report._scatter_figure(prediction, captioned=False), "svg", None)
+        fresh = save(report.scatter_figure(prediction, captioned=False), "svg")
         assert report.scatter_svg(prediction) == fresh
         x, y = (prediction.outputs[i] for i in reference.scatter_axes(prediction.outputs))
         inside += all(

@@ -104,7 +104,7 @@ def test_report_card_text_stays_inside_the_page_without_overlap(
     services.prediction_ensure_blobs(prediction=prediction)
     if many:
         prediction = _with_many_reasons(prediction)
-    fig = report._report_figure(prediction)
+    fig = report.report_figure(prediction)
     problems = layout_problems(fig)
     assert not problems, "\n".join(problems)
     assert report.report_pdf(prediction).startswith(b"%PDF")
