@@ -18,7 +18,7 @@ batch and row number: a unique constraint); then the chunk is marked done with i
 and the batch's counts (`rows_processed`, `done_count`...) are set to the sums over its done
 chunks, only ever forwards. New molecules are stored without their RDKit profile, which costs
 more CPU than the prediction: helper processes compute those of each stored chunk beside the
-worker (profiles.py), and once every row chunk is done, the profile chunk fills the rest
+worker (worker/profiles.py), and once every row chunk is done, the profile chunk fills the rest
 (stage "profiling"); the worker that completes it marks the batch done (a conditional update,
 also made by any later run that finds every chunk done). So rows show at the model's speed,
 and a finished batch's exports and ZIP carry every profile. Cancel is the batch's status,
@@ -219,7 +219,7 @@ def _store_new(model: Model, parsed: dict, results: list) -> dict[str, Predictio
             model=model,
             result=r,
             draw=False,
-            profiled=False,  # filled after the batch's predictions (profiles.py)
+            profiled=False,  # filled after the batch's predictions (worker/profiles.py)
             source=Source.BATCH,
         )
         for p, r in zip(parsed.values(), results)
@@ -679,7 +679,7 @@ def _hand_off(batch_pk, owner: str, token: str, chunk: BatchChunk | None = None)
 
 
 def _fill_profiles(chunk: BatchChunk, owner: str, ahead: profiles.Ahead, pause=None) -> bool | str:
-    """A profile chunk: the RDKit profiles of its rows still pending (profiles.py: those the
+    """A profile chunk: the RDKit profiles of its rows still pending (worker/profiles.py: those the
     helpers computed, then the rest), the page counting the batch's; False if the batch was
     cancelled or the chunk taken over meanwhile, or the token `pause()` gave when it said to stop
     between pages. The page says "profiling" once every row of the batch is stored."""

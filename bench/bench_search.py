@@ -99,7 +99,8 @@ def run_one(size: int, with_pictures: bool) -> dict:
     from django.utils import timezone
     from rdkit import Chem
 
-    from predictions import search, selectors
+    from chemreport import matching
+    from predictions import selectors
     from predictions.models import Prediction
 
     call_command("migrate", verbosity=0)
@@ -120,7 +121,7 @@ def run_one(size: int, with_pictures: bool) -> dict:
                 model_hash="bench",
                 public=True,
                 published_at=now,
-                **search.fingerprint_fields(mol),
+                **matching.fingerprint_fields(mol),
                 **blobs,
             )
         )

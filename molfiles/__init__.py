@@ -1,5 +1,6 @@
-"""Django-free: reading the molecule files visitors upload (CSV/TSV, SMILES lists, SD files).
+"""Django-free: the molecule files the site reads and writes.
 
-parsing.py checks a file in one streaming pass (encoding, header, columns, row limits) and
-reads its rows back from any row on; batches/ stores and works them.
+parsing.py checks an upload (CSV/TSV, SMILES list, SD file) in one streaming pass and reads
+its rows back from any row on; tables.py names the columns and writes the cells of the CSV
+and SDF exports, escaped so that no spreadsheet runs them.
 """

@@ -4,7 +4,7 @@ Works on any queryset of records with `canonical_smiles` and the fingerprint fie
 (`Prediction`, `BatchRow`), so the caller decides what may be seen (the gallery passes
 `listed()` only, a batch page its own rows). Fingerprints are stored packed when a record
 is made; a search reads them with `values_list` (no raw SQL: SQLite and MongoDB alike)
-and compares them with numpy, 64 bits at a time.
+and compares them with numpy, 64 bits at a time (the chemistry: chemreport.matching).
 
 - exact: a query that parses as SMILES is standardised like a prediction and matched on the
   canonical SMILES (plus the plain text search on names and SMILES text);
@@ -28,52 +28,17 @@ from django.db.models import Max, Q, QuerySet
 from rdkit import Chem, DataStructs
 
 from chemcore import chemistry
-from chemreport import bounded, rendering
+from chemreport import bounded, matching
+from chemreport.matching import SearchError
 
 log = logging.getLogger(__name__)
 
-FP_BYTES = 256  # 2,048 bits
 MODES = {"": "Name or SMILES", "substructure": "Substructure", "similar": "Similar to"}
 STRUCTURE_MODES = ("substructure", "similar")
 # A substructure search stops after this many matches, or after checking this many screened
 # candidates with RDKit, and says so: the first pages are what a person reads.
 MAX_MATCHES = 1000
 MAX_CHECKS = 20000
-
-
-class SearchError(ValueError):
-    """A query that cannot be searched; `str()` says why, for the page."""
-
-
-def _packed(fp: DataStructs.ExplicitBitVect) -> bytes:
-    bits = np.zeros((fp.GetNumBits(),), dtype=np.uint8)
-    DataStructs.ConvertToNumpyArray(fp, bits)
-    return np.packbits(bits).tobytes()
-
-
-def _pattern(mol: Chem.Mol) -> DataStructs.ExplicitBitVect:
-    return Chem.PatternFingerprint(mol, fpSize=FP_BYTES * 8)
-
-
-def fingerprint_fields(mol: Chem.Mol) -> dict:
-    """The stored search fields of a (standardised) molecule, as model field values."""
-    morgan = chemistry.fingerprint(mol)
-    return {
-        "morgan_fp": _packed(morgan),
-        "morgan_bits": morgan.GetNumOnBits(),
-        "pattern_fp": _packed(_pattern(mol)),
-    }
-
-
-def fingerprint_fields_of(smiles: str) -> dict:
-    """`fingerprint_fields` of a stored canonical SMILES ({} if RDKit no longer reads it)."""
-    mol = Chem.MolFromSmiles(smiles)
-    return fingerprint_fields(mol) if mol is not None else {}
-
-
-def _matrix(blobs) -> np.ndarray:
-    """Packed fingerprints as an (n, 32) uint64 array."""
-    return np.frombuffer(b"".join(blobs), dtype=np.uint64).reshape(len(blobs), FP_BYTES // 8)
 
 
 def canonical_or_none(text: str) -> str | None:
@@ -96,32 +61,13 @@ def text_or_exact(query: str, text_fields: tuple[str, ...]) -> Q:
 
 
 def substructure_query(text: str) -> Chem.Mol:
-    """The query molecule: SMILES first (so `C1=CC=CC=C1` matches aromatic rings), else SMARTS.
-
-    A SMILES that leaves atoms with radicals (`[#7]`, `[C]`) is meant as SMARTS: as a
-    molecule it would match only radicals.
-    """
-    text = text.strip()
-    if not text or len(text) > settings.SMILES_MAX_CHARS or not text.isascii():
-        raise SearchError("Type a SMILES or SMARTS pattern (ASCII, one line) to search for.")
-    mol, _ = chemistry.read_with_reason(Chem.MolFromSmiles, text)
-    if mol is not None and any(atom.GetNumRadicalElectrons() for atom in mol.GetAtoms()):
-        mol = None
-    if mol is None or mol.GetNumAtoms() == 0:
-        mol, reason = chemistry.read_with_reason(Chem.MolFromSmarts, text)
-        if mol is None or mol.GetNumAtoms() == 0:
-            reason = reason or "it contains no atoms"
-            raise SearchError(f"Not a valid SMILES or SMARTS pattern {text!r}: {reason}.")
-    return mol
+    """The query molecule (chemreport.matching); SearchError says why there is none."""
+    return matching.substructure_query(text, settings.SMILES_MAX_CHARS)
 
 
 def similarity_query(text: str) -> DataStructs.ExplicitBitVect:
     """The Morgan fingerprint of the standardised query molecule."""
-    try:
-        parsed = chemistry.parse_smiles(text, max_chars=settings.SMILES_MAX_CHARS)
-    except chemistry.InvalidSmiles as error:
-        raise SearchError(f"Similarity search needs one molecule as SMILES. {error}") from None
-    return chemistry.fingerprint(parsed.mol)
+    return matching.similarity_query(text, settings.SMILES_MAX_CHARS)
 
 
 @dataclass
@@ -149,9 +95,7 @@ def substructure_hits(
     )
     if not rows:
         return Hits([])
-    screen = np.frombuffer(_packed(_pattern(pattern)), dtype=np.uint64)
-    stored = _matrix([r[1] for r in rows])
-    survivors = np.flatnonzero(~np.any(screen & ~stored, axis=1))
+    survivors = matching.screened(pattern, matching.matrix([r[1] for r in rows]))
     if not len(survivors):
         return Hits([])
     budget = settings.SEARCH_BUDGET_SECONDS if budget is None else budget
@@ -192,10 +136,11 @@ class _Fingerprints:
 def _read_fingerprints(candidates: QuerySet) -> _Fingerprints:
     rows = list(candidates.values_list("pk", "morgan_fp"))
     if not rows:
-        return _Fingerprints((), np.zeros((0, FP_BYTES // 8), np.uint64), np.zeros(0, np.int64))
+        empty = np.zeros((0, matching.FP_BYTES // 8), np.uint64)
+        return _Fingerprints((), empty, np.zeros(0, np.int64))
     pks, blobs = zip(*rows)
-    matrix = _matrix(blobs)
-    return _Fingerprints(pks, matrix, np.bitwise_count(matrix).sum(axis=1, dtype=np.int64))
+    stored = matching.matrix(blobs)
+    return _Fingerprints(pks, stored, np.bitwise_count(stored).sum(axis=1, dtype=np.int64))
 
 
 # The gallery's candidates, per filter, kept in this process: reading 100,000 fingerprints
@@ -256,15 +201,10 @@ def similar_hits(
         stored, counts, pks = found.matrix, found.counts, found.pks
     if not len(pks) or not bits:
         return Hits([])
-    common = np.bitwise_count(stored & np.frombuffer(_packed(query), dtype=np.uint64)).sum(axis=1)
-    similarity = common / (bits + counts - common)
+    similarity = matching.tanimoto(query, stored, counts)
     keep = np.flatnonzero(similarity >= threshold - 1e-9)
     order = keep[np.argsort(-similarity[keep], kind="stable")]
     return Hits([pks[i] for i in order], {pks[i]: float(similarity[i]) for i in order})
-
-
-# Matches drawn on a result's picture: its first ones are enough to see where the pattern is.
-HIGHLIGHT_MATCHES = 100
 
 
 def highlight_svg(
@@ -274,33 +214,10 @@ def highlight_svg(
     *,
     budget: float | None = None,
 ) -> str:
-    """A small drawing of `smiles` with the atoms and bonds of `pattern`'s matches marked;
-    "" when it cannot be drawn within `budget` (the page then shows the stored picture).
-
-    The matches are found in a helper process (within the search budget) and the layout is
-    budgeted (rendering); a molecule RDKit cannot draw highlighted is drawn plain."""
+    """`smiles` drawn with `pattern`'s matches marked, within `budget` (default: the search's
+    budget, settings.SEARCH_BUDGET_SECONDS); "" past it (chemreport.matching)."""
     budget = settings.SEARCH_BUDGET_SECONDS if budget is None else budget
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None or budget <= 0:
-        return ""
-    started = time.monotonic()
-    try:
-        atoms = bounded.call(
-            "highlight", smiles, pattern.ToBinary(), HIGHLIGHT_MATCHES, budget=budget
-        )
-    except (bounded.OverBudget, bounded.HelperError) as error:
-        log.warning("Matches of %s in %s not drawn: %r", Chem.MolToSmarts(pattern), smiles, error)
-        atoms = []
-    svg = rendering.molecule_svg_highlighted(
-        mol,
-        atoms,
-        size,
-        colour=None,
-        clear_background=False,
-        budget=budget - (time.monotonic() - started),
-        placeholder=False,
-    )
-    return svg[svg.index("<svg") :] if svg else ""  # inline in the page: no XML declaration
+    return matching.highlight_svg(smiles, pattern, size, budget)
 
 
 def search_page(

@@ -21,8 +21,8 @@ from rdkit import Chem
 
 from chemcore import chemistry
 from chemcore.model import Model, MoleculePrediction, Refused
-from chemreport import profile, rendering
-from predictions import search, selectors
+from chemreport import matching, profile, rendering
+from predictions import selectors
 from predictions.models import Prediction, Source
 from predictions.serving import get_model, reference
 from predictions.signals import profiles_stored, verdict_stored
@@ -211,9 +211,10 @@ def _card_html(text: str) -> str:
     return md.renderer.render(tokens, md.options, {})
 
 
-# The pictures a result page shows (by <img>): drawn when a curator adds a molecule. A new
-# form, API or batch prediction draws none: each picture is drawn on its first request
-# (prediction_ensure_blobs) and kept, so the POST answers without matplotlib or RDKit drawing.
+# The pictures a result page shows (by <img>): drawn and stored when a curator adds a molecule.
+# A new form, API or batch prediction draws none, so the POST answers without matplotlib or
+# RDKit drawing: a picture not stored is drawn on request (missing_pictures) and kept in the
+# render cache; only the batch worker's picture pass and ZIP store them.
 DRAWN_AT_CREATION = ("molecule_svg", "plot_svg")
 
 
@@ -312,7 +313,7 @@ def build_prediction(
         verdict=result.verdict,
         profile=profile.profile_for_smiles(parsed.canonical_smiles) if profiled else {},
         profile_pending=not profiled,
-        **search.fingerprint_fields(parsed.mol),
+        **matching.fingerprint_fields(parsed.mol),
         **fields,
     )
     if draw:
@@ -392,7 +393,7 @@ def prediction_get_or_create(
     prediction = build_prediction(
         parsed=parsed,
         model=model,
-        draw=False,  # the result page's <img> requests draw them (prediction_ensure_blobs)
+        draw=False,  # the result page's <img> requests draw them (missing_pictures)
         source=source,
         title=title,
         featured=featured,
@@ -429,19 +430,12 @@ def plot_inputs(prediction: Prediction, model: Model) -> tuple[list[rendering.Pl
     return outputs, kind
 
 
-def prediction_ensure_blobs(
-    *, prediction: Prediction, fields: tuple[str, ...] = Prediction.BLOB_FIELDS
-) -> Prediction:
-    """Draw and store the pictures among `fields` not drawn yet; returns the same object.
-
-    Predictions are stored without pictures (curators' with DRAWN_AT_CREATION): the rest
-    are drawn on first view and kept. Keeping them is only a saving: if the write fails (a
-    locked database, a page's two pictures drawn at once) the pictures are still returned,
-    and the next view draws and tries again.
-    """
+def missing_pictures(prediction: Prediction, fields: tuple[str, ...]) -> dict:
+    """The pictures among `fields` that `prediction` has not stored, drawn now and stored
+    nowhere (a download GET serves them through the render cache)."""
     missing = [name for name in fields if not getattr(prediction, name)]
     if not missing:
-        return prediction
+        return {}
     needs_mol = {"molecule_png", "molecule_svg"} & set(missing)
     mol = (
         chemistry.parse_smiles(prediction.canonical_smiles, max_chars=10**6).mol
@@ -449,11 +443,23 @@ def prediction_ensure_blobs(
         else None
     )
     outputs, kind = plot_inputs(prediction, get_model())
-    blobs = draw_blobs(mol=mol, outputs=outputs, kind=kind, fields=missing)
-    try:
-        Prediction.objects.filter(pk=prediction.pk).update(**blobs)  # keeps updated_at (ETags)
-    except DatabaseError as error:
-        log.warning("Pictures of %s drawn but not kept: %s", prediction.public_id, error)
+    return draw_blobs(mol=mol, outputs=outputs, kind=kind, fields=missing)
+
+
+def prediction_ensure_blobs(
+    *, prediction: Prediction, fields: tuple[str, ...] = Prediction.BLOB_FIELDS
+) -> Prediction:
+    """Draw and store the pictures among `fields` not drawn yet; returns the same object.
+
+    The batch worker's picture pass and ZIP call it. Keeping them is only a saving: if the
+    write fails (a locked database) the pictures are still returned, and drawn again later.
+    """
+    blobs = missing_pictures(prediction, fields)
+    if blobs:
+        try:
+            Prediction.objects.filter(pk=prediction.pk).update(**blobs)  # keeps updated_at
+        except DatabaseError as error:
+            log.warning("Pictures of %s drawn but not kept: %s", prediction.public_id, error)
     for name, value in blobs.items():
         setattr(prediction, name, value)
     return prediction

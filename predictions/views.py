@@ -152,17 +152,14 @@ def is_heavy(request: HttpRequest, public_id: str, filename: str) -> bool:
 @condition(etag_func=_etag, last_modified_func=_last_modified)
 def download(request: HttpRequest, public_id: str, filename: str) -> HttpResponse:
     """One file of a prediction; conditional requests (304/412) never load its pictures, and
-    what is drawn on request is drawn once per version (the render cache)."""
+    what is drawn on request (a picture not stored, a report) is drawn once per version and
+    kept in the render cache, never in the database."""
     download = exports.SERVED[filename]
     saved = "download" in request.GET  # a download names the molecule, model and date
     full = download.full if request.GET.get("precision") == "full" else None
     build = full or (download.saved if saved and download.saved else download.build)
-    if filename in exports.PICTURES and download.blobs and build is download.build:
-        # A stored picture (drawn on first request and kept): served from the database.
-        body, stem = download_cache.built(public_id, filename, build)
-    else:
-        key = _etag(request, public_id, filename)
-        body, stem = download_cache.rendered(key, public_id, filename, build)
+    key = _etag(request, public_id, filename)
+    body, stem = download_cache.rendered(key, public_id, filename, build)
     response = HttpResponse(body, content_type=download.content_type)
     inline = filename in exports.RENDITIONS or (filename in exports.PICTURES and not saved)
     response["Content-Disposition"] = content_disposition_header(not inline, f"{stem}-{filename}")

@@ -608,6 +608,19 @@ def full_descriptors(smiles: list[str], names=None) -> np.ndarray:
     return from_smiles(smiles, ALL if names is None else names)
 
 
+def morgan_counts(smiles: list[str], size: int = 1024) -> np.ndarray:
+    """Morgan radius-2 counts (capped at 255) folded to `size`: the baselines' features beside
+    the descriptors."""
+    from rdkit import Chem
+    from rdkit.Chem import rdFingerprintGenerator
+
+    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=size)
+    fps = np.zeros((len(smiles), size), dtype=np.uint8)
+    for i, s in enumerate(smiles):
+        fps[i] = np.minimum(gen.GetCountFingerprintAsNumPy(Chem.MolFromSmiles(s)), 255)
+    return fps
+
+
 def randomized_smiles(smiles: str, rng: np.random.RandomState) -> str:
     from rdkit import Chem
 

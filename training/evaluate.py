@@ -199,8 +199,7 @@ def served_metrics(y, value, sigma=None) -> dict:
 
 def baseline_features(smiles: list[str]) -> np.ndarray:
     """The baselines' inputs: all RDKit 2D descriptors + 1,024-bit Morgan counts (radius 2)."""
-    from .data import full_descriptors
-    from .offload import morgan_counts
+    from .data import full_descriptors, morgan_counts
 
     X = np.hstack([full_descriptors(smiles), morgan_counts(smiles).astype(np.float64)])
     return np.nan_to_num(np.clip(X, -1e9, 1e9), nan=0.0)

@@ -86,7 +86,7 @@ def teacher_targets(
     descriptors plus Morgan counts, so it runs over 200 k molecules in minutes."""
     from sklearn.ensemble import RandomForestRegressor
 
-    X_corpus = np.hstack([desc.astype(np.float32), morgan_counts(corpus)])
+    X_corpus = np.hstack([desc.astype(np.float32), D.morgan_counts(corpus)])
     index = {s: i for i, s in enumerate(corpus)}
     out = np.zeros((len(corpus), D.N_TASKS), dtype=np.float32)
     for t in range(D.N_TASKS):
@@ -99,17 +99,6 @@ def teacher_targets(
         out[:, t] = rf.predict(X_corpus)
         log(f"teacher {D.SHORT[t]}: fitted on {len(rows)}")
     return out
-
-
-def morgan_counts(smiles: list[str], size: int = 1024) -> np.ndarray:
-    from rdkit import Chem
-    from rdkit.Chem import rdFingerprintGenerator
-
-    gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=size)
-    fps = np.zeros((len(smiles), size), dtype=np.uint8)
-    for i, s in enumerate(smiles):
-        fps[i] = np.minimum(gen.GetCountFingerprintAsNumPy(Chem.MolFromSmiles(s)), 255)
-    return fps
 
 
 def prepare(bundle: Path, seed: int = 0, quick: bool = False, teacher: bool = True) -> None:

@@ -16,7 +16,7 @@ from django.utils.text import slugify
 from batches.files import archive, exports
 from batches.models import Batch
 from chemreport import drugs, rendering, units
-from predictions.downloads import profile_exports
+from molfiles import tables
 from predictions.downloads.cache import code_version, version_tag
 from predictions.serving import reference
 
@@ -28,7 +28,7 @@ def attachment_name(batch: Batch, filename: str) -> str:
     return f"{stem}-{batch.public_id}-{filename}"
 
 
-CODE_VERSION = code_version(exports, reference, drugs, profile_exports, rendering, units)
+CODE_VERSION = code_version(exports, reference, drugs, tables, rendering, units)
 
 
 def etag(batch: Batch, filename: str, *, full: bool = False) -> str | None:

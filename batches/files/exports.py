@@ -21,15 +21,16 @@ from batches.files.picture_names import PictureNames
 from batches.models import Batch, BatchRow
 from batches.worker import profiles
 from chemreport import rendering, salts, units
-from predictions import services as core
-from predictions.downloads import profile_exports
-from predictions.downloads.exports import (
-    Download,
+from molfiles.tables import (
     SafeCsvWriter,
     output_header,
+    profile_cells,
+    profile_header,
     trust_cells,
     trust_header,
 )
+from predictions import services as core
+from predictions.downloads.exports import Download
 from predictions.models import Prediction
 from predictions.serving import reference
 
@@ -61,7 +62,7 @@ def csv_header(batch: Batch) -> list[str]:
         *[output_header(o) for o in batch.output_specs],
         *trust_header(batch.output_specs),
         *reference.percentile_header(batch.output_specs),
-        *profile_exports.profile_header(),
+        *profile_header(),
         "status",
         "error",
         "prediction_id",
@@ -97,7 +98,7 @@ def csv_record(batch: Batch, row: BatchRow, *, full: bool = False) -> list:
         *_values(batch, outputs),
         *trust_cells(batch.output_specs, outputs, row.domain, _parent_note(row)),
         *_percentile_cells(batch, row),
-        *profile_exports.profile_cells(row.profile, full=full),
+        *profile_cells(row.profile, full=full),
         row.status,
         row.error,
         row.prediction_public_id,  # the prediction's link id, never the database key
@@ -153,8 +154,8 @@ def sdf_record(batch: Batch, row: BatchRow) -> str:
     fields.update(zip(trust_header(batch.output_specs), trust, strict=True))
     percentiles = _percentile_cells(batch, row)
     fields.update(zip(reference.percentile_header(batch.output_specs), percentiles, strict=True))
-    profile = profile_exports.profile_cells(row.profile, full=True)
-    fields.update(zip(profile_exports.profile_header(), profile, strict=True))
+    profile = profile_cells(row.profile, full=True)
+    fields.update(zip(profile_header(), profile, strict=True))
     fields.update(status=row.status, error=row.error)
     body = "".join(f">  <{sd_line(name)}>\n{sd_line(value)}\n\n" for name, value in fields.items())
     return f"{block}{body}$$$$\n"

@@ -22,7 +22,7 @@ REGRESSION = "regression"
 SINGLE_LABEL = "single_label_classification"
 MULTI_LABEL = "multi_label_classification"
 # "auto": torch, the stacked engine where it applies, else each member's HF forward; "hf": the
-# latter always; "numpy": chemcore.network.numpy_bert without torch where it applies, else as "auto".
+# latter always; "numpy": numpy_bert.py without torch where it applies, else as "auto".
 ENGINES = ("auto", "hf", "numpy")
 
 

@@ -3,7 +3,7 @@
 A web worker that only predicts need not hold torch (~190 MB) and transformers' modules: plain
 float32 `BertForSequenceClassification` members are read with safetensors' NumPy loader, the
 tokenizer with the `tokenizers` library from the same tokenizer.json, the config from
-config.json, and the forward below does chemcore.network.stacked_bert's arithmetic in NumPy. Anything
+config.json, and the forward below does stacked_bert.py's arithmetic in NumPy. Anything
 else (another architecture, a slow tokenizer, defaults left to transformers) is not taken here:
 chemcore.network falls back to the torch engines, so any Hugging Face checkpoint still loads.
 Results equal the torch engine's to float32 rounding (~1e-6; tests/chemcore/test_numpy_bert.py).

@@ -1,6 +1,6 @@
 """All members of a BERT ensemble run as one batched forward (issue #8's speed goals).
 
-Used by chemcore.network (chemcore.network.numpy_bert does the same without torch). The checkpoints are
+Used by chemcore.network (numpy_bert.py does the same without torch). The checkpoints are
 untouched plain HF `BertForSequenceClassification` members; at load time their weights are
 stacked into one tensor per parameter (member first), and inference does the same arithmetic as
 HF's eval-mode forward with each op covering every member at once (`baddbmm` instead of one

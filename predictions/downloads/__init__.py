@@ -1,1 +1,2 @@
-"""A stored prediction as files: CSV/JSON/SDF/ZIP exports, the PDF report, the RDKit profile\nfiles, and the cache that answers a repeated download with 304."""
+"""A stored prediction as files: CSV/JSON/ZIP exports (exports.py), its pictures and report
+card (report.py), and the ETags and render cache that answer a repeat download (cache.py)."""

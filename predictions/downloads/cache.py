@@ -15,8 +15,9 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from chemreport import drugs, rendering, units
+from molfiles import tables
 from predictions import selectors, services
-from predictions.downloads import exports, profile_exports, report
+from predictions.downloads import exports, report
 from predictions.models import Prediction
 from predictions.serving import reference
 
@@ -32,9 +33,7 @@ def version_tag(*parts) -> str:
     return hashlib.sha256(":".join(map(str, parts)).encode()).hexdigest()[:32]
 
 
-CODE_VERSION = code_version(
-    exports, report, rendering, reference, drugs, profile_exports, units, selectors
-)
+CODE_VERSION = code_version(exports, report, rendering, reference, drugs, tables, units, selectors)
 
 
 def etag(version: Prediction, filename: str, *, saved: bool, full: bool) -> str:
@@ -56,11 +55,12 @@ def etag(version: Prediction, filename: str, *, saved: bool, full: bool) -> str:
 
 
 def built(public_id: str, filename: str, build) -> tuple[bytes, str]:
-    """The file `build` makes of the prediction (its missing pictures drawn and kept first),
-    as bytes, and its file-name stem."""
+    """The file `build` makes of the prediction, as bytes, and its file-name stem. Pictures it
+    needs that are not stored are drawn for this answer only: a GET stores nothing."""
     blobs = exports.SERVED[filename].blobs
     prediction = selectors.prediction_get(public_id, blobs=blobs)
-    services.prediction_ensure_blobs(prediction=prediction, fields=blobs)
+    for name, value in services.missing_pictures(prediction, blobs).items():
+        setattr(prediction, name, value)
     body = build(prediction)
     return body.encode() if isinstance(body, str) else body, exports.download_stem(prediction)
 

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
-import re
-import unicodedata
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from functools import partial
 from typing import NamedTuple
 
 from django.utils.text import slugify
 
-from chemcore.domain import all_reasons, verdict_label
 from chemreport import salts, units
-from predictions.downloads import profile_exports, report
+from molfiles.tables import (
+    SafeCsvWriter,
+    output_header,
+    profile_cells,
+    profile_header,
+    trust_cells,
+    trust_header,
+)
+from predictions.downloads import report
 from predictions.models import Prediction
 from predictions.serving import reference
 
@@ -30,73 +34,6 @@ class Download(NamedTuple):
     # What a download (not the page's inline picture) serves: labelled with molecule, model, date.
     saved: Callable | None = None
     full: Callable | None = None  # the full-precision build (`?precision=full`), if it differs
-
-
-# OWASP "CSV injection": a cell starting with one of these may run as a spreadsheet formula.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
-PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
-
-
-def safe_cell(value):
-    """A CSV cell no spreadsheet will run: text with a formula start gets a leading `'`.
-
-    A formula start counts after leading spaces too (` =1+1`), and in its full-width or small
-    forms (`＝`, `＋`, `－`, `＠`, `﹦`: some spreadsheets read them as `=`, `+`, `-`, `@`).
-    Numbers (ours, as int/float) pass unchanged, and so does text that is a plain number
-    such as an assay value `-3.5` (a spreadsheet reads it as that number, never a formula).
-    """
-    if not isinstance(value, str) or not value:
-        return value
-    if value.startswith(FORMULA_STARTS):
-        plain = value
-    else:
-        plain = unicodedata.normalize("NFKC", value).lstrip(" \u00a0\u3000")
-        if not plain.startswith(FORMULA_STARTS):
-            return value
-    return value if PLAIN_NUMBER.fullmatch(plain) else "'" + value
-
-
-class SafeCsvWriter:
-    """csv.writer whose every text cell goes through `safe_cell`: use it for all CSV exports."""
-
-    def __init__(self, buffer: io.StringIO) -> None:
-        self._writer = csv.writer(buffer, lineterminator="\n")
-
-    def writerow(self, row: Iterable) -> None:
-        self._writer.writerow([safe_cell(value) for value in row])
-
-
-def output_header(output: dict) -> str:
-    """Column name for one output, units in brackets (as batch exports use too)."""
-    return f"{output['label']} [{output['unit']}]" if output.get("unit") else output["label"]
-
-
-def uncertainty_header(output: dict) -> str:
-    """Column name for an output's uncertainty (one standard deviation, same unit)."""
-    return f"{output_header(output)} uncertainty"
-
-
-def trust_header(specs: list[dict]) -> list[str]:
-    """Columns after the values: each output's uncertainty (σ, one standard deviation), the
-    domain verdict and reasons, and for a salt or mixture what the values are for."""
-    return [
-        *(uncertainty_header(o) for o in specs),
-        "domain_verdict",
-        "domain_reasons",
-        "parent_note",
-    ]
-
-
-def trust_cells(
-    specs: list[dict], outputs: list[dict], domain: dict | None, parent_note: str = ""
-) -> list:
-    """Cells for `trust_header`: blank uncertainty when the model gives none, blank verdict
-    for predictions stored before the domain check existed; `parent_note`
-    (salts.parent_note) blank for anything but a salt or mixture."""
-    sigmas = {o["label"]: o.get("uncertainty") for o in outputs}
-    cells = ["" if sigmas.get(o["label"]) is None else float(sigmas[o["label"]]) for o in specs]
-    verdict = verdict_label(domain.get("verdict")) if domain else ""
-    return [*cells, verdict, "; ".join(all_reasons(domain)), parent_note]
 
 
 def parent_note(prediction: Prediction) -> str:
@@ -141,7 +78,7 @@ def values_csv(prediction: Prediction, *, full: bool = False) -> str:
         + [output_header(o) for o in outputs]
         + trust_header(outputs)
         + reference.percentile_header(outputs)
-        + profile_exports.profile_header()
+        + profile_header()
     )
     writer.writerow(
         [
@@ -157,7 +94,7 @@ def values_csv(prediction: Prediction, *, full: bool = False) -> str:
         + [float(o["value"]) for o in outputs]
         + trust_cells(outputs, outputs, prediction.domain, parent_note(prediction))
         + reference.percentile_cells(prediction.model_hash, outputs, prediction.outputs)
-        + profile_exports.profile_cells(prediction.profile, full=full)
+        + profile_cells(prediction.profile, full=full)
     )
     return buffer.getvalue()
 
@@ -223,7 +160,7 @@ PICTURES = {
     # Drawn on request (nothing stored): the molecule among the approved drugs, two outputs.
     "drugs.png": Download(report.scatter_png, "image/png", (), report.saved_scatter_png),
     "drugs.svg": Download(report.scatter_svg, "image/svg+xml", (), report.saved_scatter_svg),
-    "alerts.svg": Download(profile_exports.alerts_svg, "image/svg+xml"),
+    "alerts.svg": Download(report.alerts_svg, "image/svg+xml"),
 }
 # Every file a prediction offers, by name (the URL's last part), in the page's order.
 DOWNLOADS = {

@@ -11,17 +11,22 @@ from __future__ import annotations
 
 import textwrap
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
-from matplotlib.figure import Figure
+from rdkit import Chem
 
 from chemcore.domain import all_reasons, verdict_label
 from chemreport import rendering, salts, units
 from chemreport import report as drawing
+from chemreport.profile import alert_atoms
 from chemreport.report import SITE, cut, save
 from predictions.models import Prediction
 from predictions.services import plot_inputs
 from predictions.serving import get_model, reference
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def molecule_name(prediction: Prediction, width: int = 90) -> str:
@@ -164,3 +169,12 @@ def report_png(prediction: Prediction) -> bytes:
 
 def report_pdf(prediction: Prediction) -> bytes:
     return save(report_figure(prediction), "pdf", caption(prediction))
+
+
+def alerts_svg(prediction: Prediction) -> str:
+    """The structure with every structural alert's atoms highlighted (plain when there are none).
+
+    Drawn from the canonical SMILES, whose atom order the stored alert indices refer to.
+    """
+    mol = Chem.MolFromSmiles(prediction.canonical_smiles)
+    return rendering.molecule_svg_highlighted(mol, alert_atoms(prediction.profile))

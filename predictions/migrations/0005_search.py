@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 def backfill_fingerprints(apps, schema_editor):
     """Fingerprint stored predictions, and copy them to their batch rows (predictions.search)."""
-    from predictions.search import fingerprint_fields_of
+    from chemreport.matching import fingerprint_fields_of
 
     Prediction = apps.get_model("predictions", "Prediction")
     BatchRow = apps.get_model("predictions", "BatchRow")

@@ -135,18 +135,18 @@ def test_sdf_and_zip_exports_hold_every_row(client, queue, predictor):
         assert bytes(stored.molecule_png) == bundle.read(f"molecules/{row.input_id}.png")
 
 
-def test_batch_molecules_are_drawn_on_first_view_and_stay_out_of_the_gallery(
+def test_batch_molecules_are_drawn_on_view_without_a_write_and_stay_out_of_the_gallery(
     client, queue, predictor
 ):
     _run(client, queue)
     prediction = Prediction.objects.get(canonical_smiles="CCO")
     assert not prediction.molecule_svg and not prediction.plot_png
-    response = client.get(
-        reverse("predictions:download", args=[prediction.public_id, "molecule.svg"])
-    )
+    url = reverse("predictions:download", args=[prediction.public_id, "molecule.svg"])
+    response = client.get(url)
     assert response.status_code == 200 and b"<svg" in response.content
     prediction.refresh_from_db()
-    assert prediction.molecule_svg and not prediction.plot_png
+    assert not prediction.molecule_svg and not prediction.plot_png  # a GET stores nothing
+    assert client.get(url).content == response.content  # the same picture (render cache)
     assert client.get(prediction.get_absolute_url()).status_code == 200  # by its link only
     assert prediction.public_id not in client.get(reverse("predictions:gallery")).content.decode()
 

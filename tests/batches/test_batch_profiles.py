@@ -21,7 +21,7 @@ from batches import services as batch_services
 from batches.models import Batch, BatchChunk, BatchRow
 from batches.worker import profiles
 from chemreport import profile
-from predictions.downloads import profile_exports
+from molfiles import tables
 from predictions.models import Prediction
 
 pytestmark = pytest.mark.django_db
@@ -176,12 +176,10 @@ def test_exports_and_pages_never_show_a_prediction_without_its_profile(
     batch = Batch.objects.get(pk=first.pk)
     session_batch_owner(client, batch)
     records = _csv_rows(client, batch)
-    header = profile_exports.profile_header()
+    header = tables.profile_header()
     for record in records:
         if record["status"] == "ok":
-            expected = profile_exports.profile_cells(
-                profile.profile_for_smiles(record["canonical_smiles"])
-            )
+            expected = tables.profile_cells(profile.profile_for_smiles(record["canonical_smiles"]))
             assert [record[name] for name in header] == [str(cell) for cell in expected]
         else:
             assert all(record[name] == "" for name in header)

@@ -1,5 +1,5 @@
 """A real `run_huey` worker SIGKILLed during a batch's profile pass, then started again: the
-resumed batch fills the profiles left pending and only then is done (profiles.py)."""
+resumed batch fills the profiles left pending and only then is done (batches/worker/profiles.py)."""
 
 import json
 import os

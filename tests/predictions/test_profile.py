@@ -20,7 +20,7 @@ from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
 from batches.files import archive
 from batches.models import Batch, BatchRow
 from chemreport import profile
-from predictions.downloads import profile_exports
+from molfiles import tables
 from predictions.models import Prediction
 
 DRUGS = {
@@ -197,7 +197,7 @@ def test_batch_worker_stores_the_profile_and_every_batch_export_carries_it(
     assert rows[2].profile == {}
 
     table = list(csv.DictReader(io.StringIO(_download(client, batch, "results.csv"))))
-    assert set(profile_exports.profile_header()) <= set(table[0])
+    assert set(tables.profile_header()) <= set(table[0])
     assert table[0]["rdkit_alert_count"] == "4" and table[1]["rdkit_alert_count"] == "0"
     assert float(table[1]["rdkit_tpsa"]) == round(rows[1].profile["tpsa"], 1)
     assert table[2]["rdkit_mw"] == ""  # the failed row

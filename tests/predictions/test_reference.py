@@ -17,6 +17,7 @@ from django.urls import reverse
 from chemcore import chemistry
 from chemcore.network import ModelOutput
 from chemreport import drugs as drug_file
+from predictions import services
 from predictions.serving import reference
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
@@ -203,8 +204,8 @@ def test_command_run_for_the_served_model_redraws_its_stored_plots(
     settings.DRUG_REFERENCE_PATH = str(target)
     aspirin = make_prediction(ASPIRIN)
     shipped = reference.get_reference()
-    client.get(reverse("predictions:download", args=[aspirin.public_id, "plot.svg"]))
-    aspirin.refresh_from_db()  # drawn on that first request, and kept
+    services.prediction_ensure_blobs(prediction=aspirin, fields=("plot_svg",))  # as a ZIP does
+    aspirin.refresh_from_db()
     assert f"approved drugs (n = {len(shipped):,})" in aspirin.plot_svg
     # Rebuilt for the same weights: another reference, so the plots (and figures kept for
     # them) must follow it.

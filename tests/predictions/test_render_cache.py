@@ -137,3 +137,23 @@ def test_the_render_cache_is_picked_by_the_environment(tmp_path):
     assert "DummyCache" in settings_value(backend, RENDER_CACHE="off")
     refused = run_manage("check", RENDER_CACHE="redis")  # no REDIS_URL
     assert refused.returncode != 0 and "RENDER_CACHE is memory, file, off" in refused.stderr
+
+
+def test_a_download_get_writes_nothing_to_the_database(client, predictor):
+    """Reads read: a picture not stored yet, or a report that needs one, is drawn for the
+    answer (and kept in the render cache), never stored by the GET."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from predictions.downloads.exports import PICTURES
+
+    prediction = predict(client, ASPIRIN, private=False)
+    assert not prediction.molecule_png and not prediction.plot_png
+    for name in [*PICTURES, "report.png", "alerts.svg", "values.csv"]:
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url(prediction, name))
+        assert response.status_code == 200, name
+        writes = [q["sql"] for q in queries if not q["sql"].lstrip().upper().startswith("SELECT")]
+        assert not writes, (name, writes)
+    prediction.refresh_from_db()
+    assert not prediction.molecule_png and not prediction.plot_png

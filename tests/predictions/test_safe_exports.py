@@ -13,7 +13,7 @@ from rdkit import Chem
 from batches import services
 from batches.files import exports
 from batches.models import Batch
-from predictions.downloads.exports import safe_cell
+from molfiles.tables import safe_cell
 
 HOSTILE_HEADERS = ['=HYPERLINK("http://evil.example","h")', "@note"]
 HOSTILE_ROWS = [

@@ -17,6 +17,7 @@ from rdkit import Chem, DataStructs
 
 from batches.models import Batch, BatchRow
 from chemcore import chemistry
+from chemreport import matching
 from predictions import search
 from predictions.models import Prediction
 
@@ -61,7 +62,7 @@ def _found(client, **params) -> list[str]:
 
 def test_fingerprints_are_stored_at_creation_as_the_backfill_computes_them(stored):
     for prediction in stored:
-        expected = search.fingerprint_fields_of(prediction.canonical_smiles)
+        expected = matching.fingerprint_fields_of(prediction.canonical_smiles)
         assert expected["morgan_bits"] > 0
         assert bytes(prediction.morgan_fp) == expected["morgan_fp"]
         assert bytes(prediction.pattern_fp) == expected["pattern_fp"]
@@ -78,7 +79,7 @@ def test_migration_backfill_fills_predictions_and_their_batch_rows(stored):
     Prediction.objects.update(morgan_fp=None, morgan_bits=None, pattern_fp=None)
     # The models as that migration knew them (BatchRow was still in `predictions` then).
     backfill(MigrationLoader(connection).project_state(("predictions", "0005_search")).apps, None)
-    expected = search.fingerprint_fields_of(aspirin.canonical_smiles)
+    expected = matching.fingerprint_fields_of(aspirin.canonical_smiles)
     for record in (Prediction.objects.get(pk=aspirin.pk), BatchRow.objects.get(batch=batch)):
         assert bytes(record.morgan_fp) == expected["morgan_fp"]
         assert bytes(record.pattern_fp) == expected["pattern_fp"]
