@@ -44,7 +44,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.uploadedfile import SimpleUploadedFile, UploadedFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, reset_queries
 from django.db.models import Q
 from django.utils import timezone
@@ -80,15 +80,12 @@ def _upload_dir() -> Path:
     return directory
 
 
-def _store_upload(*, upload: UploadedFile | None, text: str, filename: str) -> Path:
-    suffix = Path(filename).suffix.lower()[:8] if upload is not None else ""
+def _store(blocks, suffix: str) -> Path:
+    """The batch's input file, which any worker reads its chunks from."""
     path = _upload_dir() / f"{uuid.uuid4().hex}{suffix}"
     with path.open("wb") as out:
-        if upload is not None:
-            for block in upload.chunks():
-                out.write(block)
-        else:
-            out.write(text.encode("utf-8"))
+        for block in blocks:
+            out.write(block)
     return path
 
 
@@ -113,10 +110,10 @@ def carried_bytes(layout: Layout, file_size: int) -> int:
     return layout.total_rows * per_row + file_size
 
 
-def _check_storage(layout: Layout, path: Path) -> None:
+def _check_storage(layout: Layout, size: int) -> None:
     """Refuse a batch whose carried columns would take more than BATCH_MAX_CARRIED_BYTES."""
     limit = settings.BATCH_MAX_CARRIED_BYTES
-    carried = carried_bytes(layout, path.stat().st_size)
+    carried = carried_bytes(layout, size)
     if limit and carried > limit:
         what = "SD fields" if layout.file_format == "sdf" else "other columns"
         raise BatchRefused(
@@ -130,38 +127,49 @@ def batch_create(
     *,
     upload: UploadedFile | None = None,
     text: str = "",
+    filename: str = "",
     smiles_column: str = "",
     id_column: str = "",
     owner_key: str = "",
 ) -> Batch:
-    """Validate an upload or pasted text and store it as a queued batch; raises BatchRefused.
+    """Validate an upload, or text in memory (a paste, an API list: `filename` names its
+    format, else it is sniffed), and store it as a queued batch; raises BatchRefused.
 
-    `owner_key` (batches/owners.py) is who may see it; queueing the work is the
-    caller's job (the view, once the batch is committed).
+    An upload is streamed to disk and checked there; text is checked in memory and written
+    only once it passes. `owner_key` (batches/owners.py) is who may see it; queueing the work
+    is the caller's job (tasks.enqueue_batch, once the batch is committed).
     """
     if upload is None and not text.strip():
         raise BatchRefused("Choose a file or paste some SMILES.")
-    if upload is not None and upload.size > settings.BATCH_MAX_UPLOAD_BYTES:
-        raise BatchRefused(too_large_message(upload.size, settings.BATCH_MAX_UPLOAD_BYTES))
-    filename = Path(upload.name).name if upload is not None else "pasted.txt"
-    path = _store_upload(upload=upload, text=text, filename=filename if upload else "")
-    try:
-        layout = inspect_file(
-            path,
-            filename=filename if upload else "",
-            smiles_column=smiles_column,
-            id_column=id_column,
-            max_rows=settings.BATCH_MAX_ROWS,
-            max_columns=settings.BATCH_MAX_COLUMNS,
-        )
-        _check_storage(layout, path)
-    except BatchRefused:
-        path.unlink(missing_ok=True)
-        raise
+    data = text.encode("utf-8") if upload is None else b""
+    size = upload.size if upload is not None else len(data)
+    if size > settings.BATCH_MAX_UPLOAD_BYTES:
+        raise BatchRefused(too_large_message(size, settings.BATCH_MAX_UPLOAD_BYTES))
+    name = Path(upload.name).name if upload is not None else filename
+    checks = {
+        "filename": name,
+        "smiles_column": smiles_column,
+        "id_column": id_column,
+        "max_rows": settings.BATCH_MAX_ROWS,
+        "max_columns": settings.BATCH_MAX_COLUMNS,
+    }
+    suffix = Path(name).suffix.lower()[:8]
+    if upload is None:
+        layout = inspect_file(data, **checks)
+        _check_storage(layout, size)
+        path = _store([data], suffix)
+    else:
+        path = _store(upload.chunks(), suffix)
+        try:
+            layout = inspect_file(path, **checks)
+            _check_storage(layout, size)
+        except BatchRefused:
+            path.unlink(missing_ok=True)
+            raise
     model = get_model()
-    batch = Batch.objects.create(
+    return Batch.objects.create(
         owner_key=owner_key,
-        filename=filename[:255],
+        filename=(name or "pasted.txt")[:255],
         input_path=str(path),
         file_format=layout.file_format,
         smiles_column=layout.smiles_column,
@@ -172,7 +180,6 @@ def batch_create(
         output_specs=[{"label": o.label, "unit": o.unit} for o in model.outputs],
         model_hash=model.weights_hash,
     )
-    return batch
 
 
 def batch_cancel(*, batch: Batch) -> bool:
@@ -764,20 +771,24 @@ def batch_create_any(
 ) -> Batch:
     """`batch_create` from a file or from a list of SMILES (and IDs), as the API receives them.
 
-    A list becomes a CSV with `smiles` (and `id`) columns, so it goes through the same strict
-    parsing, limits and worker as an uploaded file.
+    A list becomes CSV text with `smiles` (and `id`) columns, checked in memory by the same
+    strict parsing and limits as an uploaded file, and worked the same way.
     """
-    if upload is None:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["smiles", "id"] if ids else ["smiles"])
-        for index, text in enumerate(smiles or []):
-            writer.writerow([text, ids[index]] if ids else [text])
-        data = buffer.getvalue().encode("utf-8")
-        upload = SimpleUploadedFile("molecules.csv", data, content_type="text/csv")
-        smiles_column, id_column = "smiles", "id" if ids else ""
+    if upload is not None:
+        return batch_create(
+            upload=upload, smiles_column=smiles_column, id_column=id_column, owner_key=owner_key
+        )
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["smiles", "id"] if ids else ["smiles"])
+    for index, text in enumerate(smiles or []):
+        writer.writerow([text, ids[index]] if ids else [text])
     return batch_create(
-        upload=upload, smiles_column=smiles_column, id_column=id_column, owner_key=owner_key
+        text=buffer.getvalue(),
+        filename="molecules.csv",
+        smiles_column="smiles",
+        id_column="id" if ids else "",
+        owner_key=owner_key,
     )
 
 
@@ -795,9 +806,9 @@ def batch_from_paste(*, text: str, owner_key: str) -> Batch:
     BatchRefused.
 
     Each line is a SMILES, optionally followed by a name after whitespace or a comma (a SMILES
-    holds neither), as copied from a spreadsheet column or two. The lines become a `.smi`
-    upload, so the upload's checks and limits apply unchanged; bad lines become bad rows.
+    holds neither), as copied from a spreadsheet column or two. The lines are read as a `.smi`
+    file (in memory), so the upload's checks and limits apply unchanged; bad lines become bad
+    rows.
     """
     data = "\n".join(_smi_line(line) for line in molecule_lines(text)) + "\n"
-    upload = SimpleUploadedFile("pasted.smi", data.encode("utf-8"), content_type="text/plain")
-    return batch_create(upload=upload, owner_key=owner_key)
+    return batch_create(text=data, filename="pasted.smi", owner_key=owner_key)

@@ -1,7 +1,8 @@
 """Reading batch input files: CSV/TSV, SMILES lists (.smi/.txt) and SD files.
 
-`inspect_file` runs in the web request: one streaming pass that checks the encoding,
-finds the header and the SMILES/ID columns and counts rows, refusing bad files up front.
+`inspect_file` runs in the web request: one streaming pass over a stored upload, or over a
+paste's or an API list's bytes in memory, that checks the encoding, finds the header and the
+SMILES/ID columns and counts rows, refusing bad input up front.
 `iter_rows` runs in the worker and yields `InputRow`s in file order, from any row on.
 Row numbers are 1-based data rows (header and blank lines excluded; SDF: record number).
 """
@@ -14,6 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from rdkit import Chem
 
@@ -139,18 +141,28 @@ def _encoding(head: bytes) -> str:
     return "utf-8-sig"
 
 
-def _text_lines(path: Path) -> Iterator[str]:
-    """Decoded lines (UTF-8 or UTF-16, BOM dropped, CRLF/CR normalised).
+# What is read: a stored file, or the bytes of a paste or an API list, checked in memory.
+Source = Path | bytes
 
-    Refuses binary files, other encodings and a NUL anywhere in the file, naming the line.
-    """
+
+def _open(source: Source) -> BinaryIO:
+    if isinstance(source, bytes):
+        return io.BytesIO(source)
     try:
-        handle = path.open("rb")
+        return source.open("rb")
     except OSError as error:  # removed meanwhile (expired, deleted): never name server paths
         raise BatchRefused(
             "The uploaded file is no longer on the server "
             f"({error.strerror or 'unreadable'}): upload it again."
         ) from None
+
+
+def _text_lines(source: Source) -> Iterator[str]:
+    """Decoded lines (UTF-8 or UTF-16, BOM dropped, CRLF/CR normalised).
+
+    Refuses binary files, other encodings and a NUL anywhere in the file, naming the line.
+    """
+    handle = _open(source)
     with handle:
         encoding = _encoding(handle.read(4096))
         handle.seek(0)
@@ -171,7 +183,7 @@ def _text_lines(path: Path) -> Iterator[str]:
             ) from None
 
 
-def _records(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+def _records(path: Source, delimiter: str) -> Iterator[tuple[int, list[str]]]:
     """CSV records with the line each starts on; an unbalanced quote is refused, not merged."""
     reader = csv.reader(_text_lines(path), delimiter=delimiter, strict=True)
     start = 1
@@ -247,7 +259,7 @@ def _pick(header: list[str], wanted: str, names: tuple[str, ...], what: str) -> 
 
 
 def _csv_layout(
-    path: Path, fmt: str, smiles_column: str, id_column: str, max_rows: int, max_columns: int
+    path: Source, fmt: str, smiles_column: str, id_column: str, max_rows: int, max_columns: int
 ) -> Layout:
     records = (row for _, row in _records(path, DELIMITERS[fmt]))
     first = next((row for row in records if any(cell.strip() for cell in row)), None)
@@ -296,7 +308,7 @@ def _csv_layout(
     return layout
 
 
-def _smi_layout(path: Path, max_rows: int) -> Layout:
+def _smi_layout(path: Source, max_rows: int) -> Layout:
     count, has_header = 0, False
     for line in _text_lines(path):
         if not line.strip():
@@ -314,7 +326,7 @@ def _smi_layout(path: Path, max_rows: int) -> Layout:
     return Layout("smi", count, has_header, "SMILES", "Name", [])
 
 
-def _sdf_records(path: Path) -> Iterator[list[str]]:
+def _sdf_records(path: Source) -> Iterator[list[str]]:
     record: list[str] = []
     for line in _text_lines(path):
         if line.rstrip("\n").strip() == "$$$$":
@@ -343,7 +355,7 @@ def _sd_fields(record: list[str]) -> tuple[int, dict[str, str]]:
     return end, fields
 
 
-def _sdf_layout(path: Path, max_rows: int, max_columns: int) -> Layout:
+def _sdf_layout(path: Source, max_rows: int, max_columns: int) -> Layout:
     count, columns = 0, {}
     for record in _sdf_records(path):
         count += 1
@@ -371,7 +383,7 @@ def _sdf_layout(path: Path, max_rows: int, max_columns: int) -> Layout:
 
 
 def inspect_file(
-    path: Path,
+    path: Source,
     *,
     filename: str,
     smiles_column: str = "",
@@ -379,8 +391,9 @@ def inspect_file(
     max_rows: int,
     max_columns: int = 200,
 ) -> Layout:
-    """Check a stored upload and describe its layout; raises BatchRefused with the reason."""
-    with path.open("rb") as handle:
+    """Check a stored upload, or a paste's or a list's bytes in memory, and describe its layout;
+    raises BatchRefused with the reason."""
+    with _open(path) as handle:
         head = handle.read(4096)
     sample = head.decode(_encoding(head), errors="replace")
     if not sample.strip("\ufeff \r\n\t"):

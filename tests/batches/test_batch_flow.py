@@ -21,6 +21,7 @@ from batches import services as batch_services
 from batches.models import Batch, BatchRow
 from batches.tasks import run_batch
 from chemreport.units import output_decimals
+from molfiles.parsing import BatchRefused
 from predictions import services
 from predictions.models import Prediction
 
@@ -191,6 +192,20 @@ def test_pasted_smiles(client, queue, predictor):
     queue()
     rows = BatchRow.objects.order_by("row_number")
     assert [(r.input_id, r.status) for r in rows] == [("ethanol", "ok"), ("pyridine", "ok")]
+
+
+def test_a_paste_or_list_is_checked_in_memory_and_written_once_it_passes(predictor, settings):
+    uploads = Path(settings.BATCH_UPLOAD_DIR)
+    before = set(uploads.glob("*")) if uploads.exists() else set()
+    for refused in ("smiles,smiles\nCCO,CCN\n", "CCO\n\x00\n"):
+        with pytest.raises(BatchRefused):
+            batch_services.batch_create(text=refused)
+    with pytest.raises(BatchRefused):
+        batch_services.batch_create_any(smiles=["CCO"] * (settings.BATCH_MAX_ROWS + 1))
+    assert (set(uploads.glob("*")) if uploads.exists() else set()) == before  # nothing written
+    batch = batch_services.batch_create_any(smiles=["CCO", "CCN"], ids=["a", "b"])
+    assert (set(uploads.glob("*")) - before) == {Path(batch.input_path)}
+    assert (batch.filename, batch.total_rows, batch.id_column) == ("molecules.csv", 2, "id")
 
 
 def test_cancel_stops_the_batch(client, queue, predictor, settings):

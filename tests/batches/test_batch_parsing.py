@@ -295,3 +295,20 @@ def test_error_messages_never_show_server_paths(text, shown):
     from molfiles.parsing import public_message
 
     assert public_message(text) == shown
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("in.csv", "name,smiles,note\nwater,O,x\nethanol,CCO,y\n"),
+        ("in.smi", "CCO ethanol\nc1ccccc1O phenol\n"),
+        ("in.sdf", SDF),
+        ("", "CCO\nCCN\n"),
+    ],
+)
+def test_bytes_in_memory_read_as_the_same_file(tmp_path, name, data):
+    """A paste or an API list is checked from memory, with the file's result to the byte."""
+    stored = inspect_file(_write(tmp_path, name or "pasted", data), filename=name, max_rows=100)
+    assert inspect_file(data.encode(), filename=name, max_rows=100) == stored
+    with pytest.raises(BatchRefused, match="binary file"):
+        inspect_file(b"CCO\n\x00\n", filename=name, max_rows=100)
