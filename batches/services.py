@@ -1,34 +1,14 @@
-"""Batch workflows: accept an upload, run it chunk by chunk, cancel, resume.
+"""Batch workflows: create (from a file, a paste or an API list), run chunk by chunk, cancel.
 
-A batch's work is a list of chunks (BatchChunk, made when it starts): BATCH_CHUNK_ROWS rows
-each, then its RDKit profile pass. Each chunk has a lease of its own, so any worker may take
-any free chunk and several workers (processes or hosts sharing the database and the queue)
-work one batch together; the task that starts a batch queues BATCH_PARALLEL_TASKS - 1 more
-(batches/tasks.py). A chunk is taken, renewed and marked done by single-document
-conditional updates (no transaction is relied on: MongoDB); a killed worker's chunk is taken
-over when its lease runs out, or at once by a worker on the same host that sees its process
-is gone. The batch's own lease (`lease_owner`/`lease_until`) names the last worker to take
-or renew a chunk: while it runs, resume leaves the batch alone; the run that takes it (the
-first, or the first after every worker on the batch died) makes the chunks.
-
-Each row chunk is idempotent: its rows are parsed, deduplicated, matched against stored
-predictions (same canonical SMILES and weights), the rest predicted in one batched call and
-stored; the chunk's BatchRows replace any left by a worker killed mid-chunk (one row per
-batch and row number: a unique constraint); then the chunk is marked done with its counts,
-and the batch's counts (`rows_processed`, `done_count`...) are set to the sums over its done
-chunks, only ever forwards. New molecules are stored without their RDKit profile, which costs
-more CPU than the prediction: helper processes compute those of each stored chunk beside the
-worker (worker/profiles.py), and once every row chunk is done, the profile chunk fills the rest
-(stage "profiling"); the worker that completes it marks the batch done (a conditional update,
-also made by any later run that finds every chunk done). So rows show at the model's speed,
-and a finished batch's exports and ZIP carry every profile. Cancel is the batch's status,
-read by every worker after each chunk.
-
-Fairness (issue 21 item 6): a run may stop between two stored chunks when `pause()` says so
-(batches/tasks.py: after BATCH_SLICE_SECONDS, when other work waits in the queue) and
-reserve its next chunk for a token (`lease_owner` = the token): the task queued again under
-that token, behind the waiting work, claims it back. So a small batch waits for one slice of a
-big one, not for all of it. Exactly-once is unchanged: a hand-off happens only between chunks.
+A batch's work is a list of chunks (BatchChunk), each under a lease of its own, so any worker
+(a process or a host sharing the database and the queue) takes any free chunk. Chunks are taken,
+renewed and marked done by conditional single-document updates (no transaction is relied on:
+MongoDB); a dead worker's chunk is taken over when its lease ends, at once on the same host.
+A row chunk is idempotent: its rows are parsed, matched to stored predictions, the rest
+predicted in one call and stored, and the batch's counts set from its done chunks. New molecules
+are stored with their RDKit profile pending; the profile chunk (worker/profiles.py) fills them
+and marks the batch done. A run may stop between chunks to let other work go first (`pause`,
+batches/tasks.py). README "Batches" tells the design and its measurements.
 """
 
 from __future__ import annotations

@@ -1,23 +1,12 @@
-"""RDKit profiles that a batch left pending, filled in after its predictions.
+"""The RDKit profiles a batch left pending, filled in after its predictions.
 
-The profile costs more CPU than the prediction itself (FilterCatalog alerts, QED), so a
-batch stores its new molecules without it (`profile_pending`) and its rows count as done at
-the model's speed. Helper processes (settings.BATCH_PROFILE_PROCESSES) compute the profiles of
-each stored chunk while the worker predicts the next (`Ahead`); once every row is stored, the
-worker stores those that arrived and computes the rest itself (`Ahead.finish`, `fill_batch`;
-stage "profiling"), and only then is the batch done.
-A prediction opened, or a batch exported, before that gets its profile there and then
-(`predictions.selectors.with_profile`, `complete_rows`), so no page or file ever shows
-a prediction without it.
-
-Storing and filling live in `predictions.services` (`profiles_store`, `profiles_fill`): a
-profile is a pure function of the canonical SMILES, so filling is idempotent and a race is
-harmless (two workers that compute one molecule store the same value). The predictions are
-updated first, then every batch row still pending that copied them (any batch: another batch
-may have copied a pending prediction), each update a conditional single-document one
-(`profile_pending=True`); no transaction is relied on (MongoDB), though on SQLite a page's
-updates share one commit, for speed. A worker killed half-way leaves some rows pending; the
-resumed batch (or, for a finished one, `fill_left_over`) fills them.
+The profile costs more CPU than the prediction (FilterCatalog alerts, QED), so a batch stores
+its new molecules without it and its rows count as done at the model's speed. Helper processes
+(settings.BATCH_PROFILE_PROCESSES) profile each stored chunk while the worker predicts the next
+(`Ahead`); once every row is stored the worker stores what arrived and computes the rest
+(`Ahead.finish`, `fill_batch`; stage "profiling"), and only then is the batch done. Storing is
+`predictions.services.profiles_store`/`profiles_fill`: idempotent conditional updates, so a
+race or a killed worker is harmless (the resumed batch, or `fill_left_over`, fills the rest).
 """
 
 from __future__ import annotations
