@@ -24,6 +24,8 @@ worker has loaded the model). Then, client-side wall time on localhost per reque
 - gallery page (24): GET /gallery/?page_size=24;
 - 304 download: molecule.svg fetched once, then a conditional GET with its ETag
   (If-None-Match), which must answer 304;
+and, for the same requests, the server time: gunicorn's own (access log `%(D)s`, from the
+request read to the response written: no client, new connection or network in it);
 
 each the median over the molecules (40 from bench/data/molecules40.smi: approved drugs from
 checkpoints/default/approved_drugs.csv, none of them a featured example), the table giving
@@ -92,12 +94,18 @@ LEAKY = (
 MIXED_REQUESTS = 300
 POLL_SECONDS = 0.2
 
+TIMED = ("new", "stored", "page", "gallery", "not_modified")
 ROWS = [
     ("new", "new molecule (form POST)", "ms"),
     ("stored", "molecule already stored (form POST)", "ms"),
     ("page", "result page", "ms"),
     ("gallery", "gallery page (24)", "ms"),
     ("not_modified", "304 download (conditional GET with ETag)", "ms"),
+    ("new_server", "new molecule, server time", "ms"),
+    ("stored_server", "molecule already stored, server time", "ms"),
+    ("page_server", "result page, server time", "ms"),
+    ("gallery_server", "gallery page (24), server time", "ms"),
+    ("not_modified_server", "304 download, server time", "ms"),
     ("batch", "batch, upload to finished ({rows:,} rows through the upload form)", "mol/s"),
     ("web_rss", f"web worker RSS after {MIXED_REQUESTS} mixed requests", "MB"),
     ("queue_rss", "queue worker RSS after the batch", "MB"),
@@ -192,6 +200,23 @@ class Site:
         self.token = ""
 
     # --- processes ---------------------------------------------------------------------
+    @property
+    def access(self) -> Path:
+        """gunicorn's access log: method, status and its own time per request (µs)."""
+        return self.tmp / "access.log"
+
+    def served_ms(self, mark: str) -> float:
+        """gunicorn's own time for the request sent with header `X-Bench: mark` (request read to
+        response written: no client, connection or network in it). gunicorn writes the line
+        after the response, so it is looked for by its mark, not by its place."""
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            for line in self.access.read_text().splitlines():
+                if line.startswith(mark + " "):
+                    return int(line.split()[-1]) / 1000
+            time.sleep(0.002)
+        raise RuntimeError(f"no access-log line for the request {mark}")
+
     def _log(self, name: str) -> Path:
         return self.tmp / f"{name}.log"
 
@@ -225,7 +250,10 @@ class Site:
         self.manage("load_examples")
         self.worker = self._spawn("huey", "manage.py", "run_huey", "--workers", "1")
         self.web = self._spawn(
-            "gunicorn", "-m", "gunicorn", "smiles_site.wsgi:application", "-c", "gunicorn.conf.py"
+            "gunicorn",
+            *("-m", "gunicorn", "smiles_site.wsgi:application", "-c", "gunicorn.conf.py"),
+            *("--access-logfile", str(self.access)),
+            *("--access-logformat", "%({x-bench}i)s %(m)s %(s)s %(D)s"),
         )
         deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
@@ -282,13 +310,13 @@ class Site:
             self.token = TOKEN.search(self.get(path).text).group(1)
         return self.token
 
-    def post_molecule(self, smiles: str) -> str:
+    def post_molecule(self, smiles: str, **headers: str) -> str:
         """The home form's POST; the result page's path (the redirect, not followed)."""
         data = {"csrfmiddlewaretoken": self.csrf("/"), "smiles": smiles}
         response = self.http.post(
             self.base + "/",
             data=data,
-            headers={"Referer": self.base + "/"},
+            headers={"Referer": self.base + "/", **headers},
             allow_redirects=False,
             timeout=120,
         )
@@ -336,6 +364,15 @@ def timed(call, *args, **kwargs) -> tuple[float, object]:
     return (time.perf_counter() - start) * 1000, result
 
 
+def timed_site(site: Site, key: str, result: dict, call, *args, **headers):
+    """`timed`, both ways: client wall time under `key`, gunicorn's own under `key_server`."""
+    mark = f"{key}-{len(result[key])}-{os.urandom(4).hex()}"
+    ms, answer = timed(call, *args, **headers, **{"X-Bench": mark})
+    result[key].append(ms)
+    result[key + "_server"].append(site.served_ms(mark))
+    return answer
+
+
 def measure(tree: Tree, smiles: list[str], batch_rows: int) -> dict[str, float]:
     site = Site(tree)
     try:
@@ -348,30 +385,31 @@ def measure(tree: Tree, smiles: list[str], batch_rows: int) -> dict[str, float]:
         site.get("/gallery/?page_size=24")
         site.wait_batch(site.upload_batch(("smiles\n" + "\n".join(warm) + "\n").encode()))
 
-        result: dict[str, list[float]] = {key: [] for key in ("new", "stored", "page")}
-        result |= {"gallery": [], "not_modified": []}
+        result: dict[str, list[float]] = {
+            key + suffix: [] for key in TIMED for suffix in ("", "_server")
+        }
         pages = []
         for text in smiles:
-            ms, page = timed(site.post_molecule, text)
-            result["new"].append(ms)
+            page = timed_site(site, "new", result, site.post_molecule, text)
             pages.append(page)
             site.get(page)  # as the browser follows the redirect (and reads the messages)
         for text, page in zip(smiles, pages, strict=True):
-            ms, again = timed(site.post_molecule, text)
+            again = timed_site(site, "stored", result, site.post_molecule, text)
             if again != page:
                 raise RuntimeError(f"{text}: stored at {page}, posted again went to {again}")
-            result["stored"].append(ms)
             site.get(page)
         for page in pages:
-            result["page"].append(timed(site.get, page)[0])
+            timed_site(site, "page", result, site.get, page)
         for _ in pages:
-            result["gallery"].append(timed(site.get, "/gallery/?page_size=24")[0])
+            timed_site(site, "gallery", result, site.get, "/gallery/?page_size=24")
         for page in pages:
             tag = site.get(page + "molecule.svg").headers["ETag"]
-            ms, response = timed(site.get, page + "molecule.svg", **{"If-None-Match": tag})
+            headers = {"If-None-Match": tag}
+            response = timed_site(
+                site, "not_modified", result, site.get, page + "molecule.svg", **headers
+            )
             if response.status_code != 304:
                 raise RuntimeError(f"{page}molecule.svg with If-None-Match: not 304")
-            result["not_modified"].append(ms)
         summary = {key: statistics.median(values) for key, values in result.items()}
 
         mixed = [
