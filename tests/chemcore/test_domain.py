@@ -133,6 +133,19 @@ def test_neighbours_come_in_similarity_order_with_measured_values(tmp_path):
     assert by_smiles["CCCO"].similarity == 1.0 and by_smiles["CCCO"].values == [0.1, -4.0]
 
 
+def test_similarities_equal_rdkits_bulk_tanimoto_on_the_shipped_training_set(predictor):
+    """The inverted bit index (chemcore.similarity.BitIndex) gives RDKit's own numbers, to
+    the bit, for drugs, small molecules and one with no bit in common with anything."""
+    training = predictor.training
+    queries = ["CC(=O)Oc1ccccc1C(=O)O", "O", "[He]", "CCO", "Cn1c(=O)c2c(ncn2C)n(C)c1=O"]
+    queries += training.smiles[::997]
+    for text in queries:
+        mol = Chem.MolFromSmiles(text)
+        fp = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048).GetFingerprint
+        expected = DataStructs.BulkTanimotoSimilarity(fp(mol), training.fingerprints)
+        assert training.similarities(mol).tolist() == expected, text
+
+
 def test_similarity_is_measured_against_molecules_measured_for_that_output(tmp_path):
     training = _small_training_set(tmp_path)
     rules = Domain([OutputInfo("A"), OutputInfo("B")], training, Thresholds())

@@ -7,6 +7,7 @@ import importlib
 import io
 import json
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -95,6 +96,32 @@ def test_pains_alert_found_on_a_known_pains_compound_with_the_right_atoms():
 def test_filter_catalog_is_built_once_per_process():
     assert profile.filter_catalog() is profile.filter_catalog()
     assert profile.filter_catalog().GetNumEntries() > 700  # PAINS A/B/C + Brenk + NIH
+
+
+def test_alert_screen_reads_every_query_and_skips_most_filters():
+    screen = profile.screen()
+    assert screen.unscreened == 0  # every entry's query was read, so each can be skipped
+    assert len(screen.entries) == profile.filter_catalog().GetNumEntries()
+    benzene = Chem.MolFromSmiles("c1ccccc1")
+    assert len(screen.candidates(benzene)) < len(screen.entries) / 4
+
+
+def test_screened_alerts_equal_the_whole_catalogs_on_drugs_and_training_molecules():
+    """The pattern-fingerprint screen only skips filters that cannot match: on 500 approved
+    drugs and 500 training molecules it finds exactly what FilterCatalog.GetMatches finds (the
+    same alerts, in the same order, with the same atoms)."""
+    from django.conf import settings
+
+    folder = Path(settings.PREDICTION_MODEL_DIR)
+    with open(folder / "approved_drugs.csv", newline="", encoding="utf-8") as handle:
+        smiles = [row["smiles"] for row in csv.DictReader(handle)][::5][:500]
+    with open(folder / "training_set.csv", newline="", encoding="utf-8") as handle:
+        smiles += [row["smiles"] for row in csv.DictReader(handle)][::20][:500]
+    mols = [m for m in map(Chem.MolFromSmiles, smiles) if m is not None]
+    assert len(mols) > 800
+    found = [profile.structural_alerts(mol) for mol in mols]
+    assert found == [profile.structural_alerts_unscreened(mol) for mol in mols]
+    assert sum(bool(alerts) for alerts in found) > 300  # many molecules carry alerts
 
 
 def test_profile_is_stored_when_a_prediction_is_made(make_prediction):
