@@ -19,6 +19,7 @@ import io
 import json
 import logging
 import re
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -52,6 +53,9 @@ log = logging.getLogger(__name__)
 PAUSED = "paused"
 # Copied from each row's prediction, so a batch's results are searched without a join.
 SEARCH_FIELDS = ("morgan_fp", "morgan_bits", "pattern_fp")
+# How long a chunk waits for its helpers' profiles after the model, as a share of the model's
+# time (the profiles arriving later are stored by `profiles.Ahead` as they come).
+EARLY_WAIT = 0.25
 
 
 def _upload_dir() -> Path:
@@ -198,19 +202,25 @@ def _claim(batch_pk, owner: str, handoff: str = "") -> bool:
     )
 
 
-def _store_new(model: Model, parsed: dict, results: list) -> dict[str, Prediction]:
-    """Store predictions for new molecules; another worker's copy wins a race."""
+def _store_new(
+    model: Model, parsed: dict, results: list, profiled: dict | None = None
+) -> dict[str, Prediction]:
+    """Store predictions for new molecules, with the profiles in `profiled` ({canonical
+    SMILES: profile}; the others stay pending); another worker's copy wins a race."""
     objects = [
         core.build_prediction(
             parsed=p,
             model=model,
             result=r,
             draw=False,
-            profiled=False,  # filled after the batch's predictions (worker/profiles.py)
+            profiled=False,  # from the helpers (worker/profiles.py), or filled after
             source=Source.BATCH,
         )
         for p, r in zip(parsed.values(), results)
     ]
+    for obj in objects:
+        if profiled and obj.canonical_smiles in profiled:
+            obj.profile, obj.profile_pending = profiled[obj.canonical_smiles], False
     try:
         Prediction.objects.bulk_create(objects)
         if any(o.pk is None for o in objects):  # a backend that returns no ids from bulk inserts
@@ -245,12 +255,14 @@ def _existing(model: Model, smiles: list[str]) -> dict[str, Prediction]:
 
 
 def process_chunk(
-    *, batch: Batch, rows: list[InputRow], model: Model, progress=None
+    *, batch: Batch, rows: list[InputRow], model: Model, progress=None, ahead=None
 ) -> tuple[int, int, int]:
     """Predict and store one chunk of rows; returns (done, failed, newly predicted).
 
     `progress(rows)`, if given, hears after each forward pass about how many of the chunk's
-    rows are as good as done (in proportion to the new molecules predicted).
+    rows are as good as done (in proportion to the new molecules predicted). `ahead`
+    (worker/profiles.Ahead), if given, profiles the new molecules in its helpers while the
+    model predicts them; those that arrive in time are stored with their predictions.
     """
     parsed, errors, canonical = {}, {}, {}
     for row in rows:
@@ -272,10 +284,19 @@ def process_chunk(
             if progress is not None:
                 progress(len(rows) * count // len(new))
 
+        early = ahead.early(list(new), model) if ahead is not None else None
+        started = time.monotonic()
         results = model.run(
-            list(new.values()), batch_size=settings.BATCH_INFERENCE_SIZE, progress=predicted
+            list(new.values()),
+            batch_size=settings.BATCH_INFERENCE_SIZE,
+            progress=predicted,
+            features=early.descriptors if early is not None and early.rows else None,
         )
-        stored.update(_store_new(model, new, results))
+        # The helpers need about half the model's time; a late piece is not waited for long.
+        profiled = early.take(EARLY_WAIT * (time.monotonic() - started)) if early else None
+        stored.update(_store_new(model, new, results, profiled))
+        if early is not None:
+            ahead.adopt(early, stored)
     records = []
     for row in rows:
         prediction = stored.get(canonical.get(row.row_number))
@@ -516,7 +537,7 @@ def _chunk_rows(batch: Batch, chunk: BatchChunk) -> list[InputRow]:
     return rows
 
 
-def _store_rows(batch: Batch, chunk: BatchChunk, owner: str, model: Model) -> bool:
+def _store_rows(batch: Batch, chunk: BatchChunk, owner: str, model: Model, ahead=None) -> bool:
     """Predict and store one row chunk; True if it was still ours when stored (a worker whose
     lease ran out while it worked stores the same rows, which replace each other, and only
     the holder marks the chunk done)."""
@@ -531,7 +552,9 @@ def _store_rows(batch: Batch, chunk: BatchChunk, owner: str, model: Model) -> bo
         _tally(batch.pk)
 
     try:
-        done, failed, new = process_chunk(batch=batch, rows=rows, model=model, progress=progress)
+        done, failed, new = process_chunk(
+            batch=batch, rows=rows, model=model, progress=progress, ahead=ahead
+        )
     except IntegrityError:  # another worker's copy of these rows landed between our two writes
         done, failed, new = process_chunk(batch=batch, rows=rows, model=model)
     # The chunk is stored: mark it done even if the batch was cancelled meanwhile.
@@ -624,7 +647,7 @@ def _run(batch_pk, handoff: str = "", pause=None, recruit=None) -> str:
                         status=BatchChunk.Status.DONE, lease_until=None, done_by=owner
                     )
             else:
-                _store_rows(batch, chunk, owner, model)
+                _store_rows(batch, chunk, owner, model, ahead)
                 _release_memory()
                 if not _running(batch_pk):  # cancelled
                     break

@@ -28,12 +28,16 @@ def remove_batch_files(sender, instance: Batch, **kwargs) -> None:
 
 @receiver(profiles_stored, dispatch_uid="batch_rows_profiles")
 def copy_profiles(sender, profiles: dict, **kwargs) -> None:
-    """Every batch row still pending that copied these predictions gets their profile."""
+    """Every batch row still pending that copied these predictions gets their profile (one
+    look-up, one bulk update of the pending ones)."""
+    pending = BatchRow.objects.filter(profile_pending=True)
+    found = pending.filter(prediction_id__in=list(profiles)).values_list("pk", "prediction_id")
+    rows = [
+        BatchRow(pk=pk, profile=profiles[prediction], profile_pending=False)
+        for pk, prediction in found
+    ]
     with one_commit():
-        for pk, value in profiles.items():
-            BatchRow.objects.filter(prediction_id=pk, profile_pending=True).update(
-                profile=value, profile_pending=False
-            )
+        pending.bulk_update(rows, ["profile", "profile_pending"])
 
 
 @receiver(verdict_stored, dispatch_uid="batch_rows_verdict")

@@ -14,6 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
+from chemcore import descriptors
 from chemcore.chemistry import ParsedMolecule, parse_smiles
 from chemcore.domain import Domain, Neighbour, Thresholds, for_network
 from chemcore.network import ModelOutput, Network, OutputSpec, SmilesTooLong, UnknownTokens
@@ -162,12 +165,27 @@ class Model:
         *,
         batch_size: int = 64,
         progress: Callable[[int], None] | None = None,
+        features: Callable[[], np.ndarray] | None = None,
     ) -> list[ModelOutput]:
-        """The network's values (member mean, descriptor blend) and calibrated spread."""
+        """The network's values (member mean, descriptor blend) and calibrated spread.
+
+        `features()`, if given, returns `descriptor_rows` of the molecules' canonical SMILES,
+        computed elsewhere meanwhile (a batch's helper process); asked for after the members."""
         smiles = [m.canonical_smiles for m in molecules]
         return self.network.predict_with_uncertainty(
-            smiles, batch_size=batch_size, progress=progress
+            smiles, batch_size=batch_size, progress=progress, features=features
         )
+
+    @property
+    def descriptor_names(self) -> list[str] | None:
+        """The descriptors the descriptor model reads (None: the checkpoint has none)."""
+        return self.network.descriptor_names
+
+    def descriptor_rows(self, smiles: Sequence[str]) -> np.ndarray | None:
+        """The descriptor model's input for these canonical SMILES (what `forward` computes
+        when no `features` are given); None when the checkpoint has no descriptor model."""
+        names = self.descriptor_names
+        return None if names is None else descriptors.from_smiles(smiles, names)
 
     def postprocess(
         self, molecule: ParsedMolecule, raw: ModelOutput, *, neighbours: int = 0
@@ -204,9 +222,10 @@ class Model:
         batch_size: int = 64,
         progress: Callable[[int], None] | None = None,
         neighbours: int = 0,
+        features: Callable[[], np.ndarray] | None = None,
     ) -> list[MoleculePrediction]:
         """forward + postprocess of molecules `preprocess` has read, in order."""
-        raw = self.forward(molecules, batch_size=batch_size, progress=progress)
+        raw = self.forward(molecules, batch_size=batch_size, progress=progress, features=features)
         return [
             self.postprocess(m, r, neighbours=neighbours)
             for m, r in zip(molecules, raw, strict=True)

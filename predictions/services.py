@@ -542,8 +542,8 @@ def predictions_get_or_create_many(
 
 
 # --- Storing RDKit profiles (read: selectors.profiles_for) -------------------------------------
-# Each update is a conditional single-document one (`profile_pending=True`): filling is
-# idempotent, a race harmless (two workers store the same value), no transaction relied on.
+# Each store is conditional (`profile_pending=True`): filling is idempotent, a race harmless
+# (two workers store the same value), no transaction relied on.
 
 
 def one_commit():
@@ -556,14 +556,20 @@ def one_commit():
 
 
 def profiles_store(values: dict) -> None:
-    """Store {prediction pk: profile} on the predictions, then on every batch row still pending
-    that copied them (predictions.signals.profiles_stored)."""
+    """Store {prediction pk: profile} on the predictions still pending, then on every batch row
+    still pending that copied them (predictions.signals.profiles_stored).
+
+    One `bulk_update` (an UPDATE … CASE per database batch, on the pending ones only) instead
+    of an UPDATE a molecule: a batch's worker stored its profiles at ~1.3 ms a molecule."""
     now = timezone.now()  # moves: a download's ETag must not keep a file made before the profile
+    changed = [
+        Prediction(pk=pk, profile=value, profile_pending=False, updated_at=now)
+        for pk, value in values.items()
+    ]
     with one_commit():
-        for pk, value in values.items():
-            Prediction.objects.filter(pk=pk, profile_pending=True).update(
-                profile=value, profile_pending=False, updated_at=now
-            )
+        Prediction.objects.filter(profile_pending=True).bulk_update(
+            changed, ["profile", "profile_pending", "updated_at"]
+        )
     profiles_stored.send(sender=Prediction, profiles=values)
 
 

@@ -1,14 +1,15 @@
-"""The RDKit profiles a batch left pending, filled in after its predictions.
+"""RDKit work a batch hands to helper processes, beside the worker's predictions.
 
-The profile costs more CPU than the prediction (FilterCatalog alerts, QED), so a batch stores
-its new molecules without it and its rows count as done at the model's speed. Helper processes
-(settings.BATCH_PROFILE_PROCESSES) profile each stored chunk while the worker predicts the next
+Helper processes (settings.BATCH_PROFILE_PROCESSES) take a chunk's new molecules as soon as they
+are parsed (`Early`): first their descriptors, which the model reads after its network members
+(`Model.run(features=...)`), then their RDKit profiles, stored with the predictions when they
+arrive in time. The worker never waits long for a helper: a descriptor piece not delivered is
+computed by the worker, and a profile that comes late stays pending and is stored as it arrives
 (`Ahead`); once every row is stored the worker stores what arrived and computes the rest
 (`Ahead.finish`, `fill_batch`; stage "profiling"), and only then is the batch done. Storing is
 `predictions.services.profiles_store`/`profiles_fill`: idempotent conditional updates, so a
 race or a killed worker is harmless (the resumed batch, or `fill_left_over`, fills the rest).
 """
-
 from __future__ import annotations
 
 import logging
@@ -19,10 +20,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from django.conf import settings
 
 from batches.models import Batch, BatchRow
+from chemcore import descriptors
 from chemreport import profile
 from predictions.models import Prediction
 from predictions.selectors import profiles_for, stored_profiles
@@ -31,6 +34,9 @@ from predictions.services import profiles_fill, profiles_store
 log = logging.getLogger(__name__)
 # Molecules per step of the pass: ~1 s of profiles; the page's count moves after each.
 PAGE = 64
+# How long, in all, a chunk's worker waits for the descriptor pieces still out once its network
+# members have run (a piece of PAGE molecules takes a helper ~0.15 s).
+DESCRIPTOR_WAIT = 0.5
 
 
 _pool: ProcessPoolExecutor | None = None
@@ -65,6 +71,57 @@ def _drop_pool(error: BaseException) -> None:
         _pool = None
 
 
+class Early:
+    """A chunk's new molecules sent to the helpers before the worker predicts them: first
+    their descriptors (the model's descriptor input, `descriptors`, asked for once the network
+    members have run), then their profiles, so that most are stored with their profile (no
+    update after). `take` gives the profiles that arrived in time; the pieces still out are
+    `Ahead.adopt`ed once their predictions are stored."""
+
+    def __init__(self, found, pieces, rows=(), compute=None) -> None:
+        self.found: dict[str, dict] = found  # canonical SMILES -> profile
+        self.pieces: list[tuple[list[str], Future]] = pieces
+        self.rows: list[tuple[list[str], Future | None]] = list(rows)  # descriptor pieces
+        self.compute = compute  # the model's own descriptor_rows, for a piece that failed
+
+    def descriptors(self):
+        """The descriptor rows of every new molecule, in order. The worker never waits long for
+        a helper the machine gives little CPU: a piece not started is taken back, and after
+        DESCRIPTOR_WAIT seconds in all the pieces still out are computed here."""
+        import numpy as np
+
+        deadline = time.monotonic() + DESCRIPTOR_WAIT
+        parts = []
+        for smiles, future in self.rows:
+            if future is not None and (future.done() or not future.cancel()):
+                try:
+                    parts.append(future.result(timeout=max(0.0, deadline - time.monotonic())))
+                    continue
+                except FutureTimeout:
+                    pass
+                except Exception as error:  # BrokenProcessPool, or the pool was shut down
+                    _drop_pool(error)
+            parts.append(self.compute(smiles))
+        return np.concatenate(parts)
+
+    def take(self, wait: float) -> dict[str, dict]:
+        """{canonical SMILES: profile} of what arrived, waiting up to `wait` seconds in all."""
+        deadline = time.monotonic() + wait
+        late = []
+        for smiles, future in self.pieces:
+            try:
+                values = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            except FutureTimeout:
+                late.append((smiles, future))
+                continue
+            except Exception as error:  # BrokenProcessPool: these stay pending
+                _drop_pool(error)
+                continue
+            self.found.update(zip(smiles, values, strict=True))
+        self.pieces = late
+        return self.found
+
+
 class Ahead:
     """A batch's new molecules profiled in helper processes while the worker predicts its next
     chunks; stored as they arrive, with the same conditional updates as `profiles_fill`.
@@ -78,6 +135,40 @@ class Ahead:
         self.pool = helper_pool()
         self.sent: deque[tuple[dict, Future]] = deque()
 
+    def early(self, smiles: list[str], model=None) -> Early:
+        """Send these new molecules (canonical SMILES) to the helpers while the worker predicts
+        them: with `model`, their descriptor rows first (`Early.descriptors`; None when the
+        model reads none or no helper runs), then the profiles of those no other model's
+        prediction lends (reused)."""
+        found = stored_profiles(smiles)
+        todo = [text for text in smiles if text not in found]
+        names = model.descriptor_names if model is not None else None
+        rows, pieces = [], []
+        if self.pool is None:
+            return Early(found, pieces)
+        try:
+            if names is not None:
+                for start in range(0, len(smiles), PAGE):
+                    piece = smiles[start : start + PAGE]
+                    rows.append((piece, self.pool.submit(descriptors.from_smiles, piece, names)))
+            for start in range(0, len(todo), PAGE):
+                piece = todo[start : start + PAGE]
+                pieces.append((piece, self.pool.submit(profile.profiles_for_smiles, piece)))
+        except Exception as error:  # BrokenProcessPool, or the pool was shut down
+            _drop_pool(error)
+            self.pool = None
+            done = {text for piece, _ in rows for text in piece}
+            rows += [(smiles[len(done) :], None)] if names is not None else []
+        return Early(found, pieces, rows, model.descriptor_rows if model is not None else None)
+
+    def adopt(self, early: Early, stored: dict) -> None:
+        """The pieces still out once their predictions are stored ({canonical SMILES:
+        Prediction}): stored as they arrive, like the pieces `send` sends."""
+        for smiles, future in early.pieces:
+            piece = {stored[text].pk: text for text in smiles if text in stored}
+            self.sent.append((piece, future))
+        early.pieces = []
+
     def send(self, first_row: int, last_row: int) -> None:
         """Profile the pending rows first_row..last_row (a stored chunk), PAGE molecules a piece."""
         if self.pool is None:
@@ -88,7 +179,12 @@ class Ahead:
             row_number__gte=first_row,
             row_number__lte=last_row,
         ).exclude(prediction_id=None)
-        pending = dict(rows.values_list("prediction_id", "canonical_smiles"))
+        flying = {pk for piece, _ in self.sent for pk in piece}  # adopted from `early`
+        pending = {
+            pk: smiles
+            for pk, smiles in rows.values_list("prediction_id", "canonical_smiles")
+            if pk not in flying
+        }
         stored = stored_profiles(pending.values())  # another model's prediction lends its own
         profiles_store({pk: stored[smiles] for pk, smiles in pending.items() if smiles in stored})
         todo = [(pk, smiles) for pk, smiles in pending.items() if smiles not in stored]

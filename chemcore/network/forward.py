@@ -384,11 +384,14 @@ class Network:
         return [o.values for o in self.predict_with_uncertainty(smiles, batch_size=batch_size)]
 
     def predict_with_uncertainty(
-        self, smiles: list[str], *, batch_size: int = 64, progress=None
+        self, smiles: list[str], *, batch_size: int = 64, progress=None, features=None
     ) -> list[ModelOutput]:
         """Values (member mean) and uncertainties (scaled member std, ensembles only), in order.
 
         `progress(n)`, if given, is called after each forward pass with the molecules done.
+        `features`, if given, is called once the members have run and returns the descriptor
+        model's input for `smiles` (`descriptor_rows`, computed elsewhere, e.g. by a batch's
+        helper process meanwhile); otherwise the descriptors are computed here.
         """
         import numpy as np
 
@@ -399,20 +402,30 @@ class Network:
                 self.check_length(item)
         # Sort by length so each batch pads little, then restore input order.
         order = sorted(range(len(smiles)), key=lengths.__getitem__)
-        results: list[ModelOutput] = [ModelOutput([]) for _ in smiles]
         scale = np.array(self.uncertainty_scale, dtype=np.float64)
+        means = spreads = None
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             members = self._member_outputs([texts[i] for i in chunk])
-            values = self._blend_descriptors(
-                members.mean(axis=0), [smiles[i] for i in chunk]
-            ).tolist()
-            spread = (members.std(axis=0, ddof=0) * scale).tolist()
-            for index, row, sigma in zip(chunk, values, spread):
-                results[index] = ModelOutput(row, sigma if self.has_uncertainty else None)
+            if means is None:
+                means = np.zeros((len(smiles), members.shape[-1]))
+                spreads = np.zeros((len(smiles), members.shape[-1]))
+            means[chunk] = members.mean(axis=0)
+            spreads[chunk] = members.std(axis=0, ddof=0) * scale
             if progress is not None:
                 progress(start + len(chunk))
-        return results
+        if means is None:
+            return []
+        values = self._blend_descriptors(means, smiles, features).tolist()
+        return [
+            ModelOutput(row, sigma if self.has_uncertainty else None)
+            for row, sigma in zip(values, spreads.tolist())
+        ]
+
+    @property
+    def descriptor_names(self) -> list[str] | None:
+        """What `descriptor_rows` computes for the descriptor model (None: it has none)."""
+        return None if self.descriptor_model is None else list(self.descriptor_model.descriptors)
 
     def member_values(self, smiles: list[str], *, batch_size: int = 64):
         """(members, n, outputs) NumPy array of each member's own values, in input order: what
@@ -428,19 +441,20 @@ class Network:
             out[:, chunk, :] = self._member_outputs([texts[i] for i in chunk], truncate=True)
         return out
 
-    def _blend_descriptors(self, mean, smiles: list[str]):
+    def _blend_descriptors(self, mean, smiles: list[str], features=None):
         """(1 - beta) * member mean + beta * descriptor model, per output (beta 0: unchanged).
         Descriptors are computed from the SMILES as given: the canonical SMILES, as in
-        training."""
+        training (or handed over by `features()`, computed the same way elsewhere)."""
         if self.descriptor_model is None:
             return mean
         from chemcore.descriptor_model import blend
         from chemcore.descriptors import from_smiles
 
-        trees = self.descriptor_model.predict(
-            from_smiles(smiles, self.descriptor_model.descriptors)
-        )
-        return blend(mean, trees, self.descriptor_weight)
+        if features is not None:
+            rows = features()
+        else:
+            rows = from_smiles(smiles, self.descriptor_model.descriptors)
+        return blend(mean, self.descriptor_model.predict(rows), self.descriptor_weight)
 
     def _member_outputs(self, texts: list[str], *, truncate: bool = False):
         """(members, batch, labels) float64 NumPy array: each member's values (logits, or

@@ -13,6 +13,7 @@ import multiprocessing
 from concurrent.futures import wait
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -252,6 +253,45 @@ def test_helper_processes_profile_stored_chunks_while_the_worker_predicts(
     monkeypatch.undo()
     _assert_complete(batch)
     assert Batch.objects.get(pk=batch.pk).profiled_rows == 5
+
+
+def test_a_helper_computes_the_descriptors_and_the_values_stay_the_models_own(
+    settings, predictor, monkeypatch
+):
+    """With a helper, the descriptor model's input comes from the helper process (computed
+    while the network members run) and every row's values are what the model gives
+    the molecule on its own (to the float32 rounding of batched members); the profiles arrive
+    with the predictions."""
+    settings.BATCH_PROFILE_PROCESSES = 1
+    settings.BATCH_CHUNK_ROWS = 2  # three chunks, each with its own descriptor piece
+    monkeypatch.setattr(profiles, "DESCRIPTOR_WAIT", 60.0)  # a helper starting up is waited for
+    delivered = []  # (SMILES, the helper's rows)
+    real = profiles.Early.descriptors
+
+    def counted(self):
+        rows = real(self)
+        delivered.extend(
+            (smiles, f.result())
+            for smiles, f in self.rows
+            if f is not None and f.done() and not f.cancelled()
+        )
+        return rows
+
+    monkeypatch.setattr(profiles.Early, "descriptors", counted)
+    batch = _create()
+    assert batch_services.batch_run(batch_pk=batch.pk) == "done"
+    monkeypatch.undo()
+    assert delivered  # from the helper, the worker's own numbers to the bit
+    for smiles, rows in delivered:
+        assert np.array_equal(rows, predictor.descriptor_rows(smiles))
+    rows = BatchRow.objects.filter(batch=batch, status=BatchRow.Status.OK)
+    for row in rows:
+        alone = predictor.predict(row.canonical_smiles)
+        # float32 members batched with other molecules: the same to float32 rounding
+        assert [o["value"] for o in row.outputs] == pytest.approx(
+            [o.value for o in alone.outputs], rel=1e-6, abs=1e-6
+        )
+    _assert_complete(batch)
 
 
 def test_the_worker_never_waits_for_a_busy_helper(settings, predictor, monkeypatch):
