@@ -10,6 +10,7 @@ computed by the worker, and a profile that comes late stays pending and is store
 `predictions.services.profiles_store`/`profiles_fill`: idempotent conditional updates, so a
 race or a killed worker is harmless (the resumed batch, or `fill_left_over`, fills the rest).
 """
+
 from __future__ import annotations
 
 import logging
