@@ -176,13 +176,15 @@ def run_one(rows: int) -> dict:
     start = time.perf_counter()
     batch = batch_create(upload=SimpleUploadedFile("bench.csv", data))
     validated = time.perf_counter()
-    samples = []
+    samples, seconds = [], []  # RSS and wall time of each chunk
     import batches.services as services
 
     original = services.process_chunk
 
     def sampled(**kwargs):
+        began = time.perf_counter()
         result = original(**kwargs)
+        seconds.append(time.perf_counter() - began)
         samples.append(rss_mb())
         return result
 
@@ -257,6 +259,13 @@ def run_one(rows: int) -> dict:
         "rss_after_model_load_mb": round(base_rss, 1),
         "rss_first_chunk_mb": round(samples[0], 1),
         "rss_last_chunk_mb": round(samples[-1], 1),
+        # does a chunk take longer as the database grows? (first and last tenth of the chunks)
+        "chunk_s_first_tenth": round(
+            sum(seconds[: max(1, len(seconds) // 10)]) / max(1, len(seconds) // 10), 3
+        ),
+        "chunk_s_last_tenth": round(
+            sum(seconds[-max(1, len(seconds) // 10) :]) / max(1, len(seconds) // 10), 3
+        ),
         "peak_rss_mb": round(peak, 1),
         "csv_export_s": round(csv_seconds, 2),
         "csv_bytes": csv_bytes,

@@ -40,8 +40,11 @@ class Trees:
         return self.baseline + self.value[self.leaves_of(X)].sum(axis=1)
 
     def leaves_of(self, X: np.ndarray) -> np.ndarray:
-        """(n, trees) the leaf each row of X reaches in each tree."""
+        """(n, trees) the leaf each row of X reaches in each tree (without missing values, which
+        descriptors never have: `_walk`, half the time, the same leaves)."""
         X = np.asarray(X, dtype=np.float64)
+        if not np.isnan(X).any():
+            return self._walk(X)
         rows = np.arange(len(X))[:, None]
         node = np.broadcast_to(self.roots, (len(X), len(self.roots))).copy()
         while True:
@@ -52,6 +55,22 @@ class Trees:
             go_left = np.where(np.isnan(x), self.missing_left[node], x <= self.threshold[node])
             node = np.where(inner, np.where(go_left, self.left[node], self.right[node]), node)
         return node
+
+    def _walk(self, X: np.ndarray) -> np.ndarray:
+        """The walk without missing values, following only the (row, tree) pairs not yet at a
+        leaf: most paths end long before the deepest tree's (depth 24 here)."""
+        trees = len(self.roots)
+        node = np.tile(self.roots, len(X))  # (row, tree) pairs, row-major
+        where = np.repeat(np.arange(len(X), dtype=np.int64) * X.shape[1], trees)
+        active = np.flatnonzero(~self.leaf[node])
+        flat = X.ravel()
+        while active.size:
+            at = node[active]
+            go_left = flat[where[active] + self.feature[at]] <= self.threshold[at]
+            at = np.where(go_left, self.left[at], self.right[at])
+            node[active] = at
+            active = active[~self.leaf[at]]
+        return node.reshape(len(X), trees)
 
     def to_dict(self) -> dict:
         data = {"baseline": self.baseline, "roots": self.roots.tolist()}
@@ -111,10 +130,10 @@ class DescriptorModel:
         """(n, outputs); NaN for an output without trees.
 
         For a few rows (a web request's one molecule) every output's trees are walked together,
-        one NumPy step per level for all of them (one molecule: 2.3 ms instead of 4.3 for seven
-        walks); each output's leaf values are then summed as its own walk sums them, so the
-        values are the same to the bit. Many rows (batches) walk each output on its own: the
-        joint walk runs to the deepest tree of all and is slower there (64 rows: 167 vs 104 ms).
+        one NumPy step per level for all of them (one molecule: 0.63 ms instead of ~1.0 for
+        seven walks); each output's leaf values are then summed as its own walk sums them, so
+        the values are the same to the bit. Many rows (batches) walk each output on its own:
+        the joint walk is slower there (500 rows: 280 ms against 7 × ~28).
         """
         X = np.asarray(X, dtype=np.float64)
         combined, spans = self._combined()

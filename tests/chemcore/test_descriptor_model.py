@@ -36,6 +36,10 @@ def test_exported_trees_give_scikit_learns_numbers_and_survive_the_file(tmp_path
     probe[::7, 2] = np.nan
     np.testing.assert_allclose(trees.predict(probe), model.predict(probe), rtol=0, atol=1e-12)
     np.testing.assert_allclose(trees.predict(probe[:1]), model.predict(probe[:1]), atol=1e-12)
+    complete = probe[~np.isnan(probe).any(axis=1)]  # the walk without missing values
+    assert 100 < len(complete) < len(probe)
+    np.testing.assert_allclose(trees.predict(complete), model.predict(complete), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(trees.predict(complete[:1]), model.predict(complete[:1]), atol=1e-12)
     written = DM.DescriptorModel(descriptors=[f"d{i}" for i in range(8)], outputs=[trees, None])
     DM.write(tmp_path / "trees.json", written)
     again = DM.read(tmp_path / "trees.json")
