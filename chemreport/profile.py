@@ -234,10 +234,35 @@ def start_helper(parent: int) -> None:
     threading.Thread(target=watch, daemon=True, name="exit-with-parent").start()
 
 
+# In a batch's helper process: the molecules read for their descriptors, kept until their
+# profiles are asked for (the pieces of one chunk come in that order), so each is parsed once
+# and RDKit's cached parts (Crippen contributions, ring information) are computed once.
+_KEPT: dict[str, Chem.Mol] = {}
+KEPT_MOLECULES = 2048
+
+
+def descriptor_rows(smiles: list[str], names: list[str]):
+    """`chemcore.descriptors.from_smiles` of these SMILES (the same numbers), keeping each
+    molecule for `profiles_for_smiles`."""
+    from chemcore import descriptors
+
+    mols = [Chem.MolFromSmiles(text) for text in smiles]
+    for text, mol in zip(smiles, mols, strict=True):
+        if mol is not None:
+            _KEPT[text] = mol
+    while len(_KEPT) > KEPT_MOLECULES:  # pieces whose profiles were never asked for
+        del _KEPT[next(iter(_KEPT))]
+    return descriptors.compute(mols, names)
+
+
 def profiles_for_smiles(smiles: list[str]) -> list[dict]:
     """`profile_for_smiles` of each, in order: what a batch's helper process computes
     (batches/worker/profiles.py); this module imports RDKit only, so it starts fast."""
-    return [profile_for_smiles(text) for text in smiles]
+    found = []
+    for text in smiles:
+        mol = _KEPT.pop(text, None)
+        found.append(compute_profile(mol) if mol is not None else profile_for_smiles(text))
+    return found
 
 
 def alert_atoms(profile: dict | None) -> list[int]:

@@ -26,7 +26,6 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from django.conf import settings
 
 from batches.models import Batch, BatchRow
-from chemcore import descriptors
 from chemreport import profile
 from predictions.models import Prediction
 from predictions.selectors import profiles_for, stored_profiles
@@ -151,7 +150,7 @@ class Ahead:
             if names is not None:
                 for start in range(0, len(smiles), PAGE):
                     piece = smiles[start : start + PAGE]
-                    rows.append((piece, self.pool.submit(descriptors.from_smiles, piece, names)))
+                    rows.append((piece, self.pool.submit(profile.descriptor_rows, piece, names)))
             for start in range(0, len(todo), PAGE):
                 piece = todo[start : start + PAGE]
                 pieces.append((piece, self.pool.submit(profile.profiles_for_smiles, piece)))

@@ -9,6 +9,7 @@ import json
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
@@ -122,6 +123,28 @@ def test_screened_alerts_equal_the_whole_catalogs_on_drugs_and_training_molecule
     found = [profile.structural_alerts(mol) for mol in mols]
     assert found == [profile.structural_alerts_unscreened(mol) for mol in mols]
     assert sum(bool(alerts) for alerts in found) > 300  # many molecules carry alerts
+
+
+def test_a_helpers_kept_molecules_give_the_same_descriptors_and_profiles(predictor):
+    """A batch helper reads each molecule once for its descriptors and keeps it for its
+    profile: the numbers are those of molecules read afresh for each."""
+    from chemcore import descriptors
+
+    folder = Path(settings_model_dir())
+    with open(folder / "approved_drugs.csv", newline="", encoding="utf-8") as handle:
+        smiles = [row["smiles"] for row in csv.DictReader(handle)][::20][:120]
+    smiles += ["CCO", "CCO"]  # one asked for twice: read again the second time
+    names = predictor.descriptor_names
+    rows = profile.descriptor_rows(smiles, names)
+    assert np.array_equal(rows, descriptors.from_smiles(smiles, names))
+    assert profile.profiles_for_smiles(smiles) == [profile.profile_for_smiles(s) for s in smiles]
+    assert profile._KEPT == {}  # each kept molecule was handed over once
+
+
+def settings_model_dir():
+    from django.conf import settings
+
+    return settings.PREDICTION_MODEL_DIR
 
 
 def test_profile_is_stored_when_a_prediction_is_made(make_prediction):
