@@ -190,3 +190,46 @@ def test_sorted_similarity_search_reads_keys_in_the_same_order(gallery_sorts):
     choices = dict(gallery_sorts["choices"])
     assert choices[""] == "Newest first" and len(choices) == 1 + 2 * 7
     assert choices["-o0"].endswith("high to low (favourable first)")
+
+
+# A batch's profile stores (predictions.services.profiles_store, batches.signals.copy_profiles):
+# one bulk_update of the pending documents, compiled with the update itself captured (nothing
+# runs; transaction.atomic, which bulk_update opens, would need a server, and does nothing on
+# MongoDB anyway).
+PROFILE_STORES = """
+import contextlib
+import sys
+import django
+django.setup()
+import django.db.models.query as query
+from bson import ObjectId, json_util
+from django.utils import timezone
+from django_mongodb_backend import compiler
+from predictions.models import Prediction
+seen = []
+compiler.SQLUpdateCompiler.update = lambda self, criteria, pipeline: seen.append(
+    {"collection": self.collection_name, "criteria": criteria, "pipeline": pipeline}
+) or 1
+query.transaction.atomic = lambda **kwargs: contextlib.nullcontext()
+now = timezone.now()
+Prediction.objects.filter(profile_pending=True).bulk_update(
+    [
+        Prediction(pk=ObjectId("0" * 23 + "1"), profile={"qed": 0.5, "alerts": []},
+                   profile_pending=False, updated_at=now),
+        Prediction(pk=ObjectId("0" * 23 + "2"), profile={"qed": 0.7, "alerts": [{"atoms": [1]}]},
+                   profile_pending=False, updated_at=now),
+    ],
+    ["profile", "profile_pending", "updated_at"],
+)
+sys.stdout.write(json_util.dumps(seen))
+"""
+
+
+def test_profile_stores_are_one_conditional_update_of_the_pending_documents():
+    (update,) = _compiled("-c", PROFILE_STORES)
+    assert update["collection"] == "predictions_prediction"
+    assert {"profile_pending": True} in update["criteria"]["$and"]  # only those still pending
+    (stage,) = update["pipeline"]
+    branches = stage["$set"]["profile"]["$switch"]["branches"]
+    assert [b["then"]["$literal"]["qed"] for b in branches] == [0.5, 0.7]  # JSON kept literal
+    assert all(b["case"]["$eq"][0] == "$_id" for b in branches)
