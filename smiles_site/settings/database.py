@@ -58,14 +58,11 @@ def databases(var_dir: Path) -> dict:
             # One connection per worker process, kept between requests: opening one (with
             # its PRAGMAs) and closing it (SQLite checkpoints the WAL when the last connection
             # closes) cost about 2 ms of every request, a 304 included. Checked before reuse.
-            # cache_size: 32 MiB of pages per connection instead of 2 (a batch's inserts touch
-            # indexes all over a growing file; bench_batch 20,000 rows 153.7 -> 157.7 mol/s,
-            # worker RSS +30 MB).
             "CONN_MAX_AGE": None,
             "CONN_HEALTH_CHECKS": True,
             "OPTIONS": {
                 "timeout": 20,
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA cache_size=-32768;",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                 "transaction_mode": "IMMEDIATE",
             },
         }
