@@ -81,7 +81,7 @@ class Early:
     def __init__(self, found, pieces, rows=(), compute=None) -> None:
         self.found: dict[str, dict] = found  # canonical SMILES -> profile
         self.pieces: list[tuple[list[str], Future]] = pieces
-        self.rows: list[tuple[list[str], Future | None]] = list(rows)  # descriptor pieces
+        self.rows: list[tuple[list[str], Future]] = list(rows)  # descriptor pieces
         self.compute = compute  # the model's own descriptor_rows, for a piece that failed
 
     def descriptors(self):
@@ -93,7 +93,7 @@ class Early:
         deadline = time.monotonic() + DESCRIPTOR_WAIT
         parts = []
         for smiles, future in self.rows:
-            if future is not None and (future.done() or not future.cancel()):
+            if future.done() or not future.cancel():  # delivered, or a helper is on it
                 try:
                     parts.append(future.result(timeout=max(0.0, deadline - time.monotonic())))
                     continue
@@ -157,8 +157,7 @@ class Ahead:
         except Exception as error:  # BrokenProcessPool, or the pool was shut down
             _drop_pool(error)
             self.pool = None
-            done = {text for piece, _ in rows for text in piece}
-            rows += [(smiles[len(done) :], None)] if names is not None else []
+            rows = []  # the model computes the descriptors itself
         return Early(found, pieces, rows, model.descriptor_rows if model is not None else None)
 
     def adopt(self, early: Early, stored: dict) -> None:
