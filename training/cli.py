@@ -1,4 +1,5 @@
-"""python -m training [--quick] [--seed 0] [--skip-rf] --output DIR | --fetch-data | --card-only"""
+"""python -m training [--quick] [--seed 0] [--skip-rf] --output DIR | --fetch-data | --card-only
+| --recalibrate"""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="only regenerate README.md from metrics.json/levers.json in --output",
     )
+    p.add_argument(
+        "--recalibrate",
+        action="store_true",
+        help="only fit σ again on validation for the checkpoint in --output (no retraining), "
+        "then re-evaluate it and rewrite metrics.json and the card",
+    )
     p.add_argument("--skip-rf", action="store_true", help="skip the random-forest baseline")
     p.add_argument(
         "--fetch-data",
@@ -24,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run_from_args(args: argparse.Namespace) -> dict:
     from . import data
-    from .pipeline import rewrite_card, run
+    from .pipeline import recalibrate, rewrite_card, run
 
     if args.card_only:
         rewrite_card(args.output)
@@ -33,6 +40,8 @@ def run_from_args(args: argparse.Namespace) -> dict:
     if args.fetch_data:
         print("\n".join(str(p) for p in paths))
         return {}
+    if args.recalibrate:
+        return recalibrate(args.output)
     return run(args.output, quick=args.quick, seed=args.seed, skip_rf=args.skip_rf)
 
 

@@ -6,6 +6,7 @@ the card are the site's.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -66,13 +67,18 @@ def uncertainty_quality(y, p, sigma) -> dict:
 
 
 def calibration_scale(y, p, spread) -> float:
-    """Factor on the member std so that value ± 1.645·scale·std covers 90 % of ``y``.
-
-    Fitted on validation only: the 90th percentile of |error| / spread, over 1.645.
+    """Factor on ``spread`` so that value ± 1.645·scale·spread is a 90 % interval (split
+    conformal): the ⌈(n + 1)·0.9⌉-th smallest |error| / spread of the n validation molecules,
+    over 1.645. The plain 90th percentile covered 90 % of the molecules it was fitted on and
+    fewer of new ones (a finite-sample shortfall, largest where validation is small: 17
+    ΔG_hyd molecules); this quantile covers at least 90 % of exchangeable new molecules.
     """
     err = np.abs(np.asarray(p, float) - np.asarray(y, float))
-    ratio = err / np.maximum(np.asarray(spread, float), 1e-6)
-    return float(np.percentile(ratio, 90) / Z90) if len(ratio) else 1.0
+    ratio = np.sort(err / np.maximum(np.asarray(spread, float), 1e-6))
+    if not len(ratio):
+        return 1.0
+    rank = min(math.ceil((len(ratio) + 1) * 0.9), len(ratio))
+    return float(ratio[rank - 1] / Z90)
 
 
 def fit_uncertainty(y, p, spread, nearest) -> tuple[float, float]:

@@ -151,6 +151,7 @@ def calibrate(
     read_across: bool = True,
     descriptors: bool = True,
     seed: int = 0,
+    keep: C.EnsembleManifest | None = None,
 ) -> tuple[C.EnsembleManifest, dict]:
     """Everything fitted after the members, in the order the value is made: the descriptor
     model (on the fitting split) and its weight beta, then read-across (weight, power), then
@@ -159,7 +160,10 @@ def calibrate(
     themselves), as a new molecule's are among the shipped training set at serving time.
     Returns the manifest written and the validation metrics of the final value and σ, judged
     the same way (the shipped training set holds the validation molecules, so re-predicting
-    them from the checkpoint would find each one its own neighbour)."""
+    them from the checkpoint would find each one its own neighbour).
+
+    With `keep` (the checkpoint's own manifest: `recalibrate`), the descriptor model in
+    `output` and the blends in `keep` are used as they are and only σ is fitted again."""
     from chemcore import descriptor_model as DM
     from chemcore.readacross import blend
     from chemcore.uncertainty import combine
@@ -179,7 +183,10 @@ def calibrate(
     preds = predict_members(output, splits.val_smiles)
     mean, spread = preds.mean(axis=0), preds.std(axis=0, ddof=0)
     trees = None
-    if descriptors:
+    if keep is not None and keep.blends_descriptors:
+        model = DM.read(Path(output) / keep.descriptor_model)
+        trees = model.predict(full_descriptors(splits.val_smiles, model.descriptors))
+    elif keep is None and descriptors:
         model = fit_descriptor_model(splits.train_smiles, splits.train_y, seed=seed)
         DM.write(Path(output) / C.DESCRIPTOR_MODEL, model)
         trees = model.predict(full_descriptors(splits.val_smiles, model.descriptors))
@@ -189,8 +196,11 @@ def calibrate(
         m = np.isfinite(splits.val_y[:, t])
         y, p = splits.val_y[m, t], mean[m, t]
         beta = 0.0
-        if trees is not None and np.isfinite(trees[m, t]).all():
+        if keep is not None:
+            beta = _at(keep.descriptor_weight, t, 0.0)
+        elif trees is not None and np.isfinite(trees[m, t]).all():
             beta = fit_descriptor_weight(y, p, trees[m, t])
+        if beta:
             p = (1 - beta) * p + beta * trees[m, t]
         measured = sorted(
             (s, v) for s, v in zip(splits.train_smiles, splits.train_y[:, t]) if np.isfinite(v)
@@ -200,7 +210,11 @@ def calibrate(
             [s for s, _ in measured],
             [v for _, v in measured],
         )
-        weight, power = fit_read_across(y, p, near, nearest) if read_across else (0.0, 1.0)
+        if keep is not None:
+            weight = _at(keep.read_across_weight, t, 0.0)
+            power = _at(keep.read_across_power, t, 1.0)
+        else:
+            weight, power = fit_read_across(y, p, near, nearest) if read_across else (0.0, 1.0)
         p = blend(p, near, nearest, weight, power)
         a, b = fit_uncertainty(y, p, spread[m, t], nearest)
         for key, value in zip(fitted, (beta, weight, power, a, b)):
@@ -222,9 +236,15 @@ def calibrate(
     return manifest, validation
 
 
+def _at(values: list[float], t: int, default: float) -> float:
+    """Output t's entry of a manifest list (empty: the default, as the site reads it)."""
+    return float(values[t]) if t < len(values) else default
+
+
 UNCERTAINTY_METHOD = (
     "deep ensemble: member standard deviation, combined with the distance to the nearest "
-    "measured training molecule (chemcore.uncertainty)"
+    "measured training molecule (chemcore.uncertainty); scaled on validation by the split "
+    "conformal quantile"
 )
 
 
@@ -417,6 +437,39 @@ def finish_checkpoint(
         + ", ".join(f"{k}: RMSE {v['rmse']:.3f}" for k, v in test.items())
         + f", Huuskonen test file (external): RMSE {external['rmse']:.3f}"
     )
+    return metrics
+
+
+def recalibrate(output: str, log=print) -> dict:
+    """Fit σ again on validation by today's rule (training.evaluate.fit_uncertainty), keeping
+    the members, the descriptor model and the blends; then evaluate the test sets again from
+    the saved files and rewrite metrics.json and the card. Minutes, not the hours a retrain
+    takes; the splits are rebuilt from the seed in metrics.json."""
+    from .card import write_card
+    from .evaluate import evaluate_checkpoint, served_metrics
+    from .evaluate import predict_ensemble as ens
+
+    metrics = json.loads((Path(output) / C.METRICS).read_text())
+    splits = D.make_splits(seed=metrics["seed"], quick=metrics["quick"])
+    keep = C.read_manifest(output)
+    if keep is None:
+        raise ValueError(f"{output} is not an ensemble checkpoint (no {C.ENSEMBLE_MANIFEST})")
+    manifest, val = calibrate(output, splits, keep.members, seed=metrics["seed"], keep=keep)
+    log(f"uncertainty scales {manifest.uncertainty_scale}, distance {manifest.distance_scale}")
+    test = evaluate_checkpoint(output, splits.test_smiles, splits.test_y, D.TASKS)
+    ext_mean, ext_sigma = ens(output, splits.external_smiles)
+    external = served_metrics(splits.external_y, ext_mean[:, D.LOGS], ext_sigma[:, D.LOGS])
+    record_test_metrics(output, manifest.members, test)
+    metrics.update(
+        test=test,
+        external=external,
+        validation=val,
+        uncertainty_scale=manifest.uncertainty_scale,
+        distance_scale=manifest.distance_scale,
+    )
+    metrics["checkpoint_bytes"] = _dir_bytes(output)
+    _write_json(Path(output) / C.METRICS, metrics)
+    write_card(output, metrics, _read_levers(output))
     return metrics
 
 
