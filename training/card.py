@@ -416,9 +416,11 @@ def _sigma_text(m: dict) -> str:
     return (
         "**σ = √((a · member SD)² + (b · (1 − s))²)**, where s is the Tanimoto similarity (Morgan "
         "radius 2, 2,048 bits) of the molecule to the most similar training molecule measured "
-        "for that output (`chemcore.uncertainty`). a and b were fitted per output by Gaussian "
-        "likelihood on the validation molecules only, their neighbours searched among the "
-        f"fitting molecules (a: {scales}; b: {dist}). The member spread alone ranked errors "
+        "for that output (`chemcore.uncertainty`). a and b were fitted per output on the "
+        "validation molecules only, their neighbours searched among the fitting molecules: "
+        "their ratio by Gaussian likelihood, their size by the split-conformal quantile (the "
+        "⌈(n + 1)·0.9⌉-th smallest |error| / σ of the n validation molecules is 1.645) "
+        f"(a: {scales}; b: {dist}). The member spread alone ranked errors "
         "poorly (the members share one pre-trained start); the distance term adds what it misses."
     )
 

@@ -101,7 +101,7 @@ def fit_uncertainty(y, p, spread, nearest) -> tuple[float, float]:
     best = minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-6})
     a, b = (float(v) for v in np.exp(best.x))
     # The likelihood fixes the *shape* (how much is spread, how much distance); errors have
-    # heavier tails than a Gaussian, so both are then scaled to cover 90 % of validation.
+    # heavier tails than a Gaussian, so both are then scaled by the split-conformal quantile.
     k = calibration_scale(y, p, np.sqrt((a * spread) ** 2 + (b * dist) ** 2))
     return a * k, b * k
 

@@ -280,9 +280,9 @@ def test_recalibrate_refits_sigma_only_and_gives_what_training_gave(quick_run, t
     again = recalibrate(str(copy), log=lambda *a: None)
     assert (copy / C.ENSEMBLE_MANIFEST).read_text() == (out / C.ENSEMBLE_MANIFEST).read_text()
     assert (copy / C.DESCRIPTOR_MODEL).read_bytes() == (out / C.DESCRIPTOR_MODEL).read_bytes()
-    same = json.loads(json.dumps(metrics))
     for key in ("test", "external", "validation", "uncertainty_scale", "distance_scale"):
-        assert again[key] == same[key], key
+        # as JSON text: a quick run's tiny test sets give NaN Spearmans, and NaN != NaN
+        assert json.dumps(again[key], sort_keys=True) == json.dumps(metrics[key], sort_keys=True)
 
 
 def test_conformal_scale_covers_new_molecules_where_validation_is_small():
