@@ -419,7 +419,9 @@ def _sigma_text(m: dict) -> str:
         "for that output (`chemcore.uncertainty`). a and b were fitted per output on the "
         "validation molecules only, their neighbours searched among the fitting molecules: "
         "their ratio by Gaussian likelihood, their size by the split-conformal quantile (the "
-        "⌈(n + 1)·0.9⌉-th smallest |error| / σ of the n validation molecules is 1.645) "
+        "⌈(n + 1)·0.9⌉-th smallest |error| / σ of the n validation molecules is 1.645); an "
+        "output with fewer than 20 validation molecules borrows the ratio (the distance term "
+        "takes the median share of σ² it takes in the others) and is sized on its own "
         f"(a: {scales}; b: {dist}). The member spread alone ranked errors "
         "poorly (the members share one pre-trained start); the distance term adds what it misses."
     )

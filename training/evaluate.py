@@ -81,15 +81,23 @@ def calibration_scale(y, p, spread) -> float:
     return float(ratio[rank - 1] / Z90)
 
 
-def fit_uncertainty(y, p, spread, nearest) -> tuple[float, float]:
-    """(scale, distance_scale) of chemcore.uncertainty.combine, by Gaussian likelihood on
-    validation; the spread-only percentile rule when there are too few molecules to fit two."""
+MIN_FIT = 20  # validation molecules needed to fit σ's shape (two factors) for an output
+
+
+def fit_uncertainty(y, p, spread, nearest, share: float | None = None) -> tuple[float, float]:
+    """(scale, distance_scale) of chemcore.uncertainty.combine on validation: the shape (how
+    much spread, how much distance) by Gaussian likelihood, the size by the split-conformal
+    quantile. With fewer than MIN_FIT molecules the shape cannot be fitted: it is borrowed,
+    the distance term taking `share` of σ² for the median molecule (`distance_share` of the
+    outputs that could be fitted), or, without `share`, the spread alone."""
     from scipy.optimize import minimize
 
     y, p = np.asarray(y, float), np.asarray(p, float)
     spread, dist = np.maximum(np.asarray(spread, float), 1e-6), 1.0 - np.asarray(nearest, float)
-    if len(y) < 20:
-        return calibration_scale(y, p, spread), 0.0
+    if len(y) < MIN_FIT:
+        ratio = _ratio_for_share(spread, dist, share) if share is not None and len(y) else 0.0
+        k = calibration_scale(y, p, np.sqrt(spread**2 + (ratio * dist) ** 2))
+        return k, k * ratio
     err2 = (p - y) ** 2
 
     def nll(theta):
@@ -104,6 +112,27 @@ def fit_uncertainty(y, p, spread, nearest) -> tuple[float, float]:
     # heavier tails than a Gaussian, so both are then scaled by the split-conformal quantile.
     k = calibration_scale(y, p, np.sqrt((a * spread) ** 2 + (b * dist) ** 2))
     return a * k, b * k
+
+
+def distance_share(spread, nearest, scale: float, distance_scale: float) -> float:
+    """The median over molecules of the distance term's share of σ²."""
+    s = scale * np.asarray(spread, float)
+    d = distance_scale * (1.0 - np.asarray(nearest, float))
+    return float(np.median(d**2 / np.maximum(s**2 + d**2, 1e-18)))
+
+
+def _ratio_for_share(spread, dist, share: float) -> float:
+    """distance_scale / scale giving the distance term `share` of σ² for the median molecule
+    (0 where no ratio can: no distance, or a share of 0)."""
+    from scipy.optimize import brentq
+
+    def gap(log_ratio: float) -> float:
+        return distance_share(spread, 1.0 - dist, 1.0, float(np.exp(log_ratio))) - share
+
+    try:
+        return float(np.exp(brentq(gap, -20.0, 20.0, xtol=1e-10)))
+    except ValueError:  # no sign change: every molecule on a training one, or share 0 or 1
+        return 0.0
 
 
 def read_across_neighbours(

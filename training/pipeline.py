@@ -170,6 +170,8 @@ def calibrate(
 
     from .data import full_descriptors
     from .evaluate import (
+        MIN_FIT,
+        distance_share,
         fit_descriptor_model,
         fit_descriptor_weight,
         fit_read_across,
@@ -192,6 +194,8 @@ def calibrate(
         trees = model.predict(full_descriptors(splits.val_smiles, model.descriptors))
     fitted = {"beta": [], "weight": [], "power": [], "scale": [], "distance": []}
     validation = {}
+    values: list[tuple] = []  # per output: validation y, value, member spread, nearest
+    sigma_fit: dict[int, tuple[float, float]] = {}
     for t in range(D.N_TASKS):
         m = np.isfinite(splits.val_y[:, t])
         y, p = splits.val_y[m, t], mean[m, t]
@@ -216,10 +220,21 @@ def calibrate(
         else:
             weight, power = fit_read_across(y, p, near, nearest) if read_across else (0.0, 1.0)
         p = blend(p, near, nearest, weight, power)
-        a, b = fit_uncertainty(y, p, spread[m, t], nearest)
-        for key, value in zip(fitted, (beta, weight, power, a, b)):
+        for key, value in zip(fitted, (beta, weight, power)):
             fitted[key].append(value)
-        sigma = [combine(*pair, a, b) for pair in zip(spread[m, t], nearest)]
+        values.append((y, p, spread[m, t], nearest))
+    # σ: the outputs with enough validation molecules first; the others borrow their shape
+    # (the median share of the distance term among them), sized on their own molecules.
+    for t, (y, p, s, nearest) in enumerate(values):
+        if len(y) >= MIN_FIT:
+            sigma_fit[t] = fit_uncertainty(y, p, s, nearest)
+    shares = [distance_share(*values[t][2:], *ab) for t, ab in sigma_fit.items()]
+    share = float(np.median(shares)) if shares else None
+    for t, (y, p, s, nearest) in enumerate(values):
+        a, b = sigma_fit[t] if t in sigma_fit else fit_uncertainty(y, p, s, nearest, share)
+        fitted["scale"].append(a)
+        fitted["distance"].append(b)
+        sigma = [combine(*pair, a, b) for pair in zip(s, nearest)]
         validation[D.TASKS[t]] = model_metrics(y, p, sigma)
     if not any(fitted["beta"]):
         (Path(output) / C.DESCRIPTOR_MODEL).unlink(missing_ok=True)
