@@ -129,6 +129,19 @@ def test_training_ranges_print_without_float_noise(client, predictor):
     assert units.clean(0.09299999999999956) == 0.093
 
 
+def test_model_page_does_not_build_the_members(client, predictor, monkeypatch):
+    """The page counts the members from their configs: building them as transformers models
+    (`network.models`) would load torch into the web worker (about 130 MB, seconds)."""
+
+    def refuse(self):
+        raise AssertionError("the model page built the members as transformers models")
+
+    monkeypatch.setattr(type(predictor.network), "models", property(refuse))
+    response = client.get("/model/")
+    assert response.status_code == 200
+    assert f"an ensemble of {len(predictor.network.configs)} members" in response.content.decode()
+
+
 def test_gallery_search_without_hits_says_so(client, make_prediction):
     make_prediction("CCO")
     html = client.get("/gallery/", {"q": "nothing-like-this"}).content.decode()
