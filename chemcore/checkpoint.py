@@ -24,6 +24,7 @@ TRAINING_SET = (
 CARD = "README.md"
 METRICS = "metrics.json"
 DESCRIPTOR_MODEL = "descriptor_model.json"  # chemcore.descriptor_model, when the manifest blends it
+ERROR_MODEL = "error_model.json"  # trees predicting the error's size (chemcore.uncertainty)
 MEMBER_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
 # Extra keys in each (member's) config.json, read by the site.
@@ -64,6 +65,11 @@ class EnsembleManifest:
     descriptor_weight: list[float] = field(default_factory=list)
     descriptor_model: str = DESCRIPTOR_MODEL
 
+    # Per-output factor on the error model's predicted |error| (chemcore.uncertainty), in the
+    # file named here; empty or 0 means no such term.
+    error_scale: list[float] = field(default_factory=list)
+    error_model: str = ERROR_MODEL
+
     @property
     def reads_across(self) -> bool:
         return any(self.read_across_weight)
@@ -71,6 +77,10 @@ class EnsembleManifest:
     @property
     def blends_descriptors(self) -> bool:
         return any(self.descriptor_weight)
+
+    @property
+    def models_error(self) -> bool:
+        return any(self.error_scale)
 
     def to_json(self) -> str:
         data = {
@@ -82,6 +92,11 @@ class EnsembleManifest:
                 "distance_scale": self.distance_scale,
             },
         }
+        if self.models_error:
+            data["uncertainty"]["error_model"] = {
+                "file": self.error_model,
+                "scale": self.error_scale,
+            }
         if self.blends_descriptors:
             data["descriptor_blend"] = {
                 "file": self.descriptor_model,
@@ -108,6 +123,7 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
     if not members:
         raise ValueError(f"{path}: an ensemble needs at least one member")
     unc = data.get("uncertainty") or {}
+    errors = unc.get("error_model") or {}
     across = data.get("read_across") or {}
     trees = data.get("descriptor_blend") or {}
     weights = [float(w) for w in across.get("weight") or []]
@@ -124,6 +140,8 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
         read_across_k=int(across.get("k") or 5),
         descriptor_weight=[float(w) for w in trees.get("weight") or []],
         descriptor_model=str(trees.get("file") or DESCRIPTOR_MODEL),
+        error_scale=[float(s) for s in errors.get("scale") or []],
+        error_model=str(errors.get("file") or ERROR_MODEL),
     )
 
 

@@ -217,6 +217,21 @@ def blend(values: np.ndarray, trees: np.ndarray, weights) -> np.ndarray:
     return (1.0 - beta) * values + beta * np.nan_to_num(trees)
 
 
+# An error model (chemcore.uncertainty) is a DescriptorModel whose columns are the descriptor
+# model's, then one per output: that output's descriptor-model value ("TreesValue:<t>").
+TREES_VALUE_PREFIX = "TreesValue:"
+
+
+def error_columns(descriptors: list[str], outputs: int) -> list[str]:
+    return [*descriptors, *(f"{TREES_VALUE_PREFIX}{t}" for t in range(outputs))]
+
+
+def error_rows(rows: np.ndarray, trees: np.ndarray) -> np.ndarray:
+    """An error model's input: the descriptor rows beside the descriptor model's values (an
+    output without trees: 0)."""
+    return np.column_stack([np.asarray(rows, np.float64), np.nan_to_num(trees)])
+
+
 def read(path: Path | str) -> DescriptorModel:
     data = json.loads(Path(path).read_text())
     if data.get("format") != FORMAT:

@@ -167,7 +167,8 @@ class Model:
         progress: Callable[[int], None] | None = None,
         features: Callable[[], np.ndarray] | None = None,
     ) -> list[ModelOutput]:
-        """The network's values (member mean, descriptor blend) and calibrated spread.
+        """The network's values (member mean, descriptor blend) and calibrated spread (with the
+        error model's term where the checkpoint has one).
 
         `features()`, if given, returns `descriptor_rows` of the molecules' canonical SMILES,
         computed elsewhere meanwhile (a batch's helper process); asked for after the members."""

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 UNCERTAINTY_SHORT = "± σ: one standard deviation of the prediction"
 UNCERTAINTY_HELP = (
     "σ, the uncertainty: one standard deviation of the prediction, in the output's unit (the "
-    "ensemble members' calibrated spread, with a term for the distance to the nearest measured "
-    "molecule where the model card says so). About 90 % of true values should lie within "
+    "ensemble members' calibrated spread, with terms for an error model's predicted error and "
+    "the distance to the nearest measured molecule where the model card says so). About 90 % "
+    "of true values should lie within "
     "value ± 1.645 σ (nominal; the model card reports the coverage measured on the test sets)."
 )
 

@@ -85,40 +85,100 @@ MIN_FIT = 20  # validation molecules needed to fit σ's shape (two factors) for 
 
 
 def fit_uncertainty(y, p, spread, nearest, share: float | None = None) -> tuple[float, float]:
-    """(scale, distance_scale) of chemcore.uncertainty.combine on validation: the shape (how
-    much spread, how much distance) by Gaussian likelihood, the size by the split-conformal
-    quantile. With fewer than MIN_FIT molecules the shape cannot be fitted: it is borrowed,
-    the distance term taking `share` of σ² for the median molecule (`distance_share` of the
-    outputs that could be fitted), or, without `share`, the spread alone."""
+    """(scale, distance_scale) of chemcore.uncertainty.combine on validation (no error term):
+    `fit_uncertainty_terms` without an error model."""
+    a, b, _ = fit_uncertainty_terms(y, p, spread, nearest, None, share)
+    return a, b
+
+
+def fit_uncertainty_terms(
+    y,
+    p,
+    spread,
+    nearest,
+    error=None,
+    share: float | None = None,
+    error_share: float | None = None,
+) -> tuple[float, float, float]:
+    """(scale, distance_scale, error_scale) of chemcore.uncertainty on validation: the shape
+    (how much spread, distance and predicted error) by Gaussian likelihood, the size by the
+    split-conformal quantile. With fewer than MIN_FIT molecules the shape cannot be fitted: it
+    is borrowed, the distance and error terms taking `share` and `error_share` of σ² for the
+    median molecule (`term_shares` of the outputs that could be fitted); without an error
+    model or `error_share`, the distance term alone beside the spread; without `share`, the
+    spread alone."""
     from scipy.optimize import minimize
 
     y, p = np.asarray(y, float), np.asarray(p, float)
     spread, dist = np.maximum(np.asarray(spread, float), 1e-6), 1.0 - np.asarray(nearest, float)
+    h = np.zeros_like(y) if error is None else np.maximum(np.asarray(error, float), 0.0)
     if len(y) < MIN_FIT:
-        ratio = _ratio_for_share(spread, dist, share) if share is not None and len(y) else 0.0
-        k = calibration_scale(y, p, np.sqrt(spread**2 + (ratio * dist) ** 2))
-        return k, k * ratio
+        ratio, error_ratio = 0.0, 0.0
+        if share is not None and len(y):
+            if error is not None and error_share:
+                ratio, error_ratio = _ratios_for_shares(spread, dist, h, share, error_share)
+            if not error_ratio:
+                ratio = _ratio_for_share(spread, dist, share)
+        shape = np.sqrt(spread**2 + (ratio * dist) ** 2 + (error_ratio * h) ** 2)
+        k = calibration_scale(y, p, shape)
+        return k, k * ratio, k * error_ratio
     err2 = (p - y) ** 2
+    terms = [spread**2, dist**2] + ([h**2] if error is not None else [])
 
     def nll(theta):
-        a, b = np.exp(theta)
-        var = (a * spread) ** 2 + (b * dist) ** 2 + 1e-9
+        var = sum(np.exp(2 * t) * x for t, x in zip(theta, terms)) + 1e-9
         return float(np.sum(0.5 * np.log(var) + 0.5 * err2 / var))
 
-    start = np.log([max(calibration_scale(y, p, spread), 1e-3), max(np.sqrt(err2.mean()), 1e-3)])
-    best = minimize(nll, start, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-6})
-    a, b = (float(v) for v in np.exp(best.x))
-    # The likelihood fixes the *shape* (how much is spread, how much distance); errors have
-    # heavier tails than a Gaussian, so both are then scaled by the split-conformal quantile.
-    k = calibration_scale(y, p, np.sqrt((a * spread) ** 2 + (b * dist) ** 2))
-    return a * k, b * k
+    rms = max(np.sqrt(err2.mean()), 1e-3)
+    start = [max(calibration_scale(y, p, spread), 1e-3), rms]
+    if error is not None:
+        start.append(rms / max(float(np.mean(h)), 1e-3))
+    best = minimize(
+        nll,
+        np.log(start),
+        method="Nelder-Mead",
+        options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 4000},
+    )
+    a, b, c = (*(float(v) for v in np.exp(best.x)), 0.0)[:3]
+    # The likelihood fixes the *shape* (how much is spread, distance, predicted error);
+    # errors have heavier tails than a Gaussian, so all are then scaled by the
+    # split-conformal quantile.
+    k = calibration_scale(y, p, np.sqrt((a * spread) ** 2 + (b * dist) ** 2 + (c * h) ** 2))
+    return a * k, b * k, c * k
+
+
+def term_shares(
+    spread, nearest, scale: float, distance_scale: float, error=None, error_scale: float = 0.0
+) -> tuple[float, float]:
+    """The medians over molecules of the distance term's and the error term's shares of σ²."""
+    s = scale * np.asarray(spread, float)
+    d = distance_scale * (1.0 - np.asarray(nearest, float))
+    e = np.zeros_like(d) if error is None else error_scale * np.maximum(np.asarray(error, float), 0)
+    total = np.maximum(s**2 + d**2 + e**2, 1e-18)
+    return float(np.median(d**2 / total)), float(np.median(e**2 / total))
 
 
 def distance_share(spread, nearest, scale: float, distance_scale: float) -> float:
-    """The median over molecules of the distance term's share of σ²."""
-    s = scale * np.asarray(spread, float)
-    d = distance_scale * (1.0 - np.asarray(nearest, float))
-    return float(np.median(d**2 / np.maximum(s**2 + d**2, 1e-18)))
+    """The median over molecules of the distance term's share of σ² (no error term)."""
+    return term_shares(spread, nearest, scale, distance_scale)[0]
+
+
+def _ratios_for_shares(spread, dist, error, share: float, error_share: float):
+    """(distance_scale, error_scale) / scale giving the two terms these median shares of σ²;
+    (0, 0) where none does (then the distance term is borrowed alone)."""
+    from scipy.optimize import minimize
+
+    def gap(log_ratios) -> float:
+        got = term_shares(
+            spread, 1.0 - dist, 1.0, *np.exp(log_ratios[:1]), error, np.exp(log_ratios[1])
+        )
+        return (got[0] - share) ** 2 + (got[1] - error_share) ** 2
+
+    starts = ([0.0, 0.0], [2.0, 2.0], [-2.0, 2.0], [2.0, -2.0])
+    best = min((minimize(gap, x, method="Nelder-Mead") for x in starts), key=lambda r: r.fun)
+    if best.fun > 1e-6:
+        return 0.0, 0.0
+    return float(np.exp(best.x[0])), float(np.exp(best.x[1]))
 
 
 def _ratio_for_share(spread, dist, share: float) -> float:
@@ -312,6 +372,43 @@ def fit_descriptor_model(
         model = HistGradientBoostingRegressor(random_state=seed, max_iter=max_iter)
         outputs.append(Trees.from_sklearn(model.fit(X[m], y[m, t])))
     return DescriptorModel(descriptors=names, outputs=outputs)
+
+
+def fit_error_model(smiles: list[str], y: np.ndarray, descriptors: list[str], seed: int = 0):
+    """chemcore.uncertainty's error model: per output, trees predicting |error| of the
+    descriptor model (5-fold out-of-fold predictions over the fitting rows, the same trees as
+    `fit_descriptor_model`) from the descriptor row and that out-of-fold value (column
+    "TreesValue:<t>", the descriptor model's value at serving). None where fewer than 100
+    molecules are measured."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.model_selection import KFold
+
+    from chemcore.descriptor_model import DescriptorModel, Trees, error_columns
+
+    from .data import full_descriptors
+
+    X = full_descriptors(smiles, descriptors)
+    outputs = []
+    for t in range(y.shape[1]):
+        m = np.isfinite(y[:, t])
+        if m.sum() < 100:
+            outputs.append(None)
+            continue
+        Xt, yt = X[m], y[m, t]
+        oof = np.zeros(len(yt))
+        for fit, held in KFold(5, shuffle=True, random_state=seed).split(Xt):
+            trees = HistGradientBoostingRegressor(random_state=seed, max_iter=300)
+            oof[held] = trees.fit(Xt[fit], yt[fit]).predict(Xt[held])
+        extra = np.zeros((len(yt), y.shape[1]))
+        extra[:, t] = oof
+        model = HistGradientBoostingRegressor(
+            random_state=seed, max_iter=200, learning_rate=0.05, min_samples_leaf=40
+        )
+        model.fit(np.column_stack([Xt, extra]), np.abs(oof - yt))
+        outputs.append(Trees.from_sklearn(model))
+    return DescriptorModel(
+        descriptors=error_columns(list(descriptors), y.shape[1]), outputs=outputs
+    )
 
 
 def mean_baselines(splits, tasks: list[str]) -> dict:

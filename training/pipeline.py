@@ -166,33 +166,43 @@ def calibrate(
     `output` and the blends in `keep` are used as they are and only σ is fitted again."""
     from chemcore import descriptor_model as DM
     from chemcore.readacross import blend
-    from chemcore.uncertainty import combine
+    from chemcore.uncertainty import combine, with_error
 
     from .data import full_descriptors
     from .evaluate import (
         MIN_FIT,
-        distance_share,
         fit_descriptor_model,
         fit_descriptor_weight,
+        fit_error_model,
         fit_read_across,
-        fit_uncertainty,
+        fit_uncertainty_terms,
         model_metrics,
         predict_members,
         read_across_neighbours,
+        term_shares,
     )
 
     C.write_manifest(output, C.EnsembleManifest(members=members))  # members only, for now
     preds = predict_members(output, splits.val_smiles)
     mean, spread = preds.mean(axis=0), preds.std(axis=0, ddof=0)
-    trees = None
+    trees = errors = None
+    model = None
     if keep is not None and keep.blends_descriptors:
         model = DM.read(Path(output) / keep.descriptor_model)
-        trees = model.predict(full_descriptors(splits.val_smiles, model.descriptors))
     elif keep is None and descriptors:
         model = fit_descriptor_model(splits.train_smiles, splits.train_y, seed=seed)
         DM.write(Path(output) / C.DESCRIPTOR_MODEL, model)
-        trees = model.predict(full_descriptors(splits.val_smiles, model.descriptors))
-    fitted = {"beta": [], "weight": [], "power": [], "scale": [], "distance": []}
+    (Path(output) / C.ERROR_MODEL).unlink(missing_ok=True)
+    if model is not None:
+        rows = full_descriptors(splits.val_smiles, model.descriptors)
+        trees = model.predict(rows)
+        # the error model beside it (chemcore.uncertainty), fitted on the fitting rows
+        error_model = fit_error_model(
+            splits.train_smiles, splits.train_y, model.descriptors, seed=seed
+        )
+        DM.write(Path(output) / C.ERROR_MODEL, error_model)
+        errors = error_model.predict(DM.error_rows(rows, trees))
+    fitted = {"beta": [], "weight": [], "power": [], "scale": [], "distance": [], "error": []}
     validation = {}
     values: list[tuple] = []  # per output: validation y, value, member spread, nearest
     sigma_fit: dict[int, tuple[float, float]] = {}
@@ -222,19 +232,32 @@ def calibrate(
         p = blend(p, near, nearest, weight, power)
         for key, value in zip(fitted, (beta, weight, power)):
             fitted[key].append(value)
-        values.append((y, p, spread[m, t], nearest))
+        h = None
+        if errors is not None and np.isfinite(errors[m, t]).all():
+            h = errors[m, t]
+        values.append((y, p, spread[m, t], nearest, h))
     # σ: the outputs with enough validation molecules first; the others borrow their shape
     # (the median share of the distance term among them), sized on their own molecules.
-    for t, (y, p, s, nearest) in enumerate(values):
+    for t, (y, p, s, nearest, h) in enumerate(values):
         if len(y) >= MIN_FIT:
-            sigma_fit[t] = fit_uncertainty(y, p, s, nearest)
-    shares = [distance_share(*values[t][2:], *ab) for t, ab in sigma_fit.items()]
-    share = float(np.median(shares)) if shares else None
-    for t, (y, p, s, nearest) in enumerate(values):
-        a, b = sigma_fit[t] if t in sigma_fit else fit_uncertainty(y, p, s, nearest, share)
+            sigma_fit[t] = fit_uncertainty_terms(y, p, s, nearest, h)
+    shares = np.array(
+        [
+            term_shares(values[t][2], values[t][3], a, b, values[t][4], c)
+            for t, (a, b, c) in sigma_fit.items()
+        ]
+    ).reshape(-1, 2)
+    share, error_share = np.median(shares, axis=0) if len(shares) else (None, None)
+    for t, (y, p, s, nearest, h) in enumerate(values):
+        if t in sigma_fit:
+            a, b, c = sigma_fit[t]
+        else:
+            a, b, c = fit_uncertainty_terms(y, p, s, nearest, h, share, error_share)
         fitted["scale"].append(a)
         fitted["distance"].append(b)
-        sigma = [combine(*pair, a, b) for pair in zip(s, nearest)]
+        fitted["error"].append(c)
+        inner = s * a if h is None or not c else with_error(s * a, h, c)
+        sigma = [combine(*pair, 1.0, b) for pair in zip(inner, nearest)]
         validation[D.TASKS[t]] = model_metrics(y, p, sigma)
     if not any(fitted["beta"]):
         (Path(output) / C.DESCRIPTOR_MODEL).unlink(missing_ok=True)
@@ -246,7 +269,10 @@ def calibrate(
         read_across_weight=fitted["weight"] if any(fitted["weight"]) else [],
         read_across_power=fitted["power"] if any(fitted["weight"]) else [],
         descriptor_weight=fitted["beta"] if any(fitted["beta"]) else [],
+        error_scale=fitted["error"] if any(fitted["error"]) else [],
     )
+    if not manifest.models_error:
+        (Path(output) / C.ERROR_MODEL).unlink(missing_ok=True)
     C.write_manifest(output, manifest)
     return manifest, validation
 
@@ -257,9 +283,9 @@ def _at(values: list[float], t: int, default: float) -> float:
 
 
 UNCERTAINTY_METHOD = (
-    "deep ensemble: member standard deviation, combined with the distance to the nearest "
-    "measured training molecule (chemcore.uncertainty); scaled on validation by the split "
-    "conformal quantile"
+    "deep ensemble: member standard deviation, combined with an error model's predicted "
+    "|error| and the distance to the nearest measured training molecule "
+    "(chemcore.uncertainty); scaled on validation by the split conformal quantile"
 )
 
 
@@ -412,6 +438,7 @@ def finish_checkpoint(
         "baselines": base,
         "uncertainty_scale": scales,
         "distance_scale": dscales,
+        "error_scale": manifest.error_scale,
         "descriptor_blend": {
             "weight": manifest.descriptor_weight,
             "descriptors": sum(not n.startswith("MorganCount:") for n in _descriptor_names(output)),
@@ -481,6 +508,7 @@ def recalibrate(output: str, log=print) -> dict:
         validation=val,
         uncertainty_scale=manifest.uncertainty_scale,
         distance_scale=manifest.distance_scale,
+        error_scale=manifest.error_scale,
     )
     metrics["checkpoint_bytes"] = _dir_bytes(output)
     _write_json(Path(output) / C.METRICS, metrics)

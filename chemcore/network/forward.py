@@ -67,7 +67,12 @@ def _weights_hash(directories: list[Path], top: Path | None = None) -> str:
         for path in files:
             _update(digest, path)
     if top is not None:
-        for name in (contract.ENSEMBLE_MANIFEST, contract.TRAINING_SET, contract.DESCRIPTOR_MODEL):
+        for name in (
+            contract.ENSEMBLE_MANIFEST,
+            contract.TRAINING_SET,
+            contract.DESCRIPTOR_MODEL,
+            contract.ERROR_MODEL,
+        ):
             if (top / name).exists():
                 _update(digest, top / name)
     return digest.hexdigest()
@@ -232,6 +237,18 @@ class Network:
                 self.manifest.descriptor_weight[i]
                 if i < len(self.manifest.descriptor_weight)
                 else 0.0
+                for i in range(config.num_labels)
+            ]
+        # The error model (chemcore.uncertainty): trees on the same descriptor rows predicting
+        # the size of each output's error, and its factor per output.
+        self.error_model = None
+        self.error_scale: list[float] = []
+        if self.descriptor_model is not None and self.manifest.models_error:
+            from chemcore import descriptor_model
+
+            self.error_model = descriptor_model.read(self.directory / self.manifest.error_model)
+            self.error_scale = [
+                self.manifest.error_scale[i] if i < len(self.manifest.error_scale) else 0.0
                 for i in range(config.num_labels)
             ]
         scale = list(self.manifest.uncertainty_scale) if self.manifest else []
@@ -416,7 +433,12 @@ class Network:
                 progress(start + len(chunk))
         if means is None:
             return []
-        values = self._blend_descriptors(means, smiles, features).tolist()
+        values, errors = self._blend_descriptors(means, smiles, features)
+        if errors is not None:
+            from chemcore.uncertainty import with_error
+
+            spreads = with_error(spreads, errors, np.array(self.error_scale))
+        values = values.tolist()
         return [
             ModelOutput(row, sigma if self.has_uncertainty else None)
             for row, sigma in zip(values, spreads.tolist())
@@ -442,19 +464,24 @@ class Network:
         return out
 
     def _blend_descriptors(self, mean, smiles: list[str], features=None):
-        """(1 - beta) * member mean + beta * descriptor model, per output (beta 0: unchanged).
-        Descriptors are computed from the SMILES as given: the canonical SMILES, as in
-        training (or handed over by `features()`, computed the same way elsewhere)."""
+        """(1 - beta) * member mean + beta * descriptor model, per output (beta 0: unchanged),
+        and the error model's predicted |error| per output (None without one). Descriptors
+        are computed from the SMILES as given: the canonical SMILES, as in training (or handed
+        over by `features()`, computed the same way elsewhere)."""
         if self.descriptor_model is None:
-            return mean
-        from chemcore.descriptor_model import blend
+            return mean, None
+        from chemcore.descriptor_model import blend, error_rows
         from chemcore.descriptors import from_smiles
 
         if features is not None:
             rows = features()
         else:
             rows = from_smiles(smiles, self.descriptor_model.descriptors)
-        return blend(mean, self.descriptor_model.predict(rows), self.descriptor_weight)
+        trees = self.descriptor_model.predict(rows)
+        errors = None
+        if self.error_model is not None:
+            errors = self.error_model.predict(error_rows(rows, trees))
+        return blend(mean, trees, self.descriptor_weight), errors
 
     def _member_outputs(self, texts: list[str], *, truncate: bool = False):
         """(members, batch, labels) float64 NumPy array: each member's values (logits, or

@@ -157,6 +157,42 @@ def test_model_hash_moves_with_the_manifest(tmp_path):
     assert Network(root).weights_hash not in (before, blended.weights_hash)
 
 
+def test_error_model_is_read_from_the_manifest_and_moves_the_hash(tmp_path):
+    """An error model (chemcore.uncertainty) round-trips through ensemble.json, is loaded
+    beside the descriptor model, and its file is part of the hash like the other files."""
+    if not (SHIPPED / "error_model.json").exists():
+        pytest.skip("the shipped checkpoint has no error model")
+    root = _ensemble(tmp_path, [0.0, 0.05], scale=SCALE)
+    for name in ("descriptor_model.json", "error_model.json"):
+        shutil.copy(SHIPPED / name, root / name)
+    n = len(SCALE)
+    manifest = EnsembleManifest(
+        members=read_manifest(root).members,
+        uncertainty_scale=SCALE,
+        descriptor_weight=[0.5] * n,
+        error_scale=[0.25] * n,
+    )
+    write_manifest(root, manifest)
+    assert read_manifest(root) == manifest
+    network = Network(root)
+    assert network.error_model is not None and network.error_scale == [0.25] * n
+    with_errors = network.predict_with_uncertainty(["CCO", "c1ccccc1O"])
+    write_manifest(root, EnsembleManifest(**{**manifest.__dict__, "error_scale": []}))
+    without = Network(root).predict_with_uncertainty(["CCO", "c1ccccc1O"])
+    for a, b in zip(with_errors, without):
+        assert a.values == b.values  # the error model moves σ only
+        assert all(x >= y for x, y in zip(a.uncertainties, b.uncertainties))
+    assert any(
+        x > y
+        for a, b in zip(with_errors, without)
+        for x, y in zip(a.uncertainties, b.uncertainties)
+    )
+    write_manifest(root, manifest)
+    before = Network(root).weights_hash
+    (root / "error_model.json").write_text((root / "error_model.json").read_text() + "\n")
+    assert Network(root).weights_hash != before
+
+
 def test_members_with_different_tokenizers_are_refused(tmp_path):
     root = _ensemble(tmp_path, [0.0, 0.0])
     data = json.loads((root / "member_1" / "tokenizer.json").read_text())

@@ -65,10 +65,10 @@ def _neighbours(smiles: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
     return nearest, near
 
 
-def _descriptor_model(smiles: list[str]) -> np.ndarray:
+def _descriptor_model(smiles: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(n, outputs) of the checkpoint's descriptor model, read from its JSON and walked tree by
     tree, node by node, on RDKit descriptors and Morgan counts (radius 2, 1,024 bits) named
-    ``MorganCount:<bit>``: written out here, independent of chemcore."""
+    ``MorganCount:<bit>``: written out here, independent of chemcore; and the rows it read."""
     from rdkit import Chem
     from rdkit.Chem import Descriptors, rdFingerprintGenerator
 
@@ -91,8 +91,13 @@ def _descriptor_model(smiles: list[str]) -> np.ndarray:
             x.append(min(max(value if np.isfinite(value) else 0.0, -1e6), 1e6))
         rows.append(x)
     X = np.array(rows, dtype=np.float64).reshape(len(smiles), len(data["descriptors"]))
-    every = np.arange(len(smiles))
-    out = np.full((len(smiles), N_OUT), np.nan)
+    return _walk(data, X), X
+
+
+def _walk(data: dict, X: np.ndarray) -> np.ndarray:
+    """(n, outputs): each output's trees in `data` (the JSON) walked on the rows of X."""
+    every = np.arange(len(X))
+    out = np.full((len(X), N_OUT), np.nan)
     for t, trees in enumerate(data["outputs"]):
         if trees is None:
             continue
@@ -100,9 +105,9 @@ def _descriptor_model(smiles: list[str]) -> np.ndarray:
         feature, threshold = np.asarray(trees["feature"]), np.asarray(trees["threshold"])
         left, right = np.asarray(trees["left"]), np.asarray(trees["right"])
         value = np.asarray(trees["value"], dtype=np.float64)
-        total = np.full(len(smiles), float(trees["baseline"]))
+        total = np.full(len(X), float(trees["baseline"]))
         for root in trees["roots"]:  # one tree at a time, every molecule down it together
-            node = np.full(len(smiles), root)
+            node = np.full(len(X), root)
             while not leaf[node].all():
                 go_left = X[every, feature[node]] <= threshold[node]
                 node = np.where(leaf[node], node, np.where(go_left, left[node], right[node]))
@@ -114,8 +119,10 @@ def _descriptor_model(smiles: list[str]) -> np.ndarray:
 def predict(ensemble, smiles, batch=128):
     """(value, sigma) per output: member mean, blended with the descriptor model (weight beta)
     and then with the k nearest measured molecules (w = weight * s^power), as the manifest
-    says; sigma = member std (ddof 0) x calibration
-    scale, combined with distance_scale x (1 - nearest training similarity) in quadrature."""
+    says; sigma = member std (ddof 0) x calibration scale, combined in quadrature with
+    error_scale x the error model's |error| (its trees walked on the descriptor rows beside the
+    descriptor model's values; below 0: 0) and distance_scale x (1 - nearest training
+    similarity)."""
     tok, models, manifest = ensemble
     can = [standardise_smiles(s) for s in smiles]
     outs = []
@@ -127,10 +134,16 @@ def predict(ensemble, smiles, batch=128):
             outs.append(torch.stack([m(**enc).logits for m in models]).double().numpy())
     ys = np.concatenate(outs, axis=1)
     value = ys.mean(0)
+    sigma = ys.std(0) * np.asarray(manifest.uncertainty_scale)
     if manifest.blends_descriptors:
         beta = np.asarray(manifest.descriptor_weight)
-        value = (1 - beta) * value + beta * np.nan_to_num(_descriptor_model(can))
-    sigma = ys.std(0) * np.asarray(manifest.uncertainty_scale)
+        trees, X = _descriptor_model(can)
+        value = (1 - beta) * value + beta * np.nan_to_num(trees)
+        if manifest.models_error:
+            data = json.loads((CKPT / manifest.error_model).read_text())
+            error = _walk(data, np.column_stack([X, np.nan_to_num(trees)]))
+            term = np.asarray(manifest.error_scale) * np.maximum(np.nan_to_num(error), 0.0)
+            sigma = np.sqrt(sigma**2 + term**2)
     if any(manifest.distance_scale) or manifest.reads_across:
         nearest, near = _neighbours(can, manifest.read_across_k)
         sigma = np.sqrt(sigma**2 + (np.asarray(manifest.distance_scale) * (1 - nearest)) ** 2)
