@@ -414,36 +414,33 @@ def _sigma_text(m: dict) -> str:
         )
     dist = ", ".join(f"{SHORT[t]} {x:.2f}" for t, x in enumerate(d))
     e = m.get("error_scale") or []
-    if not any(e):
-        return (
-            "**σ = √((a · member SD)² + (b · (1 − s))²)**, where s is the Tanimoto similarity "
-            "(Morgan radius 2, 2,048 bits) of the molecule to the most similar training molecule "
-            "measured for that output (`chemcore.uncertainty`). a and b were fitted per output on "
-            "the validation molecules only, their neighbours searched among the fitting "
-            "molecules: their ratio by Gaussian likelihood, their size by the split-conformal "
-            "quantile (the ⌈(n + 1)·0.9⌉-th smallest |error| / σ of the n validation molecules "
-            "is 1.645); an output with fewer than 20 validation molecules borrows the ratio (the "
-            "distance term takes the median share of σ² it takes in the others) and is sized on "
-            f"its own (a: {scales}; b: {dist}). The member spread alone ranked errors poorly (the "
-            "members share one pre-trained start); the distance term adds what it misses."
-        )
-    err = ", ".join(f"{SHORT[t]} {x:.2f}" for t, x in enumerate(e))
-    return (
-        "**σ = √((a · member SD)² + (c · ê)² + (b · (1 − s))²)**, where ê is the error model's "
-        "predicted |error| (`error_model.json`: per output, gradient-boosted trees on the same "
-        "descriptor row and the descriptor model's value, fitted on the descriptor model's "
-        "5-fold out-of-fold |error| over the fitting molecules; below 0 counts as 0) and s the "
-        "Tanimoto similarity (Morgan radius 2, 2,048 bits) of the molecule to the most similar "
-        "training molecule measured for that output (`chemcore.uncertainty`). a, b and c were "
+    err = ", ".join(f"{SHORT[t]} {x:.2f}" for t, x in enumerate(e)) if any(e) else ""
+    similarity = (
+        "s the Tanimoto similarity (Morgan radius 2, 2,048 bits) of the molecule to the most "
+        "similar training molecule measured for that output (`chemcore.uncertainty`)"
+    )
+    fitted = (
         "fitted per output on the validation molecules only, their neighbours searched among "
         "the fitting molecules: their ratios by Gaussian likelihood, their size by the "
         "split-conformal quantile (the ⌈(n + 1)·0.9⌉-th smallest |error| / σ of the n "
         "validation molecules is 1.645); an output with fewer than 20 validation molecules "
-        "has no error term and borrows the spread/distance ratio (the distance term takes the "
-        "median share of σ² it takes in the others), sized on its own "
-        f"(a: {scales}; b: {dist}; c: {err}). The member spread alone ranked errors poorly (the "
-        "members share one pre-trained start); the error model and the distance add what it "
-        "misses."
+        "borrows the ratios (each term takes the median share of σ² it takes in the others) "
+        "and is sized on its own"
+    )
+    if not err:
+        return (
+            f"**σ = √((a · member SD)² + (b · (1 − s))²)**, where {similarity}. a and b were "
+            f"{fitted} (a: {scales}; b: {dist}). The member spread alone ranked errors poorly "
+            "(the members share one pre-trained start); the distance term adds what it misses."
+        )
+    return (
+        "**σ = √((a · member SD)² + (c · ê)² + (b · (1 − s))²)**, where ê is the error model's "
+        "predicted |error| (`error_model.json`: per output, gradient-boosted trees on the same "
+        "descriptor row and the descriptor model's value, fitted on the descriptor model's "
+        f"5-fold out-of-fold |error| over the fitting molecules; below 0 counts as 0) and "
+        f"{similarity}. a, b and c were {fitted} (a: {scales}; b: {dist}; c: {err}). The member "
+        "spread alone ranked errors poorly (the members share one pre-trained start); the error "
+        "model and the distance add what it misses."
     )
 
 

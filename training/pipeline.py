@@ -163,7 +163,8 @@ def calibrate(
     them from the checkpoint would find each one its own neighbour).
 
     With `keep` (the checkpoint's own manifest: `recalibrate`), the descriptor model in
-    `output` and the blends in `keep` are used as they are and only σ is fitted again."""
+    `output` and the blends in `keep` are used as they are; the error model and σ are fitted
+    again."""
     from chemcore import descriptor_model as DM
     from chemcore.readacross import blend
     from chemcore.uncertainty import combine, with_error
@@ -204,8 +205,8 @@ def calibrate(
         errors = error_model.predict(DM.error_rows(rows, trees))
     fitted = {"beta": [], "weight": [], "power": [], "scale": [], "distance": [], "error": []}
     validation = {}
-    values: list[tuple] = []  # per output: validation y, value, member spread, nearest
-    sigma_fit: dict[int, tuple[float, float]] = {}
+    values: list[tuple] = []  # per output: validation y, value, member spread, nearest, ê
+    sigma_fit: dict[int, tuple[float, float, float]] = {}
     for t in range(D.N_TASKS):
         m = np.isfinite(splits.val_y[:, t])
         y, p = splits.val_y[m, t], mean[m, t]
@@ -483,8 +484,8 @@ def finish_checkpoint(
 
 
 def recalibrate(output: str, log=print) -> dict:
-    """Fit σ again on validation by today's rule (training.evaluate.fit_uncertainty), keeping
-    the members, the descriptor model and the blends; then evaluate the test sets again from
+    """Fit the error model and σ again by today's rules (training.evaluate.fit_error_model,
+    fit_uncertainty_terms), keeping the members, the descriptor model and the blends; then evaluate the test sets again from
     the saved files and rewrite metrics.json and the card. Minutes, not the hours a retrain
     takes; the splits are rebuilt from the seed in metrics.json."""
     from .card import write_card
