@@ -91,7 +91,7 @@ def main() -> None:
     cost = f"postprocess (read-across, σ, verdicts): median {1000 * statistics.median(timings):.2f} ms per molecule"
     print(text + "\n\n" + cost)
     if args.card:
-        write_card_section(Path(args.dir) / "README.md", text, model.domain.thresholds)
+        write_card_section(Path(args.dir) / "README.md", text, model.domain)
 
 
 def drug_verdicts(model: Model) -> list[str]:
@@ -128,19 +128,35 @@ def drug_verdicts(model: Model) -> list[str]:
 START, END = "<!-- domain-table:start -->", "<!-- domain-table:end -->"
 
 
-def write_card_section(card: Path, table: str, limits: domain.Thresholds) -> None:
+def write_card_section(card: Path, table: str, rules: domain.Domain) -> None:
+    limits = rules.thresholds
+    per_output = ["| output | typical error (validation RMSE) | care below similarity |"]
+    per_output.append("| --- | --- | --- |")
+    for output in rules.outputs:
+        cut = output.similarity_cut(limits.similarity_care)
+        unit = f"{output.typical_error:.3f}" if output.typical_error else "—"
+        per_output.append(f"| {output.label} | {unit} | {cut:g} |" if cut else
+                          f"| {output.label} | {unit} | none (σ covers it) |")  # fmt: skip
     section = (
         f"{START}\n## Applicability domain (the site's rules)\n\n"
         "Each output of each prediction is judged *in domain*, *use with care* or *out of "
         "domain* (`chemcore/domain.py`). Thresholds: nearest measured molecule (Tanimoto, "
-        f"Morgan radius 2, 2,048 bits) below {limits.similarity_care} → care, below "
+        "Morgan radius 2, 2,048 bits) below the output's cut (table) → care, below "
         f"{limits.similarity_out} → out; heavy atoms or weight above the "
         f"{limits.size_care_percentile:g}th percentile of the molecules measured for that "
         f"output → care, above {limits.size_out_factor}× the largest → out; uncertainty above "
-        f"{limits.uncertainty_care}× the output's test RMSE → care, above "
+        f"{limits.uncertainty_care}× the output's typical error (table) → care, above "
         f"{limits.uncertainty_out}× → out; metals, elements absent from training, inorganic "
         "species, single heavy atoms and predictions outside the training range → out; ions → "
-        "care. RMSE per verdict on the test sets (`python bench/bench_domain.py --card`):\n\n"
+        "care.\n\n"
+        "Both per-output rules are chosen on validation when the checkpoint is calibrated "
+        "(`training.pipeline.calibrate`): the typical error is the validation RMSE of the "
+        "served value, and the similarity cut of 0.3 is kept only where the validation "
+        "molecules below it have larger |error| / σ (root mean square) than the others, that "
+        "is where σ's distance term does not already cover them (kept, too, where fewer than "
+        "10 fall below it).\n\n"
+        + "\n".join(per_output)
+        + "\n\nRMSE per verdict on the test sets (`python bench/bench_domain.py --card`):\n\n"
         f"{table}\n{END}\n"
     )
     text = card.read_text()

@@ -70,6 +70,14 @@ class EnsembleManifest:
     error_scale: list[float] = field(default_factory=list)
     error_model: str = ERROR_MODEL
 
+    # The verdicts' per-output rules (chemcore.domain), chosen on validation: the output's
+    # typical error (validation RMSE of the final value), the unit the uncertainty rule
+    # measures σ in, and the nearest-neighbour similarity below which a prediction is "use
+    # with care" (0: none, where σ already grows enough for such molecules). Empty (older
+    # checkpoints): each output's test RMSE and chemcore.domain.Thresholds' cut.
+    typical_error: list[float] = field(default_factory=list)
+    similarity_care: list[float] = field(default_factory=list)
+
     @property
     def reads_across(self) -> bool:
         return any(self.read_across_weight)
@@ -96,6 +104,11 @@ class EnsembleManifest:
             data["uncertainty"]["error_model"] = {
                 "file": self.error_model,
                 "scale": self.error_scale,
+            }
+        if self.typical_error or self.similarity_care:
+            data["verdict"] = {
+                "typical_error": self.typical_error,
+                "similarity_care": self.similarity_care,
             }
         if self.blends_descriptors:
             data["descriptor_blend"] = {
@@ -126,6 +139,7 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
     errors = unc.get("error_model") or {}
     across = data.get("read_across") or {}
     trees = data.get("descriptor_blend") or {}
+    verdict = data.get("verdict") or {}
     weights = [float(w) for w in across.get("weight") or []]
     powers = [float(p) for p in across.get("power") or []]
     if len(powers) != len(weights):
@@ -142,6 +156,8 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
         descriptor_model=str(trees.get("file") or DESCRIPTOR_MODEL),
         error_scale=[float(s) for s in errors.get("scale") or []],
         error_model=str(errors.get("file") or ERROR_MODEL),
+        typical_error=[float(e) for e in verdict.get("typical_error") or []],
+        similarity_care=[float(c) for c in verdict.get("similarity_care") or []],
     )
 
 

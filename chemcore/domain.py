@@ -51,12 +51,15 @@ class Thresholds:
     test molecules fall below it. Size limits come from the training set itself.
     """
 
+    # The default; a checkpoint may set its own per output, chosen on validation
+    # (OutputInfo.similarity_care, from the ensemble manifest).
     similarity_care: float = 0.30
     similarity_out: float = 0.15
     size_care_percentile: float = 99.0  # heavy atoms / weight above this training percentile
     size_out_factor: float = 1.5  # ... and above this many times the largest measured molecule
-    # A calibrated σ is about the size of the typical error (the test RMSE), so only a
-    # clearly larger one is flagged: σ above this many test RMSEs of that output.
+    # A calibrated σ is about the size of the typical error (the output's validation RMSE;
+    # its test RMSE for a checkpoint that does not record it), so only a clearly larger one is
+    # flagged: σ above this many typical errors of that output.
     uncertainty_care: float = 1.5
     uncertainty_out: float = 3.0
     # An element in fewer molecules measured for an output than this, and in under 1 % of
@@ -188,19 +191,27 @@ def for_checkpoint(
     distance_scale: Sequence[float] = (),
     read_across: Sequence[tuple[float, float]] = (),
     read_across_k: int = 5,
+    typical_error: Sequence[float] = (),
+    similarity_care: Sequence[float] = (),
 ) -> Domain:
     """The rules for a checkpoint: `specs` have .label/.unit/.range (network.OutputSpec);
     `distance_scale` (the ensemble manifest's) adds the distance term to the uncertainty and
     `read_across` ((weight, power) per output) blends the value with its `read_across_k`
-    nearest measured molecules."""
+    nearest measured molecules; `typical_error` and `similarity_care` (the manifest's verdict
+    rules, chosen on validation) replace the test RMSE and the default similarity cut."""
     outputs = [
         OutputInfo(
             label=spec.label,
             unit=spec.unit,
             range=spec.range,
-            test_rmse=(test_metrics.get(spec.label) or {}).get("rmse"),
+            typical_error=(
+                typical_error[i]
+                if i < len(typical_error) and typical_error[i]
+                else (test_metrics.get(spec.label) or {}).get("rmse")
+            ),
             distance_scale=distance_scale[i] if i < len(distance_scale) else 0.0,
             read_across=read_across[i] if i < len(read_across) else (0.0, 1.0),
+            similarity_care=similarity_care[i] if i < len(similarity_care) else None,
         )
         for i, spec in enumerate(specs)
     ]
@@ -219,6 +230,8 @@ def for_network(network, thresholds: Thresholds | None = None) -> Domain:
         distance_scale=network.distance_scale,
         read_across=network.read_across,
         read_across_k=network.read_across_k,
+        typical_error=network.typical_error,
+        similarity_care=network.similarity_care,
     )
 
 
@@ -235,10 +248,18 @@ class OutputInfo:
 
     label: str
     range: dict | None = None  # {"min", "max", ...} of the training targets
-    test_rmse: float | None = None
+    # The output's typical error, the unit of the uncertainty rule: its validation RMSE (the
+    # test RMSE for checkpoints that do not record one).
+    typical_error: float | None = None
     unit: str = ""
     distance_scale: float = 0.0  # chemcore.uncertainty: weight of (1 - nearest similarity)
     read_across: tuple[float, float] = (0.0, 1.0)  # chemcore.readacross (weight, power)
+    # Nearest measured similarity below which the output is "use with care"; None: the
+    # Thresholds' default, 0: no such rule (σ's distance term covers those molecules).
+    similarity_care: float | None = None
+
+    def similarity_cut(self, default: float) -> float:
+        return default if self.similarity_care is None else self.similarity_care
 
 
 class Domain:
@@ -404,7 +425,7 @@ class Domain:
                 nearest = float(measured_sims.max())
                 if nearest < limits.similarity_out:
                     verdict = OUT
-                elif nearest < limits.similarity_care:
+                elif nearest < spec.similarity_cut(limits.similarity_care):
                     verdict = CARE
                 else:
                     verdict = IN
@@ -426,14 +447,15 @@ class Domain:
                     f"{spec.range['min']:g} to {spec.range['max']:g}",
                 )
             )
-        if sigma is not None and spec.test_rmse:
-            ratio = sigma / spec.test_rmse
+        if sigma is not None and spec.typical_error:
+            ratio = sigma / spec.typical_error
             if ratio > limits.uncertainty_care:
                 verdict = OUT if ratio > limits.uncertainty_out else CARE
                 reasons.append(
                     (
                         verdict,
-                        f"the model's uncertainty ({sigma:.2f}) is {ratio:.1f}× its test error",
+                        f"the model's uncertainty ({sigma:.2f}) is {ratio:.1f}× its typical "
+                        f"error ({spec.typical_error:.2f})",
                     )
                 )
         return reasons, nearest, sigma

@@ -174,6 +174,7 @@ def model_card() -> dict:
             "metrics": model.test_metrics.get(spec.label) or {},
             "measured": count,
             **blend_weights(model, index),
+            **verdict_rules(model, index),
         }
         for index, (spec, count) in enumerate(zip(model.outputs, counts))
     ]
@@ -184,6 +185,14 @@ def model_card() -> dict:
         "training_size": len(training.smiles) if training else None,
         "card_html": _card_html(text),
     }
+
+
+def verdict_rules(model: Model, index: int) -> dict:
+    """Output `index`'s own verdict rules (chemcore.domain): the typical error σ is measured
+    in and the similarity below which it is "use with care" (None: no such cut)."""
+    rules = model.domain.outputs[index]
+    cut = rules.similarity_cut(model.domain.thresholds.similarity_care)
+    return {"typical_error": rules.typical_error, "similarity_care": cut or None}
 
 
 def blend_weights(model: Model, index: int) -> dict:

@@ -18,9 +18,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--recalibrate",
         action="store_true",
-        help="only fit the error model and σ again for the checkpoint in --output (members, "
-        "descriptor model and blends kept), then re-evaluate it and rewrite metrics.json and "
-        "the card",
+        help="only fit the error model, σ and the verdict rules again for the checkpoint in "
+        "--output (members, descriptor model and blends kept), then re-evaluate it and "
+        "rewrite metrics.json and the card",
     )
     p.add_argument("--skip-rf", action="store_true", help="skip the random-forest baseline")
     p.add_argument(

@@ -147,6 +147,26 @@ def fit_uncertainty_terms(
     return a * k, b * k, c * k
 
 
+SIMILARITY_CARE = 0.30  # chemcore.domain.Thresholds' default cut, tried per output
+MIN_BELOW = 10  # validation molecules below the cut needed to judge it
+
+
+def fit_similarity_care(y, p, sigma, nearest, cut: float = SIMILARITY_CARE) -> float:
+    """The nearest-neighbour similarity below which an output's prediction is "use with care"
+    (chemcore.domain), chosen on validation: `cut` where σ under-states the errors of the
+    molecules below it (their root-mean-square |error| / σ is larger than that of the
+    molecules at or above it) or where fewer than MIN_BELOW fall below it (too few to tell);
+    0 (no such rule) where σ, whose distance term grows as the similarity falls, already
+    covers them. The uncertainty rule still flags a large σ."""
+    z = (np.asarray(p, float) - np.asarray(y, float)) / np.maximum(np.asarray(sigma, float), 1e-9)
+    below = np.asarray(nearest, float) < cut
+    if below.sum() < MIN_BELOW or below.all():
+        return cut
+    rms_below = float(np.sqrt(np.mean(z[below] ** 2)))
+    rms_above = float(np.sqrt(np.mean(z[~below] ** 2)))
+    return cut if rms_below > rms_above else 0.0
+
+
 def term_shares(
     spread, nearest, scale: float, distance_scale: float, error=None, error_scale: float = 0.0
 ) -> tuple[float, float]:
@@ -347,22 +367,35 @@ def baselines(splits, tasks: list[str], seed: int = 0, n_trees: int = 500, log=p
     return res
 
 
+def descriptor_model_names(morgan: bool = True) -> list[str]:
+    """The descriptor model's columns: the RDKit descriptors but the slowest
+    (chemcore.descriptors.SLOW), plus (``morgan``) 1,024 Morgan counts."""
+    from chemcore.descriptors import ALL, MORGAN_COUNTS, SLOW
+
+    return [name for name in ALL if name not in SLOW] + (list(MORGAN_COUNTS) if morgan else [])
+
+
 def fit_descriptor_model(
-    smiles: list[str], y: np.ndarray, seed: int = 0, max_iter: int = 300, morgan: bool = True
+    smiles: list[str],
+    y: np.ndarray,
+    seed: int = 0,
+    max_iter: int = 300,
+    morgan: bool = True,
+    X: np.ndarray | None = None,
 ):
-    """chemcore.descriptor_model.DescriptorModel: per output, gradient-boosted trees on the RDKit
-    descriptors but the slowest (chemcore.descriptors.SLOW), plus (``morgan``) 1,024 Morgan
-    counts, fitted on the molecules measured for it among ``smiles`` (the fitting split;
-    ``y`` (n, outputs), NaN = unmeasured)."""
+    """chemcore.descriptor_model.DescriptorModel: per output, gradient-boosted trees on
+    `descriptor_model_names`, fitted on the molecules measured for it among ``smiles`` (the
+    fitting split; ``y`` (n, outputs), NaN = unmeasured). ``X``: those descriptor rows, where
+    the caller has them already (computing them takes about 25 s for the full fitting split)."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     from chemcore.descriptor_model import DescriptorModel, Trees
-    from chemcore.descriptors import ALL, MORGAN_COUNTS, SLOW
 
     from .data import full_descriptors
 
-    names = [name for name in ALL if name not in SLOW] + (list(MORGAN_COUNTS) if morgan else [])
-    X = full_descriptors(smiles, names)
+    names = descriptor_model_names(morgan)
+    if X is None:
+        X = full_descriptors(smiles, names)
     outputs = []
     for t in range(y.shape[1]):
         m = np.isfinite(y[:, t])
@@ -374,12 +407,18 @@ def fit_descriptor_model(
     return DescriptorModel(descriptors=names, outputs=outputs)
 
 
-def fit_error_model(smiles: list[str], y: np.ndarray, descriptors: list[str], seed: int = 0):
+def fit_error_model(
+    smiles: list[str],
+    y: np.ndarray,
+    descriptors: list[str],
+    seed: int = 0,
+    X: np.ndarray | None = None,
+):
     """chemcore.uncertainty's error model: per output, trees predicting |error| of the
     descriptor model (5-fold out-of-fold predictions over the fitting rows, the same trees as
     `fit_descriptor_model`) from the descriptor row and that out-of-fold value (column
     "TreesValue:<t>", the descriptor model's value at serving). None where fewer than 100
-    molecules are measured."""
+    molecules are measured. ``X``: the rows of `descriptors`, where the caller has them."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.model_selection import KFold
 
@@ -387,7 +426,8 @@ def fit_error_model(smiles: list[str], y: np.ndarray, descriptors: list[str], se
 
     from .data import full_descriptors
 
-    X = full_descriptors(smiles, descriptors)
+    if X is None:
+        X = full_descriptors(smiles, descriptors)
     outputs = []
     for t in range(y.shape[1]):
         m = np.isfinite(y[:, t])

@@ -155,8 +155,9 @@ def calibrate(
 ) -> tuple[C.EnsembleManifest, dict]:
     """Everything fitted after the members, in the order the value is made: the descriptor
     model (on the fitting split) and its weight beta, then read-across (weight, power), then
-    the uncertainty (scale, distance_scale), each on the validation molecules only and on the
-    value as blended so far. Validation neighbours are searched among the fitting split (not
+    the uncertainty (scale, distance_scale, error_scale), then the verdicts' rules (typical
+    error, similarity cut), each on the validation molecules only and on the value as
+    blended so far. Validation neighbours are searched among the fitting split (not
     themselves), as a new molecule's are among the shipped training set at serving time.
     Returns the manifest written and the validation metrics of the final value and σ, judged
     the same way (the shipped training set holds the validation molecules, so re-predicting
@@ -172,10 +173,13 @@ def calibrate(
     from .data import full_descriptors
     from .evaluate import (
         MIN_FIT,
+        SIMILARITY_CARE,
+        descriptor_model_names,
         fit_descriptor_model,
         fit_descriptor_weight,
         fit_error_model,
         fit_read_across,
+        fit_similarity_care,
         fit_uncertainty_terms,
         model_metrics,
         predict_members,
@@ -188,22 +192,28 @@ def calibrate(
     mean, spread = preds.mean(axis=0), preds.std(axis=0, ddof=0)
     trees = errors = None
     model = None
+    fitting_rows = None  # the fitting split's descriptor rows, computed once for both models
     if keep is not None and keep.blends_descriptors:
         model = DM.read(Path(output) / keep.descriptor_model)
     elif keep is None and descriptors:
-        model = fit_descriptor_model(splits.train_smiles, splits.train_y, seed=seed)
+        fitting_rows = full_descriptors(splits.train_smiles, descriptor_model_names())
+        model = fit_descriptor_model(splits.train_smiles, splits.train_y, seed=seed, X=fitting_rows)
         DM.write(Path(output) / C.DESCRIPTOR_MODEL, model)
     (Path(output) / C.ERROR_MODEL).unlink(missing_ok=True)
     if model is not None:
         rows = full_descriptors(splits.val_smiles, model.descriptors)
         trees = model.predict(rows)
         # the error model beside it (chemcore.uncertainty), fitted on the fitting rows
+        if fitting_rows is None:
+            fitting_rows = full_descriptors(splits.train_smiles, model.descriptors)
         error_model = fit_error_model(
-            splits.train_smiles, splits.train_y, model.descriptors, seed=seed
+            splits.train_smiles, splits.train_y, model.descriptors, seed=seed, X=fitting_rows
         )
         DM.write(Path(output) / C.ERROR_MODEL, error_model)
         errors = error_model.predict(DM.error_rows(rows, trees))
-    fitted = {"beta": [], "weight": [], "power": [], "scale": [], "distance": [], "error": []}
+    fitted: dict[str, list[float]] = {
+        k: [] for k in ("beta", "weight", "power", "scale", "distance", "error", "unit", "cut")
+    }
     validation = {}
     values: list[tuple] = []  # per output: validation y, value, member spread, nearest, ê
     sigma_fit: dict[int, tuple[float, float, float]] = {}
@@ -260,6 +270,12 @@ def calibrate(
         inner = s * a if h is None or not c else with_error(s * a, h, c)
         sigma = [combine(*pair, 1.0, b) for pair in zip(inner, nearest)]
         validation[D.TASKS[t]] = model_metrics(y, p, sigma)
+        # the verdicts' rules (chemcore.domain): σ in units of the typical (validation) error,
+        # and a similarity cut only where σ does not already cover the dissimilar molecules
+        fitted["unit"].append(validation[D.TASKS[t]]["rmse"] if len(y) else 0.0)
+        fitted["cut"].append(
+            fit_similarity_care(y, p, sigma, nearest) if len(y) else SIMILARITY_CARE
+        )
     if not any(fitted["beta"]):
         (Path(output) / C.DESCRIPTOR_MODEL).unlink(missing_ok=True)
     manifest = C.EnsembleManifest(
@@ -271,6 +287,8 @@ def calibrate(
         read_across_power=fitted["power"] if any(fitted["weight"]) else [],
         descriptor_weight=fitted["beta"] if any(fitted["beta"]) else [],
         error_scale=fitted["error"] if any(fitted["error"]) else [],
+        typical_error=fitted["unit"],
+        similarity_care=fitted["cut"],
     )
     if not manifest.models_error:
         (Path(output) / C.ERROR_MODEL).unlink(missing_ok=True)
@@ -440,6 +458,7 @@ def finish_checkpoint(
         "uncertainty_scale": scales,
         "distance_scale": dscales,
         "error_scale": manifest.error_scale,
+        "verdict_rules": _verdict_rules(manifest),
         "descriptor_blend": {
             "weight": manifest.descriptor_weight,
             "descriptors": sum(not n.startswith("MorganCount:") for n in _descriptor_names(output)),
@@ -484,8 +503,9 @@ def finish_checkpoint(
 
 
 def recalibrate(output: str, log=print) -> dict:
-    """Fit the error model and σ again by today's rules (training.evaluate.fit_error_model,
-    fit_uncertainty_terms), keeping the members, the descriptor model and the blends; then evaluate the test sets again from
+    """Fit the error model, σ and the verdict rules again by today's rules
+    (training.evaluate.fit_error_model, fit_uncertainty_terms, fit_similarity_care), keeping
+    the members, the descriptor model and the blends; then evaluate the test sets again from
     the saved files and rewrite metrics.json and the card. Minutes, not the hours a retrain
     takes; the splits are rebuilt from the seed in metrics.json."""
     from .card import write_card
@@ -510,11 +530,20 @@ def recalibrate(output: str, log=print) -> dict:
         uncertainty_scale=manifest.uncertainty_scale,
         distance_scale=manifest.distance_scale,
         error_scale=manifest.error_scale,
+        verdict_rules=_verdict_rules(manifest),
     )
     metrics["checkpoint_bytes"] = _dir_bytes(output)
     _write_json(Path(output) / C.METRICS, metrics)
     write_card(output, metrics, _read_levers(output))
     return metrics
+
+
+def _verdict_rules(manifest: C.EnsembleManifest) -> dict:
+    """The verdicts' per-output rules chosen on validation, as metrics.json records them."""
+    return {
+        "typical_error": manifest.typical_error,
+        "similarity_care": manifest.similarity_care,
+    }
 
 
 def _n_parameters(member: Path) -> int:

@@ -251,6 +251,10 @@ class Network:
                 self.manifest.error_scale[i] if i < len(self.manifest.error_scale) else 0.0
                 for i in range(config.num_labels)
             ]
+        # The verdicts' per-output rules chosen on validation (chemcore.domain); empty for a
+        # plain checkpoint or an older ensemble.
+        self.typical_error = list(self.manifest.typical_error) if self.manifest else []
+        self.similarity_care = list(self.manifest.similarity_care) if self.manifest else []
         scale = list(self.manifest.uncertainty_scale) if self.manifest else []
         self.uncertainty_scale = [
             scale[i] if i < len(scale) else 1.0 for i in range(config.num_labels)

@@ -158,17 +158,54 @@ def test_similarity_is_measured_against_molecules_measured_for_that_output(tmp_p
 
 def test_size_and_uncertainty_reasons(tmp_path):
     training = _small_training_set(tmp_path)
-    outputs = [OutputInfo("A", test_rmse=0.5), OutputInfo("B", test_rmse=0.5)]
+    outputs = [OutputInfo("A", typical_error=0.5), OutputInfo("B", typical_error=0.5)]
     rules = Domain(outputs, training)
     propanol = Chem.MolFromSmiles("CCCO")  # measured for both outputs, mid-sized
     calm = rules.assess(propanol, [0.0, 0.0], [0.1, 0.1])
     assert calm["verdict"] == IN
     shaky = rules.assess(propanol, [0.0, 0.0], [1.0, 1.6])
     assert [o["verdict"] for o in shaky["outputs"]] == [CARE, OUT]
-    assert "uncertainty (1.00) is 2.0× its test error" in shaky["outputs"][0]["reasons"][0]
+    assert (
+        "uncertainty (1.00) is 2.0× its typical error (0.50)" in shaky["outputs"][0]["reasons"][0]
+    )
     big = rules.assess(Chem.MolFromSmiles("C" * 20 + "O"), [0.0, 0.0])
     assert all(o["verdict"] == OUT for o in big["outputs"])
     assert "far larger (21 heavy atoms" in big["outputs"][0]["reasons"][0]
+
+
+def test_a_similarity_cut_of_zero_leaves_dissimilar_molecules_to_the_uncertainty_rule(tmp_path):
+    """A checkpoint may drop the similarity rule for an output (chosen on validation where σ
+    already grows for dissimilar molecules): then only σ and the 'out' cut judge them."""
+    training = _small_training_set(tmp_path)
+    isopropanol = Chem.MolFromSmiles("CC(C)O")  # a little like the alcohols measured for A
+    default = Domain([OutputInfo("A"), OutputInfo("B")], training)
+    sims = default.similarities(isopropanol)
+    nearest_a = max(s for s, v in zip(sims, training.values[:, 0]) if v == v)
+    assert Thresholds().similarity_out <= nearest_a < Thresholds().similarity_care
+    assert default.assess(isopropanol, [0.0, 0.0])["outputs"][0]["verdict"] == CARE
+    own = Domain([OutputInfo("A", similarity_care=0.0), OutputInfo("B")], training)
+    calm = own.assess(isopropanol, [0.0, 0.0])["outputs"][0]
+    assert calm["verdict"] == IN and calm["reasons"] == []
+    dissimilar = Chem.MolFromSmiles("c1ccc2ccccc2c1")  # naphthalene: nothing like the alcohols
+    assert own.assess(dissimilar, [0.0, 0.0])["outputs"][0]["verdict"] == OUT  # still out
+    tight = Domain([OutputInfo("A", similarity_care=0.9), OutputInfo("B")], training)
+    assert tight.assess(Chem.MolFromSmiles("CCC(C)O"), [0.0, 0.0])["outputs"][0]["verdict"] == CARE
+
+
+def test_the_checkpoints_typical_error_is_the_unit_of_the_uncertainty_rule(tmp_path):
+    """for_checkpoint: the manifest's typical (validation) error measures σ; without one,
+    the test RMSE does, as for older checkpoints."""
+    from chemcore.network import OutputSpec
+
+    specs = [OutputSpec(label="A", unit=""), OutputSpec(label="B", unit="")]
+    tests = {"A": {"rmse": 0.5}, "B": {"rmse": 0.5}}
+    own = domain.for_checkpoint(tmp_path, specs, tests, typical_error=[1.0, 0.0])
+    assert [o.typical_error for o in own.outputs] == [1.0, 0.5]  # 0: not recorded
+    older = domain.for_checkpoint(tmp_path, specs, tests)
+    assert [o.typical_error for o in older.outputs] == [0.5, 0.5]
+    ethanol = Chem.MolFromSmiles("CCO")
+    assert own.assess(ethanol, [0.0, 0.0], [0.9, 0.9])["outputs"][0]["verdict"] == IN
+    assert older.assess(ethanol, [0.0, 0.0], [0.9, 0.9])["outputs"][0]["verdict"] == CARE
 
 
 def test_without_training_set_only_the_molecule_and_range_checks_run(tmp_path):

@@ -193,6 +193,31 @@ def test_error_model_is_read_from_the_manifest_and_moves_the_hash(tmp_path):
     assert Network(root).weights_hash != before
 
 
+def test_verdict_rules_are_read_from_the_manifest_and_move_the_hash(tmp_path):
+    """The verdicts' per-output rules (typical error, similarity cut) round-trip through
+    ensemble.json, reach the model object's domain check and change the hash (they change
+    what is stored with a prediction)."""
+    from chemcore.model import Model
+
+    root = _ensemble(tmp_path, [0.0, 0.05], scale=SCALE)
+    n = len(SCALE)
+    before = Network(root).weights_hash
+    manifest = EnsembleManifest(
+        members=read_manifest(root).members,
+        uncertainty_scale=SCALE,
+        typical_error=[0.25 * (i + 1) for i in range(n)],
+        similarity_care=[0.0, *[0.3] * (n - 1)],
+    )
+    write_manifest(root, manifest)
+    assert read_manifest(root) == manifest
+    assert json.loads((root / "ensemble.json").read_text())["verdict"]["similarity_care"][0] == 0
+    model = Model.load(root)
+    assert model.weights_hash != before
+    outputs = model.domain.outputs
+    assert [o.typical_error for o in outputs] == manifest.typical_error
+    assert [o.similarity_care for o in outputs] == manifest.similarity_care
+
+
 def test_members_with_different_tokenizers_are_refused(tmp_path):
     root = _ensemble(tmp_path, [0.0, 0.0])
     data = json.loads((root / "member_1" / "tokenizer.json").read_text())

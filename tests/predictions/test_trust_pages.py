@@ -121,7 +121,13 @@ def test_model_page_renders_the_card_metrics_ranges_and_thresholds(client, predi
     assert f"{predictor.test_metrics[first.label]['rmse']:.3f}" in html
     shown = [units.format_value(first.range[k], first.label) for k in ("min", "max")]
     assert f"{shown[0]} to {shown[1]}" in html  # rounded as the values are
-    assert "less than 0.15 similar" in html and "less than 0.3 similar" in html
+    assert "less than 0.15 similar" in html
+    rules = html[html.index("Verdict rules per output") :]
+    for rule in predictor.domain.outputs:  # each output's own unit and similarity cut
+        row = rules[rules.index(f'<th scope="row">{rule.label}</th>') :].split("</tr>")[0]
+        assert f"<td>{rule.typical_error:.3f}</td>" in row
+        cut = rule.similarity_cut(predictor.domain.thresholds.similarity_care)
+        assert (f"<td>{cut:g}</td>" if cut else "σ covers it") in row
     training = predictor.domain.training
     assert f"{len(training.smiles)} molecules" in html
     footer = client.get("/").content.decode()

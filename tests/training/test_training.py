@@ -186,6 +186,11 @@ def test_quick_run_writes_an_ensemble_checkpoint(quick_run):
     assert manifest.members == ["member-0", "member-1"]
     n_out = len(D.TASKS)
     assert len(manifest.uncertainty_scale) == n_out and min(manifest.uncertainty_scale) > 0
+    # the verdicts' rules, chosen on validation: σ measured in the validation RMSE
+    assert manifest.typical_error == [metrics["validation"][t]["rmse"] for t in D.TASKS]
+    assert metrics["verdict_rules"]["typical_error"] == manifest.typical_error
+    assert len(manifest.similarity_care) == n_out
+    assert set(manifest.similarity_care) <= {0.0, 0.3}
     configs = []
     for member in manifest.members:
         for f in MEMBER_FILES:
@@ -285,6 +290,7 @@ def test_recalibrate_refits_sigma_only_and_gives_what_training_gave(quick_run, t
     else:
         assert not (copy / C.ERROR_MODEL).exists()
     keys = ("test", "external", "validation", "uncertainty_scale", "distance_scale", "error_scale")
+    keys += ("verdict_rules",)
     for key in keys:
         # as JSON text: a quick run's tiny test sets give NaN Spearmans, and NaN != NaN
         assert json.dumps(again[key], sort_keys=True) == json.dumps(metrics[key], sort_keys=True)
@@ -310,6 +316,27 @@ def test_conformal_scale_covers_new_molecules_where_validation_is_small():
     # with one molecule per rank the quantile is the ⌈(n + 1)·0.9⌉-th smallest ratio
     assert calibration_scale(np.arange(1.0, 10.0), np.zeros(9), np.ones(9)) == 9 / Z90
     assert calibration_scale(np.arange(1.0, 20.0), np.zeros(19), np.ones(19)) == 18 / Z90
+
+
+def test_similarity_cut_is_kept_only_where_sigma_understates_dissimilar_errors():
+    """fit_similarity_care: the 'use with care' similarity cut stays for an output where the
+    validation molecules below it err more than σ says (relative to the others), and goes
+    where σ already covers them; too few below it: kept (cannot tell)."""
+    from training.evaluate import SIMILARITY_CARE, fit_similarity_care
+
+    rng = np.random.default_rng(0)
+    n = 400
+    nearest = rng.uniform(0.1, 0.9, n)
+    sigma = 0.5 + (1.0 - nearest)  # σ grows as the nearest neighbour recedes
+    y = np.zeros(n)
+    covered = sigma * rng.choice([-1.0, 1.0], n)  # |error| / σ alike everywhere: no cut
+    assert fit_similarity_care(y, covered, sigma, nearest) == 0.0
+    understated = covered * np.where(nearest < SIMILARITY_CARE, 1.5, 1.0)
+    assert fit_similarity_care(y, understated, sigma, nearest) == SIMILARITY_CARE
+    few = nearest.copy()
+    few[few < SIMILARITY_CARE] = 0.5
+    few[:5] = 0.2
+    assert fit_similarity_care(y, covered, sigma, few) == SIMILARITY_CARE
 
 
 def test_cli_parses_arguments():
