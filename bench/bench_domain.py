@@ -130,11 +130,11 @@ START, END = "<!-- domain-table:start -->", "<!-- domain-table:end -->"
 
 def write_card_section(card: Path, table: str, rules: domain.Domain) -> None:
     limits = rules.thresholds
-    per_output = ["| output | typical error (validation RMSE) | care below similarity |"]
+    per_output = ["| output | typical uncertainty (σ on validation) | care below similarity |"]
     per_output.append("| --- | --- | --- |")
     for output in rules.outputs:
         cut = output.similarity_cut(limits.similarity_care)
-        unit = f"{output.typical_error:.3f}" if output.typical_error else "—"
+        unit = f"{output.typical_uncertainty:.3f}" if output.typical_uncertainty else "—"
         per_output.append(f"| {output.label} | {unit} | {cut:g} |" if cut else
                           f"| {output.label} | {unit} | none (σ covers it) |")  # fmt: skip
     section = (
@@ -145,13 +145,14 @@ def write_card_section(card: Path, table: str, rules: domain.Domain) -> None:
         f"{limits.similarity_out} → out; heavy atoms or weight above the "
         f"{limits.size_care_percentile:g}th percentile of the molecules measured for that "
         f"output → care, above {limits.size_out_factor}× the largest → out; uncertainty above "
-        f"{limits.uncertainty_care}× the output's typical error (table) → care, above "
+        f"{limits.uncertainty_care}× the output's typical uncertainty (table) → care, above "
         f"{limits.uncertainty_out}× → out; metals, elements absent from training, inorganic "
         "species, single heavy atoms and predictions outside the training range → out; ions → "
         "care.\n\n"
         "Both per-output rules are chosen on validation when the checkpoint is calibrated "
-        "(`training.pipeline.calibrate`): the typical error is the validation RMSE of the "
-        "served value, and the similarity cut of 0.3 is kept only where the validation "
+        "(`training.pipeline.calibrate`): the typical uncertainty is σ's root mean square over "
+        "the validation molecules (the rule asks whether a prediction is much less certain "
+        "than the model usually is, whatever σ's overall size), and the similarity cut of 0.3 is kept only where the validation "
         "molecules below it have larger |error| / σ (root mean square) than the others, that "
         "is where σ's distance term does not already cover them (kept, too, where fewer than "
         "10 fall below it).\n\n"

@@ -71,11 +71,11 @@ class EnsembleManifest:
     error_model: str = ERROR_MODEL
 
     # The verdicts' per-output rules (chemcore.domain), chosen on validation: the output's
-    # typical error (validation RMSE of the final value), the unit the uncertainty rule
-    # measures σ in, and the nearest-neighbour similarity below which a prediction is "use
+    # typical uncertainty (σ's root mean square over the validation molecules), the unit the
+    # uncertainty rule measures σ in, and the nearest-neighbour similarity below which a prediction is "use
     # with care" (0: none, where σ already grows enough for such molecules). Empty (older
     # checkpoints): each output's test RMSE and chemcore.domain.Thresholds' cut.
-    typical_error: list[float] = field(default_factory=list)
+    typical_uncertainty: list[float] = field(default_factory=list)
     similarity_care: list[float] = field(default_factory=list)
 
     @property
@@ -105,9 +105,9 @@ class EnsembleManifest:
                 "file": self.error_model,
                 "scale": self.error_scale,
             }
-        if self.typical_error or self.similarity_care:
+        if self.typical_uncertainty or self.similarity_care:
             data["verdict"] = {
-                "typical_error": self.typical_error,
+                "typical_uncertainty": self.typical_uncertainty,
                 "similarity_care": self.similarity_care,
             }
         if self.blends_descriptors:
@@ -156,7 +156,7 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
         descriptor_model=str(trees.get("file") or DESCRIPTOR_MODEL),
         error_scale=[float(s) for s in errors.get("scale") or []],
         error_model=str(errors.get("file") or ERROR_MODEL),
-        typical_error=[float(e) for e in verdict.get("typical_error") or []],
+        typical_uncertainty=[float(e) for e in verdict.get("typical_uncertainty") or []],
         similarity_care=[float(c) for c in verdict.get("similarity_care") or []],
     )
 

@@ -57,9 +57,9 @@ class Thresholds:
     similarity_out: float = 0.15
     size_care_percentile: float = 99.0  # heavy atoms / weight above this training percentile
     size_out_factor: float = 1.5  # ... and above this many times the largest measured molecule
-    # A calibrated σ is about the size of the typical error (the output's validation RMSE;
-    # its test RMSE for a checkpoint that does not record it), so only a clearly larger one is
-    # flagged: σ above this many typical errors of that output.
+    # σ against the output's typical uncertainty (σ's root mean square over the validation
+    # molecules; the test RMSE for a checkpoint that does not record it): only a clearly
+    # larger one is flagged, σ above this many times that.
     uncertainty_care: float = 1.5
     uncertainty_out: float = 3.0
     # An element in fewer molecules measured for an output than this, and in under 1 % of
@@ -191,22 +191,23 @@ def for_checkpoint(
     distance_scale: Sequence[float] = (),
     read_across: Sequence[tuple[float, float]] = (),
     read_across_k: int = 5,
-    typical_error: Sequence[float] = (),
+    typical_uncertainty: Sequence[float] = (),
     similarity_care: Sequence[float] = (),
 ) -> Domain:
     """The rules for a checkpoint: `specs` have .label/.unit/.range (network.OutputSpec);
     `distance_scale` (the ensemble manifest's) adds the distance term to the uncertainty and
     `read_across` ((weight, power) per output) blends the value with its `read_across_k`
-    nearest measured molecules; `typical_error` and `similarity_care` (the manifest's verdict
-    rules, chosen on validation) replace the test RMSE and the default similarity cut."""
+    nearest measured molecules; `typical_uncertainty` and `similarity_care` (the manifest's
+    verdict rules, chosen on validation) replace the test RMSE and the default similarity
+    cut."""
     outputs = [
         OutputInfo(
             label=spec.label,
             unit=spec.unit,
             range=spec.range,
-            typical_error=(
-                typical_error[i]
-                if i < len(typical_error) and typical_error[i]
+            typical_uncertainty=(
+                typical_uncertainty[i]
+                if i < len(typical_uncertainty) and typical_uncertainty[i]
                 else (test_metrics.get(spec.label) or {}).get("rmse")
             ),
             distance_scale=distance_scale[i] if i < len(distance_scale) else 0.0,
@@ -230,7 +231,7 @@ def for_network(network, thresholds: Thresholds | None = None) -> Domain:
         distance_scale=network.distance_scale,
         read_across=network.read_across,
         read_across_k=network.read_across_k,
-        typical_error=network.typical_error,
+        typical_uncertainty=network.typical_uncertainty,
         similarity_care=network.similarity_care,
     )
 
@@ -248,9 +249,9 @@ class OutputInfo:
 
     label: str
     range: dict | None = None  # {"min", "max", ...} of the training targets
-    # The output's typical error, the unit of the uncertainty rule: its validation RMSE (the
-    # test RMSE for checkpoints that do not record one).
-    typical_error: float | None = None
+    # The unit of the uncertainty rule: the output's typical σ, its root mean square over the
+    # validation molecules (the test RMSE for checkpoints that do not record one).
+    typical_uncertainty: float | None = None
     unit: str = ""
     distance_scale: float = 0.0  # chemcore.uncertainty: weight of (1 - nearest similarity)
     read_across: tuple[float, float] = (0.0, 1.0)  # chemcore.readacross (weight, power)
@@ -447,15 +448,15 @@ class Domain:
                     f"{spec.range['min']:g} to {spec.range['max']:g}",
                 )
             )
-        if sigma is not None and spec.typical_error:
-            ratio = sigma / spec.typical_error
+        if sigma is not None and spec.typical_uncertainty:
+            ratio = sigma / spec.typical_uncertainty
             if ratio > limits.uncertainty_care:
                 verdict = OUT if ratio > limits.uncertainty_out else CARE
                 reasons.append(
                     (
                         verdict,
                         f"the model's uncertainty ({sigma:.2f}) is {ratio:.1f}× its typical "
-                        f"error ({spec.typical_error:.2f})",
+                        f"uncertainty ({spec.typical_uncertainty:.2f})",
                     )
                 )
         return reasons, nearest, sigma

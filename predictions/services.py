@@ -188,11 +188,11 @@ def model_card() -> dict:
 
 
 def verdict_rules(model: Model, index: int) -> dict:
-    """Output `index`'s own verdict rules (chemcore.domain): the typical error σ is measured
-    in and the similarity below which it is "use with care" (None: no such cut)."""
+    """Output `index`'s own verdict rules (chemcore.domain): the typical uncertainty σ is
+    measured in and the similarity below which it is "use with care" (None: no such cut)."""
     rules = model.domain.outputs[index]
     cut = rules.similarity_cut(model.domain.thresholds.similarity_care)
-    return {"typical_error": rules.typical_error, "similarity_care": cut or None}
+    return {"typical_uncertainty": rules.typical_uncertainty, "similarity_care": cut or None}
 
 
 def blend_weights(model: Model, index: int) -> dict:

@@ -156,7 +156,7 @@ def calibrate(
     """Everything fitted after the members, in the order the value is made: the descriptor
     model (on the fitting split) and its weight beta, then read-across (weight, power), then
     the uncertainty (scale, distance_scale, error_scale), then the verdicts' rules (typical
-    error, similarity cut), each on the validation molecules only and on the value as
+    uncertainty, similarity cut), each on the validation molecules only and on the value as
     blended so far. Validation neighbours are searched among the fitting split (not
     themselves), as a new molecule's are among the shipped training set at serving time.
     Returns the manifest written and the validation metrics of the final value and σ, judged
@@ -270,9 +270,11 @@ def calibrate(
         inner = s * a if h is None or not c else with_error(s * a, h, c)
         sigma = [combine(*pair, 1.0, b) for pair in zip(inner, nearest)]
         validation[D.TASKS[t]] = model_metrics(y, p, sigma)
-        # the verdicts' rules (chemcore.domain): σ in units of the typical (validation) error,
-        # and a similarity cut only where σ does not already cover the dissimilar molecules
-        fitted["unit"].append(validation[D.TASKS[t]]["rmse"] if len(y) else 0.0)
+        # the verdicts' rules (chemcore.domain): σ in units of its own typical size (its root
+        # mean square on validation: σ sized conservatively for a small validation set would
+        # otherwise flag most molecules), and a similarity cut only where σ does not already
+        # cover the dissimilar molecules
+        fitted["unit"].append(float(np.sqrt(np.mean(np.square(sigma)))) if len(y) else 0.0)
         fitted["cut"].append(
             fit_similarity_care(y, p, sigma, nearest) if len(y) else SIMILARITY_CARE
         )
@@ -287,7 +289,7 @@ def calibrate(
         read_across_power=fitted["power"] if any(fitted["weight"]) else [],
         descriptor_weight=fitted["beta"] if any(fitted["beta"]) else [],
         error_scale=fitted["error"] if any(fitted["error"]) else [],
-        typical_error=fitted["unit"],
+        typical_uncertainty=fitted["unit"],
         similarity_care=fitted["cut"],
     )
     if not manifest.models_error:
@@ -541,7 +543,7 @@ def recalibrate(output: str, log=print) -> dict:
 def _verdict_rules(manifest: C.EnsembleManifest) -> dict:
     """The verdicts' per-output rules chosen on validation, as metrics.json records them."""
     return {
-        "typical_error": manifest.typical_error,
+        "typical_uncertainty": manifest.typical_uncertainty,
         "similarity_care": manifest.similarity_care,
     }
 

@@ -253,7 +253,7 @@ class Network:
             ]
         # The verdicts' per-output rules chosen on validation (chemcore.domain); empty for a
         # plain checkpoint or an older ensemble.
-        self.typical_error = list(self.manifest.typical_error) if self.manifest else []
+        self.typical_uncertainty = list(self.manifest.typical_uncertainty) if self.manifest else []
         self.similarity_care = list(self.manifest.similarity_care) if self.manifest else []
         scale = list(self.manifest.uncertainty_scale) if self.manifest else []
         self.uncertainty_scale = [

@@ -158,7 +158,7 @@ def test_similarity_is_measured_against_molecules_measured_for_that_output(tmp_p
 
 def test_size_and_uncertainty_reasons(tmp_path):
     training = _small_training_set(tmp_path)
-    outputs = [OutputInfo("A", typical_error=0.5), OutputInfo("B", typical_error=0.5)]
+    outputs = [OutputInfo("A", typical_uncertainty=0.5), OutputInfo("B", typical_uncertainty=0.5)]
     rules = Domain(outputs, training)
     propanol = Chem.MolFromSmiles("CCCO")  # measured for both outputs, mid-sized
     calm = rules.assess(propanol, [0.0, 0.0], [0.1, 0.1])
@@ -166,7 +166,8 @@ def test_size_and_uncertainty_reasons(tmp_path):
     shaky = rules.assess(propanol, [0.0, 0.0], [1.0, 1.6])
     assert [o["verdict"] for o in shaky["outputs"]] == [CARE, OUT]
     assert (
-        "uncertainty (1.00) is 2.0× its typical error (0.50)" in shaky["outputs"][0]["reasons"][0]
+        "uncertainty (1.00) is 2.0× its typical uncertainty (0.50)"
+        in shaky["outputs"][0]["reasons"][0]
     )
     big = rules.assess(Chem.MolFromSmiles("C" * 20 + "O"), [0.0, 0.0])
     assert all(o["verdict"] == OUT for o in big["outputs"])
@@ -192,17 +193,17 @@ def test_a_similarity_cut_of_zero_leaves_dissimilar_molecules_to_the_uncertainty
     assert tight.assess(Chem.MolFromSmiles("CCC(C)O"), [0.0, 0.0])["outputs"][0]["verdict"] == CARE
 
 
-def test_the_checkpoints_typical_error_is_the_unit_of_the_uncertainty_rule(tmp_path):
+def test_the_checkpoints_typical_uncertainty_is_the_unit_of_the_uncertainty_rule(tmp_path):
     """for_checkpoint: the manifest's typical (validation) error measures σ; without one,
     the test RMSE does, as for older checkpoints."""
     from chemcore.network import OutputSpec
 
     specs = [OutputSpec(label="A", unit=""), OutputSpec(label="B", unit="")]
     tests = {"A": {"rmse": 0.5}, "B": {"rmse": 0.5}}
-    own = domain.for_checkpoint(tmp_path, specs, tests, typical_error=[1.0, 0.0])
-    assert [o.typical_error for o in own.outputs] == [1.0, 0.5]  # 0: not recorded
+    own = domain.for_checkpoint(tmp_path, specs, tests, typical_uncertainty=[1.0, 0.0])
+    assert [o.typical_uncertainty for o in own.outputs] == [1.0, 0.5]  # 0: not recorded
     older = domain.for_checkpoint(tmp_path, specs, tests)
-    assert [o.typical_error for o in older.outputs] == [0.5, 0.5]
+    assert [o.typical_uncertainty for o in older.outputs] == [0.5, 0.5]
     ethanol = Chem.MolFromSmiles("CCO")
     assert own.assess(ethanol, [0.0, 0.0], [0.9, 0.9])["outputs"][0]["verdict"] == IN
     assert older.assess(ethanol, [0.0, 0.0], [0.9, 0.9])["outputs"][0]["verdict"] == CARE
@@ -248,7 +249,7 @@ def test_domain_is_stored_with_form_and_batch_predictions(client, predictor):
 
     client.post("/", {"smiles": "O"})
     water = Prediction.objects.get(canonical_smiles="O")
-    assert water.domain["verdict"] == OUT and water.domain["outputs"][0]["reasons"]
+    assert water.domain["verdict"] == OUT and water.domain["outputs"][1]["reasons"]  # logD7.4
     batch = batch_services.batch_create(text="O\nCC(=O)Oc1ccccc1C(=O)O\n")
     batch_services.batch_run(batch_pk=batch.pk)
     rows = list(BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number"))

@@ -194,7 +194,7 @@ def test_error_model_is_read_from_the_manifest_and_moves_the_hash(tmp_path):
 
 
 def test_verdict_rules_are_read_from_the_manifest_and_move_the_hash(tmp_path):
-    """The verdicts' per-output rules (typical error, similarity cut) round-trip through
+    """The verdicts' per-output rules (typical uncertainty, similarity cut) round-trip through
     ensemble.json, reach the model object's domain check and change the hash (they change
     what is stored with a prediction)."""
     from chemcore.model import Model
@@ -205,7 +205,7 @@ def test_verdict_rules_are_read_from_the_manifest_and_move_the_hash(tmp_path):
     manifest = EnsembleManifest(
         members=read_manifest(root).members,
         uncertainty_scale=SCALE,
-        typical_error=[0.25 * (i + 1) for i in range(n)],
+        typical_uncertainty=[0.25 * (i + 1) for i in range(n)],
         similarity_care=[0.0, *[0.3] * (n - 1)],
     )
     write_manifest(root, manifest)
@@ -214,7 +214,7 @@ def test_verdict_rules_are_read_from_the_manifest_and_move_the_hash(tmp_path):
     model = Model.load(root)
     assert model.weights_hash != before
     outputs = model.domain.outputs
-    assert [o.typical_error for o in outputs] == manifest.typical_error
+    assert [o.typical_uncertainty for o in outputs] == manifest.typical_uncertainty
     assert [o.similarity_care for o in outputs] == manifest.similarity_care
 
 

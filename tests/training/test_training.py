@@ -186,9 +186,10 @@ def test_quick_run_writes_an_ensemble_checkpoint(quick_run):
     assert manifest.members == ["member-0", "member-1"]
     n_out = len(D.TASKS)
     assert len(manifest.uncertainty_scale) == n_out and min(manifest.uncertainty_scale) > 0
-    # the verdicts' rules, chosen on validation: σ measured in the validation RMSE
-    assert manifest.typical_error == [metrics["validation"][t]["rmse"] for t in D.TASKS]
-    assert metrics["verdict_rules"]["typical_error"] == manifest.typical_error
+    # the verdicts' rules, chosen on validation: σ measured in its own validation size
+    assert len(manifest.typical_uncertainty) == n_out
+    assert all(u > 0 for u in manifest.typical_uncertainty)
+    assert metrics["verdict_rules"]["typical_uncertainty"] == manifest.typical_uncertainty
     assert len(manifest.similarity_care) == n_out
     assert set(manifest.similarity_care) <= {0.0, 0.3}
     configs = []
