@@ -72,9 +72,10 @@ class EnsembleManifest:
 
     # The verdicts' per-output rules (chemcore.domain), chosen on validation: the output's
     # typical uncertainty (σ's root mean square over the validation molecules), the unit the
-    # uncertainty rule measures σ in, and the nearest-neighbour similarity below which a prediction is "use
-    # with care" (0: none, where σ already grows enough for such molecules). Empty (older
-    # checkpoints): each output's test RMSE and chemcore.domain.Thresholds' cut.
+    # uncertainty rule measures σ in, and the nearest-neighbour similarity below which a
+    # prediction is "use with care" (0: none, where σ already grows enough for such
+    # molecules). Empty (older checkpoints): each output's test RMSE and
+    # chemcore.domain.Thresholds' cut.
     typical_uncertainty: list[float] = field(default_factory=list)
     similarity_care: list[float] = field(default_factory=list)
 

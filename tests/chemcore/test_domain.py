@@ -194,8 +194,8 @@ def test_a_similarity_cut_of_zero_leaves_dissimilar_molecules_to_the_uncertainty
 
 
 def test_the_checkpoints_typical_uncertainty_is_the_unit_of_the_uncertainty_rule(tmp_path):
-    """for_checkpoint: the manifest's typical (validation) error measures σ; without one,
-    the test RMSE does, as for older checkpoints."""
+    """for_checkpoint: the manifest's typical uncertainty (σ's size on validation) measures
+    σ; without one, the test RMSE does, as for older checkpoints."""
     from chemcore.network import OutputSpec
 
     specs = [OutputSpec(label="A", unit=""), OutputSpec(label="B", unit="")]
