@@ -66,6 +66,12 @@ class Thresholds:
     # them: use with care (logD's 5 boron molecules among about 4,000).
     rare_element_count: int = 10
     rare_element_share: float = 0.01
+    # A bound of the training range that at least this many, and this share, of the molecules
+    # measured for an output sit on is an assay's reporting limit (Biogen's microsomal
+    # clearance floor holds a third of them): a value beyond it reads as "at or beyond the
+    # limit", not out of domain.
+    censored_count: int = 10
+    censored_share: float = 0.05
 
 
 @dataclass
@@ -145,6 +151,17 @@ class TrainingSet:
         if not self.fingerprints:
             return np.zeros(0, dtype=np.float64)
         return self._index.similarity(mol)
+
+    def bound_counts(self, output: int) -> tuple[int, int, int]:
+        """How many molecules measured for `output` have the lowest and the highest measured
+        value, and how many were measured: many sit on a bound where an assay reports a limit,
+        not a number."""
+        column = self.values[:, output]
+        measured = column[~np.isnan(column)]
+        if not len(measured):
+            return 0, 0, 0
+        low, high = measured.min(), measured.max()
+        return int((measured == low).sum()), int((measured == high).sum()), len(measured)
 
     def sizes(self, output: int, percentile: float) -> _Sizes | None:
         measured = ~np.isnan(self.values[:, output])
@@ -285,6 +302,9 @@ class Domain:
         self._sizes = [
             training.sizes(i, self.thresholds.size_care_percentile) if training else None
             for i in range(len(self.outputs))
+        ]
+        self._bound_counts = [
+            training.bound_counts(i) if training else (0, 0, 0) for i in range(len(self.outputs))
         ]
 
     def molecule_reasons(self, mol: Chem.Mol) -> list[tuple[str, str]]:
@@ -441,13 +461,7 @@ class Domain:
         if sigma is not None and compose and spec.distance_scale and nearest is not None:
             sigma = combine(sigma, nearest, 1.0, spec.distance_scale)
         if spec.range and not (spec.range["min"] <= value <= spec.range["max"]):
-            reasons.append(
-                (
-                    OUT,
-                    f"the predicted value {value:.2f} is outside the training range "
-                    f"{spec.range['min']:g} to {spec.range['max']:g}",
-                )
-            )
+            reasons.append(self._range_reason(index, value, spec.range))
         if sigma is not None and spec.typical_uncertainty:
             ratio = sigma / spec.typical_uncertainty
             if ratio > limits.uncertainty_care:
@@ -460,6 +474,32 @@ class Domain:
                     )
                 )
         return reasons, nearest, sigma
+
+    def _range_reason(self, index: int, value: float, bounds: dict) -> tuple[str, str]:
+        """A value outside the training range: out of domain, unless the bound it passed is
+        an assay's reporting limit (`Thresholds.censored_count` and `censored_share` of the
+        measured molecules sit on it), which a model trained on such values reaches and passes
+        by a little; then a note (in domain) saying how to read it."""
+        below = value < bounds["min"]
+        bound = bounds["min"] if below else bounds["max"]
+        counts = self._bound_counts[index]
+        on_bound, measured = counts[0 if below else 1], counts[2]
+        share = on_bound / measured if measured else 0.0
+        limits = self.thresholds
+        if on_bound >= limits.censored_count and share >= limits.censored_share:
+            side = "below" if below else "above"
+            return (
+                IN,
+                f"the predicted value {value:.2f} is {side} {bound:.2f}, the "
+                f"{'lowest' if below else 'highest'} value the assay reports ({100 * share:.0f} % "
+                f"of the molecules measured for it sit there): read it as at or {side} that "
+                "limit",
+            )
+        return (
+            OUT,
+            f"the predicted value {value:.2f} is outside the training range "
+            f"{bounds['min']:g} to {bounds['max']:g}",
+        )
 
     def assess(
         self,

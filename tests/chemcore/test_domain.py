@@ -209,6 +209,34 @@ def test_the_checkpoints_typical_uncertainty_is_the_unit_of_the_uncertainty_rule
     assert older.assess(ethanol, [0.0, 0.0], [0.9, 0.9])["outputs"][0]["verdict"] == CARE
 
 
+def test_a_value_past_an_assays_reporting_limit_is_read_as_at_the_limit(tmp_path):
+    """A bound many measured molecules sit on (an assay's floor, as Biogen's microsomal
+    clearance has) is a reporting limit: a value just past it is in domain with a note saying
+    how to read it; past an ordinary bound (the most extreme of spread-out values) it is out."""
+    path = tmp_path / "training_set.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["smiles", "A", "B"])
+        alcohols = ["C" * n + "O" for n in range(1, 13)]
+        floor = [0.5] * 10 + [1.0, 2.0]  # ten at the assay's floor
+        spread = [0.5 + 1.5 * i / 11 for i in range(12)]  # one at each end
+        for smiles, a, b in zip(alcohols, floor, spread):
+            writer.writerow([smiles, a, b])
+    training = TrainingSet.from_csv(path, ["A", "B"])
+    assert training.bound_counts(0) == (10, 1, 12) and training.bound_counts(1) == (1, 1, 12)
+    bounds = {"min": 0.5, "max": 2.0}
+    rules = Domain([OutputInfo("A", range=bounds), OutputInfo("B", range=bounds)], training)
+    judged = rules.assess(Chem.MolFromSmiles("CCCO"), [0.4, 0.4])["outputs"]
+    assert judged[0]["verdict"] == IN
+    assert judged[0]["reasons"] == [
+        "the predicted value 0.40 is below 0.50, the lowest value the assay reports (83 % of "
+        "the molecules measured for it sit there): read it as at or below that limit"
+    ]
+    assert judged[1]["verdict"] == OUT and "outside the training range" in judged[1]["reasons"][0]
+    above = rules.assess(Chem.MolFromSmiles("CCCO"), [2.5, 2.5])["outputs"]
+    assert [o["verdict"] for o in above] == [OUT, OUT]  # one molecule at the top: no limit
+
+
 def test_without_training_set_only_the_molecule_and_range_checks_run(tmp_path):
     assert domain.load_training_set(tmp_path, ["A"]) is None
     rules = Domain([OutputInfo("A", range={"min": -1.0, "max": 1.0})])

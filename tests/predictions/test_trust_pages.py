@@ -122,6 +122,7 @@ def test_model_page_renders_the_card_metrics_ranges_and_thresholds(client, predi
     shown = [units.format_value(first.range[k], first.label) for k in ("min", "max")]
     assert f"{shown[0]} to {shown[1]}" in html  # rounded as the values are
     assert "less than 0.15 similar" in html
+    assert "past a bound that 10 or more and 5 % of the measured molecules sit on" in html
     rules = html[html.index("Verdict rules per output") :]
     for rule in predictor.domain.outputs:  # each output's own unit and similarity cut
         row = rules[rules.index(f'<th scope="row">{rule.label}</th>') :].split("</tr>")[0]
