@@ -84,13 +84,6 @@ def calibration_scale(y, p, spread) -> float:
 MIN_FIT = 20  # validation molecules needed to fit σ's shape (two factors) for an output
 
 
-def fit_uncertainty(y, p, spread, nearest, share: float | None = None) -> tuple[float, float]:
-    """(scale, distance_scale) of chemcore.uncertainty.combine on validation (no error term):
-    `fit_uncertainty_terms` without an error model."""
-    a, b, _ = fit_uncertainty_terms(y, p, spread, nearest, None, share)
-    return a, b
-
-
 def fit_uncertainty_terms(
     y,
     p,

@@ -8,7 +8,6 @@ pytest.importorskip("scipy")
 from chemcore.uncertainty import combine, with_error  # noqa: E402
 from training.evaluate import (  # noqa: E402
     distance_share,
-    fit_uncertainty,
     fit_uncertainty_terms,
     term_shares,
     uncertainty_quality,
@@ -22,7 +21,7 @@ def test_fit_recovers_spread_and_distance_factors():
     nearest = rng.uniform(0.1, 1.0, n)
     true = np.sqrt((2.0 * spread) ** 2 + (1.5 * (1 - nearest)) ** 2)
     y = rng.normal(0.0, true)
-    a, b = fit_uncertainty(y, np.zeros(n), spread, nearest)
+    a, b, _ = fit_uncertainty_terms(y, np.zeros(n), spread, nearest)
     assert a == pytest.approx(2.0, rel=0.1) and b == pytest.approx(1.5, rel=0.1)
     sigma = [combine(s, d, a, b) for s, d in zip(spread, nearest)]
     quality = uncertainty_quality(y, np.zeros(n), sigma)
@@ -32,7 +31,7 @@ def test_fit_recovers_spread_and_distance_factors():
 def test_too_few_molecules_fall_back_to_the_spread_alone():
     rng = np.random.RandomState(1)
     spread = rng.uniform(0.1, 0.5, 10)
-    a, b = fit_uncertainty(rng.normal(0, spread), np.zeros(10), spread, np.full(10, 0.5))
+    a, b, _ = fit_uncertainty_terms(rng.normal(0, spread), np.zeros(10), spread, np.full(10, 0.5))
     assert b == 0.0 and a > 0
 
 
@@ -43,11 +42,11 @@ def test_too_few_molecules_borrow_the_shape_the_others_were_fitted_with():
     rng = np.random.RandomState(2)
     spread, nearest = rng.uniform(0.1, 0.5, 17), rng.uniform(0.2, 0.9, 17)
     y = rng.normal(0.0, np.sqrt(spread**2 + (1 - nearest) ** 2))
-    a, b = fit_uncertainty(y, np.zeros(17), spread, nearest, share=0.6)
+    a, b, _ = fit_uncertainty_terms(y, np.zeros(17), spread, nearest, share=0.6)
     assert b > 0 and distance_share(spread, nearest, a, b) == pytest.approx(0.6, abs=1e-6)
     sigma = [combine(s, d, a, b) for s, d in zip(spread, nearest)]
     assert uncertainty_quality(y, np.zeros(17), sigma)["coverage90"] >= 0.9
-    assert fit_uncertainty([], [], [], [], share=0.6) == (1.0, 0.0)  # nothing to size on
+    assert fit_uncertainty_terms([], [], [], [], share=0.6)[:2] == (1.0, 0.0)  # nothing to size on
 
 
 def test_fit_recovers_an_error_model_term_and_serving_composes_it_the_same_way():
