@@ -25,6 +25,15 @@ VERDICT_HELP = (
 )
 
 
+class ReportingLimitSerializer(serializers.Serializer):
+    """An assay's reporting limit that the predicted value passed."""
+
+    side = serializers.ChoiceField(
+        choices=["below", "above"], help_text="The value is below the lowest or above the highest."
+    )
+    value = serializers.FloatField(help_text="The limit, in the output's (log) unit.")
+
+
 class OutputDomainSerializer(serializers.Serializer):
     """One output's applicability-domain verdict, as the result page shows it."""
 
@@ -45,6 +54,12 @@ class OutputDomainSerializer(serializers.Serializer):
         max_value=1,
         help_text="Tanimoto similarity (Morgan radius 2, 2,048 bits) of the most similar "
         "training molecule measured for this output; null without a training set.",
+    )
+    limit = ReportingLimitSerializer(
+        allow_null=True,
+        help_text="Set where the value passed a limit the assay reports at (many training "
+        "molecules sit on it, e.g. a clearance floor): read the value as at or past the limit. "
+        "The verdict stays as the other reasons make it.",
     )
 
 
@@ -80,6 +95,7 @@ def served_outputs(outputs: list[dict], stored_domain: dict | None) -> list[dict
                     "verdict_label": domain.verdict_label(judged["verdict"]),
                     "reasons": list(judged.get("reasons") or []),
                     "nearest_similarity": judged.get("nearest_similarity"),
+                    "limit": judged.get("limit"),
                 }
                 if judged.get("verdict")
                 else None,

@@ -462,6 +462,12 @@ class Domain:
             sigma = combine(sigma, nearest, 1.0, spec.distance_scale)
         if spec.range and not (spec.range["min"] <= value <= spec.range["max"]):
             reasons.append(self._range_reason(index, value, spec.range))
+            if reasons[-1][0] == IN:  # past a reporting limit: say which, for the display
+                below = value < spec.range["min"]
+                facts["limit"] = {
+                    "side": "below" if below else "above",
+                    "value": spec.range["min"] if below else spec.range["max"],
+                }
         if sigma is not None and spec.typical_uncertainty:
             ratio = sigma / spec.typical_uncertainty
             if ratio > limits.uncertainty_care:
@@ -548,6 +554,8 @@ class Domain:
             }
             if across:
                 judged["read_across"] = across
+            if "limit" in facts:  # the value passed an assay's reporting limit
+                judged["limit"] = facts["limit"]
             per_output.append(judged)
         return {
             "verdict": worst([o["verdict"] for o in per_output] + [v for v, _ in common]),

@@ -53,6 +53,9 @@ class OutputPrediction:
     reasons: list[str]
     nearest_similarity: float | None  # to the nearest molecule measured for this output
     read_across: dict | None = None  # what the value was blended from, where it was
+    # where the value passed an assay's reporting limit: {"side": "below"|"above", "value"}
+    # (read it as at or past that limit; chemcore.domain)
+    limit: dict | None = None
 
 
 @dataclass
@@ -204,6 +207,7 @@ class Model:
                 reasons=list(o["reasons"]),
                 nearest_similarity=o["nearest_similarity"],
                 read_across=o.get("read_across"),
+                limit=o.get("limit"),
             )
             for o, spec in zip(judged["outputs"], self.outputs, strict=True)
         ]

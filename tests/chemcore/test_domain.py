@@ -232,7 +232,9 @@ def test_a_value_past_an_assays_reporting_limit_is_read_as_at_the_limit(tmp_path
         "the predicted value 0.40 is below 0.50, the lowest value the assay reports (83 % of "
         "the molecules measured for it sit there): read it as at or below that limit"
     ]
+    assert judged[0]["limit"] == {"side": "below", "value": 0.5}  # the page shows "≤"
     assert judged[1]["verdict"] == OUT and "outside the training range" in judged[1]["reasons"][0]
+    assert "limit" not in judged[1]
     above = rules.assess(Chem.MolFromSmiles("CCCO"), [2.5, 2.5])["outputs"]
     assert [o["verdict"] for o in above] == [OUT, OUT]  # one molecule at the top: no limit
 

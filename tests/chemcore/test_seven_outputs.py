@@ -70,3 +70,34 @@ def test_batch_exports_carry_every_output(predictor):
     sdf = "".join(exports.sdf_record(batch, row) for row in exports.iter_batch_rows(batch))
     for spec in predictor.outputs:
         assert sdf.count(spec.label) >= 3, spec.label
+
+
+def test_a_value_past_an_assay_floor_reads_as_the_limit(client, predictor):
+    """HLM's assay reports nothing below its floor (a third of its molecules sit there): an
+    approved drug predicted a little below it is in domain by that reason, and the page reads
+    its CLint as "≤" the floor, not as the number; the API gives the limit with the verdict."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    spec = next(s for s in predictor.outputs if s.label.startswith("Human microsomal"))
+    floor = spec.range["min"]
+    with open(Path(settings.PREDICTION_MODEL_DIR) / "approved_drugs.csv", encoding="utf-8") as f:
+        below = [r["smiles"] for r in csv.DictReader(f) if float(r[spec.label] or 9) < floor - 0.02]
+    assert below, "no approved drug predicted below the HLM floor"
+    smiles = min(below, key=len)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = client.post(
+            "/api/v1/predict", {"smiles": smiles}, content_type="application/json"
+        )
+    outputs = response.json()["results"][0]["prediction"]["outputs"]
+    judged = next(o for o in outputs if o["label"] == spec.label)
+    assert judged["value"] < floor
+    assert judged["domain"]["limit"] == {"side": "below", "value": floor}
+    assert any("the lowest value the assay reports" in r for r in judged["domain"]["reasons"])
+    others = [o["domain"]["limit"] for o in outputs if o["label"] != spec.label]
+    assert all(limit is None or limit["side"] in ("below", "above") for limit in others)
+    page = client.get(response.json()["results"][0]["prediction"]["url"]).content.decode()
+    row = page[page.index(f'<th scope="row">{spec.label}</th>') :]
+    row = row[: row.index("</tr>")]
+    assert f"≤ {10**floor:.2g} mL/min/kg" in row and "≈" not in row
