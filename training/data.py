@@ -363,24 +363,35 @@ def scaffold_split(smiles: list[str], frac_test: float, seed: int) -> tuple[np.n
     groups are shuffled with ``seed`` and assigned to test until it holds ``frac_test``.
     Returns (train_idx, test_idx).
     """
-    groups: dict[str, list[int]] = {}
-    for i, s in enumerate(smiles):
-        groups.setdefault(scaffold(s), []).append(i)
+    groups = _scaffold_groups(smiles)
     n_test = int(round(frac_test * len(smiles)))
     keys = sorted(groups)
     big = [k for k in keys if len(groups[k]) > n_test / 2]
     small = [k for k in keys if len(groups[k]) <= n_test / 2]
     rng = np.random.RandomState(seed)
     rng.shuffle(small)
-    train, test = [], []
+    train, test = _whole_groups(groups, small, n_test)
     for k in big:
         train += groups[k]
-    for k in small:
-        if len(test) + len(groups[k]) <= n_test:
+    return np.array(sorted(train)), np.array(sorted(test))
+
+
+def _scaffold_groups(smiles: list[str]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {}
+    for i, s in enumerate(smiles):
+        groups.setdefault(scaffold(s), []).append(i)
+    return groups
+
+
+def _whole_groups(groups: dict, order: list[str], cap: int) -> tuple[list[int], list[int]]:
+    """Groups in `order` go to test while it stays within `cap`, the rest to train."""
+    train, test = [], []
+    for k in order:
+        if len(test) + len(groups[k]) <= cap:
             test += groups[k]
         else:
             train += groups[k]
-    return np.array(sorted(train)), np.array(sorted(test))
+    return train, test
 
 
 def shared_scaffold_split(
@@ -397,9 +408,7 @@ def shared_scaffold_split(
     (no scaffold family a test could hold out: "no ring" and a bare benzene ring).
     Returns (train_idx, test_idx).
     """
-    groups: dict[str, list[int]] = {}
-    for i, s in enumerate(smiles):
-        groups.setdefault(scaffold(s), []).append(i)
+    groups = _scaffold_groups(smiles)
     n_test = int(round(frac_test * len(smiles)))
     keys = sorted(groups)
     large = [k for k in keys if len(groups[k]) > big * len(smiles)]
@@ -407,12 +416,7 @@ def shared_scaffold_split(
     rng = np.random.RandomState(seed)
     rng.shuffle(small)
     cap = min(n_test, int(round(small_share * sum(len(groups[k]) for k in small))))
-    train, test = [], []
-    for k in small:
-        if len(test) + len(groups[k]) <= cap:
-            test += groups[k]
-        else:
-            train += groups[k]
+    train, test = _whole_groups(groups, small, cap)
     pool = sorted(i for k in large for i in groups[k])
     drawn = set(
         rng.choice(pool, size=max(0, min(len(pool), n_test - len(test))), replace=False).tolist()
