@@ -150,14 +150,14 @@ def card_text(m: dict, levers: dict | None = None) -> str:
     quick = " (QUICK SMOKE-TEST RUN — not a usable model)" if m.get("quick") else ""
     freesolv, moved = "", ""
     if split_version_of(m) != "3.0":
-        freesolv = f"""* ΔG_hyd (FreeSolv, 642 molecules, three quarters of them acyclic or a bare benzene
-  ring): one molecule, one role. Its test is the FreeSolv molecules held out as test molecules
-  of another output or in the external file ({s["n_test_dG"]}): ring systems of the logS
-  scaffold test and small molecules of Huuskonen's test file. Its validation is a scaffold
-  split of the rest that sends at most 30 % of the molecules in ring systems other than
-  benzene, whole groups, to validation and fills it with acyclic and benzene molecules drawn
-  at random. (Split 3.0 tested on FreeSolv's ring systems through a balanced scaffold split
-  of FreeSolv alone, which left training none but benzene, and dropped the held-out
+        freesolv = f"""* ΔG_hyd (FreeSolv, {s["n_freesolv"]} molecules, three quarters of them acyclic or a
+  bare benzene ring): one molecule, one role. Its test is the FreeSolv molecules held out as
+  test molecules of another output or in the external file ({s["n_test_dG"]}): ring systems
+  of the logS scaffold test and small molecules of Huuskonen's test file. Its validation is a
+  scaffold split of the rest that sends at most 30 % of the molecules in ring systems other
+  than benzene, whole groups, to validation and fills it with acyclic and benzene molecules
+  drawn at random. (Split 3.0 tested on FreeSolv's ring systems through a balanced scaffold
+  split of FreeSolv alone, which left training none but benzene, and dropped the held-out
   molecules' labels.)
 """
         moved = (
