@@ -409,7 +409,8 @@ class Domain:
         """(verdict, reason) for one output, the nearest measured neighbour's similarity and the
         uncertainty (the model's, with the distance term added when `compose`). `facts`: what
         `assess` worked out once for the molecule (symbols, heavy atoms, weight, the
-        similarities of this output's measured molecules)."""
+        similarities of this output's measured molecules); a reporting limit the value passed
+        is left there as "limit"."""
         facts = facts or {}
         spec, limits, reasons = self.outputs[index], self.thresholds, []
         reasons += self.element_reasons(index, mol, facts.get("symbols"))
@@ -461,13 +462,10 @@ class Domain:
         if sigma is not None and compose and spec.distance_scale and nearest is not None:
             sigma = combine(sigma, nearest, 1.0, spec.distance_scale)
         if spec.range and not (spec.range["min"] <= value <= spec.range["max"]):
-            reasons.append(self._range_reason(index, value, spec.range))
-            if reasons[-1][0] == IN:  # past a reporting limit: say which, for the display
-                below = value < spec.range["min"]
-                facts["limit"] = {
-                    "side": "below" if below else "above",
-                    "value": spec.range["min"] if below else spec.range["max"],
-                }
+            verdict, text, limit = self._range_reason(index, value, spec.range)
+            reasons.append((verdict, text))
+            if limit:  # past a reporting limit: `assess` stores it for the display
+                facts["limit"] = limit
         if sigma is not None and spec.typical_uncertainty:
             ratio = sigma / spec.typical_uncertainty
             if ratio > limits.uncertainty_care:
@@ -481,11 +479,12 @@ class Domain:
                 )
         return reasons, nearest, sigma
 
-    def _range_reason(self, index: int, value: float, bounds: dict) -> tuple[str, str]:
+    def _range_reason(self, index: int, value: float, bounds: dict) -> tuple[str, str, dict | None]:
         """A value outside the training range: out of domain, unless the bound it passed is
         an assay's reporting limit (`Thresholds.censored_count` and `censored_share` of the
         measured molecules sit on it), which a model trained on such values reaches and passes
-        by a little; then a note (in domain) saying how to read it."""
+        by a little; then a note (in domain) saying how to read it, and the limit
+        ({"side", "value"}; None when out of domain)."""
         below = value < bounds["min"]
         bound = bounds["min"] if below else bounds["max"]
         counts = self._bound_counts[index]
@@ -500,11 +499,13 @@ class Domain:
                 f"{'lowest' if below else 'highest'} value the assay reports ({100 * share:.0f} % "
                 f"of the molecules measured for it sit there): read it as at or {side} that "
                 "limit",
+                {"side": side, "value": bound},
             )
         return (
             OUT,
             f"the predicted value {value:.2f} is outside the training range "
             f"{bounds['min']:g} to {bounds['max']:g}",
+            None,
         )
 
     def assess(

@@ -64,8 +64,9 @@ def metrics_table(m: dict) -> str:
         "| Test set | Predictor | RMSE [95 % CI] | MAE | R² | Spearman |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
+    names = test_sets(m)
     for t, label in enumerate(m["tasks"]):
-        title = f"{SHORT[t]} [{m['units'][t]}], {test_sets(m)[t]}"
+        title = f"{SHORT[t]} [{m['units'][t]}], {names[t]}"
         rows += _rows(title, m["test"][label]["n"], m["test"][label], m["baselines"][label])
     ext = m["external"]
     rows += _rows(f"logS, {EXTERNAL}", ext["n"], ext, m["baselines"]["external"])
