@@ -94,10 +94,12 @@ class Trees:
 
     @classmethod
     def from_sklearn(cls, model) -> Trees:
-        """From a fitted HistGradientBoostingRegressor (numerical features, one output)."""
+        """From a fitted HistGradientBoostingRegressor (numerical features, one output), or a
+        list of them (a bag): their mean, as one set of trees whose leaf values are divided by
+        the bag's size, so the site walks a bag exactly as one model."""
+        bag = list(model) if isinstance(model, (list, tuple)) else [model]
         parts, roots, offset = [], [], 0
-        for (predictor,) in model._predictors:
-            nodes = predictor.nodes
+        for nodes in (p.nodes for one in bag for (p,) in one._predictors):
             if nodes["is_categorical"].any():
                 raise ValueError("categorical splits are not supported")
             leaf = nodes["is_leaf"].astype(bool)
@@ -109,13 +111,14 @@ class Trees:
                     np.where(leaf, 0, nodes["right"].astype(np.int64) + offset),
                     leaf,
                     nodes["missing_go_to_left"].astype(bool),
-                    np.where(leaf, nodes["value"], 0.0),
+                    np.where(leaf, nodes["value"], 0.0) / len(bag),
                 )
             )
             roots.append(offset)
             offset += len(nodes)
         arrays = [np.concatenate(column) for column in zip(*parts)]
-        return cls(float(np.ravel(model._baseline_prediction)[0]), np.asarray(roots), *arrays)
+        baseline = np.mean([float(np.ravel(one._baseline_prediction)[0]) for one in bag])
+        return cls(float(baseline), np.asarray(roots), *arrays)
 
 
 @dataclass

@@ -51,6 +51,28 @@ def test_exported_trees_give_scikit_learns_numbers_and_survive_the_file(tmp_path
         DM.read(tmp_path / "bad.json")
 
 
+def test_a_bag_of_models_is_walked_as_one_model_giving_their_mean():
+    """training.evaluate.fit_trees fits several models on a random tenth of the columns each;
+    the exported bag gives their mean, with or without missing values."""
+    from training.evaluate import TREE_BAG, fit_trees
+
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(400, 30))
+    y = X[:, 0] - 2 * X[:, 5] + np.sin(X[:, 7]) + rng.normal(0, 0.1, 400)
+    bag = fit_trees(X, y, seed=0, max_iter=40)
+    assert len(bag) == TREE_BAG > 1
+    probe = rng.normal(size=(50, 30))
+    each = np.array([model.predict(probe) for model in bag])
+    assert np.ptp(each, axis=0).max() > 0.01  # the seeds give different models
+    trees = DM.Trees.from_sklearn(bag)
+    assert len(trees.roots) == 40 * TREE_BAG
+    np.testing.assert_allclose(trees.predict(probe), each.mean(axis=0), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(trees.predict(probe[:1]), each[:, :1].mean(axis=0), atol=1e-12)
+    probe[::3, 5] = np.nan
+    means = np.mean([model.predict(probe) for model in bag], axis=0)
+    np.testing.assert_allclose(trees.predict(probe), means, rtol=0, atol=1e-12)
+
+
 def test_blend_weighs_each_output_and_leaves_one_without_trees():
     values = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     trees = np.array([[3.0, 4.0, np.nan], [0.0, 1.0, np.nan]])
