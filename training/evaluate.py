@@ -142,22 +142,29 @@ def fit_uncertainty_terms(
 
 SIMILARITY_CARE = 0.30  # chemcore.domain.Thresholds' default cut, tried per output
 MIN_BELOW = 10  # validation molecules below the cut needed to judge it
+Z85 = 1.440  # half-width of the nominal 85 % interval, in sigmas
+# σ under-states the errors below the cut when their root-mean-square |error| / σ exceeds the
+# others' by more than Z90 / Z85 (1.14): the factor at which a 90 % interval that holds for
+# the others covers only 85 % of them, the edge of the coverage band the card aims at.
+UNDERSTATED = Z90 / Z85
 
 
 def fit_similarity_care(y, p, sigma, nearest, cut: float = SIMILARITY_CARE) -> float:
     """The nearest-neighbour similarity below which an output's prediction is "use with care"
     (chemcore.domain), chosen on validation: `cut` where σ under-states the errors of the
-    molecules below it (their root-mean-square |error| / σ is larger than that of the
-    molecules at or above it) or where fewer than MIN_BELOW fall below it (too few to tell);
-    0 (no such rule) where σ, whose distance term grows as the similarity falls, already
-    covers them. The uncertainty rule still flags a large σ."""
+    molecules below it (their root-mean-square |error| / σ is more than UNDERSTATED times
+    that of the molecules at or above it) or where fewer than MIN_BELOW fall below it (too
+    few to tell); 0 (no such rule) where σ, whose distance term grows as the similarity
+    falls, already covers them. The uncertainty rule still flags a large σ. (A plain "larger"
+    flipped on noise: logD7.4's 40 molecules below the cut had 1.063 against 1.041, larger in
+    half of the bootstrap resamples.)"""
     z = (np.asarray(p, float) - np.asarray(y, float)) / np.maximum(np.asarray(sigma, float), 1e-9)
     below = np.asarray(nearest, float) < cut
     if below.sum() < MIN_BELOW or below.all():
         return cut
     rms_below = float(np.sqrt(np.mean(z[below] ** 2)))
     rms_above = float(np.sqrt(np.mean(z[~below] ** 2)))
-    return cut if rms_below > rms_above else 0.0
+    return cut if rms_below > UNDERSTATED * rms_above else 0.0
 
 
 def term_shares(
@@ -372,7 +379,7 @@ def descriptor_model_names(morgan: bool = True) -> list[str]:
 # choosing among a random TREE_FEATURES of the columns. One model on every column moved
 # logS's test RMSE by up to 3 % when 100 random fitting molecules were left out; the bag on
 # 10 % of the columns scored 0.968 against 1.069 on split 3.1's logS validation
-# (docs/studies/v3.2-tree-bag.md). The site walks the bag as one model of 3 x 300 trees.
+# (docs/studies/v3.1-tree-bag.md). The site walks the bag as one model of 3 x 300 trees.
 TREE_BAG = 3
 TREE_FEATURES = 0.1
 

@@ -376,9 +376,10 @@ def test_conformal_scale_covers_new_molecules_where_validation_is_small():
 
 def test_similarity_cut_is_kept_only_where_sigma_understates_dissimilar_errors():
     """fit_similarity_care: the 'use with care' similarity cut stays for an output where the
-    validation molecules below it err more than σ says (relative to the others), and goes
-    where σ already covers them; too few below it: kept (cannot tell)."""
-    from training.evaluate import SIMILARITY_CARE, fit_similarity_care
+    validation molecules below it err more than σ says (relative to the others, by more than
+    the factor that would take a 90 % interval to 85 %), and goes where σ already covers
+    them; too few below it: kept (cannot tell)."""
+    from training.evaluate import SIMILARITY_CARE, UNDERSTATED, fit_similarity_care
 
     rng = np.random.default_rng(0)
     n = 400
@@ -389,6 +390,11 @@ def test_similarity_cut_is_kept_only_where_sigma_understates_dissimilar_errors()
     assert fit_similarity_care(y, covered, sigma, nearest) == 0.0
     understated = covered * np.where(nearest < SIMILARITY_CARE, 1.5, 1.0)
     assert fit_similarity_care(y, understated, sigma, nearest) == SIMILARITY_CARE
+    assert 1.13 < UNDERSTATED < 1.15
+    slightly = covered * np.where(nearest < SIMILARITY_CARE, 1.05, 1.0)  # within the band
+    assert fit_similarity_care(y, slightly, sigma, nearest) == 0.0
+    beyond = covered * np.where(nearest < SIMILARITY_CARE, 1.2, 1.0)
+    assert fit_similarity_care(y, beyond, sigma, nearest) == SIMILARITY_CARE
     few = nearest.copy()
     few[few < SIMILARITY_CARE] = 0.5
     few[:5] = 0.2
