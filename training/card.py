@@ -369,9 +369,18 @@ def _descriptor_text(m: dict) -> str:
     if not any(betas):
         return ""
     fitted = ", ".join(f"{SHORT[t]} {b:g}" for t, b in enumerate(betas))
+    bag = blend.get("bag", 1)
+    trees = (
+        f"the mean of a bag of {bag} gradient-boosted models (scikit-learn's "
+        "HistGradientBoostingRegressor, 300 rounds each, seeds 0…"
+        f"{bag - 1}, each split choosing among a random "
+        f"{blend.get('max_features', 1.0) * 100:g} % of the columns)"
+        if bag > 1
+        else "gradient-boosted trees (scikit-learn's HistGradientBoostingRegressor, 300 rounds, "
+        "seeded)"
+    )
     return (
-        "**a descriptor model**: gradient-boosted trees (scikit-learn's "
-        f"HistGradientBoostingRegressor, 300 rounds, seeded) on {blend['descriptors']} RDKit 2D "
+        f"**a descriptor model**: {trees} on {blend['descriptors']} RDKit 2D "
         "descriptors (all but the 17 slowest, `chemcore.descriptors`)"
         + (
             f" and {blend['morgan_counts']:,} Morgan counts (radius 2)"

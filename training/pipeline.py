@@ -423,8 +423,14 @@ def finish_checkpoint(
     """Everything after training (members saved in ``output``): training set, calibration on
     validation, held-out evaluation, baselines, metrics.json and the card."""
     from .card import write_card
+    from .evaluate import (
+        TREE_BAG,
+        TREE_FEATURES,
+        evaluate_checkpoint,
+        mean_baselines,
+        served_metrics,
+    )
     from .evaluate import baselines as rf_baselines
-    from .evaluate import evaluate_checkpoint, mean_baselines, served_metrics
     from .evaluate import predict_ensemble as ens
 
     write_training_set(output, splits)
@@ -465,6 +471,8 @@ def finish_checkpoint(
             "weight": manifest.descriptor_weight,
             "descriptors": sum(not n.startswith("MorganCount:") for n in _descriptor_names(output)),
             "morgan_counts": sum(n.startswith("MorganCount:") for n in _descriptor_names(output)),
+            "bag": TREE_BAG,
+            "max_features": TREE_FEATURES,
         },
         "read_across": {
             "k": manifest.read_across_k,
