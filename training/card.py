@@ -372,8 +372,8 @@ def _descriptor_text(m: dict) -> str:
     bag = blend.get("bag", 1)
     trees = (
         f"the mean of a bag of {bag} gradient-boosted models (scikit-learn's "
-        "HistGradientBoostingRegressor, 300 rounds each, seeds 0…"
-        f"{bag - 1}, each split choosing among a random "
+        f"HistGradientBoostingRegressor, 300 rounds each, seeds {m.get('seed', 0)}…"
+        f"{m.get('seed', 0) + bag - 1}, each split choosing among a random "
         f"{blend.get('max_features', 1.0) * 100:g} % of the columns)"
         if bag > 1
         else "gradient-boosted trees (scikit-learn's HistGradientBoostingRegressor, 300 rounds, "
