@@ -143,7 +143,11 @@ def test_the_home_page_answers_while_two_clients_ask_for_the_worst(site):
     print(f"home page: {len(home)} requests, slowest {max(s for _, s in home):.3f} s;")
     print(f"attacks: {len(attacks)} requests, slowest per URL {worst}")
     assert all(status == 200 for status, _ in home)
-    assert max(seconds for _, seconds in home) < 1.0, home
+    # A free worker answers at once. One request may catch a stall of the whole machine (CI
+    # saw every URL, the attacks' cheapest included, stall ~1.8 s at the same moment); with
+    # both workers held by the attacks, nearly every request would wait past a second.
+    slow = [seconds for _, seconds in home if seconds >= 1.0]
+    assert len(home) >= 10 and len(slow) <= 1 and max(slow, default=0.0) < 5.0, home
     searches = [r for r in attacks if r[0] == search]
     assert searches and all(status == 200 and seconds < 10 for _, status, seconds in attacks)
 
