@@ -4,7 +4,8 @@ A checkpoint is either a plain Hugging Face sequence-classification/regression d
 (config.json, *.safetensors, tokenizer files) or an ensemble directory: `ensemble.json`
 naming member sub-directories, each a plain HF directory loadable on its own by
 `AutoModelForSequenceClassification`. The ensemble's prediction is the member mean, blended
-with a descriptor model (chemcore.descriptor_model) and then with its nearest measured
+with a descriptor model (chemcore.descriptor_model, its trees mixed with a small network on
+the same row, chemcore.descriptor_mlp) and then with its nearest measured
 molecules (chemcore.readacross) where the manifest says so, and its
 uncertainty the calibrated member standard deviation plus a distance term
 (chemcore.uncertainty).
@@ -24,6 +25,7 @@ TRAINING_SET = (
 CARD = "README.md"
 METRICS = "metrics.json"
 DESCRIPTOR_MODEL = "descriptor_model.json"  # chemcore.descriptor_model, when the manifest blends it
+DESCRIPTOR_MLP = "descriptor_mlp.safetensors"  # chemcore.descriptor_mlp, beside the trees
 ERROR_MODEL = "error_model.json"  # trees predicting the error's size (chemcore.uncertainty)
 MEMBER_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
@@ -64,6 +66,11 @@ class EnsembleManifest:
     # here) in the value, blended before read-across; empty or 0 means the members alone.
     descriptor_weight: list[float] = field(default_factory=list)
     descriptor_model: str = DESCRIPTOR_MODEL
+    # Per-output weight of the descriptor network (chemcore.descriptor_mlp, in the file named
+    # here) in the descriptor model's value: (1 - g) * trees + g * network; empty or 0 means
+    # the trees alone.
+    mlp_weight: list[float] = field(default_factory=list)
+    descriptor_mlp: str = DESCRIPTOR_MLP
 
     # Per-output factor on the error model's predicted |error| (chemcore.uncertainty), in the
     # file named here; empty or 0 means no such term.
@@ -86,6 +93,10 @@ class EnsembleManifest:
     @property
     def blends_descriptors(self) -> bool:
         return any(self.descriptor_weight)
+
+    @property
+    def blends_mlp(self) -> bool:
+        return self.blends_descriptors and any(self.mlp_weight)
 
     @property
     def models_error(self) -> bool:
@@ -116,6 +127,11 @@ class EnsembleManifest:
                 "file": self.descriptor_model,
                 "weight": self.descriptor_weight,
             }
+            if self.blends_mlp:
+                data["descriptor_blend"]["network"] = {
+                    "file": self.descriptor_mlp,
+                    "weight": self.mlp_weight,
+                }
         if self.reads_across:
             data["read_across"] = {
                 "k": self.read_across_k,
@@ -140,6 +156,7 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
     errors = unc.get("error_model") or {}
     across = data.get("read_across") or {}
     trees = data.get("descriptor_blend") or {}
+    network = trees.get("network") or {}
     verdict = data.get("verdict") or {}
     weights = [float(w) for w in across.get("weight") or []]
     powers = [float(p) for p in across.get("power") or []]
@@ -155,6 +172,8 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
         read_across_k=int(across.get("k") or 5),
         descriptor_weight=[float(w) for w in trees.get("weight") or []],
         descriptor_model=str(trees.get("file") or DESCRIPTOR_MODEL),
+        mlp_weight=[float(w) for w in network.get("weight") or []],
+        descriptor_mlp=str(network.get("file") or DESCRIPTOR_MLP),
         error_scale=[float(s) for s in errors.get("scale") or []],
         error_model=str(errors.get("file") or ERROR_MODEL),
         typical_uncertainty=[float(e) for e in verdict.get("typical_uncertainty") or []],

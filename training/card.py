@@ -390,7 +390,24 @@ def _descriptor_text(m: dict) -> str:
         + ", one per output, fitted "
         "on the fitting molecules and shipped as plain arrays in `descriptor_model.json` "
         "(`chemcore.descriptor_model`; no pickle); value = (1 − β) · value + β · trees, with β "
-        f"per output {fitted}"
+        f"per output {fitted}" + _network_text(blend)
+    )
+
+
+def _network_text(blend: dict) -> str:
+    network = blend.get("network") or {}
+    weights = network.get("weight") or []
+    if not any(weights):
+        return ""
+    fitted = ", ".join(f"{SHORT[t]} {g:g}" for t, g in enumerate(weights))
+    hidden = " and ".join(str(h) for h in network.get("hidden", []))
+    return (
+        f". Where the card says trees, read the trees mixed with **a descriptor network**: the "
+        f"mean of {network.get('nets', 1)} multi-task perceptrons (ReLU, hidden layers of "
+        f"{hidden}, each early-stopped on a scaffold hold-out of the fitting molecules) on the "
+        "same row, float16 in `descriptor_mlp.safetensors` (`chemcore.descriptor_mlp`, run by "
+        f"NumPy): trees = (1 − g) · trees + g · network, with g per output {fitted}, fitted on "
+        "validation before β"
     )
 
 

@@ -427,6 +427,110 @@ def fit_descriptor_model(
     return DescriptorModel(descriptors=names, outputs=outputs)
 
 
+# The descriptor network (chemcore.descriptor_mlp) beside the trees: MLP_NETS multi-task
+# perceptrons on the same row, each early-stopped on a 10 % scaffold hold-out of the fitting
+# rows (seeded), their mean blended with the trees per output on validation. Chosen on split
+# 3.1's validation: docs/studies/v3.2-descriptor-mlp.md.
+MLP_NETS = 5
+MLP_HIDDEN = (512, 256)
+MLP_EPOCHS = 80
+
+
+def fit_descriptor_mlp(
+    smiles: list[str],
+    y: np.ndarray,
+    descriptors: list[str],
+    seed: int = 0,
+    X: np.ndarray | None = None,
+    epochs: int = MLP_EPOCHS,
+    log=None,
+):
+    """chemcore.descriptor_mlp.DescriptorMLP fitted on the fitting split (``y`` (n, outputs),
+    NaN = unmeasured; the loss is the mean squared error of the standardised targets over the
+    measured ones). Each net keeps the epoch with the lowest hold-out error, averaged over the
+    outputs measured there, so small outputs count as much as logS."""
+    import torch
+
+    from chemcore.descriptor_mlp import DescriptorMLP
+    from chemcore.descriptors import MORGAN_PREFIX
+
+    from .data import full_descriptors, scaffold_split
+
+    if X is None:
+        X = full_descriptors(smiles, descriptors)
+    scaled = sum(not name.startswith(MORGAN_PREFIX) for name in descriptors)
+    if any(name.startswith(MORGAN_PREFIX) for name in descriptors[:scaled]):
+        raise ValueError("the Morgan counts must come after the RDKit descriptors")
+    head = np.where(np.isfinite(X[:, :scaled]), X[:, :scaled], np.nan)
+    with np.errstate(all="ignore"):
+        low, high = np.nanpercentile(head, 1, axis=0), np.nanpercentile(head, 99, axis=0)
+        clipped = np.clip(head, low, high)
+        mean, std = np.nanmean(clipped, axis=0), np.nanstd(clipped, axis=0)
+    low, high, mean = (
+        np.nan_to_num(a).astype(np.float32).astype(np.float64) for a in (low, high, mean)
+    )
+    std = (np.nan_to_num(std) + 1e-6).astype(np.float32).astype(np.float64)
+    t_mean, t_std = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
+    t_mean, t_std = np.nan_to_num(t_mean), np.where(np.nan_to_num(t_std) > 0, t_std, 1.0)
+    model = DescriptorMLP(
+        descriptors=list(descriptors),
+        scaled=scaled,
+        clip_low=low,
+        clip_high=high,
+        mean=mean,
+        std=std,
+        target_mean=t_mean,
+        target_std=t_std,
+        nets=[],
+    )
+    Z = torch.tensor(model.inputs(X))
+    Y = torch.tensor(((y - t_mean) / t_std).astype(np.float32))
+    fit, held = scaffold_split(smiles, 0.1, seed)
+    for k in range(MLP_NETS):
+        torch.manual_seed(seed + k)
+        sizes = [Z.shape[1], *MLP_HIDDEN, y.shape[1]]
+        layers: list = []
+        for i in range(len(sizes) - 1):
+            layers.append(torch.nn.Linear(sizes[i], sizes[i + 1]))
+            if i < len(sizes) - 2:
+                layers += [torch.nn.ReLU(), torch.nn.Dropout(0.2)]
+        net = torch.nn.Sequential(*layers)
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
+        order = torch.Generator().manual_seed(seed + k)
+        xf, yf, xh, yh = Z[fit], Y[fit], Z[held], Y[held]
+        best = (float("inf"), None, -1)
+        for epoch in range(epochs):
+            net.train()
+            for idx in torch.randperm(len(xf), generator=order).split(128):
+                target = yf[idx]
+                measured = torch.isfinite(target)
+                if not measured.any():
+                    continue
+                loss = ((net(xf[idx]) - torch.nan_to_num(target)) ** 2)[measured].mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            net.eval()
+            with torch.no_grad():
+                out, seen = net(xh), torch.isfinite(yh)
+                scores = [
+                    float(((out[:, t] - yh[:, t])[seen[:, t]] ** 2).mean())
+                    for t in range(y.shape[1])
+                    if int(seen[:, t].sum()) > 5
+                ]
+            score = float(np.mean(scores)) if scores else -float(epoch)  # none held: the last
+            if score < best[0]:
+                best = (score, {n: v.clone() for n, v in net.state_dict().items()}, epoch)
+        net.load_state_dict(best[1])
+        linear = [m for m in net if isinstance(m, torch.nn.Linear)]
+        model.nets.append(
+            [(m.weight.detach().numpy().T.copy(), m.bias.detach().numpy().copy()) for m in linear]
+        )
+        if log is not None:
+            log(f"descriptor network {k}: best epoch {best[2]} (hold-out {best[0]:.3f})")
+    return model
+
+
 def fit_error_model(
     smiles: list[str],
     y: np.ndarray,

@@ -166,6 +166,7 @@ def calibrate(
     With `keep` (the checkpoint's own manifest: `recalibrate`), the descriptor model in
     `output` and the blends in `keep` are used as they are; the error model and σ are fitted
     again."""
+    from chemcore import descriptor_mlp as DMLP
     from chemcore import descriptor_model as DM
     from chemcore.readacross import blend
     from chemcore.uncertainty import combine, with_error
@@ -175,6 +176,7 @@ def calibrate(
         MIN_FIT,
         SIMILARITY_CARE,
         descriptor_model_names,
+        fit_descriptor_mlp,
         fit_descriptor_model,
         fit_descriptor_weight,
         fit_error_model,
@@ -200,9 +202,29 @@ def calibrate(
         model = fit_descriptor_model(splits.train_smiles, splits.train_y, seed=seed, X=fitting_rows)
         DM.write(Path(output) / C.DESCRIPTOR_MODEL, model)
     (Path(output) / C.ERROR_MODEL).unlink(missing_ok=True)
+    if keep is None:
+        (Path(output) / C.DESCRIPTOR_MLP).unlink(missing_ok=True)
+    network = None  # the descriptor network's validation values
     if model is not None:
         rows = full_descriptors(splits.val_smiles, model.descriptors)
         trees = model.predict(rows)
+        if keep is not None and keep.blends_mlp:
+            network = DMLP.read(Path(output) / keep.descriptor_mlp).predict(rows)
+        elif keep is None:
+            if fitting_rows is None:
+                fitting_rows = full_descriptors(splits.train_smiles, model.descriptors)
+            DMLP.write(
+                Path(output) / C.DESCRIPTOR_MLP,
+                fit_descriptor_mlp(
+                    splits.train_smiles,
+                    splits.train_y,
+                    model.descriptors,
+                    seed=seed,
+                    X=fitting_rows,
+                ),
+            )
+            # read back: the site's float16 weights, so validation sees what is served
+            network = DMLP.read(Path(output) / C.DESCRIPTOR_MLP).predict(rows)
         # the error model beside it (chemcore.uncertainty), fitted on the fitting rows
         if fitting_rows is None:
             fitting_rows = full_descriptors(splits.train_smiles, model.descriptors)
@@ -212,7 +234,8 @@ def calibrate(
         DM.write(Path(output) / C.ERROR_MODEL, error_model)
         errors = error_model.predict(DM.error_rows(rows, trees))
     fitted: dict[str, list[float]] = {
-        k: [] for k in ("beta", "weight", "power", "scale", "distance", "error", "unit", "cut")
+        k: []
+        for k in ("mlp", "beta", "weight", "power", "scale", "distance", "error", "unit", "cut")
     }
     validation = {}
     values: list[tuple] = []  # per output: validation y, value, member spread, nearest, ê
@@ -220,13 +243,20 @@ def calibrate(
     for t in range(D.N_TASKS):
         m = np.isfinite(splits.val_y[:, t])
         y, p = splits.val_y[m, t], mean[m, t]
-        beta = 0.0
+        beta = g = 0.0
+        desc = None if trees is None else trees[m, t]  # the descriptor model's value
+        if keep is not None:
+            g = _at(keep.mlp_weight, t, 0.0) if network is not None else 0.0
+        elif network is not None and np.isfinite(desc).all():
+            g = fit_descriptor_weight(y, desc, network[m, t])
+        if g:
+            desc = (1 - g) * desc + g * network[m, t]
         if keep is not None:
             beta = _at(keep.descriptor_weight, t, 0.0)
-        elif trees is not None and np.isfinite(trees[m, t]).all():
-            beta = fit_descriptor_weight(y, p, trees[m, t])
+        elif desc is not None and np.isfinite(desc).all():
+            beta = fit_descriptor_weight(y, p, desc)
         if beta:
-            p = (1 - beta) * p + beta * trees[m, t]
+            p = (1 - beta) * p + beta * desc
         measured = sorted(
             (s, v) for s, v in zip(splits.train_smiles, splits.train_y[:, t]) if np.isfinite(v)
         )  # sorted by SMILES, as training_set.csv is
@@ -241,7 +271,7 @@ def calibrate(
         else:
             weight, power = fit_read_across(y, p, near, nearest) if read_across else (0.0, 1.0)
         p = blend(p, near, nearest, weight, power)
-        for key, value in zip(fitted, (beta, weight, power)):
+        for key, value in zip(fitted, (g, beta, weight, power)):
             fitted[key].append(value)
         h = None
         if errors is not None and np.isfinite(errors[m, t]).all():
@@ -280,6 +310,8 @@ def calibrate(
         )
     if not any(fitted["beta"]):
         (Path(output) / C.DESCRIPTOR_MODEL).unlink(missing_ok=True)
+    if not any(fitted["beta"]) or not any(fitted["mlp"]):
+        (Path(output) / C.DESCRIPTOR_MLP).unlink(missing_ok=True)
     manifest = C.EnsembleManifest(
         members=members,
         uncertainty_scale=fitted["scale"],
@@ -288,6 +320,7 @@ def calibrate(
         read_across_weight=fitted["weight"] if any(fitted["weight"]) else [],
         read_across_power=fitted["power"] if any(fitted["weight"]) else [],
         descriptor_weight=fitted["beta"] if any(fitted["beta"]) else [],
+        mlp_weight=fitted["mlp"] if any(fitted["beta"]) and any(fitted["mlp"]) else [],
         error_scale=fitted["error"] if any(fitted["error"]) else [],
         typical_uncertainty=fitted["unit"],
         similarity_care=fitted["cut"],
@@ -424,6 +457,9 @@ def finish_checkpoint(
     validation, held-out evaluation, baselines, metrics.json and the card."""
     from .card import write_card
     from .evaluate import (
+        MLP_EPOCHS,
+        MLP_HIDDEN,
+        MLP_NETS,
         TREE_BAG,
         TREE_FEATURES,
         evaluate_checkpoint,
@@ -437,7 +473,8 @@ def finish_checkpoint(
     manifest, val = calibrate(output, splits, info["members"], seed=seed)
     scales, dscales = manifest.uncertainty_scale, manifest.distance_scale
     log(
-        f"descriptor model weight (validation): {manifest.descriptor_weight}; "
+        f"descriptor model weight (validation): {manifest.descriptor_weight} (network in it: "
+        f"{manifest.mlp_weight}); "
         f"read-across: weight {manifest.read_across_weight}, power "
         f"{manifest.read_across_power}; uncertainty scales {scales}, distance scales {dscales}"
     )
@@ -473,6 +510,12 @@ def finish_checkpoint(
             "morgan_counts": sum(n.startswith("MorganCount:") for n in _descriptor_names(output)),
             "bag": TREE_BAG,
             "max_features": TREE_FEATURES,
+            "network": {
+                "weight": manifest.mlp_weight,
+                "nets": MLP_NETS,
+                "hidden": list(MLP_HIDDEN),
+                "epochs": MLP_EPOCHS,
+            },
         },
         "read_across": {
             "k": manifest.read_across_k,

@@ -71,6 +71,7 @@ def _weights_hash(directories: list[Path], top: Path | None = None) -> str:
             contract.ENSEMBLE_MANIFEST,
             contract.TRAINING_SET,
             contract.DESCRIPTOR_MODEL,
+            contract.DESCRIPTOR_MLP,
             contract.ERROR_MODEL,
         ):
             if (top / name).exists():
@@ -237,6 +238,21 @@ class Network:
                 self.manifest.descriptor_weight[i]
                 if i < len(self.manifest.descriptor_weight)
                 else 0.0
+                for i in range(config.num_labels)
+            ]
+        # The descriptor network (chemcore.descriptor_mlp), mixed with the trees per output.
+        self.descriptor_mlp = None
+        self.mlp_weight: list[float] = []
+        if self.descriptor_model is not None and self.manifest.blends_mlp:
+            from chemcore import descriptor_mlp
+
+            self.descriptor_mlp = descriptor_mlp.read(self.directory / self.manifest.descriptor_mlp)
+            if self.descriptor_mlp.descriptors != list(self.descriptor_model.descriptors):
+                raise ValueError(
+                    f"{self.directory}: the descriptor network reads other columns than the trees"
+                )
+            self.mlp_weight = [
+                self.manifest.mlp_weight[i] if i < len(self.manifest.mlp_weight) else 0.0
                 for i in range(config.num_labels)
             ]
         # The error model (chemcore.uncertainty): trees on the same descriptor rows predicting
@@ -469,6 +485,7 @@ class Network:
 
     def _blend_descriptors(self, mean, smiles: list[str], features=None):
         """(1 - beta) * member mean + beta * descriptor model, per output (beta 0: unchanged),
+        the descriptor model being the trees mixed with the descriptor network where it has one,
         and the error model's predicted |error| per output (None without one). Descriptors
         are computed from the SMILES as given: the canonical SMILES, as in training (or handed
         over by `features()`, computed the same way elsewhere)."""
@@ -483,8 +500,12 @@ class Network:
             rows = from_smiles(smiles, self.descriptor_model.descriptors)
         trees = self.descriptor_model.predict(rows)
         errors = None
-        if self.error_model is not None:
+        if self.error_model is not None:  # fitted on the trees' values, not the mix
             errors = self.error_model.predict(error_rows(rows, trees))
+        if self.descriptor_mlp is not None:
+            from chemcore import descriptor_mlp
+
+            trees = descriptor_mlp.blend(trees, self.descriptor_mlp.predict(rows), self.mlp_weight)
         return blend(mean, trees, self.descriptor_weight), errors
 
     def _member_outputs(self, texts: list[str], *, truncate: bool = False):

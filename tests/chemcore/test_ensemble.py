@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from chemcore.checkpoint import EnsembleManifest, read_manifest, write_manifest
+from chemcore.descriptors import from_smiles
 from chemcore.network import Network
 from chemreport.units import output_decimals
 from predictions.serving import reset_model
@@ -323,3 +324,33 @@ def test_plot_draws_the_uncertainty_as_an_error_bar():
     png_bar = rendering.prediction_plot_png(with_range, kind="regression")
     assert png_bar.startswith(b"\x89PNG")
     assert png_bar != rendering.prediction_plot_png(without, kind="regression")
+
+
+def test_descriptor_network_is_read_from_the_manifest_moves_the_value_and_the_hash(tmp_path):
+    """The descriptor network (chemcore.descriptor_mlp) round-trips through ensemble.json, is
+    mixed into the trees' value by its weight (σ untouched), and its file is in the hash."""
+    if not (SHIPPED / "descriptor_mlp.safetensors").exists():
+        pytest.skip("the shipped checkpoint has no descriptor network")
+    root = _ensemble(tmp_path, [0.0, 0.05], scale=SCALE)
+    shutil.copy(SHIPPED / "descriptor_model.json", root / "descriptor_model.json")
+    n = len(SCALE)
+    trees_only = EnsembleManifest(
+        members=read_manifest(root).members, uncertainty_scale=SCALE, descriptor_weight=[1.0] * n
+    )
+    write_manifest(root, trees_only)
+    before = Network(root)
+    shutil.copy(SHIPPED / "descriptor_mlp.safetensors", root / "descriptor_mlp.safetensors")
+    mixed_manifest = EnsembleManifest(**{**trees_only.__dict__, "mlp_weight": [0.5] * n})
+    write_manifest(root, mixed_manifest)
+    assert read_manifest(root) == mixed_manifest
+    mixed = Network(root)
+    assert mixed.descriptor_mlp is not None and mixed.weights_hash != before.weights_hash
+    smiles = ["CCO", "c1ccccc1O"]
+    rows = mixed.descriptor_model.predict(from_smiles(smiles, mixed.descriptor_names))
+    net = mixed.descriptor_mlp.predict(from_smiles(smiles, mixed.descriptor_names))
+    for a, b, t, m in zip(
+        before.predict_with_uncertainty(smiles), mixed.predict_with_uncertainty(smiles), rows, net
+    ):
+        np.testing.assert_allclose(a.values, t)  # β 1: the trees alone
+        np.testing.assert_allclose(b.values, 0.5 * t + 0.5 * m)  # half trees, half network
+        assert a.uncertainties == b.uncertainties  # the network moves the value only

@@ -94,6 +94,36 @@ def _descriptor_model(smiles: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return _walk(data, X), X
 
 
+def _network(X: np.ndarray) -> np.ndarray:
+    """(n, outputs) of the checkpoint's descriptor network, read with safetensors' torch loader
+    and run by torch: RDKit descriptors clipped to the stored 1st-99th percentiles and
+    standardised, Morgan counts as log(1 + count), each net's linear layers with ReLU between,
+    the nets' mean in the targets' units. Written out here, independent of chemcore."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = CKPT / C.DESCRIPTOR_MLP
+    with safe_open(str(path), framework="pt") as handle:
+        meta = handle.metadata()
+    w = {k: v.float() for k, v in load_file(str(path)).items()}
+    head = int(meta["scaled"])
+    x = torch.tensor(X, dtype=torch.float64)
+    z = (
+        torch.clamp(x[:, :head], w["clip_low"].double(), w["clip_high"].double())
+        - w["mean"].double()
+    ) / w["std"].double()
+    x = torch.cat([z, torch.log1p(x[:, head:].clamp(min=0))], dim=1).float()
+    outs = []
+    for k in range(int(meta["nets"])):
+        h = x
+        for i in range(int(meta["layers"])):
+            h = h @ w[f"net{k}.layer{i}.weight"] + w[f"net{k}.layer{i}.bias"]
+            h = torch.relu(h) if i < int(meta["layers"]) - 1 else h
+        outs.append(h.double())
+    mean = torch.stack(outs).mean(0).numpy()
+    return mean * w["target_std"].double().numpy() + w["target_mean"].double().numpy()
+
+
 def _walk(data: dict, X: np.ndarray) -> np.ndarray:
     """(n, outputs): each output's trees in `data` (the JSON) walked on the rows of X."""
     every = np.arange(len(X))
@@ -138,7 +168,11 @@ def predict(ensemble, smiles, batch=128):
     if manifest.blends_descriptors:
         beta = np.asarray(manifest.descriptor_weight)
         trees, X = _descriptor_model(can)
-        value = (1 - beta) * value + beta * np.nan_to_num(trees)
+        desc = trees
+        if manifest.blends_mlp:
+            g = np.asarray(manifest.mlp_weight)
+            desc = (1 - g) * trees + g * _network(X)
+        value = (1 - beta) * value + beta * np.nan_to_num(desc)
         if manifest.models_error:
             data = json.loads((CKPT / manifest.error_model).read_text())
             error = _walk(data, np.column_stack([X, np.nan_to_num(trees)]))

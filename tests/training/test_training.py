@@ -331,6 +331,9 @@ def test_quick_run_card(quick_run):
     assert any(metrics["descriptor_blend"]["weight"])  # the quick run blends its trees too
     assert metrics["descriptor_blend"]["bag"] == TREE_BAG  # the trees as fitted: a bag
     assert f"a bag of {TREE_BAG} gradient-boosted models" in card
+    network = metrics["descriptor_blend"]["network"]  # the descriptor network: fitted, recorded
+    assert len(network["weight"]) in (0, len(D.TASKS))
+    assert (out / C.DESCRIPTOR_MLP).exists() == any(network["weight"])
 
 
 @pytest.mark.slow  # trains
@@ -346,10 +349,11 @@ def test_recalibrate_refits_sigma_only_and_gives_what_training_gave(quick_run, t
     again = recalibrate(str(copy), log=lambda *a: None)
     assert (copy / C.ENSEMBLE_MANIFEST).read_text() == (out / C.ENSEMBLE_MANIFEST).read_text()
     assert (copy / C.DESCRIPTOR_MODEL).read_bytes() == (out / C.DESCRIPTOR_MODEL).read_bytes()
-    if (out / C.ERROR_MODEL).exists():  # a quick run's tiny validation may give it no weight
-        assert (copy / C.ERROR_MODEL).read_bytes() == (out / C.ERROR_MODEL).read_bytes()
-    else:
-        assert not (copy / C.ERROR_MODEL).exists()
+    for name in (C.ERROR_MODEL, C.DESCRIPTOR_MLP):  # a quick run may give either no weight
+        if (out / name).exists():
+            assert (copy / name).read_bytes() == (out / name).read_bytes()
+        else:
+            assert not (copy / name).exists()
     keys = ("test", "external", "validation", "uncertainty_scale", "distance_scale", "error_scale")
     keys += ("verdict_rules",)
     for key in keys:
