@@ -49,11 +49,16 @@ def test_water_is_out_of_domain_with_its_reasons(predictor):
     assert any("inorganic" in r for r in judged["reasons"])
     assert any("single heavy atom" in r for r in judged["reasons"])
     assert all(o["verdict"] == OUT for o in judged["outputs"])
-    # A value beyond the training range is named (v1 predicts logS 1.99 for water, above all).
+    # A value beyond the training range is named (v1 predicts logS 1.99 for water, above all):
+    # as outside the range, or past the assay's reporting limit where many measured molecules
+    # sit on that bound (v3.2.0: water's RLM CLint 0.91, below the assay's lowest 1.03).
     for output, spec in zip(judged["outputs"], predictor.outputs):
         value = _value(predictor, "O", spec.label)
         outside = not spec.range["min"] <= value <= spec.range["max"]
-        named = any("outside the training range" in r for r in output["reasons"])
+        named = any(
+            "outside the training range" in r or "value the assay reports" in r
+            for r in output["reasons"]
+        )
         assert named == outside
 
 
