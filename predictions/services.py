@@ -200,9 +200,12 @@ def blend_weights(model: Model, index: int) -> dict:
     weight (beta) and the read-across weight and power, None where not used."""
     betas, across = model.network.descriptor_weight, model.network.read_across
     beta = betas[index] if index < len(betas) and betas[index] else None
+    networks = model.network.mlp_weight
+    network = networks[index] if beta and index < len(networks) and networks[index] else None
     weight, power = across[index] if index < len(across) else (0.0, 1.0)
     return {
         "descriptor_weight": beta,
+        "network_weight": network,
         "read_across": {"weight": weight, "power": power} if weight else None,
     }
 

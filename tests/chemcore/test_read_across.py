@@ -198,10 +198,14 @@ def test_model_page_and_api_say_how_a_value_is_made(client, predictor):
         beta = manifest.descriptor_weight[index]
         weight = manifest.read_across_weight[index]
         assert output["descriptor_weight"] == (beta or None)
+        network = manifest.mlp_weight[index] if beta and manifest.mlp_weight else 0.0
+        assert output["network_weight"] == (network or None)
         if weight:
             power = manifest.read_across_power[index]
             assert output["read_across"] == {"weight": weight, "power": power}
         else:
             assert output["read_across"] is None
         share = f"{round(100 * beta)} % descriptor model" if beta else "members only"
+        if network:
+            share += f" (of which {round(100 * network)} % the descriptor network)"
         assert f"{spec.label}: {share}" in html
