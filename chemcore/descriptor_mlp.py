@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "smiles-site-descriptor-mlp/1"
+# All metadata sits in one header entry, a JSON string with sorted keys: safetensors writes
+# its metadata map in no fixed order, and one entry keeps the file the same byte for byte.
+META_KEY = "smiles_site"
 
 
 @dataclass
@@ -81,21 +84,21 @@ def write(path: Path | str, model: DescriptorMLP) -> None:
         for i, (w, b) in enumerate(layers):
             tensors[f"net{k}.layer{i}.weight"] = np.ascontiguousarray(w, dtype=np.float16)
             tensors[f"net{k}.layer{i}.bias"] = np.ascontiguousarray(b, dtype=np.float16)
-    metadata = {
+    info = {
         "format": FORMAT,
-        "descriptors": json.dumps(model.descriptors),
-        "scaled": str(model.scaled),
-        "nets": str(len(model.nets)),
-        "layers": str(len(model.nets[0]) if model.nets else 0),
+        "descriptors": model.descriptors,
+        "scaled": model.scaled,
+        "nets": len(model.nets),
+        "layers": len(model.nets[0]) if model.nets else 0,
     }
-    save_file(tensors, str(path), metadata=metadata)
+    save_file(tensors, str(path), metadata={META_KEY: json.dumps(info, sort_keys=True)})
 
 
 def read(path: Path | str) -> DescriptorMLP:
     from safetensors import safe_open
 
     with safe_open(str(path), framework="numpy") as handle:
-        meta = handle.metadata() or {}
+        meta = json.loads((handle.metadata() or {}).get(META_KEY) or "{}")
         if meta.get("format") != FORMAT:
             raise ValueError(f"{path}: unknown descriptor network format {meta.get('format')!r}")
         get = handle.get_tensor
@@ -110,7 +113,7 @@ def read(path: Path | str) -> DescriptorMLP:
             for k in range(int(meta["nets"]))
         ]
         return DescriptorMLP(
-            descriptors=list(json.loads(meta["descriptors"])),
+            descriptors=list(meta["descriptors"]),
             scaled=int(meta["scaled"]),
             clip_low=get("clip_low").astype(np.float64),
             clip_high=get("clip_high").astype(np.float64),

@@ -88,3 +88,11 @@ def test_manifest_keeps_the_network_weights(tmp_path):
     assert read == manifest and read.blends_mlp
     write_manifest(tmp_path, EnsembleManifest(members=["m0"], mlp_weight=[0.4, 0.0]))
     assert not read_manifest(tmp_path).blends_mlp  # no trees, no network
+
+
+def test_the_file_is_the_same_byte_for_byte_each_time_it_is_written(fitted, tmp_path):
+    """A retrain that gives the same weights gives the same file (and weights hash)."""
+    model = fitted[-1]
+    M.write(tmp_path / "a.safetensors", model)
+    M.write(tmp_path / "b.safetensors", model)
+    assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes()

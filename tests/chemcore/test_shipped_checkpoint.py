@@ -104,7 +104,7 @@ def _network(X: np.ndarray) -> np.ndarray:
 
     path = CKPT / C.DESCRIPTOR_MLP
     with safe_open(str(path), framework="pt") as handle:
-        meta = handle.metadata()
+        meta = json.loads(handle.metadata()["smiles_site"])
     w = {k: v.float() for k, v in load_file(str(path)).items()}
     head = int(meta["scaled"])
     x = torch.tensor(X, dtype=torch.float64)
