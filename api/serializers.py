@@ -563,8 +563,9 @@ class ModelInfoSerializer(serializers.Serializer):
         help_text=(
             "label, unit and training range of each output; descriptor_weight (the descriptor "
             "model's share of the value, null if none), network_weight (the descriptor network's "
-            "share within the descriptor model, the trees having the rest; null if none) and "
-            "read_across ({weight, power} of the "
+            "share within the descriptor model, the trees having the rest; null if none), "
+            "graph_weight (the graph network's share within the descriptor model, mixed in "
+            "after the descriptor network; null if none) and read_across ({weight, power} of the "
             "blend with the nearest measured molecules, null if none)."
         ),
     )

@@ -5,7 +5,8 @@ A checkpoint is either a plain Hugging Face sequence-classification/regression d
 naming member sub-directories, each a plain HF directory loadable on its own by
 `AutoModelForSequenceClassification`. The ensemble's prediction is the member mean, blended
 with a descriptor model (chemcore.descriptor_model, its trees mixed with a small network on
-the same row, chemcore.descriptor_mlp) and then with its nearest measured
+the same row, chemcore.descriptor_mlp, and with a network on the molecular graph,
+chemcore.graph_network) and then with its nearest measured
 molecules (chemcore.readacross) where the manifest says so, and its
 uncertainty the calibrated member standard deviation plus a distance term
 (chemcore.uncertainty).
@@ -26,6 +27,7 @@ CARD = "README.md"
 METRICS = "metrics.json"
 DESCRIPTOR_MODEL = "descriptor_model.json"  # chemcore.descriptor_model, when the manifest blends it
 DESCRIPTOR_MLP = "descriptor_mlp.safetensors"  # chemcore.descriptor_mlp, beside the trees
+GRAPH_NETWORK = "graph_network.safetensors"  # chemcore.graph_network, beside them
 ERROR_MODEL = "error_model.json"  # trees predicting the error's size (chemcore.uncertainty)
 MEMBER_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
@@ -71,6 +73,11 @@ class EnsembleManifest:
     # the trees alone.
     mlp_weight: list[float] = field(default_factory=list)
     descriptor_mlp: str = DESCRIPTOR_MLP
+    # Per-output weight of the graph network (chemcore.graph_network, in the file named here),
+    # mixed in after the descriptor network: (1 - h) * descriptors + h * graph; empty or 0
+    # means none.
+    graph_weight: list[float] = field(default_factory=list)
+    graph_network: str = GRAPH_NETWORK
 
     # Per-output factor on the error model's predicted |error| (chemcore.uncertainty), in the
     # file named here; empty or 0 means no such term.
@@ -97,6 +104,10 @@ class EnsembleManifest:
     @property
     def blends_mlp(self) -> bool:
         return self.blends_descriptors and any(self.mlp_weight)
+
+    @property
+    def blends_graph(self) -> bool:
+        return self.blends_descriptors and any(self.graph_weight)
 
     @property
     def models_error(self) -> bool:
@@ -132,6 +143,11 @@ class EnsembleManifest:
                     "file": self.descriptor_mlp,
                     "weight": self.mlp_weight,
                 }
+            if self.blends_graph:
+                data["descriptor_blend"]["graph"] = {
+                    "file": self.graph_network,
+                    "weight": self.graph_weight,
+                }
         if self.reads_across:
             data["read_across"] = {
                 "k": self.read_across_k,
@@ -157,6 +173,7 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
     across = data.get("read_across") or {}
     trees = data.get("descriptor_blend") or {}
     network = trees.get("network") or {}
+    graph = trees.get("graph") or {}
     verdict = data.get("verdict") or {}
     weights = [float(w) for w in across.get("weight") or []]
     powers = [float(p) for p in across.get("power") or []]
@@ -174,6 +191,8 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
         descriptor_model=str(trees.get("file") or DESCRIPTOR_MODEL),
         mlp_weight=[float(w) for w in network.get("weight") or []],
         descriptor_mlp=str(network.get("file") or DESCRIPTOR_MLP),
+        graph_weight=[float(w) for w in graph.get("weight") or []],
+        graph_network=str(graph.get("file") or GRAPH_NETWORK),
         error_scale=[float(s) for s in errors.get("scale") or []],
         error_model=str(errors.get("file") or ERROR_MODEL),
         typical_uncertainty=[float(e) for e in verdict.get("typical_uncertainty") or []],

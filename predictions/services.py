@@ -197,15 +197,19 @@ def verdict_rules(model: Model, index: int) -> dict:
 
 def blend_weights(model: Model, index: int) -> dict:
     """How output `index`'s value is made beyond the member mean: the descriptor model's
-    weight (beta) and the read-across weight and power, None where not used."""
+    weight (beta), the shares of the descriptor and graph networks in it, and the read-across
+    weight and power, None where not used."""
     betas, across = model.network.descriptor_weight, model.network.read_across
     beta = betas[index] if index < len(betas) and betas[index] else None
     networks = model.network.mlp_weight
     network = networks[index] if beta and index < len(networks) and networks[index] else None
+    graphs = model.network.graph_weight
+    graph = graphs[index] if beta and index < len(graphs) and graphs[index] else None
     weight, power = across[index] if index < len(across) else (0.0, 1.0)
     return {
         "descriptor_weight": beta,
         "network_weight": network,
+        "graph_weight": graph,
         "read_across": {"weight": weight, "power": power} if weight else None,
     }
 

@@ -390,7 +390,7 @@ def _descriptor_text(m: dict) -> str:
         + ", one per output, fitted "
         "on the fitting molecules and shipped as plain arrays in `descriptor_model.json` "
         "(`chemcore.descriptor_model`; no pickle); value = (1 − β) · value + β · trees, with β "
-        f"per output {fitted}" + _network_text(blend)
+        f"per output {fitted}" + _network_text(blend) + _graph_text(blend)
     )
 
 
@@ -408,6 +408,24 @@ def _network_text(blend: dict) -> str:
         "same row, float16 in `descriptor_mlp.safetensors` (`chemcore.descriptor_mlp`, run by "
         f"NumPy): trees = (1 − g) · trees + g · network, with g per output {fitted}, fitted on "
         "validation before β"
+    )
+
+
+def _graph_text(blend: dict) -> str:
+    graph = blend.get("graph") or {}
+    weights = graph.get("weight") or []
+    if not any(weights):
+        return ""
+    fitted = ", ".join(f"{SHORT[t]} {h:g}" for t, h in enumerate(weights))
+    return (
+        ". Then **a graph network** is mixed in: the mean of "
+        f"{graph.get('nets', 1)} message-passing networks on the molecular graph (chemprop's "
+        f"directed bonds, hidden size {graph.get('hidden')}, {graph.get('depth')} steps, the "
+        "mean and the sum of the atom states, each early-stopped on a scaffold hold-out of the "
+        "fitting molecules; values clipped to the fitting range), float16 in "
+        "`graph_network.safetensors` (`chemcore.graph_network`, run by NumPy and SciPy): "
+        f"descriptors = (1 − h) · descriptors + h · graph, with h per output {fitted}, fitted "
+        "on validation after g"
     )
 
 

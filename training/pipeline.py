@@ -168,6 +168,7 @@ def calibrate(
     again."""
     from chemcore import descriptor_mlp as DMLP
     from chemcore import descriptor_model as DM
+    from chemcore import graph_network as GN
     from chemcore.readacross import blend
     from chemcore.uncertainty import combine, with_error
 
@@ -180,6 +181,7 @@ def calibrate(
         fit_descriptor_model,
         fit_descriptor_weight,
         fit_error_model,
+        fit_graph_network,
         fit_read_across,
         fit_similarity_care,
         fit_uncertainty_terms,
@@ -204,7 +206,8 @@ def calibrate(
     (Path(output) / C.ERROR_MODEL).unlink(missing_ok=True)
     if keep is None:
         (Path(output) / C.DESCRIPTOR_MLP).unlink(missing_ok=True)
-    network = None  # the descriptor network's validation values
+        (Path(output) / C.GRAPH_NETWORK).unlink(missing_ok=True)
+    network = graph = None  # the descriptor and graph networks' validation values
     if model is not None:
         rows = full_descriptors(splits.val_smiles, model.descriptors)
         trees = model.predict(rows)
@@ -225,6 +228,14 @@ def calibrate(
             )
             # read back: the site's float16 weights, so validation sees what is served
             network = DMLP.read(Path(output) / C.DESCRIPTOR_MLP).predict(rows)
+        if keep is not None and keep.blends_graph:
+            graph = GN.read(Path(output) / keep.graph_network).predict(splits.val_smiles)
+        elif keep is None:
+            GN.write(
+                Path(output) / C.GRAPH_NETWORK,
+                fit_graph_network(splits.train_smiles, splits.train_y, seed=seed),
+            )
+            graph = GN.read(Path(output) / C.GRAPH_NETWORK).predict(splits.val_smiles)
         # the error model beside it (chemcore.uncertainty), fitted on the fitting rows
         if fitting_rows is None:
             fitting_rows = full_descriptors(splits.train_smiles, model.descriptors)
@@ -235,7 +246,18 @@ def calibrate(
         errors = error_model.predict(DM.error_rows(rows, trees))
     fitted: dict[str, list[float]] = {
         k: []
-        for k in ("mlp", "beta", "weight", "power", "scale", "distance", "error", "unit", "cut")
+        for k in (
+            "mlp",
+            "graph",
+            "beta",
+            "weight",
+            "power",
+            "scale",
+            "distance",
+            "error",
+            "unit",
+            "cut",
+        )
     }
     validation = {}
     values: list[tuple] = []  # per output: validation y, value, member spread, nearest, ê
@@ -251,6 +273,13 @@ def calibrate(
             g = fit_descriptor_weight(y, desc, network[m, t])
         if g:
             desc = (1 - g) * desc + g * network[m, t]
+        h = 0.0  # the graph network's weight, mixed in after the descriptor network's
+        if keep is not None:
+            h = _at(keep.graph_weight, t, 0.0) if graph is not None else 0.0
+        elif graph is not None and np.isfinite(desc).all() and np.isfinite(graph[m, t]).all():
+            h = fit_descriptor_weight(y, desc, graph[m, t])
+        if h:
+            desc = (1 - h) * desc + h * graph[m, t]
         if keep is not None:
             beta = _at(keep.descriptor_weight, t, 0.0)
         elif desc is not None and np.isfinite(desc).all():
@@ -271,7 +300,7 @@ def calibrate(
         else:
             weight, power = fit_read_across(y, p, near, nearest) if read_across else (0.0, 1.0)
         p = blend(p, near, nearest, weight, power)
-        for key, value in zip(fitted, (g, beta, weight, power)):
+        for key, value in zip(fitted, (g, h, beta, weight, power)):
             fitted[key].append(value)
         h = None
         if errors is not None and np.isfinite(errors[m, t]).all():
@@ -312,6 +341,8 @@ def calibrate(
         (Path(output) / C.DESCRIPTOR_MODEL).unlink(missing_ok=True)
     if not any(fitted["beta"]) or not any(fitted["mlp"]):
         (Path(output) / C.DESCRIPTOR_MLP).unlink(missing_ok=True)
+    if not any(fitted["beta"]) or not any(fitted["graph"]):
+        (Path(output) / C.GRAPH_NETWORK).unlink(missing_ok=True)
     manifest = C.EnsembleManifest(
         members=members,
         uncertainty_scale=fitted["scale"],
@@ -321,6 +352,7 @@ def calibrate(
         read_across_power=fitted["power"] if any(fitted["weight"]) else [],
         descriptor_weight=fitted["beta"] if any(fitted["beta"]) else [],
         mlp_weight=fitted["mlp"] if any(fitted["beta"]) and any(fitted["mlp"]) else [],
+        graph_weight=fitted["graph"] if any(fitted["beta"]) and any(fitted["graph"]) else [],
         error_scale=fitted["error"] if any(fitted["error"]) else [],
         typical_uncertainty=fitted["unit"],
         similarity_care=fitted["cut"],
@@ -457,6 +489,10 @@ def finish_checkpoint(
     validation, held-out evaluation, baselines, metrics.json and the card."""
     from .card import write_card
     from .evaluate import (
+        GRAPH_DEPTH,
+        GRAPH_EPOCHS,
+        GRAPH_HIDDEN,
+        GRAPH_NETS,
         MLP_EPOCHS,
         MLP_HIDDEN,
         MLP_NETS,
@@ -474,7 +510,7 @@ def finish_checkpoint(
     scales, dscales = manifest.uncertainty_scale, manifest.distance_scale
     log(
         f"descriptor model weight (validation): {manifest.descriptor_weight} (network in it: "
-        f"{manifest.mlp_weight}); "
+        f"{manifest.mlp_weight}, graph network: {manifest.graph_weight}); "
         f"read-across: weight {manifest.read_across_weight}, power "
         f"{manifest.read_across_power}; uncertainty scales {scales}, distance scales {dscales}"
     )
@@ -515,6 +551,13 @@ def finish_checkpoint(
                 "nets": MLP_NETS,
                 "hidden": list(MLP_HIDDEN),
                 "epochs": MLP_EPOCHS,
+            },
+            "graph": {
+                "weight": manifest.graph_weight,
+                "nets": GRAPH_NETS,
+                "hidden": GRAPH_HIDDEN,
+                "depth": GRAPH_DEPTH,
+                "epochs": GRAPH_EPOCHS,
             },
         },
         "read_across": {

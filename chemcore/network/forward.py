@@ -72,6 +72,7 @@ def _weights_hash(directories: list[Path], top: Path | None = None) -> str:
             contract.TRAINING_SET,
             contract.DESCRIPTOR_MODEL,
             contract.DESCRIPTOR_MLP,
+            contract.GRAPH_NETWORK,
             contract.ERROR_MODEL,
         ):
             if (top / name).exists():
@@ -253,6 +254,17 @@ class Network:
                 )
             self.mlp_weight = [
                 self.manifest.mlp_weight[i] if i < len(self.manifest.mlp_weight) else 0.0
+                for i in range(config.num_labels)
+            ]
+        # The graph network (chemcore.graph_network), mixed in after the descriptor network.
+        self.graph_network = None
+        self.graph_weight: list[float] = []
+        if self.descriptor_model is not None and self.manifest.blends_graph:
+            from chemcore import graph_network
+
+            self.graph_network = graph_network.read(self.directory / self.manifest.graph_network)
+            self.graph_weight = [
+                self.manifest.graph_weight[i] if i < len(self.manifest.graph_weight) else 0.0
                 for i in range(config.num_labels)
             ]
         # The error model (chemcore.uncertainty): trees on the same descriptor rows predicting
@@ -485,7 +497,8 @@ class Network:
 
     def _blend_descriptors(self, mean, smiles: list[str], features=None):
         """(1 - beta) * member mean + beta * descriptor model, per output (beta 0: unchanged),
-        the descriptor model being the trees mixed with the descriptor network where it has one,
+        the descriptor model being the trees mixed with the descriptor network and the graph
+        network where it has them,
         and the error model's predicted |error| per output (None without one). Descriptors
         are computed from the SMILES as given: the canonical SMILES, as in training (or handed
         over by `features()`, computed the same way elsewhere)."""
@@ -506,6 +519,12 @@ class Network:
             from chemcore import descriptor_mlp
 
             trees = descriptor_mlp.blend(trees, self.descriptor_mlp.predict(rows), self.mlp_weight)
+        if self.graph_network is not None:
+            from chemcore import descriptor_mlp
+
+            trees = descriptor_mlp.blend(
+                trees, self.graph_network.predict(smiles), self.graph_weight
+            )
         return blend(mean, trees, self.descriptor_weight), errors
 
     def _member_outputs(self, texts: list[str], *, truncate: bool = False):

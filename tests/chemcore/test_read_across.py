@@ -193,6 +193,7 @@ def test_model_page_and_api_say_how_a_value_is_made(client, predictor):
     manifest = read_manifest(predictor.directory)
     html = client.get("/model/").content.decode()
     assert "How a value is made" in html
+    assert ("the graph network" in html) == manifest.blends_graph
     outputs = client.get("/api/v1/model").json()["outputs"]
     for index, (spec, output) in enumerate(zip(predictor.outputs, outputs)):
         beta = manifest.descriptor_weight[index]
@@ -200,12 +201,16 @@ def test_model_page_and_api_say_how_a_value_is_made(client, predictor):
         assert output["descriptor_weight"] == (beta or None)
         network = manifest.mlp_weight[index] if beta and manifest.mlp_weight else 0.0
         assert output["network_weight"] == (network or None)
+        graph = manifest.graph_weight[index] if beta and manifest.graph_weight else 0.0
+        assert output["graph_weight"] == (graph or None)
         if weight:
             power = manifest.read_across_power[index]
             assert output["read_across"] == {"weight": weight, "power": power}
         else:
             assert output["read_across"] is None
         share = f"{round(100 * beta)} % descriptor model" if beta else "members only"
-        if network:
-            share += f" (of which {round(100 * network)} % the descriptor network)"
+        parts = [f"the descriptor network {round(100 * network)} %"] if network else []
+        parts += [f"the graph network {round(100 * graph)} %"] if graph else []
+        if parts:
+            share += f" (in it: {', then '.join(parts)})"
         assert f"{spec.label}: {share}" in html
