@@ -334,6 +334,11 @@ def test_quick_run_card(quick_run):
     network = metrics["descriptor_blend"]["network"]  # the descriptor network: fitted, recorded
     assert len(network["weight"]) in (0, len(D.TASKS))
     assert (out / C.DESCRIPTOR_MLP).exists() == any(network["weight"])
+    graph = metrics["descriptor_blend"]["graph"]  # the graph network: fitted, recorded
+    assert len(graph["weight"]) in (0, len(D.TASKS))
+    assert (out / C.GRAPH_NETWORK).exists() == any(graph["weight"])
+    if any(graph["weight"]):
+        assert "a graph network" in card and "graph_network.safetensors" in card
 
 
 @pytest.mark.slow  # trains
@@ -349,7 +354,7 @@ def test_recalibrate_refits_sigma_only_and_gives_what_training_gave(quick_run, t
     again = recalibrate(str(copy), log=lambda *a: None)
     assert (copy / C.ENSEMBLE_MANIFEST).read_text() == (out / C.ENSEMBLE_MANIFEST).read_text()
     assert (copy / C.DESCRIPTOR_MODEL).read_bytes() == (out / C.DESCRIPTOR_MODEL).read_bytes()
-    for name in (C.ERROR_MODEL, C.DESCRIPTOR_MLP):  # a quick run may give either no weight
+    for name in (C.ERROR_MODEL, C.DESCRIPTOR_MLP, C.GRAPH_NETWORK):  # a quick run may give none
         if (out / name).exists():
             assert (copy / name).read_bytes() == (out / name).read_bytes()
         else:
