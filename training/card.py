@@ -423,7 +423,7 @@ def _graph_text(blend: dict) -> str:
         f"directed bonds, hidden size {graph.get('hidden')}, {graph.get('depth')} steps, the "
         "mean and the sum of the atom states, each early-stopped on a scaffold hold-out of the "
         "fitting molecules; values clipped to the fitting range), float16 in "
-        "`graph_network.safetensors` (`chemcore.graph_network`, run by NumPy and SciPy): "
+        "`graph_network.safetensors` (`chemcore.graph_network`, run by NumPy): "
         f"descriptors = (1 − h) · descriptors + h · graph, with h per output {fitted}, fitted "
         "on validation after g"
     )
