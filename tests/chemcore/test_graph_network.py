@@ -149,3 +149,25 @@ def test_manifest_names_the_graph_network(tmp_path):
     assert read.graph_network == "graph_network.safetensors"
     # no descriptor model: no graph network either
     assert not EnsembleManifest(members=["m"], graph_weight=[0.5]).blends_graph
+
+
+def test_serving_needs_neither_torch_nor_scipy(fitted, tmp_path):
+    """The site's requirements have neither SciPy nor scikit-learn, and the NumPy engine runs
+    without torch: read and predict with both made unimportable."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _, model = fitted
+    G.write(tmp_path / "graph.safetensors", model)
+    code = (
+        "import sys; sys.modules['scipy'] = None; sys.modules['torch'] = None\n"
+        "from chemcore import graph_network as G\n"
+        f"m = G.read({str(tmp_path / 'graph.safetensors')!r})\n"
+        "print(float(m.predict(['c1ccccc1O'])[0, 0]))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert float(done.stdout) == pytest.approx(model.predict(["c1ccccc1O"])[0, 0], abs=1e-3)
