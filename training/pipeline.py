@@ -154,7 +154,9 @@ def calibrate(
     keep: C.EnsembleManifest | None = None,
 ) -> tuple[C.EnsembleManifest, dict]:
     """Everything fitted after the members, in the order the value is made: the descriptor
-    model (on the fitting split) and its weight beta, then read-across (weight, power), then
+    model (trees, descriptor network and graph network, each on the fitting split; the
+    networks' weights g and g_graph within it) and its weight beta, then read-across (weight,
+    power), then
     the uncertainty (scale, distance_scale, error_scale), then the verdicts' rules (typical
     uncertainty, similarity cut), each on the validation molecules only and on the value as
     blended so far. Validation neighbours are searched among the fitting split (not
@@ -273,13 +275,13 @@ def calibrate(
             g = fit_descriptor_weight(y, desc, network[m, t])
         if g:
             desc = (1 - g) * desc + g * network[m, t]
-        h = 0.0  # the graph network's weight, mixed in after the descriptor network's
+        g_graph = 0.0  # the graph network's weight, mixed in after the descriptor network's
         if keep is not None:
-            h = _at(keep.graph_weight, t, 0.0) if graph is not None else 0.0
+            g_graph = _at(keep.graph_weight, t, 0.0) if graph is not None else 0.0
         elif graph is not None and np.isfinite(desc).all() and np.isfinite(graph[m, t]).all():
-            h = fit_descriptor_weight(y, desc, graph[m, t])
-        if h:
-            desc = (1 - h) * desc + h * graph[m, t]
+            g_graph = fit_descriptor_weight(y, desc, graph[m, t])
+        if g_graph:
+            desc = (1 - g_graph) * desc + g_graph * graph[m, t]
         if keep is not None:
             beta = _at(keep.descriptor_weight, t, 0.0)
         elif desc is not None and np.isfinite(desc).all():
@@ -300,7 +302,7 @@ def calibrate(
         else:
             weight, power = fit_read_across(y, p, near, nearest) if read_across else (0.0, 1.0)
         p = blend(p, near, nearest, weight, power)
-        for key, value in zip(fitted, (g, h, beta, weight, power)):
+        for key, value in zip(fitted, (g, g_graph, beta, weight, power)):
             fitted[key].append(value)
         h = None
         if errors is not None and np.isfinite(errors[m, t]).all():
