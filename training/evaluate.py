@@ -6,6 +6,7 @@ the card are the site's.
 
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -427,6 +428,31 @@ def fit_descriptor_model(
     return DescriptorModel(descriptors=names, outputs=outputs)
 
 
+# Torch threads for the descriptor and graph network fits. On two threads the graph network's
+# fit is not repeatable (one refit in six of the same small set gave other weights, while six on
+# one thread agreed), and a float sum split over another number of threads rounds differently:
+# fixed at one thread here, a finish from saved members and a whole `python -m training` (whose
+# members also train on TrainConfig.threads = 1) give the same network files.
+NETWORK_THREADS = 1
+
+
+def _network_threads(fit):
+    """Run a network fit on NETWORK_THREADS torch threads, then restore the caller's count."""
+
+    @functools.wraps(fit)
+    def pinned(*args, **kwargs):
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(NETWORK_THREADS)
+        try:
+            return fit(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+    return pinned
+
+
 # The descriptor network (chemcore.descriptor_mlp) beside the trees: MLP_NETS multi-task
 # perceptrons on the same row, each early-stopped on a 10 % scaffold hold-out of the fitting
 # rows (seeded), their mean blended with the trees per output on validation. Chosen on split
@@ -436,6 +462,7 @@ MLP_HIDDEN = (512, 256)
 MLP_EPOCHS = 80
 
 
+@_network_threads
 def fit_descriptor_mlp(
     smiles: list[str],
     y: np.ndarray,
@@ -542,6 +569,7 @@ GRAPH_EPOCHS = 40
 GRAPH_BATCH = 50
 
 
+@_network_threads
 def fit_graph_network(
     smiles: list[str],
     y: np.ndarray,
@@ -567,7 +595,7 @@ def fit_graph_network(
     t_mean, t_std = np.nan_to_num(t_mean), np.where(np.nan_to_num(t_std) > 0, t_std, 1.0)
     Y = ((y - t_mean) / t_std).astype(np.float32)
     fit, held = scaffold_split(smiles, 0.1, seed)
-    fit, held = np.asarray(fit), np.asarray(held)
+    fit, held = np.asarray(fit, dtype=np.int64), np.asarray(held, dtype=np.int64)
     hidden, outputs = GRAPH_HIDDEN, y.shape[1]
 
     def tensors(batch):
