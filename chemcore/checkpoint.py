@@ -29,6 +29,7 @@ DESCRIPTOR_MODEL = "descriptor_model.json"  # chemcore.descriptor_model, when th
 DESCRIPTOR_MLP = "descriptor_mlp.safetensors"  # chemcore.descriptor_mlp, beside the trees
 GRAPH_NETWORK = "graph_network.safetensors"  # chemcore.graph_network, beside them
 ERROR_MODEL = "error_model.json"  # trees predicting the error's size (chemcore.uncertainty)
+ERROR_ON_TREES, ERROR_ON_MIX = "trees", "mix"  # EnsembleManifest.error_value
 MEMBER_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
 # Extra keys in each (member's) config.json, read by the site.
@@ -83,6 +84,10 @@ class EnsembleManifest:
     # file named here; empty or 0 means no such term.
     error_scale: list[float] = field(default_factory=list)
     error_model: str = ERROR_MODEL
+    # Which value the error model reads beside the descriptor row (its "TreesValue:<t>" column)
+    # and was fitted to the errors of: ERROR_ON_TREES, the descriptor trees alone (checkpoints
+    # before v3.4.0), or ERROR_ON_MIX, the trees mixed with the descriptor and graph networks.
+    error_value: str = ERROR_ON_TREES
 
     # The verdicts' per-output rules (chemcore.domain), chosen on validation: the output's
     # typical uncertainty (σ's root mean square over the validation molecules), the unit the
@@ -128,6 +133,8 @@ class EnsembleManifest:
                 "file": self.error_model,
                 "scale": self.error_scale,
             }
+            if self.error_value != ERROR_ON_TREES:  # older readers never see a key they lack
+                data["uncertainty"]["error_model"]["value"] = self.error_value
         if self.typical_uncertainty or self.similarity_care:
             data["verdict"] = {
                 "typical_uncertainty": self.typical_uncertainty,
@@ -195,9 +202,16 @@ def read_manifest(directory: Path | str) -> EnsembleManifest | None:
         graph_network=str(graph.get("file") or GRAPH_NETWORK),
         error_scale=[float(s) for s in errors.get("scale") or []],
         error_model=str(errors.get("file") or ERROR_MODEL),
+        error_value=_error_value(path, errors.get("value") or ERROR_ON_TREES),
         typical_uncertainty=[float(e) for e in verdict.get("typical_uncertainty") or []],
         similarity_care=[float(c) for c in verdict.get("similarity_care") or []],
     )
+
+
+def _error_value(path: Path, value: str) -> str:
+    if value not in (ERROR_ON_TREES, ERROR_ON_MIX):
+        raise ValueError(f"{path}: unknown error model value {value!r}")
+    return value
 
 
 def write_manifest(directory: Path | str, manifest: EnsembleManifest) -> None:

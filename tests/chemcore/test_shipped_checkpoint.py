@@ -244,7 +244,9 @@ def predict(ensemble, smiles, batch=128):
         value = (1 - beta) * value + beta * np.nan_to_num(desc)
         if manifest.models_error:
             data = json.loads((CKPT / manifest.error_model).read_text())
-            error = _walk(data, np.column_stack([X, np.nan_to_num(trees)]))
+            # the value the error model was fitted on: the mix since v3.4.0, else the trees
+            on = desc if manifest.error_value == "mix" else trees
+            error = _walk(data, np.column_stack([X, np.nan_to_num(on)]))
             term = np.asarray(manifest.error_scale) * np.maximum(np.nan_to_num(error), 0.0)
             sigma = np.sqrt(sigma**2 + term**2)
     if any(manifest.distance_scale) or manifest.reads_across:
@@ -285,6 +287,12 @@ def test_config_keys_identical_in_every_member(manifest):
     for r in first[C.KEY_RANGES]:
         assert r["min"] <= r["p05"] <= r["p95"] <= r["max"]
     assert set(first[C.KEY_TEST_METRICS]) == set(labels)
+    # the version the site shows is the one the card and metrics.json name
+    metrics = json.loads((CKPT / "metrics.json").read_text())
+    assert first[C.KEY_VERSION] == metrics["model_version"]
+    title = f"v{metrics['model_version']}"
+    card = (CKPT / "README.md").read_text().splitlines()
+    assert any(line.startswith("# ") and line.endswith(title) for line in card)
     assert len(manifest.uncertainty_scale) == N_OUT and min(manifest.uncertainty_scale) >= 0
     # the likelihood may give the member spread no weight (ΔG_hyd in v3.3.0), but every
     # output keeps some term of σ

@@ -54,3 +54,24 @@ def test_the_same_networks_whatever_thread_count_the_caller_left():
     for a, b in zip(graph_1.nets, graph_3.nets, strict=True):
         for name in ("w_input", "w_message", "w_atom", "b_atom"):
             assert np.array_equal(getattr(a, name), getattr(b, name))
+
+
+def test_error_model_on_the_mix_is_the_trees_one_where_no_network_is_mixed_in():
+    """fit_error_model with `mix` (v3.4.0: σ's error model fitted to the errors of the value as
+    the site mixes it) fits each part out of fold; with both network weights 0 the mix is the
+    trees' value and the model is exactly the trees' one, and a network weight changes it."""
+    from training.evaluate import fit_error_model
+
+    smiles = [c * k + end for k in range(1, 21) for c, end in (("C", "O"), ("C", "N"))]
+    smiles += ["C" * k + end for k in range(1, 21) for end in ("Cl", "C(=O)O", "F")]
+    smiles += ["c1ccccc1" + "C" * k for k in range(1, 21)]
+    names = descriptor_model_names()
+    X = D.full_descriptors(smiles, names)
+    rng = np.random.default_rng(0)
+    y = np.column_stack([X[:, names.index("MolLogP")], rng.normal(size=len(smiles))])
+    assert len(set(smiles)) == len(smiles) >= 100  # an error model needs 100 measured
+    trees = fit_error_model(smiles, y, names, X=X)
+    zero = fit_error_model(smiles, y, names, X=X, mix=[(0.0, 0.0), (0.0, 0.0)])
+    assert zero.to_json() == trees.to_json()
+    mixed = fit_error_model(smiles, y, names, X=X, mix=[(0.5, 0.0), (0.0, 0.0)])
+    assert mixed.to_json() != trees.to_json()
