@@ -196,7 +196,7 @@ def calibrate(
     C.write_manifest(output, C.EnsembleManifest(members=members))  # members only, for now
     preds = predict_members(output, splits.val_smiles)
     mean, spread = preds.mean(axis=0), preds.std(axis=0, ddof=0)
-    trees = errors = None
+    trees = None
     model = None
     fitting_rows = None  # the fitting split's descriptor rows, computed once for both models
     if keep is not None and keep.blends_descriptors:
