@@ -506,13 +506,24 @@ def _sigma_text(m: dict) -> str:
         )
     return (
         "**σ = √((a · member SD)² + (c · ê)² + (b · (1 − s))²)**, where ê is the error model's "
-        "predicted |error| (`error_model.json`: per output, gradient-boosted trees on the same "
-        "descriptor row and the descriptor model's value, fitted on the descriptor model's "
-        f"5-fold out-of-fold |error| over the fitting molecules; below 0 counts as 0) and "
+        f"predicted |error| (`error_model.json`: per output, gradient-boosted trees on the same "
+        f"descriptor row and {_error_value_text(m)} over the fitting molecules; below 0 counts "
+        f"as 0) and "
         f"{similarity}. a, b and c were {fitted} (a: {scales}; b: {dist}; c: {err}). The member "
         "spread alone ranked errors poorly (the members share one pre-trained start); the error "
         "model and the distance add what it misses."
     )
+
+
+def _error_value_text(m: dict) -> str:
+    """Which value the error model reads and was fitted on (metrics' ``error_model_value``)."""
+    if m.get("error_model_value") == "mix":
+        return (
+            "the descriptor value as served, fitted on that value's 5-fold out-of-fold |error| "
+            "(per fold the bag of trees, one descriptor network and one graph network of 20 "
+            "epochs, mixed with the weights g and h above)"
+        )
+    return "the descriptor trees' value, fitted on the trees' 5-fold out-of-fold |error|"
 
 
 def _teacher_text(m: dict) -> str:

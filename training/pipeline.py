@@ -567,6 +567,7 @@ def finish_checkpoint(
         "uncertainty_scale": scales,
         "distance_scale": dscales,
         "error_scale": manifest.error_scale,
+        "error_model_value": manifest.error_value,
         "verdict_rules": _verdict_rules(manifest),
         "descriptor_blend": {
             "weight": manifest.descriptor_weight,
@@ -656,6 +657,7 @@ def recalibrate(output: str, log=print) -> dict:
         uncertainty_scale=manifest.uncertainty_scale,
         distance_scale=manifest.distance_scale,
         error_scale=manifest.error_scale,
+        error_model_value=manifest.error_value,
         verdict_rules=_verdict_rules(manifest),
     )
     metrics["checkpoint_bytes"] = _dir_bytes(output)

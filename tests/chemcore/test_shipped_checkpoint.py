@@ -401,10 +401,14 @@ def test_recorded_metrics_match_reevaluation(ensemble):
     _check(metrics["external"], sp.external_y, mean[:, LOGS], sigma[:, LOGS])
 
 
-def test_model_card_reports_the_recorded_numbers():
+def test_model_card_reports_the_recorded_numbers(manifest):
     card = (CKPT / C.CARD).read_text()
     metrics = json.loads((CKPT / C.METRICS).read_text())
     assert "QUICK" not in card
+    # the card names the value σ's error model reads, as the manifest the site follows says
+    assert metrics["error_model_value"] == manifest.error_value
+    served = "the descriptor value as served, fitted on that value's 5-fold out-of-fold"
+    assert (served in card) == (manifest.error_value == C.ERROR_ON_MIX)
     for label, m in [*metrics["test"].items(), ("external", metrics["external"])]:
         assert f"{m['rmse']:.3f}" in card and f"{100 * m['coverage90']:.1f} %" in card
         for key in ("mean", "rf", "gbm"):
