@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chemcore.checkpoint import ERROR_ON_MIX
+
 from .data import SHORT, split_version_of
 
 _BIOGEN_TEST = "Biogen ADME, Bemis–Murcko scaffold split of the compounds, 20 % (seed 0)"
@@ -506,9 +508,9 @@ def _sigma_text(m: dict) -> str:
         )
     return (
         "**σ = √((a · member SD)² + (c · ê)² + (b · (1 − s))²)**, where ê is the error model's "
-        f"predicted |error| (`error_model.json`: per output, gradient-boosted trees on the same "
+        "predicted |error| (`error_model.json`: per output, gradient-boosted trees on the same "
         f"descriptor row and {_error_value_text(m)} over the fitting molecules; below 0 counts "
-        f"as 0) and "
+        "as 0) and "
         f"{similarity}. a, b and c were {fitted} (a: {scales}; b: {dist}; c: {err}). The member "
         "spread alone ranked errors poorly (the members share one pre-trained start); the error "
         "model and the distance add what it misses."
@@ -517,7 +519,7 @@ def _sigma_text(m: dict) -> str:
 
 def _error_value_text(m: dict) -> str:
     """Which value the error model reads and was fitted on (metrics' ``error_model_value``)."""
-    if m.get("error_model_value") == "mix":
+    if m.get("error_model_value") == ERROR_ON_MIX:
         return (
             "the descriptor value as served, fitted on that value's 5-fold out-of-fold |error| "
             "(per fold the bag of trees, one descriptor network and one graph network of 20 "
