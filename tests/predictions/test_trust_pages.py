@@ -37,10 +37,10 @@ def test_result_page_shows_badges_reasons_and_nearest_measured_molecules(client,
         assert escape(reason) in html
     assert reverse("predictions:model") in html
 
-    aspirin = make_prediction("CC(=O)Oc1ccccc1C(=O)O")
-    html = client.get(aspirin.get_absolute_url()).content.decode()
+    paracetamol = make_prediction("CC(=O)Nc1ccc(O)cc1")
+    html = client.get(paracetamol.get_absolute_url()).content.decode()
     assert 'class="verdict verdict-in"' in html and "in domain" in html
-    neighbours = services.nearest_measured(aspirin)
+    neighbours = services.nearest_measured(paracetamol)
     assert len(neighbours) == 5
     sims = [n["similarity"] for n in neighbours]
     assert sims == sorted(sims, reverse=True)
@@ -63,7 +63,7 @@ def test_training_molecule_outside_the_set_is_404(client):
 
 def test_gallery_cards_carry_the_badge(client, make_prediction):
     make_prediction("O")
-    make_prediction("CC(=O)Oc1ccccc1C(=O)O")
+    make_prediction("CC(=O)Nc1ccc(O)cc1")
     html = client.get(reverse("predictions:gallery")).content.decode()
     assert html.count('class="verdict verdict-out"') == 1
     assert html.count('class="verdict verdict-in"') == 1
@@ -85,7 +85,7 @@ def test_batch_rows_and_exports_carry_verdicts(client, predictor):
     from batches import services as batch_services
 
     batch = batch_services.batch_create(
-        text="O\nCC(=O)Oc1ccccc1C(=O)O\n[Fe]\n", owner_key=_owner(client)
+        text="O\nCC(=O)Nc1ccc(O)cc1\n[Fe]\n", owner_key=_owner(client)
     )
     batch_services.batch_run(batch_pk=batch.pk)
     rows = list(BatchRow.objects.filter(batch_id=batch.pk).order_by("row_number"))
@@ -137,23 +137,23 @@ def test_model_page_renders_the_card_metrics_ranges_and_thresholds(client, predi
 
 def test_gallery_filters_by_verdict(client, make_prediction):
     water = make_prediction("O")
-    aspirin = make_prediction("CC(=O)Oc1ccccc1C(=O)O")
-    assert (water.verdict, aspirin.verdict) == ("out", "in")
+    paracetamol = make_prediction("CC(=O)Nc1ccc(O)cc1")
+    assert (water.verdict, paracetamol.verdict) == ("out", "in")
     gallery = reverse("predictions:gallery")
     out = client.get(gallery, {"verdict": "out"}).content.decode()
-    assert water.get_absolute_url() in out and aspirin.get_absolute_url() not in out
+    assert water.get_absolute_url() in out and paracetamol.get_absolute_url() not in out
     assert '<option value="out" selected>' in out
     inside = client.get(gallery, {"verdict": "in"}).content.decode()
-    assert aspirin.get_absolute_url() in inside and water.get_absolute_url() not in inside
+    assert paracetamol.get_absolute_url() in inside and water.get_absolute_url() not in inside
     both = client.get(gallery, {"verdict": "nonsense"}).content.decode()  # ignored, not a 400
-    assert water.get_absolute_url() in both and aspirin.get_absolute_url() in both
+    assert water.get_absolute_url() in both and paracetamol.get_absolute_url() in both
 
 
 def test_batch_rows_filter_by_verdict(client, predictor):
     from batches import services as batch_services
 
     batch = batch_services.batch_create(
-        text="O\nCC(=O)Oc1ccccc1C(=O)O\nCCO\n[Fe]\n", owner_key=_owner(client)
+        text="O\nCC(=O)Nc1ccc(O)cc1\nCCO\n[Fe]\n", owner_key=_owner(client)
     )
     batch_services.batch_run(batch_pk=batch.pk)
     url = reverse("batches:detail", args=[batch.public_id])
@@ -161,14 +161,14 @@ def test_batch_rows_filter_by_verdict(client, predictor):
     def shown(show: str) -> list[str]:
         page = client.get(url, {"show": show}).content.decode()
         table = page.split('<table class="batch-rows"', 1)[1].split("</table>", 1)[0]
-        return [s for s in ("O", "CC(=O)Oc1ccccc1C(=O)O", "CCO", "[Fe]") if f">{s}</code>" in table]
+        return [s for s in ("O", "CC(=O)Nc1ccc(O)cc1", "CCO", "[Fe]") if f">{s}</code>" in table]
 
     verdicts = {r.input_smiles: r.verdict for r in BatchRow.objects.filter(batch_id=batch.pk)}
-    assert verdicts["O"] == "out" and verdicts["CC(=O)Oc1ccccc1C(=O)O"] == "in"
+    assert verdicts["O"] == "out" and verdicts["CC(=O)Nc1ccc(O)cc1"] == "in"
     for verdict in ("in", "care", "out"):
         assert shown(verdict) == [s for s in verdicts if verdicts[s] == verdict]
     assert shown("errors") == ["[Fe]"]
-    assert shown("bogus") == ["O", "CC(=O)Oc1ccccc1C(=O)O", "CCO", "[Fe]"]
+    assert shown("bogus") == ["O", "CC(=O)Nc1ccc(O)cc1", "CCO", "[Fe]"]
     assert "(in domain only)" in client.get(url, {"show": "in"}).content.decode()
 
 
@@ -176,7 +176,7 @@ def test_batch_summary_counts_verdicts_and_draws_histograms(client, predictor):
     from batches import services as batch_services
 
     batch = batch_services.batch_create(
-        text="O\nCC(=O)Oc1ccccc1C(=O)O\nCCO\nCCCO\n[Fe]\n", owner_key=_owner(client)
+        text="O\nCC(=O)Nc1ccc(O)cc1\nCCO\nCCCO\n[Fe]\n", owner_key=_owner(client)
     )
     batch_services.batch_run(batch_pk=batch.pk)
     page = client.get(reverse("batches:detail", args=[batch.public_id])).content.decode()
@@ -208,7 +208,7 @@ def test_batch_summary_counts_verdicts_and_draws_histograms(client, predictor):
 def test_batch_rows_sort_by_output_and_verdict(client, predictor):
     from batches import services as batch_services
 
-    smiles = ["CCCCCCCCO", "O", "OCC(O)CO", "[Fe]", "c1ccccc1", "CC(=O)Oc1ccccc1C(=O)O"]
+    smiles = ["CCCCCCCCO", "O", "OCC(O)CO", "[Fe]", "c1ccccc1", "CC(=O)Nc1ccc(O)cc1"]
     batch = batch_services.batch_create(text="\n".join(smiles) + "\n", owner_key=_owner(client))
     batch_services.batch_run(batch_pk=batch.pk)
     rows = {r.input_smiles: r for r in BatchRow.objects.filter(batch_id=batch.pk)}
