@@ -140,7 +140,19 @@ def elements(mol: Chem.Mol) -> list[str]:
 
 
 def metals(symbols: list[str]) -> list[str]:
-    return [symbol for symbol in symbols if symbol not in NON_METALS]
+    """The metal symbols among `symbols` ("*", a wildcard, is no element and no metal)."""
+    return [symbol for symbol in symbols if symbol not in NON_METALS and symbol != "*"]
+
+
+def check_whole(parsed: ParsedMolecule) -> None:
+    """InvalidSmiles for a wildcard atom (`*`, `[*:1]`): an R-group or attachment point is not a
+    molecule anyone measured, so no value would mean anything (RDKit reads it as atom 0)."""
+    if any(atom.GetAtomicNum() == 0 for atom in parsed.mol.GetAtoms()):
+        raise InvalidSmiles(
+            f"{parsed.input_text!r} has a wildcard atom (*): an attachment point or R-group, not "
+            "a whole molecule. Put the atom or group it stands for in its place (H for a plain "
+            "end) and predict that."
+        )
 
 
 def is_inorganic(mol: Chem.Mol) -> bool:

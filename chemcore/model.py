@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from chemcore import descriptors
-from chemcore.chemistry import ParsedMolecule, parse_smiles
+from chemcore.chemistry import ParsedMolecule, check_whole, parse_smiles
 from chemcore.domain import Domain, Neighbour, Thresholds, for_network
 from chemcore.network import ModelOutput, Network, OutputSpec, SmilesTooLong, UnknownTokens
 
@@ -156,9 +156,10 @@ class Model:
         why not."""
         try:
             parsed = parse_smiles(text, max_chars=max_chars)
+            check_whole(parsed)
             self.network.check_length(parsed.canonical_smiles)
             self.network.check_tokens(parsed.canonical_smiles)
-        except ValueError as error:  # InvalidSmiles, SmilesTooLong, UnknownTokens
+        except ValueError as error:  # InvalidSmiles (a wildcard too), SmilesTooLong, UnknownTokens
             raise Refused(str(error)) from error
         return parsed
 

@@ -91,14 +91,15 @@ def test_outputs_are_documented_fields_not_free_json(client, make_prediction):
 
 
 def test_predict_a_list_keeps_input_order_with_reasons_for_invalid_ones(client, predictor):
-    inputs = ["CCO", "C1CC", "c1ccccc1", "OCC", "Xx", "CC😀"]
+    inputs = ["CCO", "C1CC", "c1ccccc1", "OCC", "Xx", "CC😀", "*c1ccccc1"]
     response = _post_json(client, "/predict", {"smiles": inputs, "public": True})
     assert response.status_code == 200
     results = response.json()["results"]
     assert [r["input"] for r in results] == inputs
-    assert [r["ok"] for r in results] == [True, False, True, True, False, False]
+    assert [r["ok"] for r in results] == [True, False, True, True, False, False, False]
     assert "ring" in results[1]["error"].lower() or "unclosed" in results[1]["error"].lower()
     assert "position" in results[5]["error"]
+    assert "wildcard atom (*)" in results[6]["error"]
     # The same molecule twice is one stored prediction.
     assert results[0]["prediction"]["id"] == results[3]["prediction"]["id"]
     assert Prediction.objects.count() == 2

@@ -62,3 +62,23 @@ def test_metals_are_still_refused(predictor, smiles):
 
     with pytest.raises(UnknownTokens):
         predictor.network.check_tokens(smiles)
+
+
+@pytest.mark.parametrize("smiles", ["*CC", "[*:1]c1ccccc1", "CC(=O)N(*)C"])
+def test_a_wildcard_atom_is_refused_as_not_a_whole_molecule(predictor, smiles):
+    from chemcore.model import Refused
+
+    # '*' is in the tokenizer's vocabulary, so only this check stops a prediction for it
+    with pytest.raises(Refused, match=r"wildcard atom \(\*\).*not a whole molecule"):
+        predictor.predict(smiles)
+    (got,) = predictor.predict([smiles])
+    assert isinstance(got, Refused) and "wildcard" in str(got)
+
+
+def test_a_wildcard_is_not_called_a_metal(predictor):
+    from chemcore.chemistry import metals
+
+    assert metals(["*", "C", "Na", "Se"]) == ["Na"]
+    # a stored prediction of a fragment (made before the refusal) is judged without "metal"
+    reasons = predictor.domain.molecule_reasons(Chem.MolFromSmiles("*CC"))
+    assert reasons and not any("metal" in reason for _, reason in reasons)
