@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -453,6 +454,52 @@ def _network_threads(fit):
     return pinned
 
 
+# Fits that do not depend on each other (the graph network's nets, the error model's folds) run
+# in up to FIT_JOBS worker processes at once. Each fit pins one thread and draws only from its
+# own seed, so the files are the same to the bit as from one fit after another
+# (tests/training/test_parallel_fits.py); one after another, a 2-core run kept about 1.4
+# cores busy. TRAINING_JOBS=1 fits them in this process.
+FIT_JOBS = max(1, int(os.environ.get("TRAINING_JOBS") or min(2, os.cpu_count() or 1)))
+
+
+def _flushes_denormals() -> bool:
+    """Whether torch flushes denormal floats here (train.set_seed turns it on); a worker does
+    as its parent, since it changes the last bits of a fit."""
+    import torch
+
+    return (torch.tensor([1e-30]) * torch.tensor([1e-10])).item() == 0.0
+
+
+def _start_worker(flush_denormals: bool) -> None:
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    torch.set_flush_denormal(flush_denormals)
+    torch.set_num_threads(NETWORK_THREADS)
+    threadpool_limits(1, user_api="openmp")  # the trees' fits: the same result on any count
+
+
+def in_parallel(function, calls: list[tuple], jobs: int | None = None):
+    """``function(*args)`` for each of ``calls``, in order, as they finish; in up to ``jobs``
+    (FIT_JOBS) spawned processes where there is more than one of each. ``function`` must be
+    a module-level function (it is pickled by name)."""
+    jobs = min(FIT_JOBS if jobs is None else jobs, len(calls))
+    if jobs <= 1:
+        yield from (function(*args) for args in calls)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(
+        jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(_flushes_denormals(),),
+    ) as pool:
+        futures = [pool.submit(function, *args) for args in calls]
+        yield from (future.result() for future in futures)
+
+
 # The descriptor network (chemcore.descriptor_mlp) beside the trees: MLP_NETS multi-task
 # perceptrons on the same row, each early-stopped on a 10 % scaffold hold-out of the fitting
 # rows (seeded), their mean blended with the trees per output on validation. Chosen on split
@@ -578,12 +625,46 @@ def fit_graph_network(
     epochs: int = GRAPH_EPOCHS,
     log=None,
     nets: int = GRAPH_NETS,
+    jobs: int | None = None,
 ):
     """chemcore.graph_network.GraphNetwork fitted on the fitting split (``y`` (n, outputs),
     NaN = unmeasured): the mean squared error of the standardised targets over the measured
     ones, AdamW with a one-cycle learning rate (peak 1e-3). Each net keeps the epoch with the
     lowest hold-out error averaged over the outputs measured there. The torch module computes
-    what chemcore.graph_network's NumPy forward does, on the same features."""
+    what chemcore.graph_network's NumPy forward does, on the same features. The nets are
+    fitted `in_parallel` (``jobs``)."""
+    from chemcore import graph_network as GN
+
+    if any(GN.featurise(s) is None for s in smiles):
+        raise ValueError("the graph network's fitting SMILES must all be readable")
+    t_mean, t_std = _graph_targets(y)
+    with np.errstate(all="ignore"):
+        low, high = np.nanmin(y, axis=0), np.nanmax(y, axis=0)
+    model = GN.GraphNetwork(
+        depth=GRAPH_DEPTH,
+        target_mean=t_mean,
+        target_std=t_std,
+        target_low=np.where(np.isfinite(low), low, -np.inf),
+        target_high=np.where(np.isfinite(high), high, np.inf),
+    )
+    calls = [(list(smiles), y, seed, k, epochs) for k in range(nets)]
+    for k, (net, epoch, score) in enumerate(in_parallel(_fit_graph_net, calls, jobs)):
+        model.nets.append(net)
+        if log is not None:
+            log(f"graph network {k}: best epoch {epoch} (hold-out {score:.3f})")
+    return model
+
+
+def _graph_targets(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The graph network's target scaling: each output's mean and SD (1 where it has none)."""
+    t_mean, t_std = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
+    return np.nan_to_num(t_mean), np.where(np.nan_to_num(t_std) > 0, t_std, 1.0)
+
+
+@_network_threads
+def _fit_graph_net(smiles: list[str], y: np.ndarray, seed: int, k: int, epochs: int):
+    """Net ``k`` of `fit_graph_network`, depending only on its arguments (a worker process runs
+    it): (chemcore.graph_network.Net, its best epoch, that epoch's hold-out error)."""
     import torch
 
     from chemcore import graph_network as GN
@@ -591,10 +672,7 @@ def fit_graph_network(
     from .data import scaffold_split
 
     graphs = [GN.featurise(s) for s in smiles]
-    if any(g is None for g in graphs):
-        raise ValueError("the graph network's fitting SMILES must all be readable")
-    t_mean, t_std = np.nanmean(y, axis=0), np.nanstd(y, axis=0)
-    t_mean, t_std = np.nan_to_num(t_mean), np.where(np.nan_to_num(t_std) > 0, t_std, 1.0)
+    t_mean, t_std = _graph_targets(y)
     Y = ((y - t_mean) / t_std).astype(np.float32)
     fit, held = scaffold_split(smiles, 0.1, seed)
     fit, held = np.asarray(fit, dtype=np.int64), np.asarray(held, dtype=np.int64)
@@ -647,63 +725,49 @@ def fit_graph_network(
                 else np.zeros((0, outputs), np.float32)
             )
 
-    with np.errstate(all="ignore"):
-        low, high = np.nanmin(y, axis=0), np.nanmax(y, axis=0)
-    model = GN.GraphNetwork(
-        depth=GRAPH_DEPTH,
-        target_mean=t_mean,
-        target_std=t_std,
-        target_low=np.where(np.isfinite(low), low, -np.inf),
-        target_high=np.where(np.isfinite(high), high, np.inf),
-    )
     steps = epochs * math.ceil(len(fit) / GRAPH_BATCH)
-    for k in range(nets):
-        torch.manual_seed(seed + k)
-        net = Module()
-        opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-5)
-        schedule = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=1e-3, total_steps=max(steps, 1), pct_start=0.1
-        )
-        rng = np.random.default_rng(seed + k)
-        best = (float("inf"), None, -1)
-        for epoch in range(epochs):
-            net.train()
-            order = rng.permutation(fit)
-            for start in range(0, len(order), GRAPH_BATCH):
-                rows = order[start : start + GRAPH_BATCH]
-                target = torch.from_numpy(Y[rows])
-                measured = torch.isfinite(target)
-                out = net(tensors(GN.collate([graphs[i] for i in rows])))
-                if measured.any():
-                    loss = ((out - torch.nan_to_num(target)) ** 2)[measured].mean()
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                schedule.step()
-            out, yh = run(net, held), Y[held]
-            scores = [
-                float(np.mean((out[:, t] - yh[:, t])[np.isfinite(yh[:, t])] ** 2))
-                for t in range(outputs)
-                if int(np.isfinite(yh[:, t]).sum()) > 5
-            ]
-            score = float(np.mean(scores)) if scores else -float(epoch)  # none held: the last
-            if score < best[0]:
-                best = (score, {n: v.clone() for n, v in net.state_dict().items()}, epoch)
-        net.load_state_dict(best[1])
-        head = [m for m in net.head if isinstance(m, torch.nn.Linear)]
-        numpy = lambda p: p.detach().numpy().T.copy()  # noqa: E731
-        model.nets.append(
-            GN.Net(
-                w_input=numpy(net.input.weight),
-                w_message=numpy(net.message.weight),
-                w_atom=numpy(net.atom.weight),
-                b_atom=net.atom.bias.detach().numpy().copy(),
-                head=[(numpy(m.weight), m.bias.detach().numpy().copy()) for m in head],
-            )
-        )
-        if log is not None:
-            log(f"graph network {k}: best epoch {best[2]} (hold-out {best[0]:.3f})")
-    return model
+    torch.manual_seed(seed + k)
+    net = Module()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-5)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=1e-3, total_steps=max(steps, 1), pct_start=0.1
+    )
+    rng = np.random.default_rng(seed + k)
+    best = (float("inf"), None, -1)
+    for epoch in range(epochs):
+        net.train()
+        order = rng.permutation(fit)
+        for start in range(0, len(order), GRAPH_BATCH):
+            rows = order[start : start + GRAPH_BATCH]
+            target = torch.from_numpy(Y[rows])
+            measured = torch.isfinite(target)
+            out = net(tensors(GN.collate([graphs[i] for i in rows])))
+            if measured.any():
+                loss = ((out - torch.nan_to_num(target)) ** 2)[measured].mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+            schedule.step()
+        out, yh = run(net, held), Y[held]
+        scores = [
+            float(np.mean((out[:, t] - yh[:, t])[np.isfinite(yh[:, t])] ** 2))
+            for t in range(outputs)
+            if int(np.isfinite(yh[:, t]).sum()) > 5
+        ]
+        score = float(np.mean(scores)) if scores else -float(epoch)  # none held: the last
+        if score < best[0]:
+            best = (score, {n: v.clone() for n, v in net.state_dict().items()}, epoch)
+    net.load_state_dict(best[1])
+    head = [m for m in net.head if isinstance(m, torch.nn.Linear)]
+    numpy = lambda p: p.detach().numpy().T.copy()  # noqa: E731
+    fitted = GN.Net(
+        w_input=numpy(net.input.weight),
+        w_message=numpy(net.message.weight),
+        w_atom=numpy(net.atom.weight),
+        b_atom=net.atom.bias.detach().numpy().copy(),
+        head=[(numpy(m.weight), m.bias.detach().numpy().copy()) for m in head],
+    )
+    return fitted, best[2], best[0]
 
 
 # The error model's out-of-fold networks (`fit_error_model` with `mix`): one descriptor network
@@ -721,6 +785,7 @@ def fit_error_model(
     X: np.ndarray | None = None,
     mix: list[tuple[float, float]] | None = None,
     log=None,
+    jobs: int | None = None,
 ):
     """chemcore.uncertainty's error model: per output, trees predicting |error| of the
     descriptor value from the descriptor row and that value (column "TreesValue:<t>"), on
@@ -730,7 +795,8 @@ def fit_error_model(
     weights (g, g_graph), as fitted on validation), it is the value the site serves as the
     descriptor model's: (1 - g_graph) * ((1 - g) * trees + g * network) + g_graph * graph,
     each part fitted per fold (folds over all fitting rows, the networks multi-task), so σ
-    sizes the errors of the value it is given with (EnsembleManifest.error_value "mix").
+    sizes the errors of the value it is given with (EnsembleManifest.error_value "mix"); the
+    folds are fitted `in_parallel` (``jobs``).
     None where fewer than 100 molecules are measured. ``X``: the rows of `descriptors`,
     where the caller has them."""
     from sklearn.ensemble import HistGradientBoostingRegressor
@@ -742,7 +808,9 @@ def fit_error_model(
 
     if X is None:
         X = full_descriptors(smiles, descriptors)
-    values = None if mix is None else _mixed_out_of_fold(smiles, y, descriptors, seed, X, mix, log)
+    values = None
+    if mix is not None:
+        values = _mixed_out_of_fold(smiles, y, descriptors, seed, X, mix, log, jobs)
     outputs = []
     for t in range(y.shape[1]):
         m = np.isfinite(y[:, t])
@@ -769,31 +837,24 @@ def fit_error_model(
     )
 
 
-def _mixed_out_of_fold(smiles, y, descriptors, seed, X, mix, log=None) -> np.ndarray:
+def _mixed_out_of_fold(smiles, y, descriptors, seed, X, mix, log=None, jobs=None) -> np.ndarray:
     """(n, outputs) out-of-fold descriptor values mixed as served (`fit_error_model`); NaN for
-    an output with fewer than 100 measured molecules."""
+    an output with fewer than 100 measured molecules. The folds are fitted `in_parallel`."""
     from sklearn.model_selection import KFold
 
     smiles = np.array(smiles, dtype=object)
     trees, network, graph = (np.zeros(y.shape) for _ in range(3))
     fitted = [int(np.isfinite(y[:, t]).sum()) >= 100 for t in range(y.shape[1])]
-    folds = KFold(ERROR_FOLDS, shuffle=True, random_state=seed).split(X)
-    for f, (fit, held) in enumerate(folds):
-        for t in range(y.shape[1]):
-            m = np.isfinite(y[fit, t])
-            if fitted[t]:
-                bag = fit_trees(X[fit][m], y[fit][m, t], seed)
-                trees[held, t] = np.mean([b.predict(X[held]) for b in bag], 0)
-        if any(g for g, _ in mix):
-            net = fit_descriptor_mlp(
-                list(smiles[fit]), y[fit], descriptors, seed=seed + f, X=X[fit], nets=1
-            )
-            network[held] = net.predict(X[held])
-        if any(h for _, h in mix):
-            nets = fit_graph_network(
-                list(smiles[fit]), y[fit], seed=seed + f, epochs=ERROR_GRAPH_EPOCHS, nets=1
-            )
-            graph[held] = nets.predict(list(smiles[held]))
+    parts = (any(g for g, _ in mix), any(h for _, h in mix))
+    folds = list(KFold(ERROR_FOLDS, shuffle=True, random_state=seed).split(X))
+    calls = [
+        (list(smiles[fit]), y[fit], X[fit], list(smiles[held]), X[held], descriptors, seed, f)
+        + (fitted, *parts)
+        for f, (fit, held) in enumerate(folds)
+    ]
+    for f, done in enumerate(in_parallel(_fold_values, calls, jobs)):
+        held = folds[f][1]
+        trees[held], network[held], graph[held] = done
         if log is not None:
             log(f"error model: out-of-fold values, fold {f + 1}/{ERROR_FOLDS}")
     from chemcore.descriptor_mlp import blend
@@ -801,6 +862,28 @@ def _mixed_out_of_fold(smiles, y, descriptors, seed, X, mix, log=None) -> np.nda
     value = blend(blend(trees, network, [g for g, _ in mix]), graph, [h for _, h in mix])
     value[:, [not k for k in fitted]] = np.nan
     return value
+
+
+def _fold_values(smiles, y, X, held_smiles, held_X, descriptors, seed, f, fitted, mlp, graph):
+    """Fold ``f`` of `_mixed_out_of_fold` (a worker process may run it): the held rows' values
+    of the trees, the descriptor network and the graph network fitted on the others (zeros for
+    a part not mixed in, or an output whose trees are not fitted)."""
+    trees = np.zeros((len(held_X), y.shape[1]))
+    for t in range(y.shape[1]):
+        m = np.isfinite(y[:, t])
+        if fitted[t]:
+            bag = fit_trees(X[m], y[m, t], seed)
+            trees[:, t] = np.mean([b.predict(held_X) for b in bag], 0)
+    network, nets = np.zeros_like(trees), np.zeros_like(trees)
+    if mlp:
+        network = fit_descriptor_mlp(smiles, y, descriptors, seed=seed + f, X=X, nets=1)
+        network = network.predict(held_X)
+    if graph:
+        fitted_graph = fit_graph_network(
+            smiles, y, seed=seed + f, epochs=ERROR_GRAPH_EPOCHS, nets=1, jobs=1
+        )
+        nets = fitted_graph.predict(held_smiles)
+    return trees, network, nets
 
 
 def mean_baselines(splits, tasks: list[str]) -> dict:
