@@ -480,9 +480,9 @@ def _start_worker(flush_denormals: bool) -> None:
 
 
 def in_parallel(function, calls: list[tuple], jobs: int | None = None):
-    """``function(*args)`` for each of ``calls``, in order, as they finish; in up to ``jobs``
-    (FIT_JOBS) spawned processes where there is more than one of each. ``function`` must be
-    a module-level function (it is pickled by name)."""
+    """``function(*args)`` for each of ``calls``, yielded in the order of ``calls``; in up to
+    ``jobs`` (FIT_JOBS) spawned processes where there is more than one of each. ``function``
+    must be a module-level function (it is pickled by name)."""
     jobs = min(FIT_JOBS if jobs is None else jobs, len(calls))
     if jobs <= 1:
         yield from (function(*args) for args in calls)
