@@ -635,8 +635,6 @@ def fit_graph_network(
     fitted `in_parallel` (``jobs``)."""
     from chemcore import graph_network as GN
 
-    if any(GN.featurise(s) is None for s in smiles):
-        raise ValueError("the graph network's fitting SMILES must all be readable")
     t_mean, t_std = _graph_targets(y)
     with np.errstate(all="ignore"):
         low, high = np.nanmin(y, axis=0), np.nanmax(y, axis=0)
@@ -672,6 +670,8 @@ def _fit_graph_net(smiles: list[str], y: np.ndarray, seed: int, k: int, epochs: 
     from .data import scaffold_split
 
     graphs = [GN.featurise(s) for s in smiles]
+    if any(g is None for g in graphs):  # raised in the caller too, from a worker
+        raise ValueError("the graph network's fitting SMILES must all be readable")
     t_mean, t_std = _graph_targets(y)
     Y = ((y - t_mean) / t_std).astype(np.float32)
     fit, held = scaffold_split(smiles, 0.1, seed)

@@ -67,3 +67,10 @@ def test_workers_flush_denormals_as_their_parent_does(flush):
         assert list(in_parallel(_flushes_denormals, [(), ()], jobs=2)) == [flush, flush]
     finally:
         torch.set_flush_denormal(before)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_an_unreadable_fitting_smiles_is_an_error_here_or_from_a_worker(jobs):
+    y = np.zeros((3, 1))
+    with pytest.raises(ValueError, match="must all be readable"):
+        fit_graph_network(["CCO", "C1CC", "CCN"], y, epochs=1, nets=2, jobs=jobs)
