@@ -845,11 +845,11 @@ def _mixed_out_of_fold(smiles, y, descriptors, seed, X, mix, log=None, jobs=None
     smiles = np.array(smiles, dtype=object)
     trees, network, graph = (np.zeros(y.shape) for _ in range(3))
     fitted = [int(np.isfinite(y[:, t]).sum()) >= 100 for t in range(y.shape[1])]
-    parts = (any(g for g, _ in mix), any(h for _, h in mix))
+    mlp, graph_mixed = any(g for g, _ in mix), any(h for _, h in mix)
     folds = list(KFold(ERROR_FOLDS, shuffle=True, random_state=seed).split(X))
     calls = [
-        (list(smiles[fit]), y[fit], X[fit], list(smiles[held]), X[held], descriptors, seed, f)
-        + (fitted, *parts)
+        (smiles[fit].tolist(), y[fit], X[fit], smiles[held].tolist(), X[held], descriptors)
+        + (seed, f, fitted, mlp, graph_mixed)
         for f, (fit, held) in enumerate(folds)
     ]
     for f, done in enumerate(in_parallel(_fold_values, calls, jobs)):
@@ -874,16 +874,16 @@ def _fold_values(smiles, y, X, held_smiles, held_X, descriptors, seed, f, fitted
         if fitted[t]:
             bag = fit_trees(X[m], y[m, t], seed)
             trees[:, t] = np.mean([b.predict(held_X) for b in bag], 0)
-    network, nets = np.zeros_like(trees), np.zeros_like(trees)
+    network, graph_values = np.zeros_like(trees), np.zeros_like(trees)
     if mlp:
-        network = fit_descriptor_mlp(smiles, y, descriptors, seed=seed + f, X=X, nets=1)
-        network = network.predict(held_X)
+        net = fit_descriptor_mlp(smiles, y, descriptors, seed=seed + f, X=X, nets=1)
+        network = net.predict(held_X)
     if graph:
-        fitted_graph = fit_graph_network(
+        nets = fit_graph_network(
             smiles, y, seed=seed + f, epochs=ERROR_GRAPH_EPOCHS, nets=1, jobs=1
         )
-        nets = fitted_graph.predict(held_smiles)
-    return trees, network, nets
+        graph_values = nets.predict(held_smiles)
+    return trees, network, graph_values
 
 
 def mean_baselines(splits, tasks: list[str]) -> dict:
