@@ -151,8 +151,9 @@ class DomainField(serializers.Field):
 
 PARENT_NOTE_HELP = (
     "For a salt or mixture input: the values are for the parent compound (counter-ions "
-    "removed; the model is trained on neutral parent compounds) and why the salt as given can "
-    "differ. Empty for other inputs."
+    "removed; the model is trained on neutral parent compounds), why the salt as given can "
+    "differ, and how salts of its kind measured against their parent's predicted logS in "
+    "AqSolDB (in the parent's solubility bin). Empty for other inputs."
 )
 
 
@@ -267,7 +268,9 @@ class PredictionSerializer(serializers.ModelSerializer):
         return absolute(self.context.get("request"), prediction.get_absolute_url())
 
     def get_parent_note(self, prediction: Prediction) -> str:
-        return salts.parent_note(prediction.standardisation_note, prediction.formula)
+        return salts.parent_note(
+            prediction.standardisation_note, prediction.formula, prediction.outputs
+        )
 
     @extend_schema_field(ApprovedDrugsSchema(allow_null=True))
     def get_approved_drugs(self, prediction: Prediction) -> dict | None:
@@ -531,7 +534,9 @@ class BatchRowSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_parent_note(self, row: BatchRow) -> str:
-        return salts.parent_note_for_input(row.input_smiles) if row.status == "ok" else ""
+        if row.status != "ok":
+            return ""
+        return salts.parent_note_for_input(row.input_smiles, outputs=row.outputs)
 
     @extend_schema_field(
         {

@@ -47,7 +47,9 @@ def _predict_item(text: str, outcome, request: Request) -> dict:
         "ok": True,
         "created": outcome.created,
         "standardisation_note": outcome.standardisation_note,
-        "parent_note": salts.parent_note(outcome.standardisation_note, outcome.prediction.formula),
+        "parent_note": salts.parent_note(
+            outcome.standardisation_note, outcome.prediction.formula, outcome.prediction.outputs
+        ),
         "prediction": prediction,
     }
 

@@ -4,15 +4,23 @@ Standardisation (chemcore.standardise) keeps the largest organic fragment and ne
 because the model is trained on neutral parent compounds; counter-ions, water and other
 companions are removed, and `chemistry.ParsedMolecule.standardisation_note` says which
 ("... removed [Na+]."). A salt as given can behave very differently from its parent, and the
-page, every export and the API say so in the same words (`parent_note`).
+page, every export and the API say so in the same words (`parent_note`), with which way a
+salt's measured solubility lies from its parent's predicted logS: that depends on what was
+removed and on how soluble the parent is, measured on AqSolDB's salts (`salt_gaps.json`,
+written by bench/bench_salts.py --write).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from functools import lru_cache
+from pathlib import Path
 
 # chemistry.ParsedMolecule.standardisation_note ends "removed <SMILES>, <SMILES>." (tested).
 _REMOVED = re.compile(r"removed (?P<removed>.+?)\.?$")
+
+GAPS_FILE = Path(__file__).with_name("salt_gaps.json")
 
 
 def removed_fragments(standardisation_note: str | None) -> list[str]:
@@ -21,23 +29,124 @@ def removed_fragments(standardisation_note: str | None) -> list[str]:
     return [part.strip() for part in found["removed"].split(", ")] if found else []
 
 
-def parent_note(standardisation_note: str | None, parent: str = "") -> str:
-    """The sentence that goes with every value of a salt or mixture input ("" for others).
+# Atoms that are not metals (for `salt_kind`): everything else in a removed fragment is one.
+_NON_METALS = frozenset("H He B C N O F Ne Si P S Cl Ar As Se Br Kr Te I Xe At Rn".split())
+_ALKALI = frozenset("Li Na K Rb Cs".split())
 
-    `parent` names the compound predicted (its formula, say)."""
+# What was removed (`salt_kind`'s values), as the note names salts of that kind.
+KINDS = {
+    "water": "hydrates (water removed only)",
+    "alkali": "sodium, potassium, lithium or ammonium salts of acids",
+    "metal": "salts of polyvalent or transition metals (calcium, zinc, copper ...)",
+    "acid": "salts of bases with inorganic acids (hydrochlorides, sulfates ...)",
+    "organic": "salts with organic counter-ions or mixtures",
+}
+# Bins of the parent's predicted logS, by their upper bounds (the last is open): a salt's gain
+# over its parent is large for a sparingly soluble parent and near nothing for a soluble one.
+BINS = (-3.0, -1.0)
+MIN_CELL = 20  # fewer measured salts in a bin than this: the kind's overall figures are said
+
+
+@lru_cache(maxsize=1024)
+def _elements(fragment: str) -> frozenset[str]:
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(fragment, sanitize=False)
+    return frozenset(a.GetSymbol() for a in mol.GetAtoms()) if mol is not None else frozenset()
+
+
+def salt_kind(removed: list[str]) -> str:
+    """What standardisation removed, as one of `KINDS` ("" when nothing was)."""
+    if not removed:
+        return ""
+    if all(f in ("O", "[OH2]") for f in removed):
+        return "water"
+    elements = frozenset().union(*(_elements(f) for f in removed))
+    if elements - _NON_METALS - _ALKALI:
+        return "metal"
+    if elements & _ALKALI or "[NH4+]" in removed:
+        return "alkali"
+    if "C" in elements:
+        return "organic"
+    return "acid"
+
+
+def bin_of(logs: float) -> int:
+    """Index of the `BINS` bin a parent's predicted logS falls in."""
+    return sum(logs >= bound for bound in BINS)
+
+
+def bin_words(index: int) -> str:
+    if index == 0:
+        return f"below logS {BINS[0]:g}"
+    if index == len(BINS):
+        return f"at logS {BINS[-1]:g} or above"
+    return f"between logS {BINS[index - 1]:g} and {BINS[index]:g}"
+
+
+@lru_cache(maxsize=1)
+def gaps() -> dict:
+    """The measured table (`salt_gaps.json`): per kind, overall and per bin, how many salts, the
+    share measured above the parent's predicted logS and the median difference."""
+    return json.loads(GAPS_FILE.read_text(encoding="utf-8"))
+
+
+def _logs_of(outputs) -> float | None:
+    from chemreport.units import is_logs
+
+    for output in outputs or ():
+        if isinstance(output, dict) and is_logs(output) and output.get("value") is not None:
+            return float(output["value"])
+    return None
+
+
+def solubility_sentence(kind: str, logs: float | None) -> str:
+    """How salts of this kind measured against their parent's predicted logS (`gaps()`), in
+    the parent's bin when `logs` is known and the bin holds enough salts."""
+    if kind == "water":
+        return (
+            "Water of crystallisation is not part of the prediction; the values are for the "
+            "compound itself."
+        )
+    measured = gaps()["kinds"].get(kind)
+    if not measured:
+        return ""
+    cell, where = measured["all"], ""
+    if logs is not None:
+        index = bin_of(logs)
+        if measured["bins"][index]["n"] >= MIN_CELL:
+            cell = measured["bins"][index]
+            where = f" whose parent this model predicts {bin_words(index)}"
+    share = round(100 * cell["salt_more_soluble"])
+    return (
+        f"Of {cell['n']} {KINDS[kind]} in AqSolDB{where}, {share} % measured more soluble "
+        f"than the parent's predicted logS (median difference {cell['median']:+.1f} log "
+        "units)."
+    )
+
+
+def parent_note(standardisation_note: str | None, parent: str = "", outputs=None) -> str:
+    """The sentence that goes with every value of a salt or mixture input ("" for others):
+    what the values are for, and how the salt's own solubility measured against its parent's.
+
+    `parent` names the compound predicted (its formula, say); `outputs`, the stored outputs,
+    give the parent's logS for the measured figures of its bin."""
     removed = removed_fragments(standardisation_note)
     if not removed:
         return ""
     compound = f"the parent compound {parent}" if parent else "the parent compound"
+    kind = salt_kind(removed)
+    behaves = (
+        "" if kind == "water" else " The salt or mixture as given can behave very differently."
+    )
+    sentence = solubility_sentence(kind, _logs_of(outputs))
     return (
         f"Values are for {compound} after removing {', '.join(removed)}: the model was "
-        "trained on neutral parent compounds. The salt or mixture as given can behave very "
-        "differently; a salt can be much more soluble (a sodium salt of an acid often by "
-        "orders of magnitude)."
-    )
+        f"trained on neutral parent compounds.{behaves} {sentence}"
+    ).strip()
 
 
-def parent_note_for_input(text: str, parent: str = "") -> str:
+def parent_note_for_input(text: str, parent: str = "", outputs=None) -> str:
     """`parent_note` for a raw input (a batch row's SMILES), parsed again only when it has
     several fragments (a '.'), so a batch of single molecules costs nothing here."""
     if "." not in (text or ""):
@@ -48,4 +157,4 @@ def parent_note_for_input(text: str, parent: str = "") -> str:
         parsed = parse_smiles(text, max_chars=10**6)
     except ValueError:
         return ""
-    return parent_note(parsed.standardisation_note, parent or parsed.formula)
+    return parent_note(parsed.standardisation_note, parent or parsed.formula, outputs)

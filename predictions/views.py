@@ -57,7 +57,7 @@ def home(request: HttpRequest) -> HttpResponse:
                 shown = prediction.standardisation_note if prediction.public else ""
                 if result.standardisation_note not in ("", shown):
                     note = result.standardisation_note
-                    parent = salts.parent_note(note, result.prediction.formula)
+                    parent = salts.parent_note(note, prediction.formula, prediction.outputs)
                     messages.info(request, f"{note} {parent}".strip())
                 if result.was_public:  # never say so of a private (batch) molecule
                     messages.info(

@@ -82,7 +82,9 @@ def _percentile_cells(batch: Batch, row: BatchRow) -> list:
 
 def _parent_note(row: BatchRow) -> str:
     """A salt or mixture row: what its values are for (salts.parent_note)."""
-    return salts.parent_note_for_input(row.input_smiles) if row.status == "ok" else ""
+    if row.status != "ok":
+        return ""
+    return salts.parent_note_for_input(row.input_smiles, outputs=row.outputs)
 
 
 def csv_record(batch: Batch, row: BatchRow, *, full: bool = False) -> list:

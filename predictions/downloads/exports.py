@@ -38,7 +38,9 @@ class Download(NamedTuple):
 
 def parent_note(prediction: Prediction) -> str:
     """What a salt's values are for (salts.parent_note), from the stored note."""
-    return salts.parent_note(prediction.standardisation_note, prediction.formula)
+    return salts.parent_note(
+        prediction.standardisation_note, prediction.formula, prediction.outputs
+    )
 
 
 def download_stem(prediction: Prediction) -> str:

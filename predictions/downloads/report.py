@@ -147,7 +147,9 @@ def card(prediction: Prediction) -> drawing.Card:
         title=report_title(prediction),
         facts=f"{prediction.formula} · {prediction.molecular_weight or 0:.2f} g/mol",
         smiles=prediction.canonical_smiles,
-        parent_note=salts.parent_note(prediction.standardisation_note, prediction.formula) or "",
+        parent_note=salts.parent_note(
+            prediction.standardisation_note, prediction.formula, prediction.outputs
+        ),
         molecule_png=bytes(prediction.molecule_png),
         verdict=(prediction.domain or {}).get("verdict"),
         reasons=all_reasons(prediction.domain),

@@ -106,6 +106,6 @@ def heading_is_smiles(prediction) -> bool:
 
 
 @register.filter
-def parent_note_for_input(text: str) -> str:
-    """salts.parent_note_for_input: what a salt row's values are for ("" for others)."""
-    return salts.parent_note_for_input(text)
+def parent_note_for_row(row) -> str:
+    """salts.parent_note_for_input: what a salt batch row's values are for ("" for others)."""
+    return salts.parent_note_for_input(row.input_smiles, outputs=row.outputs)

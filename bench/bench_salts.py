@@ -1,0 +1,165 @@
+"""What the served logS means for a salt: the model's parent value against AqSolDB's salts.
+
+AqSolDB measures salts as given; training leaves its salts out (training.data), so the
+site's logS for a salt is its neutral parent's. This measures how far that is from the salt's
+own measured logS, on the salts of the shipped AqSolDB part (`data/aqsoldb`), each entered
+as given through `Model.predict` (the site's path: standardisation keeps the parent):
+
+* by what standardisation removed (`chemreport.salts.salt_kind`, as the page's note reads
+  it): an alkali or ammonium cation, a polyvalent or transition-metal ion, an inorganic acid,
+  an organic fragment (AqSolDB's "salts" include mixtures, resins and metal soaps);
+* the gap, measured salt logS minus the predicted parent logS: median, quartiles, the share
+  where the salt is the more soluble, and the RMSE of the parent value read as the salt's;
+* the same gap between measurements alone, where the parent was measured too (its neutral
+  AqSolDB row): what the data say, with no model in it.
+
+python bench/bench_salts.py [--dir checkpoints/default] [--json FILE] [--write]
+
+`--write` rewrites chemreport/salt_gaps.json, the figures the salt note on every surface
+says (chemreport.salts); run it after shipping a new checkpoint (a test compares the file
+with this measurement of the shipped one).
+
+Not timed: no thresholds, one run, figures for the README and the page's salt note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+from rdkit import RDLogger  # noqa: E402
+
+from chemcore.model import Model, Refused  # noqa: E402
+from chemreport import salts as S  # noqa: E402
+from training.data import _aqsoldb_rows  # noqa: E402
+
+
+def summary(gaps: list[float]) -> dict:
+    g = np.asarray(gaps)
+    q1, med, q3 = np.percentile(g, [25, 50, 75])
+    return {
+        "n": int(g.size),
+        "median": round(float(med), 2),
+        "q1": round(float(q1), 2),
+        "q3": round(float(q3), 2),
+        "mean": round(float(g.mean()), 2),
+        "salt_more_soluble": round(float((g > 0).mean()), 3),
+        "beyond_1": round(float((np.abs(g) > 1).mean()), 3),
+        "rmse": round(float(np.sqrt((g**2).mean())), 2),
+    }
+
+
+def measure(model: Model) -> dict:
+    """The gaps of `main`'s tables, for the shipped AqSolDB part's salts, as a dict."""
+    rows = list(_aqsoldb_rows())
+    parents: dict[str, list[float]] = {}
+    for kind, _, parent, value in rows:
+        if kind == "parent":
+            parents.setdefault(parent, []).append(value)
+    salts = [(text, parent, value) for kind, text, parent, value in rows if kind == "salt"]
+    column = next(i for i, o in enumerate(model.outputs) if "(logS)" in o.label)
+    results = model.predict([text for text, _, _ in salts])
+    gaps: dict[str, list[float]] = {k: [] for k in S.KINDS}
+    binned: dict[str, list[list[float]]] = {
+        k: [[] for _ in range(len(S.BINS) + 1)] for k in S.KINDS
+    }
+    measured: dict[str, list[float]] = {k: [] for k in S.KINDS}
+    refused: list[str] = []
+    for (_, parent, value), result in zip(salts, results, strict=True):
+        if isinstance(result, Refused):
+            refused.append(str(result))
+            continue
+        k = S.salt_kind(S.removed_fragments(result.molecule.standardisation_note))
+        predicted = result.outputs[column].value
+        gaps[k].append(value - predicted)
+        binned[k][S.bin_of(predicted)].append(value - predicted)
+        if parent in parents:
+            measured[k].append(value - statistics.fmean(parents[parent]))
+    return {
+        "model": f"{model.version} ({model.network.weights_hash[:12]})",
+        "salts": len(salts),
+        "refused": refused,
+        "model_gap": {"all": summary([g for k in S.KINDS for g in gaps[k]])}
+        | {k: summary(gaps[k]) for k in S.KINDS if gaps[k]},
+        "binned": {
+            k: [summary(cell) if cell else {"n": 0} for cell in binned[k]]
+            for k in S.KINDS
+            if gaps[k]
+        },
+        "measured_gap": {"all": summary([g for k in S.KINDS for g in measured[k]])}
+        | {k: summary(measured[k]) for k in S.KINDS if measured[k]},
+    }
+
+
+def table(out: dict) -> dict:
+    """What chemreport/salt_gaps.json holds: per kind, overall and per bin of the parent's
+    predicted logS, the figures the salt note says."""
+    keep = ("n", "salt_more_soluble", "median", "q1", "q3")
+    return {
+        "about": (
+            "AqSolDB salts (data/aqsoldb, the shipped part): measured salt logS minus the "
+            "model's logS for the parent, by what standardisation removed and by the parent's "
+            "predicted logS; written by bench/bench_salts.py --write"
+        ),
+        "model": out["model"],
+        "bins": list(S.BINS),
+        "kinds": {
+            k: {
+                "all": {key: out["model_gap"][k][key] for key in keep},
+                "bins": [{key: cell[key] for key in keep if key in cell} for cell in cells],
+            }
+            for k, cells in out["binned"].items()
+        },
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--dir", default="checkpoints/default")
+    p.add_argument("--json", type=Path, help="write the figures here too")
+    p.add_argument(
+        "--write", action="store_true", help=f"write the note's table ({S.GAPS_FILE.name})"
+    )
+    a = p.parse_args()
+    RDLogger.DisableLog("rdApp.*")
+    out = measure(Model.load(a.dir, threads=1))
+    print(f"{a.dir}: AqSolDB salts {out['salts']}, refused by the model {len(out['refused'])}")
+    for title, key in (
+        ("measured salt logS - predicted parent logS", "model_gap"),
+        ("measured salt logS - measured parent logS (both in AqSolDB)", "measured_gap"),
+    ):
+        print(f"\n{title}\n| removed | n | median [IQR] | mean | salt above | |gap| > 1 | RMSE |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for name, s in out[key].items():
+            print(
+                f"| {S.KINDS.get(name, name)} | {s['n']} | {s['median']:+.2f} "
+                f"[{s['q1']:+.2f}, {s['q3']:+.2f}] | {s['mean']:+.2f} "
+                f"| {100 * s['salt_more_soluble']:.0f} % | {100 * s['beyond_1']:.0f} % "
+                f"| {s['rmse']:.2f} |"
+            )
+    print("\nby the parent's predicted logS\n| removed | logS | n | median | salt above |")
+    print("| --- | --- | --- | --- | --- |")
+    for name, cells in out["binned"].items():
+        for i, c in enumerate(cells):
+            if c["n"]:
+                print(
+                    f"| {S.KINDS[name]} | {S.bin_words(i)} | {c['n']} | {c['median']:+.2f} "
+                    f"| {100 * c['salt_more_soluble']:.0f} % |"
+                )
+    if out["refused"]:
+        print("\nrefused, e.g.:", *out["refused"][:5], sep="\n  ")
+    if a.json:
+        a.json.write_text(json.dumps(out | {"checkpoint": a.dir}, indent=1))
+    if a.write:
+        S.GAPS_FILE.write_text(json.dumps(table(out), indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {S.GAPS_FILE}")
+
+
+if __name__ == "__main__":
+    main()
