@@ -222,12 +222,49 @@ def links(request, base: str, names) -> dict[str, str]:
     return {name: absolute(request, base + name) for name in names}
 
 
+class SaltEstimateSchema(serializers.Serializer):
+    kind = serializers.ChoiceField(
+        choices=[k for k in salts.KINDS if k != "water"],
+        help_text="What standardisation removed: "
+        + "; ".join(f"{k}: {words}" for k, words in salts.KINDS.items() if k != "water"),
+    )
+    n = serializers.IntegerField(help_text="AqSolDB salts of this kind the figures rest on.")
+    parent_bin = serializers.CharField(
+        help_text="The parent's predicted-logS bin they were taken from ('' when all salts of "
+        "the kind were: too few in the bin)."
+    )
+    share_above = serializers.FloatField(
+        help_text="Share of them whose measured logS was above their parent's predicted logS."
+    )
+    median_difference = serializers.FloatField(
+        help_text="Median of (measured salt logS - predicted parent logS), log units."
+    )
+    logS = serializers.FloatField(
+        required=False,
+        help_text="For this salt as given: the parent's logS plus the median difference.",
+    )
+    low = serializers.FloatField(required=False, help_text="Parent's logS plus the lower quartile.")
+    high = serializers.FloatField(
+        required=False,
+        help_text="Parent's logS plus the upper quartile (low-high: the middle half).",
+    )
+
+
+SALT_HELP = (
+    "For a salt or mixture input: how salts of its kind measured against their parent's "
+    "predicted logS in AqSolDB (bench/bench_salts.py) and what that suggests for this salt as "
+    "given; not a model output (the model predicts the parent). null for other inputs and "
+    "hydrates."
+)
+
+
 class PredictionSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="public_id", read_only=True)
     url = serializers.SerializerMethodField(help_text="The result page.")
     outputs = OutputsField(source="*")
     domain = DomainField()
     parent_note = serializers.SerializerMethodField(help_text=PARENT_NOTE_HELP)
+    salt = serializers.SerializerMethodField(help_text=SALT_HELP)
     profile = ProfileField(help_text="Exact RDKit profile: computed (RDKit), not predicted.")
     approved_drugs = serializers.SerializerMethodField(
         help_text=(
@@ -252,6 +289,7 @@ class PredictionSerializer(serializers.ModelSerializer):
             "title",
             "standardisation_note",
             "parent_note",
+            "salt",
             "outputs",
             "domain",
             "profile",
@@ -271,6 +309,10 @@ class PredictionSerializer(serializers.ModelSerializer):
         return salts.parent_note(
             prediction.standardisation_note, prediction.formula, prediction.outputs
         )
+
+    @extend_schema_field(SaltEstimateSchema(allow_null=True))
+    def get_salt(self, prediction: Prediction) -> dict | None:
+        return salts.estimate_for(prediction.standardisation_note, prediction.outputs)
 
     @extend_schema_field(ApprovedDrugsSchema(allow_null=True))
     def get_approved_drugs(self, prediction: Prediction) -> dict | None:
@@ -509,6 +551,7 @@ class BatchRowSerializer(serializers.ModelSerializer):
     outputs = OutputsField(source="*")
     domain = DomainField()
     parent_note = serializers.SerializerMethodField(help_text=PARENT_NOTE_HELP)
+    salt = serializers.SerializerMethodField(help_text=SALT_HELP)
     extra = serializers.DictField(help_text="The row's other columns (or SD fields).")
     percentiles = serializers.SerializerMethodField(
         help_text="Among approved drugs (as `approved_drugs.percentiles` of a prediction); "
@@ -528,6 +571,7 @@ class BatchRowSerializer(serializers.ModelSerializer):
             "outputs",
             "domain",
             "parent_note",
+            "salt",
             "percentiles",
             "prediction_id",
         ]
@@ -537,6 +581,12 @@ class BatchRowSerializer(serializers.ModelSerializer):
         if row.status != "ok":
             return ""
         return salts.parent_note_for_input(row.input_smiles, outputs=row.outputs)
+
+    @extend_schema_field(SaltEstimateSchema(allow_null=True))
+    def get_salt(self, row: BatchRow) -> dict | None:
+        if row.status != "ok":
+            return None
+        return salts.estimate_for_input(row.input_smiles, row.outputs)
 
     @extend_schema_field(
         {

@@ -65,26 +65,36 @@ def measure(model: Model) -> dict:
     salts = [(text, parent, value) for kind, text, parent, value in rows if kind == "salt"]
     column = next(i for i, o in enumerate(model.outputs) if "(logS)" in o.label)
     results = model.predict([text for text, _, _ in salts])
-    gaps: dict[str, list[float]] = {k: [] for k in S.KINDS}
-    binned: dict[str, list[list[float]]] = {
-        k: [[] for _ in range(len(S.BINS) + 1)] for k in S.KINDS
-    }
     measured: dict[str, list[float]] = {k: [] for k in S.KINDS}
+    predicted: list[tuple[str, float, float]] = []  # (kind, parent's logS, salt's measured)
     refused: list[str] = []
     for (_, parent, value), result in zip(salts, results, strict=True):
         if isinstance(result, Refused):
             refused.append(str(result))
             continue
         k = S.salt_kind(S.removed_fragments(result.molecule.standardisation_note))
-        predicted = result.outputs[column].value
-        gaps[k].append(value - predicted)
-        binned[k][S.bin_of(predicted)].append(value - predicted)
+        predicted.append((k, result.outputs[column].value, value))
         if parent in parents:
             measured[k].append(value - statistics.fmean(parents[parent]))
     return {
         "model": f"{model.version} ({model.network.weights_hash[:12]})",
         "salts": len(salts),
         "refused": refused,
+        "rows": predicted,
+        **gap_tables(predicted),
+        "measured_gap": {"all": summary([g for k in S.KINDS for g in measured[k]])}
+        | {k: summary(measured[k]) for k in S.KINDS if measured[k]},
+    }
+
+
+def gap_tables(rows: list[tuple[str, float, float]]) -> dict:
+    """Measured minus predicted, by kind ("model_gap") and by kind and bin ("binned")."""
+    gaps: dict[str, list[float]] = {k: [] for k in S.KINDS}
+    binned = {k: [[] for _ in range(len(S.BINS) + 1)] for k in S.KINDS}
+    for kind, logs, value in rows:
+        gaps[kind].append(value - logs)
+        binned[kind][S.bin_of(logs)].append(value - logs)
+    return {
         "model_gap": {"all": summary([g for k in S.KINDS for g in gaps[k]])}
         | {k: summary(gaps[k]) for k in S.KINDS if gaps[k]},
         "binned": {
@@ -92,9 +102,46 @@ def measure(model: Model) -> dict:
             for k in S.KINDS
             if gaps[k]
         },
-        "measured_gap": {"all": summary([g for k in S.KINDS for g in measured[k]])}
-        | {k: summary(measured[k]) for k in S.KINDS if measured[k]},
     }
+
+
+def cross_validated(out: dict, folds: int = 5, seed: int = 0) -> dict:
+    """The note's estimate for a salt as given (chemreport.salts.salt_estimate: the parent's
+    logS plus its cell's median difference), each salt's from a table of the other folds:
+    RMSE against the parent's logS read as the salt's, per kind, and how often the salt's
+    measured value falls in the middle half the note gives (nominal 50 %)."""
+    rows = out["rows"]
+    fold = np.random.default_rng(seed).integers(0, folds, len(rows))
+    as_parent: dict[str, list[float]] = {k: [] for k in S.KINDS}
+    estimated: dict[str, list[float]] = {k: [] for k in S.KINDS}
+    inside = []
+    for f in range(folds):
+        rest = [row for row, g in zip(rows, fold, strict=True) if g != f]
+        other = table(out | gap_tables(rest))
+        for (kind, logs, value), g in zip(rows, fold, strict=True):
+            found = S.salt_estimate(kind, logs, other) if g == f else None
+            if found is None:
+                continue
+            as_parent[kind].append(logs - value)
+            estimated[kind].append(found["logS"] - value)
+            inside.append(found["low"] <= value <= found["high"])
+
+    def rmse(errors) -> float:
+        return round(float(np.sqrt(np.mean(np.square(errors)))), 2)
+
+    result = {
+        k: {"n": len(estimated[k]), "parent": rmse(as_parent[k]), "estimate": rmse(estimated[k])}
+        for k in S.KINDS
+        if estimated[k]
+    }
+    everything = [e for k in result for e in estimated[k]]
+    result["all"] = {
+        "n": len(everything),
+        "parent": rmse([e for k in result for e in as_parent[k]]),
+        "estimate": rmse(everything),
+        "middle_half_holds": round(float(np.mean(inside)), 3),
+    }
+    return result
 
 
 def table(out: dict) -> dict:
@@ -152,10 +199,21 @@ def main() -> None:
                     f"| {S.KINDS[name]} | {S.bin_words(i)} | {c['n']} | {c['median']:+.2f} "
                     f"| {100 * c['salt_more_soluble']:.0f} % |"
                 )
+    cv = cross_validated(out)
+    print(
+        "\nthe note's estimate for the salt as given, 5-fold cross-validated (RMSE against the "
+        "measured salt)\n| removed | n | parent's logS as the salt's | parent + cell median |"
+    )
+    print("| --- | --- | --- | --- |")
+    for name, c in cv.items():
+        print(f"| {S.KINDS.get(name, name)} | {c['n']} | {c['parent']:.2f} | {c['estimate']:.2f} |")
+    print(
+        f"the salt's measured value inside the note's middle half: {cv['all']['middle_half_holds']:.1%}"
+    )
     if out["refused"]:
         print("\nrefused, e.g.:", *out["refused"][:5], sep="\n  ")
     if a.json:
-        a.json.write_text(json.dumps(out | {"checkpoint": a.dir}, indent=1))
+        a.json.write_text(json.dumps(out | {"checkpoint": a.dir, "cv": cv}, indent=1))
     if a.write:
         S.GAPS_FILE.write_text(json.dumps(table(out), indent=1) + "\n", encoding="utf-8")
         print(f"wrote {S.GAPS_FILE}")

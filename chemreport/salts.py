@@ -100,29 +100,64 @@ def _logs_of(outputs) -> float | None:
     return None
 
 
+def salt_estimate(kind: str, logs: float | None, table: dict | None = None) -> dict | None:
+    """How salts of this kind measured against their parent's predicted logS (`gaps()`, or
+    `table`), in the parent's bin when `logs` is known and the bin holds `MIN_CELL` salts or
+    more, else over all of them; with `logs`, what that suggests for this salt as given: the
+    parent's logS plus the median difference, and the middle half of such salts (the
+    quartiles). None for a hydrate, an unknown kind or no table."""
+    if kind in ("", "water"):
+        return None
+    measured = (table or gaps())["kinds"].get(kind)
+    if not measured:
+        return None
+    cell, where = measured["all"], ""
+    if logs is not None:
+        index = bin_of(logs)
+        if measured["bins"][index]["n"] >= MIN_CELL:
+            cell, where = measured["bins"][index], bin_words(index)
+    found = {
+        "kind": kind,
+        "n": cell["n"],
+        "parent_bin": where,  # "" when the kind's overall figures are used
+        "share_above": cell["salt_more_soluble"],
+        "median_difference": cell["median"],
+    }
+    if logs is not None:
+        found |= {
+            "logS": round(logs + cell["median"], 2),
+            "low": round(logs + cell["q1"], 2),
+            "high": round(logs + cell["q3"], 2),
+        }
+    return found
+
+
 def solubility_sentence(kind: str, logs: float | None) -> str:
-    """How salts of this kind measured against their parent's predicted logS (`gaps()`), in
-    the parent's bin when `logs` is known and the bin holds enough salts."""
+    """`salt_estimate` in words: the measured figures, and with `logs` the estimate for the
+    salt as given."""
     if kind == "water":
         return (
             "Water of crystallisation is not part of the prediction; the values are for the "
             "compound itself."
         )
-    measured = gaps()["kinds"].get(kind)
-    if not measured:
+    found = salt_estimate(kind, logs)
+    if found is None:
         return ""
-    cell, where = measured["all"], ""
-    if logs is not None:
-        index = bin_of(logs)
-        if measured["bins"][index]["n"] >= MIN_CELL:
-            cell = measured["bins"][index]
-            where = f" whose parent this model predicts {bin_words(index)}"
-    share = round(100 * cell["salt_more_soluble"])
-    return (
-        f"Of {cell['n']} {KINDS[kind]} in AqSolDB{where}, {share} % measured more soluble "
-        f"than the parent's predicted logS (median difference {cell['median']:+.1f} log "
-        "units)."
+    where = (
+        f" whose parent this model predicts {found['parent_bin']}" if found["parent_bin"] else ""
     )
+    share = round(100 * found["share_above"])
+    sentence = (
+        f"Of {found['n']} {KINDS[kind]} in AqSolDB{where}, {share} % measured more soluble "
+        f"than the parent's predicted logS (median difference {found['median_difference']:+.1f} "
+        "log units)."
+    )
+    if "logS" in found:
+        sentence += (
+            f" For this salt as given that suggests logS about {found['logS']:.1f} (the "
+            f"middle half of such salts: {found['low']:.1f} to {found['high']:.1f})."
+        )
+    return sentence
 
 
 def parent_note(standardisation_note: str | None, parent: str = "", outputs=None) -> str:
@@ -146,15 +181,34 @@ def parent_note(standardisation_note: str | None, parent: str = "", outputs=None
     ).strip()
 
 
-def parent_note_for_input(text: str, parent: str = "", outputs=None) -> str:
-    """`parent_note` for a raw input (a batch row's SMILES), parsed again only when it has
-    several fragments (a '.'), so a batch of single molecules costs nothing here."""
+def estimate_for(standardisation_note: str | None, outputs=None) -> dict | None:
+    """`salt_estimate` for a stored prediction: its note says what was removed, its outputs
+    give the parent's logS (None for anything but a salt or mixture)."""
+    kind = salt_kind(removed_fragments(standardisation_note))
+    return salt_estimate(kind, _logs_of(outputs))
+
+
+def _note_of_input(text: str) -> tuple[str, str] | None:
+    """(standardisation note, formula) of a raw input with several fragments (a '.'); None
+    for one fragment or an unreadable input, so a batch of single molecules costs nothing."""
     if "." not in (text or ""):
-        return ""
+        return None
     from chemcore.chemistry import parse_smiles  # RDKit; parse errors mean no note
 
     try:
         parsed = parse_smiles(text, max_chars=10**6)
     except ValueError:
-        return ""
-    return parent_note(parsed.standardisation_note, parent or parsed.formula, outputs)
+        return None
+    return parsed.standardisation_note, parsed.formula
+
+
+def parent_note_for_input(text: str, parent: str = "", outputs=None) -> str:
+    """`parent_note` for a raw input (a batch row's SMILES)."""
+    found = _note_of_input(text)
+    return parent_note(found[0], parent or found[1], outputs) if found else ""
+
+
+def estimate_for_input(text: str, outputs=None) -> dict | None:
+    """`estimate_for` a raw input (a batch row's SMILES)."""
+    found = _note_of_input(text)
+    return estimate_for(found[0], outputs) if found else None

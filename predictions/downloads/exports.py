@@ -112,6 +112,8 @@ def values_dict(prediction: Prediction) -> dict:
         "standardisation_note": prediction.standardisation_note,
         # A salt or mixture: the values are for the parent compound, and why that matters.
         "parent_note": parent_note(prediction),
+        # ... and the measured figures for salts of its kind as fields (the API's `salt`).
+        "salt": salts.estimate_for(prediction.standardisation_note, prediction.outputs),
         "uncertainty_meaning": units.UNCERTAINTY_HELP,
         "model": {
             "name": prediction.model_name,

@@ -128,8 +128,16 @@ def test_salt_input_says_the_value_is_for_the_parent(client, predictor):
     assert "[Na+]" in salt["standardisation_note"]
     for note in (salt["parent_note"], salt["prediction"]["parent_note"]):
         assert "parent compound" in note and "[Na+]" in note and "more soluble" in note
+    # the measured figures for salts of its kind, and what they suggest for this salt as given
+    logs = next(o["value"] for o in salt["prediction"]["outputs"] if "(logS)" in o["label"])
+    estimate = salt["prediction"]["salt"]
+    assert estimate["kind"] == "alkali" and estimate["n"] >= 20
+    assert estimate["logS"] == pytest.approx(logs + estimate["median_difference"], abs=0.006)
+    assert estimate["low"] <= estimate["logS"] <= estimate["high"]
+    assert f"suggests logS about {estimate['logS']:.1f}" in salt["parent_note"]
     [acid] = _predict(client, ["OC(=O)c1ccccc1"])
     assert acid["parent_note"] == "" and acid["prediction"]["id"] == salt["prediction"]["id"]
+    assert acid["prediction"]["salt"] is None  # the caller's input was no salt
 
 
 def test_batch_rows_carry_the_verdicts(client, queue, predictor):
@@ -152,6 +160,7 @@ def test_batch_rows_carry_the_verdicts(client, queue, predictor):
         assert row["domain"] == same["domain"]
         assert row["outputs"] == same["outputs"]
     assert "parent compound" in rows[2]["parent_note"] and rows[0]["parent_note"] == ""
+    assert rows[2]["salt"]["kind"] == "alkali" and rows[0]["salt"] is None
 
 
 def test_schema_documents_the_trust_fields(client):

@@ -61,10 +61,40 @@ def test_the_note_quotes_the_parents_bin_or_else_the_kind():
         f"measured more soluble than the parent's predicted logS (median difference "
         f"{cell['median']:+.1f} log units)." in binned
     )
-    # no logS among the outputs (another checkpoint, or none given): the kind's own figures
+    # what that suggests for the salt as given: the parent's logS moved by the cell's median,
+    # and the middle half of such salts around it
+    estimate = salts.estimate_for(note, logs)
+    assert estimate == {
+        "kind": "alkali",
+        "n": cell["n"],
+        "parent_bin": "below logS -3",
+        "share_above": cell["salt_more_soluble"],
+        "median_difference": cell["median"],
+        "logS": round(-4.2 + cell["median"], 2),
+        "low": round(-4.2 + cell["q1"], 2),
+        "high": round(-4.2 + cell["q3"], 2),
+    }
+    assert estimate["low"] <= estimate["logS"] <= estimate["high"]
+    assert binned.endswith(
+        f"For this salt as given that suggests logS about {estimate['logS']:.1f} (the middle "
+        f"half of such salts: {estimate['low']:.1f} to {estimate['high']:.1f})."
+    )
+    # no logS among the outputs (another checkpoint, or none given): the kind's own figures,
+    # and no estimate
     for outputs in (None, [{"label": "logD", "unit": "", "value": -4.2}]):
         overall = salts.parent_note(note, "C7H6O2", outputs)
         assert f"Of {table['all']['n']} sodium" in overall and "whose parent" not in overall
+        assert "suggests" not in overall
+        assert salts.estimate_for(note, outputs) == {
+            "kind": "alkali",
+            "n": table["all"]["n"],
+            "parent_bin": "",
+            "share_above": table["all"]["salt_more_soluble"],
+            "median_difference": table["all"]["median"],
+        }
+    # not a salt, or a hydrate: nothing to estimate
+    assert salts.estimate_for("", logs) is None
+    assert salts.estimate_for("Kept the largest organic fragment; removed O.", logs) is None
 
 
 def test_a_thin_bin_falls_back_to_the_kinds_figures(monkeypatch):
@@ -92,6 +122,18 @@ def test_salts_of_a_soluble_parent_and_of_a_poor_one_read_differently():
     assert kinds["alkali"]["bins"][0]["median"] > 2
     assert kinds["metal"]["bins"][2]["salt_more_soluble"] < 0.15
     assert kinds["metal"]["bins"][2]["median"] < -1
+
+
+def test_a_batch_rows_input_gets_the_same_note_and_estimate():
+    logs = [{"label": "Aqueous solubility (logS)", "unit": "log(mol/L)", "value": -1.7}]
+    text = "[Na+].[O-]C(=O)c1ccccc1"
+    note = parse_smiles(text, max_chars=1000).standardisation_note
+    assert salts.parent_note_for_input(text, outputs=logs) == salts.parent_note(
+        note, "C7H6O2", logs
+    )
+    assert salts.estimate_for_input(text, logs) == salts.estimate_for(note, logs)
+    assert salts.estimate_for_input("OC(=O)c1ccccc1", logs) is None
+    assert salts.parent_note_for_input("OC(=O)c1ccccc1", outputs=logs) == ""
 
 
 @pytest.mark.slow

@@ -173,6 +173,8 @@ def test_salt_says_its_values_are_for_the_parent(client, queue, make_prediction)
         assert "parent compound" in body and "[Na+]" in body and benzoate in body, name
     api = client.get(f"/api/v1/predictions/{salt.public_id}").json()
     assert benzoate in api["parent_note"]
+    values = client.get(f"{salt.get_absolute_url()}values.json").json()
+    assert values["salt"] == api["salt"] and api["salt"]["kind"] == "alkali"
     batch = _batch(client, queue, ["CCO", SODIUM_BENZOATE])
     for name in ("results.csv", "results.sdf"):
         response = client.get(f"/api/v1/batches/{batch.public_id}/{name}")
