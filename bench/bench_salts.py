@@ -37,7 +37,7 @@ from rdkit import RDLogger  # noqa: E402
 
 from chemcore.model import Model, Refused  # noqa: E402
 from chemreport import salts as S  # noqa: E402
-from training.data import _aqsoldb_rows  # noqa: E402
+from training.data import load_aqsoldb, load_aqsoldb_salts  # noqa: E402
 
 
 def summary(gaps: list[float]) -> dict:
@@ -57,12 +57,10 @@ def summary(gaps: list[float]) -> dict:
 
 def measure(model: Model) -> dict:
     """The gaps of `main`'s tables, for the shipped AqSolDB part's salts, as a dict."""
-    rows = list(_aqsoldb_rows())
     parents: dict[str, list[float]] = {}
-    for kind, _, parent, value in rows:
-        if kind == "parent":
-            parents.setdefault(parent, []).append(value)
-    salts = [(text, parent, value) for kind, text, parent, value in rows if kind == "salt"]
+    for parent, value in zip(*load_aqsoldb()[:2], strict=True):
+        parents.setdefault(parent, []).append(float(value))
+    salts = load_aqsoldb_salts()
     column = next(i for i, o in enumerate(model.outputs) if "(logS)" in o.label)
     results = model.predict([text for text, _, _ in salts])
     measured: dict[str, list[float]] = {k: [] for k in S.KINDS}
