@@ -91,6 +91,30 @@ def gaps() -> dict:
     return json.loads(GAPS_FILE.read_text(encoding="utf-8"))
 
 
+def page_table(model_version: str = "") -> dict:
+    """`gaps()` as the model page shows it: a row per kind, a cell per bin of the parent's
+    predicted logS and one for all ("median difference, share above (n)"), and whether the
+    figures were measured with the model now served (`model_version`, as the table names it:
+    "3.4.0 (b45ea861f832)")."""
+    table = gaps()
+    bins = [bin_words(i) for i in range(len(table["bins"]) + 1)]
+    rows = []
+    for kind, figures in table["kinds"].items():
+        cells = [
+            f"{c['median']:+.2f}, {round(100 * c['salt_more_soluble'])} % above ({c['n']})"
+            if c.get("n")
+            else "—"
+            for c in (*figures["bins"], figures["all"])
+        ]
+        rows.append({"kind": KINDS[kind], "cells": cells})
+    return {
+        "columns": [f"parent {words}" for words in bins] + ["all"],
+        "rows": rows,
+        "measured_with": table["model"],
+        "this_model": table["model"] == model_version,
+    }
+
+
 def _logs_of(outputs) -> float | None:
     from chemreport.units import is_logs
 

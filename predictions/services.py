@@ -21,7 +21,7 @@ from rdkit import Chem
 
 from chemcore import chemistry
 from chemcore.model import Model, MoleculePrediction, Refused
-from chemreport import matching, profile, rendering
+from chemreport import matching, profile, rendering, salts
 from predictions import selectors
 from predictions.models import Prediction, Source
 from predictions.serving import get_model, reference
@@ -184,6 +184,7 @@ def model_card() -> dict:
         "thresholds": model.domain.thresholds,
         "training_size": len(training.smiles) if training else None,
         "card_html": _card_html(text),
+        "salts": salts.page_table(f"{model.version} ({model.weights_hash[:12]})"),
     }
 
 

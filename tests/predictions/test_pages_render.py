@@ -130,6 +130,20 @@ def test_training_ranges_print_without_float_noise(client, predictor):
     assert units.clean(0.09299999999999956) == 0.093
 
 
+def test_model_page_shows_how_salts_measured_against_their_parent(client, predictor):
+    html = client.get("/model/").content.decode()
+    assert '<h2 id="salts-heading">Salts and mixtures</h2>' in html
+    alkali = salts.gaps()["kinds"]["alkali"]["bins"][0]
+    cell = f"{alkali['median']:+.2f}, {round(100 * alkali['salt_more_soluble'])} % above"
+    assert f"<td>{cell} ({alkali['n']})</td>" in html
+    for words in ("parent below logS -3", "parent at logS -1 or above"):
+        assert f'<th scope="col">{words}</th>' in html
+    # measured with the model served: no warning that it was another
+    assert "not the one served now" not in html
+    assert salts.page_table(predictor.version)["this_model"] is False  # the hash is part of it
+    assert salts.page_table("0.0.1 (000000000000)")["this_model"] is False
+
+
 def test_model_page_does_not_build_the_members(client, predictor, monkeypatch):
     """The page counts the members from their configs: building them as transformers models
     (`network.models`) would load torch into the web worker (about 130 MB, seconds)."""
