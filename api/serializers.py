@@ -625,6 +625,15 @@ class ModelInfoSerializer(serializers.Serializer):
         ),
     )
     test_metrics = serializers.DictField(help_text="Per output: RMSE, MAE, R² on the test set.")
+    salts = serializers.DictField(
+        help_text=(
+            "How AqSolDB's salts measured against the parent's predicted logS (what a salt's "
+            "`salt` field and note quote): `bins` (upper bounds of the parent's logS bins), and "
+            "per kind (`alkali`, `metal`, `acid`, `organic`) `all` and per bin: n, "
+            "salt_more_soluble, median, q1, q3 of (measured salt logS - predicted parent "
+            "logS); `model`: the model they were measured with."
+        )
+    )
 
 
 class ZipStateSerializer(serializers.Serializer):

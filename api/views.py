@@ -139,6 +139,7 @@ class ModelView(APIView):
                 "max_tokens": model.max_tokens,
                 "outputs": outputs,
                 "test_metrics": model.test_metrics,
+                "salts": salts.gaps(),
             }
         )
 

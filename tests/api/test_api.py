@@ -156,6 +156,10 @@ def test_model_endpoint(client, predictor):
     assert [o["unit"] for o in body["outputs"]] == [o.unit for o in predictor.outputs]
     assert body["outputs"][0]["training_range"]["min"] < body["outputs"][0]["training_range"]["max"]
     assert set(body["test_metrics"]) == {o.label for o in predictor.outputs}
+    # the salt figures a salt's note and `salt` field quote, and the model they came from
+    assert set(body["salts"]["kinds"]) == {"alkali", "metal", "acid", "organic"}
+    assert body["salts"]["bins"] == [-3.0, -1.0]
+    assert body["salts"]["model"] == f"{predictor.version} ({predictor.weights_hash[:12]})"
 
 
 def test_anonymous_calls_are_throttled_and_tokens_are_not(client, settings, token):
