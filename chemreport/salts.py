@@ -212,9 +212,11 @@ def estimate_for(standardisation_note: str | None, outputs=None) -> dict | None:
     return salt_estimate(kind, _logs_of(outputs))
 
 
+@lru_cache(maxsize=512)
 def _note_of_input(text: str) -> tuple[str, str] | None:
     """(standardisation note, formula) of a raw input with several fragments (a '.'); None
-    for one fragment or an unreadable input, so a batch of single molecules costs nothing."""
+    for one fragment or an unreadable input, so a batch of single molecules costs nothing.
+    Cached: a batch row's note and its `salt` field read the same input."""
     if "." not in (text or ""):
         return None
     from chemcore.chemistry import parse_smiles  # RDKit; parse errors mean no note
