@@ -444,6 +444,8 @@ class Network:
         """
         import numpy as np
 
+        if not smiles:  # nothing to read (the tokenizer fails on an empty list)
+            return []
         texts = [self.model_text(item) for item in smiles]
         lengths = [len(ids) for ids in self.tokenizer(texts, truncation=False)["input_ids"]]
         for item, count in zip(smiles, lengths):
@@ -463,8 +465,6 @@ class Network:
             spreads[chunk] = members.std(axis=0, ddof=0) * scale
             if progress is not None:
                 progress(start + len(chunk))
-        if means is None:
-            return []
         values, errors = self._blend_descriptors(means, smiles, features)
         if errors is not None:
             from chemcore.uncertainty import with_error

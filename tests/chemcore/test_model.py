@@ -47,6 +47,16 @@ def test_a_list_keeps_order_refuses_in_place_and_matches_single_calls(predictor)
         assert result.verdict == alone.verdict
 
 
+def test_a_list_with_nothing_the_model_can_read_gives_its_refusals_not_an_error(predictor):
+    # Every input refused (or none at all) leaves nothing for the network: the list still
+    # comes back one item per input, as with a list that has some readable molecules.
+    assert predictor.predict([]) == []
+    got = predictor.predict(["C1CC", "[Pt](Cl)Cl"])
+    assert [type(r) for r in got] == [Refused, Refused]
+    assert "C1CC" in str(got[0]) and "Pt" in str(got[1])
+    assert predictor.run([]) == []
+
+
 def test_pipeline_steps_compose_to_predict(predictor):
     molecule = predictor.preprocess("c1ccccc1O")
     raw = predictor.forward([molecule])[0]
