@@ -204,31 +204,41 @@ class GraphNetwork:
 
 class _Segments:
     """Row sums by group: `sum(values)[g]` is the sum of the rows of `values` whose index is g
-    (zero where none), added in row order.
+    (zero where none), added one row after another in row order, however it is computed.
 
-    The rows are taken in rounds: round k adds every group's k-th row at once (a group appears
-    once in a round, so the fancy-indexed `+=` is safe). An atom has at most a few incoming
-    bonds, so the message sums take a handful of rounds; this is about 6x faster than
-    np.add.reduceat over the sorted rows (26 against 4.6 ms for 256 molecules' 10,000
-    messages of width 300), and the order of the additions is fixed and plain.
+    Where groups are many and small (the messages arriving at each atom: a handful each), the
+    rows are added in rounds, round k adding every group's k-th row at once (a group appears
+    once in a round, so the fancy-indexed `+=` is safe): about 6x faster than np.add.reduceat
+    (26 against 4.6 ms for 256 molecules' 10,000 messages of width 300). Where groups are few
+    and large (each molecule's atoms), each group's rows are summed down the column at once
+    (NumPy adds the rows of a C-ordered block in order).
     """
 
     def __init__(self, index: np.ndarray, size: int) -> None:
-        order = np.argsort(index, kind="stable")
-        ordered = index[order]
+        self.order = np.argsort(index, kind="stable")
+        ordered = index[self.order]
         rank = np.zeros(len(index), dtype=np.intp)  # a row's place in its group
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]]) if len(index) else []
         if len(index):
-            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
             rank = np.arange(len(index)) - np.repeat(starts, np.diff(np.r_[starts, len(index)]))
-        self.rounds = [
-            (ordered[rank == k], order[rank == k]) for k in range(int(rank.max(initial=-1)) + 1)
-        ]
+        rounds = int(rank.max(initial=-1)) + 1
         self.size = size
+        self.rounds = self.blocks = None
+        if rounds <= len(starts):
+            self.rounds = [(ordered[rank == k], self.order[rank == k]) for k in range(rounds)]
+        else:
+            ends = np.r_[starts[1:], len(index)].astype(np.intp)
+            self.blocks = list(zip(ordered[starts].tolist(), starts.tolist(), ends.tolist()))
 
     def sum(self, values: np.ndarray) -> np.ndarray:
         out = np.zeros((self.size, values.shape[1]), dtype=values.dtype)
-        for groups, rows in self.rounds:
-            out[groups] += values[rows]
+        if self.rounds is not None:
+            for groups, rows in self.rounds:
+                out[groups] += values[rows]
+        else:
+            ordered = np.ascontiguousarray(values[self.order])
+            for group, start, end in self.blocks:
+                out[group] = ordered[start:end].sum(axis=0)
         return out
 
 

@@ -173,20 +173,29 @@ def test_serving_needs_neither_torch_nor_scipy(fitted, tmp_path):
     assert float(done.stdout) == pytest.approx(model.predict(["c1ccccc1O"])[0, 0], abs=1e-3)
 
 
+def _looped(index, values, size):
+    out = np.zeros((size, values.shape[1]), dtype=values.dtype)
+    for row, group in enumerate(index):
+        out[group] = out[group] + values[row]
+    return out
+
+
 def test_group_sums_add_each_groups_rows_in_order():
     # The message and pooling sums: every group's rows added one after another in row order
-    # (so the same bits as a plain loop), an empty group zero, no rows at all a zero table.
+    # (the same bits as a plain loop) whichever way they are computed, an empty group zero,
+    # no rows at all a zero table.
     from chemcore.graph_network import _Segments
 
     rng = np.random.default_rng(3)
-    index = rng.integers(0, 40, 500)
-    index[index == 7] = 8  # group 7 gets no rows
     values = rng.standard_normal((500, 16)).astype(np.float32)
-    expected = np.zeros((41, 16), dtype=np.float32)
-    for row, group in enumerate(index):
-        expected[group] = expected[group] + values[row]
-    got = _Segments(index, 41).sum(values)
-    assert got.dtype == np.float32 and np.array_equal(got, expected)
-    assert not got[7].any() and not got[40].any()
+    many = rng.integers(0, 40, 500)  # many small groups (the bonds into each atom)
+    many[many == 7] = 8  # group 7 gets no rows
+    few = rng.permutation(np.repeat([0, 1, 3, 4], 125))  # few large ones (a molecule's atoms)
+    for index, way in ((many, "rounds"), (few, "blocks")):
+        segments = _Segments(index, 41)
+        assert getattr(segments, way) is not None
+        got = segments.sum(values)
+        assert got.dtype == np.float32 and np.array_equal(got, _looped(index, values, 41))
+    assert not _Segments(many, 41).sum(values)[[7, 40]].any()
     empty = _Segments(np.array([], dtype=np.int64), 3).sum(np.zeros((0, 16), np.float32))
     assert empty.shape == (3, 16) and not empty.any()
