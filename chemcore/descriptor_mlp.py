@@ -51,11 +51,18 @@ class DescriptorMLP:
     def predict(self, rows: np.ndarray) -> np.ndarray:
         """(n, outputs) values in the targets' units: the mean of the nets."""
         x = self.inputs(rows)
+        # A few rows (a web request's molecule) leave most inputs zero (Morgan bits, fragment
+        # counts: ~190 of 1,224 set): the first layer then reads only the weight rows of the
+        # set ones, 1.7x faster for one molecule; a zero adds nothing (values agree to ~1e-6).
+        used = np.flatnonzero(x.any(axis=0))
+        few = len(used) < x.shape[1] // 2
+        if few:
+            x = np.ascontiguousarray(x[:, used])
         total = np.zeros((len(x), len(self.target_mean)), dtype=np.float32)
         for layers in self.nets:
             h = x
             for i, (w, b) in enumerate(layers):
-                h = h @ w + b
+                h = h @ (w[used] if few and i == 0 else w) + b
                 if i < len(layers) - 1:
                     h = np.maximum(h, 0.0)
             total += h

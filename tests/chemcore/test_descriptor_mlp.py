@@ -59,6 +59,11 @@ def test_written_and_read_back_predicts_what_torch_computes_from_the_same_weight
         outs.append(h.double().numpy())
     expected = np.mean(outs, axis=0) * read.target_std + read.target_mean
     np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-5)
+    # one molecule at a time (the first layer then reads only its set inputs' weights)
+    for i in range(len(X)):
+        np.testing.assert_allclose(
+            read.predict(X[i : i + 1]), expected[i : i + 1], rtol=1e-5, atol=1e-5
+        )
 
 
 def test_it_learns_the_signal_it_is_given(fitted):
