@@ -153,9 +153,9 @@ def test_site_blends_the_descriptor_model_into_the_member_mean(blended_dir):
 
 
 def test_few_rows_walk_every_output_at_once_and_give_the_same_bits():
-    """A web request's one molecule walks all outputs' trees together (one row: the children
-    walk), a batch each output's on its own: the shipped trees and error model give the same
-    values to the bit either way, and the joint child ids are held once."""
+    """A web request's one molecule walks all outputs' trees together (one row: every split
+    at once, LeafMasks), a batch each output's on its own: the shipped trees and error model
+    give the same values to the bit either way."""
     manifest = read_manifest(SHIPPED)
     drugs = ["CC(C)Cc1ccc(cc1)C(C)C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "OCC1OC(O)C(O)C(O)C1O"]
     for name in (manifest.descriptor_model, manifest.error_model):
@@ -167,11 +167,65 @@ def test_few_rows_walk_every_output_at_once_and_give_the_same_bits():
         rows = np.column_stack([rows, values])
         assert len(rows) > DM.COMBINED_ROWS
         batch = model.predict(rows)  # each output on its own
-        one = np.vstack([model.predict(row[None, :]) for row in rows])  # children walk
+        one = np.vstack([model.predict(row[None, :]) for row in rows])  # leaf masks
         two = np.vstack([model.predict(rows[i : i + 2]) for i in range(0, len(rows), 2)])
         np.testing.assert_array_equal(one, batch)
         np.testing.assert_array_equal(two, batch)
         combined, _ = model._combined()
-        assert combined.children is not None
-        for side in (combined.left, combined.right):
-            assert np.shares_memory(side, combined.children)
+        assert combined.masks is not None
+        # a row on a split's threshold goes left, as in the walk
+        on = rows[0].copy()
+        on[combined.feature[combined.roots]] = combined.threshold[combined.roots]
+        np.testing.assert_array_equal(
+            combined.masks.leaves_of(on), combined.leaves_of(np.vstack([on, on]))[0]
+        )
+
+
+def test_leaf_masks_find_the_leaf_the_walk_finds():
+    """Random trees of every shape the masks take (up to 32 leaves: 32-bit masks; up to 64:
+    64-bit), random rows, rows exactly on thresholds; a lone-leaf tree or one of more than 64
+    leaves has no masks (the walk serves it)."""
+    rng = np.random.default_rng(5)
+
+    def grown(leaves_per_tree: list[int], features: int = 6) -> DM.Trees:
+        feature, threshold, left, right, leaf, roots = [], [], [], [], [], []
+        for want in leaves_per_tree:
+            base = len(leaf)
+            roots.append(base)
+            nodes, open_leaves = [base], [base]  # grow by splitting random leaves
+            leaf.append(True), feature.append(0), threshold.append(0.0)
+            left.append(0), right.append(0)
+            while len(open_leaves) < want:
+                node = open_leaves.pop(rng.integers(len(open_leaves)))
+                kids = [len(leaf), len(leaf) + 1]
+                for _ in kids:
+                    leaf.append(True), feature.append(0), threshold.append(0.0)
+                    left.append(0), right.append(0)
+                leaf[node], left[node], right[node] = False, kids[0], kids[1]
+                feature[node] = int(rng.integers(features))
+                threshold[node] = float(rng.choice([-1.0, 0.0, 0.5, 1.0]))
+                open_leaves += kids
+                nodes += kids
+        n = len(leaf)
+        return DM.Trees(
+            0.0,
+            np.asarray(roots),
+            np.asarray(feature),
+            np.asarray(threshold),
+            np.asarray(left),
+            np.asarray(right),
+            np.asarray(leaf),
+            np.zeros(n, dtype=bool),
+            rng.normal(size=n),
+        )
+
+    rows = np.vstack([rng.normal(size=(300, 6)), rng.choice([-1.0, 0.0, 0.5, 1.0], size=(300, 6))])
+    for shape, bits in (([2, 5, 31, 32, 17], np.uint32), ([33, 64, 3], np.uint64)):
+        trees = grown(shape)
+        masks = DM.LeafMasks.of(trees)
+        assert masks is not None and masks.keep.dtype == bits
+        walked = trees.leaves_of(rows)
+        for row, expected in zip(rows, walked):
+            np.testing.assert_array_equal(masks.leaves_of(row), expected)
+    assert DM.LeafMasks.of(grown([4, 1])) is None
+    assert DM.LeafMasks.of(grown([65])) is None
