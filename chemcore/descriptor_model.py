@@ -136,9 +136,8 @@ class LeafMasks:
 
     feature: np.ndarray  # the splits, tree by tree
     threshold: np.ndarray
-    keep: (
-        np.ndarray
-    )  # per split, as bits (leaves left to right): those still possible when x > threshold
+    # per split, as bits (a tree's leaves left to right): those still possible when x > threshold
+    keep: np.ndarray
     starts: np.ndarray  # each tree's first split
     leaves: np.ndarray  # the leaves' node ids, tree by tree, left to right
     first_leaf: np.ndarray  # each tree's first leaf in `leaves`
