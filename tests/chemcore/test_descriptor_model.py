@@ -189,23 +189,28 @@ def test_leaf_masks_find_the_leaf_the_walk_finds():
 
     def grown(leaves_per_tree: list[int], features: int = 6) -> DM.Trees:
         feature, threshold, left, right, leaf, roots = [], [], [], [], [], []
+
+        def new_leaf() -> int:
+            for column, empty in (
+                (leaf, True),
+                (feature, 0),
+                (threshold, 0.0),
+                (left, 0),
+                (right, 0),
+            ):
+                column.append(empty)
+            return len(leaf) - 1
+
         for want in leaves_per_tree:
-            base = len(leaf)
-            roots.append(base)
-            nodes, open_leaves = [base], [base]  # grow by splitting random leaves
-            leaf.append(True), feature.append(0), threshold.append(0.0)
-            left.append(0), right.append(0)
+            open_leaves = [new_leaf()]  # grow by splitting random leaves
+            roots.append(open_leaves[0])
             while len(open_leaves) < want:
                 node = open_leaves.pop(rng.integers(len(open_leaves)))
-                kids = [len(leaf), len(leaf) + 1]
-                for _ in kids:
-                    leaf.append(True), feature.append(0), threshold.append(0.0)
-                    left.append(0), right.append(0)
+                kids = [new_leaf(), new_leaf()]
                 leaf[node], left[node], right[node] = False, kids[0], kids[1]
                 feature[node] = int(rng.integers(features))
                 threshold[node] = float(rng.choice([-1.0, 0.0, 0.5, 1.0]))
                 open_leaves += kids
-                nodes += kids
         n = len(leaf)
         return DM.Trees(
             0.0,
